@@ -1,0 +1,97 @@
+// The Fastify app as a function of its dependencies, so tests build exactly what `npm start` runs.
+import fastifyMultipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Db } from './db/client.ts';
+import { requireUser } from './http/auth.ts';
+import { AppError } from './http/errors.ts';
+import type { ServerKey } from './keys.ts';
+import type { BlobStore } from './media/blob-store.ts';
+import type { Metrics } from './metrics.ts';
+import { consoleRoutes } from './routes/console.ts';
+import { gatewayRoutes } from './routes/gateway.ts';
+import { mediaRoutes } from './routes/media.ts';
+import { opsRoutes, type HealthCheck } from './routes/ops.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
+import { stationRoutes } from './routes/stations.ts';
+import type { MediaService } from './services/media-service.ts';
+import type { ScheduleService } from './services/schedule-service.ts';
+
+export interface AppDeps {
+  db: Db;
+  now: () => Date;
+  media: MediaService;
+  schedules: ScheduleService;
+  blobs: BlobStore;
+  key: ServerKey;
+  metrics: Metrics;
+  health: HealthCheck;
+  maxUploadBytes: number;
+  /** A pino logger; tests pass none for a silent app. */
+  logger?: FastifyBaseLogger;
+}
+
+export type App = FastifyInstance;
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    // JSON bodies are small; uploads go through multipart with their own limit.
+    bodyLimit: 1024 * 1024,
+    genReqId: () => crypto.randomUUID(),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof AppError) {
+      if (err.statusCode >= 500) request.log.error({ err }, err.message);
+      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, details: err.details } });
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      return reply.status(400).send({
+        error: { code: 'VALIDATION_FAILED', message: err.message, details: err.validation.map((v) => ({ path: v.instancePath, message: v.message })) },
+      });
+    }
+    if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.status(413).send({ error: { code: 'TOO_LARGE', message: err.message } });
+    }
+    if (err.statusCode && err.statusCode < 500) {
+      return reply.status(err.statusCode).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message } });
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal server error' } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
+  );
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'loaphuong API', version: '1', description: 'Grassroots loudspeaker broadcasting control' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifyMultipart, { limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 10 } });
+  await app.register(fastifyStatic, { root: deps.blobs.dir, serve: false });
+
+  const auth = requireUser(deps.db, deps.now);
+  await app.register(opsRoutes, { health: deps.health, metrics: deps.metrics });
+  await app.register(consoleRoutes);
+  await app.register(gatewayRoutes, { db: deps.db, key: deps.key, blobs: deps.blobs });
+  await app.register(stationRoutes, { db: deps.db, now: deps.now, auth, prefix: '/api/v1' });
+  await app.register(mediaRoutes, { db: deps.db, media: deps.media, metrics: deps.metrics, auth, prefix: '/api/v1' });
+  await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
+  return app;
+}

@@ -1,0 +1,101 @@
+// One zod-validated configuration loader for the server: environment over an optional JSON file
+// over embedded defaults. A wrong value stops the start with the variable's name.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** Environment variable → config key. */
+export const ENV_KEYS = {
+  PORT: 'port',
+  HOST: 'host',
+  LP_DATA_DIR: 'dataDir',
+  LP_DATABASE_FILE: 'databaseFile',
+  LP_PUBLIC_URL: 'publicUrl',
+  LP_MQTT_URL: 'mqttUrl',
+  LP_MQTT_PORT: 'mqttPort',
+  LP_MQTT_HOST: 'mqttHost',
+  LP_MQTT_WS_PATH: 'mqttWsPath',
+  LP_MAX_UPLOAD_BYTES: 'maxUploadBytes',
+  LP_MAX_DURATION_S: 'maxDurationS',
+  LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
+  LP_MANIFEST_HORIZON_DAYS: 'manifestHorizonDays',
+  LP_FFMPEG: 'ffmpegPath',
+  LP_FFPROBE: 'ffprobePath',
+  LP_LOG_LEVEL: 'logLevel',
+  LP_SEED: 'seed',
+  LP_ADMIN_PASSWORD: 'adminPassword',
+} as const;
+
+export const ConfigSchema = z.strictObject({
+  port: port.default(8080),
+  host: z.string().min(1).default('0.0.0.0'),
+  dataDir: z.string().min(1).default('./data'),
+  /** Defaults to <dataDir>/loaphuong.db. */
+  databaseFile: z.string().min(1).optional(),
+  /** Base URL gateways use to fetch audio; defaults to http://localhost:<port>. */
+  publicUrl: z.url().optional(),
+  /** An external MQTT 3.1.1 broker; when unset the embedded aedes broker runs. */
+  mqttUrl: z.url().optional(),
+  mqttPort: port.default(1883),
+  mqttHost: z.string().min(1).default('0.0.0.0'),
+  /** MQTT over WebSocket is served on the HTTP port at this path. */
+  mqttWsPath: z.string().startsWith('/').default('/mqtt'),
+  maxUploadBytes: z.coerce.number().int().positive().default(200 * 1024 * 1024),
+  maxDurationS: z.coerce.number().int().positive().default(3 * 3600),
+  opusBitrateKbps: z.coerce.number().int().min(16).max(64).default(32),
+  manifestHorizonDays: z.coerce.number().int().min(1).max(31).default(7),
+  ffmpegPath: z.string().min(1).default('ffmpeg'),
+  ffprobePath: z.string().min(1).default('ffprobe'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Seed Hanoi's units, stations and the first administrator into an empty database. */
+  seed: z.union([z.boolean(), bool]).default(true),
+  /** Password for the first administrator; generated and printed when unset. */
+  adminPassword: z.string().min(12).optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema> & { databaseFile: string; publicUrl: string };
+
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIG';
+}
+
+/**
+ * Builds the configuration. `env` wins over the JSON file named by LP_CONFIG_FILE, which wins
+ * over defaults. Errors name the environment variable (or file key) at fault.
+ */
+export function loadConfig(env: Record<string, string | undefined>, overrides: Partial<z.input<typeof ConfigSchema>> = {}): Config {
+  let fromFile: Record<string, unknown> = {};
+  const file = env.LP_CONFIG_FILE;
+  if (file) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`LP_CONFIG_FILE: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  const fromEnv: Record<string, string> = {};
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') fromEnv[key] = value;
+  }
+  const parsed = ConfigSchema.safeParse({ ...fromFile, ...fromEnv, ...overrides });
+  if (!parsed.success) {
+    const keyToEnv = Object.fromEntries(Object.entries(ENV_KEYS).map(([k, v]) => [v, k]));
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const where = key in fromEnv ? keyToEnv[key] : key in fromFile ? `${file}: ${key}` : (keyToEnv[key] ?? key);
+      return `${where}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration\n  ${lines.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  return {
+    ...c,
+    dataDir: resolve(c.dataDir),
+    databaseFile: resolve(c.databaseFile ?? `${c.dataDir}/loaphuong.db`),
+    publicUrl: (c.publicUrl ?? `http://localhost:${c.port}`).replace(/\/$/, ''),
+  };
+}

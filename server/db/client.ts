@@ -1,0 +1,13 @@
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaClient } from './generated/client.ts';
+
+export type Db = PrismaClient;
+
+export async function openDatabase(file: string): Promise<Db> {
+  const prisma = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: `file:${file}` }) });
+  // WAL lets the HTTP API read while MQTT ingest writes; NORMAL sync is durable across process crashes.
+  await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+  await prisma.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
+  await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
+  return prisma;
+}

@@ -1,0 +1,55 @@
+// The embedded MQTT 3.1.1 broker (aedes): TCP, plus MQTT over WebSocket on the HTTP server.
+// A province that outgrows it sets LP_MQTT_URL and this does not start.
+import { once } from 'node:events';
+import type { Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Aedes } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+
+export interface EmbeddedBroker {
+  port: number;
+  clients(): number;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedBroker(opts: {
+  host: string;
+  port: number;
+  /** When given, MQTT over WebSocket is accepted on this server at wsPath. */
+  httpServer?: HttpServer;
+  wsPath: string;
+  log: { warn(obj: object, msg: string): void };
+}): Promise<EmbeddedBroker> {
+  const aedes = await Aedes.createBroker();
+  aedes.on('clientError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt client error'));
+  aedes.on('connectionError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt connection error'));
+
+  const tcp: Server = createServer((socket: Socket) => {
+    // Nagle adds 40-90 ms to each QoS 1 round trip ([DESIGN §3]).
+    socket.setNoDelay(true);
+    aedes.handle(socket);
+  });
+  tcp.listen(opts.port, opts.host);
+  await once(tcp, 'listening');
+
+  let wss: WebSocketServer | undefined;
+  if (opts.httpServer) {
+    wss = new WebSocketServer({ noServer: true });
+    opts.httpServer.on('upgrade', (req, socket, head) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== opts.wsPath) return;
+      (socket as Socket).setNoDelay(true);
+      wss?.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
+    });
+  }
+
+  return {
+    port: (tcp.address() as AddressInfo).port,
+    clients: () => aedes.connectedClients,
+    async stop() {
+      for (const client of wss?.clients ?? []) client.terminate();
+      wss?.close();
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await new Promise<void>((r) => tcp.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// The server's MQTT client: one connection to the broker (embedded or external), topic
+// dispatch to handlers, and publishing through the protocol's topic builders only.
+import { connect, type MqttClient } from 'mqtt';
+import { assertPublishable, filters, LIMITS, parseTopic, type TopicKind } from '#protocol';
+
+export type TopicHandler = (station: string, payload: Buffer) => Promise<void>;
+
+export interface MqttLink {
+  publish(topic: string, payload: string, opts: { retain: boolean }): Promise<void>;
+  on(kind: TopicKind, handler: TopicHandler): void;
+  connected(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface LinkLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export async function startMqttLink(opts: { url: string; clientId: string; log: LinkLog }): Promise<MqttLink> {
+  const handlers = new Map<TopicKind, TopicHandler>();
+  const client: MqttClient = connect(opts.url, {
+    clientId: opts.clientId,
+    protocolVersion: 4, // MQTT 3.1.1 only ([P-1])
+    clean: false,
+    reconnectPeriod: 1000,
+    connectTimeout: 10_000,
+  });
+  client.on('connect', () => {
+    const stream = (client as unknown as { stream?: { setNoDelay?: (v: boolean) => void } }).stream;
+    stream?.setNoDelay?.(true);
+  });
+  client.on('error', (err) => opts.log.warn({ err: err.message }, 'mqtt link error'));
+
+  client.on('message', (topic, payload) => {
+    const parsed = parseTopic(topic);
+    const handler = parsed && handlers.get(parsed.kind);
+    if (!parsed || !handler) return;
+    if (payload.length > LIMITS.maxPayloadBytes) {
+      opts.log.warn({ topic, bytes: payload.length }, 'dropped oversized message');
+      return;
+    }
+    // Handlers validate and report their own errors; this catch keeps a bug from killing the process.
+    handler(parsed.station, payload).catch((err: Error) => opts.log.error({ topic, err: err.message }, 'mqtt handler failed'));
+  });
+
+  await new Promise<void>((resolvePromise, reject) => {
+    const onError = (err: Error) => reject(err);
+    client.once('connect', () => {
+      client.off('error', onError);
+      resolvePromise();
+    });
+    client.once('error', onError);
+  });
+  await client.subscribeAsync([filters.allReports, filters.allStates], { qos: 1 });
+
+  return {
+    async publish(topic, payload, { retain }) {
+      await client.publishAsync(assertPublishable(topic), payload, { qos: 1, retain });
+    },
+    on(kind, handler) {
+      handlers.set(kind, handler);
+    },
+    connected: () => client.connected,
+    async stop() {
+      await client.endAsync();
+    },
+  };
+}

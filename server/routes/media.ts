@@ -1,0 +1,93 @@
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import { AppError, badRequest, ErrorBody, notFound } from '../http/errors.ts';
+import type { Metrics } from '../metrics.ts';
+import type { MediaService } from '../services/media-service.ts';
+
+export const MediaItem = z.object({
+  id: z.string(),
+  title: z.string(),
+  sha256: z.string(),
+  durationMs: z.number(),
+  sizeBytes: z.number(),
+  codec: z.string(),
+  sampleRate: z.number(),
+  channels: z.number(),
+  sourceName: z.string(),
+  sourceFormat: z.string(),
+  createdAt: z.date(),
+});
+const security = [{ bearer: [] }];
+
+export const mediaRoutes: FastifyPluginAsyncZod<{ db: Db; media: MediaService; metrics: Metrics; auth: preHandlerAsyncHookHandler }> = async (
+  app,
+  { db, media, metrics, auth },
+) => {
+  app.post(
+    '/media',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['media'],
+        summary: 'Upload an audio file (multipart field "file"); it is validated, transcoded to Opus mono 48 kHz and stored by sha256',
+        description: 'The title comes from the query string, else a "title" field sent before the file, else the file name.',
+        security,
+        consumes: ['multipart/form-data'],
+        querystring: z.object({ title: z.string().min(1).max(200).optional() }),
+        response: { 200: MediaItem, 201: MediaItem, 400: ErrorBody, 413: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) throw badRequest('NOT_MULTIPART', 'send the audio as multipart/form-data in a field named "file"');
+      const file = await request.file();
+      if (!file) throw badRequest('NO_FILE', 'no file in the request');
+      const fieldTitle = file.fields.title && 'value' in file.fields.title ? String(file.fields.title.value) : undefined;
+      const title = (request.query.title ?? fieldTitle ?? file.filename).slice(0, 200) || 'untitled';
+      try {
+        const { media: item, created } = await media.ingest({ stream: file.file, fileName: file.filename, title, userId: request.user?.id });
+        if (file.file.truncated) throw new AppError(413, 'TOO_LARGE', 'the file exceeds the upload limit');
+        metrics.uploads.inc({ result: created ? 'created' : 'existing' });
+        return reply.status(created ? 201 : 200).send(item);
+      } catch (err) {
+        metrics.uploads.inc({ result: (err as { code?: string }).code ?? 'error' });
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/media',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['media'],
+        summary: 'Media items, newest first',
+        security,
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) }),
+        response: { 200: z.object({ total: z.number(), items: z.array(MediaItem) }) },
+      },
+    },
+    async (request) => {
+      const [total, items] = await Promise.all([
+        db.media.count(),
+        db.media.findMany({ orderBy: { createdAt: 'desc' }, take: request.query.limit, skip: request.query.offset }),
+      ]);
+      return { total, items };
+    },
+  );
+
+  app.get(
+    '/media/:id',
+    {
+      preHandler: auth,
+      schema: { tags: ['media'], summary: 'One media item', security, params: z.object({ id: z.string().max(64) }), response: { 200: MediaItem, 404: ErrorBody } },
+    },
+    async (request) => {
+      const item = await db.media.findUnique({ where: { id: request.params.id } });
+      if (!item) throw notFound('UNKNOWN_MEDIA', `unknown media ${request.params.id}`);
+      return item;
+    },
+  );
+};

@@ -1,0 +1,173 @@
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import { login } from '../http/auth.ts';
+import { ErrorBody, notFound } from '../http/errors.ts';
+
+const Station = z.object({
+  code: z.string(),
+  name: z.string(),
+  unitCode: z.string(),
+  online: z.boolean(),
+  lastSeenAt: z.date().nullable(),
+  manifestVersion: z.number(),
+});
+const Occurrence = z.object({
+  id: z.string(),
+  scheduleId: z.string(),
+  station: z.string(),
+  mediaId: z.string(),
+  startsAt: z.date(),
+  priority: z.string(),
+  status: z.string(),
+  startedAt: z.date().nullable(),
+  endedAt: z.date().nullable(),
+  playedMs: z.number().nullable(),
+});
+const Report = z.object({
+  id: z.string(),
+  kind: z.string(),
+  reportedAt: z.date(),
+  receivedAt: z.date(),
+  playedMs: z.number().nullable(),
+  rmsDbfs: z.number().nullable(),
+  peakDbfs: z.number().nullable(),
+});
+const page = { limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) };
+const security = [{ bearer: [] }];
+
+type StationRow = { code: string; name: string; online: boolean; lastSeenAt: Date | null; manifestVersion: number; unit: { code: string } };
+const toStation = (s: StationRow) => ({ code: s.code, name: s.name, unitCode: s.unit.code, online: s.online, lastSeenAt: s.lastSeenAt, manifestVersion: s.manifestVersion });
+
+export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; auth: preHandlerAsyncHookHandler }> = async (app, { db, now, auth }) => {
+  app.post(
+    '/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a username and password for a bearer token',
+        body: z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }),
+        response: { 200: z.object({ token: z.string(), expiresAt: z.date(), user: z.object({ id: z.string(), username: z.string(), role: z.string() }) }), 401: ErrorBody },
+      },
+    },
+    async (request) => login(db, now(), request.body.username, request.body.password),
+  );
+
+  app.get(
+    '/units',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['units'],
+        summary: 'Administrative units, optionally the children of one unit',
+        security,
+        querystring: z.object({ parent: z.string().max(20).optional(), ...page }),
+        response: { 200: z.object({ total: z.number(), items: z.array(z.object({ code: z.string(), name: z.string(), type: z.string(), level: z.number(), parentCode: z.string().nullable() })) }) },
+      },
+    },
+    async (request) => {
+      const { parent, limit, offset } = request.query;
+      const where = parent ? { parent: { code: parent } } : {};
+      const [total, rows] = await Promise.all([
+        db.unit.count({ where }),
+        db.unit.findMany({ where, include: { parent: { select: { code: true } } }, orderBy: { code: 'asc' }, take: limit, skip: offset }),
+      ]);
+      return { total, items: rows.map((u) => ({ code: u.code, name: u.name, type: u.type, level: u.level, parentCode: u.parent?.code ?? null })) };
+    },
+  );
+
+  app.get(
+    '/stations',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['stations'],
+        summary: 'Stations, optionally those of one commune or district',
+        security,
+        querystring: z.object({ unit: z.string().max(20).optional(), ...page }),
+        response: { 200: z.object({ total: z.number(), items: z.array(Station) }) },
+      },
+    },
+    async (request) => {
+      const { unit, limit, offset } = request.query;
+      const where = unit ? { OR: [{ unit: { code: unit } }, { unit: { parent: { code: unit } } }] } : {};
+      const [total, rows] = await Promise.all([
+        db.station.count({ where }),
+        db.station.findMany({ where, include: { unit: { select: { code: true } } }, orderBy: { code: 'asc' }, take: limit, skip: offset }),
+      ]);
+      return { total, items: rows.map(toStation) };
+    },
+  );
+
+  app.get(
+    '/stations/:code',
+    {
+      preHandler: auth,
+      schema: { tags: ['stations'], summary: 'One station', security, params: z.object({ code: z.string().max(64) }), response: { 200: Station, 404: ErrorBody } },
+    },
+    async (request) => {
+      const s = await db.station.findUnique({ where: { code: request.params.code }, include: { unit: { select: { code: true } } } });
+      if (!s) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
+      return toStation(s);
+    },
+  );
+
+  app.get(
+    '/occurrences',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['occurrences'],
+        summary: 'Scheduled airings and their status (scheduled, playing, aired, partial, failed)',
+        security,
+        querystring: z.object({
+          station: z.string().max(64).optional(),
+          schedule: z.string().max(64).optional(),
+          status: z.enum(['scheduled', 'playing', 'aired', 'partial', 'failed']).optional(),
+          from: z.iso.datetime({ offset: true }).optional(),
+          to: z.iso.datetime({ offset: true }).optional(),
+          ...page,
+        }),
+        response: { 200: z.object({ total: z.number(), items: z.array(Occurrence) }) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const where = {
+        ...(q.station ? { station: { code: q.station } } : {}),
+        ...(q.schedule ? { scheduleId: q.schedule } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.from || q.to ? { startsAt: { ...(q.from ? { gte: new Date(q.from) } : {}), ...(q.to ? { lt: new Date(q.to) } : {}) } } : {}),
+      };
+      const [total, rows] = await Promise.all([
+        db.occurrence.count({ where }),
+        db.occurrence.findMany({ where, include: { station: { select: { code: true } } }, orderBy: { startsAt: 'asc' }, take: q.limit, skip: q.offset }),
+      ]);
+      return { total, items: rows.map(({ station, ...o }) => ({ ...o, station: station.code })) };
+    },
+  );
+
+  app.get(
+    '/occurrences/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['occurrences'],
+        summary: 'One airing with the playback reports that prove it',
+        security,
+        params: z.object({ id: z.string().max(64) }),
+        response: { 200: Occurrence.extend({ reports: z.array(Report) }), 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const o = await db.occurrence.findUnique({
+        where: { id: request.params.id },
+        include: { station: { select: { code: true } }, reports: { orderBy: { receivedAt: 'asc' } } },
+      });
+      if (!o) throw notFound('UNKNOWN_OCCURRENCE', `unknown occurrence ${request.params.id}`);
+      const { station, reports, ...rest } = o;
+      return { ...rest, station: station.code, reports };
+    },
+  );
+};

@@ -1,0 +1,157 @@
+// Composition root: builds every part from the configuration, starts them in order, and stops
+// them in reverse, each in its own try/catch so one failure does not keep the rest running.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino from 'pino';
+import { buildApp, type App } from './app.ts';
+import type { Config } from './config.ts';
+import { openDatabase, type Db } from './db/client.ts';
+import { applyMigrations } from './db/migrate.ts';
+import { seedIfEmpty, type SeedResult } from './db/seed.ts';
+import { loadOrCreateServerKey, type ServerKey } from './keys.ts';
+import { createBlobStore } from './media/blob-store.ts';
+import { spawnRunner, type Runner } from './media/process-runner.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.ts';
+import { startMqttLink, type MqttLink } from './mqtt/link.ts';
+import { DispatchService } from './services/dispatch-service.ts';
+import { MediaService } from './services/media-service.ts';
+import { ReportService } from './services/report-service.ts';
+import { ScheduleService } from './services/schedule-service.ts';
+
+export interface ServerDeps {
+  now: () => Date;
+  run: Runner;
+}
+
+export interface RunningServer {
+  app: App;
+  db: Db;
+  key: ServerKey;
+  metrics: Metrics;
+  reports: ReportService;
+  dispatch: DispatchService;
+  /** Base HTTP URL actually listened on. */
+  url: string;
+  /** MQTT URL of the broker the server uses. */
+  mqttUrl: string;
+  seed: SeedResult;
+  appliedMigrations: string[];
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, deps: Partial<ServerDeps> = {}): Promise<RunningServer> {
+  const now = deps.now ?? (() => new Date());
+  const run = deps.run ?? spawnRunner;
+  const log = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.password', '*.token'] });
+  const stops: { name: string; stop: () => Promise<void> }[] = [];
+  const stop = async () => {
+    for (const part of stops.reverse()) {
+      try {
+        await part.stop();
+      } catch (err) {
+        log.error({ err, part: part.name }, 'error while stopping');
+      }
+    }
+  };
+
+  try {
+    await mkdir(config.dataDir, { recursive: true });
+    const appliedMigrations = await applyMigrations(config.databaseFile);
+    if (appliedMigrations.length) log.info({ migrations: appliedMigrations }, 'database migrated');
+    const db = await openDatabase(config.databaseFile);
+    stops.push({ name: 'database', stop: () => db.$disconnect() });
+    const seed = config.seed ? await seedIfEmpty(db, { adminPassword: config.adminPassword }) : { seeded: false, units: 0, stations: 0 };
+
+    const key = loadOrCreateServerKey(config.dataDir, () => now().getTime());
+    const metrics = createMetrics();
+    const blobs = await createBlobStore(join(config.dataDir, 'blobs'));
+
+    let broker: EmbeddedBroker | undefined;
+    let link: MqttLink | undefined;
+    const ffmpegCheck = async () => {
+      try {
+        const r = await run({ cmd: config.ffmpegPath, args: ['-hide_banner', '-version'] }, { timeoutMs: 5000 });
+        return r.code === 0 ? { ok: true, detail: r.stdout.split('\n')[0] } : { ok: false, detail: `exit ${r.code}` };
+      } catch (err) {
+        return { ok: false, detail: (err as Error).message };
+      }
+    };
+
+    // Late-bound: the app needs the link's state, the link's handlers need the services.
+    const lazyLink: MqttLink = {
+      publish: (topic, payload, opts) => {
+        if (!link) throw new Error('mqtt link not started');
+        metrics.manifests.inc();
+        return link.publish(topic, payload, opts);
+      },
+      on: (kind, handler) => link?.on(kind, handler),
+      connected: () => link?.connected() ?? false,
+      stop: async () => link?.stop(),
+    };
+    const dispatch = new DispatchService({ db, link: lazyLink, key, now, horizonDays: config.manifestHorizonDays, log });
+    const schedules = new ScheduleService({ db, dispatch, now, horizonDays: config.manifestHorizonDays });
+    const reports = new ReportService({ db, now, metrics, log });
+    const media = new MediaService({
+      db,
+      run,
+      blobs,
+      tmpDir: join(config.dataDir, 'tmp'),
+      ffmpegPath: config.ffmpegPath,
+      ffprobePath: config.ffprobePath,
+      opusBitrateKbps: config.opusBitrateKbps,
+      maxDurationS: config.maxDurationS,
+    });
+
+    const app = await buildApp({
+      db,
+      now,
+      media,
+      schedules,
+      blobs,
+      key,
+      metrics,
+      maxUploadBytes: config.maxUploadBytes,
+      logger: log.child({ part: 'http' }),
+      health: {
+        database: async () => {
+          try {
+            await db.$queryRawUnsafe('SELECT 1');
+            return { ok: true };
+          } catch (err) {
+            return { ok: false, detail: (err as Error).message };
+          }
+        },
+        broker: async () => ({ ok: lazyLink.connected(), detail: broker ? `embedded, ${broker.clients()} clients` : config.mqttUrl }),
+        ffmpeg: ffmpegCheck,
+      },
+    });
+    stops.push({ name: 'http', stop: () => app.close() });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+
+    let mqttUrl = config.mqttUrl;
+    if (!mqttUrl) {
+      broker = await startEmbeddedBroker({ host: config.mqttHost, port: config.mqttPort, httpServer: app.server, wsPath: config.mqttWsPath, log });
+      const started = broker;
+      stops.push({ name: 'broker', stop: () => started.stop() });
+      mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
+      metrics.countMqttClientsWith(() => started.clients());
+    }
+    link = await startMqttLink({ url: mqttUrl, clientId: `loaphuong-server-${key.publicKeyHex.slice(0, 8)}`, log });
+    stops.push({ name: 'mqtt link', stop: () => lazyLink.stop() });
+    link.on('report', async (station, payload) => {
+      await reports.handleReport(station, payload);
+    });
+    link.on('state', (station, payload) => reports.handleState(station, payload));
+    const republished = await dispatch.dispatchPending();
+    log.info({ url, mqttUrl, republished }, 'loaphuong server started');
+
+    return { app, db, key, metrics, reports, dispatch, url, mqttUrl, seed, appliedMigrations, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

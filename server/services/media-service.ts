@@ -1,0 +1,94 @@
+// Ingest: an uploaded file becomes a horn-ready Opus item stored by sha256, or a clear error and nothing left behind.
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Db } from '../db/client.ts';
+import type { Media } from '../db/generated/client.ts';
+import { AppError, badRequest } from '../http/errors.ts';
+import type { BlobStore } from '../media/blob-store.ts';
+import { interpretProbe, probeCommand, transcodeCommand, type ProbeResult } from '../media/ffmpeg.ts';
+import type { Runner } from '../media/process-runner.ts';
+
+export interface MediaServiceDeps {
+  db: Db;
+  run: Runner;
+  blobs: BlobStore;
+  tmpDir: string;
+  ffmpegPath: string;
+  ffprobePath: string;
+  opusBitrateKbps: number;
+  maxDurationS: number;
+}
+
+export interface IngestInput {
+  stream: Readable;
+  fileName: string;
+  title: string;
+  userId?: string;
+  /** Called when the upload has been fully received, before processing. */
+  onReceived?: () => void;
+}
+
+export class MediaService {
+  constructor(private readonly deps: MediaServiceDeps) {}
+
+  async ingest(input: IngestInput): Promise<{ media: Media; created: boolean }> {
+    const { deps } = this;
+    await mkdir(deps.tmpDir, { recursive: true });
+    const id = randomUUID();
+    const source = join(deps.tmpDir, `${id}.upload`);
+    const encoded = join(deps.tmpDir, `${id}.ogg`);
+    try {
+      await pipeline(input.stream, createWriteStream(source));
+      input.onReceived?.();
+      const probe = await this.probe(source);
+      if (probe.durationMs > deps.maxDurationS * 1000) {
+        throw badRequest('TOO_LONG', `audio lasts ${Math.round(probe.durationMs / 1000)} s, the maximum is ${deps.maxDurationS} s`);
+      }
+      const t = transcodeCommand(deps.ffmpegPath, source, encoded, { bitrateKbps: deps.opusBitrateKbps });
+      const result = await deps.run(t, { timeoutMs: 10 * 60_000 });
+      if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be decoded: ${lastLine(result.stderr)}`);
+      const out = await this.probe(encoded);
+      const { sha256, sizeBytes } = await deps.blobs.adopt(encoded);
+      const existing = await deps.db.media.findUnique({ where: { sha256 } });
+      if (existing) return { media: existing, created: false };
+      const media = await deps.db.media.create({
+        data: {
+          title: input.title,
+          sha256,
+          sizeBytes,
+          durationMs: out.durationMs,
+          codec: out.codec,
+          sampleRate: out.sampleRate,
+          channels: out.channels,
+          sourceName: input.fileName.slice(0, 255),
+          sourceFormat: probe.formatName,
+          createdById: input.userId,
+        },
+      });
+      return { media, created: true };
+    } finally {
+      await rm(source, { force: true });
+      await rm(encoded, { force: true });
+    }
+  }
+
+  private async probe(file: string): Promise<ProbeResult> {
+    const result = await this.deps.run(probeCommand(this.deps.ffprobePath, file), { timeoutMs: 60_000 });
+    let json: unknown;
+    try {
+      json = JSON.parse(result.stdout || '{}');
+    } catch {
+      throw new AppError(500, 'PROBE_FAILED', 'ffprobe returned unreadable output');
+    }
+    if (result.code !== 0) throw badRequest('NOT_AUDIO', 'the file is not a recognizable audio or video file');
+    const verdict = interpretProbe(json as Parameters<typeof interpretProbe>[0]);
+    if (!verdict.ok) throw badRequest(verdict.code, verdict.message);
+    return verdict.probe;
+  }
+}
+
+const lastLine = (s: string) => s.trim().split('\n').at(-1)?.slice(0, 200) ?? '';

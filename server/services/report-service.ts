@@ -1,0 +1,107 @@
+// Proof of play: verifies each report against the station's device key, stores it once
+// (the gateway delivers at least once, so duplicates are expected), and moves the occurrence on.
+import { open, publicKeyFromHex, StationState, type PlaybackReport } from '#protocol';
+import type { Db } from '../db/client.ts';
+import type { Metrics } from '../metrics.ts';
+
+/** Below this share of the expected duration a completed playback counts as partial. */
+export const FULL_PLAY_RATIO = 0.98;
+
+export const deviceKid = (publicKeyHex: string) => `dev:${publicKeyHex.slice(0, 16)}`;
+
+export interface ReportDeps {
+  db: Db;
+  now: () => Date;
+  metrics: Metrics;
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+export type ReportOutcome = 'stored' | 'duplicate' | 'rejected';
+
+export class ReportService {
+  constructor(private readonly deps: ReportDeps) {}
+
+  async handleReport(stationCode: string, payload: Buffer): Promise<ReportOutcome> {
+    const { db, now, log, metrics } = this.deps;
+    const reject = (reason: string, detail: string): ReportOutcome => {
+      metrics.reports.inc({ result: reason });
+      log.warn({ station: stationCode, reason, detail }, 'report rejected');
+      return 'rejected';
+    };
+    const station = await db.station.findUnique({ where: { code: stationCode } });
+    if (!station) return reject('UNKNOWN_STATION', stationCode);
+    if (!station.deviceKeyHex) return reject('UNKNOWN_KEY', 'station has no registered device key');
+    const key = publicKeyFromHex(station.deviceKeyHex);
+    const kid = deviceKid(station.deviceKeyHex);
+    const opened = open(payload, 'report', { keys: (k) => (k === kid ? key : undefined), now: now() });
+    if (!opened.ok) return reject(opened.code, opened.message);
+    const report = opened.body;
+    if (report.station !== stationCode) return reject('STATION_MISMATCH', `body names ${report.station}`);
+    const occurrence = await db.occurrence.findUnique({ where: { id: report.occurrenceId }, include: { media: true } });
+    if (!occurrence || occurrence.stationId !== station.id) return reject('UNKNOWN_OCCURRENCE', report.occurrenceId);
+
+    const duplicate = await db.playbackReport.findUnique({ where: { id: opened.envelope.id }, select: { id: true } });
+    if (duplicate) {
+      metrics.reports.inc({ result: 'duplicate' });
+      return 'duplicate';
+    }
+    await db.$transaction([
+      db.playbackReport.create({
+        data: {
+          id: opened.envelope.id,
+          occurrenceId: occurrence.id,
+          stationId: station.id,
+          kind: report.kind.replace('playback.', ''),
+          reportedAt: new Date(report.endedAt ?? report.startedAt),
+          receivedAt: now(),
+          playedMs: report.playedMs,
+          rmsDbfs: report.level?.rmsDbfs,
+          peakDbfs: report.level?.peakDbfs,
+          sha256: report.sha256,
+          raw: payload.toString('utf8'),
+        },
+      }),
+      db.occurrence.update({ where: { id: occurrence.id }, data: nextState(occurrence.status, report) }),
+      db.station.update({ where: { id: station.id }, data: { lastSeenAt: now() } }),
+    ]);
+    metrics.reports.inc({ result: 'stored' });
+    log.info({ station: stationCode, occurrence: occurrence.id, kind: report.kind }, 'playback report stored');
+    return 'stored';
+  }
+
+  async handleState(stationCode: string, payload: Buffer): Promise<void> {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.deps.log.warn({ station: stationCode }, 'state message is not JSON');
+      return;
+    }
+    const state = StationState.safeParse(json);
+    if (!state.success || state.data.station !== stationCode) {
+      this.deps.log.warn({ station: stationCode }, 'invalid state message');
+      return;
+    }
+    await this.deps.db.station.updateMany({
+      where: { code: stationCode },
+      data: { online: state.data.online, lastSeenAt: this.deps.now() },
+    });
+  }
+}
+
+type OccurrenceUpdate = { status?: string; startedAt?: Date; endedAt?: Date; playedMs?: number };
+
+/** Terminal states are never left; a late "started" after "completed" changes nothing but startedAt. */
+function nextState(current: string, r: PlaybackReport): OccurrenceUpdate {
+  const terminal = current === 'aired' || current === 'partial' || current === 'failed';
+  const update: OccurrenceUpdate = { startedAt: new Date(r.startedAt) };
+  if (r.kind === 'playback.started') {
+    if (!terminal) update.status = 'playing';
+    return update;
+  }
+  update.endedAt = new Date(r.endedAt ?? r.startedAt);
+  update.playedMs = r.playedMs;
+  if (r.kind === 'playback.failed') update.status = 'failed';
+  else update.status = (r.playedMs ?? 0) >= r.expectedMs * FULL_PLAY_RATIO ? 'aired' : 'partial';
+  return update;
+}
