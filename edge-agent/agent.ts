@@ -1,0 +1,261 @@
+// The edge agent: keeps the station's signed plan, fetches its audio, plays each item on time
+// through the player adapter, and reports proof of playback. Side effects arrive in `deps`.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import {
+  type Envelope,
+  type Manifest,
+  type ManifestEntry,
+  manifestTopic,
+  open,
+  type PlaybackReport,
+  publicKeyFromHex,
+  publicKeyHex,
+  reportTopic,
+  seal,
+  type Signer,
+  stateTopic,
+  wallClockSequence,
+} from '#protocol';
+import type { AudioCache, Fetch } from './cache.ts';
+import type { Clock } from './clock.ts';
+import type { Player, Playback } from './player.ts';
+import type { StateStore, AgentState } from './store.ts';
+
+export const AGENT_VERSION = '0.1.0';
+/** An item found more than this late (agent was down) is not started mid-way; it is reported missed. */
+export const START_GRACE_MS = 30_000;
+const REPORT_TTL_MS = 30 * 86_400_000;
+
+export interface AgentLog {
+  info(msg: string, obj?: object): void;
+  warn(msg: string, obj?: object): void;
+}
+
+export interface AgentDeps {
+  station: string;
+  serverUrl: string;
+  clock: Clock;
+  fetch: Fetch;
+  store: StateStore;
+  cache: AudioCache;
+  player: Player;
+  /** Creates the MQTT connection with the given last-will; the agent owns it afterwards. */
+  connectMqtt(will: { topic: string; payload: string }): MqttClient;
+  log: AgentLog;
+}
+
+export type AgentEvent =
+  | { type: 'manifest'; version: number; entries: number }
+  | { type: 'rejected'; code: string }
+  | { type: 'cached'; sha256: string }
+  | { type: 'armed'; occurrenceId: string; at: number }
+  | { type: 'started'; occurrenceId: string; at: number }
+  | { type: 'finished'; occurrenceId: string; report: PlaybackReport };
+
+export class Agent {
+  private state!: AgentState;
+  private signer!: Signer;
+  private deviceKeyHex!: string;
+  private serverKey?: KeyObject;
+  private mqtt?: MqttClient;
+  private timers = new Map<string, () => void>();
+  private current?: { entry: ManifestEntry; playback: Playback };
+  private queue: ManifestEntry[] = [];
+  private listeners: ((e: AgentEvent) => void)[] = [];
+  private stopped = false;
+
+  constructor(private readonly deps: AgentDeps) {}
+
+  onEvent(fn: (e: AgentEvent) => void): void {
+    this.listeners.push(fn);
+  }
+
+  private emit(e: AgentEvent) {
+    for (const fn of this.listeners) fn(e);
+  }
+
+  async start(): Promise<void> {
+    const { deps } = this;
+    this.state = deps.store.load();
+    const privateKey = deps.store.deviceKey();
+    this.deviceKeyHex = publicKeyHex(createPublicKey(privateKey));
+    this.signer = { kid: `dev:${this.deviceKeyHex.slice(0, 16)}`, privateKey, nextSeq: wallClockSequence(() => deps.clock.now()) };
+    if (this.state.serverKeyHex) this.serverKey = publicKeyFromHex(this.state.serverKeyHex);
+    try {
+      await this.introduce();
+    } catch (err) {
+      // With a pinned server key the stored plan can still be verified and aired; without one nothing can.
+      if (!this.serverKey) throw err;
+      deps.log.warn('server unreachable, continuing on the stored plan', { err: (err as Error).message });
+    }
+    // Offline-first: whatever plan was stored before a restart is armed before the network is needed.
+    if (this.state.manifest) this.arm(this.state.manifest);
+
+    const offline = JSON.stringify({ station: deps.station, online: false });
+    this.mqtt = deps.connectMqtt({ topic: stateTopic(deps.station), payload: offline });
+    this.mqtt.on('connect', () => {
+      const online = { station: deps.station, online: true, at: new Date(deps.clock.now()).toISOString(), agentVersion: AGENT_VERSION };
+      this.mqtt?.publish(stateTopic(deps.station), JSON.stringify(online), { qos: 1, retain: true });
+      this.mqtt?.subscribe(manifestTopic(deps.station), { qos: 1 });
+    });
+    this.mqtt.on('message', (_topic, payload) => {
+      this.onManifest(payload).catch((err: Error) => deps.log.warn('manifest handling failed', { err: err.message }));
+    });
+    this.mqtt.on('error', (err) => deps.log.warn('mqtt error', { err: err.message }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+    this.current?.playback.stop();
+    if (this.mqtt) {
+      const offline = JSON.stringify({ station: this.deps.station, online: false });
+      await this.mqtt.publishAsync(stateTopic(this.deps.station), offline, { qos: 1, retain: true }).catch(() => {});
+      await this.mqtt.endAsync();
+    }
+  }
+
+  /** Pins the server key on first contact and registers this gateway's key (enrollment replaces this, issue #5). */
+  private async introduce(): Promise<void> {
+    const { deps } = this;
+    if (!this.serverKey) {
+      const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/server-key`);
+      if (!res.ok) throw new Error(`server key request answered ${res.status}`);
+      const body = (await res.json()) as { kid: string; publicKeyHex: string };
+      this.serverKey = publicKeyFromHex(body.publicKeyHex);
+      this.state.serverKeyHex = body.publicKeyHex;
+      this.state.serverKid = body.kid;
+      deps.store.save(this.state);
+    }
+    const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/stations/${encodeURIComponent(deps.station)}/device-key`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ publicKeyHex: this.deviceKeyHex }),
+    });
+    if (!res.ok) throw new Error(`device key registration answered ${res.status}: ${await res.text()}`);
+  }
+
+  private async onManifest(payload: Buffer): Promise<void> {
+    const { deps, state } = this;
+    const opened = open(payload, 'manifest', {
+      keys: (kid) => (kid === state.serverKid ? this.serverKey : undefined),
+      now: new Date(deps.clock.now()),
+      guard: {
+        hasSeen: (id) => id === state.manifestId,
+        lastSeq: () => state.lastSeq,
+        remember: () => {},
+      },
+    });
+    if (!opened.ok) {
+      // The retained manifest comes again at every reconnect: already applied is not an error.
+      if (opened.code === 'REPLAYED') return;
+      deps.log.warn('manifest rejected', { code: opened.code, message: opened.message });
+      this.emit({ type: 'rejected', code: opened.code });
+      return;
+    }
+    if (opened.body.station !== deps.station) {
+      this.emit({ type: 'rejected', code: 'STATION_MISMATCH' });
+      return;
+    }
+    this.apply(opened.envelope, opened.body);
+    await this.prefetch(opened.body);
+  }
+
+  private apply(envelope: Envelope, manifest: Manifest): void {
+    this.state.manifest = manifest;
+    this.state.manifestId = envelope.id;
+    this.state.lastSeq = envelope.seq;
+    const live = new Set(manifest.entries.map((e) => e.occurrenceId));
+    this.state.played = this.state.played.filter((id) => live.has(id));
+    this.deps.store.save(this.state);
+    this.deps.log.info('manifest applied', { version: manifest.version, entries: manifest.entries.length });
+    this.emit({ type: 'manifest', version: manifest.version, entries: manifest.entries.length });
+    this.arm(manifest);
+  }
+
+  private async prefetch(manifest: Manifest): Promise<void> {
+    for (const entry of manifest.entries) {
+      if (this.stopped) return;
+      try {
+        await this.deps.cache.ensure(entry.media.sha256, `${this.deps.serverUrl}${entry.media.path}`);
+        this.emit({ type: 'cached', sha256: entry.media.sha256 });
+      } catch (err) {
+        this.deps.log.warn('audio fetch failed', { sha256: entry.media.sha256, err: (err as Error).message });
+      }
+    }
+  }
+
+  private arm(manifest: Manifest): void {
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+    const played = new Set(this.state.played);
+    for (const entry of manifest.entries) {
+      if (played.has(entry.occurrenceId)) continue;
+      const at = Date.parse(entry.startsAt);
+      this.timers.set(entry.occurrenceId, this.deps.clock.at(at, () => this.due(entry)));
+      this.emit({ type: 'armed', occurrenceId: entry.occurrenceId, at });
+    }
+  }
+
+  private due(entry: ManifestEntry): void {
+    this.timers.delete(entry.occurrenceId);
+    if (this.stopped) return;
+    if (this.current) {
+      // Priorities and preemption arrive with the playout engine (issue #6): until then, queue after.
+      this.queue.push(entry);
+      return;
+    }
+    void this.play(entry, false);
+  }
+
+  private async play(entry: ManifestEntry, queued: boolean): Promise<void> {
+    const { deps } = this;
+    const scheduledAt = Date.parse(entry.startsAt);
+    const startedAt = deps.clock.now();
+    const base = {
+      station: deps.station,
+      occurrenceId: entry.occurrenceId,
+      sha256: entry.media.sha256,
+      scheduledAt: entry.startsAt,
+      startedAt: new Date(startedAt).toISOString(),
+      expectedMs: entry.media.durationMs,
+    };
+    this.state.played.push(entry.occurrenceId);
+    deps.store.save(this.state);
+
+    if (!queued && startedAt - scheduledAt > START_GRACE_MS) {
+      return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'MISSED_WINDOW' });
+    }
+    if (!(await deps.cache.has(entry.media.sha256))) {
+      return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
+    }
+    const playback = deps.player.play(deps.cache.path(entry.media.sha256));
+    this.current = { entry, playback };
+    this.publishReport({ ...base, kind: 'playback.started' });
+    this.emit({ type: 'started', occurrenceId: entry.occurrenceId, at: startedAt });
+    const result = await playback.done;
+    this.current = undefined;
+    if (result.error) deps.log.warn('player failed', { occurrenceId: entry.occurrenceId, err: result.error });
+    const endedAt = new Date(deps.clock.now()).toISOString();
+    const report: PlaybackReport = result.error
+      ? { ...base, kind: 'playback.failed', endedAt, playedMs: result.playedMs, reason: 'PLAYER_ERROR' }
+      : { ...base, kind: 'playback.completed', endedAt, playedMs: result.playedMs, ...(result.level ? { level: result.level } : {}) };
+    if (!result.completed && !result.error) report.reason = 'STOPPED';
+    this.finish(entry, report);
+  }
+
+  private finish(entry: ManifestEntry, report: PlaybackReport): void {
+    this.publishReport(report);
+    this.emit({ type: 'finished', occurrenceId: entry.occurrenceId, report });
+    const next = this.queue.shift();
+    if (next && !this.stopped) void this.play(next, true);
+  }
+
+  private publishReport(report: PlaybackReport): void {
+    const envelope = seal('report', report, this.signer, { now: new Date(this.deps.clock.now()), ttlMs: REPORT_TTL_MS });
+    // QoS 1: MQTT.js queues while disconnected; the durable outbox arrives with issue #6.
+    this.mqtt?.publish(reportTopic(this.deps.station), JSON.stringify(envelope), { qos: 1 });
+  }
+}

@@ -1,0 +1,45 @@
+// One zod-validated configuration loader for the agent: command line over environment over defaults.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+export const AgentConfig = z.strictObject({
+  station: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a station code such as HN-00001'),
+  serverUrl: z.url().default('http://127.0.0.1:8080'),
+  mqttUrl: z.url().default('mqtt://127.0.0.1:1883'),
+  dataDir: z.string().min(1).optional(),
+  /** ALSA device; when unset a sound card is detected, else the null sink measures instead. */
+  alsaDevice: z.string().min(1).optional(),
+  ffmpegPath: z.string().min(1).default('ffmpeg'),
+});
+export type AgentConfig = z.infer<typeof AgentConfig> & { dataDir: string };
+
+const FLAGS = {
+  station: 'LP_AGENT_STATION',
+  server: 'LP_AGENT_SERVER_URL',
+  mqtt: 'LP_AGENT_MQTT_URL',
+  'data-dir': 'LP_AGENT_DATA_DIR',
+  'alsa-device': 'LP_AGENT_ALSA_DEVICE',
+  ffmpeg: 'LP_FFMPEG',
+} as const;
+
+export function loadAgentConfig(argv: string[], env: Record<string, string | undefined>): AgentConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+    strict: true,
+  });
+  const pick = (flag: keyof typeof FLAGS) => (values[flag] as string | undefined) ?? (env[FLAGS[flag]] || undefined);
+  const parsed = AgentConfig.safeParse({
+    station: pick('station'),
+    serverUrl: pick('server'),
+    mqttUrl: pick('mqtt'),
+    dataDir: pick('data-dir'),
+    alsaDevice: pick('alsa-device'),
+    ffmpegPath: pick('ffmpeg'),
+  });
+  if (!parsed.success) {
+    const names: Record<string, string> = { station: '--station', serverUrl: '--server', mqttUrl: '--mqtt', dataDir: '--data-dir', alsaDevice: '--alsa-device', ffmpegPath: '--ffmpeg' };
+    throw new Error(parsed.error.issues.map((i) => `${names[String(i.path[0])] ?? i.path[0]}: ${i.message}`).join('\n'));
+  }
+  return { ...parsed.data, serverUrl: parsed.data.serverUrl.replace(/\/$/, ''), dataDir: parsed.data.dataDir ?? `./data/agent-${parsed.data.station}` };
+}

@@ -1,0 +1,54 @@
+// `npm run agent -- --station HN-00001 [--server URL] [--mqtt URL] [--data-dir DIR]`
+import { join } from 'node:path';
+import { connect } from 'mqtt';
+import { Agent } from './agent.ts';
+import { AudioCache } from './cache.ts';
+import { systemClock } from './clock.ts';
+import { loadAgentConfig } from './config.ts';
+import { createFfmpegPlayer, detectSink } from './player.ts';
+import { StateStore } from './store.ts';
+
+const log = (level: string) => (msg: string, obj?: object) =>
+  console.log(JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj }));
+
+async function main() {
+  let config;
+  try {
+    config = loadAgentConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    console.error(`loaphuong-agent: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const sink = detectSink(config.alsaDevice);
+  const agent = new Agent({
+    station: config.station,
+    serverUrl: config.serverUrl,
+    clock: systemClock,
+    fetch,
+    store: new StateStore(config.dataDir),
+    cache: new AudioCache(join(config.dataDir, 'cache'), { fetch }),
+    player: createFfmpegPlayer({ ffmpegPath: config.ffmpegPath, sink }),
+    connectMqtt: (will) =>
+      connect(config.mqttUrl, {
+        clientId: `lp-agent-${config.station}`,
+        protocolVersion: 4,
+        clean: false,
+        will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
+      }),
+    log: { info: log('info'), warn: log('warn') },
+  });
+  agent.onEvent((e) => log('info')(`event ${e.type}`, e));
+  await agent.start();
+  log('info')('agent started', { station: config.station, sink: sink.kind, server: config.serverUrl, mqtt: config.mqttUrl });
+  const shutdown = async () => {
+    await agent.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+}
+
+main().catch((err) => {
+  console.error('loaphuong-agent: failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

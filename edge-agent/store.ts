@@ -1,0 +1,60 @@
+// Durable agent state on the gateway's disk: written to a temp file, fsync'd, then renamed,
+// so a power cut leaves either the old state or the new one, never half of each.
+import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { Manifest } from '#protocol';
+
+export const AgentState = z.object({
+  /** The server's manifest key, pinned at first contact (trust on first use until enrollment). */
+  serverKeyHex: z.string().optional(),
+  serverKid: z.string().optional(),
+  /** Highest envelope sequence accepted from the server. */
+  lastSeq: z.number().default(-1),
+  manifest: Manifest.optional(),
+  manifestId: z.string().optional(),
+  /** Occurrences already started here, so a restart never airs one twice. */
+  played: z.array(z.string()).default([]),
+});
+export type AgentState = z.infer<typeof AgentState>;
+
+export function writeFileAtomic(file: string, data: string | Buffer): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+export class StateStore {
+  private readonly file: string;
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = join(dir, 'state.json');
+  }
+
+  load(): AgentState {
+    if (!existsSync(this.file)) return AgentState.parse({});
+    const parsed = AgentState.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
+    // A state file we cannot read must not stop the gateway: start clean and resync from the server.
+    return parsed.success ? parsed.data : AgentState.parse({});
+  }
+
+  save(state: AgentState): void {
+    writeFileAtomic(this.file, JSON.stringify(state));
+  }
+
+  deviceKey(): KeyObject {
+    const file = join(this.dir, 'device-ed25519.pem');
+    if (!existsSync(file)) {
+      const { privateKey } = generateKeyPairSync('ed25519');
+      writeFileAtomic(file, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+    }
+    return createPrivateKey(readFileSync(file));
+  }
+}
