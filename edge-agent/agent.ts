@@ -12,15 +12,15 @@ import {
   publicKeyFromHex,
   publicKeyHex,
   reportTopic,
-  seal,
   type Signer,
+  seal,
   stateTopic,
   wallClockSequence,
 } from '#protocol';
 import type { AudioCache, Fetch } from './cache.ts';
 import type { Clock } from './clock.ts';
-import type { Player, Playback } from './player.ts';
-import type { StateStore, AgentState } from './store.ts';
+import type { Playback, Player } from './player.ts';
+import type { AgentState, StateStore } from './store.ts';
 
 export const AGENT_VERSION = '0.1.0';
 /** An item found more than this late (agent was down) is not started mid-way; it is reported missed. */
@@ -194,7 +194,10 @@ export class Agent {
     for (const entry of manifest.entries) {
       if (played.has(entry.occurrenceId)) continue;
       const at = Date.parse(entry.startsAt);
-      this.timers.set(entry.occurrenceId, this.deps.clock.at(at, () => this.due(entry)));
+      this.timers.set(
+        entry.occurrenceId,
+        this.deps.clock.at(at, () => this.due(entry)),
+      );
       this.emit({ type: 'armed', occurrenceId: entry.occurrenceId, at });
     }
   }

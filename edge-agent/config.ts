@@ -38,8 +38,19 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
     ffmpegPath: pick('ffmpeg'),
   });
   if (!parsed.success) {
-    const names: Record<string, string> = { station: '--station', serverUrl: '--server', mqttUrl: '--mqtt', dataDir: '--data-dir', alsaDevice: '--alsa-device', ffmpegPath: '--ffmpeg' };
+    const names: Record<string, string> = {
+      station: '--station',
+      serverUrl: '--server',
+      mqttUrl: '--mqtt',
+      dataDir: '--data-dir',
+      alsaDevice: '--alsa-device',
+      ffmpegPath: '--ffmpeg',
+    };
     throw new Error(parsed.error.issues.map((i) => `${names[String(i.path[0])] ?? i.path[0]}: ${i.message}`).join('\n'));
   }
-  return { ...parsed.data, serverUrl: parsed.data.serverUrl.replace(/\/$/, ''), dataDir: parsed.data.dataDir ?? `./data/agent-${parsed.data.station}` };
+  return {
+    ...parsed.data,
+    serverUrl: parsed.data.serverUrl.replace(/\/$/, ''),
+    dataDir: parsed.data.dataDir ?? `./data/agent-${parsed.data.station}`,
+  };
 }

@@ -4,7 +4,7 @@ import { connect } from 'mqtt';
 import { Agent } from './agent.ts';
 import { AudioCache } from './cache.ts';
 import { systemClock } from './clock.ts';
-import { loadAgentConfig } from './config.ts';
+import { type AgentConfig, loadAgentConfig } from './config.ts';
 import { createFfmpegPlayer, detectSink } from './player.ts';
 import { StateStore } from './store.ts';
 
@@ -12,7 +12,7 @@ const log = (level: string) => (msg: string, obj?: object) =>
   console.log(JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj }));
 
 async function main() {
-  let config;
+  let config: AgentConfig;
   try {
     config = loadAgentConfig(process.argv.slice(2), process.env);
   } catch (err) {

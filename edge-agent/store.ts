@@ -1,6 +1,6 @@
 // Durable agent state on the gateway's disk: written to a temp file, fsync'd, then renamed,
 // so a power cut leaves either the old state or the new one, never half of each.
-import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';

@@ -20,7 +20,7 @@ import type { Metrics } from './metrics.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { mediaRoutes } from './routes/media.ts';
-import { opsRoutes, type HealthCheck } from './routes/ops.ts';
+import { type HealthCheck, opsRoutes } from './routes/ops.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import type { MediaService } from './services/media-service.ts';
@@ -59,7 +59,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       return reply.status(400).send({
-        error: { code: 'VALIDATION_FAILED', message: err.message, details: err.validation.map((v) => ({ path: v.instancePath, message: v.message })) },
+        error: {
+          code: 'VALIDATION_FAILED',
+          message: err.message,
+          details: err.validation.map((v) => ({ path: v.instancePath, message: v.message })),
+        },
       });
     }
     if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

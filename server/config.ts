@@ -43,8 +43,16 @@ export const ConfigSchema = z.strictObject({
   mqttHost: z.string().min(1).default('0.0.0.0'),
   /** MQTT over WebSocket is served on the HTTP port at this path. */
   mqttWsPath: z.string().startsWith('/').default('/mqtt'),
-  maxUploadBytes: z.coerce.number().int().positive().default(200 * 1024 * 1024),
-  maxDurationS: z.coerce.number().int().positive().default(3 * 3600),
+  maxUploadBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(200 * 1024 * 1024),
+  maxDurationS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(3 * 3600),
   opusBitrateKbps: z.coerce.number().int().min(16).max(64).default(32),
   manifestHorizonDays: z.coerce.number().int().min(1).max(31).default(7),
   ffmpegPath: z.string().min(1).default('ffmpeg'),

@@ -1,5 +1,5 @@
 // The server's Ed25519 signing key: created on first start, stored 0600 under the data dir.
-import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { publicKeyHex, type Signer, wallClockSequence } from '#protocol';

@@ -1,9 +1,9 @@
 // `npm start`: the whole system on embedded defaults.
-import { ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { startServer } from './server.ts';
 
 async function main() {
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (err) {

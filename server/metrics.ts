@@ -1,5 +1,5 @@
 // Prometheus metrics, one registry per app instance (tests build many apps in one process).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -7,8 +7,18 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'loaphuong_' });
   return {
     registry,
-    uploads: new Counter({ name: 'loaphuong_uploads_total', help: 'Uploads by result code', labelNames: ['result'], registers: [registry] }),
-    reports: new Counter({ name: 'loaphuong_reports_total', help: 'Playback reports from gateways by result code', labelNames: ['result'], registers: [registry] }),
+    uploads: new Counter({
+      name: 'loaphuong_uploads_total',
+      help: 'Uploads by result code',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    reports: new Counter({
+      name: 'loaphuong_reports_total',
+      help: 'Playback reports from gateways by result code',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     manifests: new Counter({ name: 'loaphuong_manifests_published_total', help: 'Station manifests published', registers: [registry] }),
     mqttClients: new Gauge({
       name: 'loaphuong_mqtt_clients',
@@ -21,7 +31,12 @@ export function createMetrics() {
     countMqttClientsWith(source: () => number) {
       mqttClientCount = source;
     },
-    transcodeSeconds: new Histogram({ name: 'loaphuong_ingest_seconds', help: 'Time to probe and transcode an upload', buckets: [0.5, 1, 2, 5, 10, 30, 60, 120], registers: [registry] }),
+    transcodeSeconds: new Histogram({
+      name: 'loaphuong_ingest_seconds',
+      help: 'Time to probe and transcode an upload',
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -3,17 +3,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
-import { buildApp, type App } from './app.ts';
+import { type App, buildApp } from './app.ts';
 import type { Config } from './config.ts';
-import { openDatabase, type Db } from './db/client.ts';
+import { type Db, openDatabase } from './db/client.ts';
 import { applyMigrations } from './db/migrate.ts';
-import { seedIfEmpty, type SeedResult } from './db/seed.ts';
+import { type SeedResult, seedIfEmpty } from './db/seed.ts';
 import { loadOrCreateServerKey, type ServerKey } from './keys.ts';
 import { createBlobStore } from './media/blob-store.ts';
-import { spawnRunner, type Runner } from './media/process-runner.ts';
+import { type Runner, spawnRunner } from './media/process-runner.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/broker.ts';
-import { startMqttLink, type MqttLink } from './mqtt/link.ts';
+import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.ts';
+import { type MqttLink, startMqttLink } from './mqtt/link.ts';
 import { DispatchService } from './services/dispatch-service.ts';
 import { MediaService } from './services/media-service.ts';
 import { ReportService } from './services/report-service.ts';
@@ -134,7 +134,13 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
 
     let mqttUrl = config.mqttUrl;
     if (!mqttUrl) {
-      broker = await startEmbeddedBroker({ host: config.mqttHost, port: config.mqttPort, httpServer: app.server, wsPath: config.mqttWsPath, log });
+      broker = await startEmbeddedBroker({
+        host: config.mqttHost,
+        port: config.mqttPort,
+        httpServer: app.server,
+        wsPath: config.mqttWsPath,
+        log,
+      });
       const started = broker;
       stops.push({ name: 'broker', stop: () => started.stop() });
       mqttUrl = `mqtt://127.0.0.1:${broker.port}`;

@@ -1,5 +1,5 @@
 // [P-4] The signed envelope: every manifest and report travels inside one.
-import { createPrivateKey, createPublicKey, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, randomUUID, sign, verify } from 'node:crypto';
 import canonicalizeCjs from 'canonicalize';
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';

@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { LIMITS } from './limits.ts';
 
 const isoInstant = z.iso.datetime({ offset: false }).describe('UTC instant, RFC 3339 with Z');
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/).describe('lowercase hex sha256');
+const sha256Hex = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/)
+  .describe('lowercase hex sha256');
 const stationCode = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
 export const Priority = z.enum(['normal', 'priority', 'emergency']);

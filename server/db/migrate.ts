@@ -3,10 +3,10 @@
 // The migration folder format is Prisma's own: prisma/migrations/<timestamp>_<name>/migration.sql
 // plus migration_lock.toml, so the native CLI can take over on PostgreSQL later.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import {
   bindMigrationAwareSqlAdapterFactory,
@@ -24,9 +24,11 @@ const NO_FILTERS = { externalTables: [], externalEnums: [] };
 
 type EngineModule = typeof import('@prisma/schema-engine-wasm');
 // Node has WebAssembly globally; our lib setting (no DOM) does not declare it.
-const wasm = (globalThis as unknown as {
-  WebAssembly: { instantiate(bytes: Buffer, imports: object): Promise<{ instance: { exports: Record<string, unknown> } }> };
-}).WebAssembly;
+const wasm = (
+  globalThis as unknown as {
+    WebAssembly: { instantiate(bytes: Buffer, imports: object): Promise<{ instance: { exports: Record<string, unknown> } }> };
+  }
+).WebAssembly;
 let engineModule: Promise<EngineModule> | undefined;
 
 /** Node 20 cannot import .wasm as an ES module without a flag, so instantiate it here. */
@@ -94,11 +96,7 @@ async function withEngine<T>(databaseFile: string, fn: (engine: SchemaEngineType
     },
   };
   const schema = readFileSync(SCHEMA_PATH, 'utf8');
-  const engine = await SchemaEngine.new(
-    { datamodels: [[SCHEMA_PATH, schema]] },
-    () => {},
-    bindMigrationAwareSqlAdapterFactory(factory),
-  );
+  const engine = await SchemaEngine.new({ datamodels: [[SCHEMA_PATH, schema]] }, () => {}, bindMigrationAwareSqlAdapterFactory(factory));
   try {
     return await fn(engine);
   } finally {
@@ -121,10 +119,7 @@ export async function applyMigrations(databaseFile: string, dir = MIGRATIONS_DIR
  * The WASM engine's createMigration needs a shadow database it cannot open for SQLite, so
  * the history is replayed into a fresh scratch database and diffed against the schema.
  */
-export async function createMigration(
-  name: string,
-  opts: { dir?: string; scratchDir?: string; now?: Date } = {},
-): Promise<string | null> {
+export async function createMigration(name: string, opts: { dir?: string; scratchDir?: string; now?: Date } = {}): Promise<string | null> {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`migration name must match [a-z0-9_]+, got "${name}"`);
   const dir = opts.dir ?? MIGRATIONS_DIR;
   const scratchDir = mkdtempSync(join(opts.scratchDir ?? tmpdir(), 'loaphuong-migration-'));

@@ -40,7 +40,14 @@ export async function seedIfEmpty(db: Db, opts: { adminPassword?: string } = {})
         data: { code: d.level2_id, name: d.name, type: d.type, level: 2, parentId: root.id },
       });
       units++;
-      const communes = d.level3s.map((c) => ({ id: crypto.randomUUID(), code: c.level3_id, name: c.name, type: c.type, level: 3, parentId: district.id }));
+      const communes = d.level3s.map((c) => ({
+        id: crypto.randomUUID(),
+        code: c.level3_id,
+        name: c.name,
+        type: c.type,
+        level: 3,
+        parentId: district.id,
+      }));
       await tx.unit.createMany({ data: communes });
       await tx.station.createMany({
         data: communes.map((c) => ({ code: stationCodeFor(c.code), name: `Đài truyền thanh ${c.name}`, unitId: c.id })),

@@ -1,7 +1,7 @@
 // Bearer-token sessions. Scoped roles, lockout and TOTP come with the security work (issue #8).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Db } from '../db/client.ts';
 import { hashPassword, newToken, sha256, verifyPassword } from '../auth/passwords.ts';
+import type { Db } from '../db/client.ts';
 import { AppError } from './errors.ts';
 
 export const SESSION_TTL_MS = 12 * 3600_000;

@@ -2,9 +2,9 @@
 // A province that outgrows it sets LP_MQTT_URL and this does not start.
 import { once } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { createWebSocketStream, WebSocketServer } from 'ws';
 
 export interface EmbeddedBroker {
   port: number;

@@ -48,7 +48,10 @@ export const gatewayRoutes: FastifyPluginAsyncZod<{ db: Db; key: ServerKey; blob
         throw new AppError(409, 'KEY_MISMATCH', 'another device key is registered for this station');
       }
       if (!station.deviceKeyHex) {
-        const { count } = await db.station.updateMany({ where: { id: station.id, deviceKeyHex: null }, data: { deviceKeyHex: publicKeyHex } });
+        const { count } = await db.station.updateMany({
+          where: { id: station.id, deviceKeyHex: null },
+          data: { deviceKeyHex: publicKeyHex },
+        });
         if (count === 0) throw new AppError(409, 'KEY_MISMATCH', 'another device key was registered concurrently');
         return { kid: deviceKid(publicKeyHex), registered: true };
       }

@@ -21,10 +21,12 @@ export const MediaItem = z.object({
 });
 const security = [{ bearer: [] }];
 
-export const mediaRoutes: FastifyPluginAsyncZod<{ db: Db; media: MediaService; metrics: Metrics; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { db, media, metrics, auth },
-) => {
+export const mediaRoutes: FastifyPluginAsyncZod<{
+  db: Db;
+  media: MediaService;
+  metrics: Metrics;
+  auth: preHandlerAsyncHookHandler;
+}> = async (app, { db, media, metrics, auth }) => {
   app.post(
     '/media',
     {
@@ -46,7 +48,12 @@ export const mediaRoutes: FastifyPluginAsyncZod<{ db: Db; media: MediaService; m
       const fieldTitle = file.fields.title && 'value' in file.fields.title ? String(file.fields.title.value) : undefined;
       const title = (request.query.title ?? fieldTitle ?? file.filename).slice(0, 200) || 'untitled';
       try {
-        const { media: item, created } = await media.ingest({ stream: file.file, fileName: file.filename, title, userId: request.user?.id });
+        const { media: item, created } = await media.ingest({
+          stream: file.file,
+          fileName: file.filename,
+          title,
+          userId: request.user?.id,
+        });
         if (file.file.truncated) throw new AppError(413, 'TOO_LARGE', 'the file exceeds the upload limit');
         metrics.uploads.inc({ result: created ? 'created' : 'existing' });
         return reply.status(created ? 201 : 200).send(item);
@@ -65,7 +72,10 @@ export const mediaRoutes: FastifyPluginAsyncZod<{ db: Db; media: MediaService; m
         tags: ['media'],
         summary: 'Media items, newest first',
         security,
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) }),
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          offset: z.coerce.number().int().min(0).default(0),
+        }),
         response: { 200: z.object({ total: z.number(), items: z.array(MediaItem) }) },
       },
     },
@@ -82,7 +92,13 @@ export const mediaRoutes: FastifyPluginAsyncZod<{ db: Db; media: MediaService; m
     '/media/:id',
     {
       preHandler: auth,
-      schema: { tags: ['media'], summary: 'One media item', security, params: z.object({ id: z.string().max(64) }), response: { 200: MediaItem, 404: ErrorBody } },
+      schema: {
+        tags: ['media'],
+        summary: 'One media item',
+        security,
+        params: z.object({ id: z.string().max(64) }),
+        response: { 200: MediaItem, 404: ErrorBody },
+      },
     },
     async (request) => {
       const item = await db.media.findUnique({ where: { id: request.params.id } });

@@ -18,7 +18,10 @@ export const opsRoutes: FastifyPluginAsyncZod<{ health: HealthCheck; metrics: Me
       schema: {
         tags: ['operations'],
         summary: 'Health of the database, the MQTT broker link and ffmpeg',
-        response: { 200: z.object({ status: z.enum(['ok', 'degraded']), database: Component, broker: Component, ffmpeg: Component }), 503: z.object({ status: z.enum(['ok', 'degraded']), database: Component, broker: Component, ffmpeg: Component }) },
+        response: {
+          200: z.object({ status: z.enum(['ok', 'degraded']), database: Component, broker: Component, ffmpeg: Component }),
+          503: z.object({ status: z.enum(['ok', 'degraded']), database: Component, broker: Component, ffmpeg: Component }),
+        },
       },
     },
     async (_request, reply) => {

@@ -16,8 +16,13 @@ const Schedule = z.object({
 });
 const security = [{ bearer: [] }];
 
-type ScheduleRow = Omit<z.infer<typeof Schedule>, 'occurrences'> & { occurrences: { id: string; status: string; station: { code: string } }[] };
-const toSchedule = (s: ScheduleRow) => ({ ...s, occurrences: s.occurrences.map((o) => ({ id: o.id, status: o.status, station: o.station.code })) });
+type ScheduleRow = Omit<z.infer<typeof Schedule>, 'occurrences'> & {
+  occurrences: { id: string; status: string; station: { code: string } }[];
+};
+const toSchedule = (s: ScheduleRow) => ({
+  ...s,
+  occurrences: s.occurrences.map((o) => ({ id: o.id, status: o.status, station: o.station.code })),
+});
 
 export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: ScheduleService; auth: preHandlerAsyncHookHandler }> = async (
   app,
@@ -52,7 +57,13 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
     '/schedules/:id',
     {
       preHandler: auth,
-      schema: { tags: ['schedules'], summary: 'One schedule and its occurrences', security, params: z.object({ id: z.string().max(64) }), response: { 200: Schedule, 404: ErrorBody } },
+      schema: {
+        tags: ['schedules'],
+        summary: 'One schedule and its occurrences',
+        security,
+        params: z.object({ id: z.string().max(64) }),
+        response: { 200: Schedule, 404: ErrorBody },
+      },
     },
     async (request) => {
       const s = await db.schedule.findUnique({

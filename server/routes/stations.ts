@@ -38,9 +38,19 @@ const page = { limit: z.coerce.number().int().min(1).max(1000).default(100), off
 const security = [{ bearer: [] }];
 
 type StationRow = { code: string; name: string; online: boolean; lastSeenAt: Date | null; manifestVersion: number; unit: { code: string } };
-const toStation = (s: StationRow) => ({ code: s.code, name: s.name, unitCode: s.unit.code, online: s.online, lastSeenAt: s.lastSeenAt, manifestVersion: s.manifestVersion });
+const toStation = (s: StationRow) => ({
+  code: s.code,
+  name: s.name,
+  unitCode: s.unit.code,
+  online: s.online,
+  lastSeenAt: s.lastSeenAt,
+  manifestVersion: s.manifestVersion,
+});
 
-export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; auth: preHandlerAsyncHookHandler }> = async (app, { db, now, auth }) => {
+export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; auth: preHandlerAsyncHookHandler }> = async (
+  app,
+  { db, now, auth },
+) => {
   app.post(
     '/auth/login',
     {
@@ -48,7 +58,14 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; aut
         tags: ['auth'],
         summary: 'Exchange a username and password for a bearer token',
         body: z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }),
-        response: { 200: z.object({ token: z.string(), expiresAt: z.date(), user: z.object({ id: z.string(), username: z.string(), role: z.string() }) }), 401: ErrorBody },
+        response: {
+          200: z.object({
+            token: z.string(),
+            expiresAt: z.date(),
+            user: z.object({ id: z.string(), username: z.string(), role: z.string() }),
+          }),
+          401: ErrorBody,
+        },
       },
     },
     async (request) => login(db, now(), request.body.username, request.body.password),
@@ -63,7 +80,14 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; aut
         summary: 'Administrative units, optionally the children of one unit',
         security,
         querystring: z.object({ parent: z.string().max(20).optional(), ...page }),
-        response: { 200: z.object({ total: z.number(), items: z.array(z.object({ code: z.string(), name: z.string(), type: z.string(), level: z.number(), parentCode: z.string().nullable() })) }) },
+        response: {
+          200: z.object({
+            total: z.number(),
+            items: z.array(
+              z.object({ code: z.string(), name: z.string(), type: z.string(), level: z.number(), parentCode: z.string().nullable() }),
+            ),
+          }),
+        },
       },
     },
     async (request) => {
@@ -73,7 +97,10 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; aut
         db.unit.count({ where }),
         db.unit.findMany({ where, include: { parent: { select: { code: true } } }, orderBy: { code: 'asc' }, take: limit, skip: offset }),
       ]);
-      return { total, items: rows.map((u) => ({ code: u.code, name: u.name, type: u.type, level: u.level, parentCode: u.parent?.code ?? null })) };
+      return {
+        total,
+        items: rows.map((u) => ({ code: u.code, name: u.name, type: u.type, level: u.level, parentCode: u.parent?.code ?? null })),
+      };
     },
   );
 
@@ -104,7 +131,13 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; aut
     '/stations/:code',
     {
       preHandler: auth,
-      schema: { tags: ['stations'], summary: 'One station', security, params: z.object({ code: z.string().max(64) }), response: { 200: Station, 404: ErrorBody } },
+      schema: {
+        tags: ['stations'],
+        summary: 'One station',
+        security,
+        params: z.object({ code: z.string().max(64) }),
+        response: { 200: Station, 404: ErrorBody },
+      },
     },
     async (request) => {
       const s = await db.station.findUnique({ where: { code: request.params.code }, include: { unit: { select: { code: true } } } });
@@ -142,7 +175,13 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; aut
       };
       const [total, rows] = await Promise.all([
         db.occurrence.count({ where }),
-        db.occurrence.findMany({ where, include: { station: { select: { code: true } } }, orderBy: { startsAt: 'asc' }, take: q.limit, skip: q.offset }),
+        db.occurrence.findMany({
+          where,
+          include: { station: { select: { code: true } } },
+          orderBy: { startsAt: 'asc' },
+          take: q.limit,
+          skip: q.offset,
+        }),
       ]);
       return { total, items: rows.map(({ station, ...o }) => ({ ...o, station: station.code })) };
     },

@@ -9,7 +9,7 @@ import type { Db } from '../db/client.ts';
 import type { Media } from '../db/generated/client.ts';
 import { AppError, badRequest } from '../http/errors.ts';
 import type { BlobStore } from '../media/blob-store.ts';
-import { interpretProbe, probeCommand, transcodeCommand, type ProbeResult } from '../media/ffmpeg.ts';
+import { interpretProbe, type ProbeResult, probeCommand, transcodeCommand } from '../media/ffmpeg.ts';
 import type { Runner } from '../media/process-runner.ts';
 
 export interface MediaServiceDeps {

@@ -1,6 +1,7 @@
+import { EventEmitter } from 'node:events';
 // Proof of play: verifies each report against the station's device key, stores it once
 // (the gateway delivers at least once, so duplicates are expected), and moves the occurrence on.
-import { open, publicKeyFromHex, StationState, type PlaybackReport } from '#protocol';
+import { open, type PlaybackReport, publicKeyFromHex, StationState } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -19,14 +20,23 @@ export interface ReportDeps {
 export type ReportOutcome = 'stored' | 'duplicate' | 'rejected';
 
 export class ReportService {
+  /** Emits ('handled', outcome, kind) after each report is processed: for monitoring and tests. */
+  readonly events = new EventEmitter();
+
   constructor(private readonly deps: ReportDeps) {}
 
   async handleReport(stationCode: string, payload: Buffer): Promise<ReportOutcome> {
+    const result = await this.process(stationCode, payload);
+    this.events.emit('handled', result.outcome, result.kind);
+    return result.outcome;
+  }
+
+  private async process(stationCode: string, payload: Buffer): Promise<{ outcome: ReportOutcome; kind?: string }> {
     const { db, now, log, metrics } = this.deps;
-    const reject = (reason: string, detail: string): ReportOutcome => {
+    const reject = (reason: string, detail: string) => {
       metrics.reports.inc({ result: reason });
       log.warn({ station: stationCode, reason, detail }, 'report rejected');
-      return 'rejected';
+      return { outcome: 'rejected' as const, kind: reason };
     };
     const station = await db.station.findUnique({ where: { code: stationCode } });
     if (!station) return reject('UNKNOWN_STATION', stationCode);
@@ -43,7 +53,7 @@ export class ReportService {
     const duplicate = await db.playbackReport.findUnique({ where: { id: opened.envelope.id }, select: { id: true } });
     if (duplicate) {
       metrics.reports.inc({ result: 'duplicate' });
-      return 'duplicate';
+      return { outcome: 'duplicate', kind: report.kind };
     }
     await db.$transaction([
       db.playbackReport.create({
@@ -66,7 +76,7 @@ export class ReportService {
     ]);
     metrics.reports.inc({ result: 'stored' });
     log.info({ station: stationCode, occurrence: occurrence.id, kind: report.kind }, 'playback report stored');
-    return 'stored';
+    return { outcome: 'stored', kind: report.kind };
   }
 
   async handleState(stationCode: string, payload: Buffer): Promise<void> {
