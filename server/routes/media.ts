@@ -2,7 +2,7 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
-import { AppError, badRequest, ErrorBody, notFound } from '../http/errors.ts';
+import { badRequest, ErrorBody, notFound } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MediaService } from '../services/media-service.ts';
 
@@ -53,8 +53,8 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
           fileName: file.filename,
           title,
           userId: request.user?.id,
+          truncated: () => file.file.truncated,
         });
-        if (file.file.truncated) throw new AppError(413, 'TOO_LARGE', 'the file exceeds the upload limit');
         metrics.uploads.inc({ result: created ? 'created' : 'existing' });
         return reply.status(created ? 201 : 200).send(item);
       } catch (err) {

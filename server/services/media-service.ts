@@ -28,8 +28,8 @@ export interface IngestInput {
   fileName: string;
   title: string;
   userId?: string;
-  /** Called when the upload has been fully received, before processing. */
-  onReceived?: () => void;
+  /** True when the transport cut the upload at its size limit; checked before any processing. */
+  truncated?: () => boolean;
 }
 
 export class MediaService {
@@ -43,7 +43,7 @@ export class MediaService {
     const encoded = join(deps.tmpDir, `${id}.ogg`);
     try {
       await pipeline(input.stream, createWriteStream(source));
-      input.onReceived?.();
+      if (input.truncated?.()) throw new AppError(413, 'TOO_LARGE', 'the file exceeds the upload size limit');
       const probe = await this.probe(source);
       if (probe.durationMs > deps.maxDurationS * 1000) {
         throw badRequest('TOO_LONG', `audio lasts ${Math.round(probe.durationMs / 1000)} s, the maximum is ${deps.maxDurationS} s`);
