@@ -111,9 +111,13 @@ export class Agent {
     this.timers.clear();
     this.current?.playback.stop();
     if (this.mqtt) {
-      const offline = JSON.stringify({ station: this.deps.station, online: false });
-      await this.mqtt.publishAsync(stateTopic(this.deps.station), offline, { qos: 1, retain: true }).catch(() => {});
-      await this.mqtt.endAsync();
+      // A QoS 1 publish waits for a connection that may never come: only say goodbye when connected.
+      const connected = this.mqtt.connected;
+      if (connected) {
+        const offline = JSON.stringify({ station: this.deps.station, online: false });
+        await this.mqtt.publishAsync(stateTopic(this.deps.station), offline, { qos: 1, retain: true }).catch(() => {});
+      }
+      await this.mqtt.endAsync(!connected);
     }
   }
 

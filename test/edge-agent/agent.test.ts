@@ -1,0 +1,111 @@
+// Agent behaviour against the real server and broker, on a fake clock.
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
+import t from 'tap';
+import { manifestTopic, seal } from '#protocol';
+import { AudioCache } from '../../edge-agent/cache.ts';
+import { makeAgent } from '../helpers/agent.ts';
+import { makeTone } from '../helpers/audio.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { startTestServer, upload } from '../helpers/server.ts';
+
+const clock = new FakeClock(Date.now());
+const server = await startTestServer({ now: clock.date });
+t.teardown(() => server.stop());
+const schedule = async (mediaId: unknown, station: string, startsAt: Date) => {
+  const res = await fetch(`${server.url}/api/v1/schedules`, {
+    method: 'POST',
+    headers: { ...server.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ mediaId, stations: [station], startsAt: startsAt.toISOString() }),
+  });
+  return ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
+};
+
+t.test('a manifest signed by anyone but the server is rejected and nothing is armed', async (t) => {
+  const station = 'HN-00007';
+  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  await gw.agent.start();
+  t.teardown(() => gw.agent.stop());
+  const rogue = generateKeyPairSync('ed25519');
+  const forged = seal(
+    'manifest',
+    {
+      station,
+      version: 99,
+      generatedAt: clock.date().toISOString(),
+      horizonUntil: new Date(clock.now() + 86_400_000).toISOString(),
+      entries: [
+        {
+          occurrenceId: 'evil',
+          startsAt: new Date(clock.now() + 60_000).toISOString(),
+          priority: 'emergency',
+          media: { sha256: 'f'.repeat(64), path: '/blobs/x', durationMs: 1000, sizeBytes: 10, codec: 'opus' },
+        },
+      ],
+    },
+    // Same key id as the server, different key: only the signature can tell.
+    { kid: server.key.signer.kid, privateKey: rogue.privateKey, nextSeq: () => Number.MAX_SAFE_INTEGER },
+    { now: clock.date(), ttlMs: 3600_000 },
+  );
+  const attacker = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  await attacker.publishAsync(manifestTopic(station), JSON.stringify(forged), { qos: 1, retain: true });
+  await attacker.endAsync();
+  const rejected = await gw.waitFor('rejected');
+  t.equal(rejected.code, 'BAD_SIGNATURE');
+  t.notOk(
+    gw.events.some((e) => e.type === 'armed'),
+    'nothing armed',
+  );
+});
+
+t.test('after a restart the agent re-arms its stored plan without the network, and never airs an item twice', async (t) => {
+  const station = 'HN-00010';
+  const { body: media } = await upload(server, makeTone(join(server.dataDir, 'restart.wav'), { seconds: 1, frequency: 660 }));
+  const first = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  await first.agent.start();
+  const t1 = new Date(clock.now() + 10 * 60_000);
+  const t2 = new Date(clock.now() + 20 * 60_000);
+  const occ1 = await schedule(media.id, station, t1);
+  await first.waitFor('armed', (e) => e.occurrenceId === occ1);
+  const occ2 = await schedule(media.id, station, t2);
+  await first.waitFor('armed', (e) => e.occurrenceId === occ2);
+  await first.waitFor('cached');
+  clock.advanceTo(t1.getTime());
+  await first.waitFor('finished', (e) => e.occurrenceId === occ1);
+  await first.agent.stop();
+
+  // Same disk, server unreachable: the stored plan and pinned key are enough.
+  const second = makeAgent({ station, serverUrl: 'http://127.0.0.1:9', mqttUrl: 'mqtt://127.0.0.1:9', clock, dataDir: first.dataDir });
+  await second.agent.start();
+  t.teardown(() => second.agent.stop());
+  const armed = second.events.filter((e) => e.type === 'armed').map((e) => (e as { occurrenceId: string }).occurrenceId);
+  t.same(armed, [occ2], 'only the item not yet aired is armed again');
+  clock.advanceTo(t2.getTime());
+  const done = await second.waitFor('finished', (e) => e.occurrenceId === occ2);
+  t.equal(done.report.kind, 'playback.completed', 'aired from the cache while offline');
+});
+
+t.test('an item whose audio never arrived is reported as failed with FILE_MISSING', async (t) => {
+  const station = 'HN-00013';
+  const { body: media } = await upload(server, makeTone(join(server.dataDir, 'missing.wav'), { seconds: 1, frequency: 770 }));
+  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  await gw.agent.start();
+  t.teardown(() => gw.agent.stop());
+  const at = new Date(clock.now() + 60_000);
+  const occ = await schedule(media.id, station, at);
+  await gw.waitFor('cached');
+  const { rm } = await import('node:fs/promises');
+  await rm(join(gw.dataDir, 'cache', `${media.sha256}.ogg`));
+  clock.advanceTo(at.getTime());
+  const done = await gw.waitFor('finished', (e) => e.occurrenceId === occ);
+  t.match(done.report, { kind: 'playback.failed', reason: 'FILE_MISSING', playedMs: 0 });
+});
+
+t.test('the cache refuses audio whose hash does not match', async (t) => {
+  const cache = new AudioCache(join(server.dataDir, 'agent-cache-test'), {
+    fetch: async () => new Response('tampered audio bytes'),
+  });
+  await t.rejects(cache.ensure('a'.repeat(64), 'http://x/blobs/a'), { code: 'HASH_MISMATCH' });
+  t.equal(await cache.has('a'.repeat(64)), false, 'nothing kept');
+});

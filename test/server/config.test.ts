@@ -1,0 +1,36 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadConfig } from '../../server/config.ts';
+
+t.test('embedded defaults need no environment at all', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.port, 8080);
+  t.equal(c.mqttPort, 1883);
+  t.equal(c.mqttUrl, undefined, 'the embedded broker runs');
+  t.match(c.databaseFile, /data\/loaphuong\.db$/);
+  t.equal(c.publicUrl, 'http://localhost:8080');
+  t.equal(c.maxUploadBytes, 200 * 1024 * 1024);
+  t.equal(c.seed, true);
+});
+
+t.test('a wrong value stops the start with a message naming the variable', async (t) => {
+  t.throws(() => loadConfig({ PORT: 'eighty' }), { code: 'INVALID_CONFIG', message: /PORT/ });
+  t.throws(() => loadConfig({ LP_OPUS_BITRATE_KBPS: '8' }), { message: /LP_OPUS_BITRATE_KBPS/ });
+  t.throws(() => loadConfig({ LP_MQTT_URL: 'not a url' }), { message: /LP_MQTT_URL/ });
+  t.throws(() => loadConfig({ LP_SEED: 'maybe' }), { message: /LP_SEED/ });
+});
+
+t.test('a config file is read, and the environment wins over it', async (t) => {
+  const file = join(tmpdir(), `lp-config-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify({ port: 9000, opusBitrateKbps: 24 }));
+  const c = loadConfig({ LP_CONFIG_FILE: file, PORT: '9100' });
+  t.equal(c.port, 9100);
+  t.equal(c.opusBitrateKbps, 24);
+  writeFileSync(file, JSON.stringify({ port: 'x' }));
+  t.throws(() => loadConfig({ LP_CONFIG_FILE: file }), { message: /lp-config-.*: port/ });
+  writeFileSync(file, JSON.stringify({ unknownKey: 1 }));
+  t.throws(() => loadConfig({ LP_CONFIG_FILE: file }), { code: 'INVALID_CONFIG' });
+  t.throws(() => loadConfig({ LP_CONFIG_FILE: '/nonexistent.json' }), { message: /LP_CONFIG_FILE/ });
+});
