@@ -236,7 +236,13 @@ export class Agent {
       return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'MISSED_WINDOW' });
     }
     if (!(await deps.cache.has(entry.media.sha256))) {
-      return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
+      // Due before its prefetch finished (or the cache lost it): one direct fetch before giving up.
+      try {
+        await deps.cache.ensure(entry.media.sha256, `${deps.serverUrl}${entry.media.path}`);
+      } catch (err) {
+        deps.log.warn('audio missing at airtime', { occurrenceId: entry.occurrenceId, err: (err as Error).message });
+        return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
+      }
     }
     const playback = deps.player.play(deps.cache.path(entry.media.sha256));
     this.current = { entry, playback };

@@ -1,6 +1,6 @@
 // Content-addressed audio cache: a file is used only once its sha256 matches the manifest.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -31,8 +31,22 @@ export class AudioCache {
     }
   }
 
-  /** Downloads baseUrl+path unless cached; verifies the hash before the file becomes visible. */
-  async ensure(sha256: string, url: string): Promise<string> {
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  /**
+   * Downloads url unless cached; verifies the hash before the file becomes visible. Concurrent
+   * calls for one hash (prefetch and airtime) share one download.
+   */
+  ensure(sha256: string, url: string): Promise<string> {
+    let pending = this.inflight.get(sha256);
+    if (!pending) {
+      pending = this.download(sha256, url).finally(() => this.inflight.delete(sha256));
+      this.inflight.set(sha256, pending);
+    }
+    return pending;
+  }
+
+  private async download(sha256: string, url: string): Promise<string> {
     const target = this.path(sha256);
     if (await this.has(sha256)) return target;
     await mkdir(this.dir, { recursive: true });
@@ -55,10 +69,4 @@ export class AudioCache {
     await rename(part, target);
     return target;
   }
-}
-
-export async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
 }

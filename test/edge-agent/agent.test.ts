@@ -86,7 +86,7 @@ t.test('after a restart the agent re-arms its stored plan without the network, a
   t.equal(done.report.kind, 'playback.completed', 'aired from the cache while offline');
 });
 
-t.test('an item whose audio never arrived is reported as failed with FILE_MISSING', async (t) => {
+t.test('an item whose audio cannot be had at airtime is reported as failed with FILE_MISSING', async (t) => {
   const station = 'HN-00013';
   const { body: media } = await upload(server, makeTone(join(server.dataDir, 'missing.wav'), { seconds: 1, frequency: 770 }));
   const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
@@ -96,7 +96,9 @@ t.test('an item whose audio never arrived is reported as failed with FILE_MISSIN
   const occ = await schedule(media.id, station, at);
   await gw.waitFor('cached');
   const { rm } = await import('node:fs/promises');
+  // Gone from the gateway's cache and from the server: the retry at airtime cannot help either.
   await rm(join(gw.dataDir, 'cache', `${media.sha256}.ogg`));
+  await rm(join(server.dataDir, 'blobs', `${media.sha256}.ogg`));
   clock.advanceTo(at.getTime());
   const done = await gw.waitFor('finished', (e) => e.occurrenceId === occ);
   t.match(done.report, { kind: 'playback.failed', reason: 'FILE_MISSING', playedMs: 0 });
@@ -108,4 +110,16 @@ t.test('the cache refuses audio whose hash does not match', async (t) => {
   });
   await t.rejects(cache.ensure('a'.repeat(64), 'http://x/blobs/a'), { code: 'HASH_MISMATCH' });
   t.equal(await cache.has('a'.repeat(64)), false, 'nothing kept');
+});
+
+t.test('an item due before its prefetch finished is fetched at airtime and airs', async (t) => {
+  const station = 'HN-00016';
+  const { body: media } = await upload(server, makeTone(join(server.dataDir, 'due-now.wav'), { seconds: 1, frequency: 880 }));
+  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  await gw.agent.start();
+  t.teardown(() => gw.agent.stop());
+  const occ = await schedule(media.id, station, clock.date());
+  const done = await gw.waitFor('finished', (e) => e.occurrenceId === occ);
+  t.equal(done.report.kind, 'playback.completed');
+  t.ok((done.report.playedMs ?? 0) > 900);
 });

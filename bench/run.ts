@@ -1,0 +1,14 @@
+// `npm run bench -- <name>...`: runs the named benchmarks (all when none is named). Each prints
+// one JSON line per figure: {"bench": "...", "metric": "...", "value": N, "unit": "..."}.
+const BENCHES: Record<string, () => Promise<void>> = {
+  e2e: async () => (await import('./e2e.ts')).run(),
+};
+
+const names = process.argv.slice(2).filter((a) => a !== '--');
+const unknown = names.filter((n) => !(n in BENCHES));
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; available: ${Object.keys(BENCHES).join(', ')}`);
+  process.exit(2);
+}
+for (const name of names.length ? names : Object.keys(BENCHES)) await BENCHES[name]();
+process.exit(0);
