@@ -1,7 +1,7 @@
 // Time is an input: the agent reads and waits on instants only through a Clock.
 export interface Clock {
   now(): number;
-  /** Calls fn at (or just after) the absolute instant `at` in ms since the epoch. */
+  /** Calls fn, asynchronously, at (or just after) the absolute instant `at` in ms since the epoch; at once if past. */
   at(at: number, fn: () => void): () => void;
 }
 
@@ -11,6 +11,7 @@ const MAX_WAIT_MS = 60_000;
 export const systemClock: Clock = {
   now: () => Date.now(),
   at(at, fn) {
+    // Always asynchronous, an instant already past included: callers finish what they are doing first.
     let timer: NodeJS.Timeout;
     const arm = () => {
       const wait = at - Date.now();

@@ -12,6 +12,8 @@ export class FakeClock implements Clock {
   at(at: number, fn: () => void): () => void {
     const id = this.nextId++;
     this.timers.push({ at, fn, id });
+    // Like the system clock: an instant already reached fires on its own, asynchronously.
+    if (at <= this.t) setImmediate(() => this.advanceTo(this.t));
     return () => {
       this.timers = this.timers.filter((x) => x.id !== id);
     };
