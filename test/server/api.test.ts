@@ -209,3 +209,45 @@ t.test('the console page is Vietnamese first', async (t) => {
   t.match(html, /lang="vi"/);
   t.match(html, /Hệ thống truyền thanh cơ sở/);
 });
+
+t.test('the embedded broker also speaks MQTT over WebSocket on the HTTP port', async (t) => {
+  const { connectAsync } = await import('mqtt');
+  const client = await connectAsync(`${server.url.replace(/^http/, 'ws')}/mqtt`, { protocolVersion: 4 });
+  t.ok(client.connected);
+  await client.endAsync();
+});
+
+t.test('a malformed or forged report over MQTT is counted and rejected, never stored', async (t) => {
+  const { connectAsync } = await import('mqtt');
+  const { reportTopic, publicKeyHex } = await import('#protocol');
+  const { generateKeyPairSync } = await import('node:crypto');
+  const device = generateKeyPairSync('ed25519');
+  const reg = await fetch(`${server.url}/api/v1/gateway/stations/HN-00001/device-key`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ publicKeyHex: publicKeyHex(device.publicKey) }),
+  });
+  t.equal(reg.status, 200);
+  const other = await fetch(`${server.url}/api/v1/gateway/stations/HN-00001/device-key`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey) }),
+  });
+  t.equal(other.status, 409, 'a second key for the same station is refused');
+  const client = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  const outcomes: string[] = [];
+  const onHandled = (outcome: string, kind: string) => outcomes.push(`${outcome}:${kind}`);
+  server.reports.events.on('handled', onHandled);
+  for (const payload of ['not json', '{"v":1}', JSON.stringify({ v: 1, type: 'report' })]) {
+    await client.publishAsync(reportTopic('HN-00001'), payload, { qos: 1 });
+  }
+  await client.publishAsync(reportTopic('HN-99999'), '{}', { qos: 1 });
+  await client.endAsync();
+  const { once } = await import('node:events');
+  while (outcomes.length < 4) await once(server.reports.events, 'handled');
+  server.reports.events.off('handled', onHandled);
+  t.same(outcomes.sort(), ['rejected:MALFORMED', 'rejected:MALFORMED', 'rejected:MALFORMED', 'rejected:UNKNOWN_STATION']);
+  t.equal(await server.db.playbackReport.count(), 0);
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  t.match(metrics, /loaphuong_reports_total\{result="UNKNOWN_STATION"\} 1/);
+});
