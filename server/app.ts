@@ -17,6 +17,7 @@ import { AppError } from './http/errors.ts';
 import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';
 import type { Metrics } from './metrics.ts';
+import { authRoutes } from './routes/auth.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { mediaRoutes } from './routes/media.ts';
@@ -94,7 +95,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(opsRoutes, { health: deps.health, metrics: deps.metrics });
   await app.register(consoleRoutes);
   await app.register(gatewayRoutes, { db: deps.db, key: deps.key, blobs: deps.blobs });
-  await app.register(stationRoutes, { db: deps.db, now: deps.now, auth, prefix: '/api/v1' });
+  await app.register(authRoutes, { db: deps.db, now: deps.now, prefix: '/api/v1' });
+  await app.register(stationRoutes, { db: deps.db, auth, prefix: '/api/v1' });
   await app.register(mediaRoutes, { db: deps.db, media: deps.media, metrics: deps.metrics, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
   return app;

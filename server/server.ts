@@ -82,15 +82,14 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const lazyLink: MqttLink = {
       publish: (topic, payload, opts) => {
         if (!link) throw new Error('mqtt link not started');
-        metrics.manifests.inc();
         return link.publish(topic, payload, opts);
       },
       on: (kind, handler) => link?.on(kind, handler),
       connected: () => link?.connected() ?? false,
       stop: async () => link?.stop(),
     };
-    const dispatch = new DispatchService({ db, link: lazyLink, key, now, horizonDays: config.manifestHorizonDays, log });
-    const schedules = new ScheduleService({ db, dispatch, now, horizonDays: config.manifestHorizonDays });
+    const dispatch = new DispatchService({ db, link: lazyLink, key, metrics, now, horizonDays: config.manifestHorizonDays, log });
+    const schedules = new ScheduleService({ db, dispatch, now });
     const reports = new ReportService({ db, now, metrics, log });
     const media = new MediaService({
       db,

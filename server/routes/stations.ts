@@ -2,7 +2,6 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
-import { login } from '../http/auth.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 
 const Station = z.object({
@@ -47,30 +46,7 @@ const toStation = (s: StationRow) => ({
   manifestVersion: s.manifestVersion,
 });
 
-export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { db, now, auth },
-) => {
-  app.post(
-    '/auth/login',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Exchange a username and password for a bearer token',
-        body: z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }),
-        response: {
-          200: z.object({
-            token: z.string(),
-            expiresAt: z.date(),
-            user: z.object({ id: z.string(), username: z.string(), role: z.string() }),
-          }),
-          401: ErrorBody,
-        },
-      },
-    },
-    async (request) => login(db, now(), request.body.username, request.body.password),
-  );
-
+export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHookHandler }> = async (app, { db, auth }) => {
   app.get(
     '/units',
     {

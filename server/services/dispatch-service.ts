@@ -3,6 +3,7 @@
 import { type Manifest, manifestTopic, seal } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
+import type { Metrics } from '../metrics.ts';
 import type { MqttLink } from '../mqtt/link.ts';
 
 const DAY_MS = 86_400_000;
@@ -11,6 +12,7 @@ export interface DispatchDeps {
   db: Db;
   link: MqttLink;
   key: ServerKey;
+  metrics: Metrics;
   now: () => Date;
   horizonDays: number;
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -66,6 +68,7 @@ export class DispatchService {
         ttlMs: (this.deps.horizonDays + 1) * DAY_MS,
       });
       await this.deps.link.publish(manifestTopic(manifest.station), JSON.stringify(envelope), { retain: true });
+      this.deps.metrics.manifests.inc();
       this.deps.log.info({ station: manifest.station, version: manifest.version, entries: manifest.entries.length }, 'manifest published');
     }
   }

@@ -16,7 +16,7 @@ export interface CreateScheduleInput {
 const PAST_TOLERANCE_MS = 60_000;
 
 export class ScheduleService {
-  constructor(private readonly deps: { db: Db; dispatch: DispatchService; now: () => Date; horizonDays: number }) {}
+  constructor(private readonly deps: { db: Db; dispatch: DispatchService; now: () => Date }) {}
 
   async create(input: CreateScheduleInput) {
     const { db, now } = this.deps;

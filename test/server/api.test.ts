@@ -1,7 +1,12 @@
 // The HTTP API against the real server: real SQLite, real ffmpeg, real broker.
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
 import t from 'tap';
+import { publicKeyHex, reportTopic } from '#protocol';
 import { makeSilence, makeTone } from '../helpers/audio.ts';
 import { startTestServer, upload } from '../helpers/server.ts';
 
@@ -70,7 +75,6 @@ t.test('bad uploads get a stable error code and leave no file and no row', async
   t.equal(notAudio.body.error?.code, 'NOT_AUDIO');
 
   const png = join(server.dataDir, 'picture.wav');
-  const { execFileSync } = await import('node:child_process');
   execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=32x32:d=1', '-frames:v', '1', '-f', 'image2', png]);
   const image = await upload(server, png);
   t.equal(image.status, 400, 'an image named .wav is rejected');
@@ -211,16 +215,12 @@ t.test('the console page is Vietnamese first', async (t) => {
 });
 
 t.test('the embedded broker also speaks MQTT over WebSocket on the HTTP port', async (t) => {
-  const { connectAsync } = await import('mqtt');
   const client = await connectAsync(`${server.url.replace(/^http/, 'ws')}/mqtt`, { protocolVersion: 4 });
   t.ok(client.connected);
   await client.endAsync();
 });
 
 t.test('a malformed or forged report over MQTT is counted and rejected, never stored', async (t) => {
-  const { connectAsync } = await import('mqtt');
-  const { reportTopic, publicKeyHex } = await import('#protocol');
-  const { generateKeyPairSync } = await import('node:crypto');
   const device = generateKeyPairSync('ed25519');
   const reg = await fetch(`${server.url}/api/v1/gateway/stations/HN-00001/device-key`, {
     method: 'PUT',
@@ -243,7 +243,6 @@ t.test('a malformed or forged report over MQTT is counted and rejected, never st
   }
   await client.publishAsync(reportTopic('HN-99999'), '{}', { qos: 1 });
   await client.endAsync();
-  const { once } = await import('node:events');
   while (outcomes.length < 4) await once(server.reports.events, 'handled');
   server.reports.events.off('handled', onHandled);
   t.same(outcomes.sort(), ['rejected:MALFORMED', 'rejected:MALFORMED', 'rejected:MALFORMED', 'rejected:UNKNOWN_STATION']);
