@@ -1,5 +1,6 @@
 // The station protocol: the only source of topics and message shapes for server and edge agent.
 export * from './envelope.ts';
 export * from './limits.ts';
+export * from './live.ts';
 export * from './messages.ts';
 export * from './topics.ts';

@@ -2,8 +2,10 @@
 export const LIMITS = {
   /** Largest MQTT payload any party publishes or accepts, in bytes. */
   maxPayloadBytes: 256 * 1024,
-  /** Most entries one manifest may carry. */
+  /** Most entries one manifest may carry (7 days × ~280 items a day). */
   maxManifestEntries: 2000,
-  /** Longest allowed station or device identifier. */
+  /** Longest allowed device, station or unit identifier. */
   maxIdLength: 64,
+  /** Largest Opus packet in a live frame (RFC 6716 §3.4: 1275 bytes). */
+  maxFramePayloadBytes: 1275,
 } as const;

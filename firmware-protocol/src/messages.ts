@@ -1,4 +1,5 @@
-// [P-3] Message bodies. Each is carried inside a signed envelope ([P-4]) except `state`.
+// [P-3] Message bodies. Bodies ignore unknown fields so that a version may add optional ones
+// ([P-9.2]); the envelope around them ([P-4]) is strict.
 import { z } from 'zod';
 import { LIMITS } from './limits.ts';
 
@@ -7,30 +8,40 @@ const sha256Hex = z
   .string()
   .regex(/^[0-9a-f]{64}$/)
   .describe('lowercase hex sha256');
-const stationCode = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const code = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const occurrenceId = z.string().min(1).max(64);
+const txn = z.string().min(1).max(64).describe('transaction id chosen by the server, echoed in the reply');
+const zone = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,32}$/)
+  .describe('an output of the device; absent means all zones');
 
 export const Priority = z.enum(['normal', 'priority', 'emergency']);
 export type Priority = z.infer<typeof Priority>;
 
-/** [P-3.1] One item in a station manifest. */
-export const ManifestEntry = z.strictObject({
-  occurrenceId: z.string().min(1).max(64),
+/** [P-3.1] Audio reference: fetched over HTTP by hash ([P-6.1]). */
+export const MediaRef = z.object({
+  sha256: sha256Hex,
+  /** Path relative to the server's base URL, e.g. /blobs/<sha256>. */
+  path: z.string().startsWith('/').max(200),
+  durationMs: z.int().positive(),
+  sizeBytes: z.int().positive(),
+  codec: z.string().max(32),
+});
+export type MediaRef = z.infer<typeof MediaRef>;
+
+/** [P-3.1] One item in a device manifest. */
+export const ManifestEntry = z.object({
+  occurrenceId,
   startsAt: isoInstant,
   priority: Priority,
-  media: z.strictObject({
-    sha256: sha256Hex,
-    /** Path relative to the server's base URL, e.g. /blobs/<sha256>. */
-    path: z.string().startsWith('/').max(200),
-    durationMs: z.int().positive(),
-    sizeBytes: z.int().positive(),
-    codec: z.string().max(32),
-  }),
+  media: MediaRef,
 });
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
-/** [P-3.1] The complete plan of one station for the horizon; each version replaces the previous. */
-export const Manifest = z.strictObject({
-  station: stationCode,
+/** [P-3.1] The complete plan of one device for the horizon; each version replaces the previous. */
+export const Manifest = z.object({
+  station: code,
   version: z.int().nonnegative(),
   generatedAt: isoInstant,
   horizonUntil: isoInstant,
@@ -39,12 +50,22 @@ export const Manifest = z.strictObject({
 export type Manifest = z.infer<typeof Manifest>;
 
 export const ReportKind = z.enum(['playback.started', 'playback.completed', 'playback.failed']);
+export const ReportReason = z.enum([
+  'FILE_MISSING',
+  'MISSED_WINDOW',
+  'PLAYER_ERROR',
+  'STOPPED',
+  'PREEMPTED',
+  'QUIET_HOURS',
+  'EXPIRED_ITEM',
+  'CANCELLED',
+]);
 
 /** [P-3.2] Proof of playback, sent when playback starts and when it ends. */
-export const PlaybackReport = z.strictObject({
+export const PlaybackReport = z.object({
   kind: ReportKind,
-  station: stationCode,
-  occurrenceId: z.string().min(1).max(64),
+  station: code,
+  occurrenceId,
   sha256: sha256Hex,
   scheduledAt: isoInstant,
   startedAt: isoInstant,
@@ -52,27 +73,148 @@ export const PlaybackReport = z.strictObject({
   expectedMs: z.int().nonnegative(),
   playedMs: z.int().nonnegative().optional(),
   level: z
-    .strictObject({
+    .object({
       rmsDbfs: z.number().min(-200).max(10),
       peakDbfs: z.number().min(-200).max(10),
     })
     .optional(),
+  zones: z.array(zone).max(16).optional(),
+  /** One of ReportReason; receivers accept other strings from newer devices. */
   reason: z.string().max(64).optional(),
 });
 export type PlaybackReport = z.infer<typeof PlaybackReport>;
 
-/** [P-3.3] Availability, retained; the offline form is the station's MQTT last-will. Not signed. */
-export const StationState = z.strictObject({
-  station: stationCode,
+/** [P-3.3] Availability, retained; the offline form is the device's MQTT last-will. Not signed. */
+export const StationState = z.object({
+  station: code,
   online: z.boolean(),
   at: isoInstant.optional(),
   agentVersion: z.string().max(32).optional(),
+  protocolVersions: z.array(z.int().positive()).max(8).optional(),
 });
 export type StationState = z.infer<typeof StationState>;
 
+/** [P-3.4] Heartbeat and telemetry, every 60 s and on change. */
+export const Telemetry = z.object({
+  station: code,
+  uptimeS: z.int().nonnegative(),
+  agentVersion: z.string().max(32),
+  protocolVersions: z.array(z.int().positive()).max(8),
+  /** Server clock minus device clock, measured per [P-5.9]. */
+  clockOffsetMs: z.number().optional(),
+  diskFreeBytes: z.int().nonnegative(),
+  cache: z.object({ items: z.int().nonnegative(), bytes: z.int().nonnegative() }),
+  manifestVersion: z.int().nonnegative().optional(),
+  nowPlaying: z.object({ occurrenceId: occurrenceId.optional(), streamId: z.string().max(64).optional(), since: isoInstant }).optional(),
+  volume: z.record(z.string().max(32), z.int().min(0).max(100)).optional(),
+});
+export type Telemetry = z.infer<typeof Telemetry>;
+
+/** [P-3.5] Remote commands, one shape per action. */
+export const Command = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('volume'), txn, zone: zone.optional(), level: z.int().min(0).max(100) }),
+  z.object({ action: z.literal('stop'), txn, zone: zone.optional() }),
+  z.object({ action: z.literal('play-now'), txn, occurrenceId, priority: Priority, media: MediaRef }),
+  z.object({ action: z.literal('sync-now'), txn }),
+  z.object({ action: z.literal('self-test'), txn }),
+  z.object({ action: z.literal('reboot'), txn }),
+  z.object({ action: z.literal('emergency.start'), txn, occurrenceId, media: MediaRef, repeatUntil: isoInstant.optional() }),
+  z.object({ action: z.literal('emergency.cancel'), txn, occurrenceId }),
+  z.object({
+    action: z.literal('live.start'),
+    txn,
+    streamId: z.string().regex(/^[0-9a-f]{32}$/),
+    priority: Priority,
+    codec: z.literal('opus'),
+    sampleRate: z.literal(48000),
+    channels: z.literal(1),
+    frameMs: z.union([z.literal(20), z.literal(40), z.literal(60)]),
+    /** Unit whose live topic carries the frames ([P-2.3]). */
+    unit: code,
+  }),
+  z.object({ action: z.literal('live.stop'), txn, streamId: z.string().regex(/^[0-9a-f]{32}$/) }),
+]);
+export type Command = z.infer<typeof Command>;
+export type CommandAction = Command['action'];
+
+/** [P-3.6] Stable error codes of a reply. */
+export const ReplyErrorCode = z.enum([
+  'TOO_LARGE',
+  'MALFORMED',
+  'UNSUPPORTED_VERSION',
+  'UNKNOWN_KEY',
+  'BAD_SIGNATURE',
+  'EXPIRED',
+  'REPLAYED',
+  'STALE_SEQUENCE',
+  'INVALID_BODY',
+  'UNKNOWN_ACTION',
+  'NOT_SUPPORTED',
+  'FILE_MISSING',
+  'BUSY',
+  'POLICY',
+  'DEVICE_FAULT',
+]);
+
+/** [P-3.6] The one reply envelope body: ok, or an error with a stable code. `txn` is null only when
+ * the command could not be read far enough to find it. */
+export const Reply = z.discriminatedUnion('ok', [
+  z.object({
+    txn: txn.nullable(),
+    action: z.string().max(32).nullable(),
+    ok: z.literal(true),
+    result: z.record(z.string(), z.unknown()).optional(),
+  }),
+  z.object({
+    txn: txn.nullable(),
+    action: z.string().max(32).nullable(),
+    ok: z.literal(false),
+    error: z.object({ code: z.union([ReplyErrorCode, z.string().max(64)]), message: z.string().max(500) }),
+  }),
+]);
+export type Reply = z.infer<typeof Reply>;
+
+/** [P-6.4] Enrollment over HTTP: a one-time token buys MQTT credentials and the server keys. */
+export const EnrollRequest = z.object({
+  token: z.string().min(16).max(128),
+  publicKeyHex: z.string().regex(/^[0-9a-f]{64}$/),
+  agentVersion: z.string().max(32),
+  protocolVersions: z.array(z.int().positive()).min(1).max(8),
+});
+export const ServerKeyInfo = z.object({
+  kid: z.string().max(128),
+  publicKeyHex: z.string().regex(/^[0-9a-f]{64}$/),
+  validFrom: isoInstant,
+  validUntil: isoInstant.optional(),
+});
+export const EnrollResponse = z.object({
+  device: code,
+  station: code,
+  protocolVersion: z.int().positive(),
+  mqtt: z.object({ url: z.string().max(200), clientId: z.string().max(64), username: z.string().max(64), password: z.string().max(128) }),
+  serverKeys: z.array(ServerKeyInfo).min(1).max(4),
+  /** Unit codes, nearest first, whose group topics the device subscribes to. */
+  groups: z.array(code).max(8),
+});
+/** [P-6.5] Server time for clock-offset measurement. */
+export const TimeResponse = z.object({ receivedAt: isoInstant, sentAt: isoInstant });
+
+/** Signed message types and their bodies ([P-4.1]). */
 export const bodySchemas = {
   manifest: Manifest,
   report: PlaybackReport,
+  command: Command,
+  reply: Reply,
+  telemetry: Telemetry,
 } as const;
 export type BodyType = keyof typeof bodySchemas;
 export type BodyOf<T extends BodyType> = z.infer<(typeof bodySchemas)[T]>;
+
+/** Every schema published as JSON Schema in firmware-protocol/schemas/ ([P-3]). */
+export const publishedSchemas = {
+  ...bodySchemas,
+  state: StationState,
+  'enroll-request': EnrollRequest,
+  'enroll-response': EnrollResponse,
+  'time-response': TimeResponse,
+} as const;

@@ -3,7 +3,14 @@ export const PROTOCOL_PREFIX = 'lp/v1';
 
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 
-export type TopicKind = 'manifest' | 'report' | 'state';
+/** [P-2.2] Per-device channels and their direction. */
+export const DEVICE_CHANNELS = ['manifest', 'cmd', 'reply', 'report', 'telemetry', 'state'] as const;
+export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
+/** [P-2.3] Per-unit (group) channels, for fan-out to every device below a unit. */
+export const GROUP_CHANNELS = ['cmd', 'live'] as const;
+export type GroupChannel = (typeof GROUP_CHANNELS)[number];
+
+export type ParsedTopic = { scope: 'dev'; id: string; channel: DeviceChannel } | { scope: 'grp'; id: string; channel: GroupChannel };
 
 export class TopicError extends Error {
   readonly code = 'INVALID_TOPIC';
@@ -15,18 +22,37 @@ function segment(value: string): string {
   return value;
 }
 
-/** [P-2.2] Station manifest: server → station, QoS 1, retained. */
-export const manifestTopic = (station: string) => `${PROTOCOL_PREFIX}/st/${segment(station)}/manifest`;
-/** [P-2.3] Playback reports: station → server, QoS 1, not retained. */
-export const reportTopic = (station: string) => `${PROTOCOL_PREFIX}/st/${segment(station)}/report`;
-/** [P-2.4] Availability: station → all, QoS 1, retained, also the station's last-will. */
-export const stateTopic = (station: string) => `${PROTOCOL_PREFIX}/st/${segment(station)}/state`;
+export const deviceTopic = (device: string, channel: DeviceChannel) => `${PROTOCOL_PREFIX}/dev/${segment(device)}/${channel}`;
+export const groupTopic = (unit: string, channel: GroupChannel) => `${PROTOCOL_PREFIX}/grp/${segment(unit)}/${channel}`;
+
+/** Server → device, QoS 1, retained: the device's current plan. */
+export const manifestTopic = (device: string) => deviceTopic(device, 'manifest');
+/** Server → device, QoS 1: remote commands. */
+export const commandTopic = (device: string) => deviceTopic(device, 'cmd');
+/** Device → server, QoS 1: one reply per command. */
+export const replyTopic = (device: string) => deviceTopic(device, 'reply');
+/** Device → server, QoS 1: proof of play. */
+export const reportTopic = (device: string) => deviceTopic(device, 'report');
+/** Device → server, QoS 0: heartbeat and telemetry. */
+export const telemetryTopic = (device: string) => deviceTopic(device, 'telemetry');
+/** Device → all, QoS 1, retained; also the device's last-will. */
+export const stateTopic = (device: string) => deviceTopic(device, 'state');
+/** Server → every device below a unit, QoS 1: commands for many (emergency, live start/stop). */
+export const groupCommandTopic = (unit: string) => groupTopic(unit, 'cmd');
+/** Server → every device below a unit, QoS 0: live audio frames. */
+export const liveTopic = (unit: string) => groupTopic(unit, 'live');
 
 /** Subscription filters (the only place wildcards appear). */
 export const filters = {
-  allReports: `${PROTOCOL_PREFIX}/st/+/report`,
-  allStates: `${PROTOCOL_PREFIX}/st/+/state`,
+  /** What the server subscribes to. */
+  server: ['reply', 'report', 'telemetry', 'state'].map((c) => `${PROTOCOL_PREFIX}/dev/+/${c}`),
+  allReports: `${PROTOCOL_PREFIX}/dev/+/report`,
 } as const;
+
+/** [P-2.5] What a device subscribes to: its own manifest and commands, and its units' group channels. */
+export function deviceSubscriptions(device: string, units: string[]): string[] {
+  return [manifestTopic(device), commandTopic(device), ...units.flatMap((u) => [groupCommandTopic(u), liveTopic(u)])];
+}
 
 /** Refuses wildcard topics: MQTT forbids them in PUBLISH, and a broker may not catch it. */
 export function assertPublishable(topic: string): string {
@@ -34,10 +60,12 @@ export function assertPublishable(topic: string): string {
   return topic;
 }
 
-export function parseTopic(topic: string): { kind: TopicKind; station: string } | null {
+export function parseTopic(topic: string): ParsedTopic | null {
   const parts = topic.split('/');
-  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== PROTOCOL_PREFIX || parts[2] !== 'st') return null;
-  const [, , , station, kind] = parts;
-  if (!SEGMENT.test(station) || (kind !== 'manifest' && kind !== 'report' && kind !== 'state')) return null;
-  return { kind, station };
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== PROTOCOL_PREFIX) return null;
+  const [, , scope, id, channel] = parts;
+  if (!SEGMENT.test(id)) return null;
+  if (scope === 'dev' && (DEVICE_CHANNELS as readonly string[]).includes(channel)) return { scope, id, channel: channel as DeviceChannel };
+  if (scope === 'grp' && (GROUP_CHANNELS as readonly string[]).includes(channel)) return { scope, id, channel: channel as GroupChannel };
+  return null;
 }

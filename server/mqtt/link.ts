@@ -1,13 +1,14 @@
 // The server's MQTT client: one connection to the broker (embedded or external), topic
 // dispatch to handlers, and publishing through the protocol's topic builders only.
 import { connect, type MqttClient } from 'mqtt';
-import { assertPublishable, filters, LIMITS, parseTopic, type TopicKind } from '#protocol';
+import { assertPublishable, type DeviceChannel, filters, LIMITS, parseTopic } from '#protocol';
 
-export type TopicHandler = (station: string, payload: Buffer) => Promise<void>;
+/** Handles a message a device published; `device` comes from the topic ([P-2.2]). */
+export type TopicHandler = (device: string, payload: Buffer) => Promise<void>;
 
 export interface MqttLink {
   publish(topic: string, payload: string, opts: { retain: boolean }): Promise<void>;
-  on(kind: TopicKind, handler: TopicHandler): void;
+  on(channel: DeviceChannel, handler: TopicHandler): void;
   connected(): boolean;
   stop(): Promise<void>;
 }
@@ -19,7 +20,7 @@ export interface LinkLog {
 }
 
 export async function startMqttLink(opts: { url: string; clientId: string; log: LinkLog }): Promise<MqttLink> {
-  const handlers = new Map<TopicKind, TopicHandler>();
+  const handlers = new Map<DeviceChannel, TopicHandler>();
   const client: MqttClient = connect(opts.url, {
     clientId: opts.clientId,
     protocolVersion: 4, // MQTT 3.1.1 only ([P-1])
@@ -35,14 +36,14 @@ export async function startMqttLink(opts: { url: string; clientId: string; log: 
 
   client.on('message', (topic, payload) => {
     const parsed = parseTopic(topic);
-    const handler = parsed && handlers.get(parsed.kind);
+    const handler = parsed?.scope === 'dev' ? handlers.get(parsed.channel) : undefined;
     if (!parsed || !handler) return;
     if (payload.length > LIMITS.maxPayloadBytes) {
       opts.log.warn({ topic, bytes: payload.length }, 'dropped oversized message');
       return;
     }
     // Handlers validate and report their own errors; this catch keeps a bug from killing the process.
-    handler(parsed.station, payload).catch((err: Error) => opts.log.error({ topic, err: err.message }, 'mqtt handler failed'));
+    handler(parsed.id, payload).catch((err: Error) => opts.log.error({ topic, err: err.message }, 'mqtt handler failed'));
   });
 
   await new Promise<void>((resolvePromise, reject) => {
@@ -53,14 +54,14 @@ export async function startMqttLink(opts: { url: string; clientId: string; log: 
     });
     client.once('error', onError);
   });
-  await client.subscribeAsync([filters.allReports, filters.allStates], { qos: 1 });
+  await client.subscribeAsync([...filters.server], { qos: 1 });
 
   return {
     async publish(topic, payload, { retain }) {
       await client.publishAsync(assertPublishable(topic), payload, { qos: 1, retain });
     },
-    on(kind, handler) {
-      handlers.set(kind, handler);
+    on(channel, handler) {
+      handlers.set(channel, handler);
     },
     connected: () => client.connected,
     async stop() {

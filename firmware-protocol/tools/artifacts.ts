@@ -1,0 +1,328 @@
+// Builds the protocol's checked-in artifacts: JSON Schemas from the zod definitions, and test
+// vectors from fixed keys, ids and instants (Ed25519 is deterministic, so the output is too).
+// `npm run protocol:generate` writes them; a test fails when the checked-in copies are stale.
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { z } from 'zod';
+import {
+  type BodyOf,
+  type BodyType,
+  canonicalBytes,
+  type Envelope,
+  Envelope as EnvelopeSchema,
+  encodeLiveFrame,
+  LIMITS,
+  publicKeyHex,
+  publishedSchemas,
+  seal,
+} from '../src/index.ts';
+
+export function schemaFiles(): Record<string, string> {
+  const files: Record<string, string> = {};
+  const all = { envelope: EnvelopeSchema, ...publishedSchemas } as Record<string, z.ZodType>;
+  for (const [name, schema] of Object.entries(all)) {
+    const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+    const doc = { $id: `https://loaphuong.invalid/protocol/v1/${name}.schema.json`, title: name, ...json };
+    files[`${name}.schema.json`] = `${JSON.stringify(doc, null, 2)}\n`;
+  }
+  return files;
+}
+
+/** A fixed Ed25519 key from a label: seed = sha256(label). For vectors only. */
+export function vectorKey(label: string): { privateKey: KeyObject; publicKeyHex: string } {
+  const seed = createHash('sha256').update(label).digest();
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  return { privateKey, publicKeyHex: publicKeyHex(createPublicKey(privateKey)) };
+}
+
+const NOW = new Date('2026-11-22T00:00:00.000Z');
+const SERVER = vectorKey('loaphuong vector key: server');
+const DEVICE = vectorKey('loaphuong vector key: device HN-00004');
+const OTHER = vectorKey('loaphuong vector key: attacker');
+const SERVER_KID = `server:${SERVER.publicKeyHex.slice(0, 16)}`;
+const DEVICE_KID = `dev:${DEVICE.publicKeyHex.slice(0, 16)}`;
+const SHA = createHash('sha256').update('vector audio').digest('hex');
+const media = { sha256: SHA, path: `/blobs/${SHA}`, durationMs: 60_000, sizeBytes: 240_512, codec: 'opus' };
+
+export interface Vector {
+  name: string;
+  description: string;
+  expectedType: BodyType;
+  /** The receiver's clock when the message arrives. */
+  now: string;
+  /** Key ids the receiver knows, with their raw public keys. */
+  keys: Record<string, string>;
+  /** What the receiver already accepted: ids and last sequence per key id. */
+  receiverState: { seenIds: string[]; lastSeq: Record<string, number> };
+  /** The exact MQTT payload, as UTF-8 text. */
+  payload: string;
+  /** For signed envelopes: the canonical bytes ([P-4.2]) and the signature, both hex. */
+  canonicalHex?: string;
+  signatureHex?: string;
+  signerPublicKeyHex?: string;
+  expected: 'ok' | string;
+}
+
+function signed<T extends BodyType>(
+  type: T,
+  body: BodyOf<T>,
+  key: { privateKey: KeyObject },
+  kid: string,
+  opts: { id: string; seq: number; ttlMs?: number; v?: number },
+): Envelope {
+  const env = seal(
+    type,
+    body,
+    { kid, privateKey: key.privateKey, nextSeq: () => opts.seq },
+    { now: NOW, ttlMs: opts.ttlMs ?? 3600_000, id: opts.id },
+  );
+  if (opts.v === undefined) return env;
+  // A version the receiver does not speak, correctly signed: only the version check may refuse it.
+  return resign({ ...env, v: opts.v }, key.privateKey);
+}
+
+function resign(env: Envelope, privateKey: KeyObject): Envelope {
+  return { ...env, sig: sign(null, canonicalBytes(env), privateKey).toString('hex') };
+}
+
+function vector(
+  name: string,
+  description: string,
+  expectedType: BodyType,
+  message: Envelope | string,
+  expected: string,
+  extra: Partial<Pick<Vector, 'now' | 'receiverState' | 'keys'>> = {},
+): Vector {
+  const payload = typeof message === 'string' ? message : JSON.stringify(message);
+  const env = typeof message === 'string' ? undefined : message;
+  const signer = env?.kid === DEVICE_KID ? DEVICE : env?.kid === SERVER_KID ? SERVER : undefined;
+  return {
+    name,
+    description,
+    expectedType,
+    now: extra.now ?? new Date(NOW.getTime() + 1000).toISOString(),
+    keys: extra.keys ?? { [SERVER_KID]: SERVER.publicKeyHex, [DEVICE_KID]: DEVICE.publicKeyHex },
+    receiverState: extra.receiverState ?? { seenIds: [], lastSeq: {} },
+    payload,
+    ...(env && /^[0-9a-f]{128}$/.test(env.sig ?? '')
+      ? {
+          canonicalHex: canonicalBytes(env).toString('hex'),
+          signatureHex: env.sig,
+          ...(signer ? { signerPublicKeyHex: signer.publicKeyHex } : {}),
+        }
+      : {}),
+    expected,
+  };
+}
+
+const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+export function envelopeVectors(): Vector[] {
+  const manifest: BodyOf<'manifest'> = {
+    station: 'HN-00004',
+    version: 7,
+    generatedAt: NOW.toISOString(),
+    horizonUntil: '2026-11-29T00:00:00.000Z',
+    entries: [{ occurrenceId: 'occ-0001', startsAt: '2026-11-22T23:30:00.000Z', priority: 'normal', media }],
+  };
+  const report: BodyOf<'report'> = {
+    kind: 'playback.completed',
+    station: 'HN-00004',
+    occurrenceId: 'occ-0001',
+    sha256: SHA,
+    scheduledAt: '2026-11-22T23:30:00.000Z',
+    startedAt: '2026-11-22T23:30:00.004Z',
+    endedAt: '2026-11-22T23:31:00.010Z',
+    expectedMs: 60_000,
+    playedMs: 60_000,
+    level: { rmsDbfs: -18.6, peakDbfs: -1.2 },
+  };
+  const good = signed('manifest', manifest, SERVER, SERVER_KID, { id: uuid(1), seq: 1795305600000000 });
+  const tamperedBody = { ...good, body: { ...manifest, entries: [{ ...manifest.entries[0], startsAt: '2026-11-22T20:15:00.000Z' }] } };
+  const { sig: _sig, ...unsigned } = good;
+  const notJson = '{"v":1,"type":"manifest",';
+  const oversized = signed('manifest', { ...manifest, entries: [] }, SERVER, SERVER_KID, { id: uuid(14), seq: 1795305600000014 });
+  const pad = ' '.repeat(LIMITS.maxPayloadBytes + 1 - JSON.stringify(oversized).length);
+  return [
+    vector('manifest-valid', 'A manifest signed by the server key; accepted.', 'manifest', good, 'ok'),
+    vector(
+      'report-valid',
+      'A completed-playback report signed by the device key; accepted.',
+      'report',
+      signed('report', report, DEVICE, DEVICE_KID, { id: uuid(2), seq: 1795309860010000, ttlMs: 30 * 86_400_000 }),
+      'ok',
+    ),
+    vector(
+      'command-volume-valid',
+      'A volume command for zone "z1"; accepted.',
+      'command',
+      signed('command', { action: 'volume', txn: 'txn-0001', zone: 'z1', level: 60 }, SERVER, SERVER_KID, {
+        id: uuid(3),
+        seq: 1795305600000003,
+        ttlMs: 60_000,
+      }),
+      'ok',
+    ),
+    vector(
+      'reply-error-utf8-valid',
+      'An error reply whose message is Vietnamese: canonical bytes are UTF-8 of the JCS text; accepted.',
+      'reply',
+      signed(
+        'reply',
+        { txn: 'txn-0002', action: 'play-now', ok: false, error: { code: 'FILE_MISSING', message: 'Không tìm thấy tệp âm thanh' } },
+        DEVICE,
+        DEVICE_KID,
+        { id: uuid(4), seq: 1795305600000004, ttlMs: 60_000 },
+      ),
+      'ok',
+    ),
+    vector(
+      'telemetry-valid',
+      'A heartbeat; accepted.',
+      'telemetry',
+      signed(
+        'telemetry',
+        {
+          station: 'HN-00004',
+          uptimeS: 86_400,
+          agentVersion: '0.1.0',
+          protocolVersions: [1],
+          clockOffsetMs: -12.5,
+          diskFreeBytes: 1_500_000_000,
+          cache: { items: 12, bytes: 3_000_000 },
+          manifestVersion: 7,
+        },
+        DEVICE,
+        DEVICE_KID,
+        { id: uuid(5), seq: 1795305600000005, ttlMs: 120_000 },
+      ),
+      'ok',
+    ),
+    vector('tampered-body', 'The manifest above with one start time changed after signing.', 'manifest', tamperedBody, 'BAD_SIGNATURE'),
+    vector(
+      'tampered-expiry',
+      'The manifest above with expiresAt moved a year later after signing.',
+      'manifest',
+      { ...good, expiresAt: '2027-11-22T01:00:00.000Z' },
+      'BAD_SIGNATURE',
+    ),
+    vector('expired', 'A valid manifest received after its expiresAt.', 'manifest', good, 'EXPIRED', { now: '2026-11-22T01:00:00.000Z' }),
+    vector('replayed-id', 'A valid manifest whose id the receiver already accepted.', 'manifest', good, 'REPLAYED', {
+      receiverState: { seenIds: [uuid(1)], lastSeq: {} },
+    }),
+    vector(
+      'stale-sequence',
+      'A valid manifest whose seq is not above the last accepted from this key.',
+      'manifest',
+      good,
+      'STALE_SEQUENCE',
+      {
+        receiverState: { seenIds: [], lastSeq: { [SERVER_KID]: 1795305600000000 } },
+      },
+    ),
+    vector('wrong-key', "Signed by another key under the server's key id.", 'manifest', resign(good, OTHER.privateKey), 'BAD_SIGNATURE'),
+    vector(
+      'unknown-key',
+      'Signed with a key id the receiver does not know.',
+      'manifest',
+      resign({ ...good, kid: `server:${OTHER.publicKeyHex.slice(0, 16)}` }, OTHER.privateKey),
+      'UNKNOWN_KEY',
+    ),
+    vector(
+      'unknown-version',
+      'Envelope version 2, correctly signed.',
+      'manifest',
+      signed('manifest', manifest, SERVER, SERVER_KID, { id: uuid(13), seq: 1795305600000013, v: 2 }),
+      'UNSUPPORTED_VERSION',
+    ),
+    vector(
+      'oversized',
+      `A payload of ${LIMITS.maxPayloadBytes + 1} bytes (whitespace-padded JSON).`,
+      'manifest',
+      JSON.stringify(oversized) + pad,
+      'TOO_LARGE',
+    ),
+    vector('not-json', 'A payload cut short.', 'manifest', notJson, 'MALFORMED'),
+    vector('missing-signature', 'The manifest above without its sig field.', 'manifest', JSON.stringify(unsigned), 'MALFORMED'),
+    vector('wrong-type', 'A valid manifest offered where a command is expected.', 'command', good, 'MALFORMED'),
+    vector(
+      'invalid-body',
+      'Correctly signed, but the volume is 150 (0-100 allowed).',
+      'command',
+      signed('command', { action: 'volume', txn: 'txn-0003', level: 150 } as never, SERVER, SERVER_KID, {
+        id: uuid(18),
+        seq: 1795305600000018,
+      }),
+      'INVALID_BODY',
+    ),
+  ];
+}
+
+export interface LiveVector {
+  name: string;
+  description: string;
+  frameHex: string;
+  publicKeyHex: string;
+  expected: string;
+  decoded?: { streamId: string; seq: number; timestampMs: number; last: boolean; payloadHex: string };
+}
+
+export function liveVectors(): LiveVector[] {
+  const frame = {
+    streamId: '0123456789abcdef0123456789abcdef',
+    seq: 42,
+    timestampMs: NOW.getTime() + 840,
+    last: false,
+    payload: Buffer.from('fc7fa0', 'hex'),
+  };
+  const good = encodeLiveFrame(frame, SERVER.privateKey);
+  const tampered = Buffer.from(good);
+  tampered[LIVE_SEQ_OFFSET + 3] ^= 1;
+  const decoded = {
+    streamId: frame.streamId,
+    seq: frame.seq,
+    timestampMs: frame.timestampMs,
+    last: false,
+    payloadHex: frame.payload.toString('hex'),
+  };
+  return [
+    {
+      name: 'live-valid',
+      description: 'Frame 42 of a stream, a 3-byte Opus packet.',
+      frameHex: good.toString('hex'),
+      publicKeyHex: SERVER.publicKeyHex,
+      expected: 'ok',
+      decoded,
+    },
+    {
+      name: 'live-tampered-seq',
+      description: 'The frame above with seq changed after signing.',
+      frameHex: tampered.toString('hex'),
+      publicKeyHex: SERVER.publicKeyHex,
+      expected: 'BAD_SIGNATURE',
+    },
+    {
+      name: 'live-wrong-key',
+      description: 'Signed by a key other than the one that signed live.start.',
+      frameHex: encodeLiveFrame(frame, OTHER.privateKey).toString('hex'),
+      publicKeyHex: SERVER.publicKeyHex,
+      expected: 'BAD_SIGNATURE',
+    },
+    {
+      name: 'live-truncated',
+      description: 'The valid frame without its last byte.',
+      frameHex: good.subarray(0, good.length - 1).toString('hex'),
+      publicKeyHex: SERVER.publicKeyHex,
+      expected: 'MALFORMED',
+    },
+  ];
+}
+
+const LIVE_SEQ_OFFSET = 22;
+
+export function vectorFiles(): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const v of envelopeVectors()) files[`envelope-${v.name}.json`] = `${JSON.stringify(v, null, 2)}\n`;
+  for (const v of liveVectors()) files[`${v.name}.json`] = `${JSON.stringify(v, null, 2)}\n`;
+  return files;
+}
