@@ -94,7 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const auth = requireUser(deps.db, deps.now);
   await app.register(opsRoutes, { health: deps.health, metrics: deps.metrics });
   await app.register(consoleRoutes);
-  await app.register(gatewayRoutes, { db: deps.db, key: deps.key, blobs: deps.blobs });
+  await app.register(gatewayRoutes, { db: deps.db, key: deps.key, blobs: deps.blobs, now: deps.now });
   await app.register(authRoutes, { db: deps.db, now: deps.now, prefix: '/api/v1' });
   await app.register(stationRoutes, { db: deps.db, auth, prefix: '/api/v1' });
   await app.register(mediaRoutes, { db: deps.db, media: deps.media, metrics: deps.metrics, auth, prefix: '/api/v1' });

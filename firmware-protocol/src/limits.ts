@@ -2,8 +2,8 @@
 export const LIMITS = {
   /** Largest MQTT payload any party publishes or accepts, in bytes. */
   maxPayloadBytes: 256 * 1024,
-  /** Most entries one manifest may carry (7 days × ~280 items a day). */
-  maxManifestEntries: 2000,
+  /** Most entries one manifest may carry: 7 days × ~70 items, and ~330 bytes each stays under maxPayloadBytes. */
+  maxManifestEntries: 500,
   /** Longest allowed device, station or unit identifier. */
   maxIdLength: 64,
   /** Largest Opus packet in a live frame (RFC 6716 §3.4: 1275 bytes). */

@@ -49,6 +49,18 @@ export const Manifest = z.object({
 });
 export type Manifest = z.infer<typeof Manifest>;
 
+/** [P-3.1.2] Incremental form: applies only on top of `baseVersion`; never retained. */
+export const ManifestDelta = z.object({
+  station: code,
+  version: z.int().positive(),
+  baseVersion: z.int().nonnegative(),
+  generatedAt: isoInstant,
+  horizonUntil: isoInstant,
+  upsert: z.array(ManifestEntry).max(LIMITS.maxManifestEntries),
+  remove: z.array(occurrenceId).max(LIMITS.maxManifestEntries),
+});
+export type ManifestDelta = z.infer<typeof ManifestDelta>;
+
 export const ReportKind = z.enum(['playback.started', 'playback.completed', 'playback.failed']);
 export const ReportReason = z.enum([
   'FILE_MISSING',
@@ -202,6 +214,7 @@ export const TimeResponse = z.object({ receivedAt: isoInstant, sentAt: isoInstan
 /** Signed message types and their bodies ([P-4.1]). */
 export const bodySchemas = {
   manifest: Manifest,
+  'manifest-delta': ManifestDelta,
   report: PlaybackReport,
   command: Command,
   reply: Reply,

@@ -1,14 +1,34 @@
 // What gateways call over HTTP: the server's public key, device key registration, and audio by hash.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { publicKeyFromHex } from '#protocol';
+import { publicKeyFromHex, TimeResponse } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { AppError, badRequest, ErrorBody, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
 import type { BlobStore } from '../media/blob-store.ts';
 import { deviceKid } from '../services/report-service.ts';
 
-export const gatewayRoutes: FastifyPluginAsyncZod<{ db: Db; key: ServerKey; blobs: BlobStore }> = async (app, { db, key, blobs }) => {
+export const gatewayRoutes: FastifyPluginAsyncZod<{ db: Db; key: ServerKey; blobs: BlobStore; now: () => Date }> = async (
+  app,
+  { db, key, blobs, now },
+) => {
+  // [P-5.9] The device takes t0 before the request and t3 after the response:
+  // offset = ((receivedAt - t0) + (sentAt - t3)) / 2, round trip = (t3 - t0) - (sentAt - receivedAt).
+  app.get(
+    '/api/v1/gateway/time',
+    {
+      schema: {
+        tags: ['gateway'],
+        summary: 'Server time for clock-offset measurement',
+        response: { 200: TimeResponse },
+      },
+    },
+    async () => {
+      const receivedAt = now().toISOString();
+      return { receivedAt, sentAt: now().toISOString() };
+    },
+  );
+
   app.get(
     '/api/v1/gateway/server-key',
     {

@@ -250,3 +250,11 @@ t.test('a malformed or forged report over MQTT is counted and rejected, never st
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   t.match(metrics, /loaphuong_reports_total\{result="UNKNOWN_STATION"\} 1/);
 });
+
+t.test('the gateway time endpoint answers with the server clock for offset measurement', async (t) => {
+  const res = await fetch(`${server.url}/api/v1/gateway/time`);
+  t.equal(res.status, 200);
+  const body = (await res.json()) as { receivedAt: string; sentAt: string };
+  t.ok(Date.parse(body.sentAt) >= Date.parse(body.receivedAt));
+  t.ok(Math.abs(Date.parse(body.receivedAt) - Date.now()) < 60_000);
+});
