@@ -3,22 +3,30 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import {
+  type BodyType,
+  commandTopic,
   type Envelope,
   type Manifest,
   type ManifestEntry,
   manifestTopic,
   open,
   type PlaybackReport,
+  parseTopic,
   publicKeyFromHex,
   publicKeyHex,
+  type ReplayGuard,
+  type Reply,
+  replyTopic,
   reportTopic,
   type Signer,
+  type StationState,
   seal,
   stateTopic,
   wallClockSequence,
 } from '#protocol';
 import type { AudioCache, Fetch } from './cache.ts';
 import type { Clock } from './clock.ts';
+import { type CommandTarget, errorReply, peekTxn, runCommand } from './commands.ts';
 import type { Playback, Player } from './player.ts';
 import type { AgentState, StateStore } from './store.ts';
 
@@ -26,6 +34,10 @@ export const AGENT_VERSION = '0.1.0';
 /** An item found more than this late (agent was down) is not started mid-way; it is reported missed. */
 export const START_GRACE_MS = 30_000;
 const REPORT_TTL_MS = 30 * 86_400_000;
+const REPLY_TTL_MS = 3600_000;
+/** How many accepted server message ids are remembered against replay ([P-4.3]). */
+const SEEN_IDS = 256;
+const SELF_TEST_SECONDS = 2;
 
 export interface AgentLog {
   info(msg: string, obj?: object): void;
@@ -40,6 +52,8 @@ export interface AgentDeps {
   store: StateStore;
   cache: AudioCache;
   player: Player;
+  /** Called after replying to a reboot command; absent where the agent may not reboot its host. */
+  reboot?: () => void;
   /** Creates the MQTT connection with the given last-will; the agent owns it afterwards. */
   connectMqtt(will: { topic: string; payload: string }): MqttClient;
   log: AgentLog;
@@ -51,7 +65,9 @@ export type AgentEvent =
   | { type: 'cached'; sha256: string }
   | { type: 'armed'; occurrenceId: string; at: number }
   | { type: 'started'; occurrenceId: string; at: number }
-  | { type: 'finished'; occurrenceId: string; report: PlaybackReport };
+  | { type: 'finished'; occurrenceId: string; report: PlaybackReport }
+  | { type: 'replied'; reply: Reply }
+  | { type: 'subscribed' };
 
 export class Agent {
   private state!: AgentState;
@@ -60,7 +76,7 @@ export class Agent {
   private serverKey?: KeyObject;
   private mqtt?: MqttClient;
   private timers = new Map<string, () => void>();
-  private current?: { entry: ManifestEntry; playback: Playback };
+  private current?: { entry?: ManifestEntry; playback: Playback };
   private queue: ManifestEntry[] = [];
   private listeners: ((e: AgentEvent) => void)[] = [];
   private stopped = false;
@@ -92,15 +108,26 @@ export class Agent {
     // Offline-first: whatever plan was stored before a restart is armed before the network is needed.
     if (this.state.manifest) this.arm(this.state.manifest);
 
-    const offline = JSON.stringify({ station: deps.station, online: false });
-    this.mqtt = deps.connectMqtt({ topic: stateTopic(deps.station), payload: offline });
+    const offline: StationState = { station: deps.station, online: false };
+    this.mqtt = deps.connectMqtt({ topic: stateTopic(deps.station), payload: JSON.stringify(offline) });
     this.mqtt.on('connect', () => {
-      const online = { station: deps.station, online: true, at: new Date(deps.clock.now()).toISOString(), agentVersion: AGENT_VERSION };
+      const online: StationState = {
+        station: deps.station,
+        online: true,
+        at: new Date(deps.clock.now()).toISOString(),
+        agentVersion: AGENT_VERSION,
+        protocolVersions: [1],
+      };
       this.mqtt?.publish(stateTopic(deps.station), JSON.stringify(online), { qos: 1, retain: true });
-      this.mqtt?.subscribe(manifestTopic(deps.station), { qos: 1 });
+      this.mqtt?.subscribe([manifestTopic(deps.station), commandTopic(deps.station)], { qos: 1 }, (err) => {
+        if (err) deps.log.warn('subscribe failed', { err: err.message });
+        else this.emit({ type: 'subscribed' });
+      });
     });
-    this.mqtt.on('message', (_topic, payload) => {
-      this.onManifest(payload).catch((err: Error) => deps.log.warn('manifest handling failed', { err: err.message }));
+    this.mqtt.on('message', (topic, payload) => {
+      const channel = parseTopic(topic)?.channel;
+      const work = channel === 'manifest' ? this.onManifest(payload) : channel === 'cmd' ? this.onCommand(payload) : undefined;
+      work?.catch((err: Error) => deps.log.warn(`${channel} handling failed`, { err: err.message }));
     });
     this.mqtt.on('error', (err) => deps.log.warn('mqtt error', { err: err.message }));
   }
@@ -141,17 +168,27 @@ export class Agent {
     if (!res.ok) throw new Error(`device key registration answered ${res.status}: ${await res.text()}`);
   }
 
-  private async onManifest(payload: Buffer): Promise<void> {
-    const { deps, state } = this;
-    const opened = open(payload, 'manifest', {
-      keys: (kid) => (kid === state.serverKid ? this.serverKey : undefined),
-      now: new Date(deps.clock.now()),
-      guard: {
-        hasSeen: (id) => id === state.manifestId,
-        lastSeq: () => state.lastSeq,
-        remember: () => {},
-      },
+  /** [P-4.3] One replay memory for everything the server signs, kept in the durable state. */
+  private readonly serverGuard: ReplayGuard = {
+    hasSeen: (id) => id === this.state.manifestId || this.state.seenIds.includes(id),
+    lastSeq: () => this.state.lastSeq,
+    remember: (envelope) => {
+      this.state.seenIds = [...this.state.seenIds, envelope.id].slice(-SEEN_IDS);
+      this.state.lastSeq = Math.max(this.state.lastSeq, envelope.seq);
+    },
+  };
+
+  private openFromServer<T extends BodyType>(payload: Buffer, type: T) {
+    return open(payload, type, {
+      keys: (kid) => (kid === this.state.serverKid ? this.serverKey : undefined),
+      now: new Date(this.deps.clock.now()),
+      guard: this.serverGuard,
     });
+  }
+
+  private async onManifest(payload: Buffer): Promise<void> {
+    const { deps } = this;
+    const opened = this.openFromServer(payload, 'manifest');
     if (!opened.ok) {
       // The retained manifest comes again at every reconnect: already applied is not an error.
       if (opened.code === 'REPLAYED') return;
@@ -170,7 +207,7 @@ export class Agent {
   private apply(envelope: Envelope, manifest: Manifest): void {
     this.state.manifest = manifest;
     this.state.manifestId = envelope.id;
-    this.state.lastSeq = envelope.seq;
+    this.serverGuard.remember(envelope);
     const live = new Set(manifest.entries.map((e) => e.occurrenceId));
     this.state.played = this.state.played.filter((id) => live.has(id));
     this.deps.store.save(this.state);
@@ -244,7 +281,7 @@ export class Agent {
         return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
       }
     }
-    const playback = deps.player.play(deps.cache.path(entry.media.sha256));
+    const playback = deps.player.play(deps.cache.path(entry.media.sha256), { volume: this.state.volume['*'] });
     this.current = { entry, playback };
     this.publishReport({ ...base, kind: 'playback.started' });
     this.emit({ type: 'started', occurrenceId: entry.occurrenceId, at: startedAt });
@@ -264,6 +301,83 @@ export class Agent {
     this.emit({ type: 'finished', occurrenceId: entry.occurrenceId, report });
     const next = this.queue.shift();
     if (next && !this.stopped) void this.play(next, true);
+  }
+
+  private async onCommand(payload: Buffer): Promise<void> {
+    const opened = this.openFromServer(payload, 'command');
+    if (!opened.ok) {
+      // [P-3.6] an error reply, never silence; txn is read only from a message of acceptable size
+      const { txn, action } = opened.code === 'TOO_LARGE' ? { txn: null, action: null } : peekTxn(payload);
+      this.deps.log.warn('command rejected', { code: opened.code, message: opened.message });
+      this.emit({ type: 'rejected', code: opened.code });
+      return this.reply(errorReply(txn, action, opened.code, opened.message));
+    }
+    this.serverGuard.remember(opened.envelope);
+    this.deps.store.save(this.state);
+    let outcome: Awaited<ReturnType<typeof runCommand>>;
+    try {
+      outcome = await runCommand(opened.body, this.commandTarget);
+    } catch (err) {
+      outcome = { reply: errorReply(opened.body.txn, opened.body.action, 'DEVICE_FAULT', (err as Error).message) };
+    }
+    await this.reply(outcome.reply);
+    outcome.after?.();
+  }
+
+  private async reply(reply: Reply): Promise<void> {
+    const envelope = seal('reply', reply, this.signer, { now: new Date(this.deps.clock.now()), ttlMs: REPLY_TTL_MS });
+    this.mqtt?.publish(replyTopic(this.deps.station), JSON.stringify(envelope), { qos: 1 });
+    this.emit({ type: 'replied', reply });
+  }
+
+  /** What command handlers may do to this agent. */
+  private get commandTarget(): CommandTarget {
+    return {
+      resync: async () => {
+        // [P-3.1.2] unsubscribe and subscribe again: the broker then sends the retained full manifest
+        await this.mqtt?.unsubscribeAsync(manifestTopic(this.deps.station));
+        await this.mqtt?.subscribeAsync(manifestTopic(this.deps.station), { qos: 1 });
+        return { manifestVersion: this.state.manifest?.version ?? null };
+      },
+      stopCurrent: async () => {
+        const current = this.current;
+        if (!current) return { stopped: null };
+        current.playback.stop();
+        await current.playback.done;
+        return { stopped: current.entry?.occurrenceId ?? 'self-test' };
+      },
+      setVolume: (zone, level) => {
+        this.state.volume = { ...this.state.volume, [zone ?? '*']: level };
+        this.deps.store.save(this.state);
+        return { volume: this.state.volume };
+      },
+      selfTest: async () => {
+        if (this.current) return 'BUSY';
+        const playback = this.deps.player.play({ toneHz: 1000, seconds: SELF_TEST_SECONDS }, { volume: this.state.volume['*'] });
+        this.current = { playback };
+        const result = await playback.done;
+        this.current = undefined;
+        if (!result.completed || !result.level) return 'DEVICE_FAULT';
+        return { playedMs: result.playedMs, ...result.level };
+      },
+      playNow: async (cmd) => {
+        if (this.current) return 'BUSY';
+        try {
+          await this.deps.cache.ensure(cmd.media.sha256, `${this.deps.serverUrl}${cmd.media.path}`);
+        } catch {
+          return 'FILE_MISSING';
+        }
+        const entry: ManifestEntry = {
+          occurrenceId: cmd.occurrenceId,
+          startsAt: new Date(this.deps.clock.now()).toISOString(),
+          priority: cmd.priority,
+          media: cmd.media,
+        };
+        void this.play(entry, true);
+        return { startedAt: entry.startsAt };
+      },
+      reboot: this.deps.reboot,
+    };
   }
 
   private publishReport(report: PlaybackReport): void {

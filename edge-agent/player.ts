@@ -25,21 +25,41 @@ export interface Playback {
 
 export interface Player {
   sink: Sink;
-  play(file: string): Playback;
+  play(source: Source | string, opts?: PlayOptions): Playback;
 }
 
 const SAMPLE_RATE = 48_000;
 
+/** What to play: a file, or a generated test tone (self-test, [P-3.5]). */
+export type Source = { file: string } | { toneHz: number; seconds: number };
+
+export interface PlayOptions {
+  /** Output level 0–100 ([P-3.5] volume); 100 leaves the audio as it is. */
+  volume?: number;
+}
+
 /**
  * Pure argv: one-second frames through astats, metadata printed to stdout. The output is named
  * pipe:1 (quoted, escaped) because Node's stdio pipes are sockets, which /dev/stdout cannot open.
+ * The volume filter comes before astats, so the measured level is what the horns receive.
  */
-export function playbackCommand(ffmpeg: string, file: string, sink: Sink): { cmd: string; args: string[] } {
-  const filter = `aresample=${SAMPLE_RATE},asetnsamples=n=${SAMPLE_RATE}:p=0,astats=metadata=1:reset=1,ametadata=mode=print:file='pipe\\:1'`;
+export function playbackCommand(
+  ffmpeg: string,
+  source: Source | string,
+  sink: Sink,
+  opts: PlayOptions = {},
+): { cmd: string; args: string[] } {
+  const src: Source = typeof source === 'string' ? { file: source } : source;
+  const input =
+    'file' in src
+      ? ['-re', '-i', src.file]
+      : ['-re', '-f', 'lavfi', '-i', `sine=frequency=${src.toneHz}:sample_rate=${SAMPLE_RATE}:duration=${src.seconds}`];
+  const gain = opts.volume !== undefined && opts.volume < 100 ? `volume=${(opts.volume / 100).toFixed(2)},` : '';
+  const filter = `aresample=${SAMPLE_RATE},${gain}asetnsamples=n=${SAMPLE_RATE}:p=0,astats=metadata=1:reset=1,ametadata=mode=print:file='pipe\\:1'`;
   const output = sink.kind === 'alsa' ? ['-f', 'alsa', sink.device] : ['-f', 'null', '-'];
   return {
     cmd: ffmpeg,
-    args: ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', '-re', '-i', file, '-af', filter, ...output],
+    args: ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', ...input, '-af', filter, ...output],
   };
 }
 
@@ -95,8 +115,8 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 export function createFfmpegPlayer(opts: { ffmpegPath: string; sink: Sink }): Player {
   return {
     sink: opts.sink,
-    play(file) {
-      const { cmd, args } = playbackCommand(opts.ffmpegPath, file, opts.sink);
+    play(source, playOpts) {
+      const { cmd, args } = playbackCommand(opts.ffmpegPath, source, opts.sink, playOpts);
       const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       const meter = new LevelMeter();
       let stderr = '';

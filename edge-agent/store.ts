@@ -10,8 +10,12 @@ export const AgentState = z.object({
   /** The server's manifest key, pinned at first contact (trust on first use until enrollment). */
   serverKeyHex: z.string().optional(),
   serverKid: z.string().optional(),
-  /** Highest envelope sequence accepted from the server. */
+  /** Highest envelope sequence accepted from the server, over manifests and commands ([P-4.3]). */
   lastSeq: z.number().default(-1),
+  /** Ids of server messages accepted recently (bounded), so a replayed command is refused. */
+  seenIds: z.array(z.string()).default([]),
+  /** Output level per zone, 0-100; "*" is every zone ([P-3.5] volume). */
+  volume: z.record(z.string(), z.number()).default({}),
   manifest: Manifest.optional(),
   manifestId: z.string().optional(),
   /** Occurrences already started here, so a restart never airs one twice. */

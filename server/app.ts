@@ -18,12 +18,14 @@ import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';
 import type { Metrics } from './metrics.ts';
 import { authRoutes } from './routes/auth.ts';
+import { commandRoutes } from './routes/commands.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { type HealthCheck, opsRoutes } from './routes/ops.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
+import type { CommandService } from './services/command-service.ts';
 import type { MediaService } from './services/media-service.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
 
@@ -32,6 +34,7 @@ export interface AppDeps {
   now: () => Date;
   media: MediaService;
   schedules: ScheduleService;
+  commands: CommandService;
   blobs: BlobStore;
   key: ServerKey;
   metrics: Metrics;
@@ -98,6 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(authRoutes, { db: deps.db, now: deps.now, prefix: '/api/v1' });
   await app.register(stationRoutes, { db: deps.db, auth, prefix: '/api/v1' });
   await app.register(mediaRoutes, { db: deps.db, media: deps.media, metrics: deps.metrics, auth, prefix: '/api/v1' });
+  await app.register(commandRoutes, { commands: deps.commands, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
   return app;
 }

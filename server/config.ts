@@ -22,6 +22,7 @@ export const ENV_KEYS = {
   LP_MAX_DURATION_S: 'maxDurationS',
   LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
   LP_MANIFEST_HORIZON_DAYS: 'manifestHorizonDays',
+  LP_COMMAND_TIMEOUT_MS: 'commandTimeoutMs',
   LP_FFMPEG: 'ffmpegPath',
   LP_FFPROBE: 'ffprobePath',
   LP_LOG_LEVEL: 'logLevel',
@@ -55,6 +56,8 @@ export const ConfigSchema = z.strictObject({
     .default(3 * 3600),
   opusBitrateKbps: z.coerce.number().int().min(16).max(64).default(32),
   manifestHorizonDays: z.coerce.number().int().min(1).max(31).default(7),
+  /** How long a remote command waits for the gateway's reply. */
+  commandTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(30_000),
   ffmpegPath: z.string().min(1).default('ffmpeg'),
   ffprobePath: z.string().min(1).default('ffprobe'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

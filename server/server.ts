@@ -14,6 +14,7 @@ import { type Runner, spawnRunner } from './media/process-runner.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.ts';
 import { type MqttLink, startMqttLink } from './mqtt/link.ts';
+import { CommandService } from './services/command-service.ts';
 import { DispatchService } from './services/dispatch-service.ts';
 import { MediaService } from './services/media-service.ts';
 import { ReportService } from './services/report-service.ts';
@@ -91,6 +92,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const dispatch = new DispatchService({ db, link: lazyLink, key, metrics, now, horizonDays: config.manifestHorizonDays, log });
     const schedules = new ScheduleService({ db, dispatch, now });
     const reports = new ReportService({ db, now, metrics, log });
+    const commands = new CommandService({ db, link: lazyLink, key, now, timeoutMs: config.commandTimeoutMs, log });
     const media = new MediaService({
       db,
       run,
@@ -107,6 +109,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       now,
       media,
       schedules,
+      commands,
       blobs,
       key,
       metrics,
@@ -147,10 +150,12 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     }
     link = await startMqttLink({ url: mqttUrl, clientId: `loaphuong-server-${key.publicKeyHex.slice(0, 8)}`, log });
     stops.push({ name: 'mqtt link', stop: () => lazyLink.stop() });
+    stops.push({ name: 'pending commands', stop: async () => commands.close() });
     link.on('report', async (station, payload) => {
       await reports.handleReport(station, payload);
     });
     link.on('state', (station, payload) => reports.handleState(station, payload));
+    link.on('reply', (station, payload) => commands.handleReply(station, payload));
     const republished = await dispatch.dispatchPending();
     log.info({ url, mqttUrl, republished }, 'loaphuong server started');
 

@@ -1,0 +1,86 @@
+// [P-5.8] Remote commands: sign and publish a command to one device, then wait for its reply,
+// correlated by transaction id and verified with the device's key.
+import { randomUUID } from 'node:crypto';
+import { Command, commandTopic, open, publicKeyFromHex, type Reply, seal } from '#protocol';
+import type { Db } from '../db/client.ts';
+import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
+import type { ServerKey } from '../keys.ts';
+import type { MqttLink } from '../mqtt/link.ts';
+import { deviceKid } from './report-service.ts';
+
+/** [P-4.6] a command lives 60 s. */
+const COMMAND_TTL_MS = 60_000;
+
+export interface CommandDeps {
+  db: Db;
+  link: MqttLink;
+  key: ServerKey;
+  now: () => Date;
+  timeoutMs: number;
+  log: { warn(obj: object, msg: string): void };
+}
+
+export class CommandService {
+  private readonly pending = new Map<string, { resolve: (reply: Reply) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly deps: CommandDeps) {}
+
+  /** Sends `input` (a command without txn) and resolves with the device's reply. */
+  async send(stationCode: string, input: Record<string, unknown>): Promise<Reply> {
+    const { db, link, key, now } = this.deps;
+    const station = await db.station.findUnique({ where: { code: stationCode } });
+    if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${stationCode}`);
+    if (!station.deviceKeyHex) throw conflict('DEVICE_NOT_REGISTERED', 'the station has no registered gateway to answer');
+    const txn = randomUUID();
+    const parsed = Command.safeParse({ ...input, txn });
+    if (!parsed.success)
+      throw badRequest('INVALID_COMMAND', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const envelope = seal('command', parsed.data, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
+    const id = `${stationCode}:${txn}`;
+    const reply = new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new AppError(504, 'COMMAND_TIMEOUT', `no reply from ${stationCode} within ${this.deps.timeoutMs} ms`));
+      }, this.deps.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+    });
+    try {
+      await link.publish(commandTopic(stationCode), JSON.stringify(envelope), { retain: false });
+    } catch (err) {
+      this.settle(id, { txn, action: parsed.data.action, ok: false, error: { code: 'NOT_SENT', message: (err as Error).message } });
+    }
+    return reply;
+  }
+
+  /** A reply published by a device; resolves the matching pending command. */
+  async handleReply(stationCode: string, payload: Buffer): Promise<void> {
+    const station = await this.deps.db.station.findUnique({ where: { code: stationCode } });
+    if (!station?.deviceKeyHex) return this.deps.log.warn({ station: stationCode }, 'reply from an unknown device');
+    const key = publicKeyFromHex(station.deviceKeyHex);
+    const kid = deviceKid(station.deviceKeyHex);
+    const opened = open(payload, 'reply', { keys: (k) => (k === kid ? key : undefined), now: this.deps.now() });
+    if (!opened.ok) return this.deps.log.warn({ station: stationCode, code: opened.code }, 'reply rejected');
+    const { txn } = opened.body;
+    if (!txn || !this.settle(`${stationCode}:${txn}`, opened.body)) {
+      this.deps.log.warn({ station: stationCode, txn }, 'reply matches no pending command');
+    }
+  }
+
+  private settle(id: string, reply: Reply): boolean {
+    const p = this.pending.get(id);
+    if (!p) return false;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    p.resolve(reply);
+    return true;
+  }
+
+  /** Fails every command still waiting, so shutdown does not wait for their timeouts. */
+  close(): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new AppError(503, 'SHUTTING_DOWN', 'the server is stopping'));
+      this.pending.delete(id);
+    }
+  }
+}

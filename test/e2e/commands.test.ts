@@ -1,0 +1,118 @@
+// Remote commands end to end: HTTP → signed command over MQTT → agent verifies and acts →
+// signed reply → HTTP answer. And the agent's error replies for everything it refuses.
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
+import t from 'tap';
+import { commandTopic, LIMITS, seal } from '#protocol';
+import { makeAgent } from '../helpers/agent.ts';
+import { makeTone } from '../helpers/audio.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { startTestServer, upload } from '../helpers/server.ts';
+
+const clock = new FakeClock(Date.now());
+const server = await startTestServer({ now: clock.date });
+t.teardown(() => server.stop());
+const station = 'HN-00019';
+const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+await gw.agent.start();
+t.teardown(() => gw.agent.stop());
+await gw.waitFor('subscribed');
+
+const command = async (body: unknown, code = station) => {
+  const res = await fetch(`${server.url}/api/v1/stations/${code}/commands`, {
+    method: 'POST',
+    headers: { ...server.auth, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown> & { ok?: boolean; error?: { code: string }; result?: Record<string, unknown> },
+  };
+};
+
+t.test('volume is acknowledged and kept across restarts of the agent state', async (t) => {
+  const r = await command({ action: 'volume', level: 40 });
+  t.equal(r.status, 200);
+  t.match(r.body, { ok: true, action: 'volume', result: { volume: { '*': 40 } } });
+  t.match(r.body.txn, /^[0-9a-f-]{36}$/, 'the reply echoes the transaction id');
+});
+
+t.test('self-test plays a tone through the player and reports what it measured, at the set volume', async (t) => {
+  const r = await command({ action: 'self-test' });
+  t.equal(r.body.ok, true);
+  const result = r.body.result as { playedMs: number; rmsDbfs: number; peakDbfs: number };
+  t.ok(Math.abs(result.playedMs - 2000) < 60, `played ${result.playedMs} ms`);
+  // A full-scale-0.125 sine (ffmpeg's sine source) is -21 dBFS RMS; at volume 40 it is 8 dB lower.
+  t.ok(result.rmsDbfs < -25 && result.rmsDbfs > -33, `rms ${result.rmsDbfs} dBFS`);
+});
+
+t.test('stop with nothing playing is acknowledged; sync-now re-reads the manifest', async (t) => {
+  t.match((await command({ action: 'stop' })).body, { ok: true, result: { stopped: null } });
+  t.match((await command({ action: 'sync-now' })).body, { ok: true });
+});
+
+t.test('play-now fetches the audio and airs it at once, with proof', async (t) => {
+  const { body: media } = await upload(server, makeTone(join(server.dataDir, 'now.wav'), { seconds: 1, frequency: 500 }));
+  const r = await command({
+    action: 'play-now',
+    occurrenceId: 'adhoc-1',
+    priority: 'priority',
+    media: {
+      sha256: media.sha256,
+      path: `/blobs/${media.sha256}`,
+      durationMs: media.durationMs,
+      sizeBytes: media.sizeBytes,
+      codec: 'opus',
+    },
+  });
+  t.match(r.body, { ok: true, result: { startedAt: clock.date().toISOString() } });
+  const done = await gw.waitFor('finished', (e) => e.occurrenceId === 'adhoc-1');
+  t.equal(done.report.kind, 'playback.completed');
+});
+
+t.test('actions this agent version does not implement get NOT_SUPPORTED, not silence', async (t) => {
+  const r = await command({ action: 'emergency.cancel', occurrenceId: 'x' });
+  t.match(r.body, { ok: false, action: 'emergency.cancel', error: { code: 'NOT_SUPPORTED' } });
+  t.match((await command({ action: 'reboot' })).body, { ok: false, error: { code: 'NOT_SUPPORTED' } });
+});
+
+t.test('the server refuses malformed commands and unknown stations before sending anything', async (t) => {
+  t.match(await command({ action: 'volume', level: 400 }), { status: 400, body: { error: { code: 'INVALID_COMMAND' } } });
+  t.match(await command({ action: 'dance' }), { status: 400, body: { error: { code: 'INVALID_COMMAND' } } });
+  t.match(await command({ action: 'stop' }, 'HN-99999'), { status: 404, body: { error: { code: 'UNKNOWN_STATION' } } });
+  t.match(await command({ action: 'stop' }, 'HN-00022'), { status: 409, body: { error: { code: 'DEVICE_NOT_REGISTERED' } } });
+});
+
+t.test('forged, replayed and oversized commands are refused with an error reply and not acted on', async (t) => {
+  const attacker = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  t.teardown(() => attacker.endAsync());
+  const rogue = generateKeyPairSync('ed25519');
+  const forged = seal(
+    'command',
+    { action: 'volume', txn: 'forged-1', level: 100 },
+    { kid: server.key.signer.kid, privateKey: rogue.privateKey, nextSeq: () => Number.MAX_SAFE_INTEGER },
+    { now: clock.date(), ttlMs: 60_000 },
+  );
+  await attacker.publishAsync(commandTopic(station), JSON.stringify(forged), { qos: 1 });
+  const forgedReply = await gw.waitFor('replied', (e) => e.reply.txn === 'forged-1');
+  t.match(forgedReply.reply, { ok: false, error: { code: 'BAD_SIGNATURE' } });
+
+  const genuine = seal('command', { action: 'volume', txn: 'genuine-1', level: 70 }, server.key.signer, {
+    now: clock.date(),
+    ttlMs: 60_000,
+  });
+  await attacker.publishAsync(commandTopic(station), JSON.stringify(genuine), { qos: 1 });
+  t.match((await gw.waitFor('replied', (e) => e.reply.txn === 'genuine-1' && e.reply.ok)).reply, { ok: true });
+  await attacker.publishAsync(commandTopic(station), JSON.stringify(genuine), { qos: 1 });
+  const replayed = await gw.waitFor('replied', (e) => e.reply.txn === 'genuine-1' && !e.reply.ok);
+  t.match(replayed.reply, { ok: false, error: { code: 'REPLAYED' } });
+
+  const big = Buffer.alloc(LIMITS.maxPayloadBytes + 10, 0x20);
+  await attacker.publishAsync(commandTopic(station), big, { qos: 1 });
+  const tooLarge = await gw.waitFor('replied', (e) => !e.reply.ok && e.reply.error.code === 'TOO_LARGE');
+  t.same([tooLarge.reply.txn, tooLarge.reply.action], [null, null], 'no txn is read from an oversized payload');
+
+  const volume = await command({ action: 'volume', level: 55 });
+  t.match(volume.body, { ok: true, result: { volume: { '*': 55 } } }, 'the forged volume of 100 never applied');
+});
