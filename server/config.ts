@@ -21,6 +21,8 @@ export const ENV_KEYS = {
   LP_MAX_UPLOAD_BYTES: 'maxUploadBytes',
   LP_MAX_DURATION_S: 'maxDurationS',
   LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
+  LP_LOUDNESS_LUFS: 'loudnessLufs',
+  LP_TRUE_PEAK_DBTP: 'truePeakDbtp',
   LP_MANIFEST_HORIZON_DAYS: 'manifestHorizonDays',
   LP_COMMAND_TIMEOUT_MS: 'commandTimeoutMs',
   LP_FFMPEG: 'ffmpegPath',
@@ -55,6 +57,10 @@ export const ConfigSchema = z.strictObject({
     .positive()
     .default(3 * 3600),
   opusBitrateKbps: z.coerce.number().int().min(16).max(64).default(32),
+  /** Integrated loudness every item is normalised to (EBU R128). */
+  loudnessLufs: z.coerce.number().min(-30).max(-10).default(-16),
+  /** True-peak ceiling of every item. */
+  truePeakDbtp: z.coerce.number().min(-6).max(0).default(-1),
   manifestHorizonDays: z.coerce.number().int().min(1).max(31).default(7),
   /** How long a remote command waits for the gateway's reply. */
   commandTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(30_000),

@@ -102,6 +102,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       ffprobePath: config.ffprobePath,
       opusBitrateKbps: config.opusBitrateKbps,
       maxDurationS: config.maxDurationS,
+      loudness: { integratedLufs: config.loudnessLufs, truePeakDbtp: config.truePeakDbtp },
     });
 
     const app = await buildApp({

@@ -12,47 +12,6 @@ export function probeCommand(ffprobe: string, input: string): Command {
   };
 }
 
-/** Horn format ([DESIGN §1]): Opus in Ogg, mono, 48 kHz, speech bitrate; video and metadata dropped. */
-export function transcodeCommand(ffmpeg: string, input: string, output: string, opts: { bitrateKbps: number }): Command {
-  return {
-    cmd: ffmpeg,
-    args: [
-      '-hide_banner',
-      '-nostdin',
-      '-v',
-      'error',
-      '-y',
-      '-i',
-      input,
-      '-map',
-      '0:a:0',
-      '-vn',
-      '-sn',
-      '-dn',
-      '-map_metadata',
-      '-1',
-      '-ac',
-      '1',
-      '-ar',
-      '48000',
-      '-c:a',
-      'libopus',
-      '-b:a',
-      `${opts.bitrateKbps}k`,
-      '-application',
-      'voip',
-      // Ogg serial numbers are random unless bit-exact: the same audio must give the same sha256.
-      '-fflags',
-      '+bitexact',
-      '-flags:a',
-      '+bitexact',
-      '-f',
-      'ogg',
-      output,
-    ],
-  };
-}
-
 export interface ProbeResult {
   formatName: string;
   durationMs: number;

@@ -17,6 +17,17 @@ export const MediaItem = z.object({
   channels: z.number(),
   sourceName: z.string(),
   sourceFormat: z.string(),
+  sourceSizeBytes: z.number(),
+  sourceDurationMs: z.number(),
+  trimStartMs: z.number(),
+  trimEndMs: z.number(),
+  loudnessBeforeLufs: z.number().nullable(),
+  truePeakBeforeDbtp: z.number().nullable(),
+  loudnessRangeLu: z.number().nullable(),
+  loudnessAfterLufs: z.number().nullable(),
+  truePeakAfterDbtp: z.number().nullable(),
+  gainDb: z.number(),
+  limited: z.boolean(),
   createdAt: z.date(),
 });
 const security = [{ bearer: [] }];

@@ -1,7 +1,7 @@
 // Ingest: an uploaded file becomes a horn-ready Opus item stored by sha256, or a clear error and nothing left behind.
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,7 +9,8 @@ import type { Db } from '../db/client.ts';
 import type { Media } from '../db/generated/client.ts';
 import { AppError, badRequest } from '../http/errors.ts';
 import type { BlobStore } from '../media/blob-store.ts';
-import { interpretProbe, type ProbeResult, probeCommand, transcodeCommand } from '../media/ffmpeg.ts';
+import { interpretProbe, type ProbeResult, probeCommand } from '../media/ffmpeg.ts';
+import { type Analysis, analysisCommand, encodeCommand, type LoudnessTarget, parseAnalysis, planEncode } from '../media/loudness.ts';
 import type { Runner } from '../media/process-runner.ts';
 
 export interface MediaServiceDeps {
@@ -21,6 +22,7 @@ export interface MediaServiceDeps {
   ffprobePath: string;
   opusBitrateKbps: number;
   maxDurationS: number;
+  loudness: LoudnessTarget;
 }
 
 export interface IngestInput {
@@ -44,14 +46,23 @@ export class MediaService {
     try {
       await pipeline(input.stream, createWriteStream(source));
       if (input.truncated?.()) throw new AppError(413, 'TOO_LARGE', 'the file exceeds the upload size limit');
+      const sourceSize = (await stat(source)).size;
       const probe = await this.probe(source);
       if (probe.durationMs > deps.maxDurationS * 1000) {
         throw badRequest('TOO_LONG', `audio lasts ${Math.round(probe.durationMs / 1000)} s, the maximum is ${deps.maxDurationS} s`);
       }
-      const t = transcodeCommand(deps.ffmpegPath, source, encoded, { bitrateKbps: deps.opusBitrateKbps });
-      const result = await deps.run(t, { timeoutMs: 10 * 60_000 });
-      if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be decoded: ${lastLine(result.stderr)}`);
+      // One analysis pass, then one encode pass ([DESIGN §1]: speech at -16 LUFS, -1 dBTP, silence trimmed).
+      const before = await this.analyse(source);
+      const verdict = planEncode(before, probe.durationMs, deps.loudness);
+      if (!verdict.ok) throw badRequest(verdict.code, verdict.message);
+      const { plan } = verdict;
+      const encode = encodeCommand(deps.ffmpegPath, source, plan, deps.loudness, [
+        { file: encoded, format: 'opus', bitrateKbps: deps.opusBitrateKbps },
+      ]);
+      const result = await deps.run(encode, { timeoutMs: 30 * 60_000 });
+      if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be encoded: ${lastLine(result.stderr)}`);
       const out = await this.probe(encoded);
+      const after = await this.analyse(encoded);
       const { sha256, sizeBytes } = await deps.blobs.adopt(encoded);
       const existing = await deps.db.media.findUnique({ where: { sha256 } });
       if (existing) return { media: existing, created: false };
@@ -66,6 +77,17 @@ export class MediaService {
           channels: out.channels,
           sourceName: input.fileName.slice(0, 255),
           sourceFormat: probe.formatName,
+          sourceSizeBytes: sourceSize,
+          sourceDurationMs: before.decodedMs,
+          trimStartMs: plan.startMs,
+          trimEndMs: before.decodedMs - plan.endMs,
+          loudnessBeforeLufs: finite(before.integratedLufs),
+          truePeakBeforeDbtp: finite(before.truePeakDbtp),
+          loudnessRangeLu: finite(before.loudnessRangeLu),
+          loudnessAfterLufs: finite(after.integratedLufs),
+          truePeakAfterDbtp: finite(after.truePeakDbtp),
+          gainDb: plan.gainDb,
+          limited: plan.limit,
           createdById: input.userId,
         },
       });
@@ -74,6 +96,12 @@ export class MediaService {
       await rm(source, { force: true });
       await rm(encoded, { force: true });
     }
+  }
+
+  private async analyse(file: string): Promise<Analysis> {
+    const r = await this.deps.run(analysisCommand(this.deps.ffmpegPath, file), { timeoutMs: 30 * 60_000 });
+    if (r.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be decoded: ${lastLine(r.stderr)}`);
+    return parseAnalysis(r.stderr, r.stdout);
   }
 
   private async probe(file: string): Promise<ProbeResult> {
@@ -90,5 +118,7 @@ export class MediaService {
     return verdict.probe;
   }
 }
+
+const finite = (n: number) => (Number.isFinite(n) ? n : null);
 
 const lastLine = (s: string) => s.trim().split('\n').at(-1)?.slice(0, 200) ?? '';

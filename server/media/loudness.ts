@@ -1,0 +1,154 @@
+// One analysis pass (EBU R128 loudness, true peak, loudness range, silences, decode errors) and
+// the plan of the one encode pass that follows: trim, linear gain, and a limiter only where the
+// true-peak ceiling would otherwise be crossed. Pure functions; the runner executes the argv.
+import type { Command } from './ffmpeg.ts';
+
+/** Everything is measured on what the encoder receives: mono, 48 kHz. */
+const MONO_48K = 'aformat=sample_rates=48000:channel_layouts=mono';
+export const SILENCE_THRESHOLD_DB = -50;
+export const SILENCE_MIN_S = 0.5;
+/** Kept before the first and after the last sound, so no syllable is clipped. */
+export const TRIM_PAD_MS = 100;
+/** EBU R128's absolute gate: a programme at or below this is silence. */
+export const SILENT_LUFS = -60;
+export const LIMITER_MARGIN_DB = 1.5;
+
+export function analysisCommand(ffmpeg: string, input: string): Command {
+  return {
+    cmd: ffmpeg,
+    args: [
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-progress',
+      'pipe:1',
+      '-i',
+      input,
+      '-map',
+      '0:a:0',
+      '-af',
+      `${MONO_48K},ebur128=peak=true:framelog=verbose,silencedetect=n=${SILENCE_THRESHOLD_DB}dB:d=${SILENCE_MIN_S}`,
+      '-f',
+      'null',
+      '-',
+    ],
+  };
+}
+
+export interface Analysis {
+  integratedLufs: number;
+  truePeakDbtp: number;
+  loudnessRangeLu: number;
+  /** Audio actually decoded, which a truncated file makes shorter than its header claims. */
+  decodedMs: number;
+  silences: { startMs: number; endMs: number }[];
+  decodeErrors: string[];
+}
+
+const num = (re: RegExp, text: string, fallback: number) => {
+  const m = re.exec(text);
+  if (!m) return fallback;
+  return m[1] === '-inf' ? Number.NEGATIVE_INFINITY : Number(m[1]);
+};
+
+export function parseAnalysis(stderr: string, stdout: string): Analysis {
+  const summary = stderr.slice(stderr.lastIndexOf('Summary:'));
+  const silences: Analysis['silences'] = [];
+  let open: number | undefined;
+  for (const m of stderr.matchAll(/silence_(start|end): (-?[\d.]+)/g)) {
+    const ms = Math.round(Number(m[2]) * 1000);
+    if (m[1] === 'start') open = Math.max(0, ms);
+    else if (open !== undefined) {
+      silences.push({ startMs: open, endMs: ms });
+      open = undefined;
+    }
+  }
+  const times = [...stdout.matchAll(/out_time_us=(\d+)/g)];
+  const decodedMs = times.length ? Math.round(Number(times[times.length - 1][1]) / 1000) : 0;
+  if (open !== undefined) silences.push({ startMs: open, endMs: decodedMs });
+  const decodeErrors = stderr
+    .split('\n')
+    .filter((l) => /Error while decoding|Invalid data found|corrupt|Header missing/i.test(l))
+    .slice(0, 5);
+  return {
+    integratedLufs: num(/I:\s+(-?[\d.]+|-inf) LUFS/, summary, Number.NEGATIVE_INFINITY),
+    truePeakDbtp: num(/Peak:\s+(-?[\d.]+|-inf) dBFS/, summary, Number.NEGATIVE_INFINITY),
+    loudnessRangeLu: num(/LRA:\s+(-?[\d.]+) LU/, summary, 0),
+    decodedMs,
+    silences,
+    decodeErrors,
+  };
+}
+
+export interface LoudnessTarget {
+  integratedLufs: number;
+  truePeakDbtp: number;
+}
+
+export interface EncodePlan {
+  startMs: number;
+  endMs: number;
+  gainDb: number;
+  /** A limiter holds the true-peak ceiling where the gain alone would cross it. */
+  limit: boolean;
+}
+
+export type PlanVerdict = { ok: true; plan: EncodePlan } | { ok: false; code: 'SILENT' | 'CORRUPT_AUDIO'; message: string };
+
+/**
+ * Decides trim and gain from the analysis. `declaredMs` is the duration the container claims:
+ * a file that decodes to clearly less is truncated.
+ */
+export function planEncode(a: Analysis, declaredMs: number, target: LoudnessTarget): PlanVerdict {
+  if (a.decodeErrors.length)
+    return { ok: false, code: 'CORRUPT_AUDIO', message: `the audio has decoding errors: ${a.decodeErrors[0].trim().slice(0, 160)}` };
+  if (declaredMs - a.decodedMs > Math.max(1000, declaredMs * 0.05)) {
+    return { ok: false, code: 'CORRUPT_AUDIO', message: `the file is truncated: it decodes to ${a.decodedMs} ms of ${declaredMs} ms` };
+  }
+  if (!(a.integratedLufs > SILENT_LUFS)) return { ok: false, code: 'SILENT', message: 'the audio is silent throughout' };
+  const lead = a.silences.find((s) => s.startMs <= 0);
+  const trail = a.silences.find((s) => s.endMs >= a.decodedMs - 20 && s.startMs > 0);
+  const startMs = lead ? Math.max(0, lead.endMs - TRIM_PAD_MS) : 0;
+  const endMs = trail ? Math.min(a.decodedMs, trail.startMs + TRIM_PAD_MS) : a.decodedMs;
+  if (endMs - startMs <= 0) return { ok: false, code: 'SILENT', message: 'the audio is silent throughout' };
+  const gainDb = round2(target.integratedLufs - a.integratedLufs);
+  return { ok: true, plan: { startMs, endMs, gainDb, limit: a.truePeakDbtp + gainDb > target.truePeakDbtp } };
+}
+
+export interface Rendition {
+  file: string;
+  format: 'opus' | 'mp3';
+  bitrateKbps: number;
+}
+
+/** The one encode pass: trim, gain, optional limiter, then each rendition from the same chain. */
+export function encodeCommand(ffmpeg: string, input: string, plan: EncodePlan, target: LoudnessTarget, renditions: Rendition[]): Command {
+  // A sample-peak limiter 1.5 dB under the true-peak target: Opus at speech bitrates adds about 1.2 dB of peak.
+  const ceiling = 10 ** ((target.truePeakDbtp - LIMITER_MARGIN_DB) / 20);
+  const chain = [
+    `[0:a:0]${MONO_48K}`,
+    `atrim=start=${(plan.startMs / 1000).toFixed(3)}:end=${(plan.endMs / 1000).toFixed(3)}`,
+    'asetpts=PTS-STARTPTS',
+    `volume=${plan.gainDb.toFixed(2)}dB`,
+    ...(plan.limit ? [`alimiter=limit=${ceiling.toFixed(4)}:level=false:attack=5:release=50`] : []),
+    `asplit=${renditions.length}${renditions.map((_, i) => `[r${i}]`).join('')}`,
+  ].join(',');
+  const outputs = renditions.flatMap((r, i) => [
+    '-map',
+    `[r${i}]`,
+    '-map_metadata',
+    '-1',
+    ...(r.format === 'opus'
+      ? ['-c:a', 'libopus', '-b:a', `${r.bitrateKbps}k`, '-application', 'voip', '-f', 'ogg']
+      : ['-c:a', 'libmp3lame', '-b:a', `${r.bitrateKbps}k`, '-f', 'mp3']),
+    // Ogg serial numbers (and encoder tags) are random unless bit-exact: the same audio must give the same sha256.
+    '-fflags',
+    '+bitexact',
+    '-flags:a',
+    '+bitexact',
+    r.file,
+  ]);
+  return { cmd: ffmpeg, args: ['-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', input, '-filter_complex', chain, ...outputs] };
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
