@@ -2,6 +2,7 @@
 // one JSON line per figure: {"bench": "...", "metric": "...", "value": N, "unit": "..."}.
 const BENCHES: Record<string, () => Promise<void>> = {
   e2e: async () => (await import('./e2e.ts')).run(),
+  content: async () => (await import('./content.ts')).run(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

@@ -28,11 +28,13 @@ import { stationRoutes } from './routes/stations.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { MediaService } from './services/media-service.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
+import type { TtsService } from './services/tts-service.ts';
 
 export interface AppDeps {
   db: Db;
   now: () => Date;
   media: MediaService;
+  tts: TtsService;
   schedules: ScheduleService;
   commands: CommandService;
   blobs: BlobStore;
@@ -100,7 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(gatewayRoutes, { db: deps.db, key: deps.key, blobs: deps.blobs, now: deps.now });
   await app.register(authRoutes, { db: deps.db, now: deps.now, prefix: '/api/v1' });
   await app.register(stationRoutes, { db: deps.db, auth, prefix: '/api/v1' });
-  await app.register(mediaRoutes, { db: deps.db, media: deps.media, metrics: deps.metrics, auth, prefix: '/api/v1' });
+  await app.register(mediaRoutes, { db: deps.db, media: deps.media, tts: deps.tts, metrics: deps.metrics, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
   return app;

@@ -27,6 +27,11 @@ export const ENV_KEYS = {
   LP_COMMAND_TIMEOUT_MS: 'commandTimeoutMs',
   LP_FFMPEG: 'ffmpegPath',
   LP_FFPROBE: 'ffprobePath',
+  LP_ESPEAK: 'espeakPath',
+  LP_TTS_ENGINE: 'ttsEngine',
+  LP_TTS_HTTP_URL: 'ttsHttpUrl',
+  LP_TTS_HTTP_TOKEN: 'ttsHttpToken',
+  LP_TTS_CHIME_FILE: 'ttsChimeFile',
   LP_LOG_LEVEL: 'logLevel',
   LP_SEED: 'seed',
   LP_ADMIN_PASSWORD: 'adminPassword',
@@ -66,6 +71,13 @@ export const ConfigSchema = z.strictObject({
   commandTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(30_000),
   ffmpegPath: z.string().min(1).default('ffmpeg'),
   ffprobePath: z.string().min(1).default('ffprobe'),
+  espeakPath: z.string().min(1).default('espeak-ng'),
+  /** espeak: the offline espeak-ng voice; http: POST to ttsHttpUrl (see server/media/tts.ts). */
+  ttsEngine: z.enum(['espeak', 'http']).default('espeak'),
+  ttsHttpUrl: z.url().optional(),
+  ttsHttpToken: z.string().min(1).optional(),
+  /** Played before (and after) a spoken bulletin when asked; defaults to the project's chime. */
+  ttsChimeFile: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seed Hanoi's units, stations and the first administrator into an empty database. */
   seed: z.union([z.boolean(), bool]).default(true),

@@ -2,6 +2,7 @@
 // them in reverse, each in its own try/catch so one failure does not keep the rest running.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { type App, buildApp } from './app.ts';
 import type { Config } from './config.ts';
@@ -11,6 +12,7 @@ import { type SeedResult, seedIfEmpty } from './db/seed.ts';
 import { loadOrCreateServerKey, type ServerKey } from './keys.ts';
 import { createBlobStore } from './media/blob-store.ts';
 import { type Runner, spawnRunner } from './media/process-runner.ts';
+import { espeakEngine, httpEngine } from './media/tts.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.ts';
 import { type MqttLink, startMqttLink } from './mqtt/link.ts';
@@ -19,6 +21,7 @@ import { DispatchService } from './services/dispatch-service.ts';
 import { MediaService } from './services/media-service.ts';
 import { ReportService } from './services/report-service.ts';
 import { ScheduleService } from './services/schedule-service.ts';
+import { TtsService } from './services/tts-service.ts';
 
 export interface ServerDeps {
   now: () => Date;
@@ -105,10 +108,25 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       loudness: { integratedLufs: config.loudnessLufs, truePeakDbtp: config.truePeakDbtp },
     });
 
+    if (config.ttsEngine === 'http' && !config.ttsHttpUrl) throw new Error('LP_TTS_HTTP_URL is required when LP_TTS_ENGINE=http');
+    const tmpDir = join(config.dataDir, 'tmp');
+    const tts = new TtsService({
+      engine:
+        config.ttsEngine === 'http' && config.ttsHttpUrl
+          ? httpEngine({ url: config.ttsHttpUrl, token: config.ttsHttpToken, fetch, timeoutMs: 120_000 })
+          : espeakEngine({ run, espeakPath: config.espeakPath, tmpFile: () => join(tmpDir, `${crypto.randomUUID()}.txt`) }),
+      media,
+      run,
+      ffmpegPath: config.ffmpegPath,
+      chimeFile: config.ttsChimeFile ?? fileURLToPath(new URL('../audio-samples/chuong-bao-hieu.ogg', import.meta.url)),
+      tmpDir,
+    });
+
     const app = await buildApp({
       db,
       now,
       media,
+      tts,
       schedules,
       commands,
       blobs,

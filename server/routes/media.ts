@@ -5,6 +5,7 @@ import type { Db } from '../db/client.ts';
 import { badRequest, ErrorBody, notFound } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MediaService } from '../services/media-service.ts';
+import type { TtsService } from '../services/tts-service.ts';
 
 export const MediaItem = z.object({
   id: z.string(),
@@ -35,9 +36,10 @@ const security = [{ bearer: [] }];
 export const mediaRoutes: FastifyPluginAsyncZod<{
   db: Db;
   media: MediaService;
+  tts: TtsService;
   metrics: Metrics;
   auth: preHandlerAsyncHookHandler;
-}> = async (app, { db, media, metrics, auth }) => {
+}> = async (app, { db, media, tts, metrics, auth }) => {
   app.post(
     '/media',
     {
@@ -72,6 +74,35 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
         metrics.uploads.inc({ result: (err as { code?: string }).code ?? 'error' });
         throw err;
       }
+    },
+  );
+
+  app.post(
+    '/media/tts',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['media'],
+        summary: 'Speak a Vietnamese text (espeak-ng by default, or the configured HTTP engine) and ingest it like an upload',
+        security,
+        body: z.object({
+          title: z.string().min(1).max(200),
+          text: z.string().min(1).max(20_000),
+          voice: z
+            .string()
+            .regex(/^[a-z]{2,3}([-+][A-Za-z0-9]+)*$/)
+            .default('vi'),
+          speed: z.int().min(80).max(450).default(150),
+          pitch: z.int().min(0).max(99).default(50),
+          chime: z.enum(['none', 'intro', 'both']).default('none'),
+        }),
+        response: { 200: MediaItem, 201: MediaItem, 400: ErrorBody, 502: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { media: item, created } = await tts.create({ ...request.body, userId: request.user?.id });
+      metrics.uploads.inc({ result: created ? 'tts_created' : 'tts_existing' });
+      return reply.status(created ? 201 : 200).send(item);
     },
   );
 

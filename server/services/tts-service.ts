@@ -1,0 +1,57 @@
+// Typed bulletins: text → TTS engine → optional chime → the same ingest pipeline as uploads.
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError, badRequest } from '../http/errors.ts';
+import type { Runner } from '../media/process-runner.ts';
+import { type TtsEngine, TtsError, type TtsOptions, withChimeCommand } from '../media/tts.ts';
+import type { MediaService } from './media-service.ts';
+
+export interface TtsInput extends TtsOptions {
+  title: string;
+  text: string;
+  chime: 'none' | 'intro' | 'both';
+  userId?: string;
+}
+
+export class TtsService {
+  constructor(
+    private readonly deps: { engine: TtsEngine; media: MediaService; run: Runner; ffmpegPath: string; chimeFile: string; tmpDir: string },
+  ) {}
+
+  async create(input: TtsInput) {
+    const { deps } = this;
+    if (!input.text.trim()) throw badRequest('EMPTY_TEXT', 'there is no text to speak');
+    await mkdir(deps.tmpDir, { recursive: true });
+    const id = randomUUID();
+    const speech = join(deps.tmpDir, `${id}.tts`);
+    const withChime = join(deps.tmpDir, `${id}.chime.wav`);
+    try {
+      try {
+        // Only the voice options leave this server: never the title, user or anything else of the input.
+        await deps.engine.synthesize(input.text, { voice: input.voice, speed: input.speed, pitch: input.pitch }, speech);
+      } catch (err) {
+        if (err instanceof TtsError) throw new AppError(502, err.code, err.message);
+        throw err;
+      }
+      let file = speech;
+      if (input.chime !== 'none') {
+        const r = await deps.run(withChimeCommand(deps.ffmpegPath, speech, deps.chimeFile, input.chime, withChime), {
+          timeoutMs: 10 * 60_000,
+        });
+        if (r.code !== 0) throw new AppError(500, 'CHIME_FAILED', 'the chime could not be added');
+        file = withChime;
+      }
+      return await deps.media.ingest({
+        stream: createReadStream(file),
+        fileName: `${deps.engine.name}.wav`,
+        title: input.title,
+        userId: input.userId,
+      });
+    } finally {
+      await rm(speech, { force: true });
+      await rm(withChime, { force: true });
+    }
+  }
+}
