@@ -269,6 +269,10 @@ export class Agent {
     this.state.played.push(entry.occurrenceId);
     deps.store.save(this.state);
 
+    if (entry.validUntil && startedAt + entry.media.durationMs > Date.parse(entry.validUntil)) {
+      // [P-3.1.1] a stale item never airs, even when a manifest says so
+      return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'EXPIRED_ITEM' });
+    }
     if (!queued && startedAt - scheduledAt > START_GRACE_MS) {
       return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'MISSED_WINDOW' });
     }

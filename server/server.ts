@@ -18,6 +18,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.ts';
 import { type MqttLink, startMqttLink } from './mqtt/link.ts';
 import { CommandService } from './services/command-service.ts';
 import { DispatchService } from './services/dispatch-service.ts';
+import { LibraryService } from './services/library-service.ts';
 import { MediaService } from './services/media-service.ts';
 import { ReportService } from './services/report-service.ts';
 import { ScheduleService } from './services/schedule-service.ts';
@@ -127,6 +128,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       now,
       media,
       tts,
+      library: new LibraryService({ db, now, onWithdrawn: (mediaId) => dispatch.dispatchMedia(mediaId) }),
       schedules,
       commands,
       blobs,

@@ -9,7 +9,7 @@ let passed = 0;
 let failed = 0;
 
 for (const [name, cmd, args] of [
-  ['lint (biome)', bin('biome'), ['check', '.']],
+  ['lint (biome)', bin('biome'), ['check', '--error-on-warnings', '.']],
   ['typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']],
 ]) {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });

@@ -36,6 +36,8 @@ export const ManifestEntry = z.object({
   startsAt: isoInstant,
   priority: Priority,
   media: MediaRef,
+  /** The item must not play past this instant: a device refuses to start it if it cannot end by then. */
+  validUntil: isoInstant.optional(),
 });
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 

@@ -1,8 +1,7 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
-import { badRequest, ErrorBody, notFound } from '../http/errors.ts';
+import { badRequest, ErrorBody } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MediaService } from '../services/media-service.ts';
 import type { TtsService } from '../services/tts-service.ts';
@@ -29,17 +28,28 @@ export const MediaItem = z.object({
   truePeakAfterDbtp: z.number().nullable(),
   gainDb: z.number(),
   limited: z.boolean(),
+  description: z.string(),
+  category: z.string(),
+  tags: z.array(z.string()),
+  unitCode: z.string().nullable(),
+  validFrom: z.date().nullable(),
+  validUntil: z.date().nullable(),
+  status: z.string(),
+  statusReason: z.string().nullable(),
   createdAt: z.date(),
 });
+
+type MediaRow = Omit<z.infer<typeof MediaItem>, 'tags' | 'unitCode'> & { tags: string; unit?: { code: string } | null };
+/** A stored row as the API shows it: tags parsed, the owning unit by code. */
+export const toItem = ({ unit, tags, ...row }: MediaRow) => ({ ...row, tags: JSON.parse(tags) as string[], unitCode: unit?.code ?? null });
 const security = [{ bearer: [] }];
 
 export const mediaRoutes: FastifyPluginAsyncZod<{
-  db: Db;
   media: MediaService;
   tts: TtsService;
   metrics: Metrics;
   auth: preHandlerAsyncHookHandler;
-}> = async (app, { db, media, tts, metrics, auth }) => {
+}> = async (app, { media, tts, metrics, auth }) => {
   app.post(
     '/media',
     {
@@ -69,7 +79,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
           truncated: () => file.file.truncated,
         });
         metrics.uploads.inc({ result: created ? 'created' : 'existing' });
-        return reply.status(created ? 201 : 200).send(item);
+        return reply.status(created ? 201 : 200).send(toItem(item));
       } catch (err) {
         metrics.uploads.inc({ result: (err as { code?: string }).code ?? 'error' });
         throw err;
@@ -102,50 +112,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       const { media: item, created } = await tts.create({ ...request.body, userId: request.user?.id });
       metrics.uploads.inc({ result: created ? 'tts_created' : 'tts_existing' });
-      return reply.status(created ? 201 : 200).send(item);
-    },
-  );
-
-  app.get(
-    '/media',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['media'],
-        summary: 'Media items, newest first',
-        security,
-        querystring: z.object({
-          limit: z.coerce.number().int().min(1).max(500).default(50),
-          offset: z.coerce.number().int().min(0).default(0),
-        }),
-        response: { 200: z.object({ total: z.number(), items: z.array(MediaItem) }) },
-      },
-    },
-    async (request) => {
-      const [total, items] = await Promise.all([
-        db.media.count(),
-        db.media.findMany({ orderBy: { createdAt: 'desc' }, take: request.query.limit, skip: request.query.offset }),
-      ]);
-      return { total, items };
-    },
-  );
-
-  app.get(
-    '/media/:id',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['media'],
-        summary: 'One media item',
-        security,
-        params: z.object({ id: z.string().max(64) }),
-        response: { 200: MediaItem, 404: ErrorBody },
-      },
-    },
-    async (request) => {
-      const item = await db.media.findUnique({ where: { id: request.params.id } });
-      if (!item) throw notFound('UNKNOWN_MEDIA', `unknown media ${request.params.id}`);
-      return item;
+      return reply.status(created ? 201 : 200).send(toItem(item));
     },
   );
 };

@@ -6,6 +6,7 @@ import type { Db } from '../db/client.ts';
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
 import type { MqttLink } from '../mqtt/link.ts';
+import { LibraryService } from './library-service.ts';
 import { deviceKid } from './report-service.ts';
 
 /** [P-4.6] a command lives 60 s. */
@@ -35,6 +36,12 @@ export class CommandService {
     const parsed = Command.safeParse({ ...input, txn });
     if (!parsed.success)
       throw badRequest('INVALID_COMMAND', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (parsed.data.action === 'play-now') {
+      // Airing at once is scheduling too: only an approved, valid item of the library.
+      const media = await db.media.findUnique({ where: { sha256: parsed.data.media.sha256 } });
+      if (!media) throw notFound('UNKNOWN_MEDIA', `no media item with sha256 ${parsed.data.media.sha256}`);
+      LibraryService.assertSchedulable(media, now());
+    }
     const envelope = seal('command', parsed.data, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
     const id = `${stationCode}:${txn}`;
     const reply = new Promise<Reply>((resolve, reject) => {

@@ -44,6 +44,12 @@ export class DispatchService {
         horizonUntil: horizonUntil.toISOString(),
         entries: occurrences
           .filter((o) => o.startsAt.getTime() + o.media.durationMs > at.getTime())
+          // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled.
+          .filter(
+            (o) =>
+              o.media.status === 'approved' &&
+              (!o.media.validUntil || o.startsAt.getTime() + o.media.durationMs <= o.media.validUntil.getTime()),
+          )
           .map((o) => ({
             occurrenceId: o.id,
             startsAt: o.startsAt.toISOString(),
@@ -55,6 +61,7 @@ export class DispatchService {
               sizeBytes: o.media.sizeBytes,
               codec: o.media.codec,
             },
+            ...(o.media.validUntil ? { validUntil: o.media.validUntil.toISOString() } : {}),
           })),
       };
     });
@@ -71,6 +78,16 @@ export class DispatchService {
       this.deps.metrics.manifests.inc();
       this.deps.log.info({ station: manifest.station, version: manifest.version, entries: manifest.entries.length }, 'manifest published');
     }
+  }
+
+  /** Re-plans every station that has this item still to air (after it was withdrawn). */
+  async dispatchMedia(mediaId: string): Promise<void> {
+    const rows = await this.deps.db.occurrence.findMany({
+      where: { mediaId, status: 'scheduled', startsAt: { gte: new Date(this.deps.now().getTime() - DAY_MS) } },
+      select: { stationId: true },
+      distinct: ['stationId'],
+    });
+    await this.dispatch(rows.map((r) => r.stationId));
   }
 
   /** On start: the embedded broker keeps retained messages in memory only, so republish what is pending. */

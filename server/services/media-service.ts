@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/client.ts';
 import type { Media } from '../db/generated/client.ts';
 import { AppError, badRequest } from '../http/errors.ts';
+import { searchTextOf } from '../library/fold.ts';
 import type { BlobStore } from '../media/blob-store.ts';
 import { interpretProbe, type ProbeResult, probeCommand } from '../media/ffmpeg.ts';
 import { type Analysis, analysisCommand, encodeCommand, type LoudnessTarget, parseAnalysis, planEncode } from '../media/loudness.ts';
@@ -69,6 +70,7 @@ export class MediaService {
       const media = await deps.db.media.create({
         data: {
           title: input.title,
+          searchText: searchTextOf({ title: input.title }),
           sha256,
           sizeBytes,
           durationMs: out.durationMs,

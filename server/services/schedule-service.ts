@@ -3,6 +3,7 @@ import type { Priority } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 import type { DispatchService } from './dispatch-service.ts';
+import { LibraryService } from './library-service.ts';
 
 export interface CreateScheduleInput {
   mediaId: string;
@@ -25,6 +26,7 @@ export class ScheduleService {
     }
     const media = await db.media.findUnique({ where: { id: input.mediaId } });
     if (!media) throw notFound('UNKNOWN_MEDIA', `no media item ${input.mediaId}`);
+    LibraryService.assertSchedulable(media, input.startsAt);
     const codes = [...new Set(input.stations)];
     const stations = await db.station.findMany({ where: { code: { in: codes } }, select: { id: true, code: true } });
     if (stations.length !== codes.length) {

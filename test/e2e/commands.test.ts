@@ -8,7 +8,7 @@ import { commandTopic, LIMITS, seal } from '#protocol';
 import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { startTestServer, upload } from '../helpers/server.ts';
+import { startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -53,7 +53,7 @@ t.test('stop with nothing playing is acknowledged; sync-now re-reads the manifes
 });
 
 t.test('play-now fetches the audio and airs it at once, with proof', async (t) => {
-  const { body: media } = await upload(server, makeTone(join(server.dataDir, 'now.wav'), { seconds: 1, frequency: 500 }));
+  const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'now.wav'), { seconds: 1, frequency: 500 }));
   const r = await command({
     action: 'play-now',
     occurrenceId: 'adhoc-1',

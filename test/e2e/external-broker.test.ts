@@ -6,7 +6,7 @@ import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { hasMosquitto, startMosquitto } from '../helpers/mosquitto.ts';
-import { startTestServer, upload } from '../helpers/server.ts';
+import { startTestServer, uploadApproved } from '../helpers/server.ts';
 
 t.test(
   'schedule, airing, proof and a command all work through Mosquitto',
@@ -27,7 +27,7 @@ t.test(
     t.teardown(() => gw.agent.stop());
     await gw.waitFor('subscribed');
 
-    const { body: media } = await upload(server, makeTone(join(server.dataDir, 'mosq.mp3'), { seconds: 1 }));
+    const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'mosq.mp3'), { seconds: 1 }));
     const startsAt = new Date(clock.now() + 120_000);
     const res = await fetch(`${server.url}/api/v1/schedules`, {
       method: 'POST',

@@ -7,7 +7,7 @@ import t from 'tap';
 import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { startTestServer, upload } from '../helpers/server.ts';
+import { startTestServer, uploadApproved } from '../helpers/server.ts';
 
 t.test('an uploaded MP3 scheduled for a station airs there and the API shows it as aired', async (t) => {
   const clock = new FakeClock(Date.now());
@@ -20,7 +20,7 @@ t.test('an uploaded MP3 scheduled for a station airs there and the API shows it 
   t.teardown(() => gateway.agent.stop());
 
   const mp3 = makeTone(join(server.dataDir, 'bulletin.mp3'), { seconds: 2 });
-  const up = await upload(server, mp3, { title: 'Bản tin thử' });
+  const up = await uploadApproved(server, mp3, { title: 'Bản tin thử' });
   t.equal(up.status, 201, 'upload accepted');
   t.match(up.body, { codec: 'opus', sampleRate: 48000, channels: 1, sourceFormat: 'mp3', title: 'Bản tin thử' });
   t.ok(Math.abs((up.body.durationMs as number) - 2000) < 100, `duration ≈ 2 s (${up.body.durationMs})`);

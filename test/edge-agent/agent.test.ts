@@ -8,7 +8,7 @@ import { AudioCache } from '../../edge-agent/cache.ts';
 import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { startTestServer, upload } from '../helpers/server.ts';
+import { startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -61,7 +61,7 @@ t.test('a manifest signed by anyone but the server is rejected and nothing is ar
 
 t.test('after a restart the agent re-arms its stored plan without the network, and never airs an item twice', async (t) => {
   const station = 'HN-00010';
-  const { body: media } = await upload(server, makeTone(join(server.dataDir, 'restart.wav'), { seconds: 1, frequency: 660 }));
+  const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'restart.wav'), { seconds: 1, frequency: 660 }));
   const first = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
   await first.agent.start();
   const t1 = new Date(clock.now() + 10 * 60_000);
@@ -88,7 +88,7 @@ t.test('after a restart the agent re-arms its stored plan without the network, a
 
 t.test('an item whose audio cannot be had at airtime is reported as failed with FILE_MISSING', async (t) => {
   const station = 'HN-00013';
-  const { body: media } = await upload(server, makeTone(join(server.dataDir, 'missing.wav'), { seconds: 1, frequency: 770 }));
+  const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'missing.wav'), { seconds: 1, frequency: 770 }));
   const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
   await gw.agent.start();
   t.teardown(() => gw.agent.stop());
@@ -114,7 +114,7 @@ t.test('the cache refuses audio whose hash does not match', async (t) => {
 
 t.test('an item due before its prefetch finished is fetched at airtime and airs', async (t) => {
   const station = 'HN-00016';
-  const { body: media } = await upload(server, makeTone(join(server.dataDir, 'due-now.wav'), { seconds: 1, frequency: 880 }));
+  const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'due-now.wav'), { seconds: 1, frequency: 880 }));
   const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
   await gw.agent.start();
   t.teardown(() => gw.agent.stop());

@@ -47,3 +47,35 @@ export async function upload(server: TestServer, file: string, opts: { title?: s
   const res = await fetch(`${server.url}/api/v1/media${q}`, { method: 'POST', headers: server.auth, body: form });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: { code: string } } };
 }
+
+export const TEST_APPROVER = { username: 'approver.test', password: 'approver-password-1' };
+
+/** Logs in as the test approver, creating the account (as admin) the first time. */
+export async function approverAuth(server: TestServer): Promise<{ authorization: string }> {
+  const json = { 'content-type': 'application/json' };
+  await fetch(`${server.url}/api/v1/users`, {
+    method: 'POST',
+    headers: { ...server.auth, ...json },
+    body: JSON.stringify({ ...TEST_APPROVER, role: 'approver' }),
+  });
+  const res = await fetch(`${server.url}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify(TEST_APPROVER) });
+  return { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
+}
+
+/** Submits an item as its author (admin) and approves it as another user, as the workflow requires. */
+export async function approve(server: TestServer, mediaId: unknown, approver?: { authorization: string }): Promise<void> {
+  const submit = await fetch(`${server.url}/api/v1/media/${mediaId}/submit`, { method: 'POST', headers: server.auth });
+  if (submit.status !== 200) throw new Error(`submit failed: ${await submit.text()}`);
+  const ok = await fetch(`${server.url}/api/v1/media/${mediaId}/approve`, {
+    method: 'POST',
+    headers: approver ?? (await approverAuth(server)),
+  });
+  if (ok.status !== 200) throw new Error(`approve failed: ${await ok.text()}`);
+}
+
+/** Upload, then approve: an item ready to schedule. */
+export async function uploadApproved(server: TestServer, file: string, opts: { title?: string } = {}) {
+  const r = await upload(server, file, opts);
+  if (r.status === 201) await approve(server, r.body.id);
+  return r;
+}

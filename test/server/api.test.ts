@@ -8,7 +8,7 @@ import { connectAsync } from 'mqtt';
 import t from 'tap';
 import { publicKeyHex, reportTopic } from '#protocol';
 import { makeSilence, makeTone } from '../helpers/audio.ts';
-import { startTestServer, upload } from '../helpers/server.ts';
+import { startTestServer, upload, uploadApproved } from '../helpers/server.ts';
 
 const server = await startTestServer();
 t.teardown(() => server.stop());
@@ -115,7 +115,7 @@ t.test('audio longer than the configured maximum is refused', async (t) => {
 
 t.test('schedules are validated before anything is written', async (t) => {
   const file = makeTone(join(server.dataDir, 'sched.wav'), { seconds: 1, frequency: 1200 });
-  const { body: media } = await upload(server, file);
+  const { body: media } = await uploadApproved(server, file);
   const future = new Date(Date.now() + 3600_000).toISOString();
   const unknown = await post('/api/v1/schedules', { mediaId: media.id, stations: ['HN-00001', 'HN-99999'], startsAt: future });
   t.equal(unknown.status, 404);

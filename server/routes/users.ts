@@ -1,0 +1,37 @@
+// Users. Scoped roles, lockout and TOTP come with the security issue (#8); until then a province
+// administrator creates accounts with one of the roles below.
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { hashPassword } from '../auth/passwords.ts';
+import type { Db } from '../db/client.ts';
+import { AppError, conflict, ErrorBody } from '../http/errors.ts';
+
+export const ROLES = ['province_admin', 'district_operator', 'commune_operator', 'editor', 'approver', 'auditor', 'integration'] as const;
+
+export const userRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHookHandler }> = async (app, { db, auth }) => {
+  app.post(
+    '/users',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user (province administrators only)',
+        security: [{ bearer: [] }],
+        body: z.object({
+          username: z.string().regex(/^[a-z0-9._-]{3,50}$/),
+          password: z.string().min(12).max(200),
+          role: z.enum(ROLES),
+        }),
+        response: { 201: z.object({ id: z.string(), username: z.string(), role: z.string() }), 403: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      if (request.user?.role !== 'province_admin') throw new AppError(403, 'FORBIDDEN', 'only a province administrator creates users');
+      const { username, password, role } = request.body;
+      if (await db.user.findUnique({ where: { username } })) throw conflict('USERNAME_TAKEN', `user ${username} exists`);
+      const user = await db.user.create({ data: { username, role, passwordHash: await hashPassword(password) } });
+      return reply.status(201).send({ id: user.id, username: user.username, role: user.role });
+    },
+  );
+};
