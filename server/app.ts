@@ -24,12 +24,14 @@ import { gatewayRoutes } from './routes/gateway.ts';
 import { libraryRoutes } from './routes/library.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { type HealthCheck, opsRoutes } from './routes/ops.ts';
+import { playlistRoutes } from './routes/playlists.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { userRoutes } from './routes/users.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { LibraryService } from './services/library-service.ts';
 import type { MediaService } from './services/media-service.ts';
+import type { PlaylistService } from './services/playlist-service.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
 import type { TtsService } from './services/tts-service.ts';
 
@@ -39,6 +41,7 @@ export interface AppDeps {
   media: MediaService;
   tts: TtsService;
   library: LibraryService;
+  playlists: PlaylistService;
   schedules: ScheduleService;
   commands: CommandService;
   blobs: BlobStore;
@@ -108,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(stationRoutes, { db: deps.db, auth, prefix: '/api/v1' });
   await app.register(mediaRoutes, { media: deps.media, tts: deps.tts, metrics: deps.metrics, auth, prefix: '/api/v1' });
   await app.register(libraryRoutes, { db: deps.db, library: deps.library, auth, prefix: '/api/v1' });
+  await app.register(playlistRoutes, { playlists: deps.playlists, auth, prefix: '/api/v1' });
   await app.register(userRoutes, { db: deps.db, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });

@@ -20,6 +20,7 @@ import { CommandService } from './services/command-service.ts';
 import { DispatchService } from './services/dispatch-service.ts';
 import { LibraryService } from './services/library-service.ts';
 import { MediaService } from './services/media-service.ts';
+import { PlaylistService } from './services/playlist-service.ts';
 import { ReportService } from './services/report-service.ts';
 import { ScheduleService } from './services/schedule-service.ts';
 import { TtsService } from './services/tts-service.ts';
@@ -94,7 +95,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       stop: async () => link?.stop(),
     };
     const dispatch = new DispatchService({ db, link: lazyLink, key, metrics, now, horizonDays: config.manifestHorizonDays, log });
-    const schedules = new ScheduleService({ db, dispatch, now });
+    const playlists = new PlaylistService({ db });
+    const schedules = new ScheduleService({ db, dispatch, playlists, now });
     const reports = new ReportService({ db, now, metrics, log });
     const commands = new CommandService({ db, link: lazyLink, key, now, timeoutMs: config.commandTimeoutMs, log });
     const media = new MediaService({
@@ -128,6 +130,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       now,
       media,
       tts,
+      playlists,
       library: new LibraryService({ db, now, onWithdrawn: (mediaId) => dispatch.dispatchMedia(mediaId) }),
       schedules,
       commands,

@@ -8,20 +8,37 @@ import type { ScheduleService } from '../services/schedule-service.ts';
 
 const Schedule = z.object({
   id: z.string(),
-  mediaId: z.string(),
+  mediaId: z.string().nullable(),
+  playlistId: z.string().nullable(),
   startsAt: z.date(),
   priority: z.string(),
   createdAt: z.date(),
-  occurrences: z.array(z.object({ id: z.string(), station: z.string(), status: z.string() })),
+  occurrences: z.array(
+    z.object({
+      id: z.string(),
+      station: z.string(),
+      mediaId: z.string(),
+      startsAt: z.date(),
+      position: z.number().nullable(),
+      status: z.string(),
+    }),
+  ),
 });
 const security = [{ bearer: [] }];
 
 type ScheduleRow = Omit<z.infer<typeof Schedule>, 'occurrences'> & {
-  occurrences: { id: string; status: string; station: { code: string } }[];
+  occurrences: { id: string; status: string; mediaId: string; startsAt: Date; position: number | null; station: { code: string } }[];
 };
 const toSchedule = (s: ScheduleRow) => ({
   ...s,
-  occurrences: s.occurrences.map((o) => ({ id: o.id, status: o.status, station: o.station.code })),
+  occurrences: s.occurrences.map(({ station, ...o }) => ({
+    id: o.id,
+    status: o.status,
+    mediaId: o.mediaId,
+    startsAt: o.startsAt,
+    position: o.position,
+    station: station.code,
+  })),
 });
 
 export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: ScheduleService; auth: preHandlerAsyncHookHandler }> = async (
@@ -34,21 +51,31 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
       preHandler: auth,
       schema: {
         tags: ['schedules'],
-        summary: 'Schedule a media item at an instant on one or more stations; each station gets its manifest at once',
-        description: 'startsAt is an instant with an offset (e.g. 2026-11-22T06:30:00+07:00 for 06:30 in Hanoi); it is stored in UTC.',
+        summary: 'Schedule a media item or a playlist at an instant on one or more stations; each station gets its manifest at once',
+        description:
+          'Give exactly one of mediaId and playlistId. startsAt is an instant with an offset (e.g. 2026-11-22T06:30:00+07:00 for 06:30 in Hanoi); it is stored in UTC. ' +
+          'Every item must be approved and valid at its own airtime.',
         security,
         body: z.object({
-          mediaId: z.string().min(1).max(64),
+          mediaId: z.string().min(1).max(64).optional(),
+          playlistId: z.string().min(1).max(64).optional(),
           stations: z.array(z.string().min(1).max(64)).min(1).max(20_000),
           startsAt: z.iso.datetime({ offset: true }),
           priority: Priority.default('normal'),
         }),
-        response: { 201: Schedule, 400: ErrorBody, 404: ErrorBody },
+        response: { 201: Schedule, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
     async (request, reply) => {
-      const { mediaId, stations, startsAt, priority } = request.body;
-      const created = await schedules.create({ mediaId, stations, startsAt: new Date(startsAt), priority, userId: request.user?.id });
+      const { mediaId, playlistId, stations, startsAt, priority } = request.body;
+      const created = await schedules.create({
+        mediaId,
+        playlistId,
+        stations,
+        startsAt: new Date(startsAt),
+        priority,
+        userId: request.user?.id,
+      });
       return reply.status(201).send(toSchedule(created));
     },
   );
@@ -68,7 +95,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
     async (request) => {
       const s = await db.schedule.findUnique({
         where: { id: request.params.id },
-        include: { occurrences: { include: { station: { select: { code: true } } } } },
+        include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }] } },
       });
       if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${request.params.id}`);
       return toSchedule(s);

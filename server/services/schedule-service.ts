@@ -1,12 +1,17 @@
-// One-off schedules: an item, a set of stations, an instant. Each becomes one occurrence per station.
+// One-off schedules: an item or a playlist, a set of stations, an instant. Each item becomes one
+// occurrence per station; a playlist's items follow each other with their gaps.
 import type { Priority } from '#protocol';
 import type { Db } from '../db/client.ts';
+import type { Media } from '../db/generated/client.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 import type { DispatchService } from './dispatch-service.ts';
 import { LibraryService } from './library-service.ts';
+import { layout, type PlaylistService } from './playlist-service.ts';
 
 export interface CreateScheduleInput {
-  mediaId: string;
+  /** Exactly one of mediaId and playlistId. */
+  mediaId?: string;
+  playlistId?: string;
   stations: string[];
   startsAt: Date;
   priority: Priority;
@@ -17,16 +22,31 @@ export interface CreateScheduleInput {
 const PAST_TOLERANCE_MS = 60_000;
 
 export class ScheduleService {
-  constructor(private readonly deps: { db: Db; dispatch: DispatchService; now: () => Date }) {}
+  constructor(private readonly deps: { db: Db; dispatch: DispatchService; playlists: PlaylistService; now: () => Date }) {}
 
   async create(input: CreateScheduleInput) {
     const { db, now } = this.deps;
     if (input.startsAt.getTime() < now().getTime() - PAST_TOLERANCE_MS) {
       throw badRequest('SCHEDULE_IN_PAST', `startsAt ${input.startsAt.toISOString()} is in the past`);
     }
-    const media = await db.media.findUnique({ where: { id: input.mediaId } });
-    if (!media) throw notFound('UNKNOWN_MEDIA', `no media item ${input.mediaId}`);
-    LibraryService.assertSchedulable(media, input.startsAt);
+    if (Boolean(input.mediaId) === Boolean(input.playlistId))
+      throw badRequest('MEDIA_OR_PLAYLIST', 'give exactly one of mediaId and playlistId');
+    // What airs, item by item, each at its own instant: one item, or a playlist laid out with its gaps.
+    let plan: { media: Media; startsAt: Date; position: number | null }[];
+    if (input.mediaId) {
+      const media = await db.media.findUnique({ where: { id: input.mediaId } });
+      if (!media) throw notFound('UNKNOWN_MEDIA', `no media item ${input.mediaId}`);
+      plan = [{ media, startsAt: input.startsAt, position: null }];
+    } else {
+      const playlist = await this.deps.playlists.getOrThrow(input.playlistId as string);
+      const { offsets } = layout(playlist.items.map((i) => ({ durationMs: i.media.durationMs, gapAfterMs: i.gapAfterMs })));
+      plan = playlist.items.map((item, i) => ({
+        media: item.media,
+        startsAt: new Date(input.startsAt.getTime() + offsets[i]),
+        position: item.position,
+      }));
+    }
+    for (const p of plan) LibraryService.assertSchedulable(p.media, p.startsAt);
     const codes = [...new Set(input.stations)];
     const stations = await db.station.findMany({ where: { code: { in: codes } }, select: { id: true, code: true } });
     if (stations.length !== codes.length) {
@@ -36,23 +56,32 @@ export class ScheduleService {
     }
     const schedule = await db.$transaction(async (tx) => {
       const s = await tx.schedule.create({
-        data: { mediaId: media.id, startsAt: input.startsAt, priority: input.priority, createdById: input.userId },
-      });
-      await tx.occurrence.createMany({
-        data: stations.map((st) => ({
-          scheduleId: s.id,
-          stationId: st.id,
-          mediaId: media.id,
+        data: {
+          mediaId: input.mediaId,
+          playlistId: input.playlistId,
           startsAt: input.startsAt,
           priority: input.priority,
-        })),
+          createdById: input.userId,
+        },
+      });
+      await tx.occurrence.createMany({
+        data: stations.flatMap((st) =>
+          plan.map((p) => ({
+            scheduleId: s.id,
+            stationId: st.id,
+            mediaId: p.media.id,
+            startsAt: p.startsAt,
+            position: p.position,
+            priority: input.priority,
+          })),
+        ),
       });
       return s;
     });
     await this.deps.dispatch.dispatch(stations.map((s) => s.id));
     return db.schedule.findUniqueOrThrow({
       where: { id: schedule.id },
-      include: { occurrences: { include: { station: { select: { code: true } } } } },
+      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }] } },
     });
   }
 }

@@ -123,3 +123,46 @@ t.test('an item due before its prefetch finished is fetched at airtime and airs'
   t.equal(done.report.kind, 'playback.completed');
   t.ok((done.report.playedMs ?? 0) > 900);
 });
+
+t.test('a manifest entry past its validUntil never airs, even when the server says so', async (t) => {
+  const station = 'HN-00028';
+  const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'stale.wav'), { seconds: 1, frequency: 990 }));
+  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  await gw.agent.start();
+  t.teardown(() => gw.agent.stop());
+  await gw.waitFor('subscribed');
+  const at = clock.now() + 60_000;
+  const manifest = seal(
+    'manifest',
+    {
+      station,
+      version: 1_000_000,
+      generatedAt: clock.date().toISOString(),
+      horizonUntil: new Date(at + 86_400_000).toISOString(),
+      entries: [
+        {
+          occurrenceId: 'stale-1',
+          startsAt: new Date(at).toISOString(),
+          priority: 'normal',
+          media: {
+            sha256: media.sha256 as string,
+            path: `/blobs/${media.sha256}`,
+            durationMs: media.durationMs as number,
+            sizeBytes: media.sizeBytes as number,
+            codec: 'opus',
+          },
+          validUntil: new Date(at + 500).toISOString(),
+        },
+      ],
+    },
+    server.key.signer,
+    { now: clock.date(), ttlMs: 3600_000 },
+  );
+  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  await publisher.publishAsync(manifestTopic(station), JSON.stringify(manifest), { qos: 1 });
+  await publisher.endAsync();
+  await gw.waitFor('armed', (e) => e.occurrenceId === 'stale-1');
+  clock.advanceTo(at);
+  const done = await gw.waitFor('finished', (e) => e.occurrenceId === 'stale-1');
+  t.match(done.report, { kind: 'playback.failed', reason: 'EXPIRED_ITEM', playedMs: 0 });
+});

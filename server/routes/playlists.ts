@@ -1,0 +1,120 @@
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ErrorBody } from '../http/errors.ts';
+import { layout, type PlaylistService, type PlaylistWithItems } from '../services/playlist-service.ts';
+
+const security = [{ bearer: [] }];
+const Items = z
+  .array(z.object({ mediaId: z.string().min(1).max(64), gapAfterMs: z.int().min(0).max(600_000).default(0) }))
+  .min(1)
+  .max(200);
+const Playlist = z.object({
+  id: z.string(),
+  title: z.string(),
+  description: z.string(),
+  totalDurationMs: z.number(),
+  items: z.array(
+    z.object({
+      position: z.number(),
+      mediaId: z.string(),
+      title: z.string(),
+      status: z.string(),
+      durationMs: z.number(),
+      gapAfterMs: z.number(),
+      offsetMs: z.number(),
+    }),
+  ),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
+
+const toPlaylist = (p: PlaylistWithItems) => {
+  const { offsets, totalMs } = layout(p.items.map((i) => ({ durationMs: i.media.durationMs, gapAfterMs: i.gapAfterMs })));
+  return {
+    id: p.id,
+    title: p.title,
+    description: p.description,
+    totalDurationMs: totalMs,
+    items: p.items.map((i, n) => ({
+      position: i.position,
+      mediaId: i.mediaId,
+      title: i.media.title,
+      status: i.media.status,
+      durationMs: i.media.durationMs,
+      gapAfterMs: i.gapAfterMs,
+      offsetMs: offsets[n],
+    })),
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  };
+};
+
+export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService; auth: preHandlerAsyncHookHandler }> = async (
+  app,
+  { playlists, auth },
+) => {
+  app.post(
+    '/playlists',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['playlists'],
+        summary: 'Create a playlist: ordered library items, each with an optional gap after it',
+        security,
+        body: z.object({ title: z.string().min(1).max(200), description: z.string().max(5000).optional(), items: Items }),
+        response: { 201: Playlist, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => reply.status(201).send(toPlaylist(await playlists.create({ ...request.body, userId: request.user?.id }))),
+  );
+
+  app.put(
+    '/playlists/:id/items',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['playlists'],
+        summary: "Replace a playlist's items",
+        security,
+        params: z.object({ id: z.string().max(64) }),
+        body: Items,
+        response: { 200: Playlist, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => toPlaylist(await playlists.replaceItems(request.params.id, request.body)),
+  );
+
+  app.get(
+    '/playlists/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['playlists'],
+        summary: 'One playlist with its items, offsets and total duration',
+        security,
+        params: z.object({ id: z.string().max(64) }),
+        response: { 200: Playlist, 404: ErrorBody },
+      },
+    },
+    async (request) => toPlaylist(await playlists.getOrThrow(request.params.id)),
+  );
+
+  app.get(
+    '/playlists',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['playlists'],
+        summary: 'Playlists, newest first',
+        security,
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          offset: z.coerce.number().int().min(0).default(0),
+        }),
+        response: { 200: z.object({ items: z.array(Playlist) }) },
+      },
+    },
+    async (request) => ({ items: (await playlists.list(request.query.limit, request.query.offset)).map(toPlaylist) }),
+  );
+};
