@@ -29,6 +29,7 @@ import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { userRoutes } from './routes/users.ts';
 import type { CommandService } from './services/command-service.ts';
+import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
 import type { MediaService } from './services/media-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
@@ -40,6 +41,7 @@ export interface AppDeps {
   now: () => Date;
   media: MediaService;
   tts: TtsService;
+  jobs: JobService;
   library: LibraryService;
   playlists: PlaylistService;
   schedules: ScheduleService;
@@ -109,7 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(gatewayRoutes, { db: deps.db, key: deps.key, blobs: deps.blobs, now: deps.now });
   await app.register(authRoutes, { db: deps.db, now: deps.now, prefix: '/api/v1' });
   await app.register(stationRoutes, { db: deps.db, auth, prefix: '/api/v1' });
-  await app.register(mediaRoutes, { media: deps.media, tts: deps.tts, metrics: deps.metrics, auth, prefix: '/api/v1' });
+  await app.register(mediaRoutes, { jobs: deps.jobs, db: deps.db, tts: deps.tts, metrics: deps.metrics, auth, prefix: '/api/v1' });
   await app.register(libraryRoutes, { db: deps.db, library: deps.library, auth, prefix: '/api/v1' });
   await app.register(playlistRoutes, { playlists: deps.playlists, auth, prefix: '/api/v1' });
   await app.register(userRoutes, { db: deps.db, auth, prefix: '/api/v1' });

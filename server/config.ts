@@ -1,6 +1,7 @@
 // One zod-validated configuration loader for the server: environment over an optional JSON file
 // over embedded defaults. A wrong value stops the start with the variable's name.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -25,6 +26,7 @@ export const ENV_KEYS = {
   LP_TRUE_PEAK_DBTP: 'truePeakDbtp',
   LP_MANIFEST_HORIZON_DAYS: 'manifestHorizonDays',
   LP_COMMAND_TIMEOUT_MS: 'commandTimeoutMs',
+  LP_JOB_CONCURRENCY: 'jobConcurrency',
   LP_FFMPEG: 'ffmpegPath',
   LP_FFPROBE: 'ffprobePath',
   LP_ESPEAK: 'espeakPath',
@@ -69,6 +71,8 @@ export const ConfigSchema = z.strictObject({
   manifestHorizonDays: z.coerce.number().int().min(1).max(31).default(7),
   /** How long a remote command waits for the gateway's reply. */
   commandTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(30_000),
+  /** Media jobs processed at once; defaults to the number of cores. */
+  jobConcurrency: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
   ffmpegPath: z.string().min(1).default('ffmpeg'),
   ffprobePath: z.string().min(1).default('ffprobe'),
   espeakPath: z.string().min(1).default('espeak-ng'),

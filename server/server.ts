@@ -18,6 +18,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.ts';
 import { type MqttLink, startMqttLink } from './mqtt/link.ts';
 import { CommandService } from './services/command-service.ts';
 import { DispatchService } from './services/dispatch-service.ts';
+import { JobService } from './services/job-service.ts';
 import { LibraryService } from './services/library-service.ts';
 import { MediaService } from './services/media-service.ts';
 import { PlaylistService } from './services/playlist-service.ts';
@@ -37,6 +38,7 @@ export interface RunningServer {
   metrics: Metrics;
   reports: ReportService;
   dispatch: DispatchService;
+  jobs: JobService;
   /** Base HTTP URL actually listened on. */
   url: string;
   /** MQTT URL of the broker the server uses. */
@@ -111,24 +113,37 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       loudness: { integratedLufs: config.loudnessLufs, truePeakDbtp: config.truePeakDbtp },
     });
 
+    const jobs = new JobService({
+      db,
+      media,
+      now,
+      concurrency: config.jobConcurrency,
+      uploadsDir: join(config.dataDir, 'uploads'),
+      tmpDir: join(config.dataDir, 'tmp'),
+      log,
+    });
+    const recovered = await jobs.recover();
+    if (recovered.requeued || recovered.failed) log.info(recovered, 'media jobs recovered after restart');
+    stops.push({ name: 'media jobs', stop: () => jobs.stop() });
+
     if (config.ttsEngine === 'http' && !config.ttsHttpUrl) throw new Error('LP_TTS_HTTP_URL is required when LP_TTS_ENGINE=http');
-    const tmpDir = join(config.dataDir, 'tmp');
     const tts = new TtsService({
       engine:
         config.ttsEngine === 'http' && config.ttsHttpUrl
           ? httpEngine({ url: config.ttsHttpUrl, token: config.ttsHttpToken, fetch, timeoutMs: 120_000 })
-          : espeakEngine({ run, espeakPath: config.espeakPath, tmpFile: () => join(tmpDir, `${crypto.randomUUID()}.txt`) }),
+          : espeakEngine({ run, espeakPath: config.espeakPath, tmpFile: () => join(config.dataDir, 'tmp', `${crypto.randomUUID()}.txt`) }),
       media,
       run,
       ffmpegPath: config.ffmpegPath,
       chimeFile: config.ttsChimeFile ?? fileURLToPath(new URL('../audio-samples/chuong-bao-hieu.ogg', import.meta.url)),
-      tmpDir,
+      tmpDir: join(config.dataDir, 'tmp'),
     });
 
     const app = await buildApp({
       db,
       now,
       media,
+      jobs,
       tts,
       playlists,
       library: new LibraryService({ db, now, onWithdrawn: (mediaId) => dispatch.dispatchMedia(mediaId) }),
@@ -183,7 +198,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const republished = await dispatch.dispatchPending();
     log.info({ url, mqttUrl, republished }, 'loaphuong server started');
 
-    return { app, db, key, metrics, reports, dispatch, url, mqttUrl, seed, appliedMigrations, stop };
+    return { app, db, key, metrics, reports, dispatch, jobs, url, mqttUrl, seed, appliedMigrations, stop };
   } catch (err) {
     await stop();
     throw err;

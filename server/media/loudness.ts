@@ -148,7 +148,24 @@ export function encodeCommand(ffmpeg: string, input: string, plan: EncodePlan, t
     '+bitexact',
     r.file,
   ]);
-  return { cmd: ffmpeg, args: ['-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', input, '-filter_complex', chain, ...outputs] };
+  return {
+    cmd: ffmpeg,
+    args: [
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-progress',
+      'pipe:1',
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      input,
+      '-filter_complex',
+      chain,
+      ...outputs,
+    ],
+  };
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;

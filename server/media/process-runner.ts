@@ -8,7 +8,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export type Runner = (command: Command, opts?: { timeoutMs?: number }) => Promise<RunResult>;
+export type Runner = (command: Command, opts?: { timeoutMs?: number; onStdout?: (chunk: string) => void }) => Promise<RunResult>;
 
 const MAX_CAPTURE = 1024 * 1024;
 
@@ -17,11 +17,14 @@ export const spawnRunner: Runner = (command, opts = {}) =>
     const child = spawn(command.cmd, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    // The tail is kept: ffmpeg prints its summaries (loudness, errors) last.
     child.stdout.on('data', (d: Buffer) => {
-      if (stdout.length < MAX_CAPTURE) stdout += d.toString();
+      const text = d.toString();
+      opts.onStdout?.(text);
+      stdout = (stdout + text).slice(-MAX_CAPTURE);
     });
     child.stderr.on('data', (d: Buffer) => {
-      if (stderr.length < MAX_CAPTURE) stderr += d.toString();
+      stderr = (stderr + d.toString()).slice(-MAX_CAPTURE);
     });
     const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
     child.on('error', (err) => {

@@ -1,9 +1,11 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest, ErrorBody } from '../http/errors.ts';
+import type { Db } from '../db/client.ts';
+import type { Job as JobRow } from '../db/generated/client.ts';
+import { AppError, badRequest, ErrorBody } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
-import type { MediaService } from '../services/media-service.ts';
+import type { JobService } from '../services/job-service.ts';
 import type { TtsService } from '../services/tts-service.ts';
 
 export const MediaItem = z.object({
@@ -44,24 +46,53 @@ type MediaRow = Omit<z.infer<typeof MediaItem>, 'tags' | 'unitCode'> & { tags: s
 export const toItem = ({ unit, tags, ...row }: MediaRow) => ({ ...row, tags: JSON.parse(tags) as string[], unitCode: unit?.code ?? null });
 const security = [{ bearer: [] }];
 
+export const Job = z.object({
+  id: z.string(),
+  status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+  progress: z.number(),
+  attempts: z.number(),
+  mediaId: z.string().nullable(),
+  created: z.boolean().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  createdAt: z.date(),
+  startedAt: z.date().nullable(),
+  finishedAt: z.date().nullable(),
+});
+const toJob = (j: JobRow) => ({
+  id: j.id,
+  status: j.status as z.infer<typeof Job>['status'],
+  progress: j.progress,
+  attempts: j.attempts,
+  mediaId: j.mediaId,
+  created: j.created,
+  error: j.errorCode ? { code: j.errorCode, message: j.errorMessage ?? '' } : null,
+  createdAt: j.createdAt,
+  startedAt: j.startedAt,
+  finishedAt: j.finishedAt,
+});
+
 export const mediaRoutes: FastifyPluginAsyncZod<{
-  media: MediaService;
+  db: Db;
+  jobs: JobService;
   tts: TtsService;
   metrics: Metrics;
   auth: preHandlerAsyncHookHandler;
-}> = async (app, { media, tts, metrics, auth }) => {
+}> = async (app, { db, jobs, tts, metrics, auth }) => {
   app.post(
     '/media',
     {
       preHandler: auth,
       schema: {
         tags: ['media'],
-        summary: 'Upload an audio file (multipart field "file"); it is validated, transcoded to Opus mono 48 kHz and stored by sha256',
-        description: 'The title comes from the query string, else a "title" field sent before the file, else the file name.',
+        summary: 'Upload an audio or video file (multipart field "file"); it becomes a normalised Opus item stored by sha256',
+        description:
+          'The title comes from the query string, else a "title" field sent before the file, else the file name. ' +
+          'The upload is streamed to disk and processed by the job queue. By default the answer waits for the job (201, or 200 ' +
+          'when the same audio already exists); with ?async=true it is 202 with the job, to follow at GET /api/v1/jobs/{id}.',
         security,
         consumes: ['multipart/form-data'],
-        querystring: z.object({ title: z.string().min(1).max(200).optional() }),
-        response: { 200: MediaItem, 201: MediaItem, 400: ErrorBody, 413: ErrorBody },
+        querystring: z.object({ title: z.string().min(1).max(200).optional(), async: z.enum(['true', 'false']).optional() }),
+        response: { 200: MediaItem, 201: MediaItem, 202: Job, 400: ErrorBody, 413: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -71,20 +102,37 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
       const fieldTitle = file.fields.title && 'value' in file.fields.title ? String(file.fields.title.value) : undefined;
       const title = (request.query.title ?? fieldTitle ?? file.filename).slice(0, 200) || 'untitled';
       try {
-        const { media: item, created } = await media.ingest({
-          stream: file.file,
-          fileName: file.filename,
-          title,
-          userId: request.user?.id,
-          truncated: () => file.file.truncated,
+        const job = await jobs.submit(file.file, { fileName: file.filename, title, userId: request.user?.id }, () => file.file.truncated);
+        if (request.query.async === 'true') return reply.status(202).send(toJob(job));
+        const done = await jobs.wait(job.id);
+        if (done.status === 'failed')
+          throw new AppError(done.errorStatus ?? 500, done.errorCode ?? 'INTERNAL', done.errorMessage ?? 'processing failed');
+        const item = await db.media.findUniqueOrThrow({
+          where: { id: done.mediaId as string },
+          include: { unit: { select: { code: true } } },
         });
-        metrics.uploads.inc({ result: created ? 'created' : 'existing' });
-        return reply.status(created ? 201 : 200).send(toItem(item));
+        metrics.uploads.inc({ result: done.created ? 'created' : 'existing' });
+        return reply.status(done.created ? 201 : 200).send(toItem(item));
       } catch (err) {
         metrics.uploads.inc({ result: (err as { code?: string }).code ?? 'error' });
         throw err;
       }
     },
+  );
+
+  app.get(
+    '/jobs/:id',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['media'],
+        summary: 'A media job: status, progress 0..1 (for a progress bar), the item it made or why it failed',
+        security,
+        params: z.object({ id: z.string().max(64) }),
+        response: { 200: Job, 404: ErrorBody },
+      },
+    },
+    async (request) => toJob(await jobs.get(request.params.id)),
   );
 
   app.post(

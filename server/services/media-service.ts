@@ -26,58 +26,95 @@ export interface MediaServiceDeps {
   loudness: LoudnessTarget;
 }
 
-export interface IngestInput {
-  stream: Readable;
+export interface IngestMeta {
   fileName: string;
   title: string;
   userId?: string;
+}
+
+export interface IngestInput extends IngestMeta {
+  stream: Readable;
   /** True when the transport cut the upload at its size limit; checked before any processing. */
   truncated?: () => boolean;
 }
 
+/** Share of the work each ffmpeg pass takes, for progress reporting. */
+const STAGES = { analyse: [0, 0.45], encode: [0.45, 0.9], measure: [0.9, 1] } as const;
+
 export class MediaService {
   constructor(private readonly deps: MediaServiceDeps) {}
 
+  /** Writes an incoming stream to `dir`; refuses (and removes) a file the transport cut at its limit. */
+  async receive(stream: Readable, dir: string, truncated?: () => boolean): Promise<string> {
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${randomUUID()}.upload`);
+    try {
+      await pipeline(stream, createWriteStream(file));
+      if (truncated?.()) throw new AppError(413, 'TOO_LARGE', 'the file exceeds the upload size limit');
+      return file;
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
+  }
+
+  /** Receive and process in one go (text-to-speech output); the source is removed either way. */
   async ingest(input: IngestInput): Promise<{ media: Media; created: boolean }> {
+    const source = await this.receive(input.stream, this.deps.tmpDir, input.truncated);
+    try {
+      return await this.process(source, input);
+    } finally {
+      await rm(source, { force: true });
+    }
+  }
+
+  /**
+   * Probe, one analysis pass, one encode pass, re-measure, store by sha256. The source file is the
+   * caller's; nothing else is left behind, whatever happens.
+   */
+  async process(source: string, meta: IngestMeta, onProgress: (p: number) => void = () => {}): Promise<{ media: Media; created: boolean }> {
     const { deps } = this;
     await mkdir(deps.tmpDir, { recursive: true });
-    const id = randomUUID();
-    const source = join(deps.tmpDir, `${id}.upload`);
-    const encoded = join(deps.tmpDir, `${id}.ogg`);
+    const encoded = join(deps.tmpDir, `${randomUUID()}.ogg`);
     try {
-      await pipeline(input.stream, createWriteStream(source));
-      if (input.truncated?.()) throw new AppError(413, 'TOO_LARGE', 'the file exceeds the upload size limit');
       const sourceSize = (await stat(source)).size;
       const probe = await this.probe(source);
       if (probe.durationMs > deps.maxDurationS * 1000) {
         throw badRequest('TOO_LONG', `audio lasts ${Math.round(probe.durationMs / 1000)} s, the maximum is ${deps.maxDurationS} s`);
       }
+      const track = (stage: keyof typeof STAGES, totalMs: number) => (chunk: string) => {
+        const m = [...chunk.matchAll(/out_time_us=(\d+)/g)].at(-1);
+        if (!m || totalMs <= 0) return;
+        const [a, b] = STAGES[stage];
+        onProgress(a + (b - a) * Math.min(1, Number(m[1]) / 1000 / totalMs));
+      };
       // One analysis pass, then one encode pass ([DESIGN §1]: speech at -16 LUFS, -1 dBTP, silence trimmed).
-      const before = await this.analyse(source);
+      const before = await this.analyse(source, track('analyse', probe.durationMs));
       const verdict = planEncode(before, probe.durationMs, deps.loudness);
       if (!verdict.ok) throw badRequest(verdict.code, verdict.message);
       const { plan } = verdict;
       const encode = encodeCommand(deps.ffmpegPath, source, plan, deps.loudness, [
         { file: encoded, format: 'opus', bitrateKbps: deps.opusBitrateKbps },
       ]);
-      const result = await deps.run(encode, { timeoutMs: 30 * 60_000 });
+      const result = await deps.run(encode, { timeoutMs: 30 * 60_000, onStdout: track('encode', plan.endMs - plan.startMs) });
       if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be encoded: ${lastLine(result.stderr)}`);
       const out = await this.probe(encoded);
-      const after = await this.analyse(encoded);
+      const after = await this.analyse(encoded, track('measure', out.durationMs));
       const { sha256, sizeBytes } = await deps.blobs.adopt(encoded);
+      onProgress(1);
       const existing = await deps.db.media.findUnique({ where: { sha256 } });
       if (existing) return { media: existing, created: false };
       const media = await deps.db.media.create({
         data: {
-          title: input.title,
-          searchText: searchTextOf({ title: input.title }),
+          title: meta.title,
+          searchText: searchTextOf({ title: meta.title }),
           sha256,
           sizeBytes,
           durationMs: out.durationMs,
           codec: out.codec,
           sampleRate: out.sampleRate,
           channels: out.channels,
-          sourceName: input.fileName.slice(0, 255),
+          sourceName: meta.fileName.slice(0, 255),
           sourceFormat: probe.formatName,
           sourceSizeBytes: sourceSize,
           sourceDurationMs: before.decodedMs,
@@ -90,18 +127,17 @@ export class MediaService {
           truePeakAfterDbtp: finite(after.truePeakDbtp),
           gainDb: plan.gainDb,
           limited: plan.limit,
-          createdById: input.userId,
+          createdById: meta.userId,
         },
       });
       return { media, created: true };
     } finally {
-      await rm(source, { force: true });
       await rm(encoded, { force: true });
     }
   }
 
-  private async analyse(file: string): Promise<Analysis> {
-    const r = await this.deps.run(analysisCommand(this.deps.ffmpegPath, file), { timeoutMs: 30 * 60_000 });
+  private async analyse(file: string, onStdout?: (chunk: string) => void): Promise<Analysis> {
+    const r = await this.deps.run(analysisCommand(this.deps.ffmpegPath, file), { timeoutMs: 30 * 60_000, onStdout });
     if (r.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be decoded: ${lastLine(r.stderr)}`);
     return parseAnalysis(r.stderr, r.stdout);
   }

@@ -16,7 +16,7 @@ const api = (path: string, init: RequestInit = {}) =>
   fetch(`${server.url}${path}`, { ...init, headers: { ...server.auth, ...init.headers } });
 const post = (path: string, body: unknown) =>
   api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const tmpFiles = () => (existsSync(join(server.dataDir, 'tmp')) ? readdirSync(join(server.dataDir, 'tmp')) : []);
+const tmpFiles = () => ['tmp', 'uploads'].flatMap((d) => (existsSync(join(server.dataDir, d)) ? readdirSync(join(server.dataDir, d)) : []));
 
 t.test('first start seeds Hanoi: 30 districts, 579 communes, one station each', async (t) => {
   t.same(server.seed, { seeded: true, units: 610, stations: 579, admin: { username: 'admin', password: 'correct-horse-battery' } });
@@ -103,6 +103,7 @@ t.test('an upload over the size limit is refused with 413 and leaves nothing', a
   t.equal(r.body.error?.code, 'TOO_LARGE');
   t.same(readdirSync(join(small.dataDir, 'blobs')), []);
   t.same(readdirSync(join(small.dataDir, 'tmp')), []);
+  t.same(readdirSync(join(small.dataDir, 'uploads')), []);
 });
 
 t.test('audio longer than the configured maximum is refused', async (t) => {
