@@ -23,6 +23,7 @@ export const ENV_KEYS = {
   LP_MAX_DURATION_S: 'maxDurationS',
   LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
   LP_LOUDNESS_LUFS: 'loudnessLufs',
+  LP_MP3_RENDITION_KBPS: 'mp3RenditionKbps',
   LP_TRUE_PEAK_DBTP: 'truePeakDbtp',
   LP_MANIFEST_HORIZON_DAYS: 'manifestHorizonDays',
   LP_COMMAND_TIMEOUT_MS: 'commandTimeoutMs',
@@ -64,6 +65,8 @@ export const ConfigSchema = z.strictObject({
     .positive()
     .default(3 * 3600),
   opusBitrateKbps: z.coerce.number().int().min(16).max(64).default(32),
+  /** When set, every item also gets an MP3 rendition at this bitrate, for legacy gateways. */
+  mp3RenditionKbps: z.coerce.number().int().min(32).max(192).optional(),
   /** Integrated loudness every item is normalised to (EBU R128). */
   loudnessLufs: z.coerce.number().min(-30).max(-10).default(-16),
   /** True-peak ceiling of every item. */

@@ -111,6 +111,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       opusBitrateKbps: config.opusBitrateKbps,
       maxDurationS: config.maxDurationS,
       loudness: { integratedLufs: config.loudnessLufs, truePeakDbtp: config.truePeakDbtp },
+      mp3RenditionKbps: config.mp3RenditionKbps,
     });
 
     const jobs = new JobService({

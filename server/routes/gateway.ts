@@ -5,7 +5,7 @@ import { publicKeyFromHex, TimeResponse } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { AppError, badRequest, ErrorBody, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
-import type { BlobStore } from '../media/blob-store.ts';
+import { type BlobStore, CONTENT_TYPES } from '../media/blob-store.ts';
 import { deviceKid } from '../services/report-service.ts';
 
 export const gatewayRoutes: FastifyPluginAsyncZod<{ db: Db; key: ServerKey; blobs: BlobStore; now: () => Date }> = async (
@@ -84,16 +84,17 @@ export const gatewayRoutes: FastifyPluginAsyncZod<{ db: Db; key: ServerKey; blob
     {
       schema: {
         tags: ['gateway'],
-        summary: 'Audio by sha256 (Ogg Opus); supports Range requests for resumed downloads',
+        summary: 'Audio by sha256 (Ogg Opus, or the MP3 rendition for legacy gateways); supports Range requests for resumed downloads',
         params: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
-        produces: ['audio/ogg'],
+        produces: ['audio/ogg', 'audio/mpeg'],
       },
     },
     async (request, reply) => {
       const { sha256 } = request.params;
-      if (!(await blobs.has(sha256))) throw notFound('UNKNOWN_BLOB', `no audio ${sha256}`);
+      const blob = await blobs.find(sha256);
+      if (!blob) throw notFound('UNKNOWN_BLOB', `no audio ${sha256}`);
       reply.header('cache-control', 'public, max-age=31536000, immutable');
-      return reply.type('audio/ogg').sendFile(blobs.fileName(sha256));
+      return reply.type(CONTENT_TYPES[blob.kind]).sendFile(blob.fileName);
     },
   );
 };

@@ -30,6 +30,8 @@ export const MediaItem = z.object({
   truePeakAfterDbtp: z.number().nullable(),
   gainDb: z.number(),
   limited: z.boolean(),
+  mp3Sha256: z.string().nullable(),
+  mp3SizeBytes: z.number().nullable(),
   description: z.string(),
   category: z.string(),
   tags: z.array(z.string()),

@@ -11,7 +11,15 @@ import { AppError, badRequest } from '../http/errors.ts';
 import { searchTextOf } from '../library/fold.ts';
 import type { BlobStore } from '../media/blob-store.ts';
 import { interpretProbe, type ProbeResult, probeCommand } from '../media/ffmpeg.ts';
-import { type Analysis, analysisCommand, encodeCommand, type LoudnessTarget, parseAnalysis, planEncode } from '../media/loudness.ts';
+import {
+  type Analysis,
+  analysisCommand,
+  encodeCommand,
+  type LoudnessTarget,
+  parseAnalysis,
+  planEncode,
+  type Rendition,
+} from '../media/loudness.ts';
 import type { Runner } from '../media/process-runner.ts';
 
 export interface MediaServiceDeps {
@@ -24,6 +32,8 @@ export interface MediaServiceDeps {
   opusBitrateKbps: number;
   maxDurationS: number;
   loudness: LoudnessTarget;
+  /** Also encode an MP3 rendition at this bitrate (legacy gateways). */
+  mp3RenditionKbps?: number;
 }
 
 export interface IngestMeta {
@@ -76,6 +86,7 @@ export class MediaService {
     const { deps } = this;
     await mkdir(deps.tmpDir, { recursive: true });
     const encoded = join(deps.tmpDir, `${randomUUID()}.ogg`);
+    const mp3 = `${encoded}.mp3`;
     try {
       const sourceSize = (await stat(source)).size;
       const probe = await this.probe(source);
@@ -93,14 +104,15 @@ export class MediaService {
       const verdict = planEncode(before, probe.durationMs, deps.loudness);
       if (!verdict.ok) throw badRequest(verdict.code, verdict.message);
       const { plan } = verdict;
-      const encode = encodeCommand(deps.ffmpegPath, source, plan, deps.loudness, [
-        { file: encoded, format: 'opus', bitrateKbps: deps.opusBitrateKbps },
-      ]);
+      const renditions: Rendition[] = [{ file: encoded, format: 'opus', bitrateKbps: deps.opusBitrateKbps }];
+      if (deps.mp3RenditionKbps) renditions.push({ file: mp3, format: 'mp3', bitrateKbps: deps.mp3RenditionKbps });
+      const encode = encodeCommand(deps.ffmpegPath, source, plan, deps.loudness, renditions);
       const result = await deps.run(encode, { timeoutMs: 30 * 60_000, onStdout: track('encode', plan.endMs - plan.startMs) });
       if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be encoded: ${lastLine(result.stderr)}`);
       const out = await this.probe(encoded);
       const after = await this.analyse(encoded, track('measure', out.durationMs));
       const { sha256, sizeBytes } = await deps.blobs.adopt(encoded);
+      const legacy = deps.mp3RenditionKbps ? await deps.blobs.adopt(mp3, 'mp3') : undefined;
       onProgress(1);
       const existing = await deps.db.media.findUnique({ where: { sha256 } });
       if (existing) return { media: existing, created: false };
@@ -127,12 +139,15 @@ export class MediaService {
           truePeakAfterDbtp: finite(after.truePeakDbtp),
           gainDb: plan.gainDb,
           limited: plan.limit,
+          mp3Sha256: legacy?.sha256,
+          mp3SizeBytes: legacy?.sizeBytes,
           createdById: meta.userId,
         },
       });
       return { media, created: true };
     } finally {
       await rm(encoded, { force: true });
+      await rm(mp3, { force: true });
     }
   }
 

@@ -148,3 +148,15 @@ t.test('each bad file gets its code, and nothing is left behind', async (t) => {
   t.equal(readdirSync(join(dir, 'blobs')).length, blobs, 'no blob');
   t.same(readdirSync(join(dir, 'tmp')), [], 'no temporary file');
 });
+
+t.test('an MP3 rendition is made in the same encode pass when configured, and served by its hash', async (t) => {
+  const legacy = await startTestServer({ env: { LP_MP3_RENDITION_KBPS: '64' } });
+  t.teardown(() => legacy.stop());
+  const { status, body } = await upload(legacy, makeSpeech(join(legacy.dataDir, 'legacy.wav'), 'Xin chào bà con.'));
+  t.equal(status, 201);
+  t.match(body, { mp3Sha256: /^[0-9a-f]{64}$/ });
+  const res = await fetch(`${legacy.url}/blobs/${body.mp3Sha256}`);
+  t.equal(res.headers.get('content-type'), 'audio/mpeg');
+  t.equal((await res.arrayBuffer()).byteLength, body.mp3SizeBytes);
+  t.equal(body.mp3Sha256 === body.sha256, false);
+});

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Media" ADD COLUMN "mp3Sha256" TEXT;
+ALTER TABLE "Media" ADD COLUMN "mp3SizeBytes" INTEGER;
