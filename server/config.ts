@@ -22,6 +22,7 @@ export const ENV_KEYS = {
   LP_MAX_UPLOAD_BYTES: 'maxUploadBytes',
   LP_MAX_DURATION_S: 'maxDurationS',
   LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
+  LP_OPUS_COMPLEXITY: 'opusComplexity',
   LP_LOUDNESS_LUFS: 'loudnessLufs',
   LP_MP3_RENDITION_KBPS: 'mp3RenditionKbps',
   LP_TRUE_PEAK_DBTP: 'truePeakDbtp',
@@ -65,6 +66,8 @@ export const ConfigSchema = z.strictObject({
     .positive()
     .default(3 * 3600),
   opusBitrateKbps: z.coerce.number().int().min(16).max(64).default(32),
+  /** libopus complexity 0-10: 10 encodes best; 5 encodes about twice as fast (the encode dominates ingest). */
+  opusComplexity: z.coerce.number().int().min(0).max(10).default(10),
   /** When set, every item also gets an MP3 rendition at this bitrate, for legacy gateways. */
   mp3RenditionKbps: z.coerce.number().int().min(32).max(192).optional(),
   /** Integrated loudness every item is normalised to (EBU R128). */

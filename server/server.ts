@@ -109,6 +109,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       ffmpegPath: config.ffmpegPath,
       ffprobePath: config.ffprobePath,
       opusBitrateKbps: config.opusBitrateKbps,
+      opusComplexity: config.opusComplexity,
       maxDurationS: config.maxDurationS,
       loudness: { integratedLufs: config.loudnessLufs, truePeakDbtp: config.truePeakDbtp },
       mp3RenditionKbps: config.mp3RenditionKbps,

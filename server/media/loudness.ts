@@ -119,6 +119,8 @@ export interface Rendition {
   file: string;
   format: 'opus' | 'mp3';
   bitrateKbps: number;
+  /** libopus complexity 0-10 (default 10). */
+  complexity?: number;
 }
 
 /** The one encode pass: trim, gain, optional limiter, then each rendition from the same chain. */
@@ -139,7 +141,18 @@ export function encodeCommand(ffmpeg: string, input: string, plan: EncodePlan, t
     '-map_metadata',
     '-1',
     ...(r.format === 'opus'
-      ? ['-c:a', 'libopus', '-b:a', `${r.bitrateKbps}k`, '-application', 'voip', '-f', 'ogg']
+      ? [
+          '-c:a',
+          'libopus',
+          '-b:a',
+          `${r.bitrateKbps}k`,
+          '-application',
+          'voip',
+          '-compression_level',
+          String(r.complexity ?? 10),
+          '-f',
+          'ogg',
+        ]
       : ['-c:a', 'libmp3lame', '-b:a', `${r.bitrateKbps}k`, '-f', 'mp3']),
     // Ogg serial numbers (and encoder tags) are random unless bit-exact: the same audio must give the same sha256.
     '-fflags',

@@ -88,9 +88,14 @@ export class JobService {
 
   /** Resolves when the job has ended (succeeded or failed). */
   async wait(id: string): Promise<Job> {
+    // Listen first, then look: a job that ends while the status is being read still wakes us.
+    const ended = new Promise<Job>((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
     const job = await this.get(id);
-    if (job.status === 'succeeded' || job.status === 'failed') return job;
-    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+    if (job.status === 'succeeded' || job.status === 'failed') {
+      this.waiters.delete(id); // it has ended: nobody needs to be woken any more
+      return job;
+    }
+    return ended;
   }
 
   async stop(): Promise<void> {

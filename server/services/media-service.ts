@@ -30,6 +30,7 @@ export interface MediaServiceDeps {
   ffmpegPath: string;
   ffprobePath: string;
   opusBitrateKbps: number;
+  opusComplexity: number;
   maxDurationS: number;
   loudness: LoudnessTarget;
   /** Also encode an MP3 rendition at this bitrate (legacy gateways). */
@@ -104,7 +105,9 @@ export class MediaService {
       const verdict = planEncode(before, probe.durationMs, deps.loudness);
       if (!verdict.ok) throw badRequest(verdict.code, verdict.message);
       const { plan } = verdict;
-      const renditions: Rendition[] = [{ file: encoded, format: 'opus', bitrateKbps: deps.opusBitrateKbps }];
+      const renditions: Rendition[] = [
+        { file: encoded, format: 'opus', bitrateKbps: deps.opusBitrateKbps, complexity: deps.opusComplexity },
+      ];
       if (deps.mp3RenditionKbps) renditions.push({ file: mp3, format: 'mp3', bitrateKbps: deps.mp3RenditionKbps });
       const encode = encodeCommand(deps.ffmpegPath, source, plan, deps.loudness, renditions);
       const result = await deps.run(encode, { timeoutMs: 30 * 60_000, onStdout: track('encode', plan.endMs - plan.startMs) });
