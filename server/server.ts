@@ -122,6 +122,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       concurrency: config.jobConcurrency,
       uploadsDir: join(config.dataDir, 'uploads'),
       tmpDir: join(config.dataDir, 'tmp'),
+      observeSeconds: (s) => metrics.transcodeSeconds.observe(s),
       log,
     });
     const recovered = await jobs.recover();

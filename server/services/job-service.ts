@@ -32,6 +32,8 @@ export class JobService {
       concurrency: number;
       uploadsDir: string;
       tmpDir: string;
+      /** Records how long a successful job took (a metrics histogram). */
+      observeSeconds?: (seconds: number) => void;
       log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
     },
   ) {
@@ -120,8 +122,10 @@ export class JobService {
         db.job.update({ where: { id }, data: { progress: p } }).catch(() => {});
       }
     };
+    const started = performance.now();
     try {
       const { media: item, created } = await media.process(input.source, input, onProgress);
+      this.deps.observeSeconds?.((performance.now() - started) / 1000);
       await this.finish(id, input, { status: 'succeeded', progress: 1, mediaId: item.id, created });
       log.info({ job: id, media: item.id, created }, 'ingest job succeeded');
     } catch (err) {

@@ -175,6 +175,7 @@ t.test('metrics are served in the Prometheus text format', async (t) => {
   t.match(text, /# TYPE loaphuong_uploads_total counter/);
   t.match(text, /loaphuong_uploads_total\{result="created"\} \d+/);
   t.match(text, /loaphuong_mqtt_clients \d+/);
+  t.match(text, /loaphuong_ingest_seconds_count [1-9]\d*/, 'ingest durations are recorded');
 });
 
 t.test('OpenAPI is generated from the route schemas; every route has tags', async (t) => {
