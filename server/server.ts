@@ -38,6 +38,7 @@ export interface RunningServer {
   metrics: Metrics;
   reports: ReportService;
   dispatch: DispatchService;
+  schedules: ScheduleService;
   jobs: JobService;
   /** Base HTTP URL actually listened on. */
   url: string;
@@ -98,7 +99,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     };
     const dispatch = new DispatchService({ db, link: lazyLink, key, metrics, now, horizonDays: config.manifestHorizonDays, log });
     const playlists = new PlaylistService({ db });
-    const schedules = new ScheduleService({ db, dispatch, playlists, now });
+    const schedules = new ScheduleService({ db, dispatch, playlists, now, horizonDays: config.manifestHorizonDays });
     const reports = new ReportService({ db, now, metrics, log });
     const commands = new CommandService({ db, link: lazyLink, key, now, timeoutMs: config.commandTimeoutMs, log });
     const media = new MediaService({
@@ -198,10 +199,17 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     });
     link.on('state', (station, payload) => reports.handleState(station, payload));
     link.on('reply', (station, payload) => commands.handleReply(station, payload));
+    // Recurring schedules follow the moving horizon: extended now and every hour.
+    const extended = await schedules.extend();
+    const extender = setInterval(() => {
+      schedules.extend().catch((err: Error) => log.error({ err }, 'extending recurring schedules failed'));
+    }, 3600_000);
+    extender.unref();
+    stops.push({ name: 'schedule extender', stop: async () => clearInterval(extender) });
     const republished = await dispatch.dispatchPending();
-    log.info({ url, mqttUrl, republished }, 'loaphuong server started');
+    log.info({ url, mqttUrl, republished, extended }, 'loaphuong server started');
 
-    return { app, db, key, metrics, reports, dispatch, jobs, url, mqttUrl, seed, appliedMigrations, stop };
+    return { app, db, key, metrics, reports, dispatch, schedules, jobs, url, mqttUrl, seed, appliedMigrations, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -11,6 +11,8 @@ const Schedule = z.object({
   mediaId: z.string().nullable(),
   playlistId: z.string().nullable(),
   startsAt: z.date(),
+  rrule: z.string().nullable(),
+  expandedUntil: z.date().nullable(),
   priority: z.string(),
   createdAt: z.date(),
   occurrences: z.array(
@@ -54,6 +56,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
         summary: 'Schedule a media item or a playlist at an instant on one or more stations; each station gets its manifest at once',
         description:
           'Give exactly one of mediaId and playlistId. startsAt is an instant with an offset (e.g. 2026-11-22T06:30:00+07:00 for 06:30 in Hanoi); it is stored in UTC. ' +
+          'With rrule (RFC 5545, without DTSTART; DAILY to YEARLY) startsAt is the first instance and the rule runs in Asia/Ho_Chi_Minh; exdates remove instances. ' +
           'Every item must be approved and valid at its own airtime.',
         security,
         body: z.object({
@@ -61,18 +64,25 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
           playlistId: z.string().min(1).max(64).optional(),
           stations: z.array(z.string().min(1).max(64)).min(1).max(20_000),
           startsAt: z.iso.datetime({ offset: true }),
+          rrule: z.string().min(6).max(500).optional(),
+          exdates: z
+            .array(z.iso.datetime({ offset: true }))
+            .max(366)
+            .optional(),
           priority: Priority.default('normal'),
         }),
         response: { 201: Schedule, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
     async (request, reply) => {
-      const { mediaId, playlistId, stations, startsAt, priority } = request.body;
+      const { mediaId, playlistId, stations, startsAt, rrule, exdates, priority } = request.body;
       const created = await schedules.create({
         mediaId,
         playlistId,
         stations,
         startsAt: new Date(startsAt),
+        rrule,
+        exdates: exdates?.map((d) => new Date(d)),
         priority,
         userId: request.user?.id,
       });

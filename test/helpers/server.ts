@@ -79,3 +79,15 @@ export async function uploadApproved(server: TestServer, file: string, opts: { t
   if (r.status === 201) await approve(server, r.body.id);
   return r;
 }
+
+/** Logs the admin in again (sessions expire, and fake clocks move days at a time). */
+export async function relogin(server: TestServer): Promise<void> {
+  const res = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }),
+  });
+  const { token } = (await res.json()) as { token: string };
+  server.token = token;
+  server.auth.authorization = `Bearer ${token}`;
+}
