@@ -12,16 +12,14 @@ export const TRIM_PAD_MS = 100;
 /** EBU R128's absolute gate: a programme at or below this is silence. */
 export const SILENT_LUFS = -60;
 export const LIMITER_MARGIN_DB = 1.5;
+/** No banner, no prompt, no stats line; machine-readable progress (out_time_us=…) on stdout for the job queue. */
+const WITH_PROGRESS = ['-hide_banner', '-nostdin', '-nostats', '-progress', 'pipe:1'];
 
 export function analysisCommand(ffmpeg: string, input: string): Command {
   return {
     cmd: ffmpeg,
     args: [
-      '-hide_banner',
-      '-nostdin',
-      '-nostats',
-      '-progress',
-      'pipe:1',
+      ...WITH_PROGRESS,
       '-i',
       input,
       '-map',
@@ -163,21 +161,7 @@ export function encodeCommand(ffmpeg: string, input: string, plan: EncodePlan, t
   ]);
   return {
     cmd: ffmpeg,
-    args: [
-      '-hide_banner',
-      '-nostdin',
-      '-nostats',
-      '-progress',
-      'pipe:1',
-      '-v',
-      'error',
-      '-y',
-      '-i',
-      input,
-      '-filter_complex',
-      chain,
-      ...outputs,
-    ],
+    args: [...WITH_PROGRESS, '-v', 'error', '-y', '-i', input, '-filter_complex', chain, ...outputs],
   };
 }
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Reply } from '#protocol';
 import { ErrorBody } from '../http/errors.ts';
+import { bearer } from '../http/schemas.ts';
 import type { CommandService } from '../services/command-service.ts';
 
 export const commandRoutes: FastifyPluginAsyncZod<{ commands: CommandService; auth: preHandlerAsyncHookHandler }> = async (
@@ -19,7 +20,7 @@ export const commandRoutes: FastifyPluginAsyncZod<{ commands: CommandService; au
         description:
           'The body is a command of PROTOCOL.md §P-3.5 without txn, e.g. {"action":"volume","level":60} or {"action":"self-test"}. ' +
           "The answer is the gateway's signed reply (ok, or an error with a stable code).",
-        security: [{ bearer: [] }],
+        security: bearer,
         params: z.object({ code: z.string().max(64) }),
         body: z.looseObject({ action: z.string().min(1).max(32) }),
         response: { 200: Reply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 504: ErrorBody },

@@ -4,10 +4,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
+import { bearer, page } from '../http/schemas.ts';
 import { CATEGORIES, type LibraryService, STATUSES } from '../services/library-service.ts';
 import { MediaItem, toItem } from './media.ts';
 
-const security = [{ bearer: [] }];
 const withUnit = { unit: { select: { code: true } } } as const;
 const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
@@ -22,7 +22,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
       schema: {
         tags: ['library'],
         summary: 'Search the library: text (with or without Vietnamese diacritics), status, category, unit, upload date',
-        security,
+        security: bearer,
         querystring: z.object({
           q: z.string().max(200).optional(),
           status: z.enum(STATUSES).optional(),
@@ -30,8 +30,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
           unit: z.string().max(20).optional(),
           from: instant.optional(),
           to: instant.optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(50),
-          offset: z.coerce.number().int().min(0).default(0),
+          ...page(500, 50),
         }),
         response: { 200: z.object({ total: z.number(), items: z.array(MediaItem) }) },
       },
@@ -54,7 +53,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
       schema: {
         tags: ['library'],
         summary: 'One library item',
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64) }),
         response: { 200: MediaItem, 404: ErrorBody },
       },
@@ -73,7 +72,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
       schema: {
         tags: ['library'],
         summary: 'Edit title, description, category, tags, owning unit and validity window (draft or rejected items only)',
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64) }),
         body: z.object({
           title: z.string().min(1).max(200).optional(),
@@ -100,7 +99,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
         tags: ['library'],
         summary: 'Move an item through the workflow: submit, approve, reject (with a reason) or archive',
         description: 'draft|rejected → submitted → approved|rejected; anything → archived. The approver is never the author.',
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64), action: z.enum(['submit', 'approve', 'reject', 'archive']) }),
         body: z.object({ reason: z.string().max(500).optional() }).nullish(),
         response: { 200: MediaItem, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
@@ -120,7 +119,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
       schema: {
         tags: ['library'],
         summary: 'Every workflow step of an item: who, when, from, to, why',
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64) }),
         response: {
           200: z.array(z.object({ from: z.string(), to: z.string(), by: z.string(), at: z.date(), reason: z.string().nullable() })),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import type { Job as JobRow } from '../db/generated/client.ts';
 import { AppError, badRequest, ErrorBody } from '../http/errors.ts';
+import { bearer } from '../http/schemas.ts';
 import type { Metrics } from '../metrics.ts';
 import type { JobService } from '../services/job-service.ts';
 import type { TtsService } from '../services/tts-service.ts';
@@ -46,7 +47,6 @@ export const MediaItem = z.object({
 type MediaRow = Omit<z.infer<typeof MediaItem>, 'tags' | 'unitCode'> & { tags: string; unit?: { code: string } | null };
 /** A stored row as the API shows it: tags parsed, the owning unit by code. */
 export const toItem = ({ unit, tags, ...row }: MediaRow) => ({ ...row, tags: JSON.parse(tags) as string[], unitCode: unit?.code ?? null });
-const security = [{ bearer: [] }];
 
 export const Job = z.object({
   id: z.string(),
@@ -91,7 +91,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
           'The title comes from the query string, else a "title" field sent before the file, else the file name. ' +
           'The upload is streamed to disk and processed by the job queue. By default the answer waits for the job (201, or 200 ' +
           'when the same audio already exists); with ?async=true it is 202 with the job, to follow at GET /api/v1/jobs/{id}.',
-        security,
+        security: bearer,
         consumes: ['multipart/form-data'],
         querystring: z.object({ title: z.string().min(1).max(200).optional(), async: z.enum(['true', 'false']).optional() }),
         response: { 200: MediaItem, 201: MediaItem, 202: Job, 400: ErrorBody, 413: ErrorBody },
@@ -129,7 +129,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags: ['media'],
         summary: 'A media job: status, progress 0..1 (for a progress bar), the item it made or why it failed',
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64) }),
         response: { 200: Job, 404: ErrorBody },
       },
@@ -144,7 +144,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags: ['media'],
         summary: 'Speak a Vietnamese text (espeak-ng by default, or the configured HTTP engine) and ingest it like an upload',
-        security,
+        security: bearer,
         body: z.object({
           title: z.string().min(1).max(200),
           text: z.string().min(1).max(20_000),

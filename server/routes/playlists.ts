@@ -2,9 +2,9 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ErrorBody } from '../http/errors.ts';
+import { bearer, page } from '../http/schemas.ts';
 import { layout, type PlaylistService, type PlaylistWithItems } from '../services/playlist-service.ts';
 
-const security = [{ bearer: [] }];
 const Items = z
   .array(z.object({ mediaId: z.string().min(1).max(64), gapAfterMs: z.int().min(0).max(600_000).default(0) }))
   .min(1)
@@ -61,7 +61,7 @@ export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService;
       schema: {
         tags: ['playlists'],
         summary: 'Create a playlist: ordered library items, each with an optional gap after it',
-        security,
+        security: bearer,
         body: z.object({ title: z.string().min(1).max(200), description: z.string().max(5000).optional(), items: Items }),
         response: { 201: Playlist, 400: ErrorBody, 404: ErrorBody },
       },
@@ -76,7 +76,7 @@ export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService;
       schema: {
         tags: ['playlists'],
         summary: "Replace a playlist's items",
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64) }),
         body: Items,
         response: { 200: Playlist, 400: ErrorBody, 404: ErrorBody },
@@ -92,7 +92,7 @@ export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService;
       schema: {
         tags: ['playlists'],
         summary: 'One playlist with its items, offsets and total duration',
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64) }),
         response: { 200: Playlist, 404: ErrorBody },
       },
@@ -107,10 +107,9 @@ export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService;
       schema: {
         tags: ['playlists'],
         summary: 'Playlists, newest first',
-        security,
+        security: bearer,
         querystring: z.object({
-          limit: z.coerce.number().int().min(1).max(200).default(50),
-          offset: z.coerce.number().int().min(0).default(0),
+          ...page(200, 50),
         }),
         response: { 200: z.object({ items: z.array(Playlist) }) },
       },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { Priority } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
+import { bearer } from '../http/schemas.ts';
 import type { ScheduleService } from '../services/schedule-service.ts';
 
 const Schedule = z.object({
@@ -26,7 +27,6 @@ const Schedule = z.object({
     }),
   ),
 });
-const security = [{ bearer: [] }];
 
 type ScheduleRow = Omit<z.infer<typeof Schedule>, 'occurrences'> & {
   occurrences: { id: string; status: string; mediaId: string; startsAt: Date; position: number | null; station: { code: string } }[];
@@ -58,7 +58,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
           'Give exactly one of mediaId and playlistId. startsAt is an instant with an offset (e.g. 2026-11-22T06:30:00+07:00 for 06:30 in Hanoi); it is stored in UTC. ' +
           'With rrule (RFC 5545, without DTSTART; DAILY to YEARLY) startsAt is the first instance and the rule runs in Asia/Ho_Chi_Minh; exdates remove instances. ' +
           'Every item must be approved and valid at its own airtime.',
-        security,
+        security: bearer,
         body: z.object({
           mediaId: z.string().min(1).max(64).optional(),
           playlistId: z.string().min(1).max(64).optional(),
@@ -97,7 +97,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
       schema: {
         tags: ['schedules'],
         summary: 'One schedule and its occurrences',
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64) }),
         response: { 200: Schedule, 404: ErrorBody },
       },

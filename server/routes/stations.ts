@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
+import { bearer, page } from '../http/schemas.ts';
 
 const Station = z.object({
   code: z.string(),
@@ -33,8 +34,6 @@ const Report = z.object({
   rmsDbfs: z.number().nullable(),
   peakDbfs: z.number().nullable(),
 });
-const page = { limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) };
-const security = [{ bearer: [] }];
 
 type StationRow = { code: string; name: string; online: boolean; lastSeenAt: Date | null; manifestVersion: number; unit: { code: string } };
 const toStation = (s: StationRow) => ({
@@ -54,8 +53,8 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyn
       schema: {
         tags: ['units'],
         summary: 'Administrative units, optionally the children of one unit',
-        security,
-        querystring: z.object({ parent: z.string().max(20).optional(), ...page }),
+        security: bearer,
+        querystring: z.object({ parent: z.string().max(20).optional(), ...page(1000, 100) }),
         response: {
           200: z.object({
             total: z.number(),
@@ -87,8 +86,8 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyn
       schema: {
         tags: ['stations'],
         summary: 'Stations, optionally those of one commune or district',
-        security,
-        querystring: z.object({ unit: z.string().max(20).optional(), ...page }),
+        security: bearer,
+        querystring: z.object({ unit: z.string().max(20).optional(), ...page(1000, 100) }),
         response: { 200: z.object({ total: z.number(), items: z.array(Station) }) },
       },
     },
@@ -110,7 +109,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyn
       schema: {
         tags: ['stations'],
         summary: 'One station',
-        security,
+        security: bearer,
         params: z.object({ code: z.string().max(64) }),
         response: { 200: Station, 404: ErrorBody },
       },
@@ -129,14 +128,14 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyn
       schema: {
         tags: ['occurrences'],
         summary: 'Scheduled airings and their status (scheduled, playing, aired, partial, failed)',
-        security,
+        security: bearer,
         querystring: z.object({
           station: z.string().max(64).optional(),
           schedule: z.string().max(64).optional(),
           status: z.enum(['scheduled', 'playing', 'aired', 'partial', 'failed']).optional(),
           from: z.iso.datetime({ offset: true }).optional(),
           to: z.iso.datetime({ offset: true }).optional(),
-          ...page,
+          ...page(1000, 100),
         }),
         response: { 200: z.object({ total: z.number(), items: z.array(Occurrence) }) },
       },
@@ -170,7 +169,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyn
       schema: {
         tags: ['occurrences'],
         summary: 'One airing with the playback reports that prove it',
-        security,
+        security: bearer,
         params: z.object({ id: z.string().max(64) }),
         response: { 200: Occurrence.extend({ reports: z.array(Report) }), 404: ErrorBody },
       },

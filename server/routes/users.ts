@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { hashPassword } from '../auth/passwords.ts';
 import type { Db } from '../db/client.ts';
 import { AppError, conflict, ErrorBody } from '../http/errors.ts';
+import { bearer } from '../http/schemas.ts';
 
 export const ROLES = ['province_admin', 'district_operator', 'commune_operator', 'editor', 'approver', 'auditor', 'integration'] as const;
 
@@ -17,7 +18,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHo
       schema: {
         tags: ['users'],
         summary: 'Create a user (province administrators only)',
-        security: [{ bearer: [] }],
+        security: bearer,
         body: z.object({
           username: z.string().regex(/^[a-z0-9._-]{3,50}$/),
           password: z.string().min(12).max(200),
