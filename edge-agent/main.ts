@@ -41,6 +41,8 @@ async function main() {
   await agent.start();
   log('info')('agent started', { station: config.station, sink: sink.kind, server: config.serverUrl, mqtt: config.mqttUrl });
   const shutdown = async () => {
+    // Never outlive a stop request: whatever hangs, the unit manager gets its process back.
+    setTimeout(() => process.exit(1), 10_000).unref();
     await agent.stop();
     process.exit(0);
   };
