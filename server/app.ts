@@ -31,7 +31,6 @@ import { userRoutes } from './routes/users.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
-import type { MediaService } from './services/media-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
 import type { TtsService } from './services/tts-service.ts';
@@ -39,7 +38,6 @@ import type { TtsService } from './services/tts-service.ts';
 export interface AppDeps {
   db: Db;
   now: () => Date;
-  media: MediaService;
   tts: TtsService;
   jobs: JobService;
   library: LibraryService;

@@ -136,7 +136,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
         config.ttsEngine === 'http' && config.ttsHttpUrl
           ? httpEngine({ url: config.ttsHttpUrl, token: config.ttsHttpToken, fetch, timeoutMs: 120_000 })
           : espeakEngine({ run, espeakPath: config.espeakPath, tmpFile: () => join(config.dataDir, 'tmp', `${crypto.randomUUID()}.txt`) }),
-      media,
+      jobs,
       run,
       ffmpegPath: config.ffmpegPath,
       chimeFile: config.ttsChimeFile ?? fileURLToPath(new URL('../audio-samples/chuong-bao-hieu.ogg', import.meta.url)),
@@ -146,7 +146,6 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const app = await buildApp({
       db,
       now,
-      media,
       jobs,
       tts,
       playlists,

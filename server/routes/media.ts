@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import type { Job as JobRow } from '../db/generated/client.ts';
-import { AppError, badRequest, ErrorBody } from '../http/errors.ts';
+import { badRequest, ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import type { Metrics } from '../metrics.ts';
 import type { JobService } from '../services/job-service.ts';
@@ -46,6 +46,8 @@ export const MediaItem = z.object({
 
 type MediaRow = Omit<z.infer<typeof MediaItem>, 'tags' | 'unitCode'> & { tags: string; unit?: { code: string } | null };
 /** A stored row as the API shows it: tags parsed, the owning unit by code. */
+const WITH_UNIT = { unit: { select: { code: true } } } as const;
+
 export const toItem = ({ unit, tags, ...row }: MediaRow) => ({ ...row, tags: JSON.parse(tags) as string[], unitCode: unit?.code ?? null });
 
 export const Job = z.object({
@@ -106,15 +108,11 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
       try {
         const job = await jobs.submit(file.file, { fileName: file.filename, title, userId: request.user?.id }, () => file.file.truncated);
         if (request.query.async === 'true') return reply.status(202).send(toJob(job));
-        const done = await jobs.wait(job.id);
-        if (done.status === 'failed')
-          throw new AppError(done.errorStatus ?? 500, done.errorCode ?? 'INTERNAL', done.errorMessage ?? 'processing failed');
-        const item = await db.media.findUniqueOrThrow({
-          where: { id: done.mediaId as string },
-          include: { unit: { select: { code: true } } },
-        });
-        metrics.uploads.inc({ result: done.created ? 'created' : 'existing' });
-        return reply.status(done.created ? 201 : 200).send(toItem(item));
+        const { mediaId, created } = await jobs.result(job.id);
+        metrics.uploads.inc({ result: created ? 'created' : 'existing' });
+        return reply
+          .status(created ? 201 : 200)
+          .send(toItem(await db.media.findUniqueOrThrow({ where: { id: mediaId }, include: WITH_UNIT })));
       } catch (err) {
         metrics.uploads.inc({ result: (err as { code?: string }).code ?? 'error' });
         throw err;
@@ -160,9 +158,11 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const { media: item, created } = await tts.create({ ...request.body, userId: request.user?.id });
+      const { mediaId, created } = await tts.create({ ...request.body, userId: request.user?.id });
       metrics.uploads.inc({ result: created ? 'tts_created' : 'tts_existing' });
-      return reply.status(created ? 201 : 200).send(toItem(item));
+      return reply
+        .status(created ? 201 : 200)
+        .send(toItem(await db.media.findUniqueOrThrow({ where: { id: mediaId }, include: WITH_UNIT })));
     },
   );
 };

@@ -100,6 +100,15 @@ export class JobService {
     return ended;
   }
 
+  /** Waits for the job; resolves with the item it made, or throws its failure as the API error. */
+  async result(id: string): Promise<{ mediaId: string; created: boolean }> {
+    const done = await this.wait(id);
+    if (done.status === 'failed' || !done.mediaId) {
+      throw new AppError(done.errorStatus ?? 500, done.errorCode ?? 'INTERNAL', done.errorMessage ?? 'processing failed');
+    }
+    return { mediaId: done.mediaId, created: done.created ?? false };
+  }
+
   async stop(): Promise<void> {
     this.queue.clear();
     await this.queue.onIdle();
@@ -114,23 +123,27 @@ export class JobService {
     const job = await db.job.update({ where: { id }, data: { status: 'running', startedAt: now(), attempts: { increment: 1 } } });
     const input = JSON.parse(job.input) as IngestJobInput;
     let lastWrite = 0;
+    // Progress writes are not awaited by the encoder, but the final state must land after the last one.
+    let written: Promise<unknown> = Promise.resolve();
     const onProgress = (p: number) => {
       this.progress.set(id, p);
       const t = Date.now();
       if (t - lastWrite >= PROGRESS_WRITE_MS) {
         lastWrite = t;
-        db.job.update({ where: { id }, data: { progress: p } }).catch(() => {});
+        written = written.then(() => db.job.update({ where: { id }, data: { progress: p } })).catch(() => {});
       }
     };
     const started = performance.now();
     try {
       const { media: item, created } = await media.process(input.source, input, onProgress);
       this.deps.observeSeconds?.((performance.now() - started) / 1000);
+      await written;
       await this.finish(id, input, { status: 'succeeded', progress: 1, mediaId: item.id, created });
       log.info({ job: id, media: item.id, created }, 'ingest job succeeded');
     } catch (err) {
       const e = err instanceof AppError ? err : new AppError(500, 'INTERNAL', 'processing failed');
       if (!(err instanceof AppError)) log.error({ job: id, err }, 'ingest job crashed');
+      await written;
       await this.finish(id, input, { status: 'failed', errorCode: e.code, errorStatus: e.statusCode, errorMessage: e.message });
     }
   }

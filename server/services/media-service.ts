@@ -43,12 +43,6 @@ export interface IngestMeta {
   userId?: string;
 }
 
-export interface IngestInput extends IngestMeta {
-  stream: Readable;
-  /** True when the transport cut the upload at its size limit; checked before any processing. */
-  truncated?: () => boolean;
-}
-
 /** Share of the work each ffmpeg pass takes, for progress reporting. */
 const STAGES = { analyse: [0, 0.45], encode: [0.45, 0.9], measure: [0.9, 1] } as const;
 
@@ -66,16 +60,6 @@ export class MediaService {
     } catch (err) {
       await rm(file, { force: true });
       throw err;
-    }
-  }
-
-  /** Receive and process in one go (text-to-speech output); the source is removed either way. */
-  async ingest(input: IngestInput): Promise<{ media: Media; created: boolean }> {
-    const source = await this.receive(input.stream, this.deps.tmpDir, input.truncated);
-    try {
-      return await this.process(source, input);
-    } finally {
-      await rm(source, { force: true });
     }
   }
 

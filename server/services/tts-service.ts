@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Job } from '../db/generated/client.ts';
 import { AppError, badRequest } from '../http/errors.ts';
 import type { Runner } from '../media/process-runner.ts';
 import { type TtsEngine, TtsError, type TtsOptions, withChimeCommand } from '../media/tts.ts';
-import type { MediaService } from './media-service.ts';
+import type { JobService } from './job-service.ts';
 
 export interface TtsInput extends TtsOptions {
   title: string;
@@ -17,7 +18,7 @@ export interface TtsInput extends TtsOptions {
 
 export class TtsService {
   constructor(
-    private readonly deps: { engine: TtsEngine; media: MediaService; run: Runner; ffmpegPath: string; chimeFile: string; tmpDir: string },
+    private readonly deps: { engine: TtsEngine; jobs: JobService; run: Runner; ffmpegPath: string; chimeFile: string; tmpDir: string },
   ) {}
 
   async create(input: TtsInput) {
@@ -27,6 +28,7 @@ export class TtsService {
     const id = randomUUID();
     const speech = join(deps.tmpDir, `${id}.tts`);
     const withChime = join(deps.tmpDir, `${id}.chime.wav`);
+    let job: Job;
     try {
       try {
         // Only the voice options leave this server: never the title, user or anything else of the input.
@@ -43,15 +45,13 @@ export class TtsService {
         if (r.code !== 0) throw new AppError(500, 'CHIME_FAILED', 'the chime could not be added');
         file = withChime;
       }
-      return await deps.media.ingest({
-        stream: createReadStream(file),
-        fileName: `${deps.engine.name}.wav`,
-        title: input.title,
-        userId: input.userId,
-      });
+      // The spoken file goes through the same bounded job queue as uploads.
+      const meta = { fileName: `${deps.engine.name}.wav`, title: input.title, userId: input.userId };
+      job = await deps.jobs.submit(createReadStream(file), meta);
     } finally {
       await rm(speech, { force: true });
       await rm(withChime, { force: true });
     }
+    return deps.jobs.result(job.id);
   }
 }
