@@ -70,7 +70,8 @@ t.test('after a crash, interrupted jobs are retried, exhausted ones fail as INTE
 
   const again = await startTestServer({ env: { LP_DATA_DIR: dataDir } });
   t.teardown(() => again.stop());
-  t.same(readdirSync(join(dataDir, 'tmp')), [], 'half-written output removed at start');
+  // The retried job may already be encoding into tmp/, so look for the leftover itself.
+  t.notOk(readdirSync(join(dataDir, 'tmp')).includes('half-written.ogg'), 'half-written output removed at start');
   await again.jobs.wait(retry.id);
   t.match(await getJob(again, retry.id), { status: 'succeeded', attempts: 2 });
   t.match(await getJob(again, dead.id), { status: 'failed', error: { code: 'INTERRUPTED' } });
