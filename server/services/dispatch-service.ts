@@ -82,18 +82,18 @@ export class DispatchService {
 
   /** Re-plans every station that has this item still to air (after it was withdrawn). */
   async dispatchMedia(mediaId: string): Promise<void> {
-    const rows = await this.deps.db.occurrence.findMany({
-      where: { mediaId, status: 'scheduled', startsAt: { gte: new Date(this.deps.now().getTime() - DAY_MS) } },
-      select: { stationId: true },
-      distinct: ['stationId'],
-    });
-    await this.dispatch(rows.map((r) => r.stationId));
+    await this.dispatchStationsWithPending(mediaId);
   }
 
   /** On start: the embedded broker keeps retained messages in memory only, so republish what is pending. */
-  async dispatchPending(): Promise<number> {
+  dispatchPending(): Promise<number> {
+    return this.dispatchStationsWithPending();
+  }
+
+  /** Re-plans every station with an occurrence still to air (of one item, when given). */
+  private async dispatchStationsWithPending(mediaId?: string): Promise<number> {
     const rows = await this.deps.db.occurrence.findMany({
-      where: { status: 'scheduled', startsAt: { gte: new Date(this.deps.now().getTime() - DAY_MS) } },
+      where: { ...(mediaId ? { mediaId } : {}), status: 'scheduled', startsAt: { gte: new Date(this.deps.now().getTime() - DAY_MS) } },
       select: { stationId: true },
       distinct: ['stationId'],
     });
