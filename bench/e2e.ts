@@ -11,7 +11,7 @@ import { AudioCache } from '../edge-agent/cache.ts';
 import { systemClock } from '../edge-agent/clock.ts';
 import { createFfmpegPlayer } from '../edge-agent/player.ts';
 import { StateStore } from '../edge-agent/store.ts';
-import { approve, approverAuth, startTestServer, upload } from '../test/helpers/server.ts';
+import { approve, approverAuth, provisionDevice, startTestServer, upload } from '../test/helpers/server.ts';
 import { makeSpeechBulletin } from './audio.ts';
 import { figure, median } from './report.ts';
 
@@ -30,15 +30,16 @@ export async function run(): Promise<void> {
       const agentDir = mkdtempSync(join(tmpdir(), 'lp-bench-agent-'));
       const player = createFfmpegPlayer({ ffmpegPath: 'ffmpeg', sink: { kind: 'null' } });
       const agent = new Agent({
-        station,
+        enrollToken: await provisionDevice(server, station),
         serverUrl: server.url,
         clock: systemClock,
         fetch,
         store: new StateStore(agentDir),
         cache: new AudioCache(join(agentDir, 'cache'), { fetch }),
         player,
-        connectMqtt: (will) =>
+        connectMqtt: (will, login) =>
           connect(server.mqttUrl, {
+            ...login,
             protocolVersion: 4,
             will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
           }),

@@ -2,11 +2,16 @@
 // through the player adapter, and reports proof of playback. Side effects arrive in `deps`.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import type { z } from 'zod';
 import {
+  ackTopic,
   type BodyType,
   commandTopic,
+  type EnrollRequest,
+  EnrollResponse,
   type Envelope,
   type Manifest,
+  type ManifestAck,
   type ManifestEntry,
   manifestTopic,
   open,
@@ -44,8 +49,16 @@ export interface AgentLog {
   warn(msg: string, obj?: object): void;
 }
 
+/** MQTT login issued at enrollment ([P-5.1]). */
+export interface MqttCredentials {
+  clientId: string;
+  username: string;
+  password: string;
+}
+
 export interface AgentDeps {
-  station: string;
+  /** One-time token from provisioning; needed only until the gateway has enrolled. */
+  enrollToken?: string;
   serverUrl: string;
   clock: Clock;
   fetch: Fetch;
@@ -54,12 +67,13 @@ export interface AgentDeps {
   player: Player;
   /** Called after replying to a reboot command; absent where the agent may not reboot its host. */
   reboot?: () => void;
-  /** Creates the MQTT connection with the given last-will; the agent owns it afterwards. */
-  connectMqtt(will: { topic: string; payload: string }): MqttClient;
+  /** Creates the MQTT connection with the given last-will and login; the agent owns it afterwards. */
+  connectMqtt(will: { topic: string; payload: string }, credentials: MqttCredentials): MqttClient;
   log: AgentLog;
 }
 
 export type AgentEvent =
+  | { type: 'enrolled'; device: string; station: string }
   | { type: 'manifest'; version: number; entries: number }
   | { type: 'rejected'; code: string }
   | { type: 'cached'; sha256: string }
@@ -73,6 +87,9 @@ export class Agent {
   private state!: AgentState;
   private signer!: Signer;
   private deviceKeyHex!: string;
+  /** This gateway's topic id and its station, from enrollment. */
+  private device!: string;
+  private station!: string;
   private serverKey?: KeyObject;
   private mqtt?: MqttClient;
   private timers = new Map<string, () => void>();
@@ -82,6 +99,10 @@ export class Agent {
   private stopped = false;
 
   constructor(private readonly deps: AgentDeps) {}
+
+  identity(): { device: string; station: string } {
+    return { device: this.device, station: this.station };
+  }
 
   onEvent(fn: (e: AgentEvent) => void): void {
     this.listeners.push(fn);
@@ -97,29 +118,26 @@ export class Agent {
     const privateKey = deps.store.deviceKey();
     this.deviceKeyHex = publicKeyHex(createPublicKey(privateKey));
     this.signer = { kid: `dev:${this.deviceKeyHex.slice(0, 16)}`, privateKey, nextSeq: wallClockSequence(() => deps.clock.now()) };
+    if (!this.state.enrollment) await this.enroll();
+    const enrollment = this.state.enrollment as NonNullable<AgentState['enrollment']>;
+    this.device = enrollment.device;
+    this.station = enrollment.station;
     if (this.state.serverKeyHex) this.serverKey = publicKeyFromHex(this.state.serverKeyHex);
-    try {
-      await this.introduce();
-    } catch (err) {
-      // With a pinned server key the stored plan can still be verified and aired; without one nothing can.
-      if (!this.serverKey) throw err;
-      deps.log.warn('server unreachable, continuing on the stored plan', { err: (err as Error).message });
-    }
     // Offline-first: whatever plan was stored before a restart is armed before the network is needed.
     if (this.state.manifest) this.arm(this.state.manifest);
 
-    const offline: StationState = { station: deps.station, online: false };
-    this.mqtt = deps.connectMqtt({ topic: stateTopic(deps.station), payload: JSON.stringify(offline) });
+    const offline: StationState = { station: this.station, online: false };
+    this.mqtt = deps.connectMqtt({ topic: stateTopic(this.device), payload: JSON.stringify(offline) }, enrollment.mqtt);
     this.mqtt.on('connect', () => {
       const online: StationState = {
-        station: deps.station,
+        station: this.station,
         online: true,
         at: new Date(deps.clock.now()).toISOString(),
         agentVersion: AGENT_VERSION,
         protocolVersions: [1],
       };
-      this.mqtt?.publish(stateTopic(deps.station), JSON.stringify(online), { qos: 1, retain: true });
-      this.mqtt?.subscribe([manifestTopic(deps.station), commandTopic(deps.station)], { qos: 1 }, (err) => {
+      this.mqtt?.publish(stateTopic(this.device), JSON.stringify(online), { qos: 1, retain: true });
+      this.mqtt?.subscribe([manifestTopic(this.device), commandTopic(this.device)], { qos: 1 }, (err) => {
         if (err) deps.log.warn('subscribe failed', { err: err.message });
         else this.emit({ type: 'subscribed' });
       });
@@ -141,31 +159,38 @@ export class Agent {
       // A QoS 1 publish waits for a connection that may never come: only say goodbye when connected.
       const connected = this.mqtt.connected;
       if (connected) {
-        const offline = JSON.stringify({ station: this.deps.station, online: false });
-        await this.mqtt.publishAsync(stateTopic(this.deps.station), offline, { qos: 1, retain: true }).catch(() => {});
+        const offline = JSON.stringify({ station: this.station, online: false });
+        await this.mqtt.publishAsync(stateTopic(this.device), offline, { qos: 1, retain: true }).catch(() => {});
       }
       await this.mqtt.endAsync(!connected);
     }
   }
 
-  /** Pins the server key on first contact and registers this gateway's key (enrollment replaces this, issue #5). */
-  private async introduce(): Promise<void> {
+  /** [P-5.1] Spends the one-time token: the server records this gateway's public key and answers with MQTT credentials and its keys. */
+  private async enroll(): Promise<void> {
     const { deps } = this;
-    if (!this.serverKey) {
-      const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/server-key`);
-      if (!res.ok) throw new Error(`server key request answered ${res.status}`);
-      const body = (await res.json()) as { kid: string; publicKeyHex: string };
-      this.serverKey = publicKeyFromHex(body.publicKeyHex);
-      this.state.serverKeyHex = body.publicKeyHex;
-      this.state.serverKid = body.kid;
-      deps.store.save(this.state);
-    }
-    const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/stations/${encodeURIComponent(deps.station)}/device-key`, {
-      method: 'PUT',
+    if (!deps.enrollToken) throw new Error('this gateway is not enrolled: start it once with --enroll-token <token> from provisioning');
+    const request: z.input<typeof EnrollRequest> = {
+      token: deps.enrollToken,
+      publicKeyHex: this.deviceKeyHex,
+      agentVersion: AGENT_VERSION,
+      protocolVersions: [1],
+    };
+    const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/enroll`, {
+      method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ publicKeyHex: this.deviceKeyHex }),
+      body: JSON.stringify(request),
     });
-    if (!res.ok) throw new Error(`device key registration answered ${res.status}: ${await res.text()}`);
+    if (!res.ok) throw new Error(`enrollment answered ${res.status}: ${await res.text()}`);
+    const parsed = EnrollResponse.safeParse(await res.json());
+    if (!parsed.success) throw new Error(`enrollment answer is malformed: ${parsed.error.message}`);
+    const r = parsed.data;
+    const serverKey = r.serverKeys[0];
+    this.state.serverKeyHex = serverKey.publicKeyHex;
+    this.state.serverKid = serverKey.kid;
+    this.state.enrollment = { device: r.device, station: r.station, mqtt: r.mqtt, groups: r.groups };
+    deps.store.save(this.state);
+    this.emit({ type: 'enrolled', device: r.device, station: r.station });
   }
 
   /** [P-4.3] One replay memory for everything the server signs, kept in the durable state. */
@@ -194,14 +219,29 @@ export class Agent {
       if (opened.code === 'REPLAYED') return;
       deps.log.warn('manifest rejected', { code: opened.code, message: opened.message });
       this.emit({ type: 'rejected', code: opened.code });
+      this.ack({
+        station: this.station,
+        version: claimedVersion(payload),
+        status: 'rejected',
+        code: opened.code,
+        message: opened.message.slice(0, 500),
+      });
       return;
     }
-    if (opened.body.station !== deps.station) {
+    if (opened.body.station !== this.station) {
       this.emit({ type: 'rejected', code: 'STATION_MISMATCH' });
+      this.ack({ station: this.station, version: opened.body.version, status: 'rejected', code: 'WRONG_STATION' });
       return;
     }
     this.apply(opened.envelope, opened.body);
+    this.ack({ station: this.station, version: opened.body.version, status: 'applied', entries: opened.body.entries.length });
     await this.prefetch(opened.body);
+  }
+
+  /** [P-3.7] Signed receipt of a manifest version. */
+  private ack(body: ManifestAck): void {
+    const envelope = seal('manifest-ack', body, this.signer, { now: new Date(this.deps.clock.now()), ttlMs: REPLY_TTL_MS });
+    this.mqtt?.publish(ackTopic(this.device), JSON.stringify(envelope), { qos: 1 });
   }
 
   private apply(envelope: Envelope, manifest: Manifest): void {
@@ -259,7 +299,7 @@ export class Agent {
     const scheduledAt = Date.parse(entry.startsAt);
     const startedAt = deps.clock.now();
     const base = {
-      station: deps.station,
+      station: this.station,
       occurrenceId: entry.occurrenceId,
       sha256: entry.media.sha256,
       scheduledAt: entry.startsAt,
@@ -330,7 +370,7 @@ export class Agent {
 
   private async reply(reply: Reply): Promise<void> {
     const envelope = seal('reply', reply, this.signer, { now: new Date(this.deps.clock.now()), ttlMs: REPLY_TTL_MS });
-    this.mqtt?.publish(replyTopic(this.deps.station), JSON.stringify(envelope), { qos: 1 });
+    this.mqtt?.publish(replyTopic(this.device), JSON.stringify(envelope), { qos: 1 });
     this.emit({ type: 'replied', reply });
   }
 
@@ -339,8 +379,8 @@ export class Agent {
     return {
       resync: async () => {
         // [P-3.1.2] unsubscribe and subscribe again: the broker then sends the retained full manifest
-        await this.mqtt?.unsubscribeAsync(manifestTopic(this.deps.station));
-        await this.mqtt?.subscribeAsync(manifestTopic(this.deps.station), { qos: 1 });
+        await this.mqtt?.unsubscribeAsync(manifestTopic(this.device));
+        await this.mqtt?.subscribeAsync(manifestTopic(this.device), { qos: 1 });
         return { manifestVersion: this.state.manifest?.version ?? null };
       },
       stopCurrent: async () => {
@@ -387,6 +427,16 @@ export class Agent {
   private publishReport(report: PlaybackReport): void {
     const envelope = seal('report', report, this.signer, { now: new Date(this.deps.clock.now()), ttlMs: REPORT_TTL_MS });
     // QoS 1: MQTT.js queues while disconnected; the durable outbox arrives with issue #6.
-    this.mqtt?.publish(reportTopic(this.deps.station), JSON.stringify(envelope), { qos: 1 });
+    this.mqtt?.publish(reportTopic(this.device), JSON.stringify(envelope), { qos: 1 });
+  }
+}
+
+/** The version a refused manifest claims, read without trusting it, for the rejection receipt; 0 when unreadable. */
+function claimedVersion(payload: Buffer): number {
+  try {
+    const v = (JSON.parse(payload.toString('utf8')) as { body?: { version?: unknown } }).body?.version;
+    return Number.isInteger(v) && (v as number) >= 0 ? (v as number) : 0;
+  } catch {
+    return 0;
   }
 }

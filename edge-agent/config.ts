@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
 export const AgentConfig = z.strictObject({
-  station: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a station code such as HN-00001'),
+  /** One-time token from provisioning (POST /api/v1/stations/{code}/devices); needed for the first start only. */
+  enrollToken: z.string().min(16).max(128).optional(),
   serverUrl: z.url().default('http://127.0.0.1:8080'),
   mqttUrl: z.url().default('mqtt://127.0.0.1:1883'),
   dataDir: z.string().min(1).optional(),
@@ -14,7 +15,7 @@ export const AgentConfig = z.strictObject({
 export type AgentConfig = z.infer<typeof AgentConfig> & { dataDir: string };
 
 const FLAGS = {
-  station: 'LP_AGENT_STATION',
+  'enroll-token': 'LP_AGENT_ENROLL_TOKEN',
   server: 'LP_AGENT_SERVER_URL',
   mqtt: 'LP_AGENT_MQTT_URL',
   'data-dir': 'LP_AGENT_DATA_DIR',
@@ -30,7 +31,7 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
   });
   const pick = (flag: keyof typeof FLAGS) => (values[flag] as string | undefined) ?? (env[FLAGS[flag]] || undefined);
   const parsed = AgentConfig.safeParse({
-    station: pick('station'),
+    enrollToken: pick('enroll-token'),
     serverUrl: pick('server'),
     mqttUrl: pick('mqtt'),
     dataDir: pick('data-dir'),
@@ -39,7 +40,7 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
   });
   if (!parsed.success) {
     const names: Record<string, string> = {
-      station: '--station',
+      enrollToken: '--enroll-token',
       serverUrl: '--server',
       mqttUrl: '--mqtt',
       dataDir: '--data-dir',
@@ -51,6 +52,6 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
   return {
     ...parsed.data,
     serverUrl: parsed.data.serverUrl.replace(/\/$/, ''),
-    dataDir: parsed.data.dataDir ?? `./data/agent-${parsed.data.station}`,
+    dataDir: parsed.data.dataDir ?? './data/agent',
   };
 }

@@ -1,4 +1,4 @@
-// `npm run agent -- --station HN-00001 [--server URL] [--mqtt URL] [--data-dir DIR]`
+// `npm run agent -- --enroll-token TOKEN [--server URL] [--mqtt URL] [--data-dir DIR]` (the token only on the first start)
 import { join } from 'node:path';
 import { connect } from 'mqtt';
 import { Agent } from './agent.ts';
@@ -21,16 +21,18 @@ async function main() {
   }
   const sink = detectSink(config.alsaDevice);
   const agent = new Agent({
-    station: config.station,
+    enrollToken: config.enrollToken,
     serverUrl: config.serverUrl,
     clock: systemClock,
     fetch,
     store: new StateStore(config.dataDir),
     cache: new AudioCache(join(config.dataDir, 'cache'), { fetch }),
     player: createFfmpegPlayer({ ffmpegPath: config.ffmpegPath, sink }),
-    connectMqtt: (will) =>
+    connectMqtt: (will, login) =>
       connect(config.mqttUrl, {
-        clientId: `lp-agent-${config.station}`,
+        clientId: login.clientId,
+        username: login.username,
+        password: login.password,
         protocolVersion: 4,
         clean: false,
         will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
@@ -39,7 +41,7 @@ async function main() {
   });
   agent.onEvent((e) => log('info')(`event ${e.type}`, e));
   await agent.start();
-  log('info')('agent started', { station: config.station, sink: sink.kind, server: config.serverUrl, mqtt: config.mqttUrl });
+  log('info')('agent started', { ...agent.identity(), sink: sink.kind, server: config.serverUrl, mqtt: config.mqttUrl });
   const shutdown = async () => {
     // Never outlive a stop request: whatever hangs, the unit manager gets its process back.
     setTimeout(() => process.exit(1), 10_000).unref();

@@ -7,7 +7,16 @@ import { z } from 'zod';
 import { Manifest } from '#protocol';
 
 export const AgentState = z.object({
-  /** The server's manifest key, pinned at first contact (trust on first use until enrollment). */
+  /** What enrollment gave this gateway ([P-5.1]); absent until it has enrolled. */
+  enrollment: z
+    .object({
+      device: z.string(),
+      station: z.string(),
+      mqtt: z.object({ url: z.string(), clientId: z.string(), username: z.string(), password: z.string() }),
+      groups: z.array(z.string()),
+    })
+    .optional(),
+  /** The server's manifest key, received at enrollment. */
   serverKeyHex: z.string().optional(),
   serverKid: z.string().optional(),
   /** Highest envelope sequence accepted from the server, over manifests and commands ([P-4.3]). */

@@ -16,6 +16,8 @@ export const ENV_KEYS = {
   LP_DATABASE_FILE: 'databaseFile',
   LP_PUBLIC_URL: 'publicUrl',
   LP_MQTT_URL: 'mqttUrl',
+  LP_MQTT_PUBLIC_URL: 'mqttPublicUrl',
+  LP_MQTT_ANONYMOUS: 'mqttAnonymous',
   LP_MQTT_PORT: 'mqttPort',
   LP_MQTT_HOST: 'mqttHost',
   LP_MQTT_WS_PATH: 'mqttWsPath',
@@ -38,6 +40,7 @@ export const ENV_KEYS = {
   LP_TTS_CHIME_FILE: 'ttsChimeFile',
   LP_LOG_LEVEL: 'logLevel',
   LP_SEED: 'seed',
+  LP_SEED_POLICY: 'seedPolicy',
   LP_ADMIN_PASSWORD: 'adminPassword',
 } as const;
 
@@ -51,6 +54,13 @@ export const ConfigSchema = z.strictObject({
   publicUrl: z.url().optional(),
   /** An external MQTT 3.1.1 broker; when unset the embedded aedes broker runs. */
   mqttUrl: z.url().optional(),
+  /** The broker URL handed to gateways at enrollment; defaults to the embedded broker's or LP_MQTT_URL. */
+  mqttPublicUrl: z.url().optional(),
+  /**
+   * Embedded broker: accept clients without credentials (anything else needs a device's enrollment
+   * credentials). On until every gateway enrolls; the security issue (#8) turns it off with ACLs.
+   */
+  mqttAnonymous: z.union([z.boolean(), bool]).default(true),
   mqttPort: port.default(1883),
   mqttHost: z.string().min(1).default('0.0.0.0'),
   /** MQTT over WebSocket is served on the HTTP port at this path. */
@@ -91,6 +101,8 @@ export const ConfigSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seed Hanoi's units, stations and the first administrator into an empty database. */
   seed: z.union([z.boolean(), bool]).default(true),
+  /** The broadcast policy the seed gives Hanoi's units: the 2021 limits, or none (everything allowed). */
+  seedPolicy: z.enum(['hanoi-2021', 'none']).default('hanoi-2021'),
   /** Password for the first administrator; generated and printed when unset. */
   adminPassword: z.string().min(12).optional(),
 });

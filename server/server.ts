@@ -1,5 +1,6 @@
 // Composition root: builds every part from the configuration, starts them in order, and stops
 // them in reverse, each in its own try/catch so one failure does not keep the rest running.
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.ts';
 import { type MqttLink, startMqttLink } from './mqtt/link.ts';
 import { CommandService } from './services/command-service.ts';
+import { DeviceService } from './services/device-service.ts';
 import { DispatchService } from './services/dispatch-service.ts';
 import { JobService } from './services/job-service.ts';
 import { LibraryService } from './services/library-service.ts';
@@ -25,6 +27,10 @@ import { PlaylistService } from './services/playlist-service.ts';
 import { ReportService } from './services/report-service.ts';
 import { ScheduleService } from './services/schedule-service.ts';
 import { TtsService } from './services/tts-service.ts';
+import { UnitService } from './services/unit-service.ts';
+
+/** The server's own MQTT user on the embedded broker; no device code can take it (codes have no dot). */
+const SERVER_MQTT_USER = 'loaphuong.server';
 
 export interface ServerDeps {
   now: () => Date;
@@ -70,7 +76,9 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     if (appliedMigrations.length) log.info({ migrations: appliedMigrations }, 'database migrated');
     const db = await openDatabase(config.databaseFile);
     stops.push({ name: 'database', stop: () => db.$disconnect() });
-    const seed = config.seed ? await seedIfEmpty(db, { adminPassword: config.adminPassword }) : { seeded: false, units: 0, stations: 0 };
+    const seed = config.seed
+      ? await seedIfEmpty(db, { adminPassword: config.adminPassword, policy: config.seedPolicy })
+      : { seeded: false, units: 0, stations: 0 };
 
     const key = loadOrCreateServerKey(config.dataDir, () => now().getTime());
     const metrics = createMetrics();
@@ -97,11 +105,24 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       connected: () => link?.connected() ?? false,
       stop: async () => link?.stop(),
     };
-    const dispatch = new DispatchService({ db, link: lazyLink, key, metrics, now, horizonDays: config.manifestHorizonDays, log });
+    const units: UnitService = new UnitService({ db, now, onStationsMoved: (ids): Promise<number> => dispatch.dispatch(ids) });
+    let mqttUrl = config.mqttUrl;
+    const devices = new DeviceService({ db, now, key, units, mqttUrl: () => config.mqttPublicUrl ?? mqttUrl ?? '' });
+    const dispatch = new DispatchService({
+      db,
+      link: lazyLink,
+      key,
+      devices,
+      units,
+      metrics,
+      now,
+      horizonDays: config.manifestHorizonDays,
+      log,
+    });
     const playlists = new PlaylistService({ db });
-    const schedules = new ScheduleService({ db, dispatch, playlists, now, horizonDays: config.manifestHorizonDays });
-    const reports = new ReportService({ db, now, metrics, log });
-    const commands = new CommandService({ db, link: lazyLink, key, now, timeoutMs: config.commandTimeoutMs, log });
+    const schedules = new ScheduleService({ db, dispatch, playlists, units, now, horizonDays: config.manifestHorizonDays });
+    const reports = new ReportService({ db, devices, now, metrics, log });
+    const commands = new CommandService({ db, devices, link: lazyLink, key, now, timeoutMs: config.commandTimeoutMs, log });
     const media = new MediaService({
       db,
       run,
@@ -152,6 +173,9 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       library: new LibraryService({ db, now, onWithdrawn: (mediaId) => dispatch.dispatchMedia(mediaId) }),
       schedules,
       commands,
+      devices,
+      units,
+      dispatch,
       blobs,
       key,
       metrics,
@@ -176,13 +200,19 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
 
-    let mqttUrl = config.mqttUrl;
+    // The server's own login to the embedded broker: a fresh secret each start, never stored.
+    const serverMqttSecret = randomBytes(32).toString('base64url');
     if (!mqttUrl) {
       broker = await startEmbeddedBroker({
         host: config.mqttHost,
         port: config.mqttPort,
         httpServer: app.server,
         wsPath: config.mqttWsPath,
+        authenticate: async (clientId, username, password) => {
+          if (username === undefined) return config.mqttAnonymous;
+          if (username === SERVER_MQTT_USER) return password === serverMqttSecret;
+          return clientId === username && password !== undefined && devices.checkMqttPassword(username, password);
+        },
         log,
       });
       const started = broker;
@@ -190,7 +220,12 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
       metrics.countMqttClientsWith(() => started.clients());
     }
-    link = await startMqttLink({ url: mqttUrl, clientId: `loaphuong-server-${key.publicKeyHex.slice(0, 8)}`, log });
+    link = await startMqttLink({
+      url: mqttUrl,
+      clientId: `loaphuong-server-${key.publicKeyHex.slice(0, 8)}`,
+      ...(broker ? { username: SERVER_MQTT_USER, password: serverMqttSecret } : {}),
+      log,
+    });
     stops.push({ name: 'mqtt link', stop: () => lazyLink.stop() });
     stops.push({ name: 'pending commands', stop: async () => commands.close() });
     link.on('report', async (station, payload) => {
@@ -198,10 +233,12 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     });
     link.on('state', (station, payload) => reports.handleState(station, payload));
     link.on('reply', (station, payload) => commands.handleReply(station, payload));
+    link.on('ack', (device, payload) => dispatch.handleAck(device, payload));
     // Recurring schedules follow the moving horizon: extended now and every hour.
     const extended = await schedules.extend();
     const extender = setInterval(() => {
       schedules.extend().catch((err: Error) => log.error({ err }, 'extending recurring schedules failed'));
+      dispatch.expireDeliveries().catch((err: Error) => log.error({ err }, 'expiring deliveries failed'));
     }, 3600_000);
     extender.unref();
     stops.push({ name: 'schedule extender', stop: async () => clearInterval(extender) });

@@ -30,6 +30,25 @@ export const MediaRef = z.object({
 });
 export type MediaRef = z.infer<typeof MediaRef>;
 
+/** [P-5.10] Rule applied by the item that starts while another is playing. */
+export const ConflictRule = z.enum(['preempt', 'queue', 'skip']);
+export type ConflictRule = z.infer<typeof ConflictRule>;
+
+const timeOfDay = z
+  .string()
+  .regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/)
+  .describe('HH:MM wall-clock time in `timeZone`');
+
+/** [P-3.1.3] The station's local rules, enforced by the device even against its own manifest. */
+export const LocalPolicy = z.object({
+  timeZone: z.literal('Asia/Ho_Chi_Minh'),
+  /** Nothing but emergencies starts or plays in these ranges (a range may cross midnight). */
+  quietHours: z.array(z.object({ start: timeOfDay, end: timeOfDay })).max(4),
+  /** Output ceiling 0–100 by time of day. */
+  maxVolume: z.array(z.object({ start: timeOfDay, end: timeOfDay, level: z.int().min(0).max(100) })).max(12),
+});
+export type LocalPolicy = z.infer<typeof LocalPolicy>;
+
 /** [P-3.1] One item in a device manifest. */
 export const ManifestEntry = z.object({
   occurrenceId,
@@ -38,6 +57,12 @@ export const ManifestEntry = z.object({
   media: MediaRef,
   /** The item must not play past this instant: a device refuses to start it if it cannot end by then. */
   validUntil: isoInstant.optional(),
+  /** [P-5.10] When this item meets another already playing: preempt it, queue after it, or skip. Default queue. */
+  conflict: ConflictRule.optional(),
+  /** [P-5.10] Absent: hard start at startsAt. Else the latest instant a queued item may still start. */
+  latestStartAt: isoInstant.optional(),
+  /** Outputs to play on; absent = all zones of the device. */
+  zones: z.array(zone).max(16).optional(),
 });
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
@@ -48,6 +73,7 @@ export const Manifest = z.object({
   generatedAt: isoInstant,
   horizonUntil: isoInstant,
   entries: z.array(ManifestEntry).max(LIMITS.maxManifestEntries),
+  policy: LocalPolicy.optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 
@@ -73,6 +99,7 @@ export const ReportReason = z.enum([
   'QUIET_HOURS',
   'EXPIRED_ITEM',
   'CANCELLED',
+  'CONFLICT',
 ]);
 
 /** [P-3.2] Proof of playback, sent when playback starts and when it ends. */
@@ -97,6 +124,19 @@ export const PlaybackReport = z.object({
   reason: z.string().max(64).optional(),
 });
 export type PlaybackReport = z.infer<typeof PlaybackReport>;
+
+/** [P-3.7] A device's signed receipt for a manifest: applied (stored and armed) or rejected with a code. */
+export const ManifestAck = z.discriminatedUnion('status', [
+  z.object({ station: code, version: z.int().nonnegative(), status: z.literal('applied'), entries: z.int().nonnegative() }),
+  z.object({
+    station: code,
+    version: z.int().nonnegative(),
+    status: z.literal('rejected'),
+    code: z.string().max(64),
+    message: z.string().max(500).optional(),
+  }),
+]);
+export type ManifestAck = z.infer<typeof ManifestAck>;
 
 /** [P-3.3] Availability, retained; the offline form is the device's MQTT last-will. Not signed. */
 export const StationState = z.object({
@@ -217,6 +257,7 @@ export const TimeResponse = z.object({ receivedAt: isoInstant, sentAt: isoInstan
 export const bodySchemas = {
   manifest: Manifest,
   'manifest-delta': ManifestDelta,
+  'manifest-ack': ManifestAck,
   report: PlaybackReport,
   command: Command,
   reply: Reply,

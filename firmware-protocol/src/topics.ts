@@ -4,7 +4,7 @@ export const PROTOCOL_PREFIX = 'lp/v1';
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** [P-2.2] Per-device channels and their direction. */
-export const DEVICE_CHANNELS = ['manifest', 'cmd', 'reply', 'report', 'telemetry', 'state'] as const;
+export const DEVICE_CHANNELS = ['manifest', 'ack', 'cmd', 'reply', 'report', 'telemetry', 'state'] as const;
 export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
 /** [P-2.3] Per-unit (group) channels, for fan-out to every device below a unit. */
 export const GROUP_CHANNELS = ['cmd', 'live'] as const;
@@ -27,6 +27,8 @@ export const groupTopic = (unit: string, channel: GroupChannel) => `${PROTOCOL_P
 
 /** Server → device, QoS 1, retained: the device's current plan. */
 export const manifestTopic = (device: string) => deviceTopic(device, 'manifest');
+/** Device → server, QoS 1: signed receipt of each manifest version. */
+export const ackTopic = (device: string) => deviceTopic(device, 'ack');
 /** Server → device, QoS 1: remote commands. */
 export const commandTopic = (device: string) => deviceTopic(device, 'cmd');
 /** Device → server, QoS 1: one reply per command. */
@@ -45,7 +47,7 @@ export const liveTopic = (unit: string) => groupTopic(unit, 'live');
 /** Subscription filters (the only place wildcards appear). */
 export const filters = {
   /** What the server subscribes to. */
-  server: ['reply', 'report', 'telemetry', 'state'].map((c) => `${PROTOCOL_PREFIX}/dev/+/${c}`),
+  server: ['ack', 'reply', 'report', 'telemetry', 'state'].map((c) => `${PROTOCOL_PREFIX}/dev/+/${c}`),
   allReports: `${PROTOCOL_PREFIX}/dev/+/report`,
 } as const;
 

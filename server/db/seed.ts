@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generatePassword, hashPassword } from '../auth/passwords.ts';
+import { hanoiPolicyFor } from '../scheduling/policy.ts';
 import type { Db } from './client.ts';
 
 const SEED_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../prisma/seed/hanoi-units-2024-09.json');
@@ -25,19 +26,25 @@ export interface SeedResult {
 /** Station code for a commune: "HN-" and the national commune code. */
 export const stationCodeFor = (communeCode: string) => `HN-${communeCode}`;
 
-export async function seedIfEmpty(db: Db, opts: { adminPassword?: string } = {}): Promise<SeedResult> {
+export async function seedIfEmpty(db: Db, opts: { adminPassword?: string; policy?: 'hanoi-2021' | 'none' } = {}): Promise<SeedResult> {
   if ((await db.unit.count()) > 0) return { seeded: false, units: 0, stations: 0 };
   const province: SeedProvince = JSON.parse(readFileSync(SEED_FILE, 'utf8'));
   const password = opts.adminPassword ?? generatePassword();
   const passwordHash = await hashPassword(password);
+  const policyOf = (u: { level: number; type: string; name: string }) => {
+    const p = opts.policy === 'none' ? null : hanoiPolicyFor(u);
+    return p ? JSON.stringify(p) : null;
+  };
   let units = 0;
   let stations = 0;
   await db.$transaction(async (tx) => {
-    const root = await tx.unit.create({ data: { code: province.level1_id, name: province.name, type: province.type, level: 1 } });
+    const root = await tx.unit.create({
+      data: { code: province.level1_id, name: province.name, type: province.type, level: 1, policy: policyOf({ ...province, level: 1 }) },
+    });
     units++;
     for (const d of province.level2s) {
       const district = await tx.unit.create({
-        data: { code: d.level2_id, name: d.name, type: d.type, level: 2, parentId: root.id },
+        data: { code: d.level2_id, name: d.name, type: d.type, level: 2, parentId: root.id, policy: policyOf({ ...d, level: 2 }) },
       });
       units++;
       const communes = d.level3s.map((c) => ({

@@ -44,3 +44,11 @@ export function requireUser(db: Db, now: () => Date) {
     request.user = { id: session.user.id, username: session.user.username, role: session.user.role };
   };
 }
+
+/** After requireUser: refuses users whose role is not listed (scoping to a unit subtree comes with issue #8). */
+export function requireRole(...roles: string[]) {
+  return async (request: FastifyRequest, _reply: FastifyReply) => {
+    if (!request.user || !roles.includes(request.user.role))
+      throw new AppError(403, 'FORBIDDEN', `this action needs one of the roles: ${roles.join(', ')}`);
+  };
+}

@@ -14,6 +14,8 @@ export class AppError extends Error {
 
 export const badRequest = (code: string, message: string, details?: unknown) => new AppError(400, code, message, details);
 export const notFound = (code: string, message: string) => new AppError(404, code, message);
+export const forbidden = (code: string, message: string) => new AppError(403, code, message);
+export const unprocessable = (code: string, message: string, details?: unknown) => new AppError(422, code, message, details);
 export const conflict = (code: string, message: string) => new AppError(409, code, message);
 
 /** The shape of every error response. */

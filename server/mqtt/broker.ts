@@ -18,9 +18,24 @@ export async function startEmbeddedBroker(opts: {
   /** When given, MQTT over WebSocket is accepted on this server at wsPath. */
   httpServer?: HttpServer;
   wsPath: string;
+  /** Decides a CONNECT: username and password as given (absent for an anonymous client). */
+  authenticate: (clientId: string, username: string | undefined, password: string | undefined) => Promise<boolean>;
   log: { warn(obj: object, msg: string): void };
 }): Promise<EmbeddedBroker> {
-  const aedes = await Aedes.createBroker();
+  const aedes = await Aedes.createBroker({
+    authenticate: (client, username, password, done) => {
+      opts.authenticate(client.id, username || undefined, password?.toString('utf8')).then(
+        (ok) => {
+          if (ok) return done(null, true);
+          // CONNACK 4: bad user name or password.
+          const err = Object.assign(new Error('bad credentials'), { returnCode: 4 });
+          opts.log.warn({ client: client.id, username }, 'mqtt login refused');
+          done(err as Parameters<typeof done>[0], false);
+        },
+        () => done(Object.assign(new Error('auth failed'), { returnCode: 3 }) as Parameters<typeof done>[0], false),
+      );
+    },
+  });
   aedes.on('clientError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt client error'));
   aedes.on('connectionError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt connection error'));
 

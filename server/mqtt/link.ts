@@ -19,10 +19,18 @@ export interface LinkLog {
   error(obj: object, msg: string): void;
 }
 
-export async function startMqttLink(opts: { url: string; clientId: string; log: LinkLog }): Promise<MqttLink> {
+export async function startMqttLink(opts: {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  log: LinkLog;
+}): Promise<MqttLink> {
   const handlers = new Map<DeviceChannel, TopicHandler>();
   const client: MqttClient = connect(opts.url, {
     clientId: opts.clientId,
+    username: opts.username,
+    password: opts.password,
     protocolVersion: 4, // MQTT 3.1.1 only ([P-1])
     clean: false,
     reconnectPeriod: 1000,

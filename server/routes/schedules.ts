@@ -1,11 +1,67 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { Priority } from '#protocol';
+import { ConflictRule, Priority } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
-import type { ScheduleService } from '../services/schedule-service.ts';
+import type { CreateScheduleInput, Overlap, ScheduleService } from '../services/schedule-service.ts';
+
+const OverlapOut = z.object({
+  station: z.string(),
+  startsAt: z.date(),
+  endsAt: z.date(),
+  mediaId: z.string(),
+  existing: z.object({ occurrenceId: z.string(), scheduleId: z.string(), startsAt: z.date(), endsAt: z.date(), priority: z.string() }),
+  due: z.enum(['new', 'existing']),
+  resolution: z.enum(['preempt', 'queue', 'skip']),
+});
+const Overlaps = z.object({ total: z.number(), items: z.array(OverlapOut) });
+const listOverlaps = (o: Overlap[]) => ({ total: o.length, items: o.slice(0, 200) });
+
+const code = z.string().min(1).max(64);
+const ScheduleBody = z
+  .object({
+    mediaId: z.string().min(1).max(64).optional(),
+    playlistId: z.string().min(1).max(64).optional(),
+    /** Shorthand for targets.stations. */
+    stations: z.array(code).max(20_000).optional(),
+    targets: z
+      .object({
+        units: z.array(code).max(1000).optional(),
+        stations: z.array(code).max(20_000).optional(),
+        devices: z.array(code).max(20_000).optional(),
+        zones: z
+          .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}:[A-Za-z0-9_-]{1,32}$/, 'expected <device>:<zone>'))
+          .max(20_000)
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    startsAt: z.iso.datetime({ offset: true }),
+    rrule: z.string().min(6).max(500).optional(),
+    exdates: z
+      .array(z.iso.datetime({ offset: true }))
+      .max(366)
+      .optional(),
+    priority: Priority.default('normal'),
+    conflict: ConflictRule.default('queue'),
+    /** 0 = hard start at the instant; else the item may start up to this many minutes late (when queued). */
+    startWindowMinutes: z.int().min(0).max(240).default(0),
+  })
+  .strict();
+const toInput = (b: z.infer<typeof ScheduleBody>, userId?: string): CreateScheduleInput => ({
+  mediaId: b.mediaId,
+  playlistId: b.playlistId,
+  targets: { ...b.targets, stations: [...(b.targets?.stations ?? []), ...(b.stations ?? [])] },
+  startsAt: new Date(b.startsAt),
+  rrule: b.rrule,
+  exdates: b.exdates?.map((d) => new Date(d)),
+  priority: b.priority,
+  conflict: b.conflict,
+  startWindowMs: b.startWindowMinutes * 60_000,
+  userId,
+});
 
 const Schedule = z.object({
   id: z.string(),
@@ -15,6 +71,9 @@ const Schedule = z.object({
   rrule: z.string().nullable(),
   expandedUntil: z.date().nullable(),
   priority: z.string(),
+  conflict: z.string(),
+  startWindowMs: z.number(),
+  stationCodes: z.string().transform((j) => JSON.parse(j) as string[]),
   createdAt: z.date(),
   occurrences: z.array(
     z.object({
@@ -28,7 +87,7 @@ const Schedule = z.object({
   ),
 });
 
-type ScheduleRow = Omit<z.infer<typeof Schedule>, 'occurrences'> & {
+type ScheduleRow = Omit<z.input<typeof Schedule>, 'occurrences'> & {
   occurrences: { id: string; status: string; mediaId: string; startsAt: Date; position: number | null; station: { code: string } }[];
 };
 const toSchedule = (s: ScheduleRow) => ({
@@ -57,36 +116,58 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
         description:
           'Give exactly one of mediaId and playlistId. startsAt is an instant with an offset (e.g. 2026-11-22T06:30:00+07:00 for 06:30 in Hanoi); it is stored in UTC. ' +
           'With rrule (RFC 5545, without DTSTART; DAILY to YEARLY) startsAt is the first instance and the rule runs in Asia/Ho_Chi_Minh; exdates remove instances. ' +
-          'Every item must be approved and valid at its own airtime.',
+          'Every item must be approved and valid at its own airtime. Targets mix units (every station below), stations, devices and zones ("<device>:<zone>"). ' +
+          'A non-emergency schedule breaking the inherited policy of any station it reaches is refused with 422 POLICY_VIOLATION naming the rule, unit, station and occurrence. ' +
+          'conflict (preempt, queue, skip) and startWindowMinutes decide what happens when an item meets another at a station; see POST /schedules/preview.',
         security: bearer,
-        body: z.object({
-          mediaId: z.string().min(1).max(64).optional(),
-          playlistId: z.string().min(1).max(64).optional(),
-          stations: z.array(z.string().min(1).max(64)).min(1).max(20_000),
-          startsAt: z.iso.datetime({ offset: true }),
-          rrule: z.string().min(6).max(500).optional(),
-          exdates: z
-            .array(z.iso.datetime({ offset: true }))
-            .max(366)
-            .optional(),
-          priority: Priority.default('normal'),
-        }),
-        response: { 201: Schedule, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        body: ScheduleBody,
+        response: { 201: Schedule.extend({ overlaps: Overlaps }), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
       },
     },
     async (request, reply) => {
-      const { mediaId, playlistId, stations, startsAt, rrule, exdates, priority } = request.body;
-      const created = await schedules.create({
-        mediaId,
-        playlistId,
-        stations,
-        startsAt: new Date(startsAt),
-        rrule,
-        exdates: exdates?.map((d) => new Date(d)),
-        priority,
-        userId: request.user?.id,
-      });
-      return reply.status(201).send(toSchedule(created));
+      const created = await schedules.create(toInput(request.body, request.user?.id));
+      return reply.status(201).send({ ...toSchedule(created), overlaps: listOverlaps(created.overlaps) });
+    },
+  );
+
+  app.post(
+    '/schedules/preview',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['schedules'],
+        summary: 'What a schedule would do, without saving it: stations reached, occurrences, policy refusals, overlaps',
+        description:
+          'Same body as POST /schedules. violations lists every policy rule the schedule would break (rule, the unit that sets it, station, occurrence); ' +
+          'overlaps lists where its airings meet what is already scheduled and what happens then (preempt, queue or skip, [P-5.10]).',
+        security: bearer,
+        body: ScheduleBody,
+        response: {
+          200: z.object({
+            stations: z.number(),
+            occurrences: z.number(),
+            violations: z.object({
+              total: z.number(),
+              items: z.array(
+                z.object({ rule: z.string(), unit: z.string(), station: z.string(), startsAt: z.string(), message: z.string() }),
+              ),
+            }),
+            overlaps: Overlaps,
+          }),
+          400: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const r = await schedules.preview(toInput(request.body, request.user?.id));
+      return {
+        stations: r.stations.length,
+        occurrences: r.occurrences,
+        violations: { total: r.violations.length, items: r.violations.slice(0, 200) },
+        overlaps: listOverlaps(r.overlaps),
+      };
     },
   );
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
+import type { DispatchService } from '../services/dispatch-service.ts';
 
 const Station = z.object({
   code: z.string(),
@@ -45,36 +46,68 @@ const toStation = (s: StationRow) => ({
   manifestVersion: s.manifestVersion,
 });
 
-export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHookHandler }> = async (app, { db, auth }) => {
+const Delivery = z.object({
+  station: z.string(),
+  device: z.string(),
+  version: z.number(),
+  entries: z.number(),
+  status: z.enum(['pending', 'delivered', 'failed', 'expired', 'superseded']),
+  publishedAt: z.date(),
+  ackedAt: z.date().nullable(),
+  expiresAt: z.date(),
+  errorCode: z.string().nullable(),
+});
+
+export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchService; auth: preHandlerAsyncHookHandler }> = async (
+  app,
+  { db, dispatch, auth },
+) => {
   app.get(
-    '/units',
+    '/deliveries',
     {
       preHandler: auth,
       schema: {
-        tags: ['units'],
-        summary: 'Administrative units, optionally the children of one unit',
+        tags: ['stations'],
+        summary: 'Manifest deliveries (pending → delivered | failed | expired | superseded) with counts by status',
+        description: 'Filter by station, by unit (every station below it), by status, or by publication time (since).',
         security: bearer,
-        querystring: z.object({ parent: z.string().max(20).optional(), ...page(1000, 100) }),
+        querystring: z.object({
+          station: z.string().max(64).optional(),
+          unit: z.string().max(20).optional(),
+          status: Delivery.shape.status.optional(),
+          since: z.iso.datetime({ offset: true }).optional(),
+          ...page(1000, 100),
+        }),
         response: {
-          200: z.object({
-            total: z.number(),
-            items: z.array(
-              z.object({ code: z.string(), name: z.string(), type: z.string(), level: z.number(), parentCode: z.string().nullable() }),
-            ),
-          }),
+          200: z.object({ total: z.number(), byStatus: z.record(z.string(), z.number()), items: z.array(Delivery) }),
         },
       },
     },
     async (request) => {
-      const { parent, limit, offset } = request.query;
-      const where = parent ? { parent: { code: parent } } : {};
-      const [total, rows] = await Promise.all([
-        db.unit.count({ where }),
-        db.unit.findMany({ where, include: { parent: { select: { code: true } } }, orderBy: { code: 'asc' }, take: limit, skip: offset }),
+      const q = request.query;
+      await dispatch.expireDeliveries();
+      const where = {
+        ...(q.station ? { station: { code: q.station } } : {}),
+        ...(q.unit
+          ? { station: { unit: { OR: [{ code: q.unit }, { parent: { code: q.unit } }, { parent: { parent: { code: q.unit } } }] } } }
+          : {}),
+        ...(q.since ? { publishedAt: { gte: new Date(q.since) } } : {}),
+      };
+      const [groups, rows] = await Promise.all([
+        db.manifestDelivery.groupBy({ by: ['status'], where, _count: { _all: true } }),
+        db.manifestDelivery.findMany({
+          where: { ...where, ...(q.status ? { status: q.status } : {}) },
+          include: { station: { select: { code: true } } },
+          orderBy: [{ publishedAt: 'desc' }, { device: 'asc' }],
+          take: q.limit,
+          skip: q.offset,
+        }),
       ]);
+      const byStatus = Object.fromEntries(groups.map((g) => [g.status, g._count._all]));
       return {
-        total,
-        items: rows.map((u) => ({ code: u.code, name: u.name, type: u.type, level: u.level, parentCode: u.parent?.code ?? null })),
+        total: q.status ? (byStatus[q.status] ?? 0) : groups.reduce((n, g) => n + g._count._all, 0),
+        byStatus,
+        items: rows.map(({ station, ...d }) => ({ ...d, station: station.code, status: d.status as z.infer<typeof Delivery>['status'] })),
       };
     },
   );

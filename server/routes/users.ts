@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hashPassword } from '../auth/passwords.ts';
 import type { Db } from '../db/client.ts';
-import { AppError, conflict, ErrorBody } from '../http/errors.ts';
+import { conflict, ErrorBody, forbidden } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 
 export const ROLES = ['province_admin', 'district_operator', 'commune_operator', 'editor', 'approver', 'auditor', 'integration'] as const;
@@ -28,7 +28,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHo
       },
     },
     async (request, reply) => {
-      if (request.user?.role !== 'province_admin') throw new AppError(403, 'FORBIDDEN', 'only a province administrator creates users');
+      if (request.user?.role !== 'province_admin') throw forbidden('FORBIDDEN', 'only a province administrator creates users');
       const { username, password, role } = request.body;
       if (await db.user.findUnique({ where: { username } })) throw conflict('USERNAME_TAKEN', `user ${username} exists`);
       const user = await db.user.create({ data: { username, role, passwordHash: await hashPassword(password) } });

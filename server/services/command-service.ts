@@ -1,19 +1,20 @@
 // [P-5.8] Remote commands: sign and publish a command to one device, then wait for its reply,
 // correlated by transaction id and verified with the device's key.
 import { randomUUID } from 'node:crypto';
-import { Command, commandTopic, open, publicKeyFromHex, type Reply, seal } from '#protocol';
+import { Command, commandTopic, type Reply, seal } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
 import type { MqttLink } from '../mqtt/link.ts';
+import type { DeviceService } from './device-service.ts';
 import { LibraryService } from './library-service.ts';
-import { deviceKid } from './report-service.ts';
 
 /** [P-4.6] a command lives 60 s. */
 const COMMAND_TTL_MS = 60_000;
 
 export interface CommandDeps {
   db: Db;
+  devices: DeviceService;
   link: MqttLink;
   key: ServerKey;
   now: () => Date;
@@ -26,12 +27,25 @@ export class CommandService {
 
   constructor(private readonly deps: CommandDeps) {}
 
-  /** Sends `input` (a command without txn) and resolves with the device's reply. */
-  async send(stationCode: string, input: Record<string, unknown>): Promise<Reply> {
+  /** Sends `input` (a command without txn) to the station's gateway (its first enrolled one unless named) and resolves with the reply. */
+  async send(stationCode: string, input: Record<string, unknown>, deviceCode?: string): Promise<Reply> {
     const { db, link, key, now } = this.deps;
-    const station = await db.station.findUnique({ where: { code: stationCode } });
+    const station = await db.station.findUnique({
+      where: { code: stationCode },
+      include: {
+        devices: {
+          where: { enrolledAt: { not: null }, revokedAt: null, ...(deviceCode ? { code: deviceCode } : {}) },
+          orderBy: { createdAt: 'asc' },
+        },
+      },
+    });
     if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${stationCode}`);
-    if (!station.deviceKeyHex) throw conflict('DEVICE_NOT_REGISTERED', 'the station has no registered gateway to answer');
+    const device = station.devices[0]?.code;
+    if (!device)
+      throw conflict(
+        'DEVICE_NOT_ENROLLED',
+        `station ${stationCode} has no enrolled gateway${deviceCode ? ` ${deviceCode}` : ''} to answer`,
+      );
     const txn = randomUUID();
     const parsed = Command.safeParse({ ...input, txn });
     if (!parsed.success)
@@ -43,16 +57,16 @@ export class CommandService {
       LibraryService.assertSchedulable(media, now());
     }
     const envelope = seal('command', parsed.data, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
-    const id = `${stationCode}:${txn}`;
+    const id = `${device}:${txn}`;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new AppError(504, 'COMMAND_TIMEOUT', `no reply from ${stationCode} within ${this.deps.timeoutMs} ms`));
+        reject(new AppError(504, 'COMMAND_TIMEOUT', `no reply from ${device} within ${this.deps.timeoutMs} ms`));
       }, this.deps.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
     });
     try {
-      await link.publish(commandTopic(stationCode), JSON.stringify(envelope), { retain: false });
+      await link.publish(commandTopic(device), JSON.stringify(envelope), { retain: false });
     } catch (err) {
       this.settle(id, { txn, action: parsed.data.action, ok: false, error: { code: 'NOT_SENT', message: (err as Error).message } });
     }
@@ -60,16 +74,12 @@ export class CommandService {
   }
 
   /** A reply published by a device; resolves the matching pending command. */
-  async handleReply(stationCode: string, payload: Buffer): Promise<void> {
-    const station = await this.deps.db.station.findUnique({ where: { code: stationCode } });
-    if (!station?.deviceKeyHex) return this.deps.log.warn({ station: stationCode }, 'reply from an unknown device');
-    const key = publicKeyFromHex(station.deviceKeyHex);
-    const kid = deviceKid(station.deviceKeyHex);
-    const opened = open(payload, 'reply', { keys: (k) => (k === kid ? key : undefined), now: this.deps.now() });
-    if (!opened.ok) return this.deps.log.warn({ station: stationCode, code: opened.code }, 'reply rejected');
+  async handleReply(device: string, payload: Buffer): Promise<void> {
+    const opened = await this.deps.devices.open(device, payload, 'reply');
+    if (!opened.ok) return this.deps.log.warn({ device, code: opened.code }, 'reply rejected');
     const { txn } = opened.body;
-    if (!txn || !this.settle(`${stationCode}:${txn}`, opened.body)) {
-      this.deps.log.warn({ station: stationCode, txn }, 'reply matches no pending command');
+    if (!txn || !this.settle(`${device}:${txn}`, opened.body)) {
+      this.deps.log.warn({ device, txn }, 'reply matches no pending command');
     }
   }
 

@@ -1,10 +1,15 @@
-// Compiles a station's plan for the horizon into a signed manifest and publishes it, retained,
-// so a gateway that connects later still receives the latest version ([P-5.1]).
-import { type Manifest, manifestTopic, seal } from '#protocol';
+// Compiles a station's plan for the horizon into one signed manifest per gateway and publishes it,
+// retained, so a gateway that connects later still receives the latest version ([P-5.2]). Only the
+// stations a change touches are recompiled. Each publication is a delivery, tracked until the gateway's
+// signed acknowledgement ([P-3.7]): pending → delivered | failed | expired | superseded.
+import { EventEmitter } from 'node:events';
+import { type LocalPolicy, type Manifest, type ManifestEntry, manifestTopic, seal } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MqttLink } from '../mqtt/link.ts';
+import type { DeviceService } from './device-service.ts';
+import type { UnitService, UnitTree } from './unit-service.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -12,72 +17,152 @@ export interface DispatchDeps {
   db: Db;
   link: MqttLink;
   key: ServerKey;
+  devices: DeviceService;
+  units: UnitService;
   metrics: Metrics;
   now: () => Date;
   horizonDays: number;
-  log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-export class DispatchService {
-  constructor(private readonly deps: DispatchDeps) {}
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'expired' | 'superseded';
 
-  async compile(stationId: string): Promise<Manifest> {
+export class DispatchService {
+  /** Emits ('ack', {device, version, status}) after each acknowledgement is recorded: for the simulator, benchmarks and tests. */
+  readonly events = new EventEmitter();
+
+  constructor(private readonly deps: DispatchDeps) {
+    this.events.setMaxListeners(0);
+  }
+
+  /** The manifests of one station (one per gateway) under a new version; nothing is published. */
+  async compile(stationId: string, tree?: UnitTree): Promise<{ device: string; manifest: Manifest }[]> {
     const { db, now, horizonDays } = this.deps;
     const at = now();
     const horizonUntil = new Date(at.getTime() + horizonDays * DAY_MS);
     // An item still playing stays in the manifest so a gateway restarting mid-item knows about it.
     const lookBack = new Date(at.getTime() - DAY_MS);
-    return db.$transaction(async (tx) => {
-      const station = await tx.station.update({
-        where: { id: stationId },
-        data: { manifestVersion: { increment: 1 } },
-      });
+    const units = tree ?? (await this.deps.units.tree());
+    const { station, occurrences, devices } = await db.$transaction(async (tx) => {
+      const station = await tx.station.update({ where: { id: stationId }, data: { manifestVersion: { increment: 1 } } });
       const occurrences = await tx.occurrence.findMany({
         where: { stationId, startsAt: { gte: lookBack, lt: horizonUntil }, status: 'scheduled' },
-        include: { media: true },
+        include: { media: true, schedule: { select: { conflict: true, startWindowMs: true } } },
         orderBy: { startsAt: 'asc' },
       });
-      return {
+      const devices = await tx.device.findMany({
+        where: { stationId, revokedAt: null },
+        select: { code: true },
+        orderBy: { createdAt: 'asc' },
+      });
+      return { station, occurrences, devices };
+    });
+    const { policy } = units.effectivePolicy(station.unitId);
+    const local: LocalPolicy = { timeZone: 'Asia/Ho_Chi_Minh', quietHours: policy.quietHours ?? [], maxVolume: policy.maxVolume ?? [] };
+    const entries = occurrences
+      .filter((o) => o.startsAt.getTime() + o.media.durationMs > at.getTime())
+      // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled.
+      .filter(
+        (o) =>
+          o.media.status === 'approved' &&
+          (!o.media.validUntil || o.startsAt.getTime() + o.media.durationMs <= o.media.validUntil.getTime()),
+      )
+      .map((o) => ({
+        zones: JSON.parse(o.zones) as string[],
+        entry: {
+          occurrenceId: o.id,
+          startsAt: o.startsAt.toISOString(),
+          priority: o.priority as ManifestEntry['priority'],
+          media: {
+            sha256: o.media.sha256,
+            path: `/blobs/${o.media.sha256}`,
+            durationMs: o.media.durationMs,
+            sizeBytes: o.media.sizeBytes,
+            codec: o.media.codec,
+          },
+          ...(o.media.validUntil ? { validUntil: o.media.validUntil.toISOString() } : {}),
+          conflict: o.schedule.conflict as ManifestEntry['conflict'],
+          ...(o.schedule.startWindowMs ? { latestStartAt: new Date(o.startsAt.getTime() + o.schedule.startWindowMs).toISOString() } : {}),
+        } satisfies ManifestEntry,
+      }));
+    // One manifest per unrevoked gateway; a station without any yet gets one under its own code, retained for its first gateway.
+    const targets = devices.length ? devices.map((d) => d.code) : [station.code];
+    return targets.map((device) => ({
+      device,
+      manifest: {
         station: station.code,
         version: station.manifestVersion,
         generatedAt: at.toISOString(),
         horizonUntil: horizonUntil.toISOString(),
-        entries: occurrences
-          .filter((o) => o.startsAt.getTime() + o.media.durationMs > at.getTime())
-          // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled.
-          .filter(
-            (o) =>
-              o.media.status === 'approved' &&
-              (!o.media.validUntil || o.startsAt.getTime() + o.media.durationMs <= o.media.validUntil.getTime()),
-          )
-          .map((o) => ({
-            occurrenceId: o.id,
-            startsAt: o.startsAt.toISOString(),
-            priority: o.priority as Manifest['entries'][number]['priority'],
-            media: {
-              sha256: o.media.sha256,
-              path: `/blobs/${o.media.sha256}`,
-              durationMs: o.media.durationMs,
-              sizeBytes: o.media.sizeBytes,
-              codec: o.media.codec,
-            },
-            ...(o.media.validUntil ? { validUntil: o.media.validUntil.toISOString() } : {}),
-          })),
-      };
-    });
+        policy: local,
+        entries: entries.flatMap(({ zones, entry }) => {
+          // zones: "<device>:<zone>" or "<device>:*"; none = every output of every device.
+          if (!zones.length) return [entry];
+          const mine = zones.filter((z) => z.startsWith(`${device}:`)).map((z) => z.slice(device.length + 1));
+          if (!mine.length) return [];
+          return [mine.includes('*') ? entry : { ...entry, zones: mine }];
+        }),
+      },
+    }));
   }
 
-  async dispatch(stationIds: Iterable<string>): Promise<void> {
+  /** Recompiles and publishes the given stations' manifests; returns how many manifests went out. */
+  async dispatch(stationIds: Iterable<string>): Promise<number> {
+    const { db, now, key, link, metrics, horizonDays, log } = this.deps;
+    const tree = await this.deps.units.tree();
+    let published = 0;
     for (const id of new Set(stationIds)) {
-      const manifest = await this.compile(id);
-      const envelope = seal('manifest', manifest, this.deps.key.signer, {
-        now: this.deps.now(),
-        ttlMs: (this.deps.horizonDays + 1) * DAY_MS,
-      });
-      await this.deps.link.publish(manifestTopic(manifest.station), JSON.stringify(envelope), { retain: true });
-      this.deps.metrics.manifests.inc();
-      this.deps.log.info({ station: manifest.station, version: manifest.version, entries: manifest.entries.length }, 'manifest published');
+      for (const { device, manifest } of await this.compile(id, tree)) {
+        const at = now();
+        const ttlMs = (horizonDays + 1) * DAY_MS;
+        const envelope = seal('manifest', manifest, key.signer, { now: at, ttlMs });
+        await db.$transaction([
+          db.manifestDelivery.updateMany({ where: { device, status: 'pending' }, data: { status: 'superseded' } }),
+          db.manifestDelivery.create({
+            data: {
+              stationId: id,
+              device,
+              version: manifest.version,
+              entries: manifest.entries.length,
+              publishedAt: at,
+              expiresAt: new Date(at.getTime() + ttlMs),
+            },
+          }),
+        ]);
+        await link.publish(manifestTopic(device), JSON.stringify(envelope), { retain: true });
+        metrics.manifests.inc();
+        published++;
+        log.info({ station: manifest.station, device, version: manifest.version, entries: manifest.entries.length }, 'manifest published');
+      }
     }
+    return published;
+  }
+
+  /** [P-3.7] A gateway's signed receipt: the delivery becomes delivered (applied) or failed (rejected). */
+  async handleAck(device: string, payload: Buffer): Promise<void> {
+    const { db, log, now } = this.deps;
+    const opened = await this.deps.devices.open(device, payload, 'manifest-ack');
+    if (!opened.ok) return log.warn({ device, code: opened.code, message: opened.message }, 'manifest ack rejected');
+    const ack = opened.body;
+    if (ack.station !== opened.identity.station.code)
+      return log.warn({ device, station: ack.station }, 'manifest ack names another station');
+    const status: DeliveryStatus = ack.status === 'applied' ? 'delivered' : 'failed';
+    // Only a delivery still waiting moves; a late ack for a superseded version is recorded as its ack time only.
+    const { count } = await db.manifestDelivery.updateMany({
+      where: { device, version: ack.version, status: { in: ['pending', 'expired'] } },
+      data: { status, ackedAt: now(), errorCode: ack.status === 'rejected' ? ack.code : null },
+    });
+    if (!count) await db.manifestDelivery.updateMany({ where: { device, version: ack.version, ackedAt: null }, data: { ackedAt: now() } });
+    this.events.emit('ack', { device, version: ack.version, status });
+  }
+
+  /** Marks deliveries whose envelope lifetime ended unacknowledged as expired. */
+  async expireDeliveries(): Promise<number> {
+    const { count } = await this.deps.db.manifestDelivery.updateMany({
+      where: { status: 'pending', expiresAt: { lte: this.deps.now() } },
+      data: { status: 'expired' },
+    });
+    return count;
   }
 
   /** Re-plans every station that has this item still to air (after it was withdrawn). */

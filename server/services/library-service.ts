@@ -3,7 +3,7 @@
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 import type { AuthUser } from '../http/auth.ts';
-import { AppError, badRequest, notFound } from '../http/errors.ts';
+import { AppError, badRequest, forbidden, notFound } from '../http/errors.ts';
 import { fold, searchTextOf } from '../library/fold.ts';
 
 export const CATEGORIES = ['news', 'policy', 'emergency', 'announcement', 'music'] as const;
@@ -42,8 +42,6 @@ export interface SearchInput {
   limit: number;
   offset: number;
 }
-
-const forbidden = (code: string, message: string) => new AppError(403, code, message);
 
 export class LibraryService {
   constructor(

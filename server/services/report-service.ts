@@ -1,17 +1,17 @@
 import { EventEmitter } from 'node:events';
 // Proof of play: verifies each report against the station's device key, stores it once
 // (the gateway delivers at least once, so duplicates are expected), and moves the occurrence on.
-import { open, type PlaybackReport, publicKeyFromHex, StationState } from '#protocol';
+import { type PlaybackReport, StationState } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { Metrics } from '../metrics.ts';
+import type { DeviceService } from './device-service.ts';
 
 /** Below this share of the expected duration a completed playback counts as partial. */
 export const FULL_PLAY_RATIO = 0.98;
 
-export const deviceKid = (publicKeyHex: string) => `dev:${publicKeyHex.slice(0, 16)}`;
-
 export interface ReportDeps {
   db: Db;
+  devices: DeviceService;
   now: () => Date;
   metrics: Metrics;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
@@ -25,26 +25,23 @@ export class ReportService {
 
   constructor(private readonly deps: ReportDeps) {}
 
-  async handleReport(stationCode: string, payload: Buffer): Promise<ReportOutcome> {
-    const result = await this.process(stationCode, payload);
+  async handleReport(device: string, payload: Buffer): Promise<ReportOutcome> {
+    const result = await this.process(device, payload);
     this.events.emit('handled', result.outcome, result.kind);
     return result.outcome;
   }
 
-  private async process(stationCode: string, payload: Buffer): Promise<{ outcome: ReportOutcome; kind?: string }> {
+  private async process(device: string, payload: Buffer): Promise<{ outcome: ReportOutcome; kind?: string }> {
     const { db, now, log, metrics } = this.deps;
     const reject = (reason: string, detail: string) => {
       metrics.reports.inc({ result: reason });
-      log.warn({ station: stationCode, reason, detail }, 'report rejected');
+      log.warn({ device, reason, detail }, 'report rejected');
       return { outcome: 'rejected' as const, kind: reason };
     };
-    const station = await db.station.findUnique({ where: { code: stationCode } });
-    if (!station) return reject('UNKNOWN_STATION', stationCode);
-    if (!station.deviceKeyHex) return reject('UNKNOWN_KEY', 'station has no registered device key');
-    const key = publicKeyFromHex(station.deviceKeyHex);
-    const kid = deviceKid(station.deviceKeyHex);
-    const opened = open(payload, 'report', { keys: (k) => (k === kid ? key : undefined), now: now() });
+    const opened = await this.deps.devices.open(device, payload, 'report');
     if (!opened.ok) return reject(opened.code, opened.message);
+    const { station } = opened.identity;
+    const stationCode = station.code;
     const report = opened.body;
     if (report.station !== stationCode) return reject('STATION_MISMATCH', `body names ${report.station}`);
     const occurrence = await db.occurrence.findUnique({ where: { id: report.occurrenceId }, include: { media: true } });
@@ -79,21 +76,23 @@ export class ReportService {
     return { outcome: 'stored', kind: report.kind };
   }
 
-  async handleState(stationCode: string, payload: Buffer): Promise<void> {
+  /** [P-3.3] Unsigned availability hint from a device's state topic (its last-will when it drops). */
+  async handleState(device: string, payload: Buffer): Promise<void> {
     let json: unknown;
     try {
       json = JSON.parse(payload.toString('utf8'));
     } catch {
-      this.deps.log.warn({ station: stationCode }, 'state message is not JSON');
+      this.deps.log.warn({ device }, 'state message is not JSON');
       return;
     }
     const state = StationState.safeParse(json);
-    if (!state.success || state.data.station !== stationCode) {
-      this.deps.log.warn({ station: stationCode }, 'invalid state message');
+    const identity = await this.deps.devices.identify(device);
+    if (!state.success || !identity || state.data.station !== identity.station.code) {
+      this.deps.log.warn({ device }, 'invalid state message');
       return;
     }
-    await this.deps.db.station.updateMany({
-      where: { code: stationCode },
+    await this.deps.db.station.update({
+      where: { id: identity.station.id },
       data: { online: state.data.online, lastSeenAt: this.deps.now() },
     });
   }

@@ -14,7 +14,7 @@ const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
 t.teardown(() => server.stop());
 const station = 'HN-00019';
-const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+const gw = await makeAgent({ station, server, clock });
 await gw.agent.start();
 t.teardown(() => gw.agent.stop());
 await gw.waitFor('subscribed');
@@ -81,7 +81,7 @@ t.test('the server refuses malformed commands and unknown stations before sendin
   t.match(await command({ action: 'volume', level: 400 }), { status: 400, body: { error: { code: 'INVALID_COMMAND' } } });
   t.match(await command({ action: 'dance' }), { status: 400, body: { error: { code: 'INVALID_COMMAND' } } });
   t.match(await command({ action: 'stop' }, 'HN-99999'), { status: 404, body: { error: { code: 'UNKNOWN_STATION' } } });
-  t.match(await command({ action: 'stop' }, 'HN-00022'), { status: 409, body: { error: { code: 'DEVICE_NOT_REGISTERED' } } });
+  t.match(await command({ action: 'stop' }, 'HN-00022'), { status: 409, body: { error: { code: 'DEVICE_NOT_ENROLLED' } } });
 });
 
 t.test('forged, replayed and oversized commands are refused with an error reply and not acted on', async (t) => {

@@ -22,7 +22,7 @@ t.test(
     t.match(health.broker, { ok: true, detail: broker.url });
 
     const station = 'HN-00025';
-    const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: broker.url, clock });
+    const gw = await makeAgent({ station, server, mqttUrl: broker.url, clock });
     await gw.agent.start();
     t.teardown(() => gw.agent.stop());
     await gw.waitFor('subscribed');

@@ -60,7 +60,7 @@ t.test('scheduling needs exactly one of item or playlist, and every playlist ite
 
 t.test('a scheduled playlist airs item after item on the gateway', async (t) => {
   const station = 'HN-00034';
-  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  const gw = await makeAgent({ station, server, clock });
   await gw.agent.start();
   t.teardown(() => gw.agent.stop());
   await gw.waitFor('subscribed');

@@ -15,7 +15,7 @@ t.test('an uploaded MP3 scheduled for a station airs there and the API shows it 
   t.teardown(() => server.stop());
   const station = 'HN-00004';
 
-  const gateway = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  const gateway = await makeAgent({ station, server, clock });
   await gateway.agent.start();
   t.teardown(() => gateway.agent.stop());
 

@@ -24,7 +24,7 @@ const schedule = async (mediaId: unknown, station: string, startsAt: Date) => {
 
 t.test('a manifest signed by anyone but the server is rejected and nothing is armed', async (t) => {
   const station = 'HN-00007';
-  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  const gw = await makeAgent({ station, server, clock });
   await gw.agent.start();
   t.teardown(() => gw.agent.stop());
   const rogue = generateKeyPairSync('ed25519');
@@ -62,7 +62,7 @@ t.test('a manifest signed by anyone but the server is rejected and nothing is ar
 t.test('after a restart the agent re-arms its stored plan without the network, and never airs an item twice', async (t) => {
   const station = 'HN-00010';
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'restart.wav'), { seconds: 1, frequency: 660 }));
-  const first = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  const first = await makeAgent({ station, server, clock });
   await first.agent.start();
   const t1 = new Date(clock.now() + 10 * 60_000);
   const t2 = new Date(clock.now() + 20 * 60_000);
@@ -76,7 +76,14 @@ t.test('after a restart the agent re-arms its stored plan without the network, a
   await first.agent.stop();
 
   // Same disk, server unreachable: the stored plan and pinned key are enough.
-  const second = makeAgent({ station, serverUrl: 'http://127.0.0.1:9', mqttUrl: 'mqtt://127.0.0.1:9', clock, dataDir: first.dataDir });
+  const second = await makeAgent({
+    station,
+    server,
+    serverUrl: 'http://127.0.0.1:9',
+    mqttUrl: 'mqtt://127.0.0.1:9',
+    clock,
+    dataDir: first.dataDir,
+  });
   await second.agent.start();
   t.teardown(() => second.agent.stop());
   const armed = second.events.filter((e) => e.type === 'armed').map((e) => (e as { occurrenceId: string }).occurrenceId);
@@ -89,7 +96,7 @@ t.test('after a restart the agent re-arms its stored plan without the network, a
 t.test('an item whose audio cannot be had at airtime is reported as failed with FILE_MISSING', async (t) => {
   const station = 'HN-00013';
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'missing.wav'), { seconds: 1, frequency: 770 }));
-  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  const gw = await makeAgent({ station, server, clock });
   await gw.agent.start();
   t.teardown(() => gw.agent.stop());
   const at = new Date(clock.now() + 60_000);
@@ -115,7 +122,7 @@ t.test('the cache refuses audio whose hash does not match', async (t) => {
 t.test('an item due before its prefetch finished is fetched at airtime and airs', async (t) => {
   const station = 'HN-00016';
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'due-now.wav'), { seconds: 1, frequency: 880 }));
-  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  const gw = await makeAgent({ station, server, clock });
   await gw.agent.start();
   t.teardown(() => gw.agent.stop());
   const occ = await schedule(media.id, station, clock.date());
@@ -127,7 +134,7 @@ t.test('an item due before its prefetch finished is fetched at airtime and airs'
 t.test('a manifest entry past its validUntil never airs, even when the server says so', async (t) => {
   const station = 'HN-00028';
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'stale.wav'), { seconds: 1, frequency: 990 }));
-  const gw = makeAgent({ station, serverUrl: server.url, mqttUrl: server.mqttUrl, clock });
+  const gw = await makeAgent({ station, server, clock });
   await gw.agent.start();
   t.teardown(() => gw.agent.stop());
   await gw.waitFor('subscribed');

@@ -34,7 +34,7 @@ t.test("a device subscribes to its own manifest and commands and its units' grou
     'lp/v1/grp/001/cmd',
     'lp/v1/grp/001/live',
   ]);
-  t.same(filters.server, ['lp/v1/dev/+/reply', 'lp/v1/dev/+/report', 'lp/v1/dev/+/telemetry', 'lp/v1/dev/+/state']);
+  t.same(filters.server, ['lp/v1/dev/+/ack', 'lp/v1/dev/+/reply', 'lp/v1/dev/+/report', 'lp/v1/dev/+/telemetry', 'lp/v1/dev/+/state']);
 });
 
 t.test('an identifier carrying a wildcard or a separator is refused', async (t) => {

@@ -7,23 +7,39 @@ import { AudioCache } from '../../edge-agent/cache.ts';
 import { createFfmpegPlayer } from '../../edge-agent/player.ts';
 import { StateStore } from '../../edge-agent/store.ts';
 import type { FakeClock } from './fake-clock.ts';
+import { provisionDevice, type TestServer } from './server.ts';
 
 const quiet = { info() {}, warn() {} };
 
-/** A real agent (real MQTT, HTTP, ffmpeg null sink) on a fake clock. */
-export function makeAgent(opts: { station: string; serverUrl: string; mqttUrl: string; clock: FakeClock; dataDir?: string }) {
+/**
+ * A real agent (real MQTT, HTTP, ffmpeg null sink) on a fake clock. Without `dataDir` it is a new
+ * gateway: a device is provisioned for the station and the agent enrolls with its token; with the
+ * `dataDir` of an earlier agent it is that gateway restarting. serverUrl and mqttUrl default to the server's.
+ */
+export async function makeAgent(opts: {
+  station: string;
+  server: TestServer;
+  clock: FakeClock;
+  serverUrl?: string;
+  mqttUrl?: string;
+  dataDir?: string;
+}) {
+  const enrollToken = opts.dataDir ? undefined : await provisionDevice(opts.server, opts.station);
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-agent-'));
+  const mqttUrl = opts.mqttUrl ?? opts.server.mqttUrl;
   const agent = new Agent({
-    station: opts.station,
-    serverUrl: opts.serverUrl,
+    enrollToken,
+    serverUrl: opts.serverUrl ?? opts.server.url,
     clock: opts.clock,
     fetch,
     store: new StateStore(dataDir),
     cache: new AudioCache(join(dataDir, 'cache'), { fetch }),
     player: createFfmpegPlayer({ ffmpegPath: 'ffmpeg', sink: { kind: 'null' } }),
-    connectMqtt: (will) =>
-      connect(opts.mqttUrl, {
-        clientId: `test-agent-${opts.station}-${Math.random().toString(16).slice(2)}`,
+    connectMqtt: (will, login) =>
+      connect(mqttUrl, {
+        clientId: login.clientId,
+        username: login.username,
+        password: login.password,
         protocolVersion: 4,
         will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
       }),

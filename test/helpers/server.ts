@@ -23,6 +23,8 @@ export async function startTestServer(opts: { now?: () => Date; env?: Record<str
     LP_DATA_DIR: dataDir,
     LP_LOG_LEVEL: 'silent',
     LP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    // Tests that are not about policy schedule at any hour; the policy tests ask for hanoi-2021.
+    LP_SEED_POLICY: 'none',
     ...opts.env,
   });
   const server = await startServer(config, opts.now ? { now: opts.now } : {});
@@ -90,4 +92,16 @@ export async function relogin(server: TestServer): Promise<void> {
   const { token } = (await res.json()) as { token: string };
   server.token = token;
   server.auth.authorization = `Bearer ${token}`;
+}
+
+/** Provisions a gateway for the station (as admin) and returns its one-time enrollment token. */
+export async function provisionDevice(server: TestServer, station: string, body: object = {}): Promise<string> {
+  const res = await fetch(`${server.url}/api/v1/stations/${station}/devices`, {
+    method: 'POST',
+    headers: { ...server.auth, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as { enrollToken?: string; error?: unknown };
+  if (res.status !== 201 || !json.enrollToken) throw new Error(`provisioning ${station} failed: ${res.status} ${JSON.stringify(json)}`);
+  return json.enrollToken;
 }

@@ -8,7 +8,7 @@ import { connectAsync } from 'mqtt';
 import t from 'tap';
 import { publicKeyHex, reportTopic } from '#protocol';
 import { makeSilence, makeTone } from '../helpers/audio.ts';
-import { startTestServer, upload, uploadApproved } from '../helpers/server.ts';
+import { provisionDevice, startTestServer, upload, uploadApproved } from '../helpers/server.ts';
 
 const server = await startTestServer();
 t.teardown(() => server.stop());
@@ -224,18 +224,16 @@ t.test('the embedded broker also speaks MQTT over WebSocket on the HTTP port', a
 
 t.test('a malformed or forged report over MQTT is counted and rejected, never stored', async (t) => {
   const device = generateKeyPairSync('ed25519');
-  const reg = await fetch(`${server.url}/api/v1/gateway/stations/HN-00001/device-key`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ publicKeyHex: publicKeyHex(device.publicKey) }),
-  });
+  const token = await provisionDevice(server, 'HN-00001');
+  const enroll = (body: object) =>
+    fetch(`${server.url}/api/v1/gateway/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const request = { token, publicKeyHex: publicKeyHex(device.publicKey), agentVersion: 'test', protocolVersions: [1] };
+  const reg = await enroll(request);
   t.equal(reg.status, 200);
-  const other = await fetch(`${server.url}/api/v1/gateway/stations/HN-00001/device-key`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey) }),
-  });
-  t.equal(other.status, 409, 'a second key for the same station is refused');
+  t.match(await reg.json(), { device: 'HN-00001', station: 'HN-00001', mqtt: { username: 'HN-00001', password: /.{40,}/ }, groups: ['00001', '001', '01'] });
+  const again = await enroll({ ...request, publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey) });
+  t.equal(again.status, 401, 'a spent token cannot enroll another key');
+  t.match(await again.json(), { error: { code: 'INVALID_ENROLLMENT_TOKEN' } });
   const client = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
   const outcomes: string[] = [];
   const onHandled = (outcome: string, kind: string) => outcomes.push(`${outcome}:${kind}`);
@@ -247,10 +245,10 @@ t.test('a malformed or forged report over MQTT is counted and rejected, never st
   await client.endAsync();
   while (outcomes.length < 4) await once(server.reports.events, 'handled');
   server.reports.events.off('handled', onHandled);
-  t.same(outcomes.sort(), ['rejected:MALFORMED', 'rejected:MALFORMED', 'rejected:MALFORMED', 'rejected:UNKNOWN_STATION']);
+  t.same(outcomes.sort(), ['rejected:MALFORMED', 'rejected:MALFORMED', 'rejected:MALFORMED', 'rejected:UNKNOWN_DEVICE']);
   t.equal(await server.db.playbackReport.count(), 0);
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  t.match(metrics, /loaphuong_reports_total\{result="UNKNOWN_STATION"\} 1/);
+  t.match(metrics, /loaphuong_reports_total\{result="UNKNOWN_DEVICE"\} 1/);
 });
 
 t.test('the gateway time endpoint answers with the server clock for offset measurement', async (t) => {

@@ -135,7 +135,7 @@ t.test('the validity window decides when an item may air; an expired item cannot
   const ok = await call('POST', '/schedules', { mediaId: id, stations: ['HN-00004'], startsAt: at(3 * 3600_000) });
   t.equal(ok.status, 201);
   const station = await server.db.station.findUniqueOrThrow({ where: { code: 'HN-00004' } });
-  const manifest = await server.dispatch.compile(station.id);
+  const [{ manifest }] = await server.dispatch.compile(station.id);
   t.equal(manifest.entries[0]?.validUntil, until.toISOString(), 'the gateway is told when the item expires');
 });
 
@@ -146,13 +146,13 @@ t.test('archiving an approved item withdraws it from every station plan', async 
   await call('POST', `/media/${id}/approve`, {}, approver);
   await call('POST', '/schedules', { mediaId: id, stations: ['HN-00007'], startsAt: inAnHour() });
   const station = await server.db.station.findUniqueOrThrow({ where: { code: 'HN-00007' } });
-  t.ok((await server.dispatch.compile(station.id)).entries.some((e) => e.media.sha256 === item.sha256));
+  t.ok((await server.dispatch.compile(station.id))[0].manifest.entries.some((e) => e.media.sha256 === item.sha256));
   const versionBefore = (await server.db.station.findUniqueOrThrow({ where: { code: 'HN-00007' } })).manifestVersion;
   t.match(await call('POST', `/media/${id}/archive`), { status: 200, body: { status: 'archived' } });
   const after = await server.db.station.findUniqueOrThrow({ where: { code: 'HN-00007' } });
   t.ok(after.manifestVersion > versionBefore, 'a new manifest was published at once');
   t.notOk(
-    (await server.dispatch.compile(station.id)).entries.some((e) => e.media.sha256 === item.sha256),
+    (await server.dispatch.compile(station.id))[0].manifest.entries.some((e) => e.media.sha256 === item.sha256),
     'and it no longer carries the item',
   );
 });

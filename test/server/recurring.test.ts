@@ -35,8 +35,8 @@ t.test('a daily 06:30 rule fills the 7-day horizon and follows it as the days pa
     Array.from({ length: 7 }, (_, i) => new Date(Date.parse('2026-11-22T23:30:00Z') + i * DAY).toISOString()),
   );
   clock.advance(3 * DAY);
-  t.same(await server.schedules.extend(), { schedules: 1, occurrences: 3 });
-  t.same(await server.schedules.extend(), { schedules: 0, occurrences: 0 }, 'extending again adds nothing');
+  t.same(await server.schedules.extend(), { schedules: 1, occurrences: 3, refused: 0 });
+  t.same(await server.schedules.extend(), { schedules: 0, occurrences: 0, refused: 0 }, 'extending again adds nothing');
   await relogin(server); // the admin's 12-hour session ended while three days passed
   t.equal(await server.db.occurrence.count({ where: { scheduleId: r.body.id as string } }), 10);
 });

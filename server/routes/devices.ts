@@ -1,0 +1,193 @@
+// Station metadata, gateways (devices) with their zones, and provisioning.
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import { requireRole } from '../http/auth.ts';
+import { ErrorBody, notFound } from '../http/errors.ts';
+import { bearer } from '../http/schemas.ts';
+import type { DeviceService } from '../services/device-service.ts';
+
+const zoneCode = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/);
+const Device = z.object({
+  code: z.string(),
+  station: z.string(),
+  name: z.string(),
+  model: z.string().nullable(),
+  zones: z.array(z.object({ code: z.string(), name: z.string() })),
+  enrolled: z.boolean(),
+  enrolledAt: z.date().nullable(),
+  revokedAt: z.date().nullable(),
+  agentVersion: z.string().nullable(),
+  publicKeyHex: z.string().nullable(),
+});
+type DeviceRow = {
+  code: string;
+  name: string;
+  model: string | null;
+  enrolledAt: Date | null;
+  revokedAt: Date | null;
+  agentVersion: string | null;
+  publicKeyHex: string | null;
+  zones: { code: string; name: string }[];
+  station: { code: string };
+};
+const toDevice = (d: DeviceRow) => ({
+  code: d.code,
+  station: d.station.code,
+  name: d.name,
+  model: d.model,
+  zones: d.zones.map((z) => ({ code: z.code, name: z.name })),
+  enrolled: Boolean(d.enrolledAt) && !d.revokedAt,
+  enrolledAt: d.enrolledAt,
+  revokedAt: d.revokedAt,
+  agentVersion: d.agentVersion,
+  publicKeyHex: d.publicKeyHex,
+});
+const WITH = { zones: { orderBy: { code: 'asc' } }, station: { select: { code: true } } } as const;
+
+export const StationMeta = z.object({
+  address: z.string().max(300).nullable(),
+  latitude: z.number().min(-90).max(90).nullable(),
+  longitude: z.number().min(-180).max(180).nullable(),
+  speakerPoints: z.int().min(0).max(100_000).nullable(),
+  powerW: z.int().min(0).max(1_000_000).nullable(),
+  connectivity: z.enum(['wired', '4g', 'wifi']).nullable(),
+  installedAt: z.iso.date().nullable(),
+});
+
+export const deviceRoutes: FastifyPluginAsyncZod<{ db: Db; devices: DeviceService; auth: preHandlerAsyncHookHandler }> = async (
+  app,
+  { db, devices, auth },
+) => {
+  const admin = [auth, requireRole('province_admin', 'district_operator')];
+  const code = z.object({ code: z.string().max(64) });
+
+  app.patch(
+    '/stations/:code',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['stations'],
+        summary: 'Update station metadata (address, coordinates, speaker points, power, connectivity, install date)',
+        security: bearer,
+        params: code,
+        body: StationMeta.extend({ name: z.string().min(1).max(200) })
+          .partial()
+          .strict(),
+        response: {
+          200: StationMeta.extend({
+            code: z.string(),
+            name: z.string(),
+            connectivity: z.string().nullable(),
+            installedAt: z.date().nullable(),
+          }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const { installedAt, ...rest } = request.body;
+      const found = await db.station.findUnique({ where: { code: request.params.code }, select: { id: true } });
+      if (!found) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
+      const s = await db.station.update({
+        where: { id: found.id },
+        data: {
+          ...rest,
+          ...(installedAt !== undefined ? { installedAt: installedAt ? new Date(`${installedAt}T00:00:00+07:00`) : null } : {}),
+        },
+      });
+      return s;
+    },
+  );
+
+  app.get(
+    '/stations/:code/devices',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['devices'],
+        summary: "A station's gateways and their zones",
+        security: bearer,
+        params: code,
+        response: { 200: z.object({ items: z.array(Device) }), 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const station = await db.station.findUnique({ where: { code: request.params.code }, select: { id: true } });
+      if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
+      const rows = await db.device.findMany({ where: { stationId: station.id }, include: WITH, orderBy: { createdAt: 'asc' } });
+      return { items: rows.map(toDevice) };
+    },
+  );
+
+  app.post(
+    '/stations/:code/devices',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['devices'],
+        summary: 'Provision a gateway: returns its one-time enrollment token (shown once, valid 7 days)',
+        description:
+          'The gateway runs `npm run agent -- --enroll-token <token>`; it generates its own key pair and receives MQTT credentials. ' +
+          "A station's first device takes the station code as its id unless one is given.",
+        security: bearer,
+        params: code,
+        body: z
+          .object({
+            code: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]{1,64}$/)
+              .optional(),
+            name: z.string().max(200).optional(),
+            model: z.string().max(100).optional(),
+            zones: z
+              .array(z.object({ code: zoneCode, name: z.string().max(100).optional() }))
+              .min(1)
+              .max(16)
+              .optional(),
+          })
+          .strict()
+          .nullish(),
+        response: { 201: Device.extend({ enrollToken: z.string() }), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { device, enrollToken } = await devices.create(request.params.code, request.body ?? {});
+      return reply.status(201).send({ ...toDevice(device), enrollToken });
+    },
+  );
+
+  app.post(
+    '/devices/:code/enrollment-token',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['devices'],
+        summary: 'Issue a new one-time enrollment token (a replaced or reinstalled gateway); the old one stops working',
+        security: bearer,
+        params: code,
+        response: { 200: z.object({ enrollToken: z.string() }), 404: ErrorBody },
+      },
+    },
+    async (request) => devices.reissueToken(request.params.code),
+  );
+
+  app.post(
+    '/devices/:code/revoke',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['devices'],
+        summary: 'Revoke a gateway: its MQTT login, messages and reports are refused from now on',
+        security: bearer,
+        params: code,
+        response: { 204: z.null(), 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      await devices.revoke(request.params.code);
+      return reply.status(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,243 @@
+// The administrative tree: browse, import and export (CSV, JSON), rename, merge with history, and the
+// broadcast policy each unit sets for the stations below it.
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import { requireRole } from '../http/auth.ts';
+import { badRequest, ErrorBody } from '../http/errors.ts';
+import { bearer, page } from '../http/schemas.ts';
+import { Policy } from '../scheduling/policy.ts';
+import type { UnitService } from '../services/unit-service.ts';
+
+const CSV_COLUMNS = ['code', 'name', 'type', 'level', 'parentCode', 'endedAt', 'mergedInto'];
+const unitCode = z.object({ code: z.string().max(20) });
+const PolicyView = z.object({ unit: z.string(), own: z.unknown(), effective: z.unknown(), source: z.record(z.string(), z.string()) });
+
+export const unitRoutes: FastifyPluginAsyncZod<{ db: Db; units: UnitService; auth: preHandlerAsyncHookHandler }> = async (
+  app,
+  { db, units, auth },
+) => {
+  const admin = [auth, requireRole('province_admin')];
+  // CSV arrives as text; it is parsed (with its header row) by the import route.
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.get(
+    '/units',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['units'],
+        summary: 'Administrative units, optionally the children of one unit; merged units only when asked',
+        security: bearer,
+        querystring: z.object({ parent: z.string().max(20).optional(), includeEnded: z.stringbool().default(false), ...page(1000, 100) }),
+        response: {
+          200: z.object({
+            total: z.number(),
+            items: z.array(
+              z.object({
+                code: z.string(),
+                name: z.string(),
+                type: z.string(),
+                level: z.number(),
+                parentCode: z.string().nullable(),
+                endedAt: z.date().nullable(),
+                mergedInto: z.string().nullable(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const { parent, includeEnded, limit, offset } = request.query;
+      const where = { ...(parent ? { parent: { code: parent } } : {}), ...(includeEnded ? {} : { endedAt: null }) };
+      const [total, rows] = await Promise.all([
+        db.unit.count({ where }),
+        db.unit.findMany({
+          where,
+          include: { parent: { select: { code: true } }, mergedInto: { select: { code: true } } },
+          orderBy: { code: 'asc' },
+          take: limit,
+          skip: offset,
+        }),
+      ]);
+      return {
+        total,
+        items: rows.map((u) => ({
+          code: u.code,
+          name: u.name,
+          type: u.type,
+          level: u.level,
+          parentCode: u.parent?.code ?? null,
+          endedAt: u.endedAt,
+          mergedInto: u.mergedInto?.code ?? null,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/units/export',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['units'],
+        summary: 'Every unit, merged ones included, as CSV (header row) or JSON',
+        security: bearer,
+        querystring: z.object({ format: z.enum(['csv', 'json']).default('json') }),
+        produces: ['application/json', 'text/csv'],
+      },
+    },
+    async (request, reply) => {
+      const rows = await units.export();
+      if (request.query.format === 'json') return { units: rows };
+      reply.header('content-disposition', 'attachment; filename="units.csv"');
+      return reply.type('text/csv; charset=utf-8').send(stringify(rows, { header: true, columns: CSV_COLUMNS }));
+    },
+  );
+
+  app.post(
+    '/units/import',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['units'],
+        summary: 'Create and update units from CSV (text/csv, header row: code,name,type,parentCode[,level]) or JSON ({units:[…]})',
+        description:
+          'Existing units (by code) get the name, type and parent given; new codes are created; nothing is deleted. ' +
+          'Every row is checked first and nothing is written when any is wrong (400 INVALID_IMPORT lists the rows).',
+        security: bearer,
+        consumes: ['application/json', 'text/csv'],
+        body: z.union([z.object({ units: z.array(z.record(z.string(), z.unknown())).max(20_000) }), z.string().max(5_000_000)]),
+        response: { 200: z.object({ created: z.number(), updated: z.number(), unchanged: z.number() }), 400: ErrorBody },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      let rows: unknown[];
+      if (typeof body === 'string') {
+        try {
+          rows = parse(body, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+        } catch (err) {
+          throw badRequest('INVALID_CSV', (err as Error).message);
+        }
+      } else rows = body.units;
+      return units.import(rows, request.user?.id);
+    },
+  );
+
+  app.post(
+    '/units/merge',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['units'],
+        summary: 'Merge units into one (existing or new), as in the 2025 reform',
+        description:
+          'Stations and child units move to the target; occurrences not yet aired move with their stations; past ones stay attributed to the unit they aired under. ' +
+          'The merged units end (kept, with mergedInto) and their history records the merge.',
+        security: bearer,
+        body: z
+          .object({
+            sources: z.array(z.string().max(20)).min(1).max(100),
+            into: z.object({
+              code: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/),
+              name: z.string().min(1).max(200).optional(),
+              type: z.string().min(1).max(60).optional(),
+              parentCode: z.string().max(20).nullish(),
+            }),
+          })
+          .strict(),
+        response: {
+          200: z.object({ into: z.string(), ended: z.array(z.string()), stations: z.number(), movedOccurrences: z.number() }),
+          400: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
+    async (request) => units.merge({ ...request.body, byId: request.user?.id }),
+  );
+
+  app.patch(
+    '/units/:code',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['units'],
+        summary: 'Rename a unit or change its type; the old values stay in its history',
+        security: bearer,
+        params: unitCode,
+        body: z.object({ name: z.string().min(1).max(200).optional(), type: z.string().min(1).max(60).optional() }).strict(),
+        response: { 200: z.object({ name: z.string(), type: z.string() }), 404: ErrorBody },
+      },
+    },
+    async (request) => units.rename(request.params.code, request.body, request.user?.id),
+  );
+
+  app.get(
+    '/units/:code/history',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['units'],
+        summary: "A unit's history: created, imported, renamed, moved, merged, policy changed",
+        security: bearer,
+        params: unitCode,
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({ kind: z.string(), at: z.date(), before: z.unknown(), after: z.unknown(), byId: z.string().nullable() }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => ({
+      items: (await units.history(request.params.code)).map((e) => ({
+        kind: e.kind,
+        at: e.at,
+        before: JSON.parse(e.before),
+        after: JSON.parse(e.after),
+        byId: e.byId,
+      })),
+    }),
+  );
+
+  app.get(
+    '/units/:code/policy',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['units'],
+        summary: "A unit's own broadcast rules, the effective ones after inheritance, and which unit sets each",
+        security: bearer,
+        params: unitCode,
+        response: { 200: PolicyView, 404: ErrorBody },
+      },
+    },
+    async (request) => units.policy(request.params.code),
+  );
+
+  app.put(
+    '/units/:code/policy',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['units'],
+        summary: "Replace a unit's own broadcast rules ({} inherits everything); applies to schedules created from now on",
+        description:
+          'Fields: emergencyOnly, weekdays (1 = Monday … 7), windows [{start,end}] (HH:MM, Hanoi time), maxSessionMinutes, maxSessionsPerDay, ' +
+          'quietHours [{start,end}] (may cross midnight), maxVolume [{start,end,level}]. Emergencies are exempt from all of them.',
+        security: bearer,
+        params: unitCode,
+        body: Policy,
+        response: { 200: PolicyView, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => units.setPolicy(request.params.code, request.body, request.user?.id),
+  );
+};

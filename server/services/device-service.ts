@@ -1,0 +1,157 @@
+// Gateways ("devices") of a station, their outputs (zones), and provisioning: creating a device yields a
+// one-time enrollment token; the agent enrolls with it, sending the public half of a key pair it
+// generated itself, and receives MQTT credentials, the server's keys and its group topics ([P-5.1]).
+// Secrets are stored only as sha256 hashes: they are 256-bit random, so a slow hash adds nothing.
+import { timingSafeEqual } from 'node:crypto';
+import type { z } from 'zod';
+import { type BodyOf, type BodyType, type EnrollRequest, type EnrollResponse, type Envelope, open, publicKeyFromHex } from '#protocol';
+import { newToken, sha256 } from '../auth/passwords.ts';
+import type { Db } from '../db/client.ts';
+import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
+import type { ServerKey } from '../keys.ts';
+import type { UnitService } from './unit-service.ts';
+
+/** An enrollment token is good for this long. */
+export const ENROLL_TOKEN_TTL_MS = 7 * 86_400_000;
+
+export const deviceKid = (publicKeyHex: string) => `dev:${publicKeyHex.slice(0, 16)}`;
+
+export interface DeviceInput {
+  /** Defaults to the station code for a station's first device, then <station>-2, -3, … */
+  code?: string;
+  name?: string;
+  model?: string;
+  zones?: { code: string; name?: string }[];
+}
+
+/** Who is behind a device topic id: the station, and the key its messages must carry. */
+export interface DeviceIdentity {
+  device: string;
+  station: { id: string; code: string; unitId: string };
+  publicKeyHex: string;
+}
+
+export class DeviceService {
+  constructor(private readonly deps: { db: Db; now: () => Date; key: ServerKey; units: UnitService; mqttUrl: () => string }) {}
+
+  async create(stationCode: string, input: DeviceInput) {
+    const { db } = this.deps;
+    const station = await db.station.findUnique({ where: { code: stationCode }, include: { devices: { select: { code: true } } } });
+    if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${stationCode}`);
+    const taken = new Set(station.devices.map((d) => d.code));
+    let code = input.code;
+    if (!code) {
+      code = station.code;
+      for (let n = 2; taken.has(code); n++) code = `${station.code}-${n}`;
+    }
+    if (await db.device.findUnique({ where: { code }, select: { id: true } })) throw conflict('DEVICE_EXISTS', `device ${code} exists`);
+    const zones = input.zones?.length ? input.zones : [{ code: 'z1', name: '' }];
+    if (new Set(zones.map((z) => z.code)).size !== zones.length) throw badRequest('DUPLICATE_ZONE', 'zone codes must be unique per device');
+    const { token, hash } = newToken();
+    const device = await db.device.create({
+      data: {
+        code,
+        stationId: station.id,
+        name: input.name ?? '',
+        model: input.model,
+        enrollTokenHash: hash,
+        enrollTokenExpiresAt: new Date(this.deps.now().getTime() + ENROLL_TOKEN_TTL_MS),
+        zones: { create: zones.map((z) => ({ code: z.code, name: z.name ?? '' })) },
+      },
+      include: { zones: true, station: { select: { code: true } } },
+    });
+    return { device, enrollToken: token };
+  }
+
+  /** Issues a fresh token (the previous one stops working); for a gateway replaced or reinstalled. */
+  async reissueToken(code: string) {
+    const { token, hash } = newToken();
+    const { count } = await this.deps.db.device.updateMany({
+      where: { code, revokedAt: null },
+      data: { enrollTokenHash: hash, enrollTokenExpiresAt: new Date(this.deps.now().getTime() + ENROLL_TOKEN_TTL_MS) },
+    });
+    if (!count) throw notFound('UNKNOWN_DEVICE', `unknown or revoked device ${code}`);
+    return { enrollToken: token };
+  }
+
+  async revoke(code: string) {
+    const { count } = await this.deps.db.device.updateMany({
+      where: { code, revokedAt: null },
+      data: { revokedAt: this.deps.now(), enrollTokenHash: null, mqttSecretHash: null },
+    });
+    if (!count) throw notFound('UNKNOWN_DEVICE', `unknown or already revoked device ${code}`);
+  }
+
+  /** [P-6.4] Spends the token once; the same request again gets 401, so a leaked token is useless afterwards. */
+  async enroll(request: z.infer<typeof EnrollRequest>): Promise<z.infer<typeof EnrollResponse>> {
+    const { db, now, key } = this.deps;
+    try {
+      publicKeyFromHex(request.publicKeyHex);
+    } catch {
+      throw badRequest('INVALID_KEY', 'not an Ed25519 public key');
+    }
+    if (!request.protocolVersions.includes(1)) throw badRequest('UNSUPPORTED_VERSION', 'this server speaks protocol version 1');
+    const device = await db.device.findUnique({ where: { enrollTokenHash: sha256(request.token) }, include: { station: true } });
+    if (!device || device.revokedAt || !device.enrollTokenExpiresAt || device.enrollTokenExpiresAt <= now())
+      throw new AppError(401, 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token is unknown, spent, expired or revoked');
+    const { token: password, hash } = newToken();
+    // Spending the token is conditional on it still being there: two concurrent enrollments cannot both win.
+    const { count } = await db.device.updateMany({
+      where: { id: device.id, enrollTokenHash: device.enrollTokenHash },
+      data: {
+        enrollTokenHash: null,
+        enrollTokenExpiresAt: null,
+        publicKeyHex: request.publicKeyHex,
+        mqttSecretHash: hash,
+        agentVersion: request.agentVersion,
+        enrolledAt: now(),
+      },
+    });
+    if (!count) throw new AppError(401, 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token was spent concurrently');
+    const tree = await this.deps.units.tree();
+    return {
+      device: device.code,
+      station: device.station.code,
+      protocolVersion: 1,
+      mqtt: { url: this.deps.mqttUrl(), clientId: device.code, username: device.code, password },
+      serverKeys: [{ kid: key.signer.kid, publicKeyHex: key.publicKeyHex, validFrom: device.createdAt.toISOString() }],
+      groups: tree
+        .chain(device.station.unitId)
+        .reverse()
+        .map((u) => u.code)
+        .slice(0, 8),
+    };
+  }
+
+  /** The enrolled, unrevoked device behind a topic id, or null. */
+  async identify(device: string): Promise<DeviceIdentity | null> {
+    const d = await this.deps.db.device.findUnique({
+      where: { code: device },
+      select: { code: true, publicKeyHex: true, revokedAt: true, station: { select: { id: true, code: true, unitId: true } } },
+    });
+    if (!d || d.revokedAt || !d.publicKeyHex) return null;
+    return { device: d.code, station: d.station, publicKeyHex: d.publicKeyHex };
+  }
+
+  /** Opens a signed message a device published on its topic `device`, with that device's enrolled key. */
+  async open<T extends BodyType>(
+    device: string,
+    payload: Buffer,
+    type: T,
+  ): Promise<{ ok: true; identity: DeviceIdentity; body: BodyOf<T>; envelope: Envelope } | { ok: false; code: string; message: string }> {
+    const identity = await this.identify(device);
+    if (!identity) return { ok: false, code: 'UNKNOWN_DEVICE', message: `no enrolled device ${device}` };
+    const key = publicKeyFromHex(identity.publicKeyHex);
+    const kid = deviceKid(identity.publicKeyHex);
+    const opened = open(payload, type, { keys: (k) => (k === kid ? key : undefined), now: this.deps.now() });
+    if (!opened.ok) return opened;
+    return { ok: true, identity, body: opened.body, envelope: opened.envelope };
+  }
+
+  /** MQTT CONNECT check for device credentials: username = client id = device code, password from enrollment. */
+  async checkMqttPassword(username: string, password: string): Promise<boolean> {
+    const d = await this.deps.db.device.findUnique({ where: { code: username }, select: { mqttSecretHash: true, revokedAt: true } });
+    if (!d?.mqttSecretHash || d.revokedAt) return false;
+    return timingSafeEqual(Buffer.from(sha256(password), 'hex'), Buffer.from(d.mqttSecretHash, 'hex'));
+  }
+}
