@@ -46,6 +46,11 @@ const toStation = (s: StationRow) => ({
   manifestVersion: s.manifestVersion,
 });
 
+/** A unit and everything below it, for trees up to four levels (province → district → commune → village). */
+const belowUnit = (code: string) => ({
+  OR: [{ code }, { parent: { code } }, { parent: { parent: { code } } }, { parent: { parent: { parent: { code } } } }],
+});
+
 const Delivery = z.object({
   station: z.string(),
   device: z.string(),
@@ -126,7 +131,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchSe
     },
     async (request) => {
       const { unit, limit, offset } = request.query;
-      const where = unit ? { OR: [{ unit: { code: unit } }, { unit: { parent: { code: unit } } }] } : {};
+      const where = unit ? { unit: belowUnit(unit) } : {};
       const [total, rows] = await Promise.all([
         db.station.count({ where }),
         db.station.findMany({ where, include: { unit: { select: { code: true } } }, orderBy: { code: 'asc' }, take: limit, skip: offset }),

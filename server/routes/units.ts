@@ -12,7 +12,7 @@ import { bearer, page } from '../http/schemas.ts';
 import { Policy } from '../scheduling/policy.ts';
 import type { UnitService } from '../services/unit-service.ts';
 
-const CSV_COLUMNS = ['code', 'name', 'type', 'level', 'parentCode', 'endedAt', 'mergedInto'];
+const CSV_COLUMNS = ['code', 'name', 'type', 'level', 'parentCode', 'stationCode', 'endedAt', 'mergedInto'];
 const unitCode = z.object({ code: z.string().max(20) });
 const PolicyView = z.object({ unit: z.string(), own: z.unknown(), effective: z.unknown(), source: z.record(z.string(), z.string()) });
 
@@ -105,14 +105,18 @@ export const unitRoutes: FastifyPluginAsyncZod<{ db: Db; units: UnitService; aut
       preHandler: admin,
       schema: {
         tags: ['units'],
-        summary: 'Create and update units from CSV (text/csv, header row: code,name,type,parentCode[,level]) or JSON ({units:[…]})',
+        summary:
+          'Create and update units from CSV (text/csv, header row: code,name,type,parentCode[,level,stationCode]) or JSON ({units:[…]})',
         description:
-          'Existing units (by code) get the name, type and parent given; new codes are created; nothing is deleted. ' +
+          'Existing units (by code) get the name, type and parent given; new codes are created; nothing is deleted. A stationCode creates that station for the unit. ' +
           'Every row is checked first and nothing is written when any is wrong (400 INVALID_IMPORT lists the rows).',
         security: bearer,
         consumes: ['application/json', 'text/csv'],
         body: z.union([z.object({ units: z.array(z.record(z.string(), z.unknown())).max(20_000) }), z.string().max(5_000_000)]),
-        response: { 200: z.object({ created: z.number(), updated: z.number(), unchanged: z.number() }), 400: ErrorBody },
+        response: {
+          200: z.object({ created: z.number(), updated: z.number(), unchanged: z.number(), stationsCreated: z.number() }),
+          400: ErrorBody,
+        },
       },
     },
     async (request) => {

@@ -76,6 +76,12 @@ export const UnitRecord = z.object({
     .max(20)
     .transform((v) => v || null)
     .nullish(),
+  /** Creates the unit's broadcasting station under this code when it has none by that code yet. */
+  stationCode: z
+    .string()
+    .regex(/^([A-Za-z0-9_-]{1,64})?$/)
+    .transform((v) => v || null)
+    .nullish(),
 });
 export type UnitRecord = z.infer<typeof UnitRecord>;
 
@@ -94,6 +100,9 @@ export class UnitService {
   /** Every unit (ended ones too, for history), parents before children. */
   async export(): Promise<(UnitRecord & { level: number; endedAt: string | null; mergedInto: string | null })[]> {
     const tree = await this.tree();
+    const stationOf = new Map<string, string>();
+    for (const st of await this.deps.db.station.findMany({ select: { code: true, unitId: true }, orderBy: { code: 'desc' } }))
+      stationOf.set(st.unitId, st.code);
     return [...tree.byId.values()]
       .sort((a, b) => a.level - b.level || a.code.localeCompare(b.code))
       .map((u) => ({
@@ -102,6 +111,7 @@ export class UnitService {
         type: u.type,
         level: u.level,
         parentCode: u.parentId ? (tree.byId.get(u.parentId)?.code ?? null) : null,
+        stationCode: stationOf.get(u.id) ?? null,
         endedAt: u.endedAt?.toISOString() ?? null,
         mergedInto: u.mergedIntoId ? (tree.byId.get(u.mergedIntoId)?.code ?? null) : null,
       }));
@@ -111,7 +121,7 @@ export class UnitService {
    * Creates new units and updates the name, type and parent of existing ones; never deletes (history).
    * All rows are validated first, and nothing is written when any row is wrong.
    */
-  async import(rows: unknown[], byId?: string): Promise<{ created: number; updated: number; unchanged: number }> {
+  async import(rows: unknown[], byId?: string): Promise<{ created: number; updated: number; unchanged: number; stationsCreated: number }> {
     const { db, now } = this.deps;
     const errors: string[] = [];
     const records: UnitRecord[] = [];
@@ -147,6 +157,13 @@ export class UnitService {
     const sorted = [...records].sort((a, b) => (levelOf.get(a.code) ?? 0) - (levelOf.get(b.code) ?? 0));
     let created = 0;
     let updated = 0;
+    const wantedStations = records.filter((r) => r.stationCode).map((r) => r.stationCode as string);
+    const existingStations = new Set(
+      (await db.station.findMany({ where: { code: { in: wantedStations } }, select: { code: true } })).map((st) => st.code),
+    );
+    const newStations: { code: string; name: string; unitCode: string }[] = records
+      .filter((r) => r.stationCode && !existingStations.has(r.stationCode))
+      .map((r) => ({ code: r.stationCode as string, name: `Đài truyền thanh ${r.name}`, unitCode: r.code }));
     await db.$transaction(async (tx) => {
       const ids = new Map([...tree.byCode].map(([code, u]) => [code, u.id]));
       for (const r of sorted) {
@@ -170,8 +187,11 @@ export class UnitService {
         });
         updated++;
       }
+      await tx.station.createMany({
+        data: newStations.map((st) => ({ code: st.code, name: st.name, unitId: ids.get(st.unitCode) as string })),
+      });
     });
-    return { created, updated, unchanged: records.length - created - updated };
+    return { created, updated, unchanged: records.length - created - updated, stationsCreated: newStations.length };
   }
 
   /** Renames a unit (or changes its type); the old name stays in its history. */

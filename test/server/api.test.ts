@@ -226,11 +226,20 @@ t.test('a malformed or forged report over MQTT is counted and rejected, never st
   const device = generateKeyPairSync('ed25519');
   const token = await provisionDevice(server, 'HN-00001');
   const enroll = (body: object) =>
-    fetch(`${server.url}/api/v1/gateway/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${server.url}/api/v1/gateway/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const request = { token, publicKeyHex: publicKeyHex(device.publicKey), agentVersion: 'test', protocolVersions: [1] };
   const reg = await enroll(request);
   t.equal(reg.status, 200);
-  t.match(await reg.json(), { device: 'HN-00001', station: 'HN-00001', mqtt: { username: 'HN-00001', password: /.{40,}/ }, groups: ['00001', '001', '01'] });
+  t.match(await reg.json(), {
+    device: 'HN-00001',
+    station: 'HN-00001',
+    mqtt: { username: 'HN-00001', password: /.{40,}/ },
+    groups: ['00001', '001', '01'],
+  });
   const again = await enroll({ ...request, publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey) });
   t.equal(again.status, 401, 'a spent token cannot enroll another key');
   t.match(await again.json(), { error: { code: 'INVALID_ENROLLMENT_TOKEN' } });

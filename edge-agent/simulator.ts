@@ -1,0 +1,257 @@
+// Station simulator: many lightweight virtual gateways in one process, speaking the real protocol
+// (enrollment over HTTP, MQTT login with the issued credentials, signed manifests verified with the
+// server key, signed acknowledgements, and signed playback reports from a null player that "plays"
+// each item for its duration on the injected clock). For tests, benchmarks and demonstrations; it is
+// not the agent (no audio, no durable state).
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { connect, type MqttClient } from 'mqtt';
+import {
+  ackTopic,
+  type BodyOf,
+  type BodyType,
+  commandTopic,
+  EnrollResponse,
+  type Manifest,
+  type ManifestEntry,
+  manifestTopic,
+  open,
+  publicKeyFromHex,
+  publicKeyHex,
+  type ReplayGuard,
+  replyTopic,
+  reportTopic,
+  type Signer,
+  seal,
+  stateTopic,
+  wallClockSequence,
+} from '#protocol';
+import type { Clock } from './clock.ts';
+
+const TTL_MS = 3600_000;
+const REPORT_TTL_MS = 30 * 86_400_000;
+
+export interface SimulatorDeps {
+  serverUrl: string;
+  mqttUrl: string;
+  clock: Clock;
+  fetch: typeof fetch;
+}
+
+export type SimEvent =
+  | { type: 'acked'; device: string; version: number; status: 'applied' | 'rejected' }
+  | { type: 'reported'; device: string; occurrenceId: string; kind: string };
+
+/** One virtual gateway. */
+export class VirtualGateway {
+  private readonly privateKey: KeyObject;
+  private readonly signer: Signer;
+  private mqtt?: MqttClient;
+  private serverKey?: KeyObject;
+  private serverKid?: string;
+  private device = '';
+  private station = '';
+  private lastSeq = -1;
+  private readonly seen = new Set<string>();
+  private readonly timers = new Map<string, () => void>();
+  private readonly played = new Set<string>();
+  manifest?: Manifest;
+
+  constructor(
+    private readonly deps: SimulatorDeps,
+    private readonly emit: (e: SimEvent) => void,
+  ) {
+    this.privateKey = generateKeyPairSync('ed25519').privateKey;
+    const hex = publicKeyHex(createPublicKey(this.privateKey));
+    this.signer = { kid: `dev:${hex.slice(0, 16)}`, privateKey: this.privateKey, nextSeq: wallClockSequence(() => deps.clock.now()) };
+  }
+
+  get id(): string {
+    return this.device;
+  }
+
+  /** Enrolls with a one-time token and connects; resolves once subscribed. */
+  async start(enrollToken: string): Promise<void> {
+    const { deps } = this;
+    const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        token: enrollToken,
+        publicKeyHex: publicKeyHex(createPublicKey(this.privateKey)),
+        agentVersion: 'simulator',
+        protocolVersions: [1],
+      }),
+    });
+    if (!res.ok) throw new Error(`enrollment answered ${res.status}: ${await res.text()}`);
+    const enrolled = EnrollResponse.parse(await res.json());
+    this.device = enrolled.device;
+    this.station = enrolled.station;
+    this.serverKey = publicKeyFromHex(enrolled.serverKeys[0].publicKeyHex);
+    this.serverKid = enrolled.serverKeys[0].kid;
+    const offline = JSON.stringify({ station: this.station, online: false });
+    this.mqtt = connect(deps.mqttUrl, {
+      clientId: enrolled.mqtt.clientId,
+      username: enrolled.mqtt.username,
+      password: enrolled.mqtt.password,
+      protocolVersion: 4,
+      reconnectPeriod: 2000 + Math.floor(Math.random() * 3000),
+      will: { topic: stateTopic(this.device), payload: Buffer.from(offline), qos: 1, retain: true },
+    });
+    this.mqtt.on('message', (topic, payload) => {
+      if (topic === manifestTopic(this.device)) this.onManifest(payload);
+      else if (topic === commandTopic(this.device)) this.onCommand(payload);
+    });
+    this.mqtt.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      this.mqtt?.once('connect', () => resolve());
+      this.mqtt?.once('error', reject);
+    });
+    await this.mqtt.publishAsync(
+      stateTopic(this.device),
+      JSON.stringify({ station: this.station, online: true, agentVersion: 'simulator', protocolVersions: [1] }),
+      {
+        qos: 1,
+        retain: true,
+      },
+    );
+    await this.mqtt.subscribeAsync([manifestTopic(this.device), commandTopic(this.device)], { qos: 1 });
+  }
+
+  async stop(): Promise<void> {
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+    await this.mqtt?.endAsync(true);
+  }
+
+  private readonly guard: ReplayGuard = {
+    hasSeen: (id) => this.seen.has(id),
+    lastSeq: () => this.lastSeq,
+    remember: (env) => {
+      this.seen.add(env.id);
+      this.lastSeq = Math.max(this.lastSeq, env.seq);
+    },
+  };
+
+  private open<T extends BodyType>(payload: Buffer, type: T) {
+    return open(payload, type, {
+      keys: (kid) => (kid === this.serverKid ? this.serverKey : undefined),
+      now: new Date(this.deps.clock.now()),
+      guard: this.guard,
+    });
+  }
+
+  private publish<T extends BodyType>(topic: string, type: T, body: BodyOf<T>, ttlMs = TTL_MS): void {
+    const envelope = seal(type, body, this.signer, { now: new Date(this.deps.clock.now()), ttlMs });
+    this.mqtt?.publish(topic, JSON.stringify(envelope), { qos: 1 });
+  }
+
+  private onManifest(payload: Buffer): void {
+    const opened = this.open(payload, 'manifest');
+    if (!opened.ok) {
+      if (opened.code !== 'REPLAYED') this.ack({ station: this.station, version: 0, status: 'rejected', code: opened.code });
+      return;
+    }
+    const m = opened.body;
+    if (m.station !== this.station) {
+      this.ack({ station: this.station, version: m.version, status: 'rejected', code: 'WRONG_STATION' });
+      return;
+    }
+    this.manifest = m;
+    this.arm(m.entries);
+    this.ack({ station: this.station, version: m.version, status: 'applied', entries: m.entries.length });
+  }
+
+  private ack(body: BodyOf<'manifest-ack'>): void {
+    this.publish(ackTopic(this.device), 'manifest-ack', body);
+    this.emit({ type: 'acked', device: this.device, version: body.version, status: body.status });
+  }
+
+  private arm(entries: ManifestEntry[]): void {
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+    for (const e of entries) {
+      if (this.played.has(e.occurrenceId)) continue;
+      this.timers.set(
+        e.occurrenceId,
+        this.deps.clock.at(Date.parse(e.startsAt), () => this.play(e)),
+      );
+    }
+  }
+
+  /** The null player: the item "plays" for its duration on the clock; the level is a fixed speech-like figure. */
+  private play(e: ManifestEntry): void {
+    this.played.add(e.occurrenceId);
+    const startedAt = new Date(this.deps.clock.now()).toISOString();
+    const base = {
+      station: this.station,
+      occurrenceId: e.occurrenceId,
+      sha256: e.media.sha256,
+      scheduledAt: e.startsAt,
+      startedAt,
+      expectedMs: e.media.durationMs,
+    };
+    this.report({ kind: 'playback.started', ...base });
+    this.timers.set(
+      `${e.occurrenceId}:end`,
+      this.deps.clock.at(this.deps.clock.now() + e.media.durationMs, () =>
+        this.report({
+          kind: 'playback.completed',
+          ...base,
+          endedAt: new Date(this.deps.clock.now()).toISOString(),
+          playedMs: e.media.durationMs,
+          level: { rmsDbfs: -20, peakDbfs: -3 },
+        }),
+      ),
+    );
+  }
+
+  private report(body: BodyOf<'report'>): void {
+    this.publish(reportTopic(this.device), 'report', body, REPORT_TTL_MS);
+    this.emit({ type: 'reported', device: this.device, occurrenceId: body.occurrenceId, kind: body.kind });
+  }
+
+  private onCommand(payload: Buffer): void {
+    const opened = this.open(payload, 'command');
+    if (!opened.ok) return;
+    const { txn, action } = opened.body;
+    this.publish(replyTopic(this.device), 'reply', {
+      txn,
+      action,
+      ok: false,
+      error: { code: 'NOT_SUPPORTED', message: 'a simulated gateway only syncs and reports' },
+    });
+  }
+}
+
+/** Many virtual gateways; `events` reports every ack and report they send. */
+export class Simulator {
+  readonly gateways: VirtualGateway[] = [];
+  private readonly listeners: ((e: SimEvent) => void)[] = [];
+
+  constructor(private readonly deps: SimulatorDeps) {}
+
+  onEvent(fn: (e: SimEvent) => void): () => void {
+    this.listeners.push(fn);
+    return () => this.listeners.splice(this.listeners.indexOf(fn), 1);
+  }
+
+  /** Enrolls and connects one gateway per token, `concurrency` at a time. */
+  async start(tokens: string[], concurrency = 100): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < tokens.length) {
+        const token = tokens[next++];
+        const gw = new VirtualGateway(this.deps, (e) => {
+          for (const fn of this.listeners) fn(e);
+        });
+        await gw.start(token);
+        this.gateways.push(gw);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, tokens.length) }, worker));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.gateways.map((g) => g.stop()));
+  }
+}

@@ -1,0 +1,140 @@
+// A change reaching hundreds of simulated gateways over the real broker: every manifest acknowledged
+// and recorded as delivered, only touched stations recompiled, a reconnecting gateway catching up, and
+// proof of play from each at airtime.
+import { join } from 'node:path';
+import t from 'tap';
+import { type SimEvent, Simulator } from '../../edge-agent/simulator.ts';
+import { makeTone } from '../helpers/audio.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { provisionDevice, relogin, startTestServer, uploadApproved } from '../helpers/server.ts';
+
+const GATEWAYS = 300;
+const clock = new FakeClock(Date.parse('2026-11-22T17:00:00Z'));
+const server = await startTestServer({ now: clock.date, env: { LP_SEED_POLICY: 'hanoi-2021' } });
+t.teardown(() => server.stop());
+const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'dispatch.wav'), { seconds: 1 }));
+
+const stations = (await server.db.station.findMany({ select: { code: true }, orderBy: { code: 'asc' }, take: GATEWAYS })).map(
+  (s) => s.code,
+);
+const tokens: string[] = [];
+for (const code of stations) tokens.push(await provisionDevice(server, code));
+const sim = new Simulator({ serverUrl: server.url, mqttUrl: server.mqttUrl, clock, fetch });
+t.teardown(() => sim.stop());
+await sim.start(tokens, 50);
+
+const json = { ...server.auth, 'content-type': 'application/json' };
+const deliveries = async (query: string) =>
+  (await (await fetch(`${server.url}/api/v1/deliveries?${query}`, { headers: server.auth })).json()) as {
+    total: number;
+    byStatus: Record<string, number>;
+    items: { station: string; device: string; version: number; status: string; ackedAt: string | null }[];
+  };
+/** Resolves when `n` acks newer than `since` were recorded by the server. */
+const acks = (n: number) =>
+  new Promise<void>((resolve) => {
+    let seen = 0;
+    const on = () => {
+      if (++seen === n) {
+        server.dispatch.events.off('ack', on);
+        resolve();
+      }
+    };
+    server.dispatch.events.on('ack', on);
+  });
+
+t.test(`an emergency for all of Hanoi reaches ${GATEWAYS} simulated gateways, every ack recorded`, async (t) => {
+  const acked = acks(GATEWAYS);
+  const startsAt = new Date(clock.now() + 3600_000);
+  const res = await fetch(`${server.url}/api/v1/schedules`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ mediaId: media.id, targets: { units: ['01'] }, startsAt: startsAt.toISOString(), priority: 'emergency' }),
+  });
+  t.equal(res.status, 201);
+  await acked;
+  const d = await deliveries('limit=1000');
+  t.equal(d.byStatus.delivered, GATEWAYS, 'every simulated gateway acknowledged');
+  t.equal(d.byStatus.pending, 579 - GATEWAYS, 'stations without a gateway wait, pending');
+  const delivered = d.items.filter((x) => x.status === 'delivered');
+  t.same(delivered.map((x) => x.device).sort(), stations, 'one delivery per gateway');
+  t.ok(delivered.every((x) => x.ackedAt && x.version === 1));
+  t.ok(sim.gateways.every((g) => g.manifest?.entries.length === 1 && g.manifest.entries[0].priority === 'emergency'));
+
+  // Airtime: each gateway's null player confirms.
+  const reports: SimEvent[] = [];
+  const off = sim.onEvent((e) => e.type === 'reported' && e.kind === 'playback.completed' && reports.push(e));
+  let stored = 0;
+  const allStored = new Promise<void>((resolve) => {
+    const on = (outcome: string, kind: string) => {
+      if (outcome === 'stored' && kind === 'playback.completed' && ++stored === GATEWAYS) resolve();
+    };
+    server.reports.events.on('handled', on);
+  });
+  clock.advanceTo(startsAt.getTime() + 2000);
+  await allStored;
+  off();
+  t.equal(reports.length, GATEWAYS);
+  t.equal(await server.db.occurrence.count({ where: { status: 'aired' } }), GATEWAYS);
+});
+
+t.test('a change to one station recompiles that station only; a reconnecting gateway catches up', async (t) => {
+  const before = await server.db.manifestDelivery.count();
+  const gw = sim.gateways.find((g) => g.id === 'HN-00376') ?? sim.gateways[GATEWAYS - 1];
+  const acked = acks(1);
+  const res = await fetch(`${server.url}/api/v1/schedules`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({
+      mediaId: media.id,
+      stations: [gw.id],
+      startsAt: new Date(clock.now() + 3600_000).toISOString(),
+      priority: 'emergency',
+    }),
+  });
+  t.equal(res.status, 201);
+  await acked;
+  t.equal((await server.db.manifestDelivery.count()) - before, 1, 'one manifest published, not 579');
+  const mine = await deliveries(`station=${gw.id}`);
+  t.same(
+    mine.items.map((x) => [x.version, x.status]),
+    [
+      [2, 'delivered'],
+      [1, 'delivered'],
+    ],
+  );
+
+  // Offline while a change is made: it stays pending, and the retained manifest arrives at reconnect.
+  await gw.stop();
+  const res2 = await fetch(`${server.url}/api/v1/schedules`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({
+      mediaId: media.id,
+      stations: [gw.id],
+      startsAt: new Date(clock.now() + 7200_000).toISOString(),
+      priority: 'emergency',
+    }),
+  });
+  t.equal(res2.status, 201);
+  t.match(await deliveries(`station=${gw.id}&status=pending`), { total: 1, items: [{ version: 3 }] });
+  const caughtUp = acks(1);
+  const token = await (
+    await fetch(`${server.url}/api/v1/devices/${gw.id}/enrollment-token`, { method: 'POST', headers: server.auth })
+  ).json();
+  const again = new Simulator({ serverUrl: server.url, mqttUrl: server.mqttUrl, clock, fetch });
+  t.teardown(() => again.stop());
+  await again.start([(token as { enrollToken: string }).enrollToken]);
+  await caughtUp;
+  t.match(await deliveries(`station=${gw.id}`), { byStatus: { delivered: 3 } });
+  t.equal(again.gateways[0].manifest?.version, 3);
+  t.equal(again.gateways[0].manifest?.entries.length, 2, 'what aired is gone; both new items are there');
+});
+
+t.test('an unacknowledged manifest expires when its envelope does', async (t) => {
+  clock.advance(9 * 86_400_000);
+  await relogin(server); // the admin's session ended meanwhile
+  const d = await deliveries('status=expired&limit=1');
+  t.equal(d.total, 579 - GATEWAYS, 'the stations that never had a gateway');
+  t.equal(d.byStatus.pending ?? 0, 0);
+});
