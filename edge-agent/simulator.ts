@@ -120,7 +120,8 @@ export class VirtualGateway {
   async stop(): Promise<void> {
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
-    await this.mqtt?.endAsync(true);
+    // A clean DISCONNECT when connected (no last-will flood when thousands stop together).
+    await this.mqtt?.endAsync(!this.mqtt.connected);
   }
 
   private readonly guard: ReplayGuard = {

@@ -118,7 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(authRoutes, { db: deps.db, now: deps.now, prefix: '/api/v1' });
   await app.register(stationRoutes, { db: deps.db, dispatch: deps.dispatch, auth, prefix: '/api/v1' });
   await app.register(unitRoutes, { db: deps.db, units: deps.units, auth, prefix: '/api/v1' });
-  await app.register(deviceRoutes, { db: deps.db, devices: deps.devices, auth, prefix: '/api/v1' });
+  await app.register(deviceRoutes, { db: deps.db, devices: deps.devices, units: deps.units, auth, prefix: '/api/v1' });
   await app.register(mediaRoutes, { jobs: deps.jobs, db: deps.db, tts: deps.tts, metrics: deps.metrics, auth, prefix: '/api/v1' });
   await app.register(libraryRoutes, { db: deps.db, library: deps.library, auth, prefix: '/api/v1' });
   await app.register(playlistRoutes, { playlists: deps.playlists, auth, prefix: '/api/v1' });

@@ -45,6 +45,8 @@ export interface RunningServer {
   reports: ReportService;
   dispatch: DispatchService;
   schedules: ScheduleService;
+  units: UnitService;
+  devices: DeviceService;
   jobs: JobService;
   /** Base HTTP URL actually listened on. */
   url: string;
@@ -245,7 +247,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const republished = await dispatch.dispatchPending();
     log.info({ url, mqttUrl, republished, extended }, 'loaphuong server started');
 
-    return { app, db, key, metrics, reports, dispatch, schedules, jobs, url, mqttUrl, seed, appliedMigrations, stop };
+    return { app, db, key, metrics, reports, dispatch, schedules, units, devices, jobs, url, mqttUrl, seed, appliedMigrations, stop };
   } catch (err) {
     await stop();
     throw err;

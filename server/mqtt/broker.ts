@@ -23,6 +23,9 @@ export async function startEmbeddedBroker(opts: {
   log: { warn(obj: object, msg: string): void };
 }): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker({
+    // Deliveries in flight before aedes queues; its queue drains recursively and overflows the stack when
+    // thousands of gateways publish at once (moscajs/aedes#193, mcollina/mqemitter#204), so keep it wide.
+    concurrency: 20_000,
     authenticate: (client, username, password, done) => {
       opts.authenticate(client.id, username || undefined, password?.toString('utf8')).then(
         (ok) => {

@@ -7,6 +7,7 @@ import { requireRole } from '../http/auth.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import type { DeviceService } from '../services/device-service.ts';
+import type { UnitService } from '../services/unit-service.ts';
 
 const zoneCode = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/);
 const Device = z.object({
@@ -56,10 +57,12 @@ export const StationMeta = z.object({
   installedAt: z.iso.date().nullable(),
 });
 
-export const deviceRoutes: FastifyPluginAsyncZod<{ db: Db; devices: DeviceService; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { db, devices, auth },
-) => {
+export const deviceRoutes: FastifyPluginAsyncZod<{
+  db: Db;
+  devices: DeviceService;
+  units: UnitService;
+  auth: preHandlerAsyncHookHandler;
+}> = async (app, { db, devices, units, auth }) => {
   const admin = [auth, requireRole('province_admin', 'district_operator')];
   const code = z.object({ code: z.string().max(64) });
 
@@ -155,6 +158,49 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ db: Db; devices: DeviceServic
     async (request, reply) => {
       const { device, enrollToken } = await devices.create(request.params.code, request.body ?? {});
       return reply.status(201).send({ ...toDevice(device), enrollToken });
+    },
+  );
+
+  app.post(
+    '/devices/provision',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['devices'],
+        summary: 'Provision the first gateway of many stations at once (a district or province roll-out); returns one-time tokens',
+        description:
+          'Give station codes, or a unit for every station below it. Stations that already have a device are skipped. ' +
+          'Each new device has the station code as its id and one zone z1. The tokens are shown once.',
+        security: bearer,
+        body: z.union([
+          z.object({ stations: z.array(z.string().max(64)).min(1).max(20_000) }).strict(),
+          z.object({ unit: z.string().max(20) }).strict(),
+        ]),
+        response: {
+          200: z.object({
+            created: z.array(z.object({ station: z.string(), device: z.string(), enrollToken: z.string() })),
+            skipped: z.array(z.string()),
+          }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      let codes: string[];
+      if ('stations' in body) codes = body.stations;
+      else {
+        const tree = await units.tree();
+        const ids = tree.subtree(tree.get(body.unit).id).map((u) => u.id);
+        codes = [];
+        for (let i = 0; i < ids.length; i += 5000)
+          codes.push(
+            ...(await db.station.findMany({ where: { unitId: { in: ids.slice(i, i + 5000) } }, select: { code: true } })).map(
+              (st) => st.code,
+            ),
+          );
+      }
+      return devices.provisionMany(codes);
     },
   );
 

@@ -103,6 +103,8 @@ export const unitRoutes: FastifyPluginAsyncZod<{ db: Db; units: UnitService; aut
     '/units/import',
     {
       preHandler: admin,
+      // The whole country's list (~11,000 units) is about 2 MB.
+      bodyLimit: 8 * 1024 * 1024,
       schema: {
         tags: ['units'],
         summary:

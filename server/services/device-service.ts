@@ -63,6 +63,61 @@ export class DeviceService {
     return { device, enrollToken: token };
   }
 
+  /**
+   * Provisions the first gateway (one zone, code = station code) of every listed station that has no
+   * device yet, in one transaction: for rolling out a district or a province. Returns the tokens.
+   */
+  async provisionMany(
+    stationCodes: string[],
+  ): Promise<{ created: { station: string; device: string; enrollToken: string }[]; skipped: string[] }> {
+    const { db, now } = this.deps;
+    const codes = [...new Set(stationCodes)];
+    const stations: { id: string; code: string; devices: { id: string }[] }[] = [];
+    for (let i = 0; i < codes.length; i += 5000)
+      stations.push(
+        ...(await db.station.findMany({
+          where: { code: { in: codes.slice(i, i + 5000) } },
+          select: { id: true, code: true, devices: { select: { id: true }, take: 1 } },
+        })),
+      );
+    if (stations.length !== codes.length) {
+      const known = new Set(stations.map((st) => st.code));
+      throw notFound(
+        'UNKNOWN_STATION',
+        `unknown station(s): ${codes
+          .filter((c) => !known.has(c))
+          .slice(0, 20)
+          .join(', ')}`,
+      );
+    }
+    const fresh = stations.filter((st) => !st.devices.length);
+    const taken = new Set(
+      (await db.device.findMany({ where: { code: { in: fresh.map((st) => st.code) } }, select: { code: true } })).map((d) => d.code),
+    );
+    const expires = new Date(now().getTime() + ENROLL_TOKEN_TTL_MS);
+    const rows = fresh.filter((st) => !taken.has(st.code)).map((st) => ({ id: crypto.randomUUID(), station: st, ...newToken() }));
+    await db.$transaction(async (tx) => {
+      for (let i = 0; i < rows.length; i += 2000) {
+        const part = rows.slice(i, i + 2000);
+        await tx.device.createMany({
+          data: part.map((r) => ({
+            id: r.id,
+            code: r.station.code,
+            stationId: r.station.id,
+            enrollTokenHash: r.hash,
+            enrollTokenExpiresAt: expires,
+          })),
+        });
+        await tx.zone.createMany({ data: part.map((r) => ({ deviceId: r.id, code: 'z1' })) });
+      }
+    });
+    const made = new Set(rows.map((r) => r.station.code));
+    return {
+      created: rows.map((r) => ({ station: r.station.code, device: r.station.code, enrollToken: r.token })),
+      skipped: codes.filter((c) => !made.has(c)),
+    };
+  }
+
   /** Issues a fresh token (the previous one stops working); for a gateway replaced or reinstalled. */
   async reissueToken(code: string) {
     const { token, hash } = newToken();

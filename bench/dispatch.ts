@@ -1,0 +1,128 @@
+// Dispatch at city and country scale, with simulated gateways over the embedded broker (one MQTT
+// connection each, all in this process alongside the server):
+// - compile_ms_579: compiling the manifests of all 579 Hanoi stations (no publishing);
+// - push_all_acked_ms_579: an emergency for all of Hanoi, from the API request until every gateway's
+//   signed ack is recorded as delivered;
+// - push_all_acked_ms_10542: the same for the whole country (the national list imported as units, one
+//   station per commune).
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../edge-agent/clock.ts';
+import { Simulator } from '../edge-agent/simulator.ts';
+import { makeTone } from '../test/helpers/audio.ts';
+import { startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
+import { figure } from './report.ts';
+
+const NATIONAL = join(dirname(fileURLToPath(import.meta.url)), '../../shared/data/vn-admin-units-2024-09.json');
+
+type National = {
+  data: {
+    level1_id: string;
+    name: string;
+    type: string;
+    level2s: { level2_id: string; name: string; type: string; level3s: { level3_id: string; name: string; type: string }[] }[];
+  }[];
+};
+
+async function api<T>(server: TestServer, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers: { ...server.auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  return (await res.json()) as T;
+}
+
+/** Provisions and brings online one simulated gateway per station below `unit`. */
+async function gateways(server: TestServer, units: string[]): Promise<Simulator> {
+  const tokens: string[] = [];
+  for (const unit of units) {
+    const r = await api<{ created: { enrollToken: string }[] }>(server, 'POST', '/devices/provision', { unit });
+    tokens.push(...r.created.map((c) => c.enrollToken));
+  }
+  const sim = new Simulator({ serverUrl: server.url, mqttUrl: server.mqttUrl, clock: systemClock, fetch });
+  await sim.start(tokens, 64);
+  return sim;
+}
+
+/** POST the schedule and wait until `n` acks are recorded; returns the elapsed ms. */
+async function pushAll(server: TestServer, mediaId: string, units: string[], n: number): Promise<number> {
+  let acked = 0;
+  const done = new Promise<void>((resolve) => {
+    const on = () => {
+      if (++acked === n) {
+        server.dispatch.events.off('ack', on);
+        resolve();
+      }
+    };
+    server.dispatch.events.on('ack', on);
+  });
+  const t0 = performance.now();
+  await api(server, 'POST', '/schedules', {
+    mediaId,
+    targets: { units },
+    startsAt: new Date(Date.now() + 3600_000).toISOString(),
+    priority: 'emergency',
+  });
+  await done;
+  return performance.now() - t0;
+}
+
+export async function run(): Promise<void> {
+  const server = await startTestServer({ env: { LP_SEED_POLICY: 'hanoi-2021' } });
+  let sim: Simulator | undefined;
+  try {
+    const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-dispatch.wav'), { seconds: 5 }));
+    sim = await gateways(server, ['01']);
+    const hanoi = sim.gateways.length;
+
+    const ids = (await server.db.station.findMany({ select: { id: true } })).map((s) => s.id);
+    const t0 = performance.now();
+    const tree = await server.units.tree();
+    for (const id of ids) await server.dispatch.compile(id, tree);
+    figure('dispatch', 'compile_ms_579', performance.now() - t0, 'ms', { stations: ids.length });
+
+    figure('dispatch', 'push_all_acked_ms_579', await pushAll(server, media.id as string, ['01'], hanoi), 'ms', { gateways: hanoi });
+
+    // The rest of the country: 62 provinces imported as units, one station per commune.
+    const national = JSON.parse(readFileSync(NATIONAL, 'utf8')) as National;
+    const rows = national.data
+      .filter((p) => p.level1_id !== '01')
+      .flatMap((p) => [
+        { code: p.level1_id, name: p.name, type: p.type, parentCode: '' },
+        ...p.level2s.flatMap((d) => [
+          { code: d.level2_id, name: d.name, type: d.type, parentCode: p.level1_id },
+          ...d.level3s.map((c) => ({
+            code: c.level3_id,
+            name: c.name,
+            type: c.type,
+            parentCode: d.level2_id,
+            stationCode: `VN-${c.level3_id}`,
+          })),
+        ]),
+      ]);
+    await api(server, 'POST', '/units/import', { units: rows });
+    const provinces = national.data.map((p) => p.level1_id);
+    await sim.stop();
+    sim = await gateways(
+      server,
+      provinces.filter((p) => p !== '01'),
+    );
+    // Hanoi's gateways were stopped: re-enroll them with fresh tokens so the whole country is online.
+    const hanoiTokens: string[] = [];
+    for (const s of await server.db.device.findMany({ where: { code: { startsWith: 'HN-' } }, select: { code: true } }))
+      hanoiTokens.push((await api<{ enrollToken: string }>(server, 'POST', `/devices/${s.code}/enrollment-token`)).enrollToken);
+    await sim.start(hanoiTokens, 64);
+    const country = sim.gateways.length;
+    const rss = process.memoryUsage().rss / 1048576;
+    figure('dispatch', 'push_all_acked_ms_10542', await pushAll(server, media.id as string, provinces, country), 'ms', {
+      gateways: country,
+      rss_mb: Math.round(rss),
+    });
+  } finally {
+    await sim?.stop();
+    await server.stop();
+  }
+}
