@@ -13,6 +13,13 @@ const Station = z.object({
   online: z.boolean(),
   lastSeenAt: z.date().nullable(),
   manifestVersion: z.number(),
+  address: z.string().nullable(),
+  latitude: z.number().nullable(),
+  longitude: z.number().nullable(),
+  speakerPoints: z.number().nullable(),
+  powerW: z.number().nullable(),
+  connectivity: z.string().nullable(),
+  installedAt: z.date().nullable(),
 });
 const Occurrence = z.object({
   id: z.string(),
@@ -36,14 +43,21 @@ const Report = z.object({
   peakDbfs: z.number().nullable(),
 });
 
-type StationRow = { code: string; name: string; online: boolean; lastSeenAt: Date | null; manifestVersion: number; unit: { code: string } };
-const toStation = (s: StationRow) => ({
+type StationRow = Omit<z.infer<typeof Station>, 'unitCode'> & { unit: { code: string } };
+const toStation = ({ unit, ...s }: StationRow) => ({
   code: s.code,
   name: s.name,
-  unitCode: s.unit.code,
+  unitCode: unit.code,
   online: s.online,
   lastSeenAt: s.lastSeenAt,
   manifestVersion: s.manifestVersion,
+  address: s.address,
+  latitude: s.latitude,
+  longitude: s.longitude,
+  speakerPoints: s.speakerPoints,
+  powerW: s.powerW,
+  connectivity: s.connectivity,
+  installedAt: s.installedAt,
 });
 
 /** A unit and everything below it, for trees up to four levels (province → district → commune → village). */

@@ -25,6 +25,15 @@ export interface DispatchDeps {
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
+/** Stations compiled and published together. */
+const BATCH = 500;
+
+export interface Compiled {
+  stationId: string;
+  device: string;
+  manifest: Manifest;
+}
+
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'expired' | 'superseded';
 
 export class DispatchService {
@@ -36,104 +45,142 @@ export class DispatchService {
   }
 
   /** The manifests of one station (one per gateway) under a new version; nothing is published. */
-  async compile(stationId: string, tree?: UnitTree): Promise<{ device: string; manifest: Manifest }[]> {
+  async compile(stationId: string, tree?: UnitTree): Promise<Compiled[]> {
+    return this.compileMany([stationId], tree ?? (await this.deps.units.tree()));
+  }
+
+  /**
+   * The manifests of many stations under new versions, with a handful of queries for the whole batch
+   * (a change touching a province must not cost a round of queries per station).
+   */
+  async compileMany(stationIds: string[], tree: UnitTree): Promise<Compiled[]> {
     const { db, now, horizonDays } = this.deps;
     const at = now();
     const horizonUntil = new Date(at.getTime() + horizonDays * DAY_MS);
     // An item still playing stays in the manifest so a gateway restarting mid-item knows about it.
     const lookBack = new Date(at.getTime() - DAY_MS);
-    const units = tree ?? (await this.deps.units.tree());
-    const { station, occurrences, devices } = await db.$transaction(async (tx) => {
-      const station = await tx.station.update({ where: { id: stationId }, data: { manifestVersion: { increment: 1 } } });
+    const { stations, occurrences, devices } = await db.$transaction(async (tx) => {
+      await tx.station.updateMany({ where: { id: { in: stationIds } }, data: { manifestVersion: { increment: 1 } } });
+      const stations = await tx.station.findMany({
+        where: { id: { in: stationIds } },
+        select: { id: true, code: true, unitId: true, manifestVersion: true },
+      });
       const occurrences = await tx.occurrence.findMany({
-        where: { stationId, startsAt: { gte: lookBack, lt: horizonUntil }, status: 'scheduled' },
+        where: { stationId: { in: stationIds }, startsAt: { gte: lookBack, lt: horizonUntil }, status: 'scheduled' },
         include: { media: true, schedule: { select: { conflict: true, startWindowMs: true } } },
         orderBy: { startsAt: 'asc' },
       });
       const devices = await tx.device.findMany({
-        where: { stationId, revokedAt: null },
-        select: { code: true },
+        where: { stationId: { in: stationIds }, revokedAt: null },
+        select: { code: true, stationId: true },
         orderBy: { createdAt: 'asc' },
       });
-      return { station, occurrences, devices };
+      return { stations, occurrences, devices };
     });
-    const { policy } = units.effectivePolicy(station.unitId);
-    const local: LocalPolicy = { timeZone: 'Asia/Ho_Chi_Minh', quietHours: policy.quietHours ?? [], maxVolume: policy.maxVolume ?? [] };
-    const entries = occurrences
-      .filter((o) => o.startsAt.getTime() + o.media.durationMs > at.getTime())
-      // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled.
-      .filter(
-        (o) =>
-          o.media.status === 'approved' &&
-          (!o.media.validUntil || o.startsAt.getTime() + o.media.durationMs <= o.media.validUntil.getTime()),
-      )
-      .map((o) => ({
-        zones: JSON.parse(o.zones) as string[],
-        entry: {
-          occurrenceId: o.id,
-          startsAt: o.startsAt.toISOString(),
-          priority: o.priority as ManifestEntry['priority'],
-          media: {
-            sha256: o.media.sha256,
-            path: `/blobs/${o.media.sha256}`,
-            durationMs: o.media.durationMs,
-            sizeBytes: o.media.sizeBytes,
-            codec: o.media.codec,
+    const byStation = new Map<string, typeof occurrences>();
+    for (const o of occurrences) byStation.set(o.stationId, [...(byStation.get(o.stationId) ?? []), o]);
+    const devicesOf = new Map<string, string[]>();
+    for (const d of devices) devicesOf.set(d.stationId, [...(devicesOf.get(d.stationId) ?? []), d.code]);
+    const policies = new Map<string, LocalPolicy>();
+    const out: Compiled[] = [];
+    for (const station of stations) {
+      if (!policies.has(station.unitId)) {
+        const { policy } = tree.effectivePolicy(station.unitId);
+        policies.set(station.unitId, {
+          timeZone: 'Asia/Ho_Chi_Minh',
+          quietHours: policy.quietHours ?? [],
+          maxVolume: policy.maxVolume ?? [],
+        });
+      }
+      const entries = (byStation.get(station.id) ?? [])
+        .filter((o) => o.startsAt.getTime() + o.media.durationMs > at.getTime())
+        // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled.
+        .filter(
+          (o) =>
+            o.media.status === 'approved' &&
+            (!o.media.validUntil || o.startsAt.getTime() + o.media.durationMs <= o.media.validUntil.getTime()),
+        )
+        .map((o) => ({
+          zones: JSON.parse(o.zones) as string[],
+          entry: {
+            occurrenceId: o.id,
+            startsAt: o.startsAt.toISOString(),
+            priority: o.priority as ManifestEntry['priority'],
+            media: {
+              sha256: o.media.sha256,
+              path: `/blobs/${o.media.sha256}`,
+              durationMs: o.media.durationMs,
+              sizeBytes: o.media.sizeBytes,
+              codec: o.media.codec,
+            },
+            ...(o.media.validUntil ? { validUntil: o.media.validUntil.toISOString() } : {}),
+            conflict: o.schedule.conflict as ManifestEntry['conflict'],
+            ...(o.schedule.startWindowMs ? { latestStartAt: new Date(o.startsAt.getTime() + o.schedule.startWindowMs).toISOString() } : {}),
+          } satisfies ManifestEntry,
+        }));
+      // One manifest per unrevoked gateway; a station without any yet gets one under its own code, retained for its first gateway.
+      for (const device of devicesOf.get(station.id) ?? [station.code]) {
+        out.push({
+          stationId: station.id,
+          device,
+          manifest: {
+            station: station.code,
+            version: station.manifestVersion,
+            generatedAt: at.toISOString(),
+            horizonUntil: horizonUntil.toISOString(),
+            policy: policies.get(station.unitId),
+            entries: entries.flatMap(({ zones, entry }) => {
+              // zones: "<device>:<zone>" or "<device>:*"; none = every output of every device.
+              if (!zones.length) return [entry];
+              const mine = zones.filter((z) => z.startsWith(`${device}:`)).map((z) => z.slice(device.length + 1));
+              if (!mine.length) return [];
+              return [mine.includes('*') ? entry : { ...entry, zones: mine }];
+            }),
           },
-          ...(o.media.validUntil ? { validUntil: o.media.validUntil.toISOString() } : {}),
-          conflict: o.schedule.conflict as ManifestEntry['conflict'],
-          ...(o.schedule.startWindowMs ? { latestStartAt: new Date(o.startsAt.getTime() + o.schedule.startWindowMs).toISOString() } : {}),
-        } satisfies ManifestEntry,
-      }));
-    // One manifest per unrevoked gateway; a station without any yet gets one under its own code, retained for its first gateway.
-    const targets = devices.length ? devices.map((d) => d.code) : [station.code];
-    return targets.map((device) => ({
-      device,
-      manifest: {
-        station: station.code,
-        version: station.manifestVersion,
-        generatedAt: at.toISOString(),
-        horizonUntil: horizonUntil.toISOString(),
-        policy: local,
-        entries: entries.flatMap(({ zones, entry }) => {
-          // zones: "<device>:<zone>" or "<device>:*"; none = every output of every device.
-          if (!zones.length) return [entry];
-          const mine = zones.filter((z) => z.startsWith(`${device}:`)).map((z) => z.slice(device.length + 1));
-          if (!mine.length) return [];
-          return [mine.includes('*') ? entry : { ...entry, zones: mine }];
-        }),
-      },
-    }));
+        });
+      }
+    }
+    return out;
   }
 
-  /** Recompiles and publishes the given stations' manifests; returns how many manifests went out. */
+  /** Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out. */
   async dispatch(stationIds: Iterable<string>): Promise<number> {
     const { db, now, key, link, metrics, horizonDays, log } = this.deps;
+    const ids = [...new Set(stationIds)];
+    if (!ids.length) return 0;
     const tree = await this.deps.units.tree();
+    const ttlMs = (horizonDays + 1) * DAY_MS;
     let published = 0;
-    for (const id of new Set(stationIds)) {
-      for (const { device, manifest } of await this.compile(id, tree)) {
-        const at = now();
-        const ttlMs = (horizonDays + 1) * DAY_MS;
-        const envelope = seal('manifest', manifest, key.signer, { now: at, ttlMs });
-        await db.$transaction([
-          db.manifestDelivery.updateMany({ where: { device, status: 'pending' }, data: { status: 'superseded' } }),
-          db.manifestDelivery.create({
-            data: {
-              stationId: id,
-              device,
-              version: manifest.version,
-              entries: manifest.entries.length,
-              publishedAt: at,
-              expiresAt: new Date(at.getTime() + ttlMs),
-            },
-          }),
-        ]);
-        await link.publish(manifestTopic(device), JSON.stringify(envelope), { retain: true });
-        metrics.manifests.inc();
-        published++;
-        log.info({ station: manifest.station, device, version: manifest.version, entries: manifest.entries.length }, 'manifest published');
-      }
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const compiled = await this.compileMany(ids.slice(i, i + BATCH), tree);
+      const at = now();
+      const sealed = compiled.map((c) => ({ ...c, envelope: seal('manifest', c.manifest, key.signer, { now: at, ttlMs }) }));
+      await db.$transaction([
+        db.manifestDelivery.updateMany({
+          where: { device: { in: sealed.map((c) => c.device) }, status: 'pending' },
+          data: { status: 'superseded' },
+        }),
+        db.manifestDelivery.createMany({
+          data: sealed.map((c) => ({
+            stationId: c.stationId,
+            device: c.device,
+            version: c.manifest.version,
+            entries: c.manifest.entries.length,
+            publishedAt: at,
+            expiresAt: new Date(at.getTime() + ttlMs),
+          })),
+        }),
+      ]);
+      await Promise.all(sealed.map((c) => link.publish(manifestTopic(c.device), JSON.stringify(c.envelope), { retain: true })));
+      metrics.manifests.inc(sealed.length);
+      published += sealed.length;
+      if (sealed.length === 1) {
+        const [c] = sealed;
+        log.info(
+          { station: c.manifest.station, device: c.device, version: c.manifest.version, entries: c.manifest.entries.length },
+          'manifest published',
+        );
+      } else log.info({ manifests: sealed.length }, 'manifests published');
     }
     return published;
   }

@@ -239,4 +239,5 @@ t.test('provisioning: a one-time token enrolls a gateway once; MQTT takes only i
   });
   t.match(meta, { status: 200, body: { speakerPoints: 24, connectivity: '4g', installedAt: '2021-04-30T17:00:00.000Z' } });
   t.match(await call('PATCH', '/stations/HN-00007', { connectivity: 'pigeon' }), { status: 400 });
+  t.match(await call('GET', '/stations/HN-00007'), { body: { address: '1 Phố Huế', powerW: 600, latitude: 21.01 } });
 });
