@@ -109,7 +109,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     };
     const units: UnitService = new UnitService({ db, now, onStationsMoved: (ids): Promise<number> => dispatch.dispatch(ids) });
     let mqttUrl = config.mqttUrl;
-    const devices = new DeviceService({ db, now, key, units, mqttUrl: () => config.mqttPublicUrl ?? mqttUrl ?? '' });
+    const devices = new DeviceService({ db, now, key, mqttUrl: () => config.mqttPublicUrl ?? mqttUrl ?? '' });
     const dispatch = new DispatchService({
       db,
       link: lazyLink,

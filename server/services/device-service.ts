@@ -9,7 +9,6 @@ import { newToken, sha256 } from '../auth/passwords.ts';
 import type { Db } from '../db/client.ts';
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
-import type { UnitService } from './unit-service.ts';
 
 /** An enrollment token is good for this long. */
 export const ENROLL_TOKEN_TTL_MS = 7 * 86_400_000;
@@ -32,7 +31,7 @@ export interface DeviceIdentity {
 }
 
 export class DeviceService {
-  constructor(private readonly deps: { db: Db; now: () => Date; key: ServerKey; units: UnitService; mqttUrl: () => string }) {}
+  constructor(private readonly deps: { db: Db; now: () => Date; key: ServerKey; mqttUrl: () => string }) {}
 
   async create(stationCode: string, input: DeviceInput) {
     const { db } = this.deps;
@@ -163,18 +162,24 @@ export class DeviceService {
       },
     });
     if (!count) throw new AppError(401, 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token was spent concurrently');
-    const tree = await this.deps.units.tree();
+    // The station's units, nearest first: a few lookups up the tree, not the whole tree per enrollment.
+    const groups: string[] = [];
+    for (let id: string | null = device.station.unitId; id && groups.length < 8; ) {
+      const u: { code: string; parentId: string | null } | null = await db.unit.findUnique({
+        where: { id },
+        select: { code: true, parentId: true },
+      });
+      if (!u) break;
+      groups.push(u.code);
+      id = u.parentId;
+    }
     return {
       device: device.code,
       station: device.station.code,
       protocolVersion: 1,
       mqtt: { url: this.deps.mqttUrl(), clientId: device.code, username: device.code, password },
       serverKeys: [{ kid: key.signer.kid, publicKeyHex: key.publicKeyHex, validFrom: device.createdAt.toISOString() }],
-      groups: tree
-        .chain(device.station.unitId)
-        .reverse()
-        .map((u) => u.code)
-        .slice(0, 8),
+      groups,
     };
   }
 
