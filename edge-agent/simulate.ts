@@ -31,11 +31,13 @@ async function main() {
   });
   if (!login.ok) throw new Error(`login answered ${login.status}`);
   const auth = { authorization: `Bearer ${((await login.json()) as { token: string }).token}`, 'content-type': 'application/json' };
-  const list = await fetch(
-    `${server}/api/v1/stations?limit=${Math.min(n, 1000)}${values.unit ? `&unit=${encodeURIComponent(values.unit)}` : ''}`,
-    { headers: auth },
-  );
-  const stations = ((await list.json()) as { items: { code: string }[] }).items.slice(0, n).map((s) => s.code);
+  const stations: string[] = [];
+  while (stations.length < n) {
+    const q = `limit=1000&offset=${stations.length}${values.unit ? `&unit=${encodeURIComponent(values.unit)}` : ''}`;
+    const page = ((await (await fetch(`${server}/api/v1/stations?${q}`, { headers: auth })).json()) as { items: { code: string }[] }).items;
+    if (!page.length) break;
+    stations.push(...page.slice(0, n - stations.length).map((s) => s.code));
+  }
   const tokens: string[] = [];
   for (const station of stations) {
     const code = `${station}-sim`;

@@ -46,6 +46,7 @@ export class VirtualGateway {
   private readonly privateKey: KeyObject;
   private readonly signer: Signer;
   private mqtt?: MqttClient;
+  private login?: { clientId: string; username: string; password: string };
   private serverKey?: KeyObject;
   private serverKid?: string;
   private device = '';
@@ -88,11 +89,19 @@ export class VirtualGateway {
     this.station = enrolled.station;
     this.serverKey = publicKeyFromHex(enrolled.serverKeys[0].publicKeyHex);
     this.serverKid = enrolled.serverKeys[0].kid;
+    this.login = enrolled.mqtt;
+    await this.connect();
+  }
+
+  /** Connects with the enrollment login (again, after stop()); resolves once subscribed. */
+  async connect(): Promise<void> {
+    const { deps, login } = this;
+    if (!login) throw new Error('not enrolled');
     const offline = JSON.stringify({ station: this.station, online: false });
     this.mqtt = connect(deps.mqttUrl, {
-      clientId: enrolled.mqtt.clientId,
-      username: enrolled.mqtt.username,
-      password: enrolled.mqtt.password,
+      clientId: login.clientId,
+      username: login.username,
+      password: login.password,
       protocolVersion: 4,
       reconnectPeriod: 2000 + Math.floor(Math.random() * 3000),
       will: { topic: stateTopic(this.device), payload: Buffer.from(offline), qos: 1, retain: true },

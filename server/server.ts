@@ -107,9 +107,16 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       connected: () => link?.connected() ?? false,
       stop: async () => link?.stop(),
     };
-    const units: UnitService = new UnitService({ db, now, onStationsMoved: (ids): Promise<number> => dispatch.dispatch(ids) });
+    const units: UnitService = new UnitService({ db, now, onStationsChanged: (ids): Promise<number> => dispatch.dispatch(ids) });
     let mqttUrl = config.mqttUrl;
-    const devices = new DeviceService({ db, now, key, mqttUrl: () => config.mqttPublicUrl ?? mqttUrl ?? '' });
+    const devices = new DeviceService({
+      db,
+      now,
+      key,
+      onStationChanged: (id): Promise<number> => dispatch.dispatch([id]),
+      onRevoked: (code) => broker?.disconnect(code),
+      mqttUrl: () => config.mqttPublicUrl ?? mqttUrl ?? '',
+    });
     const dispatch = new DispatchService({
       db,
       link: lazyLink,

@@ -11,3 +11,10 @@ export async function openDatabase(file: string): Promise<Db> {
   await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
   return prisma;
 }
+
+/** Values bound in one `IN (…)` list; Prisma refuses a query over the driver adapter's parameter limit. */
+export const MAX_IN = 900;
+
+/** Splits a list into pieces small enough for one `IN (…)`. */
+export const chunked = <T>(xs: T[], n = MAX_IN): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));

@@ -9,6 +9,8 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 export interface EmbeddedBroker {
   port: number;
   clients(): number;
+  /** Closes a connected client's session now (a revoked device). */
+  disconnect(clientId: string): void;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,8 @@ export async function startEmbeddedBroker(opts: {
   return {
     port: (tcp.address() as AddressInfo).port,
     clients: () => aedes.connectedClients,
+    // aedes keeps connected clients by id in `clients`; its type definitions leave it out.
+    disconnect: (clientId) => (aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[clientId]?.close(),
     async stop() {
       for (const client of wss?.clients ?? []) client.terminate();
       wss?.close();

@@ -2,7 +2,7 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
+import { chunked, type Db } from '../db/client.ts';
 import { requireRole } from '../http/auth.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
@@ -193,12 +193,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
         const tree = await units.tree();
         const ids = tree.subtree(tree.get(body.unit).id).map((u) => u.id);
         codes = [];
-        for (let i = 0; i < ids.length; i += 5000)
-          codes.push(
-            ...(await db.station.findMany({ where: { unitId: { in: ids.slice(i, i + 5000) } }, select: { code: true } })).map(
-              (st) => st.code,
-            ),
-          );
+        for (const part of chunked(ids))
+          codes.push(...(await db.station.findMany({ where: { unitId: { in: part } }, select: { code: true } })).map((st) => st.code));
       }
       return devices.provisionMany(codes);
     },

@@ -117,7 +117,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchSe
         db.manifestDelivery.findMany({
           where: { ...where, ...(q.status ? { status: q.status } : {}) },
           include: { station: { select: { code: true } } },
-          orderBy: [{ publishedAt: 'desc' }, { device: 'asc' }],
+          orderBy: [{ publishedAt: 'desc' }, { version: 'desc' }, { device: 'asc' }],
           take: q.limit,
           skip: q.offset,
         }),

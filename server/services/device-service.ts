@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { z } from 'zod';
 import { type BodyOf, type BodyType, type EnrollRequest, type EnrollResponse, type Envelope, open, publicKeyFromHex } from '#protocol';
 import { newToken, sha256 } from '../auth/passwords.ts';
-import type { Db } from '../db/client.ts';
+import { chunked, type Db } from '../db/client.ts';
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
 
@@ -31,7 +31,18 @@ export interface DeviceIdentity {
 }
 
 export class DeviceService {
-  constructor(private readonly deps: { db: Db; now: () => Date; key: ServerKey; mqttUrl: () => string }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      now: () => Date;
+      key: ServerKey;
+      mqttUrl: () => string;
+      /** A station's gateways changed (one enrolled or was revoked): its manifests go to the new set. */
+      onStationChanged?: (stationId: string) => Promise<unknown>;
+      /** Ends a revoked device's live MQTT session. */
+      onRevoked?: (device: string) => void;
+    },
+  ) {}
 
   async create(stationCode: string, input: DeviceInput) {
     const { db } = this.deps;
@@ -72,10 +83,10 @@ export class DeviceService {
     const { db, now } = this.deps;
     const codes = [...new Set(stationCodes)];
     const stations: { id: string; code: string; devices: { id: string }[] }[] = [];
-    for (let i = 0; i < codes.length; i += 5000)
+    for (const part of chunked(codes))
       stations.push(
         ...(await db.station.findMany({
-          where: { code: { in: codes.slice(i, i + 5000) } },
+          where: { code: { in: part } },
           select: { id: true, code: true, devices: { select: { id: true }, take: 1 } },
         })),
       );
@@ -90,9 +101,9 @@ export class DeviceService {
       );
     }
     const fresh = stations.filter((st) => !st.devices.length);
-    const taken = new Set(
-      (await db.device.findMany({ where: { code: { in: fresh.map((st) => st.code) } }, select: { code: true } })).map((d) => d.code),
-    );
+    const taken = new Set<string>();
+    for (const part of chunked(fresh.map((st) => st.code)))
+      for (const d of await db.device.findMany({ where: { code: { in: part } }, select: { code: true } })) taken.add(d.code);
     const expires = new Date(now().getTime() + ENROLL_TOKEN_TTL_MS);
     const rows = fresh.filter((st) => !taken.has(st.code)).map((st) => ({ id: crypto.randomUUID(), station: st, ...newToken() }));
     await db.$transaction(async (tx) => {
@@ -129,11 +140,14 @@ export class DeviceService {
   }
 
   async revoke(code: string) {
+    const device = await this.deps.db.device.findUnique({ where: { code }, select: { stationId: true } });
     const { count } = await this.deps.db.device.updateMany({
       where: { code, revokedAt: null },
       data: { revokedAt: this.deps.now(), enrollTokenHash: null, mqttSecretHash: null },
     });
-    if (!count) throw notFound('UNKNOWN_DEVICE', `unknown or already revoked device ${code}`);
+    if (!count || !device) throw notFound('UNKNOWN_DEVICE', `unknown or already revoked device ${code}`);
+    this.deps.onRevoked?.(code);
+    await this.deps.onStationChanged?.(device.stationId);
   }
 
   /** [P-6.4] Spends the token once; the same request again gets 401, so a leaked token is useless afterwards. */
@@ -173,6 +187,8 @@ export class DeviceService {
       groups.push(u.code);
       id = u.parentId;
     }
+    // The new gateway's plan is waiting for it, retained, when it subscribes.
+    await this.deps.onStationChanged?.(device.stationId);
     return {
       device: device.code,
       station: device.station.code,

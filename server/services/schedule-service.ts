@@ -3,7 +3,7 @@
 // follow each other with their gaps. Recurring schedules are expanded up to the manifest horizon and
 // extended as time moves on.
 import { type ConflictRule, type Priority, type Resolution, resolveConflict } from '#protocol';
-import type { Db } from '../db/client.ts';
+import { chunked, type Db } from '../db/client.ts';
 import type { Media, Schedule } from '../db/generated/client.ts';
 import { AppError, badRequest, notFound, unprocessable } from '../http/errors.ts';
 import { type Airing, checkPolicy, type Violation } from '../scheduling/policy.ts';
@@ -73,8 +73,6 @@ const PAST_TOLERANCE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** Listed in an error or preview; the totals are always given. */
 const MAX_LISTED = 200;
-/** SQLite bound-parameter budget per query. */
-const CHUNK = 5000;
 
 type PlanItem = { media: Media; startsAt: Date; position: number | null };
 type Item = { media: Media; offsetMs: number; position: number | null };
@@ -86,8 +84,6 @@ type Prepared = {
   plan: PlanItem[];
   horizon: Date;
 };
-
-const chunks = <T>(xs: T[], n = CHUNK) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
 
 export class ScheduleService {
   constructor(
@@ -144,7 +140,7 @@ export class ScheduleService {
           createdById: input.userId,
         },
       });
-      for (const part of chunks(this.occurrences(s, stations, plan))) await tx.occurrence.createMany({ data: part });
+      for (const part of chunked(this.occurrences(s, stations, plan))) await tx.occurrence.createMany({ data: part });
       return s;
     });
     await this.deps.dispatch.dispatch(stations.map((st) => st.id));
@@ -207,14 +203,16 @@ export class ScheduleService {
         }
         unitIds.push(...tree.subtree(u.id).map((x) => x.id));
       }
-      for (const part of chunks(unitIds))
+      for (const part of chunked(unitIds))
         for (const st of await db.station.findMany({ where: { unitId: { in: part } }, select: { id: true, code: true, unitId: true } }))
           whole(st);
     }
     const codes = [...new Set(stationCodes)];
     const found = (
       await Promise.all(
-        chunks(codes).map((part) => db.station.findMany({ where: { code: { in: part } }, select: { id: true, code: true, unitId: true } })),
+        chunked(codes).map((part) =>
+          db.station.findMany({ where: { code: { in: part } }, select: { id: true, code: true, unitId: true } }),
+        ),
       )
     ).flat();
     if (found.length !== codes.length) {
@@ -232,10 +230,16 @@ export class ScheduleService {
     for (const st of found) whole(st);
 
     if (deviceCodes.length) {
-      const devices = await db.device.findMany({
-        where: { code: { in: deviceCodes }, revokedAt: null },
-        include: { zones: { select: { code: true } }, station: { select: { id: true, code: true, unitId: true } } },
-      });
+      const devices = (
+        await Promise.all(
+          chunked(deviceCodes).map((part) =>
+            db.device.findMany({
+              where: { code: { in: part }, revokedAt: null },
+              include: { zones: { select: { code: true } }, station: { select: { id: true, code: true, unitId: true } } },
+            }),
+          ),
+        )
+      ).flat();
       const byCode = new Map(devices.map((d) => [d.code, d]));
       const missing = deviceCodes.filter((c) => !byCode.has(c));
       if (missing.length) fail(notFound('UNKNOWN_DEVICE', `unknown or revoked device(s): ${missing.slice(0, 20).join(', ')}`));
@@ -277,7 +281,7 @@ export class ScheduleService {
     const from = new Date(Math.min(...plan.map((p) => p.startsAt.getTime())) - DAY_MS);
     const to = new Date(Math.max(...ends) + DAY_MS);
     const existing = new Map<string, Awaited<ReturnType<typeof this.existingAirings>>>();
-    for (const part of chunks(stations.map((s) => s.id)))
+    for (const part of chunked(stations.map((s) => s.id)))
       for (const o of await this.existingAirings(part, from, to)) existing.set(o.stationId, [...(existing.get(o.stationId) ?? []), o]);
     const tree = input.priority === 'emergency' ? undefined : await this.deps.units.tree();
     const policies = new Map<string, ReturnType<UnitTree['effectivePolicy']>>();
@@ -381,7 +385,7 @@ export class ScheduleService {
       );
       refused += plan.length * stations.length - rows.length;
       await db.$transaction([
-        ...chunks(rows).map((part) => db.occurrence.createMany({ data: part })),
+        ...chunked(rows).map((part) => db.occurrence.createMany({ data: part })),
         db.schedule.update({ where: { id: s.id }, data: { expandedUntil: horizon } }),
       ]);
       created += rows.length;

@@ -2,7 +2,7 @@
 // rename, merge under the 2025 reform). History is never rewritten: a merged unit keeps its code and
 // past airings stay attributed to it; every change is a UnitEvent.
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
+import { chunked, type Db } from '../db/client.ts';
 import type { Unit } from '../db/generated/client.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import { inherit, Policy, type PolicyRule } from '../scheduling/policy.ts';
@@ -95,7 +95,13 @@ export interface MergeInput {
 const parentOf = (u: UnitRow, tree: UnitTree) => (u.parentId ? (tree.byId.get(u.parentId)?.code ?? null) : null);
 
 export class UnitService {
-  constructor(private readonly deps: { db: Db; now: () => Date; onStationsMoved?: (stationIds: string[]) => Promise<unknown> }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      now: () => Date /** Called with the stations whose plan changed (moved by a merge, or under a changed policy). */;
+      onStationsChanged?: (stationIds: string[]) => Promise<unknown>;
+    },
+  ) {}
 
   /** Every unit (ended ones too, for history), parents before children. */
   async export(): Promise<(UnitRecord & { level: number; endedAt: string | null; mergedInto: string | null })[]> {
@@ -158,9 +164,9 @@ export class UnitService {
     let created = 0;
     let updated = 0;
     const wantedStations = records.filter((r) => r.stationCode).map((r) => r.stationCode as string);
-    const existingStations = new Set(
-      (await db.station.findMany({ where: { code: { in: wantedStations } }, select: { code: true } })).map((st) => st.code),
-    );
+    const existingStations = new Set<string>();
+    for (const part of chunked(wantedStations))
+      for (const st of await db.station.findMany({ where: { code: { in: part } }, select: { code: true } })) existingStations.add(st.code);
     const newStations: { code: string; name: string; unitCode: string }[] = records
       .filter((r) => r.stationCode && !existingStations.has(r.stationCode))
       .map((r) => ({ code: r.stationCode as string, name: `Đài truyền thanh ${r.name}`, unitCode: r.code }));
@@ -288,7 +294,7 @@ export class UnitService {
       return { into: into.code, stations: stationIds, movedOccurrences: moved.count };
     });
     // Policy and group topics may differ under the new unit: the moved stations get new plans.
-    await this.deps.onStationsMoved?.(result.stations);
+    await this.deps.onStationsChanged?.(result.stations);
     target = undefined;
     return {
       into: result.into,
@@ -330,6 +336,13 @@ export class UnitService {
         data: { unitId: unit.id, kind: 'policy', before: unit.policy ?? '{}', after: after ?? '{}', byId, at: this.deps.now() },
       }),
     ]);
+    // Quiet hours and volume limits travel in the manifests of every station below.
+    const tree = await this.tree();
+    const below = tree.subtree(unit.id).map((u) => u.id);
+    const stations: string[] = [];
+    for (const part of chunked(below))
+      stations.push(...(await this.deps.db.station.findMany({ where: { unitId: { in: part } }, select: { id: true } })).map((st) => st.id));
+    await this.deps.onStationsChanged?.(stations);
     return this.policy(code);
   }
 

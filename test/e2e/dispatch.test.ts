@@ -22,6 +22,16 @@ for (const code of stations) tokens.push(await provisionDevice(server, code));
 const sim = new Simulator({ serverUrl: server.url, mqttUrl: server.mqttUrl, clock, fetch });
 t.teardown(() => sim.stop());
 await sim.start(tokens, 50);
+// Each enrollment sent that gateway its (empty) plan as version 1: wait until all are acknowledged.
+await new Promise<void>((resolve) => {
+  const check = async () => {
+    if ((await server.db.manifestDelivery.count({ where: { status: 'pending', device: { in: stations } } })) > 0) return;
+    server.dispatch.events.off('ack', check);
+    resolve();
+  };
+  server.dispatch.events.on('ack', check);
+  void check();
+});
 
 const json = { ...server.auth, 'content-type': 'application/json' };
 const deliveries = async (query: string) =>
@@ -54,11 +64,11 @@ t.test(`an emergency for all of Hanoi reaches ${GATEWAYS} simulated gateways, ev
   t.equal(res.status, 201);
   await acked;
   const d = await deliveries('limit=1000');
-  t.equal(d.byStatus.delivered, GATEWAYS, 'every simulated gateway acknowledged');
+  t.equal(d.byStatus.delivered, 2 * GATEWAYS, 'every simulated gateway acknowledged its first plan and the change');
   t.equal(d.byStatus.pending, 579 - GATEWAYS, 'stations without a gateway wait, pending');
-  const delivered = d.items.filter((x) => x.status === 'delivered');
-  t.same(delivered.map((x) => x.device).sort(), stations, 'one delivery per gateway');
-  t.ok(delivered.every((x) => x.ackedAt && x.version === 1));
+  const change = d.items.filter((x) => x.status === 'delivered' && x.version === 2);
+  t.same(change.map((x) => x.device).sort(), stations, 'one delivery of the change per gateway');
+  t.ok(change.every((x) => x.ackedAt));
   t.ok(sim.gateways.every((g) => g.manifest?.entries.length === 1 && g.manifest.entries[0].priority === 'emergency'));
 
   // Airtime: each gateway's null player confirms.
@@ -99,6 +109,7 @@ t.test('a change to one station recompiles that station only; a reconnecting gat
   t.same(
     mine.items.map((x) => [x.version, x.status]),
     [
+      [3, 'delivered'],
       [2, 'delivered'],
       [1, 'delivered'],
     ],
@@ -117,24 +128,23 @@ t.test('a change to one station recompiles that station only; a reconnecting gat
     }),
   });
   t.equal(res2.status, 201);
-  t.match(await deliveries(`station=${gw.id}&status=pending`), { total: 1, items: [{ version: 3 }] });
+  t.match(await deliveries(`station=${gw.id}&status=pending`), { total: 1, items: [{ version: 4 }] });
   const caughtUp = acks(1);
-  const token = await (
-    await fetch(`${server.url}/api/v1/devices/${gw.id}/enrollment-token`, { method: 'POST', headers: server.auth })
-  ).json();
-  const again = new Simulator({ serverUrl: server.url, mqttUrl: server.mqttUrl, clock, fetch });
-  t.teardown(() => again.stop());
-  await again.start([(token as { enrollToken: string }).enrollToken]);
+  await gw.connect();
   await caughtUp;
-  t.match(await deliveries(`station=${gw.id}`), { byStatus: { delivered: 3 } });
-  t.equal(again.gateways[0].manifest?.version, 3);
-  t.equal(again.gateways[0].manifest?.entries.length, 2, 'what aired is gone; both new items are there');
+  t.match(await deliveries(`station=${gw.id}`), { byStatus: { delivered: 4 } });
+  t.equal(gw.manifest?.version, 4);
+  t.equal(gw.manifest?.entries.length, 2, 'what aired is gone; both new items are there');
+
+  // A gateway revoked: its station's plan is recompiled without it.
+  t.equal((await fetch(`${server.url}/api/v1/devices/${gw.id}/revoke`, { method: 'POST', headers: server.auth })).status, 204);
+  t.match(await deliveries(`station=${gw.id}&status=pending`), { total: 1, items: [{ device: gw.id, version: 5 }] });
 });
 
 t.test('an unacknowledged manifest expires when its envelope does', async (t) => {
   clock.advance(9 * 86_400_000);
   await relogin(server); // the admin's session ended meanwhile
   const d = await deliveries('status=expired&limit=1');
-  t.equal(d.total, 579 - GATEWAYS, 'the stations that never had a gateway');
+  t.equal(d.total, 579 - GATEWAYS + 1, 'the stations that never had a gateway, and the one whose gateway was revoked');
   t.equal(d.byStatus.pending ?? 0, 0);
 });

@@ -221,7 +221,12 @@ t.test('provisioning: a one-time token enrolls a gateway once; MQTT takes only i
     },
   );
 
+  const live = await login(enrolled.mqtt);
+  const closed = new Promise<void>((resolve) => live.once('close', () => resolve()));
   t.equal((await call('POST', '/devices/HN-00007/revoke')).status, 204);
+  await closed;
+  t.pass('its live session is closed at once');
+  await live.endAsync(true);
   await t.rejects(login(enrolled.mqtt), /Bad username or password|Not authorized/i, 'a revoked device cannot log in');
   t.match(await call('GET', '/stations/HN-00007/devices'), {
     body: { items: [{ code: 'HN-00007', enrolled: false, revokedAt: String }, { code: 'HN-00007-2' }] },
