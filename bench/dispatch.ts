@@ -50,8 +50,39 @@ async function gateways(server: TestServer, units: string[]): Promise<Simulator>
   return sim;
 }
 
+/** Resolves once no manifest of an enrolled gateway waits for its ack (enrollment sends each gateway its plan). */
+function settled(server: TestServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let checking = false;
+    let again = false;
+    const check = async (): Promise<void> => {
+      // One count at a time; an ack arriving meanwhile asks for one more.
+      if (checking) {
+        again = true;
+        return;
+      }
+      checking = true;
+      const waiting = await server.db.manifestDelivery.count({
+        where: { status: 'pending', station: { devices: { some: { enrolledAt: { not: null } } } } },
+      });
+      checking = false;
+      if (!waiting) {
+        server.dispatch.events.off('ack', check);
+        return resolve();
+      }
+      if (again) {
+        again = false;
+        return check();
+      }
+    };
+    server.dispatch.events.on('ack', check);
+    void check();
+  });
+}
+
 /** POST the schedule and wait until `n` acks are recorded; returns the elapsed ms. */
 async function pushAll(server: TestServer, mediaId: string, units: string[], n: number): Promise<number> {
+  await settled(server);
   let acked = 0;
   const done = new Promise<void>((resolve) => {
     const on = () => {
