@@ -170,6 +170,7 @@ export class UnitService {
     const newStations: { code: string; name: string; unitCode: string }[] = records
       .filter((r) => r.stationCode && !existingStations.has(r.stationCode))
       .map((r) => ({ code: r.stationCode as string, name: `Đài truyền thanh ${r.name}`, unitCode: r.code }));
+    this.changed();
     await db.$transaction(async (tx) => {
       const ids = new Map([...tree.byCode].map(([code, u]) => [code, u.id]));
       for (const r of sorted) {
@@ -197,6 +198,7 @@ export class UnitService {
         data: newStations.map((st) => ({ code: st.code, name: st.name, unitId: ids.get(st.unitCode) as string })),
       });
     });
+    this.changed();
     return { created, updated, unchanged: records.length - created - updated, stationsCreated: newStations.length };
   }
 
@@ -206,6 +208,7 @@ export class UnitService {
     const unit = await db.unit.findUnique({ where: { code } });
     if (!unit) throw notFound('UNKNOWN_UNIT', `unknown unit ${code}`);
     const after = { name: input.name ?? unit.name, type: input.type ?? unit.type };
+    this.changed();
     await db.$transaction([
       db.unit.update({ where: { id: unit.id }, data: after }),
       db.unitEvent.create({
@@ -219,6 +222,7 @@ export class UnitService {
         },
       }),
     ]);
+    this.changed();
     return after;
   }
 
@@ -245,6 +249,7 @@ export class UnitService {
     if (parent && tree.chain(parent.id).some((u) => sourceIds.includes(u.id)))
       throw badRequest('MERGE_CYCLE', 'the new parent lies inside a merged unit');
 
+    this.changed();
     const result = await db.$transaction(async (tx) => {
       const into =
         target ??
@@ -294,6 +299,7 @@ export class UnitService {
       return { into: into.code, stations: stationIds, movedOccurrences: moved.count };
     });
     // Policy and group topics may differ under the new unit: the moved stations get new plans.
+    this.changed();
     await this.deps.onStationsChanged?.(result.stations);
     target = undefined;
     return {
@@ -312,8 +318,25 @@ export class UnitService {
     });
   }
 
-  async tree(): Promise<UnitTree> {
-    return new UnitTree(await this.deps.db.unit.findMany({ select: UNIT_SELECT }));
+  /**
+   * The tree, cached: every dispatch and enrollment needs it, and only this service changes units after
+   * the seed, so each change below drops the cache (a failed load is not kept).
+   */
+  tree(): Promise<UnitTree> {
+    this.cached ??= this.deps.db.unit.findMany({ select: UNIT_SELECT }).then(
+      (rows) => new UnitTree(rows),
+      (err: unknown) => {
+        this.cached = undefined;
+        throw err;
+      },
+    );
+    return this.cached;
+  }
+
+  private cached?: Promise<UnitTree>;
+
+  private changed(): void {
+    this.cached = undefined;
   }
 
   async policy(code: string) {
@@ -330,12 +353,14 @@ export class UnitService {
     const unit = await this.deps.db.unit.findUnique({ where: { code } });
     if (!unit) throw notFound('UNKNOWN_UNIT', `unknown unit ${code}`);
     const after = Object.keys(parsed.data).length ? JSON.stringify(parsed.data) : null;
+    this.changed();
     await this.deps.db.$transaction([
       this.deps.db.unit.update({ where: { id: unit.id }, data: { policy: after } }),
       this.deps.db.unitEvent.create({
         data: { unitId: unit.id, kind: 'policy', before: unit.policy ?? '{}', after: after ?? '{}', byId, at: this.deps.now() },
       }),
     ]);
+    this.changed();
     // Quiet hours and volume limits travel in the manifests of every station below.
     const tree = await this.tree();
     const below = tree.subtree(unit.id).map((u) => u.id);
