@@ -23,6 +23,7 @@ import {
   type Reply,
   replyTopic,
   reportTopic,
+  resolveConflict,
   type Signer,
   type StationState,
   seal,
@@ -93,7 +94,8 @@ export class Agent {
   private serverKey?: KeyObject;
   private mqtt?: MqttClient;
   private timers = new Map<string, () => void>();
-  private current?: { entry?: ManifestEntry; playback: Playback };
+  /** What plays now; `preempted` is set when a higher-priority item stopped it ([P-5.10]). */
+  private current?: { entry?: ManifestEntry; playback: Playback; startedAt: number; preempted?: boolean };
   private queue: ManifestEntry[] = [];
   private listeners: ((e: AgentEvent) => void)[] = [];
   private stopped = false;
@@ -286,12 +288,45 @@ export class Agent {
   private due(entry: ManifestEntry): void {
     this.timers.delete(entry.occurrenceId);
     if (this.stopped) return;
-    if (this.current) {
-      // Priorities and preemption arrive with the playout engine (issue #6): until then, queue after.
-      this.queue.push(entry);
+    const current = this.current;
+    if (current) {
+      // [P-5.10] the due item decides: preempt what plays, wait for it within its slack, or skip.
+      const now = this.deps.clock.now();
+      const playing = current.entry ?? { priority: 'normal' as const, media: { durationMs: 0 } };
+      const waitMs = Math.max(0, current.startedAt + playing.media.durationMs - now);
+      const slackMs = entry.latestStartAt ? Date.parse(entry.latestStartAt) - Date.parse(entry.startsAt) : 0;
+      const resolution = resolveConflict({ priority: entry.priority, conflict: entry.conflict, slackMs }, playing, waitMs);
+      if (resolution === 'preempt') {
+        current.preempted = true;
+        this.queue.unshift(entry);
+        current.playback.stop();
+      } else if (resolution === 'queue') {
+        this.queue.push(entry);
+      } else this.skip(entry, 'CONFLICT');
       return;
     }
     void this.play(entry, false);
+  }
+
+  /** Reports an item that will not air, without touching what plays now. */
+  private skip(entry: ManifestEntry, reason: string): void {
+    const at = new Date(this.deps.clock.now()).toISOString();
+    this.state.played.push(entry.occurrenceId);
+    this.deps.store.save(this.state);
+    const report: PlaybackReport = {
+      kind: 'playback.failed',
+      station: this.station,
+      occurrenceId: entry.occurrenceId,
+      sha256: entry.media.sha256,
+      scheduledAt: entry.startsAt,
+      startedAt: at,
+      endedAt: at,
+      expectedMs: entry.media.durationMs,
+      playedMs: 0,
+      reason,
+    };
+    this.publishReport(report);
+    this.emit({ type: 'finished', occurrenceId: entry.occurrenceId, report });
   }
 
   private async play(entry: ManifestEntry, queued: boolean): Promise<void> {
@@ -326,7 +361,8 @@ export class Agent {
       }
     }
     const playback = deps.player.play(deps.cache.path(entry.media.sha256), { volume: this.state.volume['*'] });
-    this.current = { entry, playback };
+    const current: NonNullable<Agent['current']> = { entry, playback, startedAt };
+    this.current = current;
     this.publishReport({ ...base, kind: 'playback.started' });
     this.emit({ type: 'started', occurrenceId: entry.occurrenceId, at: startedAt });
     const result = await playback.done;
@@ -336,15 +372,22 @@ export class Agent {
     const report: PlaybackReport = result.error
       ? { ...base, kind: 'playback.failed', endedAt, playedMs: result.playedMs, reason: 'PLAYER_ERROR' }
       : { ...base, kind: 'playback.completed', endedAt, playedMs: result.playedMs, ...(result.level ? { level: result.level } : {}) };
-    if (!result.completed && !result.error) report.reason = 'STOPPED';
+    if (!result.completed && !result.error) report.reason = current.preempted ? 'PREEMPTED' : 'STOPPED';
     this.finish(entry, report);
   }
 
   private finish(entry: ManifestEntry, report: PlaybackReport): void {
     this.publishReport(report);
     this.emit({ type: 'finished', occurrenceId: entry.occurrenceId, report });
-    const next = this.queue.shift();
-    if (next && !this.stopped) void this.play(next, true);
+    // A queued item may start late only until its latestStartAt ([P-5.10]); past it, it is skipped.
+    for (let next = this.queue.shift(); next && !this.stopped; next = this.queue.shift()) {
+      if (next.latestStartAt && this.deps.clock.now() > Date.parse(next.latestStartAt)) {
+        this.skip(next, 'CONFLICT');
+        continue;
+      }
+      void this.play(next, true);
+      return;
+    }
   }
 
   private async onCommand(payload: Buffer): Promise<void> {
@@ -398,7 +441,7 @@ export class Agent {
       selfTest: async () => {
         if (this.current) return 'BUSY';
         const playback = this.deps.player.play({ toneHz: 1000, seconds: SELF_TEST_SECONDS }, { volume: this.state.volume['*'] });
-        this.current = { playback };
+        this.current = { playback, startedAt: this.deps.clock.now() };
         const result = await playback.done;
         this.current = undefined;
         if (!result.completed || !result.level) return 'DEVICE_FAULT';

@@ -13,11 +13,11 @@ import { startTestServer, uploadApproved } from '../helpers/server.ts';
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
 t.teardown(() => server.stop());
-const schedule = async (mediaId: unknown, station: string, startsAt: Date) => {
+const schedule = async (mediaId: unknown, station: string, startsAt: Date, extra: object = {}) => {
   const res = await fetch(`${server.url}/api/v1/schedules`, {
     method: 'POST',
     headers: { ...server.auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ mediaId, stations: [station], startsAt: startsAt.toISOString() }),
+    body: JSON.stringify({ mediaId, stations: [station], startsAt: startsAt.toISOString(), ...extra }),
   });
   return ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
 };
@@ -173,3 +173,38 @@ t.test('a manifest entry past its validUntil never airs, even when the server sa
   const done = await gw.waitFor('finished', (e) => e.occurrenceId === 'stale-1');
   t.match(done.report, { kind: 'playback.failed', reason: 'EXPIRED_ITEM', playedMs: 0 });
 });
+
+t.test(
+  'an emergency preempts a normal item mid-play; the normal one is reported preempted, then a hard-start item meeting it is skipped',
+  async (t) => {
+    const station = 'HN-00031';
+    const { body: long } = await uploadApproved(server, makeTone(join(server.dataDir, 'long.wav'), { seconds: 6, frequency: 440 }));
+    const { body: alert } = await uploadApproved(server, makeTone(join(server.dataDir, 'alert.wav'), { seconds: 1, frequency: 1200 }));
+    const gw = await makeAgent({ station, server, clock });
+    await gw.agent.start();
+    t.teardown(() => gw.agent.stop());
+    const at = clock.now() + 60_000;
+    const normal = await schedule(long.id, station, new Date(at));
+    const emergency = await schedule(alert.id, station, new Date(at + 1000), { priority: 'emergency' });
+    const clash = await schedule(alert.id, station, new Date(at + 1500));
+    await gw.waitFor('armed', (e) => e.occurrenceId === clash);
+    await gw.waitFor('cached', (e) => e.sha256 === alert.sha256);
+    clock.advanceTo(at);
+    await gw.waitFor('started', (e) => e.occurrenceId === normal);
+    clock.advanceTo(at + 1000);
+    const cut = await gw.waitFor('finished', (e) => e.occurrenceId === normal);
+    t.match(cut.report, { kind: 'playback.completed', reason: 'PREEMPTED' });
+    t.ok((cut.report.playedMs ?? 0) < (long.durationMs as number), 'it did not play in full');
+    await gw.waitFor('started', (e) => e.occurrenceId === emergency);
+    clock.advanceTo(at + 1500);
+    const skipped = await gw.waitFor('finished', (e) => e.occurrenceId === clash);
+    t.match(
+      skipped.report,
+      { kind: 'playback.failed', reason: 'CONFLICT', playedMs: 0 },
+      'a normal hard-start item does not interrupt an emergency',
+    );
+    const aired = await gw.waitFor('finished', (e) => e.occurrenceId === emergency);
+    t.equal(aired.report.kind, 'playback.completed');
+    t.notOk(aired.report.reason);
+  },
+);
