@@ -19,6 +19,7 @@ import {
   parseTopic,
   publicKeyFromHex,
   publicKeyHex,
+  quietRangeAt,
   type ReplayGuard,
   type Reply,
   replyTopic,
@@ -28,6 +29,7 @@ import {
   type StationState,
   seal,
   stateTopic,
+  volumeCeilingAt,
   wallClockSequence,
 } from '#protocol';
 import type { AudioCache, Fetch } from './cache.ts';
@@ -348,6 +350,12 @@ export class Agent {
       // [P-3.1.1] a stale item never airs, even when a manifest says so
       return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'EXPIRED_ITEM' });
     }
+    const quiet = entry.priority === 'emergency' ? undefined : quietRangeAt(this.state.manifest?.policy, startedAt);
+    if (quiet) {
+      // [P-3.1.3] quiet hours hold on the gateway even against its own plan (a relay set to air at 03:15)
+      deps.log.warn('refused in quiet hours', { occurrenceId: entry.occurrenceId, quiet });
+      return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'QUIET_HOURS' });
+    }
     if (!queued && startedAt - scheduledAt > START_GRACE_MS) {
       return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'MISSED_WINDOW' });
     }
@@ -360,7 +368,8 @@ export class Agent {
         return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
       }
     }
-    const playback = deps.player.play(deps.cache.path(entry.media.sha256), { volume: this.state.volume['*'] });
+    const volume = Math.min(this.state.volume['*'] ?? 100, volumeCeilingAt(this.state.manifest?.policy, startedAt));
+    const playback = deps.player.play(deps.cache.path(entry.media.sha256), { volume });
     const current: NonNullable<Agent['current']> = { entry, playback, startedAt };
     this.current = current;
     this.publishReport({ ...base, kind: 'playback.started' });

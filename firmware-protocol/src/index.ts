@@ -3,5 +3,6 @@ export * from './conflict.ts';
 export * from './envelope.ts';
 export * from './limits.ts';
 export * from './live.ts';
+export * from './local-policy.ts';
 export * from './messages.ts';
 export * from './topics.ts';

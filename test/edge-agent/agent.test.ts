@@ -208,3 +208,51 @@ t.test(
     t.notOk(aired.report.reason);
   },
 );
+
+t.test('quiet hours hold on the gateway even when its manifest says otherwise; emergencies still air', async (t) => {
+  const station = 'HN-00034';
+  const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'quiet.wav'), { seconds: 1, frequency: 550 }));
+  const gw = await makeAgent({ station, server, clock });
+  await gw.agent.start();
+  t.teardown(() => gw.agent.stop());
+  await gw.waitFor('subscribed');
+  const at = clock.now() + 60_000;
+  // A quiet range around `at` in Hanoi time, whatever the hour the test runs.
+  const hm = (ms: number) => new Date(ms + 7 * 3600_000).toISOString().slice(11, 16);
+  const entry = (id: string, startsAt: number, priority: 'normal' | 'emergency') => ({
+    occurrenceId: id,
+    startsAt: new Date(startsAt).toISOString(),
+    priority,
+    media: {
+      sha256: media.sha256 as string,
+      path: `/blobs/${media.sha256}`,
+      durationMs: media.durationMs as number,
+      sizeBytes: media.sizeBytes as number,
+      codec: 'opus',
+    },
+  });
+  const manifest = seal(
+    'manifest',
+    {
+      station,
+      version: 2_000_000,
+      generatedAt: clock.date().toISOString(),
+      horizonUntil: new Date(at + 86_400_000).toISOString(),
+      policy: { timeZone: 'Asia/Ho_Chi_Minh', quietHours: [{ start: hm(at - 3600_000), end: hm(at + 3600_000) }], maxVolume: [] },
+      entries: [entry('relay-0315', at, 'normal'), entry('flood-alert', at + 5000, 'emergency')],
+    },
+    server.key.signer,
+    { now: clock.date(), ttlMs: 3600_000 },
+  );
+  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  await publisher.publishAsync(manifestTopic(station), JSON.stringify(manifest), { qos: 1 });
+  await publisher.endAsync();
+  await gw.waitFor('armed', (e) => e.occurrenceId === 'flood-alert');
+  await gw.waitFor('cached');
+  clock.advanceTo(at);
+  const refused = await gw.waitFor('finished', (e) => e.occurrenceId === 'relay-0315');
+  t.match(refused.report, { kind: 'playback.failed', reason: 'QUIET_HOURS', playedMs: 0 });
+  clock.advanceTo(at + 5000);
+  const alert = await gw.waitFor('finished', (e) => e.occurrenceId === 'flood-alert');
+  t.equal(alert.report.kind, 'playback.completed');
+});
