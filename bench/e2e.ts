@@ -10,7 +10,7 @@ import { Agent, type AgentEvent } from '../edge-agent/agent.ts';
 import { AudioCache } from '../edge-agent/cache.ts';
 import { systemClock } from '../edge-agent/clock.ts';
 import { createFfmpegPlayer } from '../edge-agent/player.ts';
-import { StateStore } from '../edge-agent/store.ts';
+import { Outbox, StateStore } from '../edge-agent/store.ts';
 import { approve, approverAuth, provisionDevice, startTestServer, upload } from '../test/helpers/server.ts';
 import { makeSpeechBulletin } from './audio.ts';
 import { figure, median } from './report.ts';
@@ -35,6 +35,7 @@ export async function run(): Promise<void> {
         clock: systemClock,
         fetch,
         store: new StateStore(agentDir),
+        outbox: new Outbox(agentDir),
         cache: new AudioCache(join(agentDir, 'cache'), { fetch }),
         player,
         connectMqtt: (will, login) =>

@@ -36,7 +36,7 @@ import type { AudioCache, Fetch } from './cache.ts';
 import type { Clock } from './clock.ts';
 import { type CommandTarget, errorReply, peekTxn, runCommand } from './commands.ts';
 import type { Playback, Player } from './player.ts';
-import type { AgentState, StateStore } from './store.ts';
+import type { AgentState, Outbox, StateStore } from './store.ts';
 
 export const AGENT_VERSION = '0.1.0';
 /** An item found more than this late (agent was down) is not started mid-way; it is reported missed. */
@@ -66,6 +66,8 @@ export interface AgentDeps {
   clock: Clock;
   fetch: Fetch;
   store: StateStore;
+  /** Durable reports awaiting PUBACK. */
+  outbox: Outbox;
   cache: AudioCache;
   player: Player;
   /** Called after replying to a reboot command; absent where the agent may not reboot its host. */
@@ -84,6 +86,8 @@ export type AgentEvent =
   | { type: 'started'; occurrenceId: string; at: number }
   | { type: 'finished'; occurrenceId: string; report: PlaybackReport }
   | { type: 'replied'; reply: Reply }
+  /** A report's PUBACK arrived and it left the outbox. */
+  | { type: 'delivered'; id: string }
   | { type: 'subscribed' };
 
 export class Agent {
@@ -141,6 +145,8 @@ export class Agent {
         protocolVersions: [1],
       };
       this.mqtt?.publish(stateTopic(this.device), JSON.stringify(online), { qos: 1, retain: true });
+      // Reports written before a restart or during an outage go out now, oldest first.
+      for (const { id, payload } of deps.outbox.pending()) this.sendFromOutbox(id, payload);
       this.mqtt?.subscribe([manifestTopic(this.device), commandTopic(this.device)], { qos: 1 }, (err) => {
         if (err) deps.log.warn('subscribe failed', { err: err.message });
         else this.emit({ type: 'subscribed' });
@@ -476,10 +482,26 @@ export class Agent {
     };
   }
 
+  /** Writes the signed report to the outbox, then publishes it; the PUBACK removes it ([P-3.2]). */
   private publishReport(report: PlaybackReport): void {
     const envelope = seal('report', report, this.signer, { now: new Date(this.deps.clock.now()), ttlMs: REPORT_TTL_MS });
-    // QoS 1: MQTT.js queues while disconnected; the durable outbox arrives with issue #6.
-    this.mqtt?.publish(reportTopic(this.device), JSON.stringify(envelope), { qos: 1 });
+    const payload = JSON.stringify(envelope);
+    this.deps.outbox.put(envelope.id, payload, this.deps.clock.now());
+    this.sendFromOutbox(envelope.id, payload);
+  }
+
+  /** Ids handed to the MQTT client and not yet acknowledged: MQTT.js resends those itself after a reconnect. */
+  private readonly inFlight = new Set<string>();
+
+  private sendFromOutbox(id: string, payload: string): void {
+    if (!this.mqtt || this.inFlight.has(id)) return;
+    this.inFlight.add(id);
+    this.mqtt.publish(reportTopic(this.device), payload, { qos: 1 }, (err) => {
+      this.inFlight.delete(id);
+      if (err) return this.deps.log.warn('report not acknowledged, kept in the outbox', { id, err: err.message });
+      this.deps.outbox.remove(id);
+      this.emit({ type: 'delivered', id });
+    });
   }
 }
 

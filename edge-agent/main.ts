@@ -6,7 +6,7 @@ import { AudioCache } from './cache.ts';
 import { systemClock } from './clock.ts';
 import { type AgentConfig, loadAgentConfig } from './config.ts';
 import { createFfmpegPlayer, detectSink } from './player.ts';
-import { StateStore } from './store.ts';
+import { Outbox, StateStore } from './store.ts';
 
 const log = (level: string) => (msg: string, obj?: object) =>
   console.log(JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj }));
@@ -26,6 +26,7 @@ async function main() {
     clock: systemClock,
     fetch,
     store: new StateStore(config.dataDir),
+    outbox: new Outbox(config.dataDir),
     cache: new AudioCache(join(config.dataDir, 'cache'), { fetch }),
     player: createFfmpegPlayer({ ffmpegPath: config.ffmpegPath, sink }),
     connectMqtt: (will, login) =>

@@ -1,7 +1,7 @@
 // Durable agent state on the gateway's disk: written to a temp file, fsync'd, then renamed,
 // so a power cut leaves either the old state or the new one, never half of each.
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Manifest } from '#protocol';
@@ -69,5 +69,35 @@ export class StateStore {
       writeFileAtomic(file, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
     }
     return createPrivateKey(readFileSync(file));
+  }
+}
+
+/**
+ * [P-3.2] Reports waiting for the broker's PUBACK, one file each (written atomically before the
+ * publish, deleted after the acknowledgement), so a power cut or a long outage loses none. A report is
+ * sent again as the same signed envelope: the server deduplicates by its id.
+ */
+export class Outbox {
+  private readonly dir: string;
+  constructor(stateDir: string) {
+    this.dir = join(stateDir, 'outbox');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Keeps `payload` under `id`; the name orders entries by when they were written. */
+  put(id: string, payload: string, at: number): void {
+    writeFileAtomic(join(this.dir, `${String(at).padStart(15, '0')}-${id}.json`), payload);
+  }
+
+  remove(id: string): void {
+    for (const name of readdirSync(this.dir)) if (name.endsWith(`-${id}.json`)) rmSync(join(this.dir, name), { force: true });
+  }
+
+  /** Everything still unacknowledged, oldest first (leftover temporary files of a cut write are ignored). */
+  pending(): { id: string; payload: string }[] {
+    return readdirSync(this.dir)
+      .filter((name) => name.endsWith('.json'))
+      .sort()
+      .map((name) => ({ id: name.slice(16, -5), payload: readFileSync(join(this.dir, name), 'utf8') }));
   }
 }

@@ -9,6 +9,7 @@ import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { startTestServer, uploadApproved } from '../helpers/server.ts';
+import { tcpProxy } from '../helpers/tcp-proxy.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -256,3 +257,55 @@ t.test('quiet hours hold on the gateway even when its manifest says otherwise; e
   const alert = await gw.waitFor('finished', (e) => e.occurrenceId === 'flood-alert');
   t.equal(alert.report.kind, 'playback.completed');
 });
+
+t.test(
+  'with the broker unreachable for the whole broadcast the item airs, and its proofs arrive after reconnect and a restart, none lost, none doubled',
+  async (t) => {
+    const station = 'HN-00037';
+    const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'outage.wav'), { seconds: 1, frequency: 660 }));
+    const proxy = await tcpProxy(Number(new URL(server.mqttUrl).port));
+    t.teardown(() => proxy.close());
+    const first = await makeAgent({ station, server, clock, mqttUrl: proxy.url });
+    await first.agent.start();
+    await first.waitFor('subscribed');
+    const at = new Date(clock.now() + 60_000);
+    const occ = await schedule(media.id, station, at);
+    await first.waitFor('armed', (e) => e.occurrenceId === occ);
+    await first.waitFor('cached');
+
+    proxy.cut();
+    clock.advanceTo(at.getTime());
+    const done = await first.waitFor('finished', (e) => e.occurrenceId === occ);
+    t.equal(done.report.kind, 'playback.completed', 'aired with the network down');
+    const { readdirSync } = await import('node:fs');
+    t.equal(readdirSync(join(first.dataDir, 'outbox')).filter((f) => f.endsWith('.json')).length, 2, 'both proofs wait on disk');
+    await first.agent.stop();
+
+    // The gateway restarts (say, after a power cut), then the network returns.
+    proxy.restore();
+    const second = await makeAgent({ station, server, clock, mqttUrl: proxy.url, dataDir: first.dataDir });
+    const stored = new Promise<void>((resolve) => {
+      let n = 0;
+      const on = (outcome: string) => {
+        if (outcome === 'stored' && ++n === 2) {
+          server.reports.events.off('handled', on);
+          resolve();
+        }
+      };
+      server.reports.events.on('handled', on);
+    });
+    await second.agent.start();
+    t.teardown(() => second.agent.stop());
+    await second.waitFor('delivered');
+    await stored;
+    await second.waitFor('delivered', (e) => second.events.filter((x) => x.type === 'delivered').length === 2 || e.id === '');
+    t.equal(
+      readdirSync(join(first.dataDir, 'outbox')).filter((f) => f.endsWith('.json')).length,
+      0,
+      'the outbox is empty once acknowledged',
+    );
+    const occurrence = await server.db.occurrence.findUniqueOrThrow({ where: { id: occ }, include: { reports: true } });
+    t.equal(occurrence.status, 'aired');
+    t.equal(occurrence.reports.length, 2, 'started and completed, once each');
+  },
+);

@@ -5,7 +5,7 @@ import { connect } from 'mqtt';
 import { Agent, type AgentEvent } from '../../edge-agent/agent.ts';
 import { AudioCache } from '../../edge-agent/cache.ts';
 import { createFfmpegPlayer } from '../../edge-agent/player.ts';
-import { StateStore } from '../../edge-agent/store.ts';
+import { Outbox, StateStore } from '../../edge-agent/store.ts';
 import type { FakeClock } from './fake-clock.ts';
 import { provisionDevice, type TestServer } from './server.ts';
 
@@ -33,6 +33,7 @@ export async function makeAgent(opts: {
     clock: opts.clock,
     fetch,
     store: new StateStore(dataDir),
+    outbox: new Outbox(dataDir),
     cache: new AudioCache(join(dataDir, 'cache'), { fetch }),
     player: createFfmpegPlayer({ ffmpegPath: 'ffmpeg', sink: { kind: 'null' } }),
     connectMqtt: (will, login) =>
