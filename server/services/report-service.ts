@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 // (the gateway delivers at least once, so duplicates are expected), and moves the occurrence on.
 import { type PlaybackReport, StationState } from '#protocol';
 import type { Db } from '../db/client.ts';
+import type { Prisma } from '../db/generated/client.ts';
 import type { Metrics } from '../metrics.ts';
 import type { DeviceService } from './device-service.ts';
 
@@ -68,7 +69,9 @@ export class ReportService {
           raw: payload.toString('utf8'),
         },
       }),
-      db.occurrence.update({ where: { id: occurrence.id }, data: nextState(occurrence.status, report) }),
+      // Conditional on the stored status, not the one read above: a late "started" handled concurrently
+      // with its "completed" (an outbox flushed after an outage) must not undo the terminal state.
+      ...occurrenceUpdates(occurrence.id, report).map((u) => db.occurrence.updateMany(u)),
       db.station.update({ where: { id: station.id }, data: { lastSeenAt: now() } }),
     ]);
     metrics.reports.inc({ result: 'stored' });
@@ -98,19 +101,16 @@ export class ReportService {
   }
 }
 
-type OccurrenceUpdate = { status?: string; startedAt?: Date; endedAt?: Date; playedMs?: number };
+const TERMINAL = ['aired', 'partial', 'failed'];
 
-/** Terminal states are never left; a late "started" after "completed" changes nothing but startedAt. */
-function nextState(current: string, r: PlaybackReport): OccurrenceUpdate {
-  const terminal = current === 'aired' || current === 'partial' || current === 'failed';
-  const update: OccurrenceUpdate = { startedAt: new Date(r.startedAt) };
-  if (r.kind === 'playback.started') {
-    if (!terminal) update.status = 'playing';
-    return update;
-  }
-  update.endedAt = new Date(r.endedAt ?? r.startedAt);
-  update.playedMs = r.playedMs;
-  if (r.kind === 'playback.failed') update.status = 'failed';
-  else update.status = (r.playedMs ?? 0) >= r.expectedMs * FULL_PLAY_RATIO ? 'aired' : 'partial';
-  return update;
+/** Terminal states are never left; a "started" after the end sets nothing but a missing startedAt. */
+function occurrenceUpdates(id: string, r: PlaybackReport): Prisma.OccurrenceUpdateManyArgs[] {
+  const startedAt = new Date(r.startedAt);
+  if (r.kind === 'playback.started')
+    return [
+      { where: { id, status: { notIn: TERMINAL } }, data: { status: 'playing', startedAt } },
+      { where: { id, startedAt: null }, data: { startedAt } },
+    ];
+  const status = r.kind === 'playback.failed' ? 'failed' : (r.playedMs ?? 0) >= r.expectedMs * FULL_PLAY_RATIO ? 'aired' : 'partial';
+  return [{ where: { id }, data: { status, startedAt, endedAt: new Date(r.endedAt ?? r.startedAt), playedMs: r.playedMs } }];
 }

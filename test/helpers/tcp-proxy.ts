@@ -27,6 +27,11 @@ export async function tcpProxy(targetPort: number) {
     restore() {
       down = false;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    /** Stops listening and drops what is still connected (server.close alone waits for every connection). */
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of open) s.destroy();
+      }),
   };
 }
