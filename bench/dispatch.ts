@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock } from '../edge-agent/clock.ts';
 import { Simulator } from '../edge-agent/simulator.ts';
 import { makeTone } from '../test/helpers/audio.ts';
-import { startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
+import { startTestServer, type TestServer, untilAcked, uploadApproved } from '../test/helpers/server.ts';
 import { figure } from './report.ts';
 
 const NATIONAL = join(dirname(fileURLToPath(import.meta.url)), '../../shared/data/vn-admin-units-2024-09.json');
@@ -50,33 +50,6 @@ async function gateways(server: TestServer, units: string[]): Promise<Simulator>
   return sim;
 }
 
-/** Resolves when `count()` reaches `n`, counting again after each recorded ack (one count at a time). */
-function ackedUpTo(server: TestServer, n: number, count: () => Promise<number>): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let checking = false;
-    let again = false;
-    const check = async (): Promise<void> => {
-      if (checking) {
-        again = true;
-        return;
-      }
-      checking = true;
-      const c = await count();
-      checking = false;
-      if (c >= n) {
-        server.dispatch.events.off('ack', check);
-        return resolve();
-      }
-      if (again) {
-        again = false;
-        return check();
-      }
-    };
-    server.dispatch.events.on('ack', check);
-    void check();
-  });
-}
-
 /**
  * POSTs the schedule and waits until the manifests it published are acknowledged by `n` gateways;
  * returns the elapsed ms. Acks of earlier manifests (enrollment sends each gateway its plan) do not count.
@@ -90,7 +63,10 @@ async function pushAll(server: TestServer, mediaId: string, units: string[], n: 
     startsAt: new Date(Date.now() + 3600_000).toISOString(),
     priority: 'emergency',
   });
-  await ackedUpTo(server, n, () => server.db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } }));
+  await untilAcked(
+    server,
+    async () => (await server.db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } })) >= n,
+  );
   return performance.now() - t0;
 }
 

@@ -2,7 +2,7 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { chunked, type Db } from '../db/client.ts';
+import type { Db } from '../db/client.ts';
 import { requireRole } from '../http/auth.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
@@ -187,15 +187,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const body = request.body;
-      let codes: string[];
-      if ('stations' in body) codes = body.stations;
-      else {
-        const tree = await units.tree();
-        const ids = tree.subtree(tree.get(body.unit).id).map((u) => u.id);
-        codes = [];
-        for (const part of chunked(ids))
-          codes.push(...(await db.station.findMany({ where: { unitId: { in: part } }, select: { code: true } })).map((st) => st.code));
-      }
+      const codes =
+        'stations' in body ? body.stations : (await units.stationsBelow([(await units.tree()).get(body.unit).id])).map((st) => st.code);
       return devices.provisionMany(codes);
     },
   );

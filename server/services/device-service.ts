@@ -57,15 +57,14 @@ export class DeviceService {
     if (await db.device.findUnique({ where: { code }, select: { id: true } })) throw conflict('DEVICE_EXISTS', `device ${code} exists`);
     const zones = input.zones?.length ? input.zones : [{ code: 'z1', name: '' }];
     if (new Set(zones.map((z) => z.code)).size !== zones.length) throw badRequest('DUPLICATE_ZONE', 'zone codes must be unique per device');
-    const { token, hash } = newToken();
+    const { token, fields } = this.enrollmentToken();
     const device = await db.device.create({
       data: {
         code,
         stationId: station.id,
         name: input.name ?? '',
         model: input.model,
-        enrollTokenHash: hash,
-        enrollTokenExpiresAt: new Date(this.deps.now().getTime() + ENROLL_TOKEN_TTL_MS),
+        ...fields,
         zones: { create: zones.map((z) => ({ code: z.code, name: z.name ?? '' })) },
       },
       include: { zones: true, station: { select: { code: true } } },
@@ -80,7 +79,7 @@ export class DeviceService {
   async provisionMany(
     stationCodes: string[],
   ): Promise<{ created: { station: string; device: string; enrollToken: string }[]; skipped: string[] }> {
-    const { db, now } = this.deps;
+    const { db } = this.deps;
     const codes = [...new Set(stationCodes)];
     const stations: { id: string; code: string; devices: { id: string }[] }[] = [];
     for (const part of chunked(codes))
@@ -104,20 +103,12 @@ export class DeviceService {
     const taken = new Set<string>();
     for (const part of chunked(fresh.map((st) => st.code)))
       for (const d of await db.device.findMany({ where: { code: { in: part } }, select: { code: true } })) taken.add(d.code);
-    const expires = new Date(now().getTime() + ENROLL_TOKEN_TTL_MS);
-    const rows = fresh.filter((st) => !taken.has(st.code)).map((st) => ({ id: crypto.randomUUID(), station: st, ...newToken() }));
+    const rows = fresh
+      .filter((st) => !taken.has(st.code))
+      .map((st) => ({ id: crypto.randomUUID(), station: st, ...this.enrollmentToken() }));
     await db.$transaction(async (tx) => {
-      for (let i = 0; i < rows.length; i += 2000) {
-        const part = rows.slice(i, i + 2000);
-        await tx.device.createMany({
-          data: part.map((r) => ({
-            id: r.id,
-            code: r.station.code,
-            stationId: r.station.id,
-            enrollTokenHash: r.hash,
-            enrollTokenExpiresAt: expires,
-          })),
-        });
+      for (const part of chunked(rows, 2000)) {
+        await tx.device.createMany({ data: part.map((r) => ({ id: r.id, code: r.station.code, stationId: r.station.id, ...r.fields })) });
         await tx.zone.createMany({ data: part.map((r) => ({ deviceId: r.id, code: 'z1' })) });
       }
     });
@@ -128,13 +119,16 @@ export class DeviceService {
     };
   }
 
+  /** A new one-time token and the columns that store it (its hash and expiry). */
+  private enrollmentToken() {
+    const { token, hash } = newToken();
+    return { token, fields: { enrollTokenHash: hash, enrollTokenExpiresAt: new Date(this.deps.now().getTime() + ENROLL_TOKEN_TTL_MS) } };
+  }
+
   /** Issues a fresh token (the previous one stops working); for a gateway replaced or reinstalled. */
   async reissueToken(code: string) {
-    const { token, hash } = newToken();
-    const { count } = await this.deps.db.device.updateMany({
-      where: { code, revokedAt: null },
-      data: { enrollTokenHash: hash, enrollTokenExpiresAt: new Date(this.deps.now().getTime() + ENROLL_TOKEN_TTL_MS) },
-    });
+    const { token, fields } = this.enrollmentToken();
+    const { count } = await this.deps.db.device.updateMany({ where: { code, revokedAt: null }, data: fields });
     if (!count) throw notFound('UNKNOWN_DEVICE', `unknown or revoked device ${code}`);
     return { enrollToken: token };
   }

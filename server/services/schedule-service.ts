@@ -201,11 +201,9 @@ export class ScheduleService {
           fail(err as AppError);
           continue;
         }
-        unitIds.push(...tree.subtree(u.id).map((x) => x.id));
+        unitIds.push(u.id);
       }
-      for (const part of chunked(unitIds))
-        for (const st of await db.station.findMany({ where: { unitId: { in: part } }, select: { id: true, code: true, unitId: true } }))
-          whole(st);
+      for (const st of await this.deps.units.stationsBelow(unitIds)) whole(st);
     }
     const codes = [...new Set(stationCodes)];
     const found = (

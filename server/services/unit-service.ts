@@ -310,6 +310,18 @@ export class UnitService {
     };
   }
 
+  /** Every station at or below the given units (ids). */
+  async stationsBelow(unitIds: string[]): Promise<{ id: string; code: string; unitId: string }[]> {
+    const tree = await this.tree();
+    const ids = [...new Set(unitIds.flatMap((id) => tree.subtree(id).map((u) => u.id)))];
+    const out: { id: string; code: string; unitId: string }[] = [];
+    for (const part of chunked(ids))
+      out.push(
+        ...(await this.deps.db.station.findMany({ where: { unitId: { in: part } }, select: { id: true, code: true, unitId: true } })),
+      );
+    return out;
+  }
+
   history(code: string) {
     return this.deps.db.unitEvent.findMany({
       where: { unit: { code } },
@@ -362,12 +374,7 @@ export class UnitService {
     ]);
     this.changed();
     // Quiet hours and volume limits travel in the manifests of every station below.
-    const tree = await this.tree();
-    const below = tree.subtree(unit.id).map((u) => u.id);
-    const stations: string[] = [];
-    for (const part of chunked(below))
-      stations.push(...(await this.deps.db.station.findMany({ where: { unitId: { in: part } }, select: { id: true } })).map((st) => st.id));
-    await this.deps.onStationsChanged?.(stations);
+    await this.deps.onStationsChanged?.((await this.stationsBelow([unit.id])).map((st) => st.id));
     return this.policy(code);
   }
 

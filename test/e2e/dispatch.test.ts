@@ -6,7 +6,7 @@ import t from 'tap';
 import { type SimEvent, Simulator } from '../../edge-agent/simulator.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { provisionDevice, relogin, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { provisionDevice, relogin, startTestServer, untilAcked, uploadApproved } from '../helpers/server.ts';
 
 const GATEWAYS = 300;
 const clock = new FakeClock(Date.parse('2026-11-22T17:00:00Z'));
@@ -23,17 +23,21 @@ const sim = new Simulator({ serverUrl: server.url, mqttUrl: server.mqttUrl, cloc
 t.teardown(() => sim.stop());
 await sim.start(tokens, 50);
 // Each enrollment sent that gateway its (empty) plan as version 1: wait until all are acknowledged.
-await new Promise<void>((resolve) => {
-  const check = async () => {
-    if ((await server.db.manifestDelivery.count({ where: { status: 'pending', device: { in: stations } } })) > 0) return;
-    server.dispatch.events.off('ack', check);
-    resolve();
-  };
-  server.dispatch.events.on('ack', check);
-  void check();
-});
+await untilAcked(
+  server,
+  async () => (await server.db.manifestDelivery.count({ where: { status: 'pending', device: { in: stations } } })) === 0,
+);
 
 const json = { ...server.auth, 'content-type': 'application/json' };
+/** Schedules the item as an emergency (exempt from Hanoi's policy) on the targets; answers the HTTP status. */
+const emergencyAt = async (targets: { units?: string[]; stations?: string[] }, startsAt: Date) =>
+  (
+    await fetch(`${server.url}/api/v1/schedules`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ mediaId: media.id, targets, startsAt: startsAt.toISOString(), priority: 'emergency' }),
+    })
+  ).status;
 const deliveries = async (query: string) =>
   (await (await fetch(`${server.url}/api/v1/deliveries?${query}`, { headers: server.auth })).json()) as {
     total: number;
@@ -56,12 +60,7 @@ const acks = (n: number) =>
 t.test(`an emergency for all of Hanoi reaches ${GATEWAYS} simulated gateways, every ack recorded`, async (t) => {
   const acked = acks(GATEWAYS);
   const startsAt = new Date(clock.now() + 3600_000);
-  const res = await fetch(`${server.url}/api/v1/schedules`, {
-    method: 'POST',
-    headers: json,
-    body: JSON.stringify({ mediaId: media.id, targets: { units: ['01'] }, startsAt: startsAt.toISOString(), priority: 'emergency' }),
-  });
-  t.equal(res.status, 201);
+  t.equal(await emergencyAt({ units: ['01'] }, startsAt), 201);
   await acked;
   const d = await deliveries('limit=1000');
   t.equal(d.byStatus.delivered, 2 * GATEWAYS, 'every simulated gateway acknowledged its first plan and the change');
@@ -92,17 +91,7 @@ t.test('a change to one station recompiles that station only; a reconnecting gat
   const before = await server.db.manifestDelivery.count();
   const gw = sim.gateways.find((g) => g.id === 'HN-00376') ?? sim.gateways[GATEWAYS - 1];
   const acked = acks(1);
-  const res = await fetch(`${server.url}/api/v1/schedules`, {
-    method: 'POST',
-    headers: json,
-    body: JSON.stringify({
-      mediaId: media.id,
-      stations: [gw.id],
-      startsAt: new Date(clock.now() + 3600_000).toISOString(),
-      priority: 'emergency',
-    }),
-  });
-  t.equal(res.status, 201);
+  t.equal(await emergencyAt({ stations: [gw.id] }, new Date(clock.now() + 3600_000)), 201);
   await acked;
   t.equal((await server.db.manifestDelivery.count()) - before, 1, 'one manifest published, not 579');
   const mine = await deliveries(`station=${gw.id}`);
@@ -117,17 +106,7 @@ t.test('a change to one station recompiles that station only; a reconnecting gat
 
   // Offline while a change is made: it stays pending, and the retained manifest arrives at reconnect.
   await gw.stop();
-  const res2 = await fetch(`${server.url}/api/v1/schedules`, {
-    method: 'POST',
-    headers: json,
-    body: JSON.stringify({
-      mediaId: media.id,
-      stations: [gw.id],
-      startsAt: new Date(clock.now() + 7200_000).toISOString(),
-      priority: 'emergency',
-    }),
-  });
-  t.equal(res2.status, 201);
+  t.equal(await emergencyAt({ stations: [gw.id] }, new Date(clock.now() + 7200_000)), 201);
   t.match(await deliveries(`station=${gw.id}&status=pending`), { total: 1, items: [{ version: 4 }] });
   const caughtUp = acks(1);
   await gw.connect();

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
-import { manifestTopic, seal } from '#protocol';
+import { type Manifest, manifestTopic, seal } from '#protocol';
 import { AudioCache } from '../../edge-agent/cache.ts';
 import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
@@ -21,6 +21,31 @@ const schedule = async (mediaId: unknown, station: string, startsAt: Date, extra
     body: JSON.stringify({ mediaId, stations: [station], startsAt: startsAt.toISOString(), ...extra }),
   });
   return ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
+};
+
+type Uploaded = Record<string, unknown>;
+/** A manifest entry for an uploaded item, as the server would write it. */
+const entryOf = (media: Uploaded, occurrenceId: string, startsAt: number, priority: 'normal' | 'emergency' = 'normal') => ({
+  occurrenceId,
+  startsAt: new Date(startsAt).toISOString(),
+  priority,
+  media: {
+    sha256: media.sha256 as string,
+    path: `/blobs/${media.sha256}`,
+    durationMs: media.durationMs as number,
+    sizeBytes: media.sizeBytes as number,
+    codec: 'opus',
+  },
+});
+/** Signs a manifest with the server's key and publishes it to the device topic directly, bypassing the scheduler's own checks. */
+const publishManifest = async (station: string, body: Omit<Manifest, 'station' | 'generatedAt'>) => {
+  const manifest = seal('manifest', { station, generatedAt: clock.date().toISOString(), ...body }, server.key.signer, {
+    now: clock.date(),
+    ttlMs: 3600_000,
+  });
+  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  await publisher.publishAsync(manifestTopic(station), JSON.stringify(manifest), { qos: 1 });
+  await publisher.endAsync();
 };
 
 t.test('a manifest signed by anyone but the server is rejected and nothing is armed', async (t) => {
@@ -140,35 +165,11 @@ t.test('a manifest entry past its validUntil never airs, even when the server sa
   t.teardown(() => gw.agent.stop());
   await gw.waitFor('subscribed');
   const at = clock.now() + 60_000;
-  const manifest = seal(
-    'manifest',
-    {
-      station,
-      version: 1_000_000,
-      generatedAt: clock.date().toISOString(),
-      horizonUntil: new Date(at + 86_400_000).toISOString(),
-      entries: [
-        {
-          occurrenceId: 'stale-1',
-          startsAt: new Date(at).toISOString(),
-          priority: 'normal',
-          media: {
-            sha256: media.sha256 as string,
-            path: `/blobs/${media.sha256}`,
-            durationMs: media.durationMs as number,
-            sizeBytes: media.sizeBytes as number,
-            codec: 'opus',
-          },
-          validUntil: new Date(at + 500).toISOString(),
-        },
-      ],
-    },
-    server.key.signer,
-    { now: clock.date(), ttlMs: 3600_000 },
-  );
-  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
-  await publisher.publishAsync(manifestTopic(station), JSON.stringify(manifest), { qos: 1 });
-  await publisher.endAsync();
+  await publishManifest(station, {
+    version: 1_000_000,
+    horizonUntil: new Date(at + 86_400_000).toISOString(),
+    entries: [{ ...entryOf(media, 'stale-1', at), validUntil: new Date(at + 500).toISOString() }],
+  });
   await gw.waitFor('armed', (e) => e.occurrenceId === 'stale-1');
   clock.advanceTo(at);
   const done = await gw.waitFor('finished', (e) => e.occurrenceId === 'stale-1');
@@ -220,34 +221,12 @@ t.test('quiet hours hold on the gateway even when its manifest says otherwise; e
   const at = clock.now() + 60_000;
   // A quiet range around `at` in Hanoi time, whatever the hour the test runs.
   const hm = (ms: number) => new Date(ms + 7 * 3600_000).toISOString().slice(11, 16);
-  const entry = (id: string, startsAt: number, priority: 'normal' | 'emergency') => ({
-    occurrenceId: id,
-    startsAt: new Date(startsAt).toISOString(),
-    priority,
-    media: {
-      sha256: media.sha256 as string,
-      path: `/blobs/${media.sha256}`,
-      durationMs: media.durationMs as number,
-      sizeBytes: media.sizeBytes as number,
-      codec: 'opus',
-    },
+  await publishManifest(station, {
+    version: 2_000_000,
+    horizonUntil: new Date(at + 86_400_000).toISOString(),
+    policy: { timeZone: 'Asia/Ho_Chi_Minh', quietHours: [{ start: hm(at - 3600_000), end: hm(at + 3600_000) }], maxVolume: [] },
+    entries: [entryOf(media, 'relay-0315', at), entryOf(media, 'flood-alert', at + 5000, 'emergency')],
   });
-  const manifest = seal(
-    'manifest',
-    {
-      station,
-      version: 2_000_000,
-      generatedAt: clock.date().toISOString(),
-      horizonUntil: new Date(at + 86_400_000).toISOString(),
-      policy: { timeZone: 'Asia/Ho_Chi_Minh', quietHours: [{ start: hm(at - 3600_000), end: hm(at + 3600_000) }], maxVolume: [] },
-      entries: [entry('relay-0315', at, 'normal'), entry('flood-alert', at + 5000, 'emergency')],
-    },
-    server.key.signer,
-    { now: clock.date(), ttlMs: 3600_000 },
-  );
-  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
-  await publisher.publishAsync(manifestTopic(station), JSON.stringify(manifest), { qos: 1 });
-  await publisher.endAsync();
   await gw.waitFor('armed', (e) => e.occurrenceId === 'flood-alert');
   await gw.waitFor('cached');
   clock.advanceTo(at);

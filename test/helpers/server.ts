@@ -105,3 +105,33 @@ export async function provisionDevice(server: TestServer, station: string, body:
   if (res.status !== 201 || !json.enrollToken) throw new Error(`provisioning ${station} failed: ${res.status} ${JSON.stringify(json)}`);
   return json.enrollToken;
 }
+
+/**
+ * Resolves once `done()` holds, asking again after each manifest ack the server records (one question
+ * at a time; an ack arriving meanwhile asks once more), so nothing waits on a timer.
+ */
+export function untilAcked(server: TestServer, done: () => Promise<boolean>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let checking = false;
+    let again = false;
+    const check = async (): Promise<void> => {
+      if (checking) {
+        again = true;
+        return;
+      }
+      checking = true;
+      const ok = await done();
+      checking = false;
+      if (ok) {
+        server.dispatch.events.off('ack', check);
+        return resolve();
+      }
+      if (again) {
+        again = false;
+        return check();
+      }
+    };
+    server.dispatch.events.on('ack', check);
+    void check();
+  });
+}
