@@ -5,12 +5,9 @@ import { EventEmitter, once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'mqtt';
-import { Agent, type AgentEvent } from '../edge-agent/agent.ts';
-import { AudioCache } from '../edge-agent/cache.ts';
+import type { AgentEvent } from '../edge-agent/agent.ts';
 import { systemClock } from '../edge-agent/clock.ts';
-import { createFfmpegPlayer } from '../edge-agent/player.ts';
-import { Outbox, StateStore } from '../edge-agent/store.ts';
+import { createGatewayAgent } from '../edge-agent/wire.ts';
 import { approve, approverAuth, provisionDevice, startTestServer, upload } from '../test/helpers/server.ts';
 import { makeSpeechBulletin } from './audio.ts';
 import { figure, median } from './report.ts';
@@ -28,22 +25,13 @@ export async function run(): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       const station = `HN-${String(1 + i * 3).padStart(5, '0')}`;
       const agentDir = mkdtempSync(join(tmpdir(), 'lp-bench-agent-'));
-      const player = createFfmpegPlayer({ ffmpegPath: 'ffmpeg', sink: { kind: 'null' } });
-      const agent = new Agent({
+      const agent = createGatewayAgent({
         enrollToken: await provisionDevice(server, station),
+        dataDir: agentDir,
         serverUrl: server.url,
+        mqttUrl: server.mqttUrl,
         clock: systemClock,
-        fetch,
-        store: new StateStore(agentDir),
-        outbox: new Outbox(agentDir),
-        cache: new AudioCache(join(agentDir, 'cache'), { fetch }),
-        player,
-        connectMqtt: (will, login) =>
-          connect(server.mqttUrl, {
-            ...login,
-            protocolVersion: 4,
-            will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
-          }),
+        sink: { kind: 'null' },
         log: { info() {}, warn: (msg: string, obj?: object) => console.error('agent:', msg, obj ?? '') },
       });
       const events = new EventEmitter();

@@ -29,14 +29,18 @@ import {
   type StationState,
   seal,
   stateTopic,
+  type Telemetry,
+  TimeResponse,
+  telemetryTopic,
   volumeCeilingAt,
   wallClockSequence,
 } from '#protocol';
+import { Backoff } from './backoff.ts';
 import type { AudioCache, Fetch } from './cache.ts';
 import type { Clock } from './clock.ts';
 import { type CommandTarget, errorReply, peekTxn, runCommand } from './commands.ts';
 import type { Playback, Player } from './player.ts';
-import type { AgentState, Outbox, StateStore } from './store.ts';
+import type { AgentState, NowPlaying, Outbox, StateStore } from './store.ts';
 
 export const AGENT_VERSION = '0.1.0';
 /** An item found more than this late (agent was down) is not started mid-way; it is reported missed. */
@@ -46,6 +50,31 @@ const REPLY_TTL_MS = 3600_000;
 /** How many accepted server message ids are remembered against replay ([P-4.3]). */
 const SEEN_IDS = 256;
 const SELF_TEST_SECONDS = 2;
+const TELEMETRY_TTL_MS = 120_000;
+/** [P-5.9] clock offset: measured at least hourly, best (smallest round trip) of the last 8 samples. */
+const CLOCK_EVERY_MS = 3600_000;
+const CLOCK_SAMPLES = 8;
+
+/** Tunables with the defaults a gateway ships with; the agent's config file may change them. */
+export interface AgentOptions {
+  /** Audio for items starting within this window is fetched ahead of time. */
+  prefetchHorizonMs: number;
+  /** The audio cache's share of the gateway's disk. */
+  cacheBudgetBytes: number;
+  /** [P-3.4] telemetry period. */
+  heartbeatMs: number;
+  /** Fade in and out, ms; 0 for none. */
+  fadeMs: number;
+  /** Uniform in [0, 1), for retry jitter. */
+  random: () => number;
+}
+export const DEFAULT_AGENT_OPTIONS: AgentOptions = {
+  prefetchHorizonMs: 3 * 86_400_000,
+  cacheBudgetBytes: 1 << 30,
+  heartbeatMs: 60_000,
+  fadeMs: 300,
+  random: Math.random,
+};
 
 export interface AgentLog {
   info(msg: string, obj?: object): void;
@@ -75,6 +104,7 @@ export interface AgentDeps {
   /** Creates the MQTT connection with the given last-will and login; the agent owns it afterwards. */
   connectMqtt(will: { topic: string; payload: string }, credentials: MqttCredentials): MqttClient;
   log: AgentLog;
+  options?: Partial<AgentOptions>;
 }
 
 export type AgentEvent =
@@ -88,6 +118,10 @@ export type AgentEvent =
   | { type: 'replied'; reply: Reply }
   /** A report's PUBACK arrived and it left the outbox. */
   | { type: 'delivered'; id: string }
+  /** [P-3.4] what the gateway said about itself. */
+  | { type: 'telemetry'; body: Telemetry }
+  /** An audio download failed; the next attempt waits `retryInMs`. */
+  | { type: 'fetch-failed'; sha256: string; retryInMs: number; error: string }
   | { type: 'subscribed' };
 
 export class Agent {
@@ -101,12 +135,28 @@ export class Agent {
   private mqtt?: MqttClient;
   private timers = new Map<string, () => void>();
   /** What plays now; `preempted` is set when a higher-priority item stopped it ([P-5.10]). */
-  private current?: { entry?: ManifestEntry; playback: Playback; startedAt: number; preempted?: boolean };
+  private current?: { entry?: ManifestEntry; playback: Playback; startedAt: number; preempted?: boolean; interrupted?: boolean };
   private queue: ManifestEntry[] = [];
   private listeners: ((e: AgentEvent) => void)[] = [];
   private stopped = false;
+  private readonly options: AgentOptions;
+  private bootAt = 0;
+  /** [P-5.9] recent clock-offset samples, and when the last one was taken. */
+  private clockSamples: { offsetMs: number; delayMs: number }[] = [];
+  private clockMeasuredAt = Number.NEGATIVE_INFINITY;
+  private heartbeatTimer?: () => void;
+  /** Audio downloads that failed, each waiting out its own backoff ([P-5.3]). */
+  private readonly fetchRetry = new Map<string, { backoff: Backoff; nextAt: number }>();
+  private retryTimer?: () => void;
+  private syncing?: Promise<void>;
+  private syncAgain = false;
+  /** Audio within the prefetch horizon not on disk yet, as of the last sync. */
+  private missing = 0;
+  private readonly announced = new Set<string>();
 
-  constructor(private readonly deps: AgentDeps) {}
+  constructor(private readonly deps: AgentDeps) {
+    this.options = { ...DEFAULT_AGENT_OPTIONS, ...deps.options };
+  }
 
   identity(): { device: string; station: string } {
     return { device: this.device, station: this.station };
@@ -131,8 +181,13 @@ export class Agent {
     this.device = enrollment.device;
     this.station = enrollment.station;
     if (this.state.serverKeyHex) this.serverKey = publicKeyFromHex(this.state.serverKeyHex);
+    this.bootAt = deps.clock.now();
+    // Power was cut (or the process killed) mid-play: say so, with what the journal proves aired.
+    const interrupted = deps.store.loadNowPlaying();
+    if (interrupted) this.reportInterrupted(interrupted);
     // Offline-first: whatever plan was stored before a restart is armed before the network is needed.
     if (this.state.manifest) this.arm(this.state.manifest);
+    this.requestSync();
 
     const offline: StationState = { station: this.station, online: false };
     this.mqtt = deps.connectMqtt({ topic: stateTopic(this.device), payload: JSON.stringify(offline) }, enrollment.mqtt);
@@ -151,6 +206,11 @@ export class Agent {
         if (err) deps.log.warn('subscribe failed', { err: err.message });
         else this.emit({ type: 'subscribed' });
       });
+      // Back online: retry downloads now rather than at their backoff, measure the clock, say how we are.
+      for (const retry of this.fetchRetry.values()) retry.nextAt = deps.clock.now();
+      this.requestSync();
+      this.heartbeatTimer?.();
+      this.heartbeat();
     });
     this.mqtt.on('message', (topic, payload) => {
       const channel = parseTopic(topic)?.channel;
@@ -164,7 +224,15 @@ export class Agent {
     this.stopped = true;
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
-    this.current?.playback.stop();
+    this.heartbeatTimer?.();
+    this.retryTimer?.();
+    const current = this.current;
+    if (current) {
+      // Reported INTERRUPTED now, through the outbox, rather than found in the journal at the next start.
+      current.interrupted = true;
+      current.playback.stop();
+      await current.playback.done;
+    }
     if (this.mqtt) {
       // A QoS 1 publish waits for a connection that may never come: only say goodbye when connected.
       const connected = this.mqtt.connected;
@@ -245,7 +313,8 @@ export class Agent {
     }
     this.apply(opened.envelope, opened.body);
     this.ack({ station: this.station, version: opened.body.version, status: 'applied', entries: opened.body.entries.length });
-    await this.prefetch(opened.body);
+    this.requestSync();
+    await this.syncing;
   }
 
   /** [P-3.7] Signed receipt of a manifest version. */
@@ -266,16 +335,90 @@ export class Agent {
     this.arm(manifest);
   }
 
-  private async prefetch(manifest: Manifest): Promise<void> {
-    for (const entry of manifest.entries) {
-      if (this.stopped) return;
+  /** Runs a sync pass now, or right after the one under way. */
+  private requestSync(): void {
+    if (this.stopped) return;
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = this.syncOnce()
+      .catch((err: Error) => this.deps.log.warn('sync failed', { err: err.message }))
+      .finally(() => {
+        this.syncing = undefined;
+        if (this.syncAgain) {
+          this.syncAgain = false;
+          this.requestSync();
+        }
+      });
+  }
+
+  /**
+   * [P-5.3] Keeps the cache in step with the plan: evicts what no entry still needs when over budget,
+   * then fetches the audio of items starting within the prefetch horizon, soonest first. A failed
+   * download waits out its own backoff (1 s doubling to 300 s, jittered) and resumes where it stopped.
+   */
+  private async syncOnce(): Promise<void> {
+    const { deps, options } = this;
+    const manifest = this.state.manifest;
+    if (!manifest) return;
+    const now = deps.clock.now();
+    const played = new Set(this.state.played);
+    const upcoming = manifest.entries
+      .filter((e) => !played.has(e.occurrenceId) && Date.parse(e.startsAt) + e.media.durationMs > now)
+      .sort((a, b) => Date.parse(a.startsAt) - Date.parse(b.startsAt));
+    const needed = new Set(upcoming.map((e) => e.media.sha256));
+    if (this.current?.entry) needed.add(this.current.entry.media.sha256);
+    const evicted = await deps.cache.evict(needed, options.cacheBudgetBytes);
+    if (evicted.length) deps.log.info('cache evicted', { files: evicted.length });
+    let { bytes } = await deps.cache.stats();
+    let missing = 0;
+    const seen = new Set<string>();
+    for (const entry of upcoming) {
+      const { sha256, sizeBytes } = entry.media;
+      if (this.stopped || Date.parse(entry.startsAt) > now + options.prefetchHorizonMs) break;
+      if (seen.has(sha256)) continue;
+      seen.add(sha256);
+      if (await deps.cache.has(sha256)) {
+        this.announce(sha256);
+        continue;
+      }
+      const retry = this.fetchRetry.get(sha256);
+      if (retry && retry.nextAt > deps.clock.now()) {
+        missing++;
+        continue;
+      }
+      if (bytes + sizeBytes > options.cacheBudgetBytes) {
+        deps.log.warn('cache budget too small for the plan', { sha256, bytes, budget: options.cacheBudgetBytes });
+        missing++;
+        continue;
+      }
       try {
-        await this.deps.cache.ensure(entry.media.sha256, `${this.deps.serverUrl}${entry.media.path}`);
-        this.emit({ type: 'cached', sha256: entry.media.sha256 });
+        await deps.cache.ensure(sha256, `${deps.serverUrl}${entry.media.path}`);
+        this.fetchRetry.delete(sha256);
+        bytes += sizeBytes;
+        this.announce(sha256);
       } catch (err) {
-        this.deps.log.warn('audio fetch failed', { sha256: entry.media.sha256, err: (err as Error).message });
+        const backoff = retry?.backoff ?? new Backoff({ random: options.random });
+        const retryInMs = backoff.next();
+        this.fetchRetry.set(sha256, { backoff, nextAt: deps.clock.now() + retryInMs });
+        missing++;
+        deps.log.warn('audio fetch failed', { sha256, retryInMs, err: (err as Error).message });
+        this.emit({ type: 'fetch-failed', sha256, retryInMs, error: (err as Error).message });
       }
     }
+    for (const sha of this.fetchRetry.keys()) if (!needed.has(sha)) this.fetchRetry.delete(sha);
+    this.missing = missing;
+    this.retryTimer?.();
+    this.retryTimer = undefined;
+    const nextRetry = Math.min(...[...this.fetchRetry.values()].map((r) => r.nextAt));
+    if (Number.isFinite(nextRetry) && !this.stopped) this.retryTimer = deps.clock.at(nextRetry, () => this.requestSync());
+  }
+
+  private announce(sha256: string): void {
+    if (this.announced.has(sha256)) return;
+    this.announced.add(sha256);
+    this.emit({ type: 'cached', sha256 });
   }
 
   private arm(manifest: Manifest): void {
@@ -337,6 +480,29 @@ export class Agent {
     this.emit({ type: 'finished', occurrenceId: entry.occurrenceId, report });
   }
 
+  /** [P-3.2] The journal outlived the process: the item was cut by a power loss or a kill. */
+  private reportInterrupted(was: NowPlaying): void {
+    const report: PlaybackReport = {
+      kind: 'playback.completed',
+      station: this.station,
+      occurrenceId: was.entry.occurrenceId,
+      sha256: was.entry.media.sha256,
+      scheduledAt: was.entry.startsAt,
+      startedAt: new Date(was.startedAt).toISOString(),
+      endedAt: new Date(was.checkpointAt).toISOString(),
+      expectedMs: was.entry.media.durationMs,
+      playedMs: Math.round(was.playedMs),
+      ...(was.level ? { level: was.level } : {}),
+      reason: 'INTERRUPTED',
+    };
+    if (!this.state.played.includes(was.entry.occurrenceId)) this.state.played.push(was.entry.occurrenceId);
+    this.deps.store.save(this.state);
+    this.publishReport(report);
+    this.deps.store.clearNowPlaying();
+    this.deps.log.warn('playback was interrupted by a restart', { occurrenceId: was.entry.occurrenceId, playedMs: report.playedMs });
+    this.emit({ type: 'finished', occurrenceId: was.entry.occurrenceId, report });
+  }
+
   private async play(entry: ManifestEntry, queued: boolean): Promise<void> {
     const { deps } = this;
     const scheduledAt = Date.parse(entry.startsAt);
@@ -375,11 +541,27 @@ export class Agent {
       }
     }
     const volume = Math.min(this.state.volume['*'] ?? 100, volumeCeilingAt(this.state.manifest?.policy, startedAt));
-    const playback = deps.player.play(deps.cache.path(entry.media.sha256), { volume });
-    const current: NonNullable<Agent['current']> = { entry, playback, startedAt };
+    await deps.cache.touch(entry.media.sha256, startedAt);
+    // Journalled before the player starts and after each measured second: what a restart must report.
+    const journal: NowPlaying = { entry, startedAt, playedMs: 0, checkpointAt: startedAt };
+    deps.store.saveNowPlaying(journal);
+    const current: NonNullable<Agent['current']> = {
+      entry,
+      startedAt,
+      playback: deps.player.play(deps.cache.path(entry.media.sha256), {
+        volume,
+        fadeMs: this.options.fadeMs,
+        durationMs: entry.media.durationMs,
+        onProgress: (playedMs, level) => {
+          if (this.current === current) deps.store.saveNowPlaying({ ...journal, playedMs, level, checkpointAt: deps.clock.now() });
+        },
+      }),
+    };
+    const { playback } = current;
     this.current = current;
     this.publishReport({ ...base, kind: 'playback.started' });
     this.emit({ type: 'started', occurrenceId: entry.occurrenceId, at: startedAt });
+    void this.sendTelemetry();
     const result = await playback.done;
     this.current = undefined;
     if (result.error) deps.log.warn('player failed', { occurrenceId: entry.occurrenceId, err: result.error });
@@ -387,12 +569,16 @@ export class Agent {
     const report: PlaybackReport = result.error
       ? { ...base, kind: 'playback.failed', endedAt, playedMs: result.playedMs, reason: 'PLAYER_ERROR' }
       : { ...base, kind: 'playback.completed', endedAt, playedMs: result.playedMs, ...(result.level ? { level: result.level } : {}) };
-    if (!result.completed && !result.error) report.reason = current.preempted ? 'PREEMPTED' : 'STOPPED';
-    this.finish(entry, report);
+    if (!result.completed && !result.error)
+      report.reason = current.preempted ? 'PREEMPTED' : current.interrupted ? 'INTERRUPTED' : 'STOPPED';
+    this.finish(entry, report, true);
+    void this.sendTelemetry();
   }
 
-  private finish(entry: ManifestEntry, report: PlaybackReport): void {
+  /** Reports the item's end; `journalled` when it had started, so its now-playing journal is closed after the report is durable. */
+  private finish(entry: ManifestEntry, report: PlaybackReport, journalled = false): void {
     this.publishReport(report);
+    if (journalled) this.deps.store.clearNowPlaying();
     this.emit({ type: 'finished', occurrenceId: entry.occurrenceId, report });
     // A queued item may start late only until its latestStartAt ([P-5.10]); past it, it is skipped.
     for (let next = this.queue.shift(); next && !this.stopped; next = this.queue.shift()) {
@@ -480,6 +666,79 @@ export class Agent {
       },
       reboot: this.deps.reboot,
     };
+  }
+
+  /** Every heartbeat: the clock offset when due (hourly), telemetry, and a sync pass; re-armed after it completes. */
+  private heartbeat(): void {
+    this.heartbeatTimer = undefined;
+    if (this.stopped) return;
+    const { deps } = this;
+    const measure = deps.clock.now() - this.clockMeasuredAt >= CLOCK_EVERY_MS ? this.measureClock() : Promise.resolve();
+    void measure
+      .then(() => this.sendTelemetry())
+      .catch((err: Error) => deps.log.warn('heartbeat failed', { err: err.message }))
+      .finally(() => {
+        // Re-armed from when this one ended, so a clock jump fires one heartbeat, not one per missed minute.
+        if (!this.stopped && !this.heartbeatTimer)
+          this.heartbeatTimer = deps.clock.at(deps.clock.now() + this.options.heartbeatMs, () => this.heartbeat());
+      });
+    this.requestSync();
+  }
+
+  /** [P-5.9] offset = ((receivedAt − t0) + (sentAt − t3)) / 2, delay = (t3 − t0) − (sentAt − receivedAt). */
+  private async measureClock(): Promise<void> {
+    const { deps } = this;
+    this.clockMeasuredAt = deps.clock.now();
+    const t0 = deps.clock.now();
+    const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/time`);
+    const t3 = deps.clock.now();
+    if (!res.ok) throw new Error(`time answered ${res.status}`);
+    const time = TimeResponse.parse(await res.json());
+    const receivedAt = Date.parse(time.receivedAt);
+    const sentAt = Date.parse(time.sentAt);
+    const sample = { offsetMs: (receivedAt - t0 + (sentAt - t3)) / 2, delayMs: t3 - t0 - (sentAt - receivedAt) };
+    this.clockSamples = [...this.clockSamples, sample].slice(-CLOCK_SAMPLES);
+    const offset = this.clockOffsetMs();
+    if (offset !== undefined && Math.abs(offset) > 1000)
+      deps.log.warn('clock differs from the server by more than 1 s', { offsetMs: offset });
+  }
+
+  /** Server clock minus this clock, from the sample with the smallest round trip. */
+  clockOffsetMs(): number | undefined {
+    if (!this.clockSamples.length) return undefined;
+    return this.clockSamples.reduce((best, s) => (s.delayMs < best.delayMs ? s : best)).offsetMs;
+  }
+
+  /** [P-3.4] Sent every heartbeat and whenever what plays changes; QoS 0 (the next one replaces it). */
+  private async sendTelemetry(): Promise<void> {
+    const { deps } = this;
+    const stats = await deps.cache.stats();
+    if (!this.mqtt?.connected) return;
+    const now = deps.clock.now();
+    const offset = this.clockOffsetMs();
+    const playing = this.current;
+    const body: Telemetry = {
+      station: this.station,
+      uptimeS: Math.max(0, Math.floor((now - this.bootAt) / 1000)),
+      agentVersion: AGENT_VERSION,
+      protocolVersions: [1],
+      ...(offset !== undefined ? { clockOffsetMs: Math.round(offset) } : {}),
+      diskFreeBytes: stats.diskFreeBytes,
+      cache: { items: stats.items, bytes: stats.bytes, missing: this.missing },
+      ...(this.state.manifest ? { manifestVersion: this.state.manifest.version } : {}),
+      ...(playing
+        ? {
+            nowPlaying: {
+              ...(playing.entry ? { occurrenceId: playing.entry.occurrenceId } : {}),
+              since: new Date(playing.startedAt).toISOString(),
+            },
+          }
+        : {}),
+      volume: this.state.volume,
+    };
+    const envelope = seal('telemetry', body, this.signer, { now: new Date(now), ttlMs: TELEMETRY_TTL_MS });
+    this.mqtt.publish(telemetryTopic(this.device), JSON.stringify(envelope), { qos: 0 });
+    this.emit({ type: 'telemetry', body });
   }
 
   /** Writes the signed report to the outbox, then publishes it; the PUBACK removes it ([P-3.2]). */

@@ -1,7 +1,8 @@
-// Content-addressed audio cache: a file is used only once its sha256 matches the manifest.
+// Content-addressed audio cache: a file is used only once its sha256 matches the manifest. Transfers
+// resume with Range after a cut ([P-5.3]); the disk budget is kept by evicting what no manifest needs.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, statfs, truncate, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +12,14 @@ export type Fetch = typeof fetch;
 export class HashMismatchError extends Error {
   readonly code = 'HASH_MISMATCH';
 }
+
+export interface CacheStats {
+  items: number;
+  bytes: number;
+  diskFreeBytes: number;
+}
+
+const AUDIO = /^[0-9a-f]{64}\.ogg$/;
 
 export class AudioCache {
   constructor(
@@ -31,11 +40,68 @@ export class AudioCache {
     }
   }
 
+  /** Marks a file as just used, for least-recently-used eviction (mtime: many gateways mount noatime). */
+  async touch(sha256: string, at: number): Promise<void> {
+    const when = new Date(at);
+    await utimes(this.path(sha256), when, when).catch(() => {});
+  }
+
+  private async entries(): Promise<{ name: string; bytes: number; usedAt: number }[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: { name: string; bytes: number; usedAt: number }[] = [];
+    for (const name of names) {
+      const s = await stat(join(this.dir, name)).catch(() => undefined);
+      if (s?.isFile()) out.push({ name, bytes: s.size, usedAt: s.mtimeMs });
+    }
+    return out;
+  }
+
+  async stats(): Promise<CacheStats> {
+    const files = await this.entries();
+    const audio = files.filter((f) => AUDIO.test(f.name));
+    await mkdir(this.dir, { recursive: true });
+    const fs = await statfs(this.dir);
+    return {
+      items: audio.length,
+      bytes: files.reduce((n, f) => n + f.bytes, 0),
+      diskFreeBytes: fs.bavail * fs.bsize,
+    };
+  }
+
+  /**
+   * Deletes files no manifest needs (`needed`: sha256s), least recently used first, until the cache
+   * fits in `budgetBytes`; a partial transfer nobody needs goes too. Returns what it removed.
+   */
+  async evict(needed: ReadonlySet<string>, budgetBytes: number): Promise<string[]> {
+    const files = await this.entries();
+    let total = files.reduce((n, f) => n + f.bytes, 0);
+    const removed: string[] = [];
+    const unneeded = files.filter((f) => !needed.has(f.name.slice(0, 64)) && !this.inflight.has(f.name.slice(0, 64)));
+    // Partial transfers nobody needs any more go first, then whole files, least recently used first.
+    const order = [
+      ...unneeded.filter((f) => !AUDIO.test(f.name)),
+      ...unneeded.filter((f) => AUDIO.test(f.name)).sort((a, b) => a.usedAt - b.usedAt),
+    ];
+    for (const f of order) {
+      if (total <= budgetBytes && AUDIO.test(f.name)) break;
+      await rm(join(this.dir, f.name), { force: true });
+      total -= f.bytes;
+      removed.push(f.name);
+    }
+    return removed;
+  }
+
   private readonly inflight = new Map<string, Promise<string>>();
 
   /**
    * Downloads url unless cached; verifies the hash before the file becomes visible. Concurrent
-   * calls for one hash (prefetch and airtime) share one download.
+   * calls for one hash (prefetch and airtime) share one download. One attempt: the caller decides
+   * when to retry, and a retry resumes where this one stopped.
    */
   ensure(sha256: string, url: string): Promise<string> {
     let pending = this.inflight.get(sha256);
@@ -51,20 +117,40 @@ export class AudioCache {
     if (await this.has(sha256)) return target;
     await mkdir(this.dir, { recursive: true });
     const part = `${target}.part`;
-    const res = await this.deps.fetch(url);
+    let offset = (await stat(part).catch(() => undefined))?.size ?? 0;
+    const res = await this.deps.fetch(url, offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {});
+    if (res.status === 416) {
+      // The partial file is not a prefix of anything the server has: start again next time.
+      await rm(part, { force: true });
+      throw new Error(`GET ${url} refused the resume at ${offset} (416)`);
+    }
     if (!res.ok || !res.body) throw new Error(`GET ${url} answered ${res.status}`);
+    if (res.status !== 206 || !String(res.headers.get('content-range') ?? '').startsWith(`bytes ${offset}-`)) {
+      // The server sent the whole file (or another range): keep none of the old part.
+      offset = 0;
+      await truncate(part, 0).catch(() => {});
+    }
     const hash = createHash('sha256');
+    if (offset > 0) for await (const chunk of createReadStream(part)) hash.update(chunk as Buffer);
     const tee = new Transform({
       transform(chunk, _enc, cb) {
         hash.update(chunk);
         cb(null, chunk);
       },
     });
-    await pipeline(Readable.fromWeb(res.body as never), tee, createWriteStream(part));
+    // A cut transfer leaves the part file with what arrived; the next attempt asks for the rest.
+    await pipeline(Readable.fromWeb(res.body as never), tee, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' }));
     const actual = hash.digest('hex');
     if (actual !== sha256) {
       await rm(part, { force: true });
       throw new HashMismatchError(`audio from ${url} hashes to ${actual}, expected ${sha256}`);
+    }
+    // On disk before it has its name: a power cut must not leave a named file with missing bytes.
+    const fh = await open(part, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
     await rename(part, target);
     return target;

@@ -1,12 +1,8 @@
 // `npm run agent -- --enroll-token TOKEN [--server URL] [--mqtt URL] [--data-dir DIR]` (the token only on the first start)
-import { join } from 'node:path';
-import { connect } from 'mqtt';
-import { Agent } from './agent.ts';
-import { AudioCache } from './cache.ts';
 import { systemClock } from './clock.ts';
 import { type AgentConfig, loadAgentConfig } from './config.ts';
-import { createFfmpegPlayer, detectSink } from './player.ts';
-import { Outbox, StateStore } from './store.ts';
+import { detectSink } from './player.ts';
+import { createGatewayAgent } from './wire.ts';
 
 const log = (level: string) => (msg: string, obj?: object) =>
   console.log(JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj }));
@@ -20,24 +16,14 @@ async function main() {
     process.exit(2);
   }
   const sink = detectSink(config.alsaDevice);
-  const agent = new Agent({
+  const agent = createGatewayAgent({
     enrollToken: config.enrollToken,
+    dataDir: config.dataDir,
     serverUrl: config.serverUrl,
+    mqttUrl: config.mqttUrl,
     clock: systemClock,
-    fetch,
-    store: new StateStore(config.dataDir),
-    outbox: new Outbox(config.dataDir),
-    cache: new AudioCache(join(config.dataDir, 'cache'), { fetch }),
-    player: createFfmpegPlayer({ ffmpegPath: config.ffmpegPath, sink }),
-    connectMqtt: (will, login) =>
-      connect(config.mqttUrl, {
-        clientId: login.clientId,
-        username: login.username,
-        password: login.password,
-        protocolVersion: 4,
-        clean: false,
-        will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
-      }),
+    sink,
+    ffmpegPath: config.ffmpegPath,
     log: { info: log('info'), warn: log('warn') },
   });
   agent.onEvent((e) => log('info')(`event ${e.type}`, e));

@@ -36,6 +36,11 @@ export type Source = { file: string } | { toneHz: number; seconds: number };
 export interface PlayOptions {
   /** Output level 0–100 ([P-3.5] volume); 100 leaves the audio as it is. */
   volume?: number;
+  /** Fade in over this many ms, and out over the same before `durationMs` ends (when known). */
+  fadeMs?: number;
+  durationMs?: number;
+  /** Called after each measured second with the audio played so far. */
+  onProgress?: (playedMs: number, level: Levels | undefined) => void;
 }
 
 /**
@@ -55,12 +60,21 @@ export function playbackCommand(
       ? ['-re', '-i', src.file]
       : ['-re', '-f', 'lavfi', '-i', `sine=frequency=${src.toneHz}:sample_rate=${SAMPLE_RATE}:duration=${src.seconds}`];
   const gain = opts.volume !== undefined && opts.volume < 100 ? `volume=${(opts.volume / 100).toFixed(2)},` : '';
-  const filter = `aresample=${SAMPLE_RATE},${gain}asetnsamples=n=${SAMPLE_RATE}:p=0,astats=metadata=1:reset=1,ametadata=mode=print:file='pipe\\:1'`;
+  const filter = `aresample=${SAMPLE_RATE},${fades(opts)}${gain}asetnsamples=n=${SAMPLE_RATE}:p=0,astats=metadata=1:reset=1,ametadata=mode=print:file='pipe\\:1'`;
   const output = sink.kind === 'alsa' ? ['-f', 'alsa', sink.device] : ['-f', 'null', '-'];
   return {
     cmd: ffmpeg,
     args: ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', ...input, '-af', filter, ...output],
   };
+}
+
+/** afade filters: in at the start, out just before the known end (a cut by preemption is abrupt). */
+function fades({ fadeMs, durationMs }: PlayOptions): string {
+  if (!fadeMs || fadeMs <= 0) return '';
+  const d = (fadeMs / 1000).toFixed(3);
+  const fadeIn = `afade=t=in:st=0:d=${d},`;
+  if (!durationMs || durationMs < 4 * fadeMs) return fadeIn;
+  return `${fadeIn}afade=t=out:st=${((durationMs - fadeMs) / 1000).toFixed(3)}:d=${d},`;
 }
 
 /** Accumulates astats metadata lines into played samples and a level summary. */
@@ -72,9 +86,10 @@ export class LevelMeter {
   private frameSamples = 0;
   private frameRms = Number.NEGATIVE_INFINITY;
 
-  line(text: string): void {
+  /** Takes one metadata line; true when it closed a measured frame. */
+  line(text: string): boolean {
     const eq = text.indexOf('=');
-    if (!text.startsWith('lavfi.astats.Overall.') || eq < 0) return;
+    if (!text.startsWith('lavfi.astats.Overall.') || eq < 0) return false;
     const key = text.slice('lavfi.astats.Overall.'.length, eq);
     const value = Number(text.slice(eq + 1));
     if (key === 'Number_of_samples') {
@@ -87,6 +102,7 @@ export class LevelMeter {
     } else if (key === 'Peak_level' && Number.isFinite(value)) {
       this.peak = Math.max(this.peak, value);
     }
+    return key === 'Number_of_samples';
   }
 
   // astats prints RMS_level before Number_of_samples within a frame; combine once both are known.
@@ -121,7 +137,9 @@ export function createFfmpegPlayer(opts: { ffmpegPath: string; sink: Sink }): Pl
       const meter = new LevelMeter();
       let stderr = '';
       let stopped = false;
-      createInterface({ input: child.stdout }).on('line', (l) => meter.line(l));
+      createInterface({ input: child.stdout }).on('line', (l) => {
+        if (meter.line(l)) playOpts?.onProgress?.(meter.playedMs, meter.levels);
+      });
       child.stderr.on('data', (d: Buffer) => {
         if (stderr.length < 4096) stderr += d.toString();
       });

@@ -4,7 +4,7 @@ import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:cryp
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { Manifest } from '#protocol';
+import { Manifest, ManifestEntry } from '#protocol';
 
 export const AgentState = z.object({
   /** What enrollment gave this gateway ([P-5.1]); absent until it has enrolled. */
@@ -31,6 +31,22 @@ export const AgentState = z.object({
   played: z.array(z.string()).default([]),
 });
 export type AgentState = z.infer<typeof AgentState>;
+
+/**
+ * What is on air now, journalled before the player starts and at each second of measured audio, so
+ * that after a power cut the agent can say what it was playing, since when, and how much at least
+ * aired ([P-3.2] reason INTERRUPTED).
+ */
+export const NowPlaying = z.object({
+  entry: ManifestEntry,
+  startedAt: z.number(),
+  /** Audio measured by the player so far, and when that was last written. */
+  playedMs: z.number().default(0),
+  checkpointAt: z.number(),
+  level: z.object({ rmsDbfs: z.number(), peakDbfs: z.number() }).optional(),
+  zones: z.array(z.string()).optional(),
+});
+export type NowPlaying = z.infer<typeof NowPlaying>;
 
 export function writeFileAtomic(file: string, data: string | Buffer): void {
   const tmp = `${file}.tmp`;
@@ -60,6 +76,29 @@ export class StateStore {
 
   save(state: AgentState): void {
     writeFileAtomic(this.file, JSON.stringify(state));
+  }
+
+  private get nowPlayingFile(): string {
+    return join(this.dir, 'now-playing.json');
+  }
+
+  /** A small file of its own: rewritten every second while playing, unlike the (larger) state. */
+  saveNowPlaying(now: NowPlaying): void {
+    writeFileAtomic(this.nowPlayingFile, JSON.stringify(now));
+  }
+
+  loadNowPlaying(): NowPlaying | undefined {
+    if (!existsSync(this.nowPlayingFile)) return undefined;
+    try {
+      const parsed = NowPlaying.safeParse(JSON.parse(readFileSync(this.nowPlayingFile, 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  clearNowPlaying(): void {
+    rmSync(this.nowPlayingFile, { force: true });
   }
 
   deviceKey(): KeyObject {

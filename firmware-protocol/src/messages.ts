@@ -100,6 +100,7 @@ export const ReportReason = z.enum([
   'EXPIRED_ITEM',
   'CANCELLED',
   'CONFLICT',
+  'INTERRUPTED',
 ]);
 
 /** [P-3.2] Proof of playback, sent when playback starts and when it ends. */
@@ -157,7 +158,12 @@ export const Telemetry = z.object({
   /** Server clock minus device clock, measured per [P-5.9]. */
   clockOffsetMs: z.number().optional(),
   diskFreeBytes: z.int().nonnegative(),
-  cache: z.object({ items: z.int().nonnegative(), bytes: z.int().nonnegative() }),
+  cache: z.object({
+    items: z.int().nonnegative(),
+    bytes: z.int().nonnegative(),
+    /** Audio the current manifest needs within the prefetch horizon that is not on disk yet (sync state). */
+    missing: z.int().nonnegative().optional(),
+  }),
   manifestVersion: z.int().nonnegative().optional(),
   nowPlaying: z.object({ occurrenceId: occurrenceId.optional(), streamId: z.string().max(64).optional(), since: isoInstant }).optional(),
   volume: z.record(z.string().max(32), z.int().min(0).max(100)).optional(),

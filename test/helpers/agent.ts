@@ -1,11 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'mqtt';
-import { Agent, type AgentEvent } from '../../edge-agent/agent.ts';
-import { AudioCache } from '../../edge-agent/cache.ts';
-import { createFfmpegPlayer } from '../../edge-agent/player.ts';
-import { Outbox, StateStore } from '../../edge-agent/store.ts';
+import type { AgentEvent, AgentOptions } from '../../edge-agent/agent.ts';
+import { createGatewayAgent } from '../../edge-agent/wire.ts';
 import type { FakeClock } from './fake-clock.ts';
 import { provisionDevice, type TestServer } from './server.ts';
 
@@ -23,28 +20,20 @@ export async function makeAgent(opts: {
   serverUrl?: string;
   mqttUrl?: string;
   dataDir?: string;
+  options?: Partial<AgentOptions>;
 }) {
   const enrollToken = opts.dataDir ? undefined : await provisionDevice(opts.server, opts.station);
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-agent-'));
   const mqttUrl = opts.mqttUrl ?? opts.server.mqttUrl;
-  const agent = new Agent({
+  const agent = createGatewayAgent({
     enrollToken,
+    dataDir,
     serverUrl: opts.serverUrl ?? opts.server.url,
+    mqttUrl,
     clock: opts.clock,
-    fetch,
-    store: new StateStore(dataDir),
-    outbox: new Outbox(dataDir),
-    cache: new AudioCache(join(dataDir, 'cache'), { fetch }),
-    player: createFfmpegPlayer({ ffmpegPath: 'ffmpeg', sink: { kind: 'null' } }),
-    connectMqtt: (will, login) =>
-      connect(mqttUrl, {
-        clientId: login.clientId,
-        username: login.username,
-        password: login.password,
-        protocolVersion: 4,
-        will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
-      }),
+    sink: { kind: 'null' },
     log: quiet,
+    options: opts.options,
   });
   const events: AgentEvent[] = [];
   const waiters: { pred: (e: AgentEvent) => boolean; resolve: (e: AgentEvent) => void }[] = [];

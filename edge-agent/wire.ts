@@ -1,0 +1,40 @@
+// Wires the agent to the real adapters (files under one data directory, ffmpeg, MQTT.js, fetch).
+// The entry point, the tests and the benchmarks all build their agents here.
+import { join } from 'node:path';
+import { Agent, type AgentLog, type AgentOptions } from './agent.ts';
+import { type BackoffOptions, gatewayConnector } from './backoff.ts';
+import { AudioCache } from './cache.ts';
+import type { Clock } from './clock.ts';
+import { createFfmpegPlayer, type Sink } from './player.ts';
+import { Outbox, StateStore } from './store.ts';
+
+export interface GatewayWiring {
+  dataDir: string;
+  serverUrl: string;
+  mqttUrl: string;
+  clock: Clock;
+  log: AgentLog;
+  sink: Sink;
+  enrollToken?: string;
+  ffmpegPath?: string;
+  reboot?: () => void;
+  options?: Partial<AgentOptions>;
+  reconnect?: BackoffOptions;
+}
+
+export function createGatewayAgent(w: GatewayWiring): Agent {
+  return new Agent({
+    enrollToken: w.enrollToken,
+    serverUrl: w.serverUrl,
+    clock: w.clock,
+    fetch,
+    store: new StateStore(w.dataDir),
+    outbox: new Outbox(w.dataDir),
+    cache: new AudioCache(join(w.dataDir, 'cache'), { fetch }),
+    player: createFfmpegPlayer({ ffmpegPath: w.ffmpegPath ?? 'ffmpeg', sink: w.sink }),
+    connectMqtt: gatewayConnector(w.mqttUrl, w.reconnect),
+    reboot: w.reboot,
+    log: w.log,
+    options: w.options,
+  });
+}
