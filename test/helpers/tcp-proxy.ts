@@ -1,6 +1,6 @@
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 
-/** A TCP relay in front of a broker whose link the test can cut and restore (a 4G outage). */
+/** A TCP relay in front of a broker (or HTTP server) whose link the test can cut and restore (a 4G outage). */
 export async function tcpProxy(targetPort: number) {
   const open = new Set<Socket>();
   let down = false;
@@ -17,8 +17,11 @@ export async function tcpProxy(targetPort: number) {
     upstream.on('close', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
   return {
-    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `mqtt://127.0.0.1:${port}`,
+    /** The same relay for HTTP (an audio server behind a flaky link). */
+    httpUrl: `http://127.0.0.1:${port}`,
     /** Drops every connection and refuses new ones. */
     cut() {
       down = true;
