@@ -293,13 +293,19 @@ export class Agent {
     const { deps } = this;
     const opened = this.openFromServer(payload, 'manifest');
     if (!opened.ok) {
-      // The retained manifest comes again at every reconnect: already applied is not an error.
-      if (opened.code === 'REPLAYED') return;
+      // The retained manifest comes again at every reconnect: the one applied is not an error.
+      if (opened.code === 'REPLAYED' && claimed(payload).id === this.state.manifestId) return;
+      if (opened.code === 'REPLAYED' || opened.code === 'STALE_SEQUENCE') {
+        // An older manifest sent again (by an attacker or a confused relay): refused, and its version is long settled.
+        deps.log.warn('manifest replay refused', { code: opened.code });
+        this.emit({ type: 'rejected', code: opened.code });
+        return;
+      }
       deps.log.warn('manifest rejected', { code: opened.code, message: opened.message });
       this.emit({ type: 'rejected', code: opened.code });
       this.ack({
         station: this.station,
-        version: claimedVersion(payload),
+        version: claimed(payload).version,
         status: 'rejected',
         code: opened.code,
         message: opened.message.slice(0, 500),
@@ -764,12 +770,16 @@ export class Agent {
   }
 }
 
-/** The version a refused manifest claims, read without trusting it, for the rejection receipt; 0 when unreadable. */
-function claimedVersion(payload: Buffer): number {
+/** The id and version a refused manifest claims, read without trusting them (version 0 when unreadable). */
+function claimed(payload: Buffer): { id?: string; version: number } {
   try {
-    const v = (JSON.parse(payload.toString('utf8')) as { body?: { version?: unknown } }).body?.version;
-    return Number.isInteger(v) && (v as number) >= 0 ? (v as number) : 0;
+    const env = JSON.parse(payload.toString('utf8')) as { id?: unknown; body?: { version?: unknown } };
+    const v = env.body?.version;
+    return {
+      ...(typeof env.id === 'string' ? { id: env.id } : {}),
+      version: Number.isInteger(v) && (v as number) >= 0 ? (v as number) : 0,
+    };
   } catch {
-    return 0;
+    return { version: 0 };
   }
 }

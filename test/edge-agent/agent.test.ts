@@ -85,6 +85,59 @@ t.test('a manifest signed by anyone but the server is rejected and nothing is ar
   );
 });
 
+t.test('a replayed, expired or tampered manifest is refused and the plan in force stays', async (t) => {
+  const station = 'HN-00052';
+  const gw = await makeAgent({ station, server, clock });
+  await gw.agent.start();
+  t.teardown(() => gw.agent.stop());
+  await gw.waitFor('subscribed');
+  const { device } = gw.agent.identity();
+  const media = { sha256: 'a'.repeat(64), durationMs: 1000, sizeBytes: 10 };
+  const signed = (version: number, opts: { issuedAt?: number } = {}) =>
+    JSON.stringify(
+      seal(
+        'manifest',
+        {
+          station,
+          version,
+          generatedAt: clock.date().toISOString(),
+          horizonUntil: new Date(clock.now() + 86_400_000).toISOString(),
+          entries: [entryOf(media, `occ-v${version}`, clock.now() + 3600_000)],
+        },
+        server.key.signer,
+        { now: new Date(opts.issuedAt ?? clock.now()), ttlMs: 3600_000 },
+      ),
+    );
+  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  t.teardown(() => publisher.endAsync());
+  const send = (payload: string) => publisher.publishAsync(manifestTopic(device), payload, { qos: 1 });
+  const rejections = () => gw.events.filter((e) => e.type === 'rejected').length;
+
+  const v1 = signed(1000);
+  await send(v1);
+  await gw.waitFor('manifest', (e) => e.version === 1000);
+  await send(signed(1001));
+  await gw.waitFor('manifest', (e) => e.version === 1001);
+
+  await send(v1);
+  t.equal((await gw.waitFor('rejected', () => rejections() === 1)).code, 'REPLAYED', 'an older manifest sent again');
+  await send(signed(1002, { issuedAt: clock.now() - 2 * 3600_000 }));
+  t.equal((await gw.waitFor('rejected', () => rejections() === 2)).code, 'EXPIRED', 'past its lifetime');
+  const tampered = JSON.parse(signed(1003)) as { body: { entries: { startsAt: string }[] } };
+  tampered.body.entries[0].startsAt = new Date(clock.now() + 60_000).toISOString();
+  await send(JSON.stringify(tampered));
+  t.equal((await gw.waitFor('rejected', () => rejections() === 3)).code, 'BAD_SIGNATURE', 'one field changed after signing');
+
+  const versions = gw.events.filter((e) => e.type === 'manifest').map((e) => (e as { version: number }).version);
+  t.same(
+    versions.filter((v) => v >= 1000),
+    [1000, 1001],
+    "only the genuine, fresh manifests were applied (after the server's own at enrollment)",
+  );
+  const armed = gw.events.filter((e) => e.type === 'armed').map((e) => (e as { occurrenceId: string }).occurrenceId);
+  t.equal(armed.at(-1), 'occ-v1001', 'the plan in force is still v1001');
+});
+
 t.test('after a restart the agent re-arms its stored plan without the network, and never airs an item twice', async (t) => {
   const station = 'HN-00010';
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'restart.wav'), { seconds: 1, frequency: 660 }));

@@ -49,7 +49,10 @@ t.test('backoff doubles from 1 s to 300 s, each wait jittered by a factor in [0.
   const perSecondBucket = new Map<number, number>();
   for (const w of firstWaits) perSecondBucket.set(Math.floor(w / 100), (perSecondBucket.get(Math.floor(w / 100)) ?? 0) + 1);
   t.ok(Math.min(...firstWaits) >= 500 && Math.max(...firstWaits) <= 1500, 'first waits within 0.5–1.5 s');
-  t.ok(Math.max(...perSecondBucket.values()) < 1500, `spread over 100 ms slots (largest slot ${Math.max(...perSecondBucket.values())} of 10000)`);
+  t.ok(
+    Math.max(...perSecondBucket.values()) < 1500,
+    `spread over 100 ms slots (largest slot ${Math.max(...perSecondBucket.values())} of 10000)`,
+  );
   t.end();
 });
 
@@ -173,38 +176,41 @@ t.test('only audio within the prefetch horizon is fetched ahead; telemetry says 
   await gw.waitFor('cached', (e) => e.sha256 === far.sha256);
 });
 
-t.test('telemetry is signed and carries uptime, cache, disk, manifest version, what plays, and the clock offset from the server', async (t) => {
-  const station = 'HN-00046';
-  await relogin(server); // the horizon test moved the clock days on
-  // This gateway's clock runs 2.5 s behind the server's.
-  const behind: Clock = { now: () => clock.now() - 2500, at: (at, fn) => clock.at(at + 2500, fn) };
-  const gw = await makeAgent({ station, server, clock: behind as FakeClock });
-  const watcher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
-  t.teardown(() => watcher.endAsync());
-  const received: { payload: Buffer; at: Date }[] = [];
-  await gw.agent.start();
-  t.teardown(() => gw.agent.stop());
-  const { device } = gw.agent.identity();
-  await watcher.subscribeAsync(telemetryTopic(device));
-  watcher.on('message', (_topic, payload) => received.push({ payload, at: new Date(behind.now()) }));
-  const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'tele.wav'), { seconds: 1, frequency: 320 }));
-  const at = new Date(clock.now() + 120_000);
-  const occ = await schedule(media.id, station, at);
-  await gw.waitFor('cached', (e) => e.sha256 === media.sha256);
-  clock.advance(60_000);
-  const beat = await gw.waitFor('telemetry', (e) => e.body.manifestVersion !== undefined && e.body.cache.items === 1);
-  t.match(beat.body, { station, agentVersion: '0.1.0', clockOffsetMs: 2500, cache: { items: 1, missing: 0 } });
-  t.ok(beat.body.uptimeS >= 60, `uptime ${beat.body.uptimeS} s`);
-  t.ok(beat.body.diskFreeBytes > 0);
-  // The gateway airs by its own clock: when it reads `at`, the server's reads at + 2.5 s.
-  clock.advanceTo(at.getTime() + 2500);
-  const playing = await gw.waitFor('telemetry', (e) => e.body.nowPlaying?.occurrenceId === occ);
-  t.equal(playing.body.nowPlaying?.since, at.toISOString(), 'since, on the gateway clock');
-  await gw.waitFor('finished', (e) => e.occurrenceId === occ);
-  // What went over the wire is the signed envelope; the device key from enrollment opens it.
-  const row = await server.db.device.findUniqueOrThrow({ where: { code: device } });
-  const key = publicKeyFromHex(row.publicKeyHex as string);
-  // Each checked as of its arrival: telemetry lives 120 s.
-  const opened = received.map((r) => openEnvelope(r.payload, 'telemetry', { keys: () => key, now: r.at }));
-  t.ok(opened.length >= 2 && opened.every((o) => o.ok), `${opened.length} telemetry messages verified`);
-});
+t.test(
+  'telemetry is signed and carries uptime, cache, disk, manifest version, what plays, and the clock offset from the server',
+  async (t) => {
+    const station = 'HN-00046';
+    await relogin(server); // the horizon test moved the clock days on
+    // This gateway's clock runs 2.5 s behind the server's.
+    const behind: Clock = { now: () => clock.now() - 2500, at: (at, fn) => clock.at(at + 2500, fn) };
+    const gw = await makeAgent({ station, server, clock: behind as FakeClock });
+    const watcher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+    t.teardown(() => watcher.endAsync());
+    const received: { payload: Buffer; at: Date }[] = [];
+    await gw.agent.start();
+    t.teardown(() => gw.agent.stop());
+    const { device } = gw.agent.identity();
+    await watcher.subscribeAsync(telemetryTopic(device));
+    watcher.on('message', (_topic, payload) => received.push({ payload, at: new Date(behind.now()) }));
+    const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'tele.wav'), { seconds: 1, frequency: 320 }));
+    const at = new Date(clock.now() + 120_000);
+    const occ = await schedule(media.id, station, at);
+    await gw.waitFor('cached', (e) => e.sha256 === media.sha256);
+    clock.advance(60_000);
+    const beat = await gw.waitFor('telemetry', (e) => e.body.manifestVersion !== undefined && e.body.cache.items === 1);
+    t.match(beat.body, { station, agentVersion: '0.1.0', clockOffsetMs: 2500, cache: { items: 1, missing: 0 } });
+    t.ok(beat.body.uptimeS >= 60, `uptime ${beat.body.uptimeS} s`);
+    t.ok(beat.body.diskFreeBytes > 0);
+    // The gateway airs by its own clock: when it reads `at`, the server's reads at + 2.5 s.
+    clock.advanceTo(at.getTime() + 2500);
+    const playing = await gw.waitFor('telemetry', (e) => e.body.nowPlaying?.occurrenceId === occ);
+    t.equal(playing.body.nowPlaying?.since, at.toISOString(), 'since, on the gateway clock');
+    await gw.waitFor('finished', (e) => e.occurrenceId === occ);
+    // What went over the wire is the signed envelope; the device key from enrollment opens it.
+    const row = await server.db.device.findUniqueOrThrow({ where: { code: device } });
+    const key = publicKeyFromHex(row.publicKeyHex as string);
+    // Each checked as of its arrival: telemetry lives 120 s.
+    const opened = received.map((r) => openEnvelope(r.payload, 'telemetry', { keys: () => key, now: r.at }));
+    t.ok(opened.length >= 2 && opened.every((o) => o.ok), `${opened.length} telemetry messages verified`);
+  },
+);
