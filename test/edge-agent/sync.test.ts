@@ -1,7 +1,7 @@
 // Sync on the gateway: reconnect backoff [P-1.2], resumed and retried audio fetch [P-5.3], the cache
 // budget, and telemetry with the clock offset [P-3.4]/[P-5.9]; real server, broker and files.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
@@ -92,7 +92,6 @@ t.test('a cut download resumes with Range and is hash-checked over the whole fil
   const cache = new AudioCache(dir, { fetch: recording });
   // What a transfer cut half-way leaves behind.
   const half = Math.floor(full.length / 2);
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${cache.path(sha)}.part`, full.subarray(0, half));
   await cache.ensure(sha, `${server.url}/blobs/${sha}`);
