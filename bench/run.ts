@@ -4,6 +4,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   e2e: async () => (await import('./e2e.ts')).run(),
   content: async () => (await import('./content.ts')).run(),
   dispatch: async () => (await import('./dispatch.ts')).run(),
+  agent: async () => (await import('./agent.ts')).run(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

@@ -1,4 +1,6 @@
-// One zod-validated configuration loader for the agent: command line over environment over defaults.
+// One zod-validated configuration loader for the agent: command line over environment over a JSON
+// config file (--config / LP_AGENT_CONFIG) over defaults.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -11,6 +13,16 @@ export const AgentConfig = z.strictObject({
   /** ALSA device; when unset a sound card is detected, else the null sink measures instead. */
   alsaDevice: z.string().min(1).optional(),
   ffmpegPath: z.string().min(1).default('ffmpeg'),
+  /** Audio for items starting within this many hours is fetched ahead. */
+  prefetchHorizonHours: z
+    .number()
+    .positive()
+    .max(24 * 31)
+    .default(72),
+  /** Disk the audio cache may use before it evicts what no entry needs. */
+  cacheBudgetMB: z.number().int().positive().default(1024),
+  heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
+  fadeMs: z.number().int().min(0).max(5000).default(300),
 });
 export type AgentConfig = z.infer<typeof AgentConfig> & { dataDir: string };
 
@@ -21,6 +33,7 @@ const FLAGS = {
   'data-dir': 'LP_AGENT_DATA_DIR',
   'alsa-device': 'LP_AGENT_ALSA_DEVICE',
   ffmpeg: 'LP_FFMPEG',
+  config: 'LP_AGENT_CONFIG',
 } as const;
 
 export function loadAgentConfig(argv: string[], env: Record<string, string | undefined>): AgentConfig {
@@ -30,14 +43,28 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
     strict: true,
   });
   const pick = (flag: keyof typeof FLAGS) => (values[flag] as string | undefined) ?? (env[FLAGS[flag]] || undefined);
-  const parsed = AgentConfig.safeParse({
-    enrollToken: pick('enroll-token'),
-    serverUrl: pick('server'),
-    mqttUrl: pick('mqtt'),
-    dataDir: pick('data-dir'),
-    alsaDevice: pick('alsa-device'),
-    ffmpegPath: pick('ffmpeg'),
-  });
+  const configFile = pick('config');
+  let fromFile: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      fromFile = JSON.parse(readFileSync(configFile, 'utf8'));
+    } catch (err) {
+      throw new Error(`--config: cannot read ${configFile}: ${(err as Error).message}`);
+    }
+    if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile))
+      throw new Error(`--config: ${configFile} is not a JSON object`);
+  }
+  const given = Object.fromEntries(
+    Object.entries({
+      enrollToken: pick('enroll-token'),
+      serverUrl: pick('server'),
+      mqttUrl: pick('mqtt'),
+      dataDir: pick('data-dir'),
+      alsaDevice: pick('alsa-device'),
+      ffmpegPath: pick('ffmpeg'),
+    }).filter(([, v]) => v !== undefined),
+  );
+  const parsed = AgentConfig.safeParse({ ...fromFile, ...given });
   if (!parsed.success) {
     const names: Record<string, string> = {
       enrollToken: '--enroll-token',
@@ -47,7 +74,9 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
       alsaDevice: '--alsa-device',
       ffmpegPath: '--ffmpeg',
     };
-    throw new Error(parsed.error.issues.map((i) => `${names[String(i.path[0])] ?? i.path[0]}: ${i.message}`).join('\n'));
+    throw new Error(
+      parsed.error.issues.map((i) => `${names[String(i.path[0])] ?? `${configFile}: ${String(i.path[0])}`}: ${i.message}`).join('\n'),
+    );
   }
   return {
     ...parsed.data,

@@ -1,4 +1,4 @@
-// `npm run agent -- --enroll-token TOKEN [--server URL] [--mqtt URL] [--data-dir DIR]` (the token only on the first start)
+// `npm run agent -- --enroll-token TOKEN [--server URL] [--mqtt URL] [--data-dir DIR] [--config FILE]` (the token only on the first start)
 import { systemClock } from './clock.ts';
 import { type AgentConfig, loadAgentConfig } from './config.ts';
 import { detectSink } from './player.ts';
@@ -24,6 +24,12 @@ async function main() {
     clock: systemClock,
     sink,
     ffmpegPath: config.ffmpegPath,
+    options: {
+      prefetchHorizonMs: config.prefetchHorizonHours * 3600_000,
+      cacheBudgetBytes: config.cacheBudgetMB * 1024 * 1024,
+      heartbeatMs: config.heartbeatSeconds * 1000,
+      fadeMs: config.fadeMs,
+    },
     log: { info: log('info'), warn: log('warn') },
   });
   agent.onEvent((e) => log('info')(`event ${e.type}`, e));

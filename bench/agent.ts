@@ -1,0 +1,119 @@
+// idle_rss_mb: resident memory of the real agent program (`npm run agent`'s entry, through the tsx
+// loader) enrolled, subscribed, holding a plan, and idle. start_error_ms_p99: |actual − scheduled| start
+// over 200 one-second occurrences 1.2 s apart by an agent on the real clock (real server, broker, ffmpeg
+// null sink); "actual" is the instant the agent's proof states as startedAt.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { AgentEvent } from '../edge-agent/agent.ts';
+import { systemClock } from '../edge-agent/clock.ts';
+import { createGatewayAgent } from '../edge-agent/wire.ts';
+import { makeTone } from '../test/helpers/audio.ts';
+import { provisionDevice, startTestServer, uploadApproved } from '../test/helpers/server.ts';
+import { figure } from './report.ts';
+
+const OCCURRENCES = 200;
+const SPACING_MS = 1200;
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+export async function run(): Promise<void> {
+  const server = await startTestServer();
+  let child: ChildProcess | undefined;
+  try {
+    const uploaded = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-tick.wav'), { seconds: 1 }));
+    if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${JSON.stringify(uploaded.body)}`);
+    const media = uploaded.body;
+    const schedule = async (station: string, startsAt: number) => {
+      const res = await fetch(`${server.url}/api/v1/schedules`, {
+        method: 'POST',
+        headers: { ...server.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ mediaId: media.id, stations: [station], startsAt: new Date(startsAt).toISOString() }),
+      });
+      if (res.status !== 201) throw new Error(`schedule answered ${res.status}: ${await res.text()}`);
+    };
+
+    // Idle memory of the agent program, as deployed.
+    const idleStation = 'HN-00001';
+    child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'edge-agent/main.ts',
+        '--enroll-token',
+        await provisionDevice(server, idleStation),
+        '--server',
+        server.url,
+        '--mqtt',
+        server.mqttUrl,
+        '--data-dir',
+        mkdtempSync(join(tmpdir(), 'lp-bench-idle-')),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const until = (text: string) =>
+      new Promise<void>((resolve) => {
+        const on = (line: string) => {
+          if (line.includes(text)) {
+            lines.off('line', on);
+            resolve();
+          }
+        };
+        lines.on('line', on);
+      });
+    await until('"msg":"event subscribed"');
+    const cached = until('"msg":"event cached"');
+    await schedule(idleStation, Date.now() + 3600_000);
+    await cached;
+    // Settled: a few heartbeats' worth of idling is not needed for RSS, but let startup garbage go.
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      samples.push(rssMb(child.pid as number));
+    }
+    figure('agent', 'idle_rss_mb', Math.max(...samples), 'MB', { loader: 'tsx', samples: samples.map((s) => Math.round(s)) });
+    child.kill('SIGTERM');
+
+    // Start accuracy.
+    const station = 'HN-00004';
+    const agent = createGatewayAgent({
+      enrollToken: await provisionDevice(server, station),
+      dataDir: mkdtempSync(join(tmpdir(), 'lp-bench-agent-')),
+      serverUrl: server.url,
+      mqttUrl: server.mqttUrl,
+      clock: systemClock,
+      sink: { kind: 'null' },
+      options: { fadeMs: 0 },
+      log: { info() {}, warn: (msg: string, obj?: object) => console.error('agent:', msg, obj ?? '') },
+    });
+    const errors: number[] = [];
+    let finished = 0;
+    let allDone: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      allDone = resolve;
+    });
+    const scheduled = new Map<string, number>();
+    agent.onEvent((e: AgentEvent) => {
+      if (e.type === 'started') errors.push(Math.abs(e.at - (scheduled.get(e.occurrenceId) ?? Number.NaN)));
+      if (e.type === 'finished' && ++finished === OCCURRENCES) allDone();
+    });
+    agent.onEvent((e: AgentEvent) => {
+      if (e.type === 'armed') scheduled.set(e.occurrenceId, e.at);
+    });
+    await agent.start();
+    const first = Date.now() + 20_000;
+    for (let i = 0; i < OCCURRENCES; i++) await schedule(station, first + i * SPACING_MS);
+    await done;
+    await agent.stop();
+    const sorted = [...errors].sort((a, b) => a - b);
+    const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+    figure('agent', 'start_error_ms_p99', p(0.99), 'ms', { n: sorted.length, p50: p(0.5), max: sorted.at(-1) });
+  } finally {
+    child?.kill('SIGKILL');
+    await server.stop();
+  }
+}

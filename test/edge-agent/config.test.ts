@@ -1,0 +1,39 @@
+// The agent's configuration: flags over environment over the JSON file over defaults, all validated.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadAgentConfig } from '../../edge-agent/config.ts';
+
+const file = (content: string) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'lp-agent-config-')), 'agent.json');
+  writeFileSync(path, content);
+  return path;
+};
+
+t.test('defaults, then the file, then the environment, then flags', (t) => {
+  const defaults = loadAgentConfig([], {});
+  t.match(defaults, {
+    serverUrl: 'http://127.0.0.1:8080',
+    prefetchHorizonHours: 72,
+    cacheBudgetMB: 1024,
+    heartbeatSeconds: 60,
+    fadeMs: 300,
+  });
+  const path = file(JSON.stringify({ serverUrl: 'http://file:8080', cacheBudgetMB: 256, fadeMs: 0 }));
+  const fromFile = loadAgentConfig(['--config', path], {});
+  t.match(fromFile, { serverUrl: 'http://file:8080', cacheBudgetMB: 256, fadeMs: 0 });
+  const env = loadAgentConfig([], { LP_AGENT_CONFIG: path, LP_AGENT_SERVER_URL: 'http://env:8080/' });
+  t.match(env, { serverUrl: 'http://env:8080', cacheBudgetMB: 256 }, 'environment over the file; trailing slash dropped');
+  t.match(loadAgentConfig(['--server', 'http://flag:1'], { LP_AGENT_SERVER_URL: 'http://env:8080' }), { serverUrl: 'http://flag:1' });
+  t.end();
+});
+
+t.test('a bad file or value is refused with what is wrong', (t) => {
+  t.throws(() => loadAgentConfig(['--config', '/nonexistent/agent.json'], {}), /--config: cannot read/);
+  t.throws(() => loadAgentConfig(['--config', file('[1]')], {}), /not a JSON object/);
+  t.throws(() => loadAgentConfig(['--config', file('{"cacheBudgetMB": -1}')], {}), /cacheBudgetMB/);
+  t.throws(() => loadAgentConfig(['--config', file('{"colour": "blue"}')], {}), /colour/, 'unknown keys are refused');
+  t.throws(() => loadAgentConfig(['--server', 'not a url'], {}), /--server/);
+  t.end();
+});
