@@ -1,6 +1,6 @@
 // idle_rss_mb: resident memory of the real agent program (`npm run agent`'s entry, through the tsx
 // loader) enrolled, subscribed, holding a plan, and idle. start_error_ms_p99: |actual − scheduled| start
-// over 200 one-second occurrences 1.2 s apart by an agent on the real clock (real server, broker, ffmpeg
+// over 200 one-second occurrences 2 s apart (no overlap, so no queueing is counted) by an agent on the real clock (real server, broker, ffmpeg
 // null sink); "actual" is the instant the agent's proof states as startedAt.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { provisionDevice, startTestServer, uploadApproved } from '../test/helper
 import { figure } from './report.ts';
 
 const OCCURRENCES = 200;
-const SPACING_MS = 1200;
+const SPACING_MS = 2000;
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
