@@ -547,7 +547,8 @@ export class Agent {
       }
     }
     const volume = Math.min(this.state.volume['*'] ?? 100, volumeCeilingAt(this.state.manifest?.policy, startedAt));
-    await deps.cache.touch(entry.media.sha256, startedAt);
+    // Not awaited: nothing may come between the checks above and `this.current` being set but what must.
+    void deps.cache.touch(entry.media.sha256, startedAt);
     // Journalled before the player starts and after each measured second: what a restart must report.
     const journal: NowPlaying = { entry, startedAt, playedMs: 0, checkpointAt: startedAt };
     deps.store.saveNowPlaying(journal);
