@@ -376,8 +376,8 @@ export class Agent {
     const needed = new Set(upcoming.map((e) => e.media.sha256));
     if (this.current?.entry) needed.add(this.current.entry.media.sha256);
     const evicted = await deps.cache.evict(needed, options.cacheBudgetBytes);
-    if (evicted.length) deps.log.info('cache evicted', { files: evicted.length });
-    let { bytes } = await deps.cache.stats();
+    if (evicted.removed.length) deps.log.info('cache evicted', { files: evicted.removed.length });
+    let { bytes } = evicted;
     let missing = 0;
     const seen = new Set<string>();
     for (const entry of upcoming) {

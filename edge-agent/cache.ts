@@ -75,9 +75,10 @@ export class AudioCache {
 
   /**
    * Deletes files no manifest needs (`needed`: sha256s), least recently used first, until the cache
-   * fits in `budgetBytes`; a partial transfer nobody needs goes too. Returns what it removed.
+   * fits in `budgetBytes`; a partial transfer nobody needs goes too. Returns what it removed and the
+   * bytes the cache holds afterwards.
    */
-  async evict(needed: ReadonlySet<string>, budgetBytes: number): Promise<string[]> {
+  async evict(needed: ReadonlySet<string>, budgetBytes: number): Promise<{ removed: string[]; bytes: number }> {
     const files = await this.entries();
     let total = files.reduce((n, f) => n + f.bytes, 0);
     const removed: string[] = [];
@@ -93,7 +94,7 @@ export class AudioCache {
       total -= f.bytes;
       removed.push(f.name);
     }
-    return removed;
+    return { removed, bytes: total };
   }
 
   private readonly inflight = new Map<string, Promise<string>>();

@@ -120,12 +120,12 @@ t.test('over its budget the cache evicts what no entry needs, least recently use
   writeFileSync(`${cache.path('e'.repeat(64))}.part`, Buffer.alloc(500));
   t.same(
     await cache.evict(new Set(names), 100),
-    [`${'e'.repeat(64)}.ogg.part`],
+    { removed: [`${'e'.repeat(64)}.ogg.part`], bytes: 4000 },
     'over budget: the partial transfer nobody needs goes, every needed file stays',
   );
   t.equal((await cache.stats()).items, 4);
   // a (least recently used) and c are no longer needed: a goes, and then the rest fits.
-  t.same(await cache.evict(new Set([names[1], names[3]]), 3000), [`${names[0]}.ogg`]);
+  t.same(await cache.evict(new Set([names[1], names[3]]), 3000), { removed: [`${names[0]}.ogg`], bytes: 3000 });
   const stats = await cache.stats();
   t.same([stats.items, stats.bytes], [3, 3000]);
   t.ok(stats.diskFreeBytes > 0, 'disk free measured');
