@@ -11,7 +11,7 @@ import type { AgentEvent } from '../edge-agent/agent.ts';
 import { systemClock } from '../edge-agent/clock.ts';
 import { createGatewayAgent } from '../edge-agent/wire.ts';
 import { makeTone } from '../test/helpers/audio.ts';
-import { provisionDevice, startTestServer, uploadApproved } from '../test/helpers/server.ts';
+import { provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../test/helpers/server.ts';
 import { figure } from './report.ts';
 
 const OCCURRENCES = 200;
@@ -26,14 +26,7 @@ export async function run(): Promise<void> {
     const uploaded = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-tick.wav'), { seconds: 1 }));
     if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${JSON.stringify(uploaded.body)}`);
     const media = uploaded.body;
-    const schedule = async (station: string, startsAt: number) => {
-      const res = await fetch(`${server.url}/api/v1/schedules`, {
-        method: 'POST',
-        headers: { ...server.auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ mediaId: media.id, stations: [station], startsAt: new Date(startsAt).toISOString() }),
-      });
-      if (res.status !== 201) throw new Error(`schedule answered ${res.status}: ${await res.text()}`);
-    };
+    const schedule = (station: string, startsAt: number) => scheduleItem(server, media.id, station, startsAt);
 
     // Idle memory of the agent program, as deployed.
     const idleStation = 'HN-00001';

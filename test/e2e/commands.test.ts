@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
 import { commandTopic, LIMITS, seal } from '#protocol';
-import { makeAgent } from '../helpers/agent.ts';
+import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { startTestServer, uploadApproved } from '../helpers/server.ts';
@@ -14,10 +14,7 @@ const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
 t.teardown(() => server.stop());
 const station = 'HN-00019';
-const gw = await makeAgent({ station, server, clock });
-await gw.agent.start();
-t.teardown(() => gw.agent.stop());
-await gw.waitFor('subscribed');
+const gw = await onlineAgent(t, { station, server, clock });
 
 const command = async (body: unknown, code = station) => {
   const res = await fetch(`${server.url}/api/v1/stations/${code}/commands`, {

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
-import { makeAgent } from '../helpers/agent.ts';
+import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { hasMosquitto, startMosquitto } from '../helpers/mosquitto.ts';
@@ -22,10 +22,7 @@ t.test(
     t.match(health.broker, { ok: true, detail: broker.url });
 
     const station = 'HN-00025';
-    const gw = await makeAgent({ station, server, mqttUrl: broker.url, clock });
-    await gw.agent.start();
-    t.teardown(() => gw.agent.stop());
-    await gw.waitFor('subscribed');
+    const gw = await onlineAgent(t, { station, server, mqttUrl: broker.url, clock });
 
     const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'mosq.mp3'), { seconds: 1 }));
     const startsAt = new Date(clock.now() + 120_000);

@@ -2,7 +2,7 @@
 // aired item after item by a gateway.
 import { join } from 'node:path';
 import t from 'tap';
-import { makeAgent } from '../helpers/agent.ts';
+import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { startTestServer, upload, uploadApproved } from '../helpers/server.ts';
@@ -60,10 +60,7 @@ t.test('scheduling needs exactly one of item or playlist, and every playlist ite
 
 t.test('a scheduled playlist airs item after item on the gateway', async (t) => {
   const station = 'HN-00034';
-  const gw = await makeAgent({ station, server, clock });
-  await gw.agent.start();
-  t.teardown(() => gw.agent.stop());
-  await gw.waitFor('subscribed');
+  const gw = await onlineAgent(t, { station, server, clock });
   const pl = await post('/playlists', {
     title: 'Bản tin tối',
     items: [{ mediaId: items[0].id, gapAfterMs: 2000 }, { mediaId: items[1].id }],

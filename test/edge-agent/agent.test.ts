@@ -5,23 +5,17 @@ import { connectAsync } from 'mqtt';
 import t from 'tap';
 import { type Manifest, manifestTopic, seal } from '#protocol';
 import { AudioCache } from '../../edge-agent/cache.ts';
-import { makeAgent } from '../helpers/agent.ts';
+import { makeAgent, onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { startTestServer, uploadApproved } from '../helpers/server.ts';
+import { scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
 t.teardown(() => server.stop());
-const schedule = async (mediaId: unknown, station: string, startsAt: Date, extra: object = {}) => {
-  const res = await fetch(`${server.url}/api/v1/schedules`, {
-    method: 'POST',
-    headers: { ...server.auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ mediaId, stations: [station], startsAt: startsAt.toISOString(), ...extra }),
-  });
-  return ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
-};
+const schedule = (mediaId: unknown, station: string, startsAt: Date, extra: object = {}) =>
+  scheduleItem(server, mediaId, station, startsAt, extra);
 
 type Uploaded = Record<string, unknown>;
 /** A manifest entry for an uploaded item, as the server would write it. */
@@ -87,10 +81,7 @@ t.test('a manifest signed by anyone but the server is rejected and nothing is ar
 
 t.test('a replayed, expired or tampered manifest is refused and the plan in force stays', async (t) => {
   const station = 'HN-00052';
-  const gw = await makeAgent({ station, server, clock });
-  await gw.agent.start();
-  t.teardown(() => gw.agent.stop());
-  await gw.waitFor('subscribed');
+  const gw = await onlineAgent(t, { station, server, clock });
   const { device } = gw.agent.identity();
   const media = { sha256: 'a'.repeat(64), durationMs: 1000, sizeBytes: 10 };
   const signed = (version: number, opts: { issuedAt?: number } = {}) =>
@@ -213,10 +204,7 @@ t.test('an item due before its prefetch finished is fetched at airtime and airs'
 t.test('a manifest entry past its validUntil never airs, even when the server says so', async (t) => {
   const station = 'HN-00028';
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'stale.wav'), { seconds: 1, frequency: 990 }));
-  const gw = await makeAgent({ station, server, clock });
-  await gw.agent.start();
-  t.teardown(() => gw.agent.stop());
-  await gw.waitFor('subscribed');
+  const gw = await onlineAgent(t, { station, server, clock });
   const at = clock.now() + 60_000;
   await publishManifest(station, {
     version: 1_000_000,
@@ -267,10 +255,7 @@ t.test(
 t.test('quiet hours hold on the gateway even when its manifest says otherwise; emergencies still air', async (t) => {
   const station = 'HN-00034';
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'quiet.wav'), { seconds: 1, frequency: 550 }));
-  const gw = await makeAgent({ station, server, clock });
-  await gw.agent.start();
-  t.teardown(() => gw.agent.stop());
-  await gw.waitFor('subscribed');
+  const gw = await onlineAgent(t, { station, server, clock });
   const at = clock.now() + 60_000;
   // A quiet range around `at` in Hanoi time, whatever the hour the test runs.
   const hm = (ms: number) => new Date(ms + 7 * 3600_000).toISOString().slice(11, 16);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import { makeTone } from '../helpers/audio.ts';
-import { provisionDevice, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const server = await startTestServer();
 t.teardown(() => server.stop());
@@ -57,13 +57,7 @@ t.test('kill -9 mid-play, then restart: the item is reported as interrupted with
   t.teardown(() => first.child.exitCode === null && process.kill(-(first.child.pid as number), 'SIGKILL'));
   await first.ready;
 
-  const res = await fetch(`${server.url}/api/v1/schedules`, {
-    method: 'POST',
-    headers: { ...server.auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ mediaId: media.id, stations: [station], startsAt: new Date(Date.now() + 2000).toISOString() }),
-  });
-  t.equal(res.status, 201);
-  const occurrenceId = ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
+  const occurrenceId = await scheduleItem(server, media.id, station, Date.now() + 2000);
 
   const journal = await untilJournal(dataDir, (j) => j.playedMs >= 2000);
   process.kill(-(first.child.pid as number), 'SIGKILL');

@@ -10,24 +10,16 @@ import { open as openEnvelope, publicKeyFromHex, telemetryTopic } from '#protoco
 import { Backoff, connectWithBackoff } from '../../edge-agent/backoff.ts';
 import { AudioCache } from '../../edge-agent/cache.ts';
 import type { Clock } from '../../edge-agent/clock.ts';
-import { makeAgent } from '../helpers/agent.ts';
+import { makeAgent, onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { relogin, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { relogin, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
 t.teardown(() => server.stop());
-const schedule = async (mediaId: unknown, station: string, startsAt: Date) => {
-  const res = await fetch(`${server.url}/api/v1/schedules`, {
-    method: 'POST',
-    headers: { ...server.auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ mediaId, stations: [station], startsAt: startsAt.toISOString() }),
-  });
-  t.equal(res.status, 201, 'scheduled');
-  return ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
-};
+const schedule = (mediaId: unknown, station: string, startsAt: Date) => scheduleItem(server, mediaId, station, startsAt);
 /** A sequence of "random" numbers, repeated. */
 const sequence = (values: number[]) => {
   let i = 0;
@@ -136,10 +128,7 @@ t.test('audio the server cannot give is retried with backoff on the injected clo
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'retry.wav'), { seconds: 1, frequency: 880 }));
   const http = await tcpProxy(Number(new URL(server.url).port));
   t.teardown(() => http.close());
-  const gw = await makeAgent({ station, server, clock, serverUrl: http.httpUrl, options: { random: () => 0.5 } });
-  await gw.agent.start();
-  t.teardown(() => gw.agent.stop());
-  await gw.waitFor('subscribed');
+  const gw = await onlineAgent(t, { station, server, clock, serverUrl: http.httpUrl, options: { random: () => 0.5 } });
   http.cut();
   const at = new Date(clock.now() + 3600_000);
   await schedule(media.id, station, at);
@@ -158,10 +147,7 @@ t.test('only audio within the prefetch horizon is fetched ahead; telemetry says 
   const station = 'HN-00043';
   const { body: near } = await uploadApproved(server, makeTone(join(server.dataDir, 'near.wav'), { seconds: 1, frequency: 300 }));
   const { body: far } = await uploadApproved(server, makeTone(join(server.dataDir, 'far.wav'), { seconds: 1, frequency: 310 }));
-  const gw = await makeAgent({ station, server, clock, options: { prefetchHorizonMs: 86_400_000 } });
-  await gw.agent.start();
-  t.teardown(() => gw.agent.stop());
-  await gw.waitFor('subscribed');
+  const gw = await onlineAgent(t, { station, server, clock, options: { prefetchHorizonMs: 86_400_000 } });
   await schedule(near.id, station, new Date(clock.now() + 3600_000));
   await gw.waitFor('cached', (e) => e.sha256 === near.sha256);
   const farAt = clock.now() + 3 * 86_400_000;

@@ -56,3 +56,12 @@ export async function makeAgent(opts: {
     });
   return { agent, events, waitFor, dataDir };
 }
+
+/** makeAgent, started, stopped when the test ends, and resolved once subscribed to its topics. */
+export async function onlineAgent(t: { teardown(fn: () => unknown): void }, opts: Parameters<typeof makeAgent>[0]) {
+  const gw = await makeAgent(opts);
+  await gw.agent.start();
+  t.teardown(() => gw.agent.stop());
+  await gw.waitFor('subscribed');
+  return gw;
+}

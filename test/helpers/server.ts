@@ -94,6 +94,17 @@ export async function relogin(server: TestServer): Promise<void> {
   server.auth.authorization = `Bearer ${token}`;
 }
 
+/** Schedules one item on one station at `startsAt` (as admin); returns the occurrence id, throws unless created. */
+export async function scheduleItem(server: TestServer, mediaId: unknown, station: string, startsAt: Date | number, extra: object = {}) {
+  const res = await fetch(`${server.url}/api/v1/schedules`, {
+    method: 'POST',
+    headers: { ...server.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ mediaId, stations: [station], startsAt: new Date(startsAt).toISOString(), ...extra }),
+  });
+  if (res.status !== 201) throw new Error(`scheduling on ${station} answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
+}
+
 /** Provisions a gateway for the station (as admin) and returns its one-time enrollment token. */
 export async function provisionDevice(server: TestServer, station: string, body: object = {}): Promise<string> {
   const res = await fetch(`${server.url}/api/v1/stations/${station}/devices`, {
