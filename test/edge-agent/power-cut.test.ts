@@ -31,6 +31,15 @@ function startAgent(args: string[], untilEvent: string): { child: ChildProcess; 
   return { child, ready };
 }
 
+/** SIGKILLs the child's whole process group (the agent and any ffmpeg it left); a group already gone is fine. */
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-(child.pid as number), 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 /** Resolves when `file` in `dir` holds JSON satisfying `pred` (written by rename, so watch the folder). */
 function untilJournal(dir: string, pred: (j: { playedMs: number }) => boolean): Promise<{ playedMs: number }> {
   return new Promise((resolve) => {
@@ -54,13 +63,13 @@ t.test('kill -9 mid-play, then restart: the item is reported as interrupted with
   const dataDir = mkdtempSync(join(tmpdir(), 'lp-power-cut-'));
   const common = ['--server', server.url, '--mqtt', server.mqttUrl, '--data-dir', dataDir];
   const first = startAgent(['--enroll-token', await provisionDevice(server, station), ...common], 'subscribed');
-  t.teardown(() => first.child.exitCode === null && process.kill(-(first.child.pid as number), 'SIGKILL'));
+  t.teardown(() => killGroup(first.child));
   await first.ready;
 
   const occurrenceId = await scheduleItem(server, media.id, station, Date.now() + 2000);
 
   const journal = await untilJournal(dataDir, (j) => j.playedMs >= 2000);
-  process.kill(-(first.child.pid as number), 'SIGKILL');
+  killGroup(first.child);
   await once(first.child, 'exit');
   t.ok(journal.playedMs >= 2000, `killed with ${journal.playedMs} ms journalled`);
   const cut = await server.db.occurrence.findUniqueOrThrow({ where: { id: occurrenceId } });
@@ -72,7 +81,7 @@ t.test('kill -9 mid-play, then restart: the item is reported as interrupted with
     }),
   );
   const second = startAgent(common, 'subscribed');
-  t.teardown(() => second.child.exitCode === null && process.kill(-(second.child.pid as number), 'SIGKILL'));
+  t.teardown(() => killGroup(second.child));
   await second.ready;
   await done;
 
