@@ -79,7 +79,7 @@ export async function run(): Promise<void> {
       serverUrl: server.url,
       mqttUrl: server.mqttUrl,
       clock: systemClock,
-      sink: { kind: 'null' },
+      zones: { z1: { kind: 'null' } },
       options: { fadeMs: 0 },
       log: { info() {}, warn: (msg: string, obj?: object) => console.error('agent:', msg, obj ?? '') },
     });

@@ -31,7 +31,7 @@ export async function run(): Promise<void> {
         serverUrl: server.url,
         mqttUrl: server.mqttUrl,
         clock: systemClock,
-        sink: { kind: 'null' },
+        zones: { z1: { kind: 'null' } },
         log: { info() {}, warn: (msg: string, obj?: object) => console.error('agent:', msg, obj ?? '') },
       });
       const events = new EventEmitter();

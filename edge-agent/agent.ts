@@ -50,6 +50,8 @@ const REPLY_TTL_MS = 3600_000;
 /** How many accepted server message ids are remembered against replay ([P-4.3]). */
 const SEEN_IDS = 256;
 const SELF_TEST_SECONDS = 2;
+/** [P-4.5] an emergency without repeatUntil lasts at most an hour. */
+const EMERGENCY_TTL_MS = 3600_000;
 const TELEMETRY_TTL_MS = 120_000;
 /** [P-5.9] clock offset: measured at least hourly, best (smallest round trip) of the last 8 samples. */
 const CLOCK_EVERY_MS = 3600_000;
@@ -124,6 +126,17 @@ export type AgentEvent =
   | { type: 'fetch-failed'; sha256: string; retryInMs: number; error: string }
   | { type: 'subscribed' };
 
+/** One item on the air (or about to be); `ended` settles when its report is written. */
+interface Airing {
+  entry?: ManifestEntry;
+  startedAt: number;
+  playback?: Playback;
+  /** Level 0–100 per zone it plays on. */
+  zones: Record<string, number>;
+  why?: 'PREEMPTED' | 'INTERRUPTED' | 'STOPPED' | 'CANCELLED';
+  ended: Promise<void>;
+}
+
 export class Agent {
   private state!: AgentState;
   private signer!: Signer;
@@ -134,9 +147,14 @@ export class Agent {
   private serverKey?: KeyObject;
   private mqtt?: MqttClient;
   private timers = new Map<string, () => void>();
-  /** What plays now; `preempted` is set when a higher-priority item stopped it ([P-5.10]). */
-  private current?: { entry?: ManifestEntry; playback: Playback; startedAt: number; preempted?: boolean; interrupted?: boolean };
+  /**
+   * What plays now, or is about to (claimed before the awaits that precede the player, so an item
+   * due meanwhile sees it); `why` says who ended it early ([P-5.10]).
+   */
+  private current?: Airing;
   private queue: ManifestEntry[] = [];
+  /** Emergencies started by command ([P-5.5]), by occurrence: the entry airing now or next, and whether it repeats. */
+  private readonly emergencies = new Map<string, { entry: ManifestEntry; repeatUntil?: number }>();
   private listeners: ((e: AgentEvent) => void)[] = [];
   private stopped = false;
   private readonly options: AgentOptions;
@@ -227,12 +245,8 @@ export class Agent {
     this.heartbeatTimer?.();
     this.retryTimer?.();
     const current = this.current;
-    if (current) {
-      // Reported INTERRUPTED now, through the outbox, rather than found in the journal at the next start.
-      current.interrupted = true;
-      current.playback.stop();
-      await current.playback.done;
-    }
+    // Reported INTERRUPTED now, through the outbox, rather than found in the journal at the next start.
+    if (current) await this.cut(current, 'INTERRUPTED', false);
     if (this.mqtt) {
       // A QoS 1 publish waits for a connection that may never come: only say goodbye when connected.
       const connected = this.mqtt.connected;
@@ -454,15 +468,22 @@ export class Agent {
       const slackMs = entry.latestStartAt ? Date.parse(entry.latestStartAt) - Date.parse(entry.startsAt) : 0;
       const resolution = resolveConflict({ priority: entry.priority, conflict: entry.conflict, slackMs }, playing, waitMs);
       if (resolution === 'preempt') {
-        current.preempted = true;
         this.queue.unshift(entry);
-        current.playback.stop();
+        void this.cut(current, 'PREEMPTED');
       } else if (resolution === 'queue') {
         this.queue.push(entry);
       } else this.skip(entry, 'CONFLICT');
       return;
     }
     void this.play(entry, false);
+  }
+
+  /** [P-5.5] An emergency goes on the air now: whatever plays is cut (PREEMPTED), on every zone. */
+  private airNow(entry: ManifestEntry): void {
+    const current = this.current;
+    if (!current) return void this.play(entry, true);
+    this.queue.unshift(entry);
+    void this.cut(current, 'PREEMPTED');
   }
 
   /** Reports an item that will not air, without touching what plays now. */
@@ -521,7 +542,7 @@ export class Agent {
       startedAt: new Date(startedAt).toISOString(),
       expectedMs: entry.media.durationMs,
     };
-    this.state.played.push(entry.occurrenceId);
+    if (!this.state.played.includes(entry.occurrenceId)) this.state.played.push(entry.occurrenceId);
     deps.store.save(this.state);
 
     if (entry.validUntil && startedAt + entry.media.durationMs > Date.parse(entry.validUntil)) {
@@ -537,49 +558,93 @@ export class Agent {
     if (!queued && startedAt - scheduledAt > START_GRACE_MS) {
       return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'MISSED_WINDOW' });
     }
+    const zones = this.zoneLevels(entry, startedAt);
+    if (!zones) {
+      deps.log.warn("none of the item's zones is on this gateway", { occurrenceId: entry.occurrenceId, zones: entry.zones });
+      return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'UNKNOWN_ZONE' });
+    }
+    const played = { ...base, zones: Object.keys(zones) };
+    let settle!: () => void;
+    const current: Airing = { entry, startedAt, zones, ended: new Promise((resolve) => (settle = resolve)) };
+    this.current = current;
+    const cancelled = (): boolean => {
+      if (!current.why) return false;
+      this.current = undefined;
+      this.finish(entry, {
+        ...played,
+        kind: 'playback.failed',
+        endedAt: new Date(deps.clock.now()).toISOString(),
+        playedMs: 0,
+        reason: current.why,
+      });
+      settle();
+      return true;
+    };
     if (!(await deps.cache.has(entry.media.sha256))) {
       // Due before its prefetch finished (or the cache lost it): one direct fetch before giving up.
       try {
         await deps.cache.ensure(entry.media.sha256, `${deps.serverUrl}${entry.media.path}`);
       } catch (err) {
+        if (cancelled()) return;
         deps.log.warn('audio missing at airtime', { occurrenceId: entry.occurrenceId, err: (err as Error).message });
-        return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
+        this.current = undefined;
+        this.finish(entry, { ...played, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
+        return settle();
       }
     }
-    const volume = Math.min(this.state.volume['*'] ?? 100, volumeCeilingAt(this.state.manifest?.policy, startedAt));
-    // Not awaited: nothing may come between the checks above and `this.current` being set but what must.
+    // Preempted or stopped while its audio was being checked: it never reached the air.
+    if (cancelled()) return;
+    // Not awaited: nothing may come between the checks above and the player starting but what must.
     void deps.cache.touch(entry.media.sha256, startedAt);
     // Journalled before the player starts and after each measured second: what a restart must report.
     const journal: NowPlaying = { entry, startedAt, playedMs: 0, checkpointAt: startedAt };
     deps.store.saveNowPlaying(journal);
-    const current: NonNullable<Agent['current']> = {
-      entry,
-      startedAt,
-      playback: deps.player.play(deps.cache.path(entry.media.sha256), {
-        volume,
-        fadeMs: this.options.fadeMs,
-        durationMs: entry.media.durationMs,
-        onProgress: (playedMs, level) => {
-          if (this.current === current) deps.store.saveNowPlaying({ ...journal, playedMs, level, checkpointAt: deps.clock.now() });
-        },
-      }),
-    };
-    const { playback } = current;
-    this.current = current;
-    this.publishReport({ ...base, kind: 'playback.started' });
+    const playback = deps.player.play(deps.cache.path(entry.media.sha256), {
+      zones,
+      fadeMs: this.options.fadeMs,
+      durationMs: entry.media.durationMs,
+      onProgress: (playedMs, level) => {
+        if (this.current === current) deps.store.saveNowPlaying({ ...journal, playedMs, level, checkpointAt: deps.clock.now() });
+      },
+    });
+    current.playback = playback;
+    this.publishReport({ ...played, kind: 'playback.started' });
     this.emit({ type: 'started', occurrenceId: entry.occurrenceId, at: startedAt });
     void this.sendTelemetry();
     const result = await playback.done;
     this.current = undefined;
     if (result.error) deps.log.warn('player failed', { occurrenceId: entry.occurrenceId, err: result.error });
     const endedAt = new Date(deps.clock.now()).toISOString();
+    const measured = {
+      ...(result.level ? { level: result.level } : {}),
+      ...(result.zoneLevels ? { zoneLevels: Object.entries(result.zoneLevels).map(([zone, l]) => ({ zone, ...l })) } : {}),
+    };
     const report: PlaybackReport = result.error
-      ? { ...base, kind: 'playback.failed', endedAt, playedMs: result.playedMs, reason: 'PLAYER_ERROR' }
-      : { ...base, kind: 'playback.completed', endedAt, playedMs: result.playedMs, ...(result.level ? { level: result.level } : {}) };
-    if (!result.completed && !result.error)
-      report.reason = current.preempted ? 'PREEMPTED' : current.interrupted ? 'INTERRUPTED' : 'STOPPED';
+      ? { ...played, kind: 'playback.failed', endedAt, playedMs: result.playedMs, reason: 'PLAYER_ERROR' }
+      : { ...played, kind: 'playback.completed', endedAt, playedMs: result.playedMs, ...measured };
+    if (!result.completed && !result.error) report.reason = current.why ?? 'STOPPED';
     this.finish(entry, report, true);
+    settle();
     void this.sendTelemetry();
+  }
+
+  /**
+   * The zones an item plays on, each at min(its volume, else the all-zones volume, the policy's ceiling
+   * now) ([P-3.1.3]); undefined when the item names only zones this gateway does not have.
+   */
+  private zoneLevels(entry: ManifestEntry | undefined, at: number): Record<string, number> | undefined {
+    const own = this.deps.player.zones;
+    const names = entry?.zones ? entry.zones.filter((z) => own.includes(z)) : own;
+    if (names.length === 0) return undefined;
+    const ceiling = volumeCeilingAt(this.state.manifest?.policy, at);
+    return Object.fromEntries(names.map((z) => [z, Math.min(this.state.volume[z] ?? this.state.volume['*'] ?? 100, ceiling)]));
+  }
+
+  /** Ends what plays (faded unless the agent itself is going down), or cancels what is about to; settles once reported. */
+  private cut(airing: Airing, why: NonNullable<Airing['why']>, fade = true): Promise<void> {
+    airing.why ??= why;
+    airing.playback?.stop({ fadeMs: fade ? this.options.fadeMs : 0 });
+    return airing.ended;
   }
 
   /** Reports the item's end; `journalled` when it had started, so its now-playing journal is closed after the report is durable. */
@@ -587,6 +652,17 @@ export class Agent {
     this.publishReport(report);
     if (journalled) this.deps.store.clearNowPlaying();
     this.emit({ type: 'finished', occurrenceId: entry.occurrenceId, report });
+    // [P-5.5] an emergency with repeatUntil airs again until then, unless cancelled or cut short
+    const emergency = this.emergencies.get(entry.occurrenceId);
+    if (emergency?.entry === entry) {
+      const again = report.kind === 'playback.completed' && !report.reason && !this.stopped;
+      const now = this.deps.clock.now();
+      if (again && emergency.repeatUntil !== undefined && now + entry.media.durationMs <= emergency.repeatUntil) {
+        const next = { ...entry, startsAt: new Date(now).toISOString() };
+        emergency.entry = next;
+        this.queue.unshift(next);
+      } else this.emergencies.delete(entry.occurrenceId);
+    }
     // A queued item may start late only until its latestStartAt ([P-5.10]); past it, it is skipped.
     for (let next = this.queue.shift(); next && !this.stopped; next = this.queue.shift()) {
       if (next.latestStartAt && this.deps.clock.now() > Date.parse(next.latestStartAt)) {
@@ -634,26 +710,76 @@ export class Agent {
         await this.mqtt?.subscribeAsync(manifestTopic(this.device), { qos: 1 });
         return { manifestVersion: this.state.manifest?.version ?? null };
       },
-      stopCurrent: async () => {
+      stopCurrent: async (zone) => {
         const current = this.current;
+        if (zone !== undefined && !this.deps.player.zones.includes(zone)) return 'UNKNOWN_ZONE';
         if (!current) return { stopped: null };
-        current.playback.stop();
-        await current.playback.done;
-        return { stopped: current.entry?.occurrenceId ?? 'self-test' };
+        const stopped = current.entry?.occurrenceId ?? 'self-test';
+        if (zone !== undefined && Object.keys(current.zones).length > 1) {
+          // One zone of several: silenced for the rest of the item, the others play on.
+          if (zone in current.zones) {
+            current.zones[zone] = 0;
+            current.playback?.setVolume(zone, 0);
+          }
+          return { stopped, zone };
+        }
+        await this.cut(current, 'STOPPED');
+        return { stopped };
       },
       setVolume: (zone, level) => {
+        if (zone !== undefined && !this.deps.player.zones.includes(zone)) return 'UNKNOWN_ZONE';
         this.state.volume = { ...this.state.volume, [zone ?? '*']: level };
         this.deps.store.save(this.state);
+        // What plays now follows at once, still under the policy's ceiling.
+        const current = this.current;
+        const now = this.zoneLevels(current?.entry, this.deps.clock.now()) ?? {};
+        for (const [z, was] of Object.entries(current?.zones ?? {})) {
+          const next = now[z];
+          if (next !== undefined && next !== was && was !== 0) {
+            (current as Airing).zones[z] = next;
+            current?.playback?.setVolume(z, next);
+          }
+        }
         return { volume: this.state.volume };
       },
       selfTest: async () => {
         if (this.current) return 'BUSY';
-        const playback = this.deps.player.play({ toneHz: 1000, seconds: SELF_TEST_SECONDS }, { volume: this.state.volume['*'] });
-        this.current = { playback, startedAt: this.deps.clock.now() };
+        const zones = this.zoneLevels(undefined, this.deps.clock.now()) ?? {};
+        const playback = this.deps.player.play({ toneHz: 1000, seconds: SELF_TEST_SECONDS }, { zones });
+        const current: Airing = { playback, zones, startedAt: this.deps.clock.now(), ended: playback.done.then(() => {}) };
+        this.current = current;
         const result = await playback.done;
-        this.current = undefined;
+        if (this.current === current) this.current = undefined;
         if (!result.completed || !result.level) return 'DEVICE_FAULT';
-        return { playedMs: result.playedMs, ...result.level };
+        return { playedMs: result.playedMs, ...result.level, ...(result.zoneLevels ? { zones: result.zoneLevels } : {}) };
+      },
+      emergency: async (cmd) => {
+        try {
+          await this.deps.cache.ensure(cmd.media.sha256, `${this.deps.serverUrl}${cmd.media.path}`);
+        } catch {
+          return 'FILE_MISSING';
+        }
+        const now = this.deps.clock.now();
+        const repeatUntil = cmd.repeatUntil ? Date.parse(cmd.repeatUntil) : undefined;
+        if (repeatUntil !== undefined && repeatUntil <= now) return 'EXPIRED';
+        const entry: ManifestEntry = {
+          occurrenceId: cmd.occurrenceId,
+          startsAt: new Date(now).toISOString(),
+          priority: 'emergency',
+          media: cmd.media,
+          // [P-4.5] an emergency lasts until repeatUntil, or an hour; it airs at least once in full
+          validUntil: new Date(Math.max(repeatUntil ?? now + EMERGENCY_TTL_MS, now + cmd.media.durationMs + START_GRACE_MS)).toISOString(),
+        };
+        this.emergencies.set(cmd.occurrenceId, { entry, repeatUntil });
+        this.airNow(entry);
+        return { startedAt: entry.startsAt, ...(cmd.repeatUntil ? { repeatUntil: cmd.repeatUntil } : {}) };
+      },
+      cancelEmergency: async (occurrenceId) => {
+        if (!this.emergencies.delete(occurrenceId)) return { cancelled: null };
+        this.queue = this.queue.filter((e) => e.occurrenceId !== occurrenceId);
+        const current = this.current;
+        if (current?.entry?.occurrenceId === occurrenceId) await this.cut(current, 'CANCELLED');
+        return { cancelled: occurrenceId };
       },
       playNow: async (cmd) => {
         if (this.current) return 'BUSY';

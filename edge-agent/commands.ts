@@ -5,9 +5,14 @@ import type { Command, Reply } from '#protocol';
 /** What the agent exposes to command handlers. */
 export interface CommandTarget {
   resync(): Promise<{ manifestVersion: number | null }>;
-  stopCurrent(): Promise<{ stopped: string | null }>;
-  setVolume(zone: string | undefined, level: number): { volume: Record<string, number> };
+  /** Stops what plays; with a zone of several, silences only that zone. */
+  stopCurrent(zone?: string): Promise<{ stopped: string | null; zone?: string } | 'UNKNOWN_ZONE'>;
+  setVolume(zone: string | undefined, level: number): { volume: Record<string, number> } | 'UNKNOWN_ZONE';
   selfTest(): Promise<{ playedMs: number; rmsDbfs: number; peakDbfs: number } | 'BUSY' | 'DEVICE_FAULT'>;
+  emergency(
+    cmd: Extract<Command, { action: 'emergency.start' }>,
+  ): Promise<{ startedAt: string; repeatUntil?: string } | 'FILE_MISSING' | 'EXPIRED'>;
+  cancelEmergency(occurrenceId: string): Promise<{ cancelled: string | null }>;
   playNow(cmd: Extract<Command, { action: 'play-now' }>): Promise<{ startedAt: string } | 'BUSY' | 'FILE_MISSING'>;
   reboot?: () => void;
 }
@@ -29,10 +34,23 @@ export async function runCommand(cmd: Command, target: CommandTarget): Promise<{
   switch (cmd.action) {
     case 'sync-now':
       return { reply: ok(cmd, await target.resync()) };
-    case 'stop':
-      return { reply: ok(cmd, await target.stopCurrent()) };
-    case 'volume':
-      return { reply: ok(cmd, target.setVolume(cmd.zone, cmd.level)) };
+    case 'stop': {
+      const r = await target.stopCurrent(cmd.zone);
+      return { reply: r === 'UNKNOWN_ZONE' ? unknownZone(cmd, cmd.zone) : ok(cmd, r) };
+    }
+    case 'volume': {
+      const r = target.setVolume(cmd.zone, cmd.level);
+      return { reply: r === 'UNKNOWN_ZONE' ? unknownZone(cmd, cmd.zone) : ok(cmd, r) };
+    }
+    case 'emergency.start': {
+      const r = await target.emergency(cmd);
+      if (r === 'FILE_MISSING')
+        return { reply: errorReply(cmd.txn, cmd.action, 'FILE_MISSING', 'the audio could not be fetched or did not match its hash') };
+      if (r === 'EXPIRED') return { reply: errorReply(cmd.txn, cmd.action, 'EXPIRED', 'repeatUntil has passed') };
+      return { reply: ok(cmd, r) };
+    }
+    case 'emergency.cancel':
+      return { reply: ok(cmd, await target.cancelEmergency(cmd.occurrenceId)) };
     case 'self-test': {
       const r = await target.selfTest();
       if (r === 'BUSY') return { reply: errorReply(cmd.txn, cmd.action, 'BUSY', 'something is playing; stop it first') };
@@ -51,10 +69,13 @@ export async function runCommand(cmd: Command, target: CommandTarget): Promise<{
       // [P-3.5] reply first, then restart
       return { reply: ok(cmd), after: target.reboot };
     default:
-      // emergency.* and live.* arrive with the playout engine (issue #6).
+      // live.* needs the Opus frame player ([P-5.6], [P-8.3]); it has its own issue.
       return { reply: errorReply(cmd.txn, cmd.action, 'NOT_SUPPORTED', `${cmd.action} is not supported by this agent version`) };
   }
 }
+
+const unknownZone = (cmd: Command, zone: string | undefined): Reply =>
+  errorReply(cmd.txn, cmd.action, 'UNKNOWN_ZONE', `this gateway has no zone "${zone ?? ''}"`);
 
 /** Best effort to find txn and action in a command that failed verification, for the error reply. */
 export function peekTxn(payload: Buffer): { txn: string | null; action: string | null } {

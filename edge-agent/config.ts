@@ -12,6 +12,14 @@ export const AgentConfig = z.strictObject({
   dataDir: z.string().min(1).optional(),
   /** ALSA device; when unset a sound card is detected, else the null sink measures instead. */
   alsaDevice: z.string().min(1).optional(),
+  /**
+   * Outputs by zone code (as provisioned on the server) to an ALSA device, or "null" for the
+   * measuring null sink. Unset: one zone "z1" on `alsaDevice` or the detected card.
+   */
+  zones: z
+    .record(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a zone code is 1–32 letters, digits, _ or -'), z.string().min(1))
+    .refine((zones) => Object.keys(zones).length >= 1 && Object.keys(zones).length <= 16, 'between 1 and 16 zones')
+    .optional(),
   ffmpegPath: z.string().min(1).default('ffmpeg'),
   /** Audio for items starting within this many hours is fetched ahead. */
   prefetchHorizonHours: z

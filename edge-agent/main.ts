@@ -1,7 +1,7 @@
 // `npm run agent -- --enroll-token TOKEN [--server URL] [--mqtt URL] [--data-dir DIR] [--config FILE]` (the token only on the first start)
 import { systemClock } from './clock.ts';
 import { type AgentConfig, loadAgentConfig } from './config.ts';
-import { detectSink } from './player.ts';
+import { resolveZones } from './player.ts';
 import { createGatewayAgent } from './wire.ts';
 
 const log = (level: string) => (msg: string, obj?: object) =>
@@ -15,14 +15,14 @@ async function main() {
     console.error(`loaphuong-agent: ${(err as Error).message}`);
     process.exit(2);
   }
-  const sink = detectSink(config.alsaDevice);
+  const zones = resolveZones(config.zones, config.alsaDevice);
   const agent = createGatewayAgent({
     enrollToken: config.enrollToken,
     dataDir: config.dataDir,
     serverUrl: config.serverUrl,
     mqttUrl: config.mqttUrl,
     clock: systemClock,
-    sink,
+    zones,
     ffmpegPath: config.ffmpegPath,
     options: {
       prefetchHorizonMs: config.prefetchHorizonHours * 3600_000,
@@ -34,7 +34,12 @@ async function main() {
   });
   agent.onEvent((e) => log('info')(`event ${e.type}`, e));
   await agent.start();
-  log('info')('agent started', { ...agent.identity(), sink: sink.kind, server: config.serverUrl, mqtt: config.mqttUrl });
+  log('info')('agent started', {
+    ...agent.identity(),
+    zones: Object.fromEntries(Object.entries(zones).map(([z, s]) => [z, s.kind === 'alsa' ? s.device : 'null'])),
+    server: config.serverUrl,
+    mqtt: config.mqttUrl,
+  });
   const shutdown = async () => {
     // Never outlive a stop request: whatever hangs, the unit manager gets its process back.
     setTimeout(() => process.exit(1), 10_000).unref();

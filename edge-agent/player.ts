@@ -6,6 +6,9 @@ import { createInterface } from 'node:readline';
 
 export type Sink = { kind: 'null' } | { kind: 'alsa'; device: string };
 
+/** A gateway's outputs by zone name ([P-2] zone codes), each to its own sink. */
+export type Zones = Record<string, Sink>;
+
 export interface Levels {
   rmsDbfs: number;
   peakDbfs: number;
@@ -14,67 +17,94 @@ export interface Levels {
 export interface PlayResult {
   completed: boolean;
   playedMs: number;
+  /** The loudest zone's levels: what proves the item was audible somewhere. */
   level?: Levels;
+  /** Levels measured after each zone's own volume, as its horns received them. */
+  zoneLevels?: Record<string, Levels>;
   error?: string;
 }
 
 export interface Playback {
   done: Promise<PlayResult>;
-  stop(): void;
+  /** Ends playback; with `fadeMs`, the level is ramped down first so a cut is not a click mid-word. */
+  stop(opts?: { fadeMs?: number }): void;
+  /** Changes a playing zone's level (all zones when `zone` is undefined); false when it does not play that zone. */
+  setVolume(zone: string | undefined, level: number): boolean;
 }
 
 export interface Player {
-  sink: Sink;
+  zones: string[];
   play(source: Source | string, opts?: PlayOptions): Playback;
 }
 
 const SAMPLE_RATE = 48_000;
+/** ffmpeg reads one interactive command per 100 ms; a fade-out is ramped in steps of that. */
+const COMMAND_STEP_MS = 100;
 
 /** What to play: a file, or a generated test tone (self-test, [P-3.5]). */
 export type Source = { file: string } | { toneHz: number; seconds: number };
 
 export interface PlayOptions {
-  /** Output level 0–100 ([P-3.5] volume); 100 leaves the audio as it is. */
-  volume?: number;
+  /** Level 0–100 per zone to play on ([P-3.5] volume; 100 leaves the audio as it is). Absent: every zone at 100. */
+  zones?: Record<string, number>;
   /** Fade in over this many ms, and out over the same before `durationMs` ends (when known). */
   fadeMs?: number;
   durationMs?: number;
-  /** Called after each measured second with the audio played so far. */
+  /** Called after each measured second with the audio played so far and the loudest zone's level. */
   onProgress?: (playedMs: number, level: Levels | undefined) => void;
 }
 
 /**
- * Pure argv: one-second frames through astats, metadata printed to stdout. The output is named
- * pipe:1 (quoted, escaped) because Node's stdio pipes are sockets, which /dev/stdout cannot open.
- * The volume filter comes before astats, so the measured level is what the horns receive.
+ * Pure argv. One decode feeds every zone (asplit); each zone has its own named volume filter (so its
+ * level can be changed while playing) and then splits again: one copy to its sink, one through
+ * one-second astats frames (overall RMS, peak and sample count only) whose metadata goes to its own
+ * pipe (fd 3 + zone index), unbuffered (`direct=1`: with avio's buffer the lines arrived only every
+ * ~20 s, so the journal's per-second checkpoints were late). Metering on a side branch keeps the sink
+ * free of the meter's one-second buffering. Pipes are named `pipe:N`
+ * (quoted, escaped) because Node's stdio pipes are sockets, which /dev/stdout cannot open.
  */
 export function playbackCommand(
   ffmpeg: string,
   source: Source | string,
-  sink: Sink,
+  zones: Zones,
   opts: PlayOptions = {},
-): { cmd: string; args: string[] } {
+): { cmd: string; args: string[]; zones: string[] } {
   const src: Source = typeof source === 'string' ? { file: source } : source;
   const input =
     'file' in src
       ? ['-re', '-i', src.file]
       : ['-re', '-f', 'lavfi', '-i', `sine=frequency=${src.toneHz}:sample_rate=${SAMPLE_RATE}:duration=${src.seconds}`];
-  const gain = opts.volume !== undefined && opts.volume < 100 ? `volume=${(opts.volume / 100).toFixed(2)},` : '';
-  const filter = `aresample=${SAMPLE_RATE},${fades(opts)}${gain}asetnsamples=n=${SAMPLE_RATE}:p=0,astats=metadata=1:reset=1,ametadata=mode=print:file='pipe\\:1'`;
-  const output = sink.kind === 'alsa' ? ['-f', 'alsa', sink.device] : ['-f', 'null', '-'];
+  const levels = opts.zones ?? Object.fromEntries(Object.keys(zones).map((z) => [z, 100]));
+  const names = Object.keys(levels).filter((z) => z in zones);
+  if (names.length === 0) throw new Error('no zone to play on');
+  const split = names.length > 1 ? `,asplit=${names.length}` : '';
+  const graph = [`[0:a]aresample=${SAMPLE_RATE}${fades(opts)},volume@all=1.000${split}${names.map((_, i) => `[a${i}]`).join('')}`];
+  const outputs: string[] = [];
+  names.forEach((zone, i) => {
+    graph.push(
+      `[a${i}]volume@z${i}=${gain(levels[zone] ?? 100)},asplit=2[o${i}][m${i}]`,
+      `[m${i}]asetnsamples=n=${SAMPLE_RATE}:p=0,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Number_of_samples+RMS_level+Peak_level,ametadata=mode=print:direct=1:file='pipe\\:${3 + i}',anullsink`,
+    );
+    const sink = zones[zone] as Sink;
+    outputs.push('-map', `[o${i}]`, ...(sink.kind === 'alsa' ? ['-f', 'alsa', sink.device] : ['-f', 'null', '-']));
+  });
   return {
     cmd: ffmpeg,
-    args: ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', ...input, '-af', filter, ...output],
+    // No -nostdin: stdin is the pipe that carries volume commands ("c" lines) to the running graph.
+    args: ['-hide_banner', '-nostats', '-v', 'error', ...input, '-filter_complex', graph.join(';'), ...outputs],
+    zones: names,
   };
 }
 
-/** afade filters: in at the start, out just before the known end (a cut by preemption is abrupt). */
+const gain = (level: number) => (Math.max(0, Math.min(100, level)) / 100).toFixed(3);
+
+/** afade filters: in at the start, out just before the known end (a stop ramps down through the volume filters). */
 function fades({ fadeMs, durationMs }: PlayOptions): string {
   if (!fadeMs || fadeMs <= 0) return '';
   const d = (fadeMs / 1000).toFixed(3);
-  const fadeIn = `afade=t=in:st=0:d=${d},`;
+  const fadeIn = `,afade=t=in:st=0:d=${d}`;
   if (!durationMs || durationMs < 4 * fadeMs) return fadeIn;
-  return `${fadeIn}afade=t=out:st=${((durationMs - fadeMs) / 1000).toFixed(3)}:d=${d},`;
+  return `${fadeIn},afade=t=out:st=${((durationMs - fadeMs) / 1000).toFixed(3)}:d=${d}`;
 }
 
 /** Accumulates astats metadata lines into played samples and a level summary. */
@@ -128,38 +158,140 @@ export class LevelMeter {
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-export function createFfmpegPlayer(opts: { ffmpegPath: string; sink: Sink }): Player {
+export function createFfmpegPlayer(opts: { ffmpegPath: string; zones: Zones }): Player {
   return {
-    sink: opts.sink,
-    play(source, playOpts) {
-      const { cmd, args } = playbackCommand(opts.ffmpegPath, source, opts.sink, playOpts);
-      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      const meter = new LevelMeter();
+    zones: Object.keys(opts.zones),
+    play(source, playOpts = {}) {
+      let built: ReturnType<typeof playbackCommand>;
+      try {
+        built = playbackCommand(opts.ffmpegPath, source, opts.zones, playOpts);
+      } catch (err) {
+        const result = { completed: false, playedMs: 0, error: (err as Error).message };
+        return { done: Promise.resolve(result), stop() {}, setVolume: () => false };
+      }
+      const { cmd, args, zones } = built;
+      const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe', ...zones.map(() => 'pipe' as const)] });
+      const commands = new VolumeCommands((line) => child.stdin?.write(line));
+      const meters = zones.map(() => new LevelMeter());
+      const loudest = () => loudestOf(zones.map((z, i) => [z, meters[i]?.levels] as const));
       let stderr = '';
       let stopped = false;
-      createInterface({ input: child.stdout }).on('line', (l) => {
-        if (meter.line(l)) playOpts?.onProgress?.(meter.playedMs, meter.levels);
+      let exited = false;
+      child.stdin?.on('error', () => {}); // EPIPE when ffmpeg has already exited: nothing to tell it any more
+      meters.forEach((meter, i) => {
+        const out = child.stdio[3 + i] as NodeJS.ReadableStream;
+        createInterface({ input: out }).on('line', (l) => {
+          // The first zone's meter counts the samples played; the others run in lockstep.
+          if (meter.line(l) && i === 0) playOpts.onProgress?.(meter.playedMs, loudest().level);
+        });
       });
-      child.stderr.on('data', (d: Buffer) => {
-        if (stderr.length < 4096) stderr += d.toString();
+      child.stderr?.on('data', (d: Buffer) => {
+        for (const line of d.toString().split('\n')) {
+          // ffmpeg echoes interactive commands on stderr whatever the log level; they are not errors.
+          if (line.startsWith('Command reply')) commands.replied();
+          if (!line.trim() || /^(Enter command|Command reply|Parsed_|\[)/.test(line.trim())) continue;
+          if (stderr.length < 4096) stderr += `${line}\n`;
+        }
       });
       const done = new Promise<PlayResult>((resolvePromise) => {
         child.on('error', (err) => resolvePromise({ completed: false, playedMs: 0, error: err.message }));
         child.on('close', (code) => {
-          const result: PlayResult = { completed: code === 0 && !stopped, playedMs: meter.playedMs, level: meter.levels };
-          if (code !== 0 && !stopped) result.error = stderr.trim().split('\n').at(-1) ?? `ffmpeg exited ${code}`;
+          exited = true;
+          commands.close();
+          const { level, zoneLevels } = loudest();
+          const result: PlayResult = { completed: code === 0 && !stopped, playedMs: meters[0]?.playedMs ?? 0, level, zoneLevels };
+          if (code !== 0 && !stopped) result.error = stderr.trim().split('\n').at(-1) || `ffmpeg exited ${code}`;
           resolvePromise(result);
         });
       });
       return {
         done,
-        stop() {
+        stop({ fadeMs = 0 } = {}) {
+          if (exited) return;
+          const kill = () => {
+            if (!exited) child.kill('SIGTERM');
+          };
+          if (stopped || fadeMs < COMMAND_STEP_MS) {
+            stopped = true;
+            return kill();
+          }
           stopped = true;
-          child.kill('SIGTERM');
+          // The shared volume filter ramps every zone at once; each step replaces the one before if unsent.
+          const steps = Math.round(fadeMs / COMMAND_STEP_MS);
+          for (let k = 1; k <= steps; k++)
+            setTimeout(() => commands.set('volume@all', gain((100 * (steps - k)) / steps)), (k - 1) * COMMAND_STEP_MS);
+          // One more step for ffmpeg to read the last command before it is told to end.
+          setTimeout(kill, steps * COMMAND_STEP_MS);
+        },
+        setVolume(zone, level) {
+          const targets = zone === undefined ? zones : zones.filter((z) => z === zone);
+          if (stopped || targets.length === 0) return false;
+          for (const z of targets) commands.set(`volume@z${zones.indexOf(z)}`, gain(level));
+          return true;
         },
       };
     },
   };
+}
+
+/**
+ * Level changes for a running ffmpeg, as interactive commands on its stdin (`c<target> -1 volume <gain>`).
+ * ffmpeg reads one per 100 ms and silently drops those read before its filter graph is configured (the
+ * first ~150 ms), so each is sent again until ffmpeg prints its "Command reply"; only the newest wanted
+ * gain per filter is kept, so a fade's steps coalesce when ffmpeg is slow to read them.
+ */
+class VolumeCommands {
+  private readonly wanted = new Map<string, string>();
+  private inFlight?: { target: string; gain: string };
+  private resend?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly write: (line: string) => void) {}
+
+  set(target: string, gain: string): void {
+    this.wanted.set(target, gain);
+    this.pump();
+  }
+
+  /** ffmpeg answered the command in flight. */
+  replied(): void {
+    const sent = this.inFlight;
+    if (!sent) return;
+    if (this.wanted.get(sent.target) === sent.gain) this.wanted.delete(sent.target);
+    this.inFlight = undefined;
+    clearTimeout(this.resend);
+    this.pump();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.resend);
+  }
+
+  private pump(): void {
+    if (this.inFlight || this.closed) return;
+    const next = this.wanted.entries().next();
+    if (next.done) return;
+    const [target, gain] = next.value;
+    this.inFlight = { target, gain };
+    this.write(`c${target} -1 volume ${gain}\n`);
+    this.resend = setTimeout(() => {
+      this.inFlight = undefined;
+      this.pump();
+    }, 2 * COMMAND_STEP_MS);
+  }
+}
+
+/** Each zone's levels, and the loudest of them as the item's level summary. */
+function loudestOf(measured: readonly (readonly [string, Levels | undefined])[]): Pick<PlayResult, 'level' | 'zoneLevels'> {
+  const zoneLevels: Record<string, Levels> = {};
+  let level: Levels | undefined;
+  for (const [zone, l] of measured) {
+    if (!l) continue;
+    zoneLevels[zone] = l;
+    if (!level || l.rmsDbfs > level.rmsDbfs) level = l;
+  }
+  return level ? { level, zoneLevels } : {};
 }
 
 /** ALSA is used when the machine has a sound card; otherwise the null sink measures instead. */
@@ -167,4 +299,15 @@ export function detectSink(device: string | undefined): Sink {
   if (device) return { kind: 'alsa', device };
   const cards = existsSync('/proc/asound/cards') ? readFileSync('/proc/asound/cards', 'utf8') : '';
   return /^\s*\d+\s+\[/m.test(cards) ? { kind: 'alsa', device: 'default' } : { kind: 'null' };
+}
+
+/**
+ * The gateway's zones: from the config (`{"z1": "hw:0,0", "z2": "null"}`, "null" = the measuring
+ * null sink), else one zone "z1" (the server's default zone code) on the detected sink.
+ */
+export function resolveZones(configured: Record<string, string> | undefined, alsaDevice: string | undefined): Zones {
+  if (!configured) return { z1: detectSink(alsaDevice) };
+  return Object.fromEntries(
+    Object.entries(configured).map(([zone, device]) => [zone, device === 'null' ? { kind: 'null' } : { kind: 'alsa', device }]),
+  );
 }

@@ -5,7 +5,7 @@ import { Agent, type AgentLog, type AgentOptions } from './agent.ts';
 import { type BackoffOptions, gatewayConnector } from './backoff.ts';
 import { AudioCache } from './cache.ts';
 import type { Clock } from './clock.ts';
-import { createFfmpegPlayer, type Sink } from './player.ts';
+import { createFfmpegPlayer, type Zones } from './player.ts';
 import { Outbox, StateStore } from './store.ts';
 
 export interface GatewayWiring {
@@ -14,7 +14,8 @@ export interface GatewayWiring {
   mqttUrl: string;
   clock: Clock;
   log: AgentLog;
-  sink: Sink;
+  /** Outputs by zone code; tests and benchmarks use `{ z1: { kind: 'null' } }`. */
+  zones: Zones;
   enrollToken?: string;
   ffmpegPath?: string;
   reboot?: () => void;
@@ -31,7 +32,7 @@ export function createGatewayAgent(w: GatewayWiring): Agent {
     store: new StateStore(w.dataDir),
     outbox: new Outbox(w.dataDir),
     cache: new AudioCache(join(w.dataDir, 'cache'), { fetch }),
-    player: createFfmpegPlayer({ ffmpegPath: w.ffmpegPath ?? 'ffmpeg', sink: w.sink }),
+    player: createFfmpegPlayer({ ffmpegPath: w.ffmpegPath ?? 'ffmpeg', zones: w.zones }),
     connectMqtt: gatewayConnector(w.mqttUrl, w.reconnect),
     reboot: w.reboot,
     log: w.log,

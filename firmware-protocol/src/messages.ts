@@ -101,6 +101,7 @@ export const ReportReason = z.enum([
   'CANCELLED',
   'CONFLICT',
   'INTERRUPTED',
+  'UNKNOWN_ZONE',
 ]);
 
 /** [P-3.2] Proof of playback, sent when playback starts and when it ends. */
@@ -121,6 +122,11 @@ export const PlaybackReport = z.object({
     })
     .optional(),
   zones: z.array(zone).max(16).optional(),
+  /** Levels per zone, measured after the zone's own volume (`level` is the loudest of them). */
+  zoneLevels: z
+    .array(z.object({ zone, rmsDbfs: z.number().min(-200).max(10), peakDbfs: z.number().min(-200).max(10) }))
+    .max(16)
+    .optional(),
   /** One of ReportReason; receivers accept other strings from newer devices. */
   reason: z.string().max(64).optional(),
 });
@@ -214,6 +220,7 @@ export const ReplyErrorCode = z.enum([
   'BUSY',
   'POLICY',
   'DEVICE_FAULT',
+  'UNKNOWN_ZONE',
 ]);
 
 /** [P-3.6] The one reply envelope body: ok, or an error with a stable code. `txn` is null only when

@@ -8,7 +8,7 @@ import { commandTopic, LIMITS, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { startTestServer, uploadApproved } from '../helpers/server.ts';
+import { sendCommand, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -16,17 +16,15 @@ t.teardown(() => server.stop());
 const station = 'HN-00019';
 const gw = await onlineAgent(t, { station, server, clock });
 
-const command = async (body: unknown, code = station) => {
-  const res = await fetch(`${server.url}/api/v1/stations/${code}/commands`, {
-    method: 'POST',
-    headers: { ...server.auth, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return {
-    status: res.status,
-    body: (await res.json()) as Record<string, unknown> & { ok?: boolean; error?: { code: string }; result?: Record<string, unknown> },
-  };
-};
+const command = (body: unknown, code = station) => sendCommand(server, code, body);
+
+const mediaRef = (media: Record<string, unknown>) => ({
+  sha256: media.sha256,
+  path: `/blobs/${media.sha256}`,
+  durationMs: media.durationMs,
+  sizeBytes: media.sizeBytes,
+  codec: 'opus',
+});
 
 t.test('volume is acknowledged and kept across restarts of the agent state', async (t) => {
   const r = await command({ action: 'volume', level: 40 });
@@ -55,13 +53,7 @@ t.test('play-now fetches the audio and airs it at once, with proof', async (t) =
     action: 'play-now',
     occurrenceId: 'adhoc-1',
     priority: 'priority',
-    media: {
-      sha256: media.sha256,
-      path: `/blobs/${media.sha256}`,
-      durationMs: media.durationMs,
-      sizeBytes: media.sizeBytes,
-      codec: 'opus',
-    },
+    media: mediaRef(media),
   });
   t.match(r.body, { ok: true, result: { startedAt: clock.date().toISOString() } });
   const done = await gw.waitFor('finished', (e) => e.occurrenceId === 'adhoc-1');
@@ -69,9 +61,53 @@ t.test('play-now fetches the audio and airs it at once, with proof', async (t) =
 });
 
 t.test('actions this agent version does not implement get NOT_SUPPORTED, not silence', async (t) => {
-  const r = await command({ action: 'emergency.cancel', occurrenceId: 'x' });
-  t.match(r.body, { ok: false, action: 'emergency.cancel', error: { code: 'NOT_SUPPORTED' } });
+  const r = await command({ action: 'live.stop', streamId: 'ab'.repeat(16) });
+  t.match(r.body, { ok: false, action: 'live.stop', error: { code: 'NOT_SUPPORTED' } });
   t.match((await command({ action: 'reboot' })).body, { ok: false, error: { code: 'NOT_SUPPORTED' } });
+  t.match((await command({ action: 'stop', zone: 'nowhere' })).body, { ok: false, error: { code: 'UNKNOWN_ZONE' } });
+});
+
+t.test('a volume command turns down what is playing at once, and the proof measures it', async (t) => {
+  await command({ action: 'volume', level: 100 });
+  const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'loud.wav'), { seconds: 3, amplitude: 0.5 }));
+  await command({ action: 'play-now', occurrenceId: 'adhoc-loud', priority: 'normal', media: mediaRef(media) });
+  await gw.waitFor('started', (e) => e.occurrenceId === 'adhoc-loud');
+  t.match((await command({ action: 'volume', level: 10 })).body, { ok: true, result: { volume: { '*': 10 } } });
+  const done = await gw.waitFor('finished', (e) => e.occurrenceId === 'adhoc-loud');
+  t.equal(done.report.kind, 'playback.completed');
+  // At full level the tone (stored at -16 LUFS) measures about -16 dBFS RMS; 20 dB down for most of it.
+  t.ok((done.report.level?.rmsDbfs ?? 0) < (media.loudnessAfterLufs as number) - 6, `measured ${done.report.level?.rmsDbfs} dBFS`);
+});
+
+t.test('emergency.start cuts what plays (PREEMPTED), repeats until cancelled, and the cancel is reported', async (t) => {
+  const { body: talk } = await uploadApproved(server, makeTone(join(server.dataDir, 'talk.wav'), { seconds: 20, frequency: 300 }));
+  const { body: siren } = await uploadApproved(server, makeTone(join(server.dataDir, 'siren.wav'), { seconds: 1, frequency: 1400 }));
+  await command({ action: 'play-now', occurrenceId: 'adhoc-talk', priority: 'priority', media: mediaRef(talk) });
+  await gw.waitFor('started', (e) => e.occurrenceId === 'adhoc-talk');
+  const repeatUntil = new Date(clock.now() + 600_000).toISOString();
+  const started = await command({ action: 'emergency.start', occurrenceId: 'em-1', media: mediaRef(siren), repeatUntil });
+  t.match(started.body, { ok: true, result: { repeatUntil } });
+  const cut = await gw.waitFor('finished', (e) => e.occurrenceId === 'adhoc-talk');
+  t.match(cut.report, { kind: 'playback.completed', reason: 'PREEMPTED' });
+  // The clock stands still, so repeatUntil stays ahead: it airs again and again.
+  const airings = () => gw.events.filter((e) => e.type === 'finished' && e.occurrenceId === 'em-1');
+  await gw.waitFor('started', (e) => e.occurrenceId === 'em-1' && airings().length >= 1);
+  const first = airings()[0] as { report: { kind: string; reason?: string; playedMs?: number } };
+  t.equal(first.report.kind, 'playback.completed');
+  t.notOk(first.report.reason, 'the first airing ran in full');
+  t.ok((first.report.playedMs ?? 0) > 900);
+  const cancel = await command({ action: 'emergency.cancel', occurrenceId: 'em-1' });
+  t.match(cancel.body, { ok: true, result: { cancelled: 'em-1' } });
+  const last = airings().at(-1) as { report: { reason?: string } };
+  t.equal(last.report.reason, 'CANCELLED', 'the airing the cancel cut is reported CANCELLED');
+  t.match((await command({ action: 'emergency.cancel', occurrenceId: 'em-1' })).body, { ok: true, result: { cancelled: null } });
+  const past = await command({
+    action: 'emergency.start',
+    occurrenceId: 'em-2',
+    media: mediaRef(siren),
+    repeatUntil: new Date(clock.now() - 1000).toISOString(),
+  });
+  t.match(past.body, { ok: false, error: { code: 'EXPIRED' } });
 });
 
 t.test('the server refuses malformed commands and unknown stations before sending anything', async (t) => {

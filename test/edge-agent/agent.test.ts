@@ -8,7 +8,7 @@ import { AudioCache } from '../../edge-agent/cache.ts';
 import { makeAgent, onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { scheduleItem, sendCommand, startTestServer, uploadApproved } from '../helpers/server.ts';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 
 const clock = new FakeClock(Date.now());
@@ -249,6 +249,49 @@ t.test(
     const aired = await gw.waitFor('finished', (e) => e.occurrenceId === emergency);
     t.equal(aired.report.kind, 'playback.completed');
     t.notOk(aired.report.reason);
+  },
+);
+
+t.test(
+  'a gateway with several zones plays an entry on the zones it names, each at its own level, and refuses one naming none of its own',
+  async (t) => {
+    const station = 'HN-00055';
+    const { body: media } = await uploadApproved(
+      server,
+      makeTone(join(server.dataDir, 'zones.wav'), { seconds: 1, frequency: 770, amplitude: 0.5 }),
+    );
+    const gw = await onlineAgent(t, { station, server, clock, zones: ['market', 'school', 'gate'] });
+    const at = clock.now() + 60_000;
+    await publishManifest(station, {
+      version: 3_000_000,
+      horizonUntil: new Date(at + 86_400_000).toISOString(),
+      entries: [
+        { ...entryOf(media, 'two-zones', at), zones: ['market', 'school'] },
+        { ...entryOf(media, 'all-zones', at + 5000) },
+        { ...entryOf(media, 'elsewhere', at + 10_000), zones: ['z9'] },
+      ],
+    });
+    await gw.waitFor('armed', (e) => e.occurrenceId === 'elsewhere');
+    await gw.waitFor('cached');
+    // The school zone at half: 6 dB under the market, measured after each zone's own volume.
+    t.match((await sendCommand(server, station, { action: 'volume', zone: 'school', level: 50 })).body, { ok: true });
+    clock.advanceTo(at);
+    const two = await gw.waitFor('finished', (e) => e.occurrenceId === 'two-zones');
+    t.match(two.report, { kind: 'playback.completed', zones: ['market', 'school'] });
+    const level = Object.fromEntries((two.report.zoneLevels ?? []).map((z) => [z.zone, z.rmsDbfs]));
+    t.same(Object.keys(level), ['market', 'school'], 'measured on the zones it played, not the gate');
+    t.ok(Math.abs((level.market ?? 0) - (level.school ?? 0) - 6.02) < 0.2, `market ${level.market}, school ${level.school}`);
+    t.equal(two.report.level?.rmsDbfs, level.market, 'the level summary is the loudest zone');
+    clock.advanceTo(at + 5000);
+    const all = await gw.waitFor('finished', (e) => e.occurrenceId === 'all-zones');
+    t.same(all.report.zones, ['market', 'school', 'gate'], 'an entry naming no zone plays on all of them');
+    clock.advanceTo(at + 10_000);
+    const none = await gw.waitFor('finished', (e) => e.occurrenceId === 'elsewhere');
+    t.match(none.report, { kind: 'playback.failed', reason: 'UNKNOWN_ZONE', playedMs: 0 });
+    t.match((await sendCommand(server, station, { action: 'volume', zone: 'z9', level: 10 })).body, {
+      ok: false,
+      error: { code: 'UNKNOWN_ZONE' },
+    });
   },
 );
 

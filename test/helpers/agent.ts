@@ -21,8 +21,13 @@ export async function makeAgent(opts: {
   mqttUrl?: string;
   dataDir?: string;
   options?: Partial<AgentOptions>;
+  /** The gateway's outputs (all null sinks); default one zone "z1", as the server provisions. */
+  zones?: string[];
 }) {
-  const enrollToken = opts.dataDir ? undefined : await provisionDevice(opts.server, opts.station);
+  const zones = opts.zones ?? ['z1'];
+  const enrollToken = opts.dataDir
+    ? undefined
+    : await provisionDevice(opts.server, opts.station, opts.zones ? { zones: zones.map((code) => ({ code })) } : {});
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-agent-'));
   const mqttUrl = opts.mqttUrl ?? opts.server.mqttUrl;
   const agent = createGatewayAgent({
@@ -31,7 +36,7 @@ export async function makeAgent(opts: {
     serverUrl: opts.serverUrl ?? opts.server.url,
     mqttUrl,
     clock: opts.clock,
-    sink: { kind: 'null' },
+    zones: Object.fromEntries(zones.map((z) => [z, { kind: 'null' as const }])),
     log: quiet,
     options: opts.options,
   });

@@ -105,6 +105,19 @@ export async function scheduleItem(server: TestServer, mediaId: unknown, station
   return ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
 }
 
+/** Sends a remote command through the server's API and returns the device's reply as the API relays it. */
+export async function sendCommand(server: TestServer, station: string, body: unknown) {
+  const res = await fetch(`${server.url}/api/v1/stations/${station}/commands`, {
+    method: 'POST',
+    headers: { ...server.auth, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown> & { ok?: boolean; error?: { code: string }; result?: Record<string, unknown> },
+  };
+}
+
 /** Provisions a gateway for the station (as admin) and returns its one-time enrollment token. */
 export async function provisionDevice(server: TestServer, station: string, body: object = {}): Promise<string> {
   const res = await fetch(`${server.url}/api/v1/stations/${station}/devices`, {
