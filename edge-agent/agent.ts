@@ -307,8 +307,13 @@ export class Agent {
     const { deps } = this;
     const opened = this.openFromServer(payload, 'manifest');
     if (!opened.ok) {
-      // The retained manifest comes again at every reconnect: the one applied is not an error.
-      if (opened.code === 'REPLAYED' && claimed(payload).id === this.state.manifestId) return;
+      // The retained manifest comes again at every reconnect: the one applied is not an error. Its ack is
+      // sent again, since the last one may have died with the process or link before its PUBACK ([P-3.7]).
+      if (opened.code === 'REPLAYED' && claimed(payload).id === this.state.manifestId) {
+        const applied = this.state.manifest;
+        if (applied) this.ack({ station: this.station, version: applied.version, status: 'applied', entries: applied.entries.length });
+        return;
+      }
       if (opened.code === 'REPLAYED' || opened.code === 'STALE_SEQUENCE') {
         // An older manifest sent again (by an attacker or a confused relay): refused, and its version is long settled.
         deps.log.warn('manifest replay refused', { code: opened.code });

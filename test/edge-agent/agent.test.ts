@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
-import { type Manifest, manifestTopic, seal } from '#protocol';
+import { ackTopic, type Manifest, manifestTopic, seal } from '#protocol';
 import { AudioCache } from '../../edge-agent/cache.ts';
 import { makeAgent, onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
@@ -161,6 +161,35 @@ t.test('after a restart the agent re-arms its stored plan without the network, a
   clock.advanceTo(t2.getTime());
   const done = await second.waitFor('finished', (e) => e.occurrenceId === occ2);
   t.equal(done.report.kind, 'playback.completed', 'aired from the cache while offline');
+});
+
+t.test('the retained manifest met again after a restart is acknowledged again, since the first ack may never have arrived', async (t) => {
+  const station = 'HN-00058';
+  const spy = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  t.teardown(() => spy.endAsync());
+  const acks: { version: number; status: string }[] = [];
+  spy.on('message', (_topic, payload) => acks.push(JSON.parse(payload.toString()).body));
+  await spy.subscribeAsync(ackTopic(station), { qos: 1 });
+  const first = await onlineAgent(t, { station, server, clock });
+  const applied = await first.waitFor('manifest');
+  await first.agent.stop();
+  const second = await onlineAgent(t, { station, server, clock, dataDir: first.dataDir });
+  // The spy subscribed before either agent, and the broker delivers in order: two acks once the second is seen.
+  await new Promise<void>((resolve) => {
+    const check = () => (acks.length >= 2 ? resolve() : spy.once('message', check));
+    check();
+  });
+  t.same(
+    acks.map((a) => [a.version, a.status]),
+    [
+      [applied.version, 'applied'],
+      [applied.version, 'applied'],
+    ],
+  );
+  t.notOk(
+    second.events.some((e) => e.type === 'manifest'),
+    'the manifest was not applied twice',
+  );
 });
 
 t.test('an item whose audio cannot be had at airtime is reported as failed with FILE_MISSING', async (t) => {
