@@ -1,5 +1,6 @@
-// idle_rss_mb: resident memory of the real agent program (`npm run agent`'s entry, through the tsx
-// loader) enrolled, subscribed, holding a plan, and idle. start_error_ms_p99: |actual − scheduled| start
+// idle_rss_mb: resident memory of the real agent program as gateways run it (`npm run agent:build`'s
+// bundle under plain node; idle_rss_mb_tsx: the same entry through the tsx loader) enrolled, subscribed,
+// holding a plan, and idle. start_error_ms_p99: |actual − scheduled| start
 // over 200 one-second occurrences 2 s apart (no overlap, so no queueing is counted) by an agent on the real clock (real server, broker, ffmpeg
 // null sink); "actual" is the instant the agent's proof states as startedAt.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -8,16 +9,52 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { AgentEvent } from '../edge-agent/agent.ts';
+import { buildAgent, GATEWAY_NODE_FLAGS } from '../edge-agent/build.ts';
 import { systemClock } from '../edge-agent/clock.ts';
 import { createGatewayAgent } from '../edge-agent/wire.ts';
 import { makeTone } from '../test/helpers/audio.ts';
-import { provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../test/helpers/server.ts';
+import { provisionDevice, scheduleItem, startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
 import { figure } from './report.ts';
 
 const OCCURRENCES = 200;
 const SPACING_MS = 2000;
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+/** Starts the agent program with `args`, enrolled for `station`, and resolves once it holds a plan with its audio. */
+async function idleAgent(server: TestServer, station: string, args: string[], schedule: () => Promise<unknown>): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...args,
+      '--enroll-token',
+      await provisionDevice(server, station),
+      '--server',
+      server.url,
+      '--mqtt',
+      server.mqttUrl,
+      '--data-dir',
+      mkdtempSync(join(tmpdir(), 'lp-bench-idle-')),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const until = (text: string) =>
+    new Promise<void>((resolve) => {
+      const on = (line: string) => {
+        if (line.includes(text)) {
+          lines.off('line', on);
+          resolve();
+        }
+      };
+      lines.on('line', on);
+    });
+  await until('"msg":"event subscribed"');
+  const cached = until('"msg":"event cached"');
+  await schedule();
+  await cached;
+  return child;
+}
 
 export async function run(): Promise<void> {
   const server = await startTestServer();
@@ -28,48 +65,27 @@ export async function run(): Promise<void> {
     const media = uploaded.body;
     const schedule = (station: string, startsAt: number) => scheduleItem(server, media.id, station, startsAt);
 
-    // Idle memory of the agent program, as deployed.
-    const idleStation = 'HN-00001';
-    child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'edge-agent/main.ts',
-        '--enroll-token',
-        await provisionDevice(server, idleStation),
-        '--server',
-        server.url,
-        '--mqtt',
-        server.mqttUrl,
-        '--data-dir',
-        mkdtempSync(join(tmpdir(), 'lp-bench-idle-')),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    const until = (text: string) =>
-      new Promise<void>((resolve) => {
-        const on = (line: string) => {
-          if (line.includes(text)) {
-            lines.off('line', on);
-            resolve();
-          }
-        };
-        lines.on('line', on);
+    // Idle memory of the agent program: as built for gateways (one bundle, plain node), and through tsx.
+    const bundle = await buildAgent(join(mkdtempSync(join(tmpdir(), 'lp-bench-bundle-')), 'agent.mjs'));
+    const variants = [
+      // The flags deploy/systemd/loaphuong-agent@.service runs it with.
+      { loader: 'bundle', station: 'HN-00001', args: [...GATEWAY_NODE_FLAGS, bundle] },
+      { loader: 'tsx', station: 'HN-00007', args: ['--import', 'tsx', 'edge-agent/main.ts'] },
+    ];
+    for (const { loader, station, args } of variants) {
+      child = await idleAgent(server, station, args, () => schedule(station, Date.now() + 3600_000));
+      // Settled: startup garbage goes within seconds; the maximum of five samples a second apart.
+      const samples: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        samples.push(rssMb(child.pid as number));
+      }
+      figure('agent', loader === 'bundle' ? 'idle_rss_mb' : 'idle_rss_mb_tsx', Math.max(...samples), 'MB', {
+        loader,
+        samples: samples.map((s) => Math.round(s)),
       });
-    await until('"msg":"event subscribed"');
-    const cached = until('"msg":"event cached"');
-    await schedule(idleStation, Date.now() + 3600_000);
-    await cached;
-    // Settled: a few heartbeats' worth of idling is not needed for RSS, but let startup garbage go.
-    const samples: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 1000));
-      samples.push(rssMb(child.pid as number));
+      child.kill('SIGTERM');
     }
-    figure('agent', 'idle_rss_mb', Math.max(...samples), 'MB', { loader: 'tsx', samples: samples.map((s) => Math.round(s)) });
-    child.kill('SIGTERM');
 
     // Start accuracy.
     const station = 'HN-00004';

@@ -17,8 +17,12 @@ export const AgentConfig = z.strictObject({
    * measuring null sink. Unset: one zone "z1" on `alsaDevice` or the detected card.
    */
   zones: z
-    .record(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a zone code is 1–32 letters, digits, _ or -'), z.string().min(1))
+    .record(z.string(), z.string().min(1))
     .refine((zones) => Object.keys(zones).length >= 1 && Object.keys(zones).length <= 16, 'between 1 and 16 zones')
+    .refine(
+      (zones) => Object.keys(zones).every((code) => /^[A-Za-z0-9_-]{1,32}$/.test(code)),
+      'a zone code is 1–32 letters, digits, _ or -',
+    )
     .optional(),
   ffmpegPath: z.string().min(1).default('ffmpeg'),
   /** Audio for items starting within this many hours is fetched ahead. */

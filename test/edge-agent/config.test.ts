@@ -1,8 +1,10 @@
 // The agent's configuration: flags over environment over the JSON file over defaults, all validated.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { buildAgent, GATEWAY_NODE_FLAGS } from '../../edge-agent/build.ts';
 import { loadAgentConfig } from '../../edge-agent/config.ts';
 
 const file = (content: string) => {
@@ -36,4 +38,18 @@ t.test('a bad file or value is refused with what is wrong', (t) => {
   t.throws(() => loadAgentConfig(['--config', file('{"colour": "blue"}')], {}), /colour/, 'unknown keys are refused');
   t.throws(() => loadAgentConfig(['--server', 'not a url'], {}), /--server/);
   t.end();
+});
+
+t.test('zones map zone codes to ALSA devices; a bad code or an empty map is refused', (t) => {
+  t.same(loadAgentConfig(['--config', file('{"zones": {"z1": "hw:0,0", "z2": "null"}}')], {}).zones, { z1: 'hw:0,0', z2: 'null' });
+  t.throws(() => loadAgentConfig(['--config', file('{"zones": {"z 1": "hw:0,0"}}')], {}), /zone code/);
+  t.throws(() => loadAgentConfig(['--config', file('{"zones": {}}')], {}), /between 1 and 16 zones/);
+  t.end();
+});
+
+t.test('the gateway bundle is one file that runs under plain node and validates its configuration', async (t) => {
+  const bundle = await buildAgent(join(mkdtempSync(join(tmpdir(), 'lp-agent-bundle-')), 'agent.mjs'));
+  const run = spawnSync(process.execPath, [...GATEWAY_NODE_FLAGS, bundle, '--server', 'not a url'], { encoding: 'utf8', cwd: tmpdir() });
+  t.equal(run.status, 2, 'a bad value exits 2');
+  t.match(run.stderr, /loaphuong-agent: --server: /);
 });
