@@ -50,7 +50,7 @@ const FLAGS = {
 
 export function loadAgentConfig(argv: string[], env: Record<string, string | undefined>): AgentConfig {
   const { values } = parseArgs({
-    args: argv,
+    args: joinValues(argv),
     options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
     strict: true,
   });
@@ -95,4 +95,21 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
     serverUrl: parsed.data.serverUrl.replace(/\/$/, ''),
     dataDir: parsed.data.dataDir ?? './data/agent',
   };
+}
+
+/**
+ * `--flag value` → `--flag=value` for our flags, so a value may start with "-" (an enrollment token is
+ * base64url and one in 64 starts with it; parseArgs would take it for an option and refuse to start).
+ */
+function joinValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (arg.startsWith('--') && arg.slice(2) in FLAGS && next !== undefined) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }

@@ -40,6 +40,12 @@ t.test('a bad file or value is refused with what is wrong', (t) => {
   t.end();
 });
 
+t.test('a flag value may start with a dash, as one enrollment token in 64 does', (t) => {
+  t.equal(loadAgentConfig(['--enroll-token', '-Xb2sd81kd9ahXlq0Zp8'], {}).enrollToken, '-Xb2sd81kd9ahXlq0Zp8');
+  t.equal(loadAgentConfig(['--enroll-token=-Xb2sd81kd9ahXlq0Zp8'], {}).enrollToken, '-Xb2sd81kd9ahXlq0Zp8');
+  t.end();
+});
+
 t.test('zones map zone codes to ALSA devices; a bad code or an empty map is refused', (t) => {
   t.same(loadAgentConfig(['--config', file('{"zones": {"z1": "hw:0,0", "z2": "null"}}')], {}).zones, { z1: 'hw:0,0', z2: 'null' });
   t.throws(() => loadAgentConfig(['--config', file('{"zones": {"z 1": "hw:0,0"}}')], {}), /zone code/);
