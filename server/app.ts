@@ -17,6 +17,7 @@ import { AppError } from './http/errors.ts';
 import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';
 import type { Metrics } from './metrics.ts';
+import { asRunRoutes } from './routes/as-run.ts';
 import { authRoutes } from './routes/auth.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -30,6 +31,7 @@ import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { unitRoutes } from './routes/units.ts';
 import { userRoutes } from './routes/users.ts';
+import { AsRunService } from './services/as-run-service.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { DeviceService } from './services/device-service.ts';
 import type { DispatchService } from './services/dispatch-service.ts';
@@ -125,5 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(userRoutes, { db: deps.db, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
+  const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units });
+  await app.register(asRunRoutes, { asRun, auth, prefix: '/api/v1' });
   return app;
 }

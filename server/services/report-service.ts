@@ -2,13 +2,14 @@ import { EventEmitter } from 'node:events';
 // Proof of play: verifies each report against the station's device key, stores it once
 // (the gateway delivers at least once, so duplicates are expected), and moves the occurrence on.
 import { type PlaybackReport, StationState } from '#protocol';
+import { AS_RUN_RULES } from '../compliance/as-run.ts';
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 import type { Metrics } from '../metrics.ts';
 import type { DeviceService } from './device-service.ts';
 
 /** Below this share of the expected duration a completed playback counts as partial. */
-export const FULL_PLAY_RATIO = 0.98;
+export const FULL_PLAY_RATIO = AS_RUN_RULES.fullPlayRatio;
 
 export interface ReportDeps {
   db: Db;

@@ -1,0 +1,66 @@
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ErrorBody } from '../http/errors.ts';
+import { bearer, page } from '../http/schemas.ts';
+import type { AsRunService } from '../services/as-run-service.ts';
+
+const STATUSES = ['pending', 'playing', 'aired', 'late', 'partial', 'missed', 'skipped'] as const;
+const REASONS = ['preempted', 'policy', 'stale', 'offline', 'device-fault', 'file-missing', 'cancelled', 'silent'] as const;
+
+const Row = z.object({
+  occurrenceId: z.string(),
+  station: z.string(),
+  mediaId: z.string(),
+  title: z.string(),
+  priority: z.string(),
+  startsAt: z.date(),
+  startedAt: z.date().nullable(),
+  endedAt: z.date().nullable(),
+  expectedMs: z.number(),
+  playedMs: z.number().nullable(),
+  status: z.enum(STATUSES),
+  reason: z.enum(REASONS).optional(),
+  lateMs: z.number().optional(),
+  deviceReason: z.string().optional(),
+});
+
+export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; auth: preHandlerAsyncHookHandler }> = async (
+  app,
+  { asRun, auth },
+) => {
+  app.get(
+    '/as-run',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['compliance'],
+        summary: 'As-run log: every scheduled airing in a range with what the proofs say happened',
+        description:
+          'status: aired (in full, on time), late (in full, started more than 2 s or its start window after the scheduled instant; lateMs), ' +
+          'partial, missed (should have aired and did not, or aired silence), skipped (not aired by rule: preempted, policy, stale, cancelled), ' +
+          'pending/playing (window still open). An airing with no end proof 10 min after its latest possible end is missed with reason offline. ' +
+          'reason is the discrepancy code; deviceReason the gateway’s own code. totals count every airing in the range, before the status filter.',
+        security: bearer,
+        querystring: z.object({
+          from: z.iso.datetime({ offset: true }),
+          to: z.iso.datetime({ offset: true }),
+          station: z.string().max(64).optional(),
+          unit: z.string().max(64).optional(),
+          media: z.string().max(64).optional(),
+          status: z.enum(STATUSES).optional(),
+          ...page(5000, 500),
+        }),
+        response: {
+          200: z.object({ total: z.number(), totals: z.record(z.enum(STATUSES), z.number()), items: z.array(Row) }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return asRun.list({ ...q, from: new Date(q.from), to: new Date(q.to) });
+    },
+  );
+};
