@@ -38,6 +38,7 @@ import type { DispatchService } from './services/dispatch-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
+import type { ReportService } from './services/report-service.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
 import type { TtsService } from './services/tts-service.ts';
 import type { UnitService } from './services/unit-service.ts';
@@ -54,6 +55,7 @@ export interface AppDeps {
   devices: DeviceService;
   units: UnitService;
   dispatch: DispatchService;
+  reports: ReportService;
   blobs: BlobStore;
   key: ServerKey;
   metrics: Metrics;
@@ -128,6 +130,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(commandRoutes, { commands: deps.commands, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units });
-  await app.register(asRunRoutes, { asRun, auth, prefix: '/api/v1' });
+  await app.register(asRunRoutes, { asRun, reports: deps.reports, auth, prefix: '/api/v1' });
   return app;
 }

@@ -185,6 +185,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       devices,
       units,
       dispatch,
+      reports,
       blobs,
       key,
       metrics,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import type { AsRunService } from '../services/as-run-service.ts';
+import type { ReportService } from '../services/report-service.ts';
 
 const STATUSES = ['pending', 'playing', 'aired', 'late', 'partial', 'missed', 'skipped'] as const;
 const REASONS = ['preempted', 'policy', 'stale', 'offline', 'device-fault', 'file-missing', 'cancelled', 'silent'] as const;
@@ -25,10 +26,34 @@ const Row = z.object({
   deviceReason: z.string().optional(),
 });
 
-export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; auth: preHandlerAsyncHookHandler }> = async (
+export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: ReportService; auth: preHandlerAsyncHookHandler }> = async (
   app,
-  { asRun, auth },
+  { asRun, reports, auth },
 ) => {
+  app.get(
+    '/stations/:code/proofs/:day/verify',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['compliance'],
+        summary: "Re-check a station's proofs of play of one day (Asia/Ho_Chi_Minh): hash chain, device signatures, stored fields",
+        security: bearer,
+        params: z.object({ code: z.string().max(64), day: z.iso.date() }),
+        response: {
+          200: z.object({
+            station: z.string(),
+            day: z.string(),
+            proofs: z.number(),
+            ok: z.boolean(),
+            problems: z.array(z.object({ seq: z.number().nullable(), id: z.string(), code: z.string(), message: z.string() })),
+          }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => reports.verifyDay(request.params.code, request.params.day),
+  );
+
   app.get(
     '/as-run',
     {

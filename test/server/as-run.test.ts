@@ -1,8 +1,10 @@
 // The as-run log: statuses derived from schedules and proofs, the pure rule and through the API with a
 // real agent, server, broker and ffmpeg on a fake clock.
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { AS_RUN_RULES, asRun } from '../../server/compliance/as-run.ts';
+import { hanoiDay } from '../../server/compliance/chain.ts';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
@@ -116,4 +118,46 @@ t.test('the as-run API: a station that plays is aired, one that never reports is
     body: { error: { code: 'RANGE_TOO_LONG' } },
   });
   t.match(await query({ ...range, unit: 'nowhere' }), { status: 404, body: { error: { code: 'UNKNOWN_UNIT' } } });
+
+  // Tamper evidence: the day's proofs verify, then every kind of tampering is named.
+  const day = hanoiDay(new Date(start));
+  const verify = async () =>
+    (await (await fetch(`${server.url}/api/v1/stations/${playing}/proofs/${day}/verify`, { headers: server.auth })).json()) as {
+      ok: boolean;
+      proofs: number;
+      problems: { seq: number; code: string }[];
+    };
+  t.match(await verify(), { ok: true, proofs: 2, problems: [] }, 'started and completed, chained and signed');
+  const cli = () =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'server/verify-cli.ts', playing, day], {
+      encoding: 'utf8',
+      env: { ...process.env, LP_DATA_DIR: server.dataDir },
+    });
+  t.equal(cli().status, 0, 'the verify command agrees');
+
+  const completed = await server.db.playbackReport.findFirstOrThrow({ where: { occurrenceId: aired, kind: 'completed' } });
+  await server.db.playbackReport.update({ where: { id: completed.id }, data: { playedMs: 1 } });
+  t.match((await verify()).problems, [{ seq: 2, code: 'FIELDS_MISMATCH' }], 'a column edited behind the signature');
+  const forged = completed.raw.replace(/"playedMs":\d+/, '"playedMs":999999');
+  await server.db.playbackReport.update({ where: { id: completed.id }, data: { playedMs: 999999, raw: forged } });
+  t.match(
+    (await verify()).problems.map((p) => p.code),
+    ['HASH_MISMATCH', 'BAD_SIGNATURE'],
+    'a proof rewritten whole: the chain and the device signature both catch it',
+  );
+  const run = cli();
+  t.equal(run.status, 1, 'the verify command fails');
+  t.match(run.stdout, /FAILED: 2 problem\(s\) in 2 proofs/);
+  await server.db.playbackReport.update({ where: { id: completed.id }, data: { playedMs: completed.playedMs, raw: completed.raw } });
+  t.match(await verify(), { ok: true }, 'restored');
+  const first = await server.db.playbackReport.findFirstOrThrow({ where: { occurrenceId: aired, kind: 'started' } });
+  await server.db.playbackReport.delete({ where: { id: first.id } });
+  t.match(
+    (await verify()).problems,
+    [
+      { seq: 2, code: 'SEQ_GAP' },
+      { seq: 2, code: 'BROKEN_LINK' },
+    ],
+    'a proof removed',
+  );
 });
