@@ -14,7 +14,9 @@ const db = await openDatabase(loadConfig(process.env).databaseFile);
 try {
   const result = await verifyProofDay(db, station, day);
   console.log(JSON.stringify(result, null, 2));
-  console.log(result.ok ? `OK: ${result.proofs} proofs verified` : `FAILED: ${result.problems.length} problem(s) in ${result.proofs} proofs`);
+  console.log(
+    result.ok ? `OK: ${result.proofs} proofs verified` : `FAILED: ${result.problems.length} problem(s) in ${result.proofs} proofs`,
+  );
   process.exitCode = result.ok ? 0 : 1;
 } catch (err) {
   console.error(`loaphuong: ${(err as Error).message}`);

@@ -1,12 +1,12 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { reportCsv, reportXlsx } from '../compliance/export.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
-import type { AsRunService } from '../services/as-run-service.ts';
+import { type AsRunService, STATUSES } from '../services/as-run-service.ts';
 import type { ReportService } from '../services/report-service.ts';
 
-const STATUSES = ['pending', 'playing', 'aired', 'late', 'partial', 'missed', 'skipped'] as const;
 const REASONS = ['preempted', 'policy', 'stale', 'offline', 'device-fault', 'file-missing', 'cancelled', 'silent'] as const;
 
 const Row = z.object({
@@ -52,6 +52,63 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
       },
     },
     async (request) => reports.verifyDay(request.params.code, request.params.day),
+  );
+
+  const TallySchema = z.object({
+    scheduled: z.number(),
+    ...Object.fromEntries(STATUSES.map((st) => [st, z.number()])),
+    stations: z.number(),
+    complianceRate: z.number().nullable(),
+    onTimeRate: z.number().nullable(),
+    airedMinutes: z.number(),
+  });
+  app.get(
+    '/compliance/report',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['compliance'],
+        summary: 'Compliance report: scheduled vs aired vs missed per unit (rolled up), station or item, as JSON, CSV or XLSX',
+        description:
+          'groupBy=unit groups by the units one level below `unit` (or below the top of the tree), counting every station at any level ' +
+          'beneath by the unit it had at airtime. complianceRate = (aired + late) / (airings due that were not skipped by rule); ' +
+          'onTimeRate = aired / the same. format=csv|xlsx returns a file with Vietnamese column titles.',
+        security: bearer,
+        produces: ['application/json', 'text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+        querystring: z.object({
+          from: z.iso.datetime({ offset: true }),
+          to: z.iso.datetime({ offset: true }),
+          unit: z.string().max(64).optional(),
+          station: z.string().max(64).optional(),
+          media: z.string().max(64).optional(),
+          groupBy: z.enum(['unit', 'station', 'media']).default('unit'),
+          format: z.enum(['json', 'csv', 'xlsx']).default('json'),
+        }),
+        response: {
+          200: z.object({
+            from: z.date(),
+            to: z.date(),
+            unit: z.string().nullable(),
+            groupBy: z.string(),
+            total: TallySchema,
+            groups: z.array(TallySchema.extend({ key: z.string(), name: z.string() })),
+          }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { format, ...q } = request.query;
+      const report = await asRun.report({ ...q, from: new Date(q.from), to: new Date(q.to) });
+      if (format === 'json') return report;
+      const name = `bao-cao-${q.unit ?? 'all'}-${q.from.slice(0, 10)}`;
+      reply.header('content-disposition', `attachment; filename="${name}.${format}"`);
+      // Files bypass the JSON response schema: Fastify sends strings and buffers as they are.
+      const file = format === 'csv' ? reportCsv(report) : await reportXlsx(report);
+      reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+      return reply.send(file as never);
+    },
   );
 
   app.get(

@@ -25,6 +25,9 @@ export interface AsRunQuery {
 export interface AsRunRow extends AsRun {
   occurrenceId: string;
   station: string;
+  stationName: string;
+  /** The station's unit at airtime. */
+  unitId: string | null;
   mediaId: string;
   title: string;
   startsAt: Date;
@@ -39,6 +42,44 @@ export class AsRunService {
   constructor(private readonly deps: { db: Db; now: () => Date; units: UnitService }) {}
 
   async list(q: AsRunQuery): Promise<{ total: number; totals: Record<AsRunStatus, number>; items: AsRunRow[] }> {
+    const rows = await this.airings(q);
+    const totals = countByStatus(rows);
+    const items = q.status ? rows.filter((r) => r.status === q.status) : rows;
+    return { total: items.length, totals, items: items.slice(q.offset, q.offset + q.limit) };
+  }
+
+  /**
+   * Scheduled vs aired vs missed per group: the child units of `unit` (or of the top of the tree), by the
+   * unit each station had at airtime, rolled up from every level below; or per station; or per item.
+   */
+  async report(q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'> & { groupBy: 'unit' | 'station' | 'media' }): Promise<ComplianceReport> {
+    const rows = await this.airings(q);
+    const tree = await this.deps.units.tree();
+    const base = q.unit ? tree.get(q.unit) : undefined;
+    const depth = base ? tree.chain(base.id).length : 1;
+    const keyOf = (r: AsRunRow): { key: string; name: string } => {
+      if (q.groupBy === 'station') return { key: r.station, name: r.stationName };
+      if (q.groupBy === 'media') return { key: r.mediaId, name: r.title };
+      // The unit one level below the base on the path from the root to the station's unit at airtime.
+      const chain = r.unitId ? tree.chain(r.unitId) : [];
+      const u = chain[depth] ?? chain.at(-1);
+      return u ? { key: u.code, name: u.name } : { key: '', name: '' };
+    };
+    const groups = new Map<string, { key: string; name: string; rows: AsRunRow[] }>();
+    for (const r of rows) {
+      const { key, name } = keyOf(r);
+      const g = groups.get(key) ?? { key, name, rows: [] };
+      g.rows.push(r);
+      groups.set(key, g);
+    }
+    const lines = [...groups.values()]
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map((g) => ({ key: g.key, name: g.name, ...tally(g.rows) }));
+    return { from: q.from, to: q.to, unit: q.unit ?? null, groupBy: q.groupBy, total: tally(rows), groups: lines };
+  }
+
+  /** Every airing in the range, with its derived status, in start order. */
+  private async airings(q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'>): Promise<AsRunRow[]> {
     if (q.to <= q.from) throw badRequest('INVALID_RANGE', '`to` must be after `from`');
     if (q.to.getTime() - q.from.getTime() > MAX_RANGE_MS) throw badRequest('RANGE_TOO_LONG', 'at most 31 days per request');
     const { db } = this.deps;
@@ -60,7 +101,8 @@ export class AsRunService {
       playedMs: true,
       priority: true,
       mediaId: true,
-      station: { select: { code: true } },
+      unitId: true,
+      station: { select: { code: true, name: true } },
       media: { select: { title: true, durationMs: true } },
       schedule: { select: { startWindowMs: true } },
       // The latest end proof decides (a gateway may send one more than once; they agree).
@@ -76,9 +118,6 @@ export class AsRunService {
         })),
       );
     const now = this.deps.now();
-    const totals = Object.fromEntries(
-      (['pending', 'playing', 'aired', 'late', 'partial', 'missed', 'skipped'] as const).map((s) => [s, 0]),
-    ) as Record<AsRunStatus, number>;
     const items: AsRunRow[] = [];
     for (const o of rows) {
       const proof = o.reports[0];
@@ -101,11 +140,11 @@ export class AsRunService {
         },
         now,
       );
-      totals[derived.status]++;
-      if (q.status && derived.status !== q.status) continue;
       items.push({
         occurrenceId: o.id,
         station: o.station.code,
+        stationName: o.station.name,
+        unitId: o.unitId,
         mediaId: o.mediaId,
         title: o.media.title,
         startsAt: o.startsAt,
@@ -118,7 +157,7 @@ export class AsRunService {
       });
     }
     if (unitIds) items.sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime() || a.occurrenceId.localeCompare(b.occurrenceId));
-    return { total: items.length, totals, items: items.slice(q.offset, q.offset + q.limit) };
+    return items;
   }
 }
 
@@ -130,4 +169,47 @@ function reasonOf(raw: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+export const STATUSES = ['pending', 'playing', 'aired', 'late', 'partial', 'missed', 'skipped'] as const;
+
+function countByStatus(rows: AsRunRow[]): Record<AsRunStatus, number> {
+  const totals = Object.fromEntries(STATUSES.map((st) => [st, 0])) as Record<AsRunStatus, number>;
+  for (const r of rows) totals[r.status]++;
+  return totals;
+}
+
+export interface Tally extends Record<AsRunStatus, number> {
+  scheduled: number;
+  stations: number;
+  /** Aired in full (on time or late) over the airings that were due and not skipped by rule; null when none. */
+  complianceRate: number | null;
+  /** Aired in full within the 2 s tolerance over the same. */
+  onTimeRate: number | null;
+  /** Audio that went out, in minutes (aired, late and partial airings). */
+  airedMinutes: number;
+}
+
+export interface ComplianceReport {
+  from: Date;
+  to: Date;
+  unit: string | null;
+  groupBy: 'unit' | 'station' | 'media';
+  total: Tally;
+  groups: ({ key: string; name: string } & Tally)[];
+}
+
+function tally(rows: AsRunRow[]): Tally {
+  const counts = countByStatus(rows);
+  const due = rows.length - counts.skipped - counts.pending - counts.playing;
+  const rate = (n: number) => (due > 0 ? Math.round((n / due) * 10_000) / 10_000 : null);
+  const playedMs = rows.reduce((sum, r) => sum + (['aired', 'late', 'partial'].includes(r.status) ? (r.playedMs ?? 0) : 0), 0);
+  return {
+    scheduled: rows.length,
+    ...counts,
+    stations: new Set(rows.map((r) => r.station)).size,
+    complianceRate: rate(counts.aired + counts.late),
+    onTimeRate: rate(counts.aired),
+    airedMinutes: Math.round((playedMs / 60_000) * 100) / 100,
+  };
 }

@@ -2,6 +2,7 @@
 // real agent, server, broker and ffmpeg on a fake clock.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import ExcelJS from 'exceljs';
 import t from 'tap';
 import { AS_RUN_RULES, asRun } from '../../server/compliance/as-run.ts';
 import { hanoiDay } from '../../server/compliance/chain.ts';
@@ -118,6 +119,34 @@ t.test('the as-run API: a station that plays is aired, one that never reports is
     body: { error: { code: 'RANGE_TOO_LONG' } },
   });
   t.match(await query({ ...range, unit: 'nowhere' }), { status: 404, body: { error: { code: 'UNKNOWN_UNIT' } } });
+
+  // The report for the office: rolled up to the districts, and the same figures in CSV and XLSX.
+  const report = async (params: Record<string, string>) =>
+    fetch(`${server.url}/api/v1/compliance/report?${new URLSearchParams({ ...range, ...params })}`, { headers: server.auth });
+  const json = (await (await report({})).json()) as { total: Record<string, unknown>; groups: { key: string; scheduled: number }[] };
+  t.match(json.total, { scheduled: 2, aired: 1, missed: 1, stations: 2, complianceRate: 0.5, onTimeRate: 0.5 });
+  t.equal(json.groups.length, 1, 'both stations are in one district');
+  t.match(json.groups[0], { key: '001', scheduled: 2 }, 'Ba Đình, rolled up from its communes');
+  const byStation = (await (await report({ groupBy: 'station' })).json()) as { groups: { key: string; complianceRate: number }[] };
+  t.same(
+    byStation.groups.map((g) => [g.key, g.complianceRate]),
+    [
+      [playing, 1],
+      [silent, 0],
+    ],
+  );
+  const csv = await report({ format: 'csv' });
+  t.match(csv.headers.get('content-type'), /text\/csv/);
+  const csvText = await csv.text();
+  t.match(csvText, /Phát đủ đúng giờ \(aired\)/);
+  t.match(csvText.trim().split('\n').at(-1), /^,Tổng cộng \(total\),2,1,0,0,1,0,0,2,0\.5,0\.5,/);
+  const xlsx = await report({ format: 'xlsx' });
+  t.match(xlsx.headers.get('content-disposition'), /\.xlsx"$/);
+  const book = new ExcelJS.Workbook();
+  await book.xlsx.load(Buffer.from(await xlsx.arrayBuffer()) as unknown as ArrayBuffer);
+  const sheet = book.worksheets[0];
+  const last = sheet?.getRow(sheet.rowCount).values as unknown[];
+  t.same(last.slice(2, 13), ['Tổng cộng (total)', 2, 1, 0, 0, 1, 0, 0, 2, 0.5, 0.5], 'the XLSX parses back to the same totals');
 
   // Tamper evidence: the day's proofs verify, then every kind of tampering is named.
   const day = hanoiDay(new Date(start));
