@@ -45,3 +45,49 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
   for (const col of [11, 12]) sheet.getColumn(col).numFmt = '0.00%';
   return Buffer.from(await book.xlsx.writeBuffer());
 }
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
+const hanoi = (d: Date) => new Date(d.getTime() + 7 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+
+/**
+ * A print-ready page (A4 landscape, no scripts, no external assets): the table and a bar chart of each
+ * group's compliance rate, drawn as inline SVG so it prints and archives as it is.
+ */
+export function reportHtml(report: ComplianceReport): string {
+  const [header, ...rows] = table(report);
+  const bars = report.groups.slice(0, 60);
+  const barH = 16;
+  const chart = `<svg width="760" height="${bars.length * (barH + 4) + 24}" role="img" aria-label="Tỷ lệ phát đủ theo nhóm">
+${bars
+  .map((g, i) => {
+    const y = i * (barH + 4);
+    const w = Math.round((g.complianceRate ?? 0) * 500);
+    const fill =
+      g.complianceRate === null ? '#bbb' : g.complianceRate >= 0.95 ? '#2e7d32' : g.complianceRate >= 0.8 ? '#f9a825' : '#c62828';
+    return `<text x="0" y="${y + 12}" font-size="11">${esc(g.name || g.key).slice(0, 34)}</text><rect x="220" y="${y}" width="${w}" height="${barH}" fill="${fill}"/><text x="${226 + w}" y="${y + 12}" font-size="11">${pct(g.complianceRate)}</text>`;
+  })
+  .join('\n')}
+<line x1="220" x2="220" y1="0" y2="${bars.length * (barH + 4)}" stroke="#333"/><line x1="720" x2="720" y1="0" y2="${bars.length * (barH + 4)}" stroke="#999" stroke-dasharray="3"/>
+</svg>`;
+  const cell = (v: string | number | null, i: number) =>
+    `<td>${i === 10 || i === 11 ? pct(v as number | null) : esc(String(v ?? ''))}</td>`;
+  return `<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>Báo cáo phát thanh cơ sở</title>
+<style>
+@page { size: A4 landscape; margin: 12mm }
+body { font: 12px/1.4 system-ui, sans-serif; color: #111 }
+table { border-collapse: collapse; width: 100% } th, td { border: 1px solid #999; padding: 2px 4px; text-align: right }
+th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left } tr:last-child { font-weight: bold } thead { display: table-header-group }
+</style></head><body>
+<h1>Báo cáo phát thanh cơ sở <small>(broadcast compliance report)</small></h1>
+<p>Đơn vị (unit): <b>${esc(report.unit ?? 'toàn bộ (all)')}</b> · Từ (from) ${hanoi(report.from)} đến (to) ${hanoi(report.to)} (giờ Hà Nội) ·
+Tỷ lệ phát đủ (compliance): <b>${pct(report.total.complianceRate)}</b> · Đúng giờ (on time): <b>${pct(report.total.onTimeRate)}</b></p>
+<h2>Tỷ lệ phát đủ (compliance rate)</h2>
+${chart}
+<h2>Chi tiết (details)</h2>
+<table><thead><tr>${(header as string[]).map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>
+<tbody>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n')}</tbody></table>
+</body></html>
+`;
+}

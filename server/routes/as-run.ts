@@ -1,7 +1,7 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { reportCsv, reportXlsx } from '../compliance/export.ts';
+import { reportCsv, reportHtml, reportXlsx } from '../compliance/export.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import { type AsRunService, STATUSES } from '../services/as-run-service.ts';
@@ -72,9 +72,9 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
         description:
           'groupBy=unit groups by the units one level below `unit` (or below the top of the tree), counting every station at any level ' +
           'beneath by the unit it had at airtime. complianceRate = (aired + late) / (airings due that were not skipped by rule); ' +
-          'onTimeRate = aired / the same. format=csv|xlsx returns a file with Vietnamese column titles.',
+          'onTimeRate = aired / the same. format=csv|xlsx returns a file with Vietnamese column titles; format=html a print-ready page with a chart.',
         security: bearer,
-        produces: ['application/json', 'text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+        produces: ['application/json', 'text/csv', 'text/html', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
         querystring: z.object({
           from: z.iso.datetime({ offset: true }),
           to: z.iso.datetime({ offset: true }),
@@ -82,7 +82,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
           station: z.string().max(64).optional(),
           media: z.string().max(64).optional(),
           groupBy: z.enum(['unit', 'station', 'media']).default('unit'),
-          format: z.enum(['json', 'csv', 'xlsx']).default('json'),
+          format: z.enum(['json', 'csv', 'xlsx', 'html']).default('json'),
         }),
         response: {
           200: z.object({
@@ -102,9 +102,10 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
       const { format, ...q } = request.query;
       const report = await asRun.report({ ...q, from: new Date(q.from), to: new Date(q.to) });
       if (format === 'json') return report;
+      // Pages and files bypass the JSON response schema: Fastify sends strings and buffers as they are.
+      if (format === 'html') return reply.type('text/html; charset=utf-8').send(reportHtml(report) as never);
       const name = `bao-cao-${q.unit ?? 'all'}-${q.from.slice(0, 10)}`;
       reply.header('content-disposition', `attachment; filename="${name}.${format}"`);
-      // Files bypass the JSON response schema: Fastify sends strings and buffers as they are.
       const file = format === 'csv' ? reportCsv(report) : await reportXlsx(report);
       reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
       return reply.send(file as never);

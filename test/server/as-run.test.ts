@@ -148,6 +148,12 @@ t.test('the as-run API: a station that plays is aired, one that never reports is
   const last = sheet?.getRow(sheet.rowCount).values as unknown[];
   t.same(last.slice(2, 13), ['Tổng cộng (total)', 2, 1, 0, 0, 1, 0, 0, 2, 0.5, 0.5], 'the XLSX parses back to the same totals');
 
+  const page = await (await report({ format: 'html', groupBy: 'station' })).text();
+  t.match(page, /<svg[^>]*role="img"/, 'the printable page carries its chart inline');
+  t.match(page, /Phường Điện Biên[\s\S]*100\.0 %/, 'each station with its rate');
+  t.match(page, /Tỷ lệ phát đủ \(compliance\): <b>50\.0 %<\/b>/);
+  t.notMatch(page, /<script|https?:\/\//, 'nothing to fetch or run: it prints and archives as it is');
+
   // Tamper evidence: the day's proofs verify, then every kind of tampering is named.
   const day = hanoiDay(new Date(start));
   const verify = async () =>
