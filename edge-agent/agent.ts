@@ -133,6 +133,8 @@ interface Airing {
   playback?: Playback;
   /** Level 0–100 per zone it plays on. */
   zones: Record<string, number>;
+  /** Zones a zone-stop silenced for the rest of this item; volume commands leave them silent. */
+  muted?: Set<string>;
   why?: 'PREEMPTED' | 'INTERRUPTED' | 'STOPPED' | 'CANCELLED';
   ended: Promise<void>;
 }
@@ -722,10 +724,10 @@ export class Agent {
         const stopped = current.entry?.occurrenceId ?? 'self-test';
         if (zone !== undefined && Object.keys(current.zones).length > 1) {
           // One zone of several: silenced for the rest of the item, the others play on.
-          if (zone in current.zones) {
-            current.zones[zone] = 0;
-            current.playback?.setVolume(zone, 0);
-          }
+          if (!(zone in current.zones)) return { stopped: null, zone };
+          current.zones[zone] = 0;
+          current.muted = new Set([...(current.muted ?? []), zone]);
+          current.playback?.setVolume(zone, 0);
           return { stopped, zone };
         }
         await this.cut(current, 'STOPPED');
@@ -740,7 +742,7 @@ export class Agent {
         const now = this.zoneLevels(current?.entry, this.deps.clock.now()) ?? {};
         for (const [z, was] of Object.entries(current?.zones ?? {})) {
           const next = now[z];
-          if (next !== undefined && next !== was && was !== 0) {
+          if (next !== undefined && next !== was && !current?.muted?.has(z)) {
             (current as Airing).zones[z] = next;
             current?.playback?.setVolume(z, next);
           }

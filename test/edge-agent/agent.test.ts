@@ -317,6 +317,29 @@ t.test(
     clock.advanceTo(at + 10_000);
     const none = await gw.waitFor('finished', (e) => e.occurrenceId === 'elsewhere');
     t.match(none.report, { kind: 'playback.failed', reason: 'UNKNOWN_ZONE', playedMs: 0 });
+    // A stop for one zone of several silences that zone only; the item goes on and completes elsewhere.
+    const { body: long } = await uploadApproved(
+      server,
+      makeTone(join(server.dataDir, 'zones-long.wav'), { seconds: 3, frequency: 660, amplitude: 0.5 }),
+    );
+    await publishManifest(station, {
+      version: 3_000_001,
+      horizonUntil: new Date(at + 86_400_000).toISOString(),
+      entries: [entryOf(long, 'zone-stop', at + 15_000)],
+    });
+    await gw.waitFor('armed', (e) => e.occurrenceId === 'zone-stop');
+    await gw.waitFor('cached', (e) => e.sha256 === long.sha256);
+    clock.advanceTo(at + 15_000);
+    await gw.waitFor('started', (e) => e.occurrenceId === 'zone-stop');
+    t.match((await sendCommand(server, station, { action: 'stop', zone: 'gate' })).body, {
+      ok: true,
+      result: { stopped: 'zone-stop', zone: 'gate' },
+    });
+    const rest = await gw.waitFor('finished', (e) => e.occurrenceId === 'zone-stop');
+    t.match(rest.report, { kind: 'playback.completed' });
+    t.notOk(rest.report.reason, 'the other zones played it in full');
+    const after = Object.fromEntries((rest.report.zoneLevels ?? []).map((z) => [z.zone, z.rmsDbfs]));
+    t.ok((after.market ?? 0) - (after.gate ?? 0) > 3, `the gate went quiet (market ${after.market}, gate ${after.gate})`);
     t.match((await sendCommand(server, station, { action: 'volume', zone: 'z9', level: 10 })).body, {
       ok: false,
       error: { code: 'UNKNOWN_ZONE' },
