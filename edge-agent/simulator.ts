@@ -41,6 +41,18 @@ export type SimEvent =
   | { type: 'acked'; device: string; version: number; status: 'applied' | 'rejected' }
   | { type: 'reported'; device: string; occurrenceId: string; kind: string };
 
+/** How a virtual gateway misbehaves, for compliance scenarios; the default plays everything on time in full. */
+export interface SimBehaviour {
+  /** Starts each item this long after its scheduled instant. */
+  lateMs?: number;
+  /** Plays digital silence: the proof's measured level is -200 dBFS. */
+  silent?: boolean;
+  /** Each item is cut after this much play and reported PREEMPTED. */
+  cutAfterMs?: number;
+  /** Down: never plays nor reports anything (it still syncs and acks). */
+  down?: boolean;
+}
+
 /** One virtual gateway. */
 export class VirtualGateway {
   private readonly privateKey: KeyObject;
@@ -60,6 +72,7 @@ export class VirtualGateway {
   constructor(
     private readonly deps: SimulatorDeps,
     private readonly emit: (e: SimEvent) => void,
+    private readonly behaviour: SimBehaviour = {},
   ) {
     this.privateKey = generateKeyPairSync('ed25519').privateKey;
     const hex = publicKeyHex(createPublicKey(this.privateKey));
@@ -179,11 +192,12 @@ export class VirtualGateway {
   private arm(entries: ManifestEntry[]): void {
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
+    if (this.behaviour.down) return;
     for (const e of entries) {
       if (this.played.has(e.occurrenceId)) continue;
       this.timers.set(
         e.occurrenceId,
-        this.deps.clock.at(Date.parse(e.startsAt), () => this.play(e)),
+        this.deps.clock.at(Date.parse(e.startsAt) + (this.behaviour.lateMs ?? 0), () => this.play(e)),
       );
     }
   }
@@ -201,15 +215,18 @@ export class VirtualGateway {
       expectedMs: e.media.durationMs,
     };
     this.report({ kind: 'playback.started', ...base });
+    const { cutAfterMs, silent } = this.behaviour;
+    const playedMs = Math.min(e.media.durationMs, cutAfterMs ?? Number.POSITIVE_INFINITY);
     this.timers.set(
       `${e.occurrenceId}:end`,
-      this.deps.clock.at(this.deps.clock.now() + e.media.durationMs, () =>
+      this.deps.clock.at(this.deps.clock.now() + playedMs, () =>
         this.report({
           kind: 'playback.completed',
           ...base,
           endedAt: new Date(this.deps.clock.now()).toISOString(),
-          playedMs: e.media.durationMs,
-          level: { rmsDbfs: -20, peakDbfs: -3 },
+          playedMs,
+          level: silent ? { rmsDbfs: -200, peakDbfs: -200 } : { rmsDbfs: -20, peakDbfs: -3 },
+          ...(playedMs < e.media.durationMs ? { reason: 'PREEMPTED' } : {}),
         }),
       ),
     );
@@ -245,15 +262,20 @@ export class Simulator {
     return () => this.listeners.splice(this.listeners.indexOf(fn), 1);
   }
 
-  /** Enrolls and connects one gateway per token, `concurrency` at a time. */
-  async start(tokens: string[], concurrency = 100): Promise<void> {
+  /** Enrolls and connects one gateway per token, `concurrency` at a time; `behaviour(i)` for the i-th token's gateway. */
+  async start(tokens: string[], concurrency = 100, behaviour: (i: number) => SimBehaviour = () => ({})): Promise<void> {
     let next = 0;
     const worker = async () => {
       while (next < tokens.length) {
-        const token = tokens[next++];
-        const gw = new VirtualGateway(this.deps, (e) => {
-          for (const fn of this.listeners) fn(e);
-        });
+        const i = next++;
+        const token = tokens[i] as string;
+        const gw = new VirtualGateway(
+          this.deps,
+          (e) => {
+            for (const fn of this.listeners) fn(e);
+          },
+          behaviour(i),
+        );
         await gw.start(token);
         this.gateways.push(gw);
       }
