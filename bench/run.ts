@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   content: async () => (await import('./content.ts')).run(),
   dispatch: async () => (await import('./dispatch.ts')).run(),
   agent: async () => (await import('./agent.ts')).run(),
+  compliance: async () => (await import('./compliance.ts')).run(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');
