@@ -421,7 +421,7 @@ export class Agent {
         continue;
       }
       try {
-        await deps.cache.ensure(sha256, `${deps.serverUrl}${entry.media.path}`);
+        await this.fetchAudio(entry.media);
         this.fetchRetry.delete(sha256);
         bytes += sizeBytes;
         this.announce(sha256);
@@ -590,7 +590,7 @@ export class Agent {
     if (!(await deps.cache.has(entry.media.sha256))) {
       // Due before its prefetch finished (or the cache lost it): one direct fetch before giving up.
       try {
-        await deps.cache.ensure(entry.media.sha256, `${deps.serverUrl}${entry.media.path}`);
+        await this.fetchAudio(entry.media);
       } catch (err) {
         if (cancelled()) return;
         deps.log.warn('audio missing at airtime', { occurrenceId: entry.occurrenceId, err: (err as Error).message });
@@ -645,6 +645,11 @@ export class Agent {
     if (names.length === 0) return undefined;
     const ceiling = volumeCeilingAt(this.state.manifest?.policy, at);
     return Object.fromEntries(names.map((z) => [z, Math.min(this.state.volume[z] ?? this.state.volume['*'] ?? 100, ceiling)]));
+  }
+
+  /** Fetches an item's audio into the cache (or finds it there), hash-checked; rejects when it cannot. */
+  private fetchAudio(media: ManifestEntry['media']): Promise<string> {
+    return this.deps.cache.ensure(media.sha256, `${this.deps.serverUrl}${media.path}`);
   }
 
   /** Ends what plays (faded unless the agent itself is going down), or cancels what is about to; settles once reported. */
@@ -761,11 +766,13 @@ export class Agent {
         return { playedMs: result.playedMs, ...result.level, ...(result.zoneLevels ? { zones: result.zoneLevels } : {}) };
       },
       emergency: async (cmd) => {
-        try {
-          await this.deps.cache.ensure(cmd.media.sha256, `${this.deps.serverUrl}${cmd.media.path}`);
-        } catch {
+        if (
+          !(await this.fetchAudio(cmd.media).then(
+            () => true,
+            () => false,
+          ))
+        )
           return 'FILE_MISSING';
-        }
         const now = this.deps.clock.now();
         const repeatUntil = cmd.repeatUntil ? Date.parse(cmd.repeatUntil) : undefined;
         if (repeatUntil !== undefined && repeatUntil <= now) return 'EXPIRED';
@@ -790,11 +797,13 @@ export class Agent {
       },
       playNow: async (cmd) => {
         if (this.current) return 'BUSY';
-        try {
-          await this.deps.cache.ensure(cmd.media.sha256, `${this.deps.serverUrl}${cmd.media.path}`);
-        } catch {
+        if (
+          !(await this.fetchAudio(cmd.media).then(
+            () => true,
+            () => false,
+          ))
+        )
           return 'FILE_MISSING';
-        }
         const entry: ManifestEntry = {
           occurrenceId: cmd.occurrenceId,
           startsAt: new Date(this.deps.clock.now()).toISOString(),

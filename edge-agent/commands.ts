@@ -44,8 +44,7 @@ export async function runCommand(cmd: Command, target: CommandTarget): Promise<{
     }
     case 'emergency.start': {
       const r = await target.emergency(cmd);
-      if (r === 'FILE_MISSING')
-        return { reply: errorReply(cmd.txn, cmd.action, 'FILE_MISSING', 'the audio could not be fetched or did not match its hash') };
+      if (r === 'FILE_MISSING') return { reply: fileMissing(cmd) };
       if (r === 'EXPIRED') return { reply: errorReply(cmd.txn, cmd.action, 'EXPIRED', 'repeatUntil has passed') };
       return { reply: ok(cmd, r) };
     }
@@ -60,8 +59,7 @@ export async function runCommand(cmd: Command, target: CommandTarget): Promise<{
     case 'play-now': {
       const r = await target.playNow(cmd);
       if (r === 'BUSY') return { reply: errorReply(cmd.txn, cmd.action, 'BUSY', 'something of equal or higher priority is playing') };
-      if (r === 'FILE_MISSING')
-        return { reply: errorReply(cmd.txn, cmd.action, 'FILE_MISSING', 'the audio could not be fetched or did not match its hash') };
+      if (r === 'FILE_MISSING') return { reply: fileMissing(cmd) };
       return { reply: ok(cmd, r) };
     }
     case 'reboot':
@@ -74,6 +72,8 @@ export async function runCommand(cmd: Command, target: CommandTarget): Promise<{
   }
 }
 
+const fileMissing = (cmd: Command): Reply =>
+  errorReply(cmd.txn, cmd.action, 'FILE_MISSING', 'the audio could not be fetched or did not match its hash');
 const unknownZone = (cmd: Command, zone: string | undefined): Reply =>
   errorReply(cmd.txn, cmd.action, 'UNKNOWN_ZONE', `this gateway has no zone "${zone ?? ''}"`);
 

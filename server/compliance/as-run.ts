@@ -2,11 +2,13 @@
 // with a discrepancy code in the manner of broadcast traffic systems' as-run reconciliation. Pure: the
 // instant "now" is an argument, so an airing without proof turns "missed" exactly when its window closes.
 
-/** Aired in full on time; aired in full but late; partly aired; never aired though it should have; deliberately not aired. */
-export type AsRunStatus = 'pending' | 'playing' | 'aired' | 'late' | 'partial' | 'missed' | 'skipped';
+/** Not yet due or under way; aired in full on time; in full but late; partly; never though it should have; deliberately not. */
+export const AS_RUN_STATUSES = ['pending', 'playing', 'aired', 'late', 'partial', 'missed', 'skipped'] as const;
+export type AsRunStatus = (typeof AS_RUN_STATUSES)[number];
 
 /** Why an airing is not simply "aired" (issue #7's codes; `silent` when the measured output was silence). */
-export type Discrepancy = 'preempted' | 'policy' | 'stale' | 'offline' | 'device-fault' | 'file-missing' | 'cancelled' | 'silent';
+export const DISCREPANCIES = ['preempted', 'policy', 'stale', 'offline', 'device-fault', 'file-missing', 'cancelled', 'silent'] as const;
+export type Discrepancy = (typeof DISCREPANCIES)[number];
 
 /** The device's [P-3.2] reason codes, as discrepancies. Unknown codes from newer devices count as device faults. */
 const DISCREPANCY: Record<string, Discrepancy> = {

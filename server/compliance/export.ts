@@ -2,6 +2,7 @@
 // Vietnamese names) and XLSX (exceljs). Column titles are Vietnamese first, the English key after.
 import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
+import { HANOI_OFFSET_MS } from '../scheduling/recurrence.ts';
 import type { ComplianceReport, Tally } from '../services/as-run-service.ts';
 
 const COLUMNS: { key: keyof Tally; title: string }[] = [
@@ -48,7 +49,7 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
-const hanoi = (d: Date) => new Date(d.getTime() + 7 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+const hanoi = (d: Date) => new Date(d.getTime() + HANOI_OFFSET_MS).toISOString().slice(0, 16).replace('T', ' ');
 
 /**
  * A print-ready page (A4 landscape, no scripts, no external assets): the table and a bar chart of each

@@ -1,13 +1,21 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { DISCREPANCIES, AS_RUN_STATUSES as STATUSES } from '../compliance/as-run.ts';
 import { reportCsv, reportHtml, reportXlsx } from '../compliance/export.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
-import { type AsRunService, STATUSES } from '../services/as-run-service.ts';
+import type { AsRunService } from '../services/as-run-service.ts';
 import type { ReportService } from '../services/report-service.ts';
 
-const REASONS = ['preempted', 'policy', 'stale', 'offline', 'device-fault', 'file-missing', 'cancelled', 'silent'] as const;
+/** Which airings: a range of at most 31 days, narrowed to a station, a unit's subtree or an item. */
+const airingFilter = {
+  from: z.iso.datetime({ offset: true }),
+  to: z.iso.datetime({ offset: true }),
+  station: z.string().max(64).optional(),
+  unit: z.string().max(64).optional(),
+  media: z.string().max(64).optional(),
+};
 
 const Row = z.object({
   occurrenceId: z.string(),
@@ -21,7 +29,7 @@ const Row = z.object({
   expectedMs: z.number(),
   playedMs: z.number().nullable(),
   status: z.enum(STATUSES),
-  reason: z.enum(REASONS).optional(),
+  reason: z.enum(DISCREPANCIES).optional(),
   lateMs: z.number().optional(),
   deviceReason: z.string().optional(),
 });
@@ -76,11 +84,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
         security: bearer,
         produces: ['application/json', 'text/csv', 'text/html', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
         querystring: z.object({
-          from: z.iso.datetime({ offset: true }),
-          to: z.iso.datetime({ offset: true }),
-          unit: z.string().max(64).optional(),
-          station: z.string().max(64).optional(),
-          media: z.string().max(64).optional(),
+          ...airingFilter,
           groupBy: z.enum(['unit', 'station', 'media']).default('unit'),
           format: z.enum(['json', 'csv', 'xlsx', 'html']).default('json'),
         }),
@@ -126,11 +130,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
           'reason is the discrepancy code; deviceReason the gateway’s own code. totals count every airing in the range, before the status filter.',
         security: bearer,
         querystring: z.object({
-          from: z.iso.datetime({ offset: true }),
-          to: z.iso.datetime({ offset: true }),
-          station: z.string().max(64).optional(),
-          unit: z.string().max(64).optional(),
-          media: z.string().max(64).optional(),
+          ...airingFilter,
           status: z.enum(STATUSES).optional(),
           ...page(5000, 500),
         }),

@@ -1,7 +1,7 @@
 // The as-run log: every scheduled airing in a range with its derived status (compliance/as-run.ts),
 // from the occurrences and the end proofs the gateways sent. Read-time derivation: an airing without
 // proof becomes "missed" when its window closes, with no job that could fail to run.
-import { type AsRun, type AsRunStatus, asRun } from '../compliance/as-run.ts';
+import { AS_RUN_STATUSES, type AsRun, type AsRunStatus, asRun } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 import { badRequest } from '../http/errors.ts';
@@ -171,10 +171,8 @@ function reasonOf(raw: string): string | undefined {
   }
 }
 
-export const STATUSES = ['pending', 'playing', 'aired', 'late', 'partial', 'missed', 'skipped'] as const;
-
 function countByStatus(rows: AsRunRow[]): Record<AsRunStatus, number> {
-  const totals = Object.fromEntries(STATUSES.map((st) => [st, 0])) as Record<AsRunStatus, number>;
+  const totals = Object.fromEntries(AS_RUN_STATUSES.map((st) => [st, 0])) as Record<AsRunStatus, number>;
   for (const r of rows) totals[r.status]++;
   return totals;
 }
