@@ -1,5 +1,6 @@
 // Composition root: builds every part from the configuration, starts them in order, and stops
 // them in reverse, each in its own try/catch so one failure does not keep the rest running.
+
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { type App, buildApp } from './app.ts';
 import type { Config } from './config.ts';
 import { type Db, openDatabase } from './db/client.ts';
 import { applyMigrations } from './db/migrate.ts';
+import { ProofLedger } from './db/proof-ledger.ts';
 import { type SeedResult, seedIfEmpty } from './db/seed.ts';
 import { loadOrCreateServerKey, type ServerKey } from './keys.ts';
 import { createBlobStore } from './media/blob-store.ts';
@@ -130,7 +132,15 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     });
     const playlists = new PlaylistService({ db });
     const schedules = new ScheduleService({ db, dispatch, playlists, units, now, horizonDays: config.manifestHorizonDays });
-    const reports = new ReportService({ db, devices, now, metrics, log });
+    const ledger = new ProofLedger(config.databaseFile);
+    const reports = new ReportService({ db, ledger, devices, now, metrics, log });
+    stops.push({
+      name: 'proof ledger',
+      stop: async () => {
+        await reports.drain();
+        ledger.close();
+      },
+    });
     const commands = new CommandService({ db, devices, link: lazyLink, key, now, timeoutMs: config.commandTimeoutMs, log });
     const media = new MediaService({
       db,
@@ -242,6 +252,9 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       await reports.handleReport(station, payload);
     });
     link.on('state', (station, payload) => reports.handleState(station, payload));
+    link.on('telemetry', async (device, payload) => {
+      await reports.handleTelemetry(device, payload);
+    });
     link.on('reply', (station, payload) => commands.handleReply(station, payload));
     link.on('ack', (device, payload) => dispatch.handleAck(device, payload));
     // Recurring schedules follow the moving horizon: extended now and every hour.
@@ -252,6 +265,12 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     }, 3600_000);
     extender.unref();
     stops.push({ name: 'schedule extender', stop: async () => clearInterval(extender) });
+    // Proof windows close and offline stations raise alerts within a minute, whoever is looking.
+    const sweeper = setInterval(() => {
+      reports.sweep().catch((err: Error) => log.error({ err }, 'as-run sweep failed'));
+    }, 60_000);
+    sweeper.unref();
+    stops.push({ name: 'as-run sweep', stop: async () => clearInterval(sweeper) });
     const republished = await dispatch.dispatchPending();
     log.info({ url, mqttUrl, republished, extended }, 'loaphuong server started');
 

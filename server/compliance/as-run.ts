@@ -59,13 +59,17 @@ export interface AsRun {
   deviceReason?: string;
 }
 
+/** When an airing without an end proof turns missed: its latest possible end plus the proof grace. */
+export function closesAt(a: Pick<AiringFacts, 'startsAt' | 'expectedMs' | 'startWindowMs'>, rules = AS_RUN_RULES): Date {
+  return new Date(a.startsAt.getTime() + a.startWindowMs + a.expectedMs + rules.proofGraceMs);
+}
+
 export function asRun(a: AiringFacts, now: Date, rules = AS_RUN_RULES): AsRun {
   const lateMs = a.startedAt ? Math.max(0, a.startedAt.getTime() - a.startsAt.getTime()) : undefined;
   const withLate = lateMs !== undefined ? { lateMs } : {};
   const end = a.end;
   if (!end) {
-    const closes = a.startsAt.getTime() + a.startWindowMs + a.expectedMs + rules.proofGraceMs;
-    if (now.getTime() < closes) return { status: a.startedAt ? 'playing' : 'pending', ...withLate };
+    if (now < closesAt(a, rules)) return { status: a.startedAt ? 'playing' : 'pending', ...withLate };
     // The window closed without an end proof: a station that never reports is never compliant.
     return { status: a.startedAt ? 'partial' : 'missed', reason: 'offline', ...withLate };
   }

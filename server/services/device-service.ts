@@ -203,6 +203,19 @@ export class DeviceService {
     return { device: d.code, station: d.station, publicKeyHex: d.publicKeyHex };
   }
 
+  /** `identify` for many devices with one query per 900: the enrolled, unrevoked ones, by code. */
+  async identifyMany(codes: string[]): Promise<Map<string, DeviceIdentity>> {
+    const found = new Map<string, DeviceIdentity>();
+    for (const part of chunked(codes)) {
+      const rows = await this.deps.db.device.findMany({
+        where: { code: { in: part }, revokedAt: null, publicKeyHex: { not: null } },
+        select: { code: true, publicKeyHex: true, station: { select: { id: true, code: true, unitId: true } } },
+      });
+      for (const d of rows) if (d.publicKeyHex) found.set(d.code, { device: d.code, station: d.station, publicKeyHex: d.publicKeyHex });
+    }
+    return found;
+  }
+
   /** Opens a signed message a device published on its topic `device`, with that device's enrolled key. */
   async open<T extends BodyType>(
     device: string,

@@ -1,114 +1,339 @@
+// Proof of play and station health at scale: signed reports and telemetry are queued as they arrive,
+// then taken in batches off the MQTT loop. Each batch: one query for the devices, signatures checked,
+// one query for the occurrences, then one SQLite transaction of prepared statements (proof-ledger.ts) that
+// drops duplicates (gateways deliver at least once), links each proof into its station's hash chain,
+// stores the as-run verdict and raises alerts. One lane runs batches, state changes and the sweep in
+// order, so the duplicate check and the chain's next link always see the last write.
+
+import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-// Proof of play: verifies each report against the station's device key, stores it once
-// (the gateway delivers at least once, so duplicates are expected), and moves the occurrence on.
-import { open, type PlaybackReport, publicKeyFromHex, StationState } from '#protocol';
-import { AS_RUN_RULES } from '../compliance/as-run.ts';
+import { type Envelope, open, type PlaybackReport, publicKeyFromHex, StationState, type Telemetry } from '#protocol';
+import { AS_RUN_RULES, asRun } from '../compliance/as-run.ts';
 import { type ChainProblem, chainGenesis, chainHash, checkChain, hanoiDay } from '../compliance/chain.ts';
-import type { Db } from '../db/client.ts';
-import type { Prisma } from '../db/generated/client.ts';
+import { chunked, type Db } from '../db/client.ts';
+import type { ProofLedger } from '../db/proof-ledger.ts';
 import { notFound } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { type DeviceService, deviceKid } from './device-service.ts';
+import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
 
 /** Below this share of the expected duration a completed playback counts as partial. */
 export const FULL_PLAY_RATIO = AS_RUN_RULES.fullPlayRatio;
 
 export interface ReportDeps {
   db: Db;
+  ledger: ProofLedger;
   devices: DeviceService;
   now: () => Date;
   metrics: Metrics;
-  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Most messages taken into one transaction (default 1000). */
+  batchSize?: number;
 }
 
 export type ReportOutcome = 'stored' | 'duplicate' | 'rejected';
+type Result = { outcome: ReportOutcome; kind: string };
+type Job = { type: 'report' | 'telemetry'; device: string; payload: Buffer; done: (r: Result) => void };
+type Occ = { id: string; stationId: string; startsAt: Date; startWindowMs: number; durationMs: number };
+
+/** Airings closed per sweep transaction, so a long backlog does not hold the event loop. */
+const SWEEP_CHUNK = 2000;
 
 export class ReportService {
   /** Emits ('handled', outcome, kind) after each report is processed: for monitoring and tests. */
   readonly events = new EventEmitter();
+  private readonly queue: Job[] = [];
+  private scheduled = false;
+  private lane: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: ReportDeps) {}
 
+  /** [P-3.2] A signed playback report; resolves once it is stored, found a duplicate, or rejected. */
   async handleReport(device: string, payload: Buffer): Promise<ReportOutcome> {
-    const result = await this.process(device, payload);
-    this.events.emit('handled', result.outcome, result.kind);
-    return result.outcome;
+    const r = await this.enqueue('report', device, payload);
+    this.events.emit('handled', r.outcome, r.kind);
+    return r.outcome;
   }
 
-  private async process(device: string, payload: Buffer): Promise<{ outcome: ReportOutcome; kind?: string }> {
-    const { db, now, log, metrics } = this.deps;
-    const reject = (reason: string, detail: string) => {
-      metrics.reports.inc({ result: reason });
-      log.warn({ device, reason, detail }, 'report rejected');
-      return { outcome: 'rejected' as const, kind: reason };
-    };
-    const opened = await this.deps.devices.open(device, payload, 'report');
-    if (!opened.ok) return reject(opened.code, opened.message);
-    const { station } = opened.identity;
-    const stationCode = station.code;
-    const report = opened.body;
-    if (report.station !== stationCode) return reject('STATION_MISMATCH', `body names ${report.station}`);
-    const occurrence = await db.occurrence.findUnique({ where: { id: report.occurrenceId }, include: { media: true } });
-    if (!occurrence || occurrence.stationId !== station.id) return reject('UNKNOWN_OCCURRENCE', report.occurrenceId);
+  /** [P-3.4] Signed heartbeat and telemetry: last seen, clock offset, disk, versions, cache state. */
+  async handleTelemetry(device: string, payload: Buffer): Promise<ReportOutcome> {
+    return (await this.enqueue('telemetry', device, payload)).outcome;
+  }
 
-    // One writer per station at a time: the duplicate check and the chain's next link must see the last write.
-    return this.serially(station.id, async () => {
-      const duplicate = await db.playbackReport.findUnique({ where: { id: opened.envelope.id }, select: { id: true } });
-      if (duplicate) {
-        metrics.reports.inc({ result: 'duplicate' });
-        return { outcome: 'duplicate' as const, kind: report.kind };
-      }
-      const receivedAt = now();
-      const raw = payload.toString('utf8');
-      const chainDay = hanoiDay(receivedAt);
-      const last = await db.playbackReport.findFirst({
-        where: { stationId: station.id, chainDay },
-        orderBy: { chainSeq: 'desc' },
-        select: { chainSeq: true, chainHash: true },
+  private enqueue(type: Job['type'], device: string, payload: Buffer): Promise<Result> {
+    return new Promise((done) => {
+      this.queue.push({ type, device, payload, done });
+      this.kick();
+    });
+  }
+
+  /** Next turn of the event loop, so that every message read meanwhile joins the batch. */
+  private kick(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      void this.inLane(async () => {
+        this.scheduled = false;
+        const batch = this.queue.splice(0, this.deps.batchSize ?? 1000);
+        await this.ingest(batch);
+        if (this.queue.length) this.kick();
       });
-      const chainPrev = last?.chainHash ?? chainGenesis(station.id, chainDay);
-      await db.$transaction([
-        db.playbackReport.create({
-          data: {
-            chainDay,
-            chainSeq: (last?.chainSeq ?? 0) + 1,
-            chainPrev,
-            chainHash: chainHash(chainPrev, opened.envelope.id, raw),
-            id: opened.envelope.id,
-            occurrenceId: occurrence.id,
-            stationId: station.id,
-            kind: report.kind.replace('playback.', ''),
-            reportedAt: new Date(report.endedAt ?? report.startedAt),
-            receivedAt,
-            playedMs: report.playedMs,
-            rmsDbfs: report.level?.rmsDbfs,
-            peakDbfs: report.level?.peakDbfs,
-            sha256: report.sha256,
-            raw,
-          },
-        }),
-        // Conditional on the stored status, not the one read above: a late "started" handled concurrently
-        // with its "completed" (an outbox flushed after an outage) must not undo the terminal state.
-        ...occurrenceUpdates(occurrence.id, report).map((u) => db.occurrence.updateMany(u)),
-        db.station.update({ where: { id: station.id }, data: { lastSeenAt: now() } }),
-      ]);
-      metrics.reports.inc({ result: 'stored' });
-      log.info({ station: stationCode, occurrence: occurrence.id, kind: report.kind }, 'playback report stored');
-      return { outcome: 'stored' as const, kind: report.kind };
     });
   }
 
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /** Settles once every message received so far is handled (before shutdown). */
+  async drain(): Promise<void> {
+    while (this.queue.length || this.scheduled) {
+      if (!this.scheduled) this.kick();
+      await new Promise((r) => setImmediate(r));
+      await this.lane;
+    }
+    await this.lane;
+  }
 
-  /** Runs `fn` after every earlier call for the same key has settled. */
-  private serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.tails.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => {});
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
+  /** Runs `fn` after everything queued in the lane before it has settled. */
+  private inLane<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.lane.then(fn, fn);
+    this.lane = run.catch(() => {});
     return run;
+  }
+
+  private async ingest(batch: Job[]): Promise<void> {
+    const { metrics, log } = this.deps;
+    const results = new Map<Job, Result>();
+    const reject = (job: Job, code: string, detail: string) => {
+      metrics.reports.inc({ result: code });
+      log.warn({ device: job.device, type: job.type, reason: code, detail }, `${job.type} rejected`);
+      results.set(job, { outcome: 'rejected', kind: code });
+    };
+    try {
+      const identities = await this.deps.devices.identifyMany([...new Set(batch.map((j) => j.device))]);
+      const opened = this.open(batch, identities, reject);
+      const occurrences = await this.occurrences(opened.flatMap((o) => (o.report ? [o.report.occurrenceId] : [])));
+      const accepted = opened.filter((o) => {
+        if (!o.report) return true;
+        const occ = occurrences.get(o.report.occurrenceId);
+        if (occ && occ.stationId === o.identity.station.id) return true;
+        reject(o.job, 'UNKNOWN_OCCURRENCE', o.report.occurrenceId);
+        return false;
+      });
+      this.deps.ledger.transaction(() => this.write(accepted, occurrences, results));
+    } catch (err) {
+      // The database failed, not the input: say so for each message not yet answered.
+      log.error({ err: (err as Error).message, messages: batch.length }, 'proof batch failed');
+      for (const job of batch)
+        if (results.get(job)?.outcome !== 'rejected') {
+          metrics.reports.inc({ result: 'STORE_FAILED' });
+          results.set(job, { outcome: 'rejected', kind: 'STORE_FAILED' });
+        }
+    }
+    for (const job of batch) job.done(results.get(job) ?? { outcome: 'rejected', kind: 'STORE_FAILED' });
+  }
+
+  /** Signature, expiry and schema per message, with each device's enrolled key. */
+  private open(batch: Job[], identities: Map<string, DeviceIdentity>, reject: (job: Job, code: string, detail: string) => void) {
+    const now = this.deps.now();
+    const keys = new Map<string, { kid: string; key: KeyObject }>();
+    const out: { job: Job; identity: DeviceIdentity; envelope: Envelope; report?: PlaybackReport; telemetry?: Telemetry }[] = [];
+    for (const job of batch) {
+      const identity = identities.get(job.device);
+      if (!identity) {
+        reject(job, 'UNKNOWN_DEVICE', `no enrolled device ${job.device}`);
+        continue;
+      }
+      let k = keys.get(identity.publicKeyHex);
+      if (!k) {
+        k = { kid: deviceKid(identity.publicKeyHex), key: publicKeyFromHex(identity.publicKeyHex) };
+        keys.set(identity.publicKeyHex, k);
+      }
+      const { kid, key } = k;
+      const o = open(job.payload, job.type, { keys: (id) => (id === kid ? key : undefined), now });
+      if (!o.ok) {
+        reject(job, o.code, o.message);
+        continue;
+      }
+      const body = o.body as PlaybackReport | Telemetry;
+      if (body.station !== identity.station.code) {
+        reject(job, 'STATION_MISMATCH', `body names ${body.station}`);
+        continue;
+      }
+      out.push({
+        job,
+        identity,
+        envelope: o.envelope,
+        ...(job.type === 'report' ? { report: body as PlaybackReport } : { telemetry: body as Telemetry }),
+      });
+    }
+    return out;
+  }
+
+  private async occurrences(ids: string[]): Promise<Map<string, Occ>> {
+    const found = new Map<string, Occ>();
+    for (const part of chunked([...new Set(ids)]))
+      for (const o of await this.deps.db.occurrence.findMany({
+        where: { id: { in: part } },
+        select: {
+          id: true,
+          stationId: true,
+          startsAt: true,
+          schedule: { select: { startWindowMs: true } },
+          media: { select: { durationMs: true } },
+        },
+      }))
+        found.set(o.id, {
+          id: o.id,
+          stationId: o.stationId,
+          startsAt: o.startsAt,
+          startWindowMs: o.schedule.startWindowMs,
+          durationMs: o.media.durationMs,
+        });
+    return found;
+  }
+
+  /** Inside the batch's transaction: synchronous prepared statements only. */
+  private write(accepted: ReturnType<ReportService['open']>, occurrences: Map<string, Occ>, results: Map<Job, Result>): void {
+    const { ledger, metrics, log } = this.deps;
+    const receivedAt = this.deps.now();
+    const chainDay = hanoiDay(receivedAt);
+    const tails = new Map<string, { seq: number; hash: string }>();
+    const seenIds = new Set<string>();
+    const seenStations = new Set<string>();
+    for (const { job, identity, envelope, report, telemetry } of accepted) {
+      const stationId = identity.station.id;
+      if (telemetry) {
+        this.storeTelemetry(stationId, telemetry, receivedAt);
+        metrics.reports.inc({ result: 'telemetry' });
+        results.set(job, { outcome: 'stored', kind: 'telemetry' });
+        continue;
+      }
+      if (!report) continue;
+      if (seenIds.has(envelope.id) || ledger.isStored(envelope.id)) {
+        metrics.reports.inc({ result: 'duplicate' });
+        results.set(job, { outcome: 'duplicate', kind: report.kind });
+        continue;
+      }
+      seenIds.add(envelope.id);
+      const occ = occurrences.get(report.occurrenceId) as Occ;
+      const raw = job.payload.toString('utf8');
+      const tail = tails.get(stationId) ?? ledger.chainTail(stationId, chainDay);
+      const chainPrev = tail?.hash ?? chainGenesis(stationId, chainDay);
+      const link = { seq: (tail?.seq ?? 0) + 1, hash: chainHash(chainPrev, envelope.id, raw) };
+      tails.set(stationId, link);
+      ledger.insertReport({
+        id: envelope.id,
+        occurrenceId: occ.id,
+        stationId,
+        kind: report.kind.replace('playback.', ''),
+        reportedAt: new Date(report.endedAt ?? report.startedAt),
+        receivedAt,
+        playedMs: report.playedMs ?? null,
+        rmsDbfs: report.level?.rmsDbfs ?? null,
+        peakDbfs: report.level?.peakDbfs ?? null,
+        sha256: report.sha256,
+        raw,
+        chainDay,
+        chainSeq: link.seq,
+        chainPrev,
+        chainHash: link.hash,
+      });
+      this.applyReport(occ, report, identity.station.code, receivedAt);
+      seenStations.add(stationId);
+      metrics.reports.inc({ result: 'stored' });
+      results.set(job, { outcome: 'stored', kind: report.kind });
+    }
+    for (const id of seenStations) ledger.touchStation(id, receivedAt);
+    if (seenStations.size) log.info({ proofs: seenIds.size, stations: seenStations.size }, 'playback reports stored');
+  }
+
+  /** Moves the occurrence on and records its as-run verdict when the proof ends the airing. */
+  private applyReport(occ: Occ, r: PlaybackReport, stationCode: string, at: Date): void {
+    const { ledger } = this.deps;
+    const startedAt = new Date(r.startedAt);
+    if (r.kind === 'playback.started') {
+      ledger.markStarted(occ.id, startedAt);
+      return;
+    }
+    const end = {
+      kind: r.kind === 'playback.failed' ? ('failed' as const) : ('completed' as const),
+      playedMs: r.playedMs ?? null,
+      reason: r.reason,
+      rmsDbfs: r.level?.rmsDbfs,
+    };
+    const verdict = asRun({ startsAt: occ.startsAt, expectedMs: occ.durationMs, startWindowMs: occ.startWindowMs, startedAt, end }, at);
+    const status = end.kind === 'failed' ? 'failed' : (r.playedMs ?? 0) >= r.expectedMs * FULL_PLAY_RATIO ? 'aired' : 'partial';
+    ledger.markEnded({
+      id: occ.id,
+      status,
+      startedAt,
+      endedAt: new Date(r.endedAt ?? r.startedAt),
+      playedMs: r.playedMs ?? null,
+      asRun: verdict.status,
+      discrepancy: verdict.reason ?? null,
+      deviceReason: verdict.deviceReason ?? null,
+      lateMs: verdict.lateMs ?? null,
+      rmsDbfs: r.level?.rmsDbfs ?? null,
+    });
+    if (verdict.status !== 'missed') return;
+    const silent = verdict.reason === 'silent';
+    ledger.raiseAlert(
+      occ.stationId,
+      silent ? 'silent' : 'missed',
+      occ.id,
+      silent
+        ? `${stationCode}: output measured silent (${r.level?.rmsDbfs} dBFS) for the airing at ${r.scheduledAt}`
+        : `${stationCode}: airing at ${r.scheduledAt} failed (${verdict.deviceReason ?? verdict.reason})`,
+      at,
+    );
+  }
+
+  private storeTelemetry(stationId: string, t: Telemetry, at: Date): void {
+    const { ledger } = this.deps;
+    ledger.storeTelemetry({
+      stationId,
+      at,
+      clockOffsetMs: t.clockOffsetMs ?? null,
+      diskFreeBytes: t.diskFreeBytes,
+      agentVersion: t.agentVersion,
+      uptimeS: t.uptimeS,
+      cacheItems: t.cache.items,
+      cacheMissing: t.cache.missing ?? null,
+      appliedManifest: t.manifestVersion ?? null,
+    });
+    // A signed heartbeat is better evidence of life than a retained state that may be stale.
+    if (ledger.setOnline(stationId, true, at, 'telemetry')) ledger.resolveAlerts(stationId, 'offline', at, 'station back online');
+  }
+
+  /**
+   * Closes the proof windows that have passed: an airing without an end proof by then is missed (or
+   * partial when it started) for "offline", and raises an alert; a station marked offline with an airing
+   * due raises one at once. Runs in the lane, so it never races a batch.
+   */
+  sweep(): Promise<{ closed: number }> {
+    return this.inLane(async () => {
+      const { ledger } = this.deps;
+      const now = this.deps.now();
+      let closed = 0;
+      ledger.transaction(() => {
+        for (const a of ledger.dueAtOfflineStations(now))
+          ledger.raiseAlert(a.stationId, 'offline', a.id, `${a.stationCode}: offline when an airing was due at ${a.startsAt}`, now, false);
+      });
+      for (;;) {
+        const n = ledger.transaction(() => {
+          const rows = ledger.closedAirings(now, SWEEP_CHUNK);
+          for (const a of rows) {
+            const lateMs = a.startedAt ? Math.max(0, Date.parse(a.startedAt) - Date.parse(a.startsAt)) : null;
+            ledger.closeAiring(a.id, a.startedAt ? 'partial' : 'missed', lateMs);
+            const message = `${a.stationCode}: no proof for the airing at ${a.startsAt}`;
+            if (a.online) ledger.raiseAlert(a.stationId, 'missed', a.id, message, now);
+            else ledger.raiseAlert(a.stationId, 'offline', a.id, message, now, false);
+          }
+          return rows.length;
+        });
+        closed += n;
+        if (n < SWEEP_CHUNK) break;
+        await new Promise((r) => setImmediate(r));
+      }
+      return { closed };
+    });
   }
 
   verifyDay(stationCode: string, day: string): Promise<DayVerification> {
@@ -130,25 +355,17 @@ export class ReportService {
       this.deps.log.warn({ device }, 'invalid state message');
       return;
     }
-    await this.deps.db.station.update({
-      where: { id: identity.station.id },
-      data: { online: state.data.online, lastSeenAt: this.deps.now() },
+    const online = state.data.online;
+    await this.inLane(() => {
+      const at = this.deps.now();
+      const { ledger } = this.deps;
+      ledger.transaction(() => {
+        ledger.touchStation(identity.station.id, at);
+        if (ledger.setOnline(identity.station.id, online, at, 'state') && online)
+          ledger.resolveAlerts(identity.station.id, 'offline', at, 'station back online');
+      });
     });
   }
-}
-
-const TERMINAL = ['aired', 'partial', 'failed'];
-
-/** Terminal states are never left; a "started" after the end sets nothing but a missing startedAt. */
-function occurrenceUpdates(id: string, r: PlaybackReport): Prisma.OccurrenceUpdateManyArgs[] {
-  const startedAt = new Date(r.startedAt);
-  if (r.kind === 'playback.started')
-    return [
-      { where: { id, status: { notIn: TERMINAL } }, data: { status: 'playing', startedAt } },
-      { where: { id, startedAt: null }, data: { startedAt } },
-    ];
-  const status = r.kind === 'playback.failed' ? 'failed' : (r.playedMs ?? 0) >= r.expectedMs * FULL_PLAY_RATIO ? 'aired' : 'partial';
-  return [{ where: { id }, data: { status, startedAt, endedAt: new Date(r.endedAt ?? r.startedAt), playedMs: r.playedMs } }];
 }
 
 export interface DayVerification {
