@@ -129,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(userRoutes, { db: deps.db, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
-  const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units });
+  const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(asRunRoutes, { asRun, reports: deps.reports, auth, prefix: '/api/v1' });
   return app;
 }

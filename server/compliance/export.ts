@@ -16,8 +16,15 @@ const COLUMNS: { key: keyof Tally; title: string }[] = [
   { key: 'stations', title: 'Số đài (stations)' },
   { key: 'complianceRate', title: 'Tỷ lệ phát đủ (compliance rate)' },
   { key: 'onTimeRate', title: 'Tỷ lệ đúng giờ (on-time rate)' },
+  { key: 'coverageRate', title: 'Tỷ lệ đài phát đúng giờ ±2 s (coverage)' },
   { key: 'airedMinutes', title: 'Số phút đã phát (aired minutes)' },
+  { key: 'limitMinutesPerDay', title: 'Giới hạn phút/ngày (limit per day)' },
+  { key: 'overLimitDays', title: 'Ngày-đài vượt giới hạn (over-limit days)' },
+  { key: 'maxDayMinutes', title: 'Số phút cao nhất/ngày (max minutes a day)' },
+  { key: 'uptimeRate', title: 'Thời gian trực tuyến (uptime)' },
 ];
+
+const RATES = ['complianceRate', 'onTimeRate', 'coverageRate', 'uptimeRate'] as const;
 
 const GROUP_TITLE = { unit: 'Đơn vị (unit)', station: 'Đài (station)', media: 'Bản tin (item)' } as const;
 
@@ -43,7 +50,7 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
   sheet.columns.forEach((c, i) => {
     c.width = i < 2 ? 28 : 16;
   });
-  for (const col of [11, 12]) sheet.getColumn(col).numFmt = '0.00%';
+  for (const key of RATES) sheet.getColumn(3 + COLUMNS.findIndex((c) => c.key === key)).numFmt = '0.00%';
   return Buffer.from(await book.xlsx.writeBuffer());
 }
 
@@ -71,8 +78,8 @@ ${bars
   .join('\n')}
 <line x1="220" x2="220" y1="0" y2="${bars.length * (barH + 4)}" stroke="#333"/><line x1="720" x2="720" y1="0" y2="${bars.length * (barH + 4)}" stroke="#999" stroke-dasharray="3"/>
 </svg>`;
-  const cell = (v: string | number | null, i: number) =>
-    `<td>${i === 10 || i === 11 ? pct(v as number | null) : esc(String(v ?? ''))}</td>`;
+  const rates = new Set(RATES.map((key) => 2 + COLUMNS.findIndex((c) => c.key === key)));
+  const cell = (v: string | number | null, i: number) => `<td>${rates.has(i) ? pct(v as number | null) : esc(String(v ?? ''))}</td>`;
   return `<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>Báo cáo phát thanh cơ sở</title>
 <style>

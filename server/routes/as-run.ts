@@ -68,7 +68,12 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
     stations: z.number(),
     complianceRate: z.number().nullable(),
     onTimeRate: z.number().nullable(),
+    coverageRate: z.number().nullable(),
     airedMinutes: z.number(),
+    limitMinutesPerDay: z.number().nullable(),
+    overLimitDays: z.number(),
+    maxDayMinutes: z.number(),
+    uptimeRate: z.number().nullable(),
   });
   app.get(
     '/compliance/report',
