@@ -23,6 +23,7 @@ import { commandRoutes } from './routes/commands.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
+import { healthRoutes } from './routes/health.ts';
 import { libraryRoutes } from './routes/library.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { type HealthCheck, opsRoutes } from './routes/ops.ts';
@@ -35,6 +36,7 @@ import { AsRunService } from './services/as-run-service.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { DeviceService } from './services/device-service.ts';
 import type { DispatchService } from './services/dispatch-service.ts';
+import { HealthService } from './services/health-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
@@ -131,5 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(asRunRoutes, { asRun, reports: deps.reports, auth, prefix: '/api/v1' });
+  const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, asRun, sweep: () => deps.reports.sweep() });
+  await app.register(healthRoutes, { health, auth, prefix: '/api/v1' });
   return app;
 }

@@ -39,7 +39,7 @@ type Occ = { id: string; stationId: string; startsAt: Date; startWindowMs: numbe
 const SWEEP_CHUNK = 2000;
 
 export class ReportService {
-  /** Emits ('handled', outcome, kind) after each report is processed: for monitoring and tests. */
+  /** Emits ('handled', outcome, kind) after each report and ('telemetry', outcome, kind) after each heartbeat: for monitoring and tests. */
   readonly events = new EventEmitter();
   private readonly queue: Job[] = [];
   private scheduled = false;
@@ -56,7 +56,9 @@ export class ReportService {
 
   /** [P-3.4] Signed heartbeat and telemetry: last seen, clock offset, disk, versions, cache state. */
   async handleTelemetry(device: string, payload: Buffer): Promise<ReportOutcome> {
-    return (await this.enqueue('telemetry', device, payload)).outcome;
+    const r = await this.enqueue('telemetry', device, payload);
+    this.events.emit('telemetry', r.outcome, r.kind);
+    return r.outcome;
   }
 
   private enqueue(type: Job['type'], device: string, payload: Buffer): Promise<Result> {

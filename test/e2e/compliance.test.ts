@@ -25,9 +25,18 @@ t.test('each station behaviour yields exactly its as-run status, and the report 
     { station: 'HN-00388', behaviour: { silent: true }, expect: { status: 'missed', reason: 'silent' } },
     { station: 'HN-00391', behaviour: { down: true }, expect: { status: 'missed', reason: 'offline' } },
   ];
-  const stations = cases.map((c) => c.station);
+  const simulated = cases.map((c) => c.station);
   const tokens: string[] = [];
-  for (const code of stations) tokens.push(await provisionDevice(server, code));
+  for (const code of simulated) tokens.push(await provisionDevice(server, code));
+  // One more commune of the district whose gateway never comes up at all.
+  const unreachable = (
+    await server.db.station.findFirstOrThrow({
+      where: { unit: { parent: { code: '016' } }, code: { notIn: simulated } },
+      orderBy: { code: 'asc' },
+    })
+  ).code;
+  cases.push({ station: unreachable, behaviour: { down: true }, expect: { status: 'missed', reason: 'offline' } });
+  const stations = cases.map((c) => c.station); // the last one has no simulator: its behaviour is never used
   const sim = new Simulator({ serverUrl: server.url, mqttUrl: server.mqttUrl, clock, fetch });
   t.teardown(() => sim.stop());
   await sim.start(tokens, 6, (i) => cases[i]?.behaviour ?? {});
@@ -37,7 +46,7 @@ t.test('each station behaviour yields exactly its as-run status, and the report 
   for (const code of stations) occurrences.set(await scheduleItem(server, media.id, code, at), code);
   await untilAcked(
     server,
-    async () => (await server.db.manifestDelivery.count({ where: { status: 'pending', device: { in: stations } } })) === 0,
+    async () => (await server.db.manifestDelivery.count({ where: { status: 'pending', device: { in: simulated } } })) === 0,
   );
   // Five gateways report a start and an end: ten proofs.
   let stored = 0;
@@ -66,14 +75,37 @@ t.test('each station behaviour yields exactly its as-run status, and the report 
     total: Record<string, unknown>;
   };
   t.match(report.total, {
-    scheduled: 6,
+    scheduled: 7,
     aired: 2,
     late: 1,
     partial: 1,
-    missed: 2,
+    missed: 3,
     skipped: 0,
-    stations: 6,
-    complianceRate: 0.5,
-    onTimeRate: 0.3333,
+    stations: 7,
+    complianceRate: 0.4286,
+    onTimeRate: 0.2857,
   });
+  const get = async (path: string) => (await fetch(`${server.url}/api/v1${path}`, { headers: server.auth })).json();
+  const byItem = (await get(`/compliance/report?${range}&groupBy=media`)) as { groups: Record<string, unknown>[] };
+  t.match(
+    byItem.groups,
+    [{ key: media.id, scheduled: 7, stations: 7, coverageRate: 0.2857 }],
+    'two of seven stations aired the item within ±2 s',
+  );
+
+  // Alerts: the silent output, the gateway that was up but never played, the one that was never up.
+  const alerts = (await get('/alerts?status=new')) as { total: number; items: { station: string; kind: string; count: number }[] };
+  t.same(
+    alerts.items.map((a) => `${a.station} ${a.kind} ${a.count}`).sort(),
+    ['HN-00388 silent 1', 'HN-00391 missed 1', `${unreachable} offline 1`].sort(),
+  );
+  const health = (await get(`/stations/${unreachable}/health?from=${encodeURIComponent(new Date(at - 3600_000).toISOString())}`)) as Record<
+    string,
+    unknown
+  >;
+  t.match(health, { online: false, uptimeRate: 0, history: [{ online: false, ongoing: true }], openAlerts: [{ kind: 'offline' }] });
+  const up = (await get('/stations/HN-00376/health')) as { online: boolean; history: { online: boolean }[]; uptimeRate: number };
+  t.equal(up.online, true);
+  t.equal(up.history.at(-1)?.online, true, 'online since its simulator connected');
+  t.ok(up.uptimeRate > 0 && up.uptimeRate < 1, 'online for part of the last 7 days');
 });

@@ -1,0 +1,148 @@
+// Station health for the provincial office: availability history with durations, the last telemetry,
+// and the alerts the ingest and the sweep raise (offline in a scheduled window, missed, silent), with
+// their workflow new → acknowledged → resolved.
+import type { Db } from '../db/client.ts';
+import type { Prisma } from '../db/generated/client.ts';
+import { badRequest, conflict, notFound } from '../http/errors.ts';
+import type { AsRunService } from './as-run-service.ts';
+import type { UnitService } from './unit-service.ts';
+
+export const ALERT_KINDS = ['offline', 'missed', 'silent'] as const;
+export const ALERT_STATUSES = ['new', 'acknowledged', 'resolved'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/** Which moves the workflow allows: acknowledge what is new; resolve what is not resolved yet. */
+const MOVES: Record<'acknowledge' | 'resolve', AlertStatus[]> = { acknowledge: ['new'], resolve: ['new', 'acknowledged'] };
+
+export interface HealthDeps {
+  db: Db;
+  now: () => Date;
+  units: UnitService;
+  asRun: AsRunService;
+  sweep: () => Promise<unknown>;
+}
+
+export class HealthService {
+  constructor(private readonly deps: HealthDeps) {}
+
+  /** A station's availability over [from, to) (default: the last 7 days), its telemetry and its open alerts. */
+  async station(code: string, range: { from?: Date; to?: Date }) {
+    const { db } = this.deps;
+    const now = this.deps.now();
+    const to = range.to ?? now;
+    const from = range.from ?? new Date(to.getTime() - 7 * 86_400_000);
+    if (to <= from) throw badRequest('INVALID_RANGE', '`to` must be after `from`');
+    const st = await db.station.findUnique({ where: { code }, include: { unit: { select: { code: true } } } });
+    if (!st) throw notFound('UNKNOWN_STATION', `unknown station ${code}`);
+    await this.deps.sweep();
+    const before = await db.stationEvent.findFirst({ where: { stationId: st.id, at: { lt: from } }, orderBy: { at: 'desc' } });
+    const end = new Date(Math.min(to.getTime(), now.getTime()));
+    const ongoing = end.getTime() === now.getTime();
+    // Up to and including now when the range reaches it: a change that happened this instant is the current state.
+    const events = await db.stationEvent.findMany({
+      where: { stationId: st.id, at: { gte: from, ...(ongoing ? { lte: end } : { lt: end }) } },
+      orderBy: { at: 'asc' },
+    });
+    // Periods of one state each, clipped to the range; the last one is open while it lasts.
+    const history: { online: boolean; from: Date; to: Date; durationMs: number; ongoing: boolean }[] = [];
+    let state = before?.online ?? false;
+    let since = from;
+    for (const e of events) {
+      if (e.online === state) continue;
+      if (e.at > since)
+        history.push({ online: state, from: since, to: e.at, durationMs: e.at.getTime() - since.getTime(), ongoing: false });
+      state = e.online;
+      since = e.at;
+    }
+    if (end > since || ongoing) history.push({ online: state, from: since, to: end, durationMs: end.getTime() - since.getTime(), ongoing });
+    const uptime = await this.deps.asRun.uptime([st.id], from, to);
+    const alerts = await db.alert.findMany({ where: { stationId: st.id, status: { not: 'resolved' } }, orderBy: { raisedAt: 'desc' } });
+    return {
+      station: st.code,
+      name: st.name,
+      unit: st.unit.code,
+      online: st.online,
+      lastSeenAt: st.lastSeenAt,
+      telemetry: st.telemetryAt
+        ? {
+            at: st.telemetryAt,
+            clockOffsetMs: st.clockOffsetMs,
+            diskFreeBytes: st.diskFreeBytes,
+            agentVersion: st.agentVersion,
+            uptimeS: st.uptimeS,
+            cacheItems: st.cacheItems,
+            cacheMissing: st.cacheMissing,
+            manifestVersion: st.appliedManifest,
+          }
+        : null,
+      /** The manifest version the server last compiled; behind telemetry's when the gateway has not synced. */
+      manifestVersion: st.manifestVersion,
+      from,
+      to,
+      uptimeRate: uptime.get(st.id) ?? null,
+      offlineMs: history.filter((h) => !h.online).reduce((a, h) => a + h.durationMs, 0),
+      history,
+      openAlerts: alerts.map(alertView(st.code)),
+    };
+  }
+
+  async alerts(q: { status?: AlertStatus; kind?: string; station?: string; unit?: string; limit: number; offset: number }) {
+    await this.deps.sweep();
+    const where: Prisma.AlertWhereInput = {
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.kind ? { kind: q.kind } : {}),
+      ...(q.station ? { station: { code: q.station } } : {}),
+    };
+    if (q.unit) {
+      const tree = await this.deps.units.tree();
+      const ids = tree.subtree(tree.get(q.unit).id).map((u) => u.id);
+      where.station = { ...(q.station ? { code: q.station } : {}), unitId: { in: ids } };
+    }
+    const [total, rows] = await Promise.all([
+      this.deps.db.alert.count({ where }),
+      this.deps.db.alert.findMany({
+        where,
+        include: { station: { select: { code: true } } },
+        orderBy: [{ raisedAt: 'desc' }, { id: 'asc' }],
+        take: q.limit,
+        skip: q.offset,
+      }),
+    ]);
+    return { total, items: rows.map((a) => alertView(a.station.code)(a)) };
+  }
+
+  /** Moves an alert along its workflow; a move the workflow does not allow is a 409 with the current status. */
+  async move(id: string, move: 'acknowledge' | 'resolve', by: string, note?: string) {
+    const { db } = this.deps;
+    const at = this.deps.now();
+    const data =
+      move === 'acknowledge'
+        ? { status: 'acknowledged', acknowledgedAt: at, acknowledgedBy: by, ...(note ? { note } : {}) }
+        : { status: 'resolved', resolvedAt: at, resolvedBy: by, ...(note ? { note } : {}) };
+    // Conditional on the status, so two operators cannot both move the same alert.
+    const moved = await db.alert.updateMany({ where: { id, status: { in: MOVES[move] } }, data });
+    const alert = await db.alert.findUnique({ where: { id }, include: { station: { select: { code: true } } } });
+    if (!alert) throw notFound('UNKNOWN_ALERT', `unknown alert ${id}`);
+    if (moved.count === 0) throw conflict('INVALID_TRANSITION', `cannot ${move} an alert that is ${alert.status}`);
+    return alertView(alert.station.code)(alert);
+  }
+}
+
+type AlertRow = Prisma.AlertGetPayload<object>;
+
+const alertView = (station: string) => (a: AlertRow) => ({
+  id: a.id,
+  station,
+  kind: a.kind,
+  status: a.status,
+  occurrenceId: a.occurrenceId,
+  message: a.message,
+  count: a.count,
+  raisedAt: a.raisedAt,
+  lastAt: a.lastAt,
+  acknowledgedAt: a.acknowledgedAt,
+  acknowledgedBy: a.acknowledgedBy,
+  resolvedAt: a.resolvedAt,
+  resolvedBy: a.resolvedBy,
+  note: a.note,
+});
