@@ -3,17 +3,24 @@
 // transaction per proof), 64 in flight, from pre-signed payloads (signing is the gateways' cost, not
 // the server's). Fixture: 50 enrolled stations × 40 occurrences, a start and an end proof each.
 // The MQTT hop is not included: the broker's own throughput is the dispatch bench's subject.
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { type PlaybackReport, publicKeyHex, seal, wallClockSequence } from '#protocol';
+import { sqlTime } from '../server/db/proof-ledger.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../test/helpers/server.ts';
-import { figure } from './report.ts';
+import { figure, median } from './report.ts';
 
 const STATIONS = 50;
 const PER_STATION = 40;
 
 export async function run(): Promise<void> {
+  await proofIngest();
+  await reportMonthCity();
+}
+
+async function proofIngest(): Promise<void> {
   const server = await startTestServer();
   try {
     const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-proof.wav'), { seconds: 1 }));
@@ -93,4 +100,107 @@ export async function run(): Promise<void> {
   } finally {
     await server.stop();
   }
+}
+
+// report_month_city_ms: a generated year of airings for every Hanoi station (579 × 10 a day × 365 ≈ 2.1 M
+// occurrences, verdicts stored as the ingest and the sweep store them), then the month report of the
+// whole city by district through the HTTP API, as the provincial office asks for it.
+const ITEMS_PER_DAY = 10;
+const DAYS = 365;
+
+export async function reportMonthCity(): Promise<void> {
+  const server = await startTestServer({ env: { LP_SEED_POLICY: 'hanoi-2021' } });
+  try {
+    const stations = await server.db.station.findMany({ select: { id: true, unitId: true }, orderBy: { code: 'asc' } });
+    const media = Array.from({ length: ITEMS_PER_DAY }, (_, i) => ({
+      id: `bench-media-${i}`,
+      title: `Bản tin ${i + 1}`,
+      sha256: createHash('sha256').update(`bench-${i}`).digest('hex'),
+      durationMs: 180_000,
+      sizeBytes: 700_000,
+      codec: 'opus',
+      sampleRate: 48_000,
+      channels: 1,
+      sourceName: 'bench.wav',
+      sourceFormat: 'wav',
+      status: 'approved',
+    }));
+    await server.db.media.createMany({ data: media });
+    const schedule = await server.db.schedule.create({ data: { mediaId: media[0]?.id, startsAt: new Date('2025-12-01T00:00:00Z') } });
+    const t0 = performance.now();
+    const rows = generateYear(join(server.dataDir, 'loaphuong.db'), schedule.id, stations, media);
+    const generateS = (performance.now() - t0) / 1000;
+
+    const hanoi = (await server.db.unit.findFirstOrThrow({ where: { level: 1, code: '01' } })).code;
+    const q = new URLSearchParams({ from: '2026-10-01T00:00:00+07:00', to: '2026-11-01T00:00:00+07:00', unit: hanoi, groupBy: 'unit' });
+    const times: number[] = [];
+    let report: { total: { scheduled: number }; groups: unknown[] } | undefined;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      const res = await fetch(`${server.url}/api/v1/compliance/report?${q}`, { headers: server.auth });
+      report = (await res.json()) as typeof report;
+      times.push(performance.now() - t);
+      if (res.status !== 200) throw new Error(`report failed: ${res.status} ${JSON.stringify(report)}`);
+    }
+    const expected = stations.length * ITEMS_PER_DAY * 31;
+    if (report?.total.scheduled !== expected)
+      throw new Error(`the report counted ${report?.total.scheduled} airings, expected ${expected}`);
+    figure('compliance', 'report_month_city_ms', median(times), 'ms', {
+      first_ms: Math.round(times[0] ?? 0),
+      occurrences: rows,
+      month_airings: expected,
+      districts: report.groups.length,
+      generate_s: Math.round(generateS),
+      index: 'Occurrence(startsAt, unitId, stationId, asRun, playedMs)',
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Writes the year straight into SQLite (prepared statements, one transaction per day): the bench is about reading. */
+function generateYear(file: string, scheduleId: string, stations: { id: string; unitId: string }[], media: { id: string }[]): number {
+  const db = new Database(file, { timeout: 15_000 });
+  const insert = db.prepare(`INSERT INTO "Occurrence" ("id","scheduleId","stationId","unitId","zones","mediaId","startsAt","closesAt",
+    "priority","status","startedAt","endedAt","playedMs","asRun","discrepancy","lateMs","createdAt")
+    VALUES (?,?,?,?,'[]',?,?,?,'normal',?,?,?,?,?,?,?,?)`);
+  const first = Date.parse('2025-12-01T00:00:00+07:00');
+  let n = 0;
+  // A plausible mix: 93 % aired, 2 % late, 2 % partial, 2 % missed, 1 % skipped, from a fixed sequence.
+  const verdicts = ['aired', 'late', 'partial', 'missed', 'skipped'];
+  const verdictOf = (k: number) => verdicts[k % 100 < 93 ? 0 : k % 100 < 95 ? 1 : k % 100 < 97 ? 2 : k % 100 < 99 ? 3 : 4] as string;
+  const day = db.transaction((d: number) => {
+    for (let i = 0; i < ITEMS_PER_DAY; i++) {
+      // Two sessions: five items from 06:00 and five from 17:00, Hanoi time.
+      const startsAt = first + d * 86_400_000 + (i < 5 ? 6 * 3600_000 + i * 180_000 : 17 * 3600_000 + (i - 5) * 180_000);
+      for (const st of stations) {
+        const asRun = verdictOf(n * 7919);
+        const lateMs = asRun === 'late' ? 5000 : asRun === 'aired' ? 300 : null;
+        const played = asRun === 'aired' || asRun === 'late' ? 180_000 : asRun === 'partial' ? 60_000 : null;
+        const started = played !== null ? startsAt + (lateMs ?? 0) : null;
+        insert.run(
+          `bench-occ-${n}`,
+          scheduleId,
+          st.id,
+          st.unitId,
+          media[i]?.id,
+          sqlTime(new Date(startsAt)),
+          sqlTime(new Date(startsAt + 780_000)),
+          asRun === 'missed' ? 'scheduled' : asRun === 'skipped' ? 'failed' : asRun === 'partial' ? 'partial' : 'aired',
+          started === null ? null : sqlTime(new Date(started)),
+          started === null ? null : sqlTime(new Date(started + (played ?? 0))),
+          played,
+          asRun,
+          asRun === 'missed' ? 'offline' : asRun === 'skipped' ? 'preempted' : null,
+          lateMs,
+          sqlTime(new Date(startsAt - 86_400_000)),
+        );
+        n++;
+      }
+    }
+  });
+  for (let d = 0; d < DAYS; d++) day(d);
+  db.pragma('optimize');
+  db.close();
+  return n;
 }
