@@ -106,8 +106,10 @@ export class ProofLedger {
         WHERE "stationId" = ? AND "kind" = ? AND "status" != 'resolved'`),
       closed: p(`SELECT o."id" AS id, o."stationId" AS stationId, s."code" AS stationCode, s."online" AS online, o."startsAt" AS startsAt,
         o."startedAt" AS startedAt FROM "Occurrence" o JOIN "Station" s ON s."id" = o."stationId"
-        WHERE o."asRun" IS NULL AND o."closesAt" <= ? ORDER BY o."closesAt" LIMIT ?`),
-      close: p(`UPDATE "Occurrence" SET "asRun" = ?, "discrepancy" = 'offline', "lateMs" = ? WHERE "id" = ? AND "asRun" IS NULL`),
+        WHERE (o."asRun" IS NULL OR o."asRun" = 'playing') AND o."closesAt" <= ? ORDER BY o."closesAt" LIMIT ?`),
+      close: p(
+        `UPDATE "Occurrence" SET "asRun" = ?, "discrepancy" = 'offline', "lateMs" = ? WHERE "id" = ? AND ("asRun" IS NULL OR "asRun" = 'playing')`,
+      ),
       dueAtOffline: p(`SELECT o."id" AS id, o."stationId" AS stationId, s."code" AS stationCode, o."startsAt" AS startsAt
         FROM "Occurrence" o JOIN "Station" s ON s."id" = o."stationId"
         WHERE o."asRun" IS NULL AND o."startedAt" IS NULL AND o."startsAt" <= ? AND o."closesAt" > ? AND s."online" = 0`),

@@ -4,7 +4,7 @@
 // extended as time moves on.
 
 import { type ConflictRule, type Priority, type Resolution, resolveConflict } from '#protocol';
-import { closesAt } from '../compliance/as-run.ts';
+import { closesAt, hanoiDayNumber } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { Media, Schedule } from '../db/generated/client.ts';
 import { AppError, badRequest, notFound, unprocessable } from '../http/errors.ts';
@@ -444,6 +444,7 @@ export class ScheduleService {
         zones: JSON.stringify(st.zones),
         mediaId: p.media.id,
         startsAt: p.startsAt,
+        day: hanoiDayNumber(p.startsAt),
         closesAt: closesAt({ startsAt: p.startsAt, expectedMs: p.media.durationMs, startWindowMs: s.startWindowMs }),
         position: p.position,
         priority: s.priority,

@@ -1,6 +1,7 @@
 -- AlterTable
 ALTER TABLE "Occurrence" ADD COLUMN "asRun" TEXT;
 ALTER TABLE "Occurrence" ADD COLUMN "closesAt" DATETIME;
+ALTER TABLE "Occurrence" ADD COLUMN "day" INTEGER;
 ALTER TABLE "Occurrence" ADD COLUMN "deviceReason" TEXT;
 ALTER TABLE "Occurrence" ADD COLUMN "discrepancy" TEXT;
 ALTER TABLE "Occurrence" ADD COLUMN "lateMs" INTEGER;
@@ -56,15 +57,18 @@ CREATE INDEX "Alert_status_raisedAt_idx" ON "Alert"("status", "raisedAt");
 CREATE INDEX "Alert_stationId_kind_status_idx" ON "Alert"("stationId", "kind", "status");
 
 -- CreateIndex
-CREATE INDEX "Occurrence_startsAt_unitId_stationId_asRun_playedMs_idx" ON "Occurrence"("startsAt", "unitId", "stationId", "asRun", "playedMs");
+CREATE INDEX "Occurrence_startsAt_idx" ON "Occurrence"("startsAt");
+
+-- CreateIndex
+CREATE INDEX "Occurrence_day_unitId_stationId_asRun_priority_playedMs_lateMs_startsAt_mediaId_idx" ON "Occurrence"("day", "unitId", "stationId", "asRun", "priority", "playedMs", "lateMs", "startsAt", "mediaId");
 
 -- CreateIndex
 CREATE INDEX "Occurrence_asRun_closesAt_idx" ON "Occurrence"("asRun", "closesAt");
-
 -- Backfill (hand-written): the proof window of airings that exist already, and a verdict for those that ended.
 UPDATE "Occurrence" SET "closesAt" = strftime('%Y-%m-%dT%H:%M:%f+00:00', "startsAt",
   printf('+%.3f seconds', ((SELECT "startWindowMs" FROM "Schedule" s WHERE s."id" = "Occurrence"."scheduleId")
     + (SELECT "durationMs" FROM "Media" m WHERE m."id" = "Occurrence"."mediaId") + 600000) / 1000.0));
-UPDATE "Occurrence" SET "asRun" = CASE "status" WHEN 'aired' THEN 'aired' WHEN 'partial' THEN 'partial' ELSE 'missed' END,
+UPDATE "Occurrence" SET "asRun" = CASE "status" WHEN 'aired' THEN 'aired' WHEN 'partial' THEN 'partial' WHEN 'playing' THEN 'playing' ELSE 'missed' END,
   "discrepancy" = CASE "status" WHEN 'failed' THEN 'device-fault' ELSE NULL END
-  WHERE "status" IN ('aired', 'partial', 'failed');
+  WHERE "status" IN ('aired', 'partial', 'failed', 'playing');
+UPDATE "Occurrence" SET "day" = CAST(julianday("startsAt", '+7 hours') - 2440587.5 AS INTEGER);
