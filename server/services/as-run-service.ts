@@ -86,7 +86,7 @@ export class AsRunService {
       `${f.cte} SELECT o."day" AS day, o."unitId" AS unitId, o."stationId" AS stationId, o."asRun" AS status, o."priority" AS priority,
         ${byMedia ? 'o."mediaId"' : 'NULL'} AS mediaId, count(*) AS n, total(CASE WHEN ${AIRED_SQL} THEN o."playedMs" ELSE 0 END) AS playedMs,
         sum(CASE WHEN o."asRun" = 'aired' AND coalesce(o."lateMs", 0) <= ${AS_RUN_RULES.lateToleranceMs} THEN 1 ELSE 0 END) AS onTime
-       FROM "Occurrence" o WHERE ${f.where} GROUP BY 1, 2, 3, 4, 5, 6`,
+       FROM "Occurrence" o WHERE ${f.where} GROUP BY 1, 2, 3, 4, 5${byMedia ? ', 6' : ''}`,
       f.params,
     );
     const cells: Cell[] = raw.map((c) => ({
@@ -185,8 +185,15 @@ export class AsRunService {
     await this.deps.sweep();
     const params: unknown[] = [];
     let cte = '';
+    // A unit that is the only root holds every airing: no subtree test per row then.
+    let subtree = false;
     if (q.unit) {
-      (await this.deps.units.tree()).get(q.unit); // UNKNOWN_UNIT before any query
+      const tree = await this.deps.units.tree();
+      const unit = tree.get(q.unit); // UNKNOWN_UNIT before any query
+      const roots = [...tree.byId.values()].filter((u) => !u.parentId);
+      subtree = !(roots.length === 1 && roots[0]?.id === unit.id);
+    }
+    if (subtree) {
       cte = `WITH RECURSIVE sub(id) AS (SELECT "id" FROM "Unit" WHERE "code" = ? UNION ALL SELECT u."id" FROM "Unit" u JOIN sub ON u."parentId" = sub.id)`;
       params.push(q.unit);
     }
@@ -201,7 +208,7 @@ export class AsRunService {
       where.push('o."startsAt" >= ?', 'o."startsAt" < ?');
       params.push(sqlTime(q.from), sqlTime(q.to));
     }
-    if (q.unit) where.push('o."unitId" IN (SELECT id FROM sub)');
+    if (subtree) where.push('o."unitId" IN (SELECT id FROM sub)');
     if (q.station) {
       const st = await this.deps.db.station.findUnique({ where: { code: q.station }, select: { id: true } });
       if (!st) throw notFound('UNKNOWN_STATION', `unknown station ${q.station}`);

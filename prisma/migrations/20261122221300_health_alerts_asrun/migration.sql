@@ -60,7 +60,7 @@ CREATE INDEX "Alert_stationId_kind_status_idx" ON "Alert"("stationId", "kind", "
 CREATE INDEX "Occurrence_startsAt_idx" ON "Occurrence"("startsAt");
 
 -- CreateIndex
-CREATE INDEX "Occurrence_day_unitId_stationId_asRun_priority_playedMs_lateMs_startsAt_mediaId_idx" ON "Occurrence"("day", "unitId", "stationId", "asRun", "priority", "playedMs", "lateMs", "startsAt", "mediaId");
+CREATE INDEX "Occurrence_day_unitId_stationId_asRun_priority_playedMs_lateMs_idx" ON "Occurrence"("day", "unitId", "stationId", "asRun", "priority", "playedMs", "lateMs");
 
 -- CreateIndex
 CREATE INDEX "Occurrence_asRun_closesAt_idx" ON "Occurrence"("asRun", "closesAt");
