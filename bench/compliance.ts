@@ -11,12 +11,12 @@ import { makeTone } from '../test/helpers/audio.ts';
 import { provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../test/helpers/server.ts';
 import { figure, median } from './report.ts';
 
-const STATIONS = 50;
-const PER_STATION = 40;
+const STATIONS = 100;
+const PER_STATION = 100;
 
 export async function run(): Promise<void> {
   await proofIngest();
-  await reportMonthCity();
+  if (!process.env.ONLY_INGEST) await reportMonthCity();
 }
 
 async function proofIngest(): Promise<void> {

@@ -3,10 +3,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { Piscina } from 'piscina';
 import { type App, buildApp } from './app.ts';
+import type { OpenResult, OpenTask } from './compliance/open-worker.ts';
 import type { Config } from './config.ts';
 import { type Db, openDatabase } from './db/client.ts';
 import { applyMigrations } from './db/migrate.ts';
@@ -133,7 +136,15 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const playlists = new PlaylistService({ db });
     const schedules = new ScheduleService({ db, dispatch, playlists, units, now, horizonDays: config.manifestHorizonDays });
     const ledger = new ProofLedger(config.databaseFile);
-    const reports = new ReportService({ db, ledger, devices, now, metrics, log });
+    // Signature checks of proofs and heartbeats on every core (Ed25519 verify is the ingest's largest cost).
+    const openers = Math.max(1, availableParallelism());
+    const pool = new Piscina<OpenTask, OpenResult[]>({
+      filename: new URL('./compliance/open-worker.ts', import.meta.url).href,
+      minThreads: openers,
+      maxThreads: openers,
+    });
+    stops.push({ name: 'signature workers', stop: () => pool.destroy() });
+    const reports = new ReportService({ db, ledger, devices, now, metrics, log, open: (task) => pool.run(task), openers });
     stops.push({
       name: 'proof ledger',
       stop: async () => {

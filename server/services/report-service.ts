@@ -5,11 +5,11 @@
 // stores the as-run verdict and raises alerts. One lane runs batches, state changes and the sweep in
 // order, so the duplicate check and the chain's next link always see the last write.
 
-import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type Envelope, open, type PlaybackReport, publicKeyFromHex, StationState, type Telemetry } from '#protocol';
+import { open, type PlaybackReport, publicKeyFromHex, StationState, type Telemetry } from '#protocol';
 import { AS_RUN_RULES, asRun } from '../compliance/as-run.ts';
 import { type ChainProblem, chainGenesis, chainHash, checkChain, hanoiDay } from '../compliance/chain.ts';
+import openMany, { type OpenResult, type OpenTask } from '../compliance/open-worker.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { ProofLedger } from '../db/proof-ledger.ts';
 import { notFound } from '../http/errors.ts';
@@ -28,12 +28,20 @@ export interface ReportDeps {
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Most messages taken into one transaction (default 1000). */
   batchSize?: number;
+  /** Opens signed messages; the server passes its worker pool (compliance/open-worker.ts), default inline. */
+  open?: (task: OpenTask) => Promise<OpenResult[]> | OpenResult[];
+  /** How many tasks `open` runs at once (the pool's threads). */
+  openers?: number;
 }
 
 export type ReportOutcome = 'stored' | 'duplicate' | 'rejected';
 type Result = { outcome: ReportOutcome; kind: string };
 type Job = { type: 'report' | 'telemetry'; device: string; payload: Buffer; done: (r: Result) => void };
+type Opened = { job: Job; identity: DeviceIdentity; envelope: { id: string }; report?: PlaybackReport; telemetry?: Telemetry };
 type Occ = { id: string; stationId: string; startsAt: Date; startWindowMs: number; durationMs: number };
+
+/** Batches opened ahead of the one being written. */
+const MAX_BATCHES_IN_FLIGHT = 3;
 
 /** Airings closed per sweep transaction, so a long backlog does not hold the event loop. */
 const SWEEP_CHUNK = 2000;
@@ -43,6 +51,7 @@ export class ReportService {
   readonly events = new EventEmitter();
   private readonly queue: Job[] = [];
   private scheduled = false;
+  private inFlight = 0;
   private lane: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: ReportDeps) {}
@@ -68,23 +77,31 @@ export class ReportService {
     });
   }
 
-  /** Next turn of the event loop, so that every message read meanwhile joins the batch. */
+  /**
+   * Forms a batch on the next turn of the event loop (every message read meanwhile joins it) and opens
+   * it (signatures, in the worker pool) while earlier batches are still being written: opening runs
+   * beside the lane, writing in it, in batch order.
+   */
   private kick(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.inFlight >= MAX_BATCHES_IN_FLIGHT) return;
     this.scheduled = true;
     setImmediate(() => {
-      void this.inLane(async () => {
-        this.scheduled = false;
-        const batch = this.queue.splice(0, this.deps.batchSize ?? 1000);
-        await this.ingest(batch);
+      this.scheduled = false;
+      const batch = this.queue.splice(0, this.deps.batchSize ?? 1000);
+      if (!batch.length) return;
+      this.inFlight++;
+      const opened = this.openBatch(batch);
+      void this.inLane(() => this.store(batch, opened)).finally(() => {
+        this.inFlight--;
         if (this.queue.length) this.kick();
       });
+      if (this.queue.length) this.kick();
     });
   }
 
   /** Settles once every message received so far is handled (before shutdown). */
   async drain(): Promise<void> {
-    while (this.queue.length || this.scheduled) {
+    while (this.queue.length || this.scheduled || this.inFlight) {
       if (!this.scheduled) this.kick();
       await new Promise((r) => setImmediate(r));
       await this.lane;
@@ -99,23 +116,72 @@ export class ReportService {
     return run;
   }
 
-  private async ingest(batch: Job[]): Promise<void> {
-    const { metrics, log } = this.deps;
+  private reject(results: Map<Job, Result>, job: Job, code: string, detail: string): void {
+    this.deps.metrics.reports.inc({ result: code });
+    this.deps.log.warn({ device: job.device, type: job.type, reason: code, detail }, `${job.type} rejected`);
+    results.set(job, { outcome: 'rejected', kind: code });
+  }
+
+  /** Signature, expiry and schema per message, with each device's enrolled key (one query for the batch). */
+  private async openBatch(batch: Job[]): Promise<{ results: Map<Job, Result>; opened: Opened[] }> {
     const results = new Map<Job, Result>();
-    const reject = (job: Job, code: string, detail: string) => {
-      metrics.reports.inc({ result: code });
-      log.warn({ device: job.device, type: job.type, reason: code, detail }, `${job.type} rejected`);
-      results.set(job, { outcome: 'rejected', kind: code });
-    };
+    const identities = await this.deps.devices.identifyMany([...new Set(batch.map((j) => j.device))]);
+    const known: { job: Job; identity: DeviceIdentity }[] = [];
+    for (const job of batch) {
+      const identity = identities.get(job.device);
+      if (identity) known.push({ job, identity });
+      else this.reject(results, job, 'UNKNOWN_DEVICE', `no enrolled device ${job.device}`);
+    }
+    const now = this.deps.now().getTime();
+    const items = known.map(({ job, identity }) => ({
+      payload: job.payload,
+      type: job.type,
+      kid: deviceKid(identity.publicKeyHex),
+      publicKeyHex: identity.publicKeyHex,
+    }));
+    // One task per worker, so every thread checks signatures at once.
+    const size = Math.ceil(items.length / (this.deps.openers ?? 1)) || 1;
+    const parts = await Promise.all(
+      Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
+        (this.deps.open ?? openMany)({ now, items: items.slice(i * size, (i + 1) * size) }),
+      ),
+    );
+    const outcomes = parts.flat();
+    const opened: Opened[] = [];
+    for (const [i, { job, identity }] of known.entries()) {
+      const o = outcomes[i] as OpenResult;
+      if (!o.ok) {
+        this.reject(results, job, o.code, o.message);
+        continue;
+      }
+      const body = o.body as PlaybackReport | Telemetry;
+      if (body.station !== identity.station.code) {
+        this.reject(results, job, 'STATION_MISMATCH', `body names ${body.station}`);
+        continue;
+      }
+      opened.push({
+        job,
+        identity,
+        envelope: o.envelope,
+        ...(job.type === 'report' ? { report: body as PlaybackReport } : { telemetry: body as Telemetry }),
+      });
+    }
+    return { results, opened };
+  }
+
+  /** In the lane: the batch's occurrences in one query, then one transaction; every message answered. */
+  private async store(batch: Job[], opening: Promise<{ results: Map<Job, Result>; opened: Opened[] }>): Promise<void> {
+    const { metrics, log } = this.deps;
+    let results = new Map<Job, Result>();
     try {
-      const identities = await this.deps.devices.identifyMany([...new Set(batch.map((j) => j.device))]);
-      const opened = this.open(batch, identities, reject);
+      const { results: early, opened } = await opening;
+      results = early;
       const occurrences = await this.occurrences(opened.flatMap((o) => (o.report ? [o.report.occurrenceId] : [])));
       const accepted = opened.filter((o) => {
         if (!o.report) return true;
         const occ = occurrences.get(o.report.occurrenceId);
         if (occ && occ.stationId === o.identity.station.id) return true;
-        reject(o.job, 'UNKNOWN_OCCURRENCE', o.report.occurrenceId);
+        this.reject(results, o.job, 'UNKNOWN_OCCURRENCE', o.report.occurrenceId);
         return false;
       });
       this.deps.ledger.transaction(() => this.write(accepted, occurrences, results));
@@ -129,43 +195,6 @@ export class ReportService {
         }
     }
     for (const job of batch) job.done(results.get(job) ?? { outcome: 'rejected', kind: 'STORE_FAILED' });
-  }
-
-  /** Signature, expiry and schema per message, with each device's enrolled key. */
-  private open(batch: Job[], identities: Map<string, DeviceIdentity>, reject: (job: Job, code: string, detail: string) => void) {
-    const now = this.deps.now();
-    const keys = new Map<string, { kid: string; key: KeyObject }>();
-    const out: { job: Job; identity: DeviceIdentity; envelope: Envelope; report?: PlaybackReport; telemetry?: Telemetry }[] = [];
-    for (const job of batch) {
-      const identity = identities.get(job.device);
-      if (!identity) {
-        reject(job, 'UNKNOWN_DEVICE', `no enrolled device ${job.device}`);
-        continue;
-      }
-      let k = keys.get(identity.publicKeyHex);
-      if (!k) {
-        k = { kid: deviceKid(identity.publicKeyHex), key: publicKeyFromHex(identity.publicKeyHex) };
-        keys.set(identity.publicKeyHex, k);
-      }
-      const { kid, key } = k;
-      const o = open(job.payload, job.type, { keys: (id) => (id === kid ? key : undefined), now });
-      if (!o.ok) {
-        reject(job, o.code, o.message);
-        continue;
-      }
-      const body = o.body as PlaybackReport | Telemetry;
-      if (body.station !== identity.station.code) {
-        reject(job, 'STATION_MISMATCH', `body names ${body.station}`);
-        continue;
-      }
-      out.push({
-        job,
-        identity,
-        envelope: o.envelope,
-        ...(job.type === 'report' ? { report: body as PlaybackReport } : { telemetry: body as Telemetry }),
-      });
-    }
-    return out;
   }
 
   private async occurrences(ids: string[]): Promise<Map<string, Occ>> {
@@ -192,7 +221,7 @@ export class ReportService {
   }
 
   /** Inside the batch's transaction: synchronous prepared statements only. */
-  private write(accepted: ReturnType<ReportService['open']>, occurrences: Map<string, Occ>, results: Map<Job, Result>): void {
+  private write(accepted: Opened[], occurrences: Map<string, Occ>, results: Map<Job, Result>): void {
     const { ledger, metrics, log } = this.deps;
     const receivedAt = this.deps.now();
     const chainDay = hanoiDay(receivedAt);
