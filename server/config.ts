@@ -57,10 +57,10 @@ export const ConfigSchema = z.strictObject({
   /** The broker URL handed to gateways at enrollment; defaults to the embedded broker's or LP_MQTT_URL. */
   mqttPublicUrl: z.url().optional(),
   /**
-   * Embedded broker: accept clients without credentials (anything else needs a device's enrollment
-   * credentials). On until every gateway enrolls; the security issue (#8) turns it off with ACLs.
+   * Embedded broker: accept clients without credentials as read-only observers of the protocol's topics
+   * (development and tests). Off by default: only the server and enrolled devices log in ([P-2.6]).
    */
-  mqttAnonymous: z.union([z.boolean(), bool]).default(true),
+  mqttAnonymous: z.union([z.boolean(), bool]).default(false),
   mqttPort: port.default(1883),
   mqttHost: z.string().min(1).default('0.0.0.0'),
   /** MQTT over WebSocket is served on the HTTP port at this path. */

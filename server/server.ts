@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { Piscina } from 'piscina';
+import type { MqttPrincipal } from '#protocol';
 import { type App, buildApp } from './app.ts';
 import type { OpenResult, OpenTask } from './compliance/open-worker.ts';
 import type { Config } from './config.ts';
@@ -57,6 +58,8 @@ export interface RunningServer {
   url: string;
   /** MQTT URL of the broker the server uses. */
   mqttUrl: string;
+  /** The server's own login to the embedded broker (absent with an external broker): for tests, never served. */
+  brokerLogin?: { username: string; password: string };
   seed: SeedResult;
   appliedMigrations: string[];
   stop(): Promise<void>;
@@ -239,10 +242,12 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
         port: config.mqttPort,
         httpServer: app.server,
         wsPath: config.mqttWsPath,
-        authenticate: async (clientId, username, password) => {
-          if (username === undefined) return config.mqttAnonymous;
-          if (username === SERVER_MQTT_USER) return password === serverMqttSecret;
-          return clientId === username && password !== undefined && devices.checkMqttPassword(username, password);
+        // [P-2.6] Who may do what follows from who logged in: the server, a device, or (when allowed) a read-only observer.
+        authenticate: async (clientId, username, password): Promise<MqttPrincipal | null> => {
+          if (username === undefined) return config.mqttAnonymous ? { role: 'observer' } : null;
+          if (username === SERVER_MQTT_USER) return password === serverMqttSecret ? { role: 'server' } : null;
+          if (clientId !== username || password === undefined || !(await devices.checkMqttPassword(username, password))) return null;
+          return devices.principal(username);
         },
         log,
       });
@@ -285,7 +290,26 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const republished = await dispatch.dispatchPending();
     log.info({ url, mqttUrl, republished, extended }, 'loaphuong server started');
 
-    return { app, db, key, metrics, reports, dispatch, schedules, units, devices, jobs, url, mqttUrl, seed, appliedMigrations, stop };
+    // The server's own broker login, for tests that play a compromised broker path; never logged or served.
+    const brokerLogin = broker ? { username: SERVER_MQTT_USER, password: serverMqttSecret } : undefined;
+    return {
+      app,
+      db,
+      key,
+      metrics,
+      reports,
+      dispatch,
+      schedules,
+      units,
+      devices,
+      jobs,
+      url,
+      mqttUrl,
+      seed,
+      appliedMigrations,
+      brokerLogin,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -1,4 +1,5 @@
 // The station protocol: the only source of topics and message shapes for server and edge agent.
+export * from './acl.ts';
 export * from './conflict.ts';
 export * from './envelope.ts';
 export * from './limits.ts';

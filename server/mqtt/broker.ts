@@ -3,8 +3,9 @@
 import { once } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { type MqttPrincipal, mayPublish, maySubscribe } from '#protocol';
 
 export interface EmbeddedBroker {
   port: number;
@@ -20,18 +21,22 @@ export async function startEmbeddedBroker(opts: {
   /** When given, MQTT over WebSocket is accepted on this server at wsPath. */
   httpServer?: HttpServer;
   wsPath: string;
-  /** Decides a CONNECT: username and password as given (absent for an anonymous client). */
-  authenticate: (clientId: string, username: string | undefined, password: string | undefined) => Promise<boolean>;
+  /** Decides a CONNECT (username and password as given, absent for an anonymous client): who it is, or null. */
+  authenticate: (clientId: string, username: string | undefined, password: string | undefined) => Promise<MqttPrincipal | null>;
   log: { warn(obj: object, msg: string): void };
 }): Promise<EmbeddedBroker> {
+  const principals = new WeakMap<Client, MqttPrincipal>();
   const aedes = await Aedes.createBroker({
     // Deliveries in flight before aedes queues; its queue drains recursively and overflows the stack when
     // thousands of gateways publish at once (moscajs/aedes#193, mcollina/mqemitter#204), so keep it wide.
     concurrency: 20_000,
     authenticate: (client, username, password, done) => {
       opts.authenticate(client.id, username || undefined, password?.toString('utf8')).then(
-        (ok) => {
-          if (ok) return done(null, true);
+        (principal) => {
+          if (principal) {
+            principals.set(client, principal);
+            return done(null, true);
+          }
           // CONNACK 4: bad user name or password.
           const err = Object.assign(new Error('bad credentials'), { returnCode: 4 });
           opts.log.warn({ client: client.id, username }, 'mqtt login refused');
@@ -39,6 +44,20 @@ export async function startEmbeddedBroker(opts: {
         },
         () => done(Object.assign(new Error('auth failed'), { returnCode: 3 }) as Parameters<typeof done>[0], false),
       );
+    },
+    // [P-2.6] A publish outside the principal's topics closes its connection (MQTT 3.1.1 has no negative PUBACK).
+    authorizePublish: (client, packet, done) => {
+      const principal = client ? principals.get(client) : undefined;
+      if (principal && mayPublish(principal, packet.topic)) return done(null);
+      opts.log.warn({ client: client?.id, topic: packet.topic }, 'mqtt publish refused');
+      done(new Error(`not allowed to publish to ${packet.topic}`));
+    },
+    // A subscription outside them is refused in the SUBACK (0x80); the others stand.
+    authorizeSubscribe: (client, sub, done) => {
+      const principal = client ? principals.get(client) : undefined;
+      if (principal && maySubscribe(principal, sub.topic)) return done(null, sub);
+      opts.log.warn({ client: client?.id, topic: sub.topic }, 'mqtt subscribe refused');
+      done(null, null as unknown as typeof sub);
     },
   });
   aedes.on('clientError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt client error'));

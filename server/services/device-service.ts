@@ -4,7 +4,16 @@
 // Secrets are stored only as sha256 hashes: they are 256-bit random, so a slow hash adds nothing.
 import { timingSafeEqual } from 'node:crypto';
 import type { z } from 'zod';
-import { type BodyOf, type BodyType, type EnrollRequest, type EnrollResponse, type Envelope, open, publicKeyFromHex } from '#protocol';
+import {
+  type BodyOf,
+  type BodyType,
+  type EnrollRequest,
+  type EnrollResponse,
+  type Envelope,
+  type MqttPrincipal,
+  open,
+  publicKeyFromHex,
+} from '#protocol';
 import { newToken, sha256 } from '../auth/passwords.ts';
 import { chunked, type Db } from '../db/client.ts';
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
@@ -170,17 +179,7 @@ export class DeviceService {
       },
     });
     if (!count) throw new AppError(401, 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token was spent concurrently');
-    // The station's units, nearest first: a few lookups up the tree, not the whole tree per enrollment.
-    const groups: string[] = [];
-    for (let id: string | null = device.station.unitId; id && groups.length < 8; ) {
-      const u: { code: string; parentId: string | null } | null = await db.unit.findUnique({
-        where: { id },
-        select: { code: true, parentId: true },
-      });
-      if (!u) break;
-      groups.push(u.code);
-      id = u.parentId;
-    }
+    const groups = await this.unitChain(device.station.unitId);
     // The new gateway's plan is waiting for it, retained, when it subscribes.
     await this.deps.onStationChanged?.(device.stationId);
     return {
@@ -191,6 +190,28 @@ export class DeviceService {
       serverKeys: [{ kid: key.signer.kid, publicKeyHex: key.publicKeyHex, validFrom: device.createdAt.toISOString() }],
       groups,
     };
+  }
+
+  /** A unit's code and its ancestors', nearest first ([P-2.5] groups): a few lookups up the tree, not the whole tree. */
+  private async unitChain(unitId: string): Promise<string[]> {
+    const groups: string[] = [];
+    for (let id: string | null = unitId; id && groups.length < 8; ) {
+      const u: { code: string; parentId: string | null } | null = await this.deps.db.unit.findUnique({
+        where: { id },
+        select: { code: true, parentId: true },
+      });
+      if (!u) break;
+      groups.push(u.code);
+      id = u.parentId;
+    }
+    return groups;
+  }
+
+  /** [P-2.6] The broker principal of a device that logged in: its code and its station's unit chain. */
+  async principal(device: string): Promise<MqttPrincipal | null> {
+    const identity = await this.identify(device);
+    if (!identity) return null;
+    return { role: 'device', device: identity.device, units: await this.unitChain(identity.station.unitId) };
   }
 
   /** The enrolled, unrevoked device behind a topic id, or null. */

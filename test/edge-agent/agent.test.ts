@@ -37,7 +37,7 @@ const publishManifest = async (station: string, body: Omit<Manifest, 'station' |
     now: clock.date(),
     ttlMs: 3600_000,
   });
-  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4, ...server.brokerLogin });
   await publisher.publishAsync(manifestTopic(station), JSON.stringify(manifest), { qos: 1 });
   await publisher.endAsync();
 };
@@ -68,7 +68,8 @@ t.test('a manifest signed by anyone but the server is rejected and nothing is ar
     { kid: server.key.signer.kid, privateKey: rogue.privateKey, nextSeq: () => Number.MAX_SAFE_INTEGER },
     { now: clock.date(), ttlMs: 3600_000 },
   );
-  const attacker = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  // Past the broker's access control (the server's own login: a compromised broker path); only signatures remain.
+  const attacker = await connectAsync(server.mqttUrl, { protocolVersion: 4, ...server.brokerLogin });
   await attacker.publishAsync(manifestTopic(station), JSON.stringify(forged), { qos: 1, retain: true });
   await attacker.endAsync();
   const rejected = await gw.waitFor('rejected');
@@ -99,7 +100,7 @@ t.test('a replayed, expired or tampered manifest is refused and the plan in forc
         { now: new Date(opts.issuedAt ?? clock.now()), ttlMs: 3600_000 },
       ),
     );
-  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4 });
+  const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4, ...server.brokerLogin });
   t.teardown(() => publisher.endAsync());
   const send = (payload: string) => publisher.publishAsync(manifestTopic(device), payload, { qos: 1 });
   const rejections = () => gw.events.filter((e) => e.type === 'rejected').length;

@@ -1,6 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
+import { publicKeyHex } from '#protocol';
 import { loadConfig } from '../../server/config.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
 
@@ -25,6 +28,8 @@ export async function startTestServer(opts: { now?: () => Date; env?: Record<str
     LP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     // Tests that are not about policy schedule at any hour; the policy tests ask for hanoi-2021.
     LP_SEED_POLICY: 'none',
+    // Tests watch topics as anonymous read-only observers; publishing needs a device's or the server's login.
+    LP_MQTT_ANONYMOUS: 'true',
     ...opts.env,
   });
   const server = await startServer(config, opts.now ? { now: opts.now } : {});
@@ -158,4 +163,26 @@ export function untilAcked(server: TestServer, done: () => Promise<boolean>): Pr
     server.dispatch.events.on('ack', check);
     void check();
   });
+}
+
+/** An MQTT session logged in as an enrolled device (client id = username = device code). */
+export function deviceClient(server: TestServer, device: string, password: string, opts: { reconnectPeriod?: number } = {}) {
+  return connectAsync(server.mqttUrl, { protocolVersion: 4, clientId: device, username: device, password, reconnectPeriod: 0, ...opts });
+}
+
+/** Enrolls a new device key for a provisioned station; returns the device code and its MQTT password. */
+export async function enrollDevice(server: TestServer, station: string): Promise<{ device: string; password: string }> {
+  const res = await fetch(`${server.url}/api/v1/gateway/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      token: await provisionDevice(server, station),
+      publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey),
+      agentVersion: 'test',
+      protocolVersions: [1],
+    }),
+  });
+  if (res.status !== 200) throw new Error(`enrollment failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { device: string; mqtt: { password: string } };
+  return { device: body.device, password: body.mqtt.password };
 }

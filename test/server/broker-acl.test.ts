@@ -1,0 +1,103 @@
+// [P-2.6] Broker access control: the rules, and the embedded broker enforcing them on real MQTT sessions.
+import { once } from 'node:events';
+import { connectAsync, type MqttClient } from 'mqtt';
+import t from 'tap';
+import {
+  commandTopic,
+  groupCommandTopic,
+  type MqttPrincipal,
+  manifestTopic,
+  mayPublish,
+  maySubscribe,
+  reportTopic,
+  stateTopic,
+} from '#protocol';
+import { deviceClient, enrollDevice, startTestServer } from '../helpers/server.ts';
+
+const device: MqttPrincipal = { role: 'device', device: 'HN-00001', units: ['00001', '001', '01'] };
+
+t.test('a device publishes only to its own device-to-server channels and subscribes only to its own topics', (t) => {
+  for (const topic of [reportTopic('HN-00001'), stateTopic('HN-00001'), 'lp/v1/dev/HN-00001/ack', 'lp/v1/dev/HN-00001/telemetry'])
+    t.ok(mayPublish(device, topic), topic);
+  for (const topic of [
+    reportTopic('HN-00002'),
+    manifestTopic('HN-00001'),
+    commandTopic('HN-00001'),
+    groupCommandTopic('001'),
+    'lp/v1/dev/+/report',
+    'other/x',
+  ])
+    t.notOk(mayPublish(device, topic), topic);
+  for (const filter of [manifestTopic('HN-00001'), commandTopic('HN-00001'), groupCommandTopic('001'), 'lp/v1/grp/01/live'])
+    t.ok(maySubscribe(device, filter), filter);
+  for (const filter of [commandTopic('HN-00002'), groupCommandTopic('002'), 'lp/v1/#', 'lp/v1/dev/+/cmd', '#'])
+    t.notOk(maySubscribe(device, filter), filter);
+  t.end();
+});
+
+t.test('only the server publishes manifests and commands; an observer publishes nothing', (t) => {
+  const server: MqttPrincipal = { role: 'server' };
+  t.ok(mayPublish(server, manifestTopic('HN-00001')));
+  t.ok(mayPublish(server, groupCommandTopic('01')));
+  t.notOk(mayPublish(server, reportTopic('HN-00001')), 'the server never speaks for a device');
+  t.ok(maySubscribe(server, 'lp/v1/dev/+/report'));
+  t.notOk(maySubscribe(server, '#'));
+  const observer: MqttPrincipal = { role: 'observer' };
+  t.notOk(mayPublish(observer, stateTopic('HN-00001')));
+  t.ok(maySubscribe(observer, 'lp/v1/#'));
+  t.notOk(maySubscribe(observer, '$SYS/#'));
+  t.end();
+});
+
+t.test('the embedded broker refuses what a session may not do', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.stop());
+  const a = await enrollDevice(server, 'HN-00001');
+  const b = await enrollDevice(server, 'HN-00004');
+  const closed = (c: MqttClient) => new Promise<void>((resolve) => c.once('close', () => resolve()));
+
+  const gw = await deviceClient(server, a.device, a.password);
+  t.teardown(() => gw.endAsync());
+  // MQTT.js rejects the call when any grant is a refusal; the SUBACK rides on the error.
+  const refused = (await gw
+    .subscribeAsync([commandTopic(a.device), commandTopic('HN-00004'), groupCommandTopic('001'), 'lp/v1/#'], { qos: 1 })
+    .then(
+      () => ({ packet: { granted: [] } }),
+      (err: unknown) => err,
+    )) as { packet: { granted: number[] } };
+  t.same(
+    refused.packet.granted,
+    [1, 128, 1, 128],
+    'its own command topic and its district granted; another gateway’s and the wildcard refused in the SUBACK',
+  );
+
+  // Gateway B publishing as A, or where only the server may: the broker drops the connection and nothing arrives.
+  const handled: string[] = [];
+  server.reports.events.on('handled', (outcome: string, kind: string) => handled.push(`${outcome}:${kind}`));
+  for (const topic of [reportTopic(a.device), manifestTopic(b.device), commandTopic(a.device)]) {
+    const c = await deviceClient(server, b.device, b.password);
+    const gone = closed(c);
+    c.publish(topic, '{"forged":true}', { qos: 1 });
+    await gone;
+    t.pass(`publish to ${topic} closed the session`);
+  }
+  const observer = await connectAsync(server.mqttUrl, { protocolVersion: 4, reconnectPeriod: 0 });
+  const gone = closed(observer);
+  observer.publish(commandTopic(a.device), '{}', { qos: 1 });
+  await gone;
+  t.pass('an anonymous observer cannot publish');
+  // What is allowed still flows (and proves the server was listening all along).
+  await gw.publishAsync(reportTopic(a.device), 'not json', { qos: 1 });
+  while (!handled.length) await once(server.reports.events, 'handled');
+  t.same(handled, ['rejected:MALFORMED'], 'only the allowed publish reached the server');
+  t.equal(await server.db.playbackReport.count(), 0);
+});
+
+t.test('without LP_MQTT_ANONYMOUS an anonymous client cannot log in at all', async (t) => {
+  const server = await startTestServer({ env: { LP_MQTT_ANONYMOUS: 'false' } });
+  t.teardown(() => server.stop());
+  await t.rejects(
+    connectAsync(server.mqttUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 }),
+    /Not authorized|Bad username|bad/i,
+  );
+});
