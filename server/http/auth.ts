@@ -23,15 +23,32 @@ const unauthorized = () => new AppError(401, 'UNAUTHORIZED', 'a valid bearer tok
 // Verifying against a fixed hash when the user is unknown keeps response time from telling which usernames exist.
 let dummyHash: Promise<string> | undefined;
 
+/** Failed logins in a row that lock an account, and for how long: guessing stays at ~20 tries an hour. */
+export const LOCKOUT = { failures: 5, forMs: 15 * 60_000 };
+
 export async function login(db: Db, now: Date, username: string, password: string) {
   const user = await db.user.findUnique({ where: { username } });
+  if (user?.lockedUntil && user.lockedUntil > now)
+    throw new AppError(429, 'ACCOUNT_LOCKED', `too many failed logins; try again after ${user.lockedUntil.toISOString()}`);
   dummyHash ??= hashPassword('not-a-password');
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
+  if (user && !ok) {
+    // Counted in the database (atomically), so concurrent guesses all count.
+    const { failedLogins } = await db.user.update({ where: { id: user.id }, data: { failedLogins: { increment: 1 } } });
+    if (failedLogins >= LOCKOUT.failures)
+      await db.user.update({ where: { id: user.id }, data: { failedLogins: 0, lockedUntil: new Date(now.getTime() + LOCKOUT.forMs) } });
+  }
   if (!user || !ok) throw new AppError(401, 'BAD_CREDENTIALS', 'wrong username or password');
+  if (user.failedLogins || user.lockedUntil) await db.user.update({ where: { id: user.id }, data: { failedLogins: 0, lockedUntil: null } });
   const { token, hash } = newToken();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
   await db.session.create({ data: { tokenHash: hash, userId: user.id, expiresAt } });
   return { token, expiresAt, user: { id: user.id, username: user.username, role: user.role } };
+}
+
+/** Ends the session the token belongs to; the token is refused from then on. */
+export async function logout(db: Db, now: Date, token: string): Promise<void> {
+  await db.session.updateMany({ where: { tokenHash: sha256(token), revokedAt: null }, data: { revokedAt: now } });
 }
 
 export function requireUser(db: Db, now: () => Date) {

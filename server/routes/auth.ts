@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
-import { login } from '../http/auth.ts';
+import { LOCKOUT, login, logout, requireUser } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
+import { bearer } from '../http/schemas.ts';
 
 export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date }> = async (app, { db, now }) => {
   app.post(
@@ -19,9 +20,28 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date }> = as
             user: z.object({ id: z.string(), username: z.string(), role: z.string() }),
           }),
           401: ErrorBody,
+          429: ErrorBody,
         },
+        description: `After ${LOCKOUT.failures} wrong passwords in a row the account is locked for ${LOCKOUT.forMs / 60_000} minutes (429 ACCOUNT_LOCKED).`,
       },
     },
     async (request) => login(db, now(), request.body.username, request.body.password),
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      preHandler: requireUser(db, now),
+      schema: {
+        tags: ['auth'],
+        summary: 'End this session: its bearer token is refused from now on',
+        security: bearer,
+        response: { 204: z.null(), 401: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      await logout(db, now(), (request.headers.authorization ?? '').slice(7).trim());
+      return reply.status(204).send(null);
+    },
   );
 };
