@@ -14,6 +14,7 @@ import {
 import type { Db } from './db/client.ts';
 import { requireUser } from './http/auth.ts';
 import { AppError } from './http/errors.ts';
+import { Scopes } from './http/scope.ts';
 import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';
 import type { Metrics } from './metrics.ts';
@@ -118,6 +119,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(fastifyStatic, { root: deps.blobs.dir, serve: false });
 
   const auth = requireUser(deps.db, deps.now);
+  // Who may act where (http/scope.ts): every scoped route checks the user's unit subtree.
+  const scopes = new Scopes({ db: deps.db, units: deps.units });
   await app.register(opsRoutes, { health: deps.health, metrics: deps.metrics });
   await app.register(consoleRoutes);
   await app.register(gatewayRoutes, { devices: deps.devices, key: deps.key, blobs: deps.blobs, now: deps.now });
@@ -129,11 +132,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(libraryRoutes, { db: deps.db, library: deps.library, auth, prefix: '/api/v1' });
   await app.register(playlistRoutes, { playlists: deps.playlists, auth, prefix: '/api/v1' });
   await app.register(userRoutes, { db: deps.db, auth, prefix: '/api/v1' });
-  await app.register(commandRoutes, { commands: deps.commands, auth, prefix: '/api/v1' });
-  await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, auth, prefix: '/api/v1' });
+  await app.register(commandRoutes, { commands: deps.commands, scopes, auth, prefix: '/api/v1' });
+  await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, scopes, auth, prefix: '/api/v1' });
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
-  await app.register(asRunRoutes, { asRun, reports: deps.reports, auth, prefix: '/api/v1' });
+  await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, prefix: '/api/v1' });
   const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, asRun, sweep: () => deps.reports.sweep() });
-  await app.register(healthRoutes, { health, auth, prefix: '/api/v1' });
+  await app.register(healthRoutes, { health, scopes, auth, prefix: '/api/v1' });
   return app;
 }

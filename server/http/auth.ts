@@ -1,4 +1,4 @@
-// Bearer-token sessions. Scoped roles, lockout and TOTP come with the security work (issue #8).
+// Bearer-token sessions with lockout; each user acts within a unit subtree (http/scope.ts). TOTP and API tokens: issue #8.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hashPassword, newToken, sha256, verifyPassword } from '../auth/passwords.ts';
 import type { Db } from '../db/client.ts';
@@ -10,6 +10,8 @@ export interface AuthUser {
   id: string;
   username: string;
   role: string;
+  /** The unit whose subtree the user may act on; null = the whole tree. */
+  unitId: string | null;
 }
 
 declare module 'fastify' {
@@ -58,7 +60,7 @@ export function requireUser(db: Db, now: () => Date) {
     if (!token) throw unauthorized();
     const session = await db.session.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });
     if (!session || session.revokedAt || session.expiresAt.getTime() <= now().getTime()) throw unauthorized();
-    request.user = { id: session.user.id, username: session.user.username, role: session.user.role };
+    request.user = { id: session.user.id, username: session.user.username, role: session.user.role, unitId: session.user.unitId };
   };
 }
 

@@ -3,8 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DISCREPANCIES, AS_RUN_STATUSES as STATUSES } from '../compliance/as-run.ts';
 import { reportCsv, reportHtml, reportXlsx } from '../compliance/export.ts';
+import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
+import type { Scopes } from '../http/scope.ts';
 import type { AsRunService } from '../services/as-run-service.ts';
 import type { ReportService } from '../services/report-service.ts';
 
@@ -34,10 +36,18 @@ const Row = z.object({
   deviceReason: z.string().optional(),
 });
 
-export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: ReportService; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { asRun, reports, auth },
-) => {
+export const asRunRoutes: FastifyPluginAsyncZod<{
+  asRun: AsRunService;
+  reports: ReportService;
+  scopes: Scopes;
+  auth: preHandlerAsyncHookHandler;
+}> = async (app, { asRun, reports, scopes, auth }) => {
+  /** A user reads within their unit: a unit asked for must lie in it, none asked for means theirs; a station must too. */
+  const scoped = async <Q extends { unit?: string; station?: string }>(user: AuthUser | undefined, q: Q): Promise<Q> => {
+    if (q.station) await scopes.station(user, q.station);
+    const unit = await scopes.unit(user, q.unit);
+    return { ...q, ...(unit ? { unit } : {}) };
+  };
   app.get(
     '/stations/:code/proofs/:day/verify',
     {
@@ -55,11 +65,15 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
             ok: z.boolean(),
             problems: z.array(z.object({ seq: z.number().nullable(), id: z.string(), code: z.string(), message: z.string() })),
           }),
+          403: ErrorBody,
           404: ErrorBody,
         },
       },
     },
-    async (request) => reports.verifyDay(request.params.code, request.params.day),
+    async (request) => {
+      await scopes.station(request.user, request.params.code);
+      return reports.verifyDay(request.params.code, request.params.day);
+    },
   );
 
   const TallySchema = z.object({
@@ -103,12 +117,14 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
             groups: z.array(TallySchema.extend({ key: z.string(), name: z.string() })),
           }),
           400: ErrorBody,
+          403: ErrorBody,
           404: ErrorBody,
         },
       },
     },
     async (request, reply) => {
-      const { format, ...q } = request.query;
+      const { format, ...asked } = request.query;
+      const q = await scoped(request.user, asked);
       const report = await asRun.report({ ...q, from: new Date(q.from), to: new Date(q.to) });
       if (format === 'json') return report;
       // Pages and files bypass the JSON response schema: Fastify sends strings and buffers as they are.
@@ -142,12 +158,13 @@ export const asRunRoutes: FastifyPluginAsyncZod<{ asRun: AsRunService; reports: 
         response: {
           200: z.object({ total: z.number(), totals: z.record(z.enum(STATUSES), z.number()), items: z.array(Row) }),
           400: ErrorBody,
+          403: ErrorBody,
           404: ErrorBody,
         },
       },
     },
     async (request) => {
-      const q = request.query;
+      const q = await scoped(request.user, request.query);
       return asRun.list({ ...q, from: new Date(q.from), to: new Date(q.to) });
     },
   );

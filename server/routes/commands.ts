@@ -4,11 +4,12 @@ import { z } from 'zod';
 import { Reply } from '#protocol';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
+import { allow, type Scopes } from '../http/scope.ts';
 import type { CommandService } from '../services/command-service.ts';
 
-export const commandRoutes: FastifyPluginAsyncZod<{ commands: CommandService; auth: preHandlerAsyncHookHandler }> = async (
+export const commandRoutes: FastifyPluginAsyncZod<{ commands: CommandService; scopes: Scopes; auth: preHandlerAsyncHookHandler }> = async (
   app,
-  { commands, auth },
+  { commands, scopes, auth },
 ) => {
   app.post(
     '/stations/:code/commands',
@@ -23,9 +24,12 @@ export const commandRoutes: FastifyPluginAsyncZod<{ commands: CommandService; au
         security: bearer,
         params: z.object({ code: z.string().max(64) }),
         body: z.looseObject({ action: z.string().min(1).max(32) }),
-        response: { 200: Reply, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 504: ErrorBody },
+        response: { 200: Reply, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 504: ErrorBody },
       },
     },
-    async (request) => commands.send(request.params.code, request.body),
+    async (request) => {
+      await scopes.station(allow(request.user, 'command'), request.params.code);
+      return commands.send(request.params.code, request.body);
+    },
   );
 };

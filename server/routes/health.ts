@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
+import { allow, type Scopes } from '../http/scope.ts';
 import { ALERT_KINDS, ALERT_STATUSES, type HealthService } from '../services/health-service.ts';
 
 const Alert = z.object({
@@ -24,9 +25,9 @@ const Alert = z.object({
 
 const instant = z.iso.datetime({ offset: true });
 
-export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; auth: preHandlerAsyncHookHandler }> = async (
+export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes: Scopes; auth: preHandlerAsyncHookHandler }> = async (
   app,
-  { health, auth },
+  { health, scopes, auth },
 ) => {
   app.get(
     '/stations/:code/health',
@@ -70,12 +71,14 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; auth: 
             openAlerts: z.array(Alert),
           }),
           400: ErrorBody,
+          403: ErrorBody,
           404: ErrorBody,
         },
       },
     },
     async (request) => {
       const { from, to } = request.query;
+      await scopes.station(request.user, request.params.code);
       return health.station(request.params.code, { ...(from ? { from: new Date(from) } : {}), ...(to ? { to: new Date(to) } : {}) });
     },
   );
@@ -98,10 +101,15 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; auth: 
           unit: z.string().max(64).optional(),
           ...page(500, 100),
         }),
-        response: { 200: z.object({ total: z.number(), items: z.array(Alert) }), 404: ErrorBody },
+        response: { 200: z.object({ total: z.number(), items: z.array(Alert) }), 403: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => health.alerts(request.query),
+    async (request) => {
+      const q = request.query;
+      if (q.station) await scopes.station(request.user, q.station);
+      const unit = await scopes.unit(request.user, q.unit);
+      return health.alerts({ ...q, ...(unit ? { unit } : {}) });
+    },
   );
 
   for (const move of ['acknowledge', 'resolve'] as const)
@@ -118,12 +126,13 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; auth: 
             .object({ note: z.string().max(2000).optional() })
             .strict()
             .optional(),
-          response: { 200: Alert, 404: ErrorBody, 409: ErrorBody },
+          response: { 200: Alert, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
         },
       },
       async (request) => {
-        // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
-        return health.move(request.params.id, move, request.user!.username, request.body?.note);
+        const user = allow(request.user, 'alerts');
+        await scopes.units(user, [await health.alertUnit(request.params.id)], 'the alert');
+        return health.move(request.params.id, move, user.username, request.body?.note);
       },
     );
 };

@@ -3,8 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ConflictRule, Priority } from '#protocol';
 import type { Db } from '../db/client.ts';
+import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
+import { allow, type Scopes } from '../http/scope.ts';
 import type { CreateScheduleInput, Overlap, ScheduleService } from '../services/schedule-service.ts';
 
 const OverlapOut = z.object({
@@ -102,10 +104,17 @@ const toSchedule = (s: ScheduleRow) => ({
   })),
 });
 
-export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: ScheduleService; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { db, schedules, auth },
-) => {
+export const scheduleRoutes: FastifyPluginAsyncZod<{
+  db: Db;
+  schedules: ScheduleService;
+  scopes: Scopes;
+  auth: preHandlerAsyncHookHandler;
+}> = async (app, { db, schedules, scopes, auth }) => {
+  /** Operators only, and every station a schedule reaches must lie in the user's unit. */
+  const scoped = (authUser: AuthUser | undefined, body: z.infer<typeof ScheduleBody>) => {
+    const user = allow(authUser, 'schedule');
+    return { ...toInput(body, user.id), within: (unitIds: string[]) => scopes.units(user, unitIds, 'a target station') };
+  };
   app.post(
     '/schedules',
     {
@@ -121,11 +130,18 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
           'conflict (preempt, queue, skip) and startWindowMinutes decide what happens when an item meets another at a station; see POST /schedules/preview.',
         security: bearer,
         body: ScheduleBody,
-        response: { 201: Schedule.extend({ overlaps: Overlaps }), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        response: {
+          201: Schedule.extend({ overlaps: Overlaps }),
+          400: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+          422: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
-      const created = await schedules.create(toInput(request.body, request.user?.id));
+      const created = await schedules.create(scoped(request.user, request.body));
       return reply.status(201).send({ ...toSchedule(created), overlaps: listOverlaps(created.overlaps) });
     },
   );
@@ -155,13 +171,14 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ db: Db; schedules: Schedule
             overlaps: Overlaps,
           }),
           400: ErrorBody,
+          403: ErrorBody,
           404: ErrorBody,
           409: ErrorBody,
         },
       },
     },
     async (request) => {
-      const r = await schedules.preview(toInput(request.body, request.user?.id));
+      const r = await schedules.preview(scoped(request.user, request.body));
       return {
         stations: r.stations.length,
         occurrences: r.occurrences,

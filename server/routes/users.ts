@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hashPassword } from '../auth/passwords.ts';
 import type { Db } from '../db/client.ts';
-import { conflict, ErrorBody, forbidden } from '../http/errors.ts';
+import { conflict, ErrorBody, forbidden, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 
 export const ROLES = ['province_admin', 'district_operator', 'commune_operator', 'editor', 'approver', 'auditor', 'integration'] as const;
@@ -23,16 +23,27 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHo
           username: z.string().regex(/^[a-z0-9._-]{3,50}$/),
           password: z.string().min(12).max(200),
           role: z.enum(ROLES),
+          /** The unit whose subtree the user acts within; absent = the whole tree. */
+          unit: z.string().max(64).optional(),
         }),
-        response: { 201: z.object({ id: z.string(), username: z.string(), role: z.string() }), 403: ErrorBody, 409: ErrorBody },
+        response: {
+          201: z.object({ id: z.string(), username: z.string(), role: z.string(), unit: z.string().nullable() }),
+          403: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
       if (request.user?.role !== 'province_admin') throw forbidden('FORBIDDEN', 'only a province administrator creates users');
-      const { username, password, role } = request.body;
+      const { username, password, role, unit } = request.body;
+      const scope = unit ? await db.unit.findUnique({ where: { code: unit }, select: { id: true } }) : null;
+      if (unit && !scope) throw notFound('UNKNOWN_UNIT', `unknown unit ${unit}`);
       if (await db.user.findUnique({ where: { username } })) throw conflict('USERNAME_TAKEN', `user ${username} exists`);
-      const user = await db.user.create({ data: { username, role, passwordHash: await hashPassword(password) } });
-      return reply.status(201).send({ id: user.id, username: user.username, role: user.role });
+      const user = await db.user.create({
+        data: { username, role, unitId: scope?.id ?? null, passwordHash: await hashPassword(password) },
+      });
+      return reply.status(201).send({ id: user.id, username: user.username, role: user.role, unit: unit ?? null });
     },
   );
 };
