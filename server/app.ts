@@ -19,6 +19,7 @@ import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';
 import type { Metrics } from './metrics.ts';
 import { asRunRoutes } from './routes/as-run.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -34,6 +35,7 @@ import { stationRoutes } from './routes/stations.ts';
 import { unitRoutes } from './routes/units.ts';
 import { userRoutes } from './routes/users.ts';
 import { AsRunService } from './services/as-run-service.ts';
+import { AuditService } from './services/audit-service.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { DeviceService } from './services/device-service.ts';
 import type { DispatchService } from './services/dispatch-service.ts';
@@ -69,6 +71,8 @@ export interface AppDeps {
 }
 
 export type App = FastifyInstance;
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
@@ -119,6 +123,34 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(fastifyStatic, { root: deps.blobs.dir, serve: false });
 
   const auth = requireUser(deps.db, deps.now);
+  // Every state-changing API request is appended to the audit log before its answer goes out, so no
+  // change is acknowledged without its record. A failure to record is logged and fails the request (5xx).
+  const audit = new AuditService({ db: deps.db });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!MUTATING.has(request.method) || !request.url.startsWith('/api/v1/')) return payload;
+    let response: unknown = null;
+    if (typeof payload === 'string' && String(reply.getHeader('content-type') ?? '').includes('json')) {
+      try {
+        response = JSON.parse(payload);
+      } catch {
+        response = null;
+      }
+    }
+    await audit.append({
+      at: deps.now(),
+      user: request.user ? { id: request.user.id, username: request.user.username, role: request.user.role } : null,
+      ip: request.ip,
+      method: request.method,
+      route: request.routeOptions.url ?? request.url.split('?')[0] ?? '',
+      params: request.params,
+      request: request.isMultipart() ? { multipart: true } : request.body,
+      status: reply.statusCode,
+      response,
+      requestId: request.id,
+    });
+    return payload;
+  });
+
   // Who may act where (http/scope.ts): every scoped route checks the user's unit subtree.
   const scopes = new Scopes({ db: deps.db, units: deps.units });
   await app.register(opsRoutes, { health: deps.health, metrics: deps.metrics });
@@ -137,6 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, prefix: '/api/v1' });
   const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, asRun, sweep: () => deps.reports.sweep() });
+  await app.register(auditRoutes, { audit, auth, prefix: '/api/v1' });
   await app.register(healthRoutes, { health, scopes, auth, prefix: '/api/v1' });
   return app;
 }
