@@ -16,7 +16,7 @@ const PER_STATION = 100;
 
 export async function run(): Promise<void> {
   await proofIngest();
-  if (!process.env.ONLY_INGEST) await reportMonthCity();
+  await reportMonthCity();
 }
 
 async function proofIngest(): Promise<void> {

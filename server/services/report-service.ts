@@ -91,6 +91,8 @@ export class ReportService {
       if (!batch.length) return;
       this.inFlight++;
       const opened = this.openBatch(batch);
+      // Awaited in the lane (which reports a failure per message); until then a rejection must not go unhandled.
+      opened.catch(() => {});
       void this.inLane(() => this.store(batch, opened)).finally(() => {
         this.inFlight--;
         if (this.queue.length) this.kick();
