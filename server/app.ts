@@ -174,7 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, scopes, auth, prefix: '/api/v1' });
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, prefix: '/api/v1' });
-  const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, asRun, sweep: () => deps.reports.sweep() });
+  const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(auditRoutes, { audit, auth, prefix: '/api/v1' });
   await app.register(healthRoutes, { health, scopes, auth, prefix: '/api/v1' });
   return app;

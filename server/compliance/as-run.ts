@@ -2,10 +2,6 @@
 // with a discrepancy code in the manner of broadcast traffic systems' as-run reconciliation. Pure: the
 // instant "now" is an argument, so an airing without proof turns "missed" exactly when its window closes.
 
-import { HANOI_OFFSET_MS } from '../scheduling/recurrence.ts';
-
-const DAY_MS = 86_400_000;
-
 /** Not yet due or under way; aired in full on time; in full but late; partly; never though it should have; deliberately not. */
 export const AS_RUN_STATUSES = ['pending', 'playing', 'aired', 'late', 'partial', 'missed', 'skipped'] as const;
 export type AsRunStatus = (typeof AS_RUN_STATUSES)[number];
@@ -62,12 +58,6 @@ export interface AsRun {
   /** The device's own reason code, when it gave one. */
   deviceReason?: string;
 }
-
-/** The Hanoi calendar day of an instant as a day number (days since 1970-01-01): reports group and range by it. */
-export const hanoiDayNumber = (at: Date): number => Math.floor((at.getTime() + HANOI_OFFSET_MS) / DAY_MS);
-
-/** YYYY-MM-DD of a Hanoi day number. */
-export const dayOfNumber = (n: number): string => new Date(n * DAY_MS).toISOString().slice(0, 10);
 
 /** When an airing without an end proof turns missed: its latest possible end plus the proof grace. */
 export function closesAt(a: Pick<AiringFacts, 'startsAt' | 'expectedMs' | 'startWindowMs'>, rules = AS_RUN_RULES): Date {

@@ -3,14 +3,8 @@
 // removing or reordering any stored proof breaks every later link; the device signatures inside make
 // a forged proof fail on its own.
 import { createHash } from 'node:crypto';
-import { HANOI_OFFSET_MS } from '../scheduling/recurrence.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** The calendar day in Asia/Ho_Chi_Minh (UTC+7, no DST since 1975) of an instant, as YYYY-MM-DD. */
-export function hanoiDay(at: Date): string {
-  return new Date(at.getTime() + HANOI_OFFSET_MS).toISOString().slice(0, 10);
-}
 
 /** What the first link of a station's day points back to. */
 export function chainGenesis(stationId: string, day: string): string {

@@ -53,10 +53,15 @@ export async function logout(db: Db, now: Date, token: string): Promise<void> {
   await db.session.updateMany({ where: { tokenHash: sha256(token), revokedAt: null }, data: { revokedAt: now } });
 }
 
+/** The bearer token of a request, if it carries one. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
+}
+
 export function requireUser(db: Db, now: () => Date) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
-    const header = request.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const token = bearerToken(request);
     if (!token) throw unauthorized();
     const session = await db.session.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });
     if (!session || session.revokedAt || session.expiresAt.getTime() <= now().getTime()) throw unauthorized();

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
-import { LOCKOUT, login, logout, requireUser } from '../http/auth.ts';
+import { bearerToken, LOCKOUT, login, logout, requireUser } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 
@@ -40,7 +40,8 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date }> = as
       },
     },
     async (request, reply) => {
-      await logout(db, now(), (request.headers.authorization ?? '').slice(7).trim());
+      // requireUser has checked that the token is there and live.
+      await logout(db, now(), bearerToken(request) as string);
       return reply.status(204).send(null);
     },
   );

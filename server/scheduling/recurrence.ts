@@ -8,6 +8,19 @@ import rrulePkg from 'rrule';
 const { RRule } = rrulePkg as unknown as typeof import('rrule');
 
 export const HANOI_OFFSET_MS = 7 * 3600_000;
+const DAY_MS = 86_400_000;
+
+/** The Hanoi calendar day of an instant as a day number (days since 1970-01-01): reports group and range by it. */
+export const hanoiDayNumber = (at: Date): number => Math.floor((at.getTime() + HANOI_OFFSET_MS) / DAY_MS);
+
+/** YYYY-MM-DD of a Hanoi day number. */
+export const dayOfNumber = (n: number): string => new Date(n * DAY_MS).toISOString().slice(0, 10);
+
+/** The calendar day in Asia/Ho_Chi_Minh (UTC+7, no DST since 1975) of an instant, as YYYY-MM-DD. */
+export const hanoiDay = (at: Date): string => dayOfNumber(hanoiDayNumber(at));
+
+/** Whether an instant is a Hanoi midnight (a day boundary). */
+export const isHanoiMidnight = (at: Date): boolean => (at.getTime() + HANOI_OFFSET_MS) % DAY_MS === 0;
 const ALLOWED_FREQ = new Set([RRule.DAILY, RRule.WEEKLY, RRule.MONTHLY, RRule.YEARLY]);
 
 export class RecurrenceError extends Error {

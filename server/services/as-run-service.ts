@@ -1,11 +1,11 @@
 // The as-run log and compliance reports, from the verdicts stored with each occurrence (set by the
 // proof ingest, or by the sweep when a window closes without proof) and aggregated in SQL: a month of
 // all Hanoi (~174,000 airings) is one indexed range scan, grouped in the database, rolled up here.
-import { AS_RUN_RULES, AS_RUN_STATUSES, type AsRunStatus, type Discrepancy, dayOfNumber, hanoiDayNumber } from '../compliance/as-run.ts';
+import { AS_RUN_RULES, AS_RUN_STATUSES, type AsRunStatus, type Discrepancy } from '../compliance/as-run.ts';
 import type { Db } from '../db/client.ts';
 import { sqlTime } from '../db/proof-ledger.ts';
 import { badRequest, notFound } from '../http/errors.ts';
-import { HANOI_OFFSET_MS } from '../scheduling/recurrence.ts';
+import { dayOfNumber, hanoiDayNumber, isHanoiMidnight } from '../scheduling/recurrence.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
 /** The longest range one request may cover (a month report is the largest the office asks for). */
@@ -203,8 +203,7 @@ export class AsRunService {
       where.push('o."day" >= ?', 'o."day" <= ?');
       params.push(hanoiDayNumber(q.from), hanoiDayNumber(new Date(q.to.getTime() - 1)));
     }
-    const cut = (d: Date) => (d.getTime() + HANOI_OFFSET_MS) % 86_400_000 !== 0;
-    if (by === 'instant' || cut(q.from) || cut(q.to)) {
+    if (by === 'instant' || !isHanoiMidnight(q.from) || !isHanoiMidnight(q.to)) {
       where.push('o."startsAt" >= ?', 'o."startsAt" < ?');
       params.push(sqlTime(q.from), sqlTime(q.to));
     }

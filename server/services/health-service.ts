@@ -4,7 +4,7 @@
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
-import type { AsRunService } from './as-run-service.ts';
+import { onlineShare } from './as-run-service.ts';
 import type { UnitService } from './unit-service.ts';
 
 export const ALERT_KINDS = ['offline', 'missed', 'silent'] as const;
@@ -18,7 +18,6 @@ export interface HealthDeps {
   db: Db;
   now: () => Date;
   units: UnitService;
-  asRun: AsRunService;
   sweep: () => Promise<unknown>;
 }
 
@@ -55,7 +54,9 @@ export class HealthService {
       since = e.at;
     }
     if (end > since || ongoing) history.push({ online: state, from: since, to: end, durationMs: end.getTime() - since.getTime(), ongoing });
-    const uptime = await this.deps.asRun.uptime([st.id], from, to);
+    // The same share the reports compute, from the events already at hand.
+    const changes = [...(before ? [before] : []), ...events].map((e) => ({ online: e.online, at: e.at.getTime() }));
+    const uptimeRate = end > from ? onlineShare(changes, from.getTime(), end.getTime()) : null;
     const alerts = await db.alert.findMany({ where: { stationId: st.id, status: { not: 'resolved' } }, orderBy: { raisedAt: 'desc' } });
     return {
       station: st.code,
@@ -79,7 +80,7 @@ export class HealthService {
       manifestVersion: st.manifestVersion,
       from,
       to,
-      uptimeRate: uptime.get(st.id) ?? null,
+      uptimeRate,
       offlineMs: history.filter((h) => !h.online).reduce((a, h) => a + h.durationMs, 0),
       history,
       openAlerts: alerts.map(alertView(st.code)),

@@ -8,12 +8,13 @@
 import { EventEmitter } from 'node:events';
 import { open, type PlaybackReport, publicKeyFromHex, StationState, type Telemetry } from '#protocol';
 import { AS_RUN_RULES, asRun } from '../compliance/as-run.ts';
-import { type ChainProblem, chainGenesis, chainHash, checkChain, hanoiDay } from '../compliance/chain.ts';
+import { type ChainProblem, chainGenesis, chainHash, checkChain } from '../compliance/chain.ts';
 import openMany, { type OpenResult, type OpenTask } from '../compliance/open-worker.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { ProofLedger } from '../db/proof-ledger.ts';
 import { notFound } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
+import { hanoiDay } from '../scheduling/recurrence.ts';
 import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
 
 /** Below this share of the expected duration a completed playback counts as partial. */

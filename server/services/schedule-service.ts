@@ -4,12 +4,12 @@
 // extended as time moves on.
 
 import { type ConflictRule, type Priority, type Resolution, resolveConflict } from '#protocol';
-import { closesAt, hanoiDayNumber } from '../compliance/as-run.ts';
+import { closesAt } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { Media, Schedule } from '../db/generated/client.ts';
 import { AppError, badRequest, notFound, unprocessable } from '../http/errors.ts';
 import { type Airing, checkPolicy, type Violation } from '../scheduling/policy.ts';
-import { instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
+import { hanoiDayNumber, instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
 import type { DispatchService } from './dispatch-service.ts';
 import { LibraryService } from './library-service.ts';
 import { layout, type PlaylistService } from './playlist-service.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import t from 'tap';
 import { AS_RUN_RULES, asRun } from '../../server/compliance/as-run.ts';
-import { hanoiDay } from '../../server/compliance/chain.ts';
+import { hanoiDay } from '../../server/scheduling/recurrence.ts';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';

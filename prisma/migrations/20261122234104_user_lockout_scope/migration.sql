@@ -12,7 +12,7 @@ CREATE TABLE "new_User" (
     "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     CONSTRAINT "User_unitId_fkey" FOREIGN KEY ("unitId") REFERENCES "Unit" ("id") ON DELETE RESTRICT ON UPDATE CASCADE
 );
-INSERT INTO "new_User" ("createdAt", "failedLogins", "id", "lockedUntil", "passwordHash", "role", "username") SELECT "createdAt", "failedLogins", "id", "lockedUntil", "passwordHash", "role", "username" FROM "User";
+INSERT INTO "new_User" ("createdAt", "id", "passwordHash", "role", "username") SELECT "createdAt", "id", "passwordHash", "role", "username" FROM "User";
 DROP TABLE "User";
 ALTER TABLE "new_User" RENAME TO "User";
 CREATE UNIQUE INDEX "User_username_key" ON "User"("username");
