@@ -3,9 +3,9 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
-import { requireRole } from '../http/auth.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
+import { requireCapability, type Scopes } from '../http/scope.ts';
 import type { DeviceService } from '../services/device-service.ts';
 import type { UnitService } from '../services/unit-service.ts';
 
@@ -61,9 +61,11 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   db: Db;
   devices: DeviceService;
   units: UnitService;
+  scopes: Scopes;
   auth: preHandlerAsyncHookHandler;
-}> = async (app, { db, devices, units, auth }) => {
-  const admin = [auth, requireRole('province_admin', 'district_operator')];
+}> = async (app, { db, devices, units, scopes, auth }) => {
+  // Province administrators and district operators manage stations and gateways, each within their unit.
+  const admin = [auth, requireCapability('stations')];
   const code = z.object({ code: z.string().max(64) });
 
   app.patch(
@@ -91,6 +93,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const { installedAt, ...rest } = request.body;
+      await scopes.station(request.user, request.params.code);
       const found = await db.station.findUnique({ where: { code: request.params.code }, select: { id: true } });
       if (!found) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
       const s = await db.station.update({
@@ -117,6 +120,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
+      await scopes.station(request.user, request.params.code);
       const station = await db.station.findUnique({ where: { code: request.params.code }, select: { id: true } });
       if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
       const rows = await db.device.findMany({ where: { stationId: station.id }, include: WITH, orderBy: { createdAt: 'asc' } });
@@ -156,6 +160,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
+      await scopes.station(request.user, request.params.code);
       const { device, enrollToken } = await devices.create(request.params.code, request.body ?? {});
       return reply.status(201).send({ ...toDevice(device), enrollToken });
     },
@@ -187,9 +192,18 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const body = request.body;
-      const codes =
-        'stations' in body ? body.stations : (await units.stationsBelow([(await units.tree()).get(body.unit).id])).map((st) => st.code);
-      return devices.provisionMany(codes);
+      if ('stations' in body) {
+        const found = await db.station.findMany({ where: { code: { in: body.stations } }, select: { code: true, unitId: true } });
+        await scopes.units(
+          request.user,
+          found.map((st) => st.unitId),
+          'a listed station',
+        );
+        return devices.provisionMany(body.stations);
+      }
+      const unit = (await units.tree()).get(body.unit);
+      await scopes.units(request.user, [unit.id], `unit ${body.unit}`);
+      return devices.provisionMany((await units.stationsBelow([unit.id])).map((st) => st.code));
     },
   );
 
@@ -202,10 +216,13 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
         summary: 'Issue a new one-time enrollment token (a replaced or reinstalled gateway); the old one stops working',
         security: bearer,
         params: code,
-        response: { 200: z.object({ enrollToken: z.string() }), 404: ErrorBody },
+        response: { 200: z.object({ enrollToken: z.string() }), 403: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => devices.reissueToken(request.params.code),
+    async (request) => {
+      await scopes.device(request.user, request.params.code);
+      return devices.reissueToken(request.params.code);
+    },
   );
 
   app.post(
@@ -217,10 +234,11 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
         summary: 'Revoke a gateway: its MQTT login, messages and reports are refused from now on',
         security: bearer,
         params: code,
-        response: { 204: z.null(), 404: ErrorBody },
+        response: { 204: z.null(), 403: ErrorBody, 404: ErrorBody },
       },
     },
     async (request, reply) => {
+      await scopes.device(request.user, request.params.code);
       await devices.revoke(request.params.code);
       return reply.status(204).send(null);
     },

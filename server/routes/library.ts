@@ -3,18 +3,29 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
+import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
+import { allow, type Scopes } from '../http/scope.ts';
 import { CATEGORIES, type LibraryService, STATUSES } from '../services/library-service.ts';
 import { MediaItem, toItem } from './media.ts';
 
 const withUnit = { unit: { select: { code: true } } } as const;
 const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
-export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryService; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { db, library, auth },
-) => {
+export const libraryRoutes: FastifyPluginAsyncZod<{
+  db: Db;
+  library: LibraryService;
+  scopes: Scopes;
+  auth: preHandlerAsyncHookHandler;
+}> = async (app, { db, library, scopes, auth }) => {
+  /** Refuses an item out of the user's sight (404) or, to change it, outside their unit (403). */
+  const reach = async (user: AuthUser | undefined, id: string, mode: 'use' | 'edit') => {
+    const item = await db.media.findUnique({ where: { id }, select: { unitId: true } });
+    const unknown = () => notFound('UNKNOWN_MEDIA', `unknown media ${id}`);
+    if (!item) throw unknown();
+    await scopes.content(user, item, mode, `media ${id}`, unknown);
+  };
   app.get(
     '/media',
     {
@@ -37,7 +48,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
     },
     async (request) => {
       const { unit, ...q } = request.query;
-      const where = library.where({ ...q, unitCode: unit });
+      const where = { AND: [library.where({ ...q, unitCode: unit }), await scopes.contentFilter(request.user)] };
       const [total, rows] = await Promise.all([
         db.media.count({ where }),
         db.media.findMany({ where, include: withUnit, orderBy: { createdAt: 'desc' }, take: q.limit, skip: q.offset }),
@@ -59,8 +70,8 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
       },
     },
     async (request) => {
-      const item = await db.media.findUnique({ where: { id: request.params.id }, include: withUnit });
-      if (!item) throw notFound('UNKNOWN_MEDIA', `unknown media ${request.params.id}`);
+      await reach(request.user, request.params.id, 'use');
+      const item = await db.media.findUniqueOrThrow({ where: { id: request.params.id }, include: withUnit });
       return toItem(item);
     },
   );
@@ -87,6 +98,14 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
       },
     },
     async (request) => {
+      const user = allow(request.user, 'content');
+      await reach(user, request.params.id, 'edit');
+      const { unitCode } = request.body;
+      // A new owner must lie in the editor's unit too (only a whole-tree user can hand an item to the province).
+      if (unitCode !== undefined) {
+        const unit = unitCode === null ? null : await db.unit.findUnique({ where: { code: unitCode }, select: { id: true } });
+        if (unitCode === null || unit) await scopes.units(user, [unit?.id ?? null], `unit ${unitCode ?? '(province)'}`);
+      }
       return toItem(await library.update(request.params.id, request.body));
     },
   );
@@ -107,8 +126,11 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
     },
     async (request) => {
       const { id, action } = request.params;
+      // Approval is the approver's (checked by the workflow); submitting and archiving are the authors'.
+      const user = action === 'approve' || action === 'reject' ? request.user : allow(request.user, 'content');
+      await reach(user, id, 'edit');
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
-      return toItem(await library.transition(id, action, request.user!, request.body?.reason));
+      return toItem(await library.transition(id, action, user!, request.body?.reason));
     },
   );
 
@@ -126,7 +148,15 @@ export const libraryRoutes: FastifyPluginAsyncZod<{ db: Db; library: LibraryServ
         },
       },
     },
-    async (request) =>
-      (await library.history(request.params.id)).map((h) => ({ from: h.from, to: h.to, by: h.by.username, at: h.at, reason: h.reason })),
+    async (request) => {
+      await reach(request.user, request.params.id, 'use');
+      return (await library.history(request.params.id)).map((h) => ({
+        from: h.from,
+        to: h.to,
+        by: h.by.username,
+        at: h.at,
+        reason: h.reason,
+      }));
+    },
   );
 };

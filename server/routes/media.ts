@@ -3,8 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import type { Job as JobRow } from '../db/generated/client.ts';
-import { badRequest, ErrorBody } from '../http/errors.ts';
+import { badRequest, ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
+import { requireCapability } from '../http/scope.ts';
 import type { Metrics } from '../metrics.ts';
 import type { JobService } from '../services/job-service.ts';
 import type { TtsService } from '../services/tts-service.ts';
@@ -82,10 +83,12 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
   metrics: Metrics;
   auth: preHandlerAsyncHookHandler;
 }> = async (app, { db, jobs, tts, metrics, auth }) => {
+  // New items belong to the uploader's unit; a job is followed by whoever submitted it.
+  const author = [auth, requireCapability('content')];
   app.post(
     '/media',
     {
-      preHandler: auth,
+      preHandler: author,
       schema: {
         tags: ['media'],
         summary: 'Upload an audio or video file (multipart field "file"); it becomes a normalised Opus item stored by sha256',
@@ -106,7 +109,11 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
       const fieldTitle = file.fields.title && 'value' in file.fields.title ? String(file.fields.title.value) : undefined;
       const title = (request.query.title ?? fieldTitle ?? file.filename).slice(0, 200) || 'untitled';
       try {
-        const job = await jobs.submit(file.file, { fileName: file.filename, title, userId: request.user?.id }, () => file.file.truncated);
+        const job = await jobs.submit(
+          file.file,
+          { fileName: file.filename, title, userId: request.user?.id, unitId: request.user?.unitId },
+          () => file.file.truncated,
+        );
         if (request.query.async === 'true') return reply.status(202).send(toJob(job));
         const { mediaId, created } = await jobs.result(job.id);
         metrics.uploads.inc({ result: created ? 'created' : 'existing' });
@@ -132,13 +139,18 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
         response: { 200: Job, 404: ErrorBody },
       },
     },
-    async (request) => toJob(await jobs.get(request.params.id)),
+    async (request) => {
+      const job = await jobs.get(request.params.id);
+      const { userId } = JSON.parse(job.input) as { userId?: string };
+      if (request.user?.unitId && userId !== request.user.id) throw notFound('UNKNOWN_JOB', `unknown job ${request.params.id}`);
+      return toJob(job);
+    },
   );
 
   app.post(
     '/media/tts',
     {
-      preHandler: auth,
+      preHandler: author,
       schema: {
         tags: ['media'],
         summary: 'Speak a Vietnamese text (espeak-ng by default, or the configured HTTP engine) and ingest it like an upload',
@@ -158,7 +170,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const { mediaId, created } = await tts.create({ ...request.body, userId: request.user?.id });
+      const { mediaId, created } = await tts.create({ ...request.body, userId: request.user?.id, unitId: request.user?.unitId });
       metrics.uploads.inc({ result: created ? 'tts_created' : 'tts_existing' });
       return reply
         .status(created ? 201 : 200)

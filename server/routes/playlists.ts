@@ -1,8 +1,10 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ErrorBody } from '../http/errors.ts';
+import type { AuthUser } from '../http/auth.ts';
+import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
+import { allow, type Scopes } from '../http/scope.ts';
 import { layout, type PlaylistService, type PlaylistWithItems } from '../services/playlist-service.ts';
 
 const Items = z
@@ -50,10 +52,17 @@ const toPlaylist = (p: PlaylistWithItems) => {
   };
 };
 
-export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { playlists, auth },
-) => {
+export const playlistRoutes: FastifyPluginAsyncZod<{
+  playlists: PlaylistService;
+  scopes: Scopes;
+  auth: preHandlerAsyncHookHandler;
+}> = async (app, { playlists, scopes, auth }) => {
+  // Playlists are content owned by their author's unit, under the same scope rules as library items.
+  const reach = async (user: AuthUser | undefined, id: string, mode: 'use' | 'edit') => {
+    const p = await playlists.getOrThrow(id);
+    await scopes.content(user, p, mode, `playlist ${id}`, () => notFound('UNKNOWN_PLAYLIST', `unknown playlist ${id}`));
+    return p;
+  };
   app.post(
     '/playlists',
     {
@@ -66,7 +75,11 @@ export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService;
         response: { 201: Playlist, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request, reply) => reply.status(201).send(toPlaylist(await playlists.create({ ...request.body, userId: request.user?.id }))),
+    async (request, reply) => {
+      const user = allow(request.user, 'content');
+      const visible = await scopes.contentFilter(user);
+      return reply.status(201).send(toPlaylist(await playlists.create({ ...request.body, userId: user.id, unitId: user.unitId, visible })));
+    },
   );
 
   app.put(
@@ -82,7 +95,11 @@ export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService;
         response: { 200: Playlist, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => toPlaylist(await playlists.replaceItems(request.params.id, request.body)),
+    async (request) => {
+      const user = allow(request.user, 'content');
+      await reach(user, request.params.id, 'edit');
+      return toPlaylist(await playlists.replaceItems(request.params.id, request.body, await scopes.contentFilter(user)));
+    },
   );
 
   app.get(
@@ -97,7 +114,7 @@ export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService;
         response: { 200: Playlist, 404: ErrorBody },
       },
     },
-    async (request) => toPlaylist(await playlists.getOrThrow(request.params.id)),
+    async (request) => toPlaylist(await reach(request.user, request.params.id, 'use')),
   );
 
   app.get(
@@ -114,6 +131,8 @@ export const playlistRoutes: FastifyPluginAsyncZod<{ playlists: PlaylistService;
         response: { 200: z.object({ items: z.array(Playlist) }) },
       },
     },
-    async (request) => ({ items: (await playlists.list(request.query.limit, request.query.offset)).map(toPlaylist) }),
+    async (request) => ({
+      items: (await playlists.list(request.query.limit, request.query.offset, await scopes.contentFilter(request.user))).map(toPlaylist),
+    }),
   );
 };

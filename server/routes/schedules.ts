@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConflictRule, Priority } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { AuthUser } from '../http/auth.ts';
-import { ErrorBody, notFound } from '../http/errors.ts';
+import { ErrorBody, forbidden, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
 import type { CreateScheduleInput, Overlap, ScheduleService } from '../services/schedule-service.ts';
@@ -111,8 +111,19 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
   auth: preHandlerAsyncHookHandler;
 }> = async (app, { db, schedules, scopes, auth }) => {
   /** Operators only, and every station a schedule reaches must lie in the user's unit. */
-  const scoped = (authUser: AuthUser | undefined, body: z.infer<typeof ScheduleBody>) => {
+  const scoped = async (authUser: AuthUser | undefined, body: z.infer<typeof ScheduleBody>) => {
     const user = allow(authUser, 'schedule');
+    // What airs must be content the user may use (another commune's bulletin is unknown to them).
+    const id = body.mediaId ?? body.playlistId;
+    const owned = body.mediaId
+      ? await db.media.findUnique({ where: { id: body.mediaId }, select: { unitId: true } })
+      : body.playlistId
+        ? await db.playlist.findUnique({ where: { id: body.playlistId }, select: { unitId: true } })
+        : null;
+    if (owned && id) {
+      const [code, what] = body.mediaId ? ['UNKNOWN_MEDIA', 'media'] : ['UNKNOWN_PLAYLIST', 'playlist'];
+      await scopes.content(user, owned, 'use', `${what} ${id}`, () => notFound(code, `unknown ${what} ${id}`));
+    }
     return { ...toInput(body, user.id), within: (unitIds: string[]) => scopes.units(user, unitIds, 'a target station') };
   };
   app.post(
@@ -141,7 +152,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const created = await schedules.create(scoped(request.user, request.body));
+      const created = await schedules.create(await scoped(request.user, request.body));
       return reply.status(201).send({ ...toSchedule(created), overlaps: listOverlaps(created.overlaps) });
     },
   );
@@ -178,7 +189,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const r = await schedules.preview(scoped(request.user, request.body));
+      const r = await schedules.preview(await scoped(request.user, request.body));
       return {
         stations: r.stations.length,
         occurrences: r.occurrences,
@@ -206,7 +217,12 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
         include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }] } },
       });
       if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${request.params.id}`);
-      return toSchedule(s);
+      // A scoped user sees the airings at their own stations, and no schedule that reaches none of them.
+      const mine = await scopes.subtree(request.user);
+      if (!mine) return toSchedule(s);
+      const occurrences = s.occurrences.filter((o) => o.unitId !== null && mine.has(o.unitId));
+      if (!occurrences.length) throw forbidden('OUT_OF_SCOPE', `schedule ${request.params.id} airs outside your unit`);
+      return toSchedule({ ...s, occurrences });
     },
   );
 };

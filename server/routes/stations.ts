@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
+import type { Scopes } from '../http/scope.ts';
 import type { DispatchService } from '../services/dispatch-service.ts';
 
 const Station = z.object({
@@ -77,10 +78,13 @@ const Delivery = z.object({
   errorCode: z.string().nullable(),
 });
 
-export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchService; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { db, dispatch, auth },
-) => {
+export const stationRoutes: FastifyPluginAsyncZod<{
+  db: Db;
+  dispatch: DispatchService;
+  scopes: Scopes;
+  auth: preHandlerAsyncHookHandler;
+}> = async (app, { db, dispatch, scopes, auth }) => {
+  // Lists show the stations of the user's unit only; one station outside it is refused.
   app.get(
     '/deliveries',
     {
@@ -105,7 +109,9 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchSe
     async (request) => {
       const q = request.query;
       await dispatch.expireDeliveries();
+      const mine = await scopes.unitFilter(request.user);
       const where = {
+        AND: [{ station: mine }],
         ...(q.station ? { station: { code: q.station } } : {}),
         ...(q.unit
           ? { station: { unit: { OR: [{ code: q.unit }, { parent: { code: q.unit } }, { parent: { parent: { code: q.unit } } }] } } }
@@ -145,7 +151,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchSe
     },
     async (request) => {
       const { unit, limit, offset } = request.query;
-      const where = unit ? { unit: belowUnit(unit) } : {};
+      const where = { ...(unit ? { unit: belowUnit(unit) } : {}), ...(await scopes.unitFilter(request.user)) };
       const [total, rows] = await Promise.all([
         db.station.count({ where }),
         db.station.findMany({ where, include: { unit: { select: { code: true } } }, orderBy: { code: 'asc' }, take: limit, skip: offset }),
@@ -167,6 +173,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchSe
       },
     },
     async (request) => {
+      await scopes.station(request.user, request.params.code);
       const s = await db.station.findUnique({ where: { code: request.params.code }, include: { unit: { select: { code: true } } } });
       if (!s) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
       return toStation(s);
@@ -195,6 +202,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchSe
     async (request) => {
       const q = request.query;
       const where = {
+        AND: [{ station: await scopes.unitFilter(request.user) }],
         ...(q.station ? { station: { code: q.station } } : {}),
         ...(q.schedule ? { scheduleId: q.schedule } : {}),
         ...(q.status ? { status: q.status } : {}),
@@ -232,6 +240,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{ db: Db; dispatch: DispatchSe
         include: { station: { select: { code: true } }, reports: { orderBy: { receivedAt: 'asc' } } },
       });
       if (!o) throw notFound('UNKNOWN_OCCURRENCE', `unknown occurrence ${request.params.id}`);
+      await scopes.station(request.user, o.station.code);
       const { station, reports, ...rest } = o;
       return { ...rest, station: station.code, reports };
     },

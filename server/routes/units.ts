@@ -6,9 +6,9 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
-import { requireRole } from '../http/auth.ts';
-import { badRequest, ErrorBody } from '../http/errors.ts';
+import { badRequest, ErrorBody, forbidden } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
+import { requireCapability, type Scopes } from '../http/scope.ts';
 import { Policy } from '../scheduling/policy.ts';
 import type { UnitService } from '../services/unit-service.ts';
 
@@ -16,11 +16,18 @@ const CSV_COLUMNS = ['code', 'name', 'type', 'level', 'parentCode', 'stationCode
 const unitCode = z.object({ code: z.string().max(20) });
 const PolicyView = z.object({ unit: z.string(), own: z.unknown(), effective: z.unknown(), source: z.record(z.string(), z.string()) });
 
-export const unitRoutes: FastifyPluginAsyncZod<{ db: Db; units: UnitService; auth: preHandlerAsyncHookHandler }> = async (
-  app,
-  { db, units, auth },
-) => {
-  const admin = [auth, requireRole('province_admin')];
+export const unitRoutes: FastifyPluginAsyncZod<{
+  db: Db;
+  units: UnitService;
+  scopes: Scopes;
+  auth: preHandlerAsyncHookHandler;
+}> = async (app, { db, units, scopes, auth }) => {
+  // Province administrators change the tree and its policies, within their own unit when they have one.
+  const admin = [auth, requireCapability('administer')];
+  const inScope = async (user: Parameters<Scopes['units']>[0], codes: (string | null | undefined)[]) => {
+    const tree = await units.tree();
+    for (const code of codes) if (code) await scopes.units(user, [tree.get(code).id], `unit ${code}`);
+  };
   // CSV arrives as text; it is parsed (with its header row) by the import route.
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
@@ -122,6 +129,8 @@ export const unitRoutes: FastifyPluginAsyncZod<{ db: Db; units: UnitService; aut
       },
     },
     async (request) => {
+      // An import may create roots and move anything: a whole-tree administrator's job.
+      if (request.user?.unitId) throw forbidden('OUT_OF_SCOPE', 'importing units needs an administrator of the whole tree');
       const body = request.body;
       let rows: unknown[];
       if (typeof body === 'string') {
@@ -165,7 +174,16 @@ export const unitRoutes: FastifyPluginAsyncZod<{ db: Db; units: UnitService; aut
         },
       },
     },
-    async (request) => units.merge({ ...request.body, byId: request.user?.id }),
+    async (request) => {
+      const { sources, into } = request.body;
+      const tree = await units.tree();
+      const existing = tree.byCode.get(into.code);
+      // The merged units, the target and where the target will hang must all lie in scope.
+      await inScope(request.user, [...sources, existing ? into.code : undefined, into.parentCode ?? existing?.code]);
+      if (!existing && !into.parentCode && request.user?.unitId)
+        throw forbidden('OUT_OF_SCOPE', 'a new unit without a parent would be a root, outside your unit');
+      return units.merge({ ...request.body, byId: request.user?.id });
+    },
   );
 
   app.patch(
@@ -181,7 +199,10 @@ export const unitRoutes: FastifyPluginAsyncZod<{ db: Db; units: UnitService; aut
         response: { 200: z.object({ name: z.string(), type: z.string() }), 404: ErrorBody },
       },
     },
-    async (request) => units.rename(request.params.code, request.body, request.user?.id),
+    async (request) => {
+      await inScope(request.user, [request.params.code]);
+      return units.rename(request.params.code, request.body, request.user?.id);
+    },
   );
 
   app.get(
@@ -244,6 +265,9 @@ export const unitRoutes: FastifyPluginAsyncZod<{ db: Db; units: UnitService; aut
         response: { 200: PolicyView, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => units.setPolicy(request.params.code, request.body, request.user?.id),
+    async (request) => {
+      await inScope(request.user, [request.params.code]);
+      return units.setPolicy(request.params.code, request.body, request.user?.id);
+    },
   );
 };

@@ -1,16 +1,20 @@
-// Users. Scoped roles, lockout and TOTP come with the security issue (#8); until then a province
-// administrator creates accounts with one of the roles below.
+// Users: a province administrator creates accounts with one of the roles below, each acting within a
+// unit's subtree (http/scope.ts); an administrator with a unit creates users within it only.
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hashPassword } from '../auth/passwords.ts';
 import type { Db } from '../db/client.ts';
-import { conflict, ErrorBody, forbidden, notFound } from '../http/errors.ts';
+import { conflict, ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
+import { allow, type Scopes } from '../http/scope.ts';
 
 export const ROLES = ['province_admin', 'district_operator', 'commune_operator', 'editor', 'approver', 'auditor', 'integration'] as const;
 
-export const userRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHookHandler }> = async (app, { db, auth }) => {
+export const userRoutes: FastifyPluginAsyncZod<{ db: Db; scopes: Scopes; auth: preHandlerAsyncHookHandler }> = async (
+  app,
+  { db, scopes, auth },
+) => {
   app.post(
     '/users',
     {
@@ -23,7 +27,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHo
           username: z.string().regex(/^[a-z0-9._-]{3,50}$/),
           password: z.string().min(12).max(200),
           role: z.enum(ROLES),
-          /** The unit whose subtree the user acts within; absent = the whole tree. */
+          /** The unit whose subtree the user acts within; absent = the creator's (the whole tree for a whole-tree administrator). */
           unit: z.string().max(64).optional(),
         }),
         response: {
@@ -35,15 +39,17 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; auth: preHandlerAsyncHo
       },
     },
     async (request, reply) => {
-      if (request.user?.role !== 'province_admin') throw forbidden('FORBIDDEN', 'only a province administrator creates users');
+      const creator = allow(request.user, 'administer');
       const { username, password, role, unit } = request.body;
       const scope = unit ? await db.unit.findUnique({ where: { code: unit }, select: { id: true } }) : null;
       if (unit && !scope) throw notFound('UNKNOWN_UNIT', `unknown unit ${unit}`);
+      if (scope) await scopes.units(creator, [scope.id], `unit ${unit}`);
       if (await db.user.findUnique({ where: { username } })) throw conflict('USERNAME_TAKEN', `user ${username} exists`);
       const user = await db.user.create({
-        data: { username, role, unitId: scope?.id ?? null, passwordHash: await hashPassword(password) },
+        data: { username, role, unitId: scope?.id ?? creator.unitId, passwordHash: await hashPassword(password) },
       });
-      return reply.status(201).send({ id: user.id, username: user.username, role: user.role, unit: unit ?? null });
+      const unitCode = user.unitId ? (await db.unit.findUnique({ where: { id: user.unitId }, select: { code: true } }))?.code : null;
+      return reply.status(201).send({ id: user.id, username: user.username, role: user.role, unit: unitCode ?? null });
     },
   );
 };

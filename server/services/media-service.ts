@@ -41,6 +41,8 @@ export interface IngestMeta {
   fileName: string;
   title: string;
   userId?: string;
+  /** The unit that owns the new item (the uploader's); none = the province's. */
+  unitId?: string | null;
 }
 
 /** Share of the work each ffmpeg pass takes, for progress reporting. */
@@ -129,6 +131,7 @@ export class MediaService {
           mp3Sha256: legacy?.sha256,
           mp3SizeBytes: legacy?.sizeBytes,
           createdById: meta.userId,
+          unitId: meta.unitId ?? null,
         },
       });
       return { media, created: true };

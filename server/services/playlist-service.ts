@@ -1,5 +1,6 @@
 // Playlists: ordered library items with optional gaps, reusable, schedulable like one item.
 import type { Db } from '../db/client.ts';
+import type { Prisma } from '../db/generated/client.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 
 export interface PlaylistItemInput {
@@ -25,22 +26,31 @@ export function layout(items: { durationMs: number; gapAfterMs: number }[]): { o
 export class PlaylistService {
   constructor(private readonly deps: { db: Db }) {}
 
-  async create(input: { title: string; description?: string; items: PlaylistItemInput[]; userId?: string }) {
-    await this.assertMediaExist(input.items);
+  /** `visible` limits which library items the author may put in (their scope); others count as unknown. */
+  async create(input: {
+    title: string;
+    description?: string;
+    items: PlaylistItemInput[];
+    userId?: string;
+    unitId?: string | null;
+    visible?: Prisma.MediaWhereInput;
+  }) {
+    await this.assertMediaExist(input.items, input.visible);
     const p = await this.deps.db.playlist.create({
       data: {
         title: input.title,
         description: input.description ?? '',
         createdById: input.userId,
+        unitId: input.unitId ?? null,
         items: { create: input.items.map((it, position) => ({ position, mediaId: it.mediaId, gapAfterMs: it.gapAfterMs ?? 0 })) },
       },
     });
     return this.getOrThrow(p.id);
   }
 
-  async replaceItems(id: string, items: PlaylistItemInput[]) {
+  async replaceItems(id: string, items: PlaylistItemInput[], visible?: Prisma.MediaWhereInput) {
     await this.getOrThrow(id);
-    await this.assertMediaExist(items);
+    await this.assertMediaExist(items, visible);
     await this.deps.db.$transaction([
       this.deps.db.playlistItem.deleteMany({ where: { playlistId: id } }),
       this.deps.db.playlistItem.createMany({
@@ -60,14 +70,14 @@ export class PlaylistService {
     return p;
   }
 
-  list(limit: number, offset: number) {
-    return this.deps.db.playlist.findMany({ include: INCLUDE, orderBy: { createdAt: 'desc' }, take: limit, skip: offset });
+  list(limit: number, offset: number, where: Prisma.PlaylistWhereInput = {}) {
+    return this.deps.db.playlist.findMany({ where, include: INCLUDE, orderBy: { createdAt: 'desc' }, take: limit, skip: offset });
   }
 
-  private async assertMediaExist(items: PlaylistItemInput[]) {
+  private async assertMediaExist(items: PlaylistItemInput[], visible: Prisma.MediaWhereInput = {}) {
     if (!items.length) throw badRequest('EMPTY_PLAYLIST', 'a playlist needs at least one item');
     const ids = [...new Set(items.map((i) => i.mediaId))];
-    const found = await this.deps.db.media.count({ where: { id: { in: ids } } });
+    const found = await this.deps.db.media.count({ where: { AND: [{ id: { in: ids } }, visible] } });
     if (found !== ids.length) throw notFound('UNKNOWN_MEDIA', 'a playlist item names an unknown media item');
   }
 }

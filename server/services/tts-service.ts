@@ -14,6 +14,7 @@ export interface TtsInput extends TtsOptions {
   text: string;
   chime: 'none' | 'intro' | 'both';
   userId?: string;
+  unitId?: string | null;
 }
 
 export class TtsService {
@@ -46,7 +47,7 @@ export class TtsService {
         file = withChime;
       }
       // The spoken file goes through the same bounded job queue as uploads.
-      const meta = { fileName: `${deps.engine.name}.wav`, title: input.title, userId: input.userId };
+      const meta = { fileName: `${deps.engine.name}.wav`, title: input.title, userId: input.userId, unitId: input.unitId };
       job = await deps.jobs.submit(createReadStream(file), meta);
     } finally {
       await rm(speech, { force: true });

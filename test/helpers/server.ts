@@ -42,7 +42,11 @@ export async function startTestServer(opts: { now?: () => Date; env?: Record<str
   return Object.assign(server, { dataDir, token, auth: { authorization: `Bearer ${token}` } });
 }
 
-export async function upload(server: TestServer, file: string, opts: { title?: string; name?: string; type?: string } = {}) {
+export async function upload(
+  server: TestServer,
+  file: string,
+  opts: { title?: string; name?: string; type?: string; auth?: { authorization: string } } = {},
+) {
   const { readFileSync } = await import('node:fs');
   const form = new FormData();
   form.append(
@@ -51,8 +55,29 @@ export async function upload(server: TestServer, file: string, opts: { title?: s
     opts.name ?? file.split('/').at(-1),
   );
   const q = opts.title ? `?title=${encodeURIComponent(opts.title)}` : '';
-  const res = await fetch(`${server.url}/api/v1/media${q}`, { method: 'POST', headers: server.auth, body: form });
+  const res = await fetch(`${server.url}/api/v1/media${q}`, { method: 'POST', headers: opts.auth ?? server.auth, body: form });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: { code: string } } };
+}
+
+export type ApiAnswer = { status: number; body: Record<string, unknown> & { error?: { code: string } } };
+
+/** One JSON API call with a bearer token (the admin's unless given). */
+export async function api(server: TestServer, method: string, path: string, body?: unknown, token = server.token): Promise<ApiAnswer> {
+  const res = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : {} };
+}
+
+/** Creates a user (as the admin) with a role and optionally a unit, and returns its session token. */
+export async function signedInAs(server: TestServer, username: string, role: string, unit?: string): Promise<string> {
+  const password = 'a-long-password-1';
+  const created = await api(server, 'POST', '/users', { username, password, role, ...(unit ? { unit } : {}) });
+  if (created.status !== 201) throw new Error(JSON.stringify(created));
+  return (await api(server, 'POST', '/auth/login', { username, password }, '')).body.token as string;
 }
 
 export const TEST_APPROVER = { username: 'approver.test', password: 'approver-password-1' };

@@ -3,23 +3,12 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { makeTone } from '../helpers/audio.ts';
-import { startTestServer, uploadApproved } from '../helpers/server.ts';
+import { api, signedInAs, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const server = await startTestServer();
 t.teardown(() => server.stop());
-const call = async (method: string, path: string, body: object | undefined, token: string) => {
-  const res = await fetch(`${server.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> & { error?: { code: string } } };
-};
-const userWith = async (username: string, role: string, unit?: string) => {
-  const created = await call('POST', '/users', { username, password: 'a-long-password-1', role, ...(unit ? { unit } : {}) }, server.token);
-  if (created.status !== 201) throw new Error(JSON.stringify(created));
-  return (await call('POST', '/auth/login', { username, password: 'a-long-password-1' }, '')).body.token as string;
-};
+const call = (method: string, path: string, body: object | undefined, token: string) => api(server, method, path, body, token);
+const userWith = (username: string, role: string, unit?: string) => signedInAs(server, username, role, unit);
 const commune = await userWith('commune.phucxa', 'commune_operator', '00001');
 const district = await userWith('district.badinh', 'district_operator', '001');
 const auditor = await userWith('auditor.badinh', 'auditor', '001');
