@@ -76,6 +76,13 @@ export type App = FastifyInstance;
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A read of compliance evidence: recorded in the audit log like a change. */
+    audit?: boolean;
+  }
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
@@ -129,13 +136,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(fastifyStatic, { root: deps.blobs.dir, serve: false });
 
   const auth = requireUser(deps.db, deps.now);
-  // Every state-changing API request is appended to the audit log before its answer goes out, so no
-  // change is acknowledged without its record. A failure to record is logged and fails the request (5xx).
+  // Every state-changing API request, and every read of compliance evidence (routes with config.audit:
+  // reports, as-run, proof verification, the audit log itself), is appended to the audit log before its
+  // answer goes out, so no change is acknowledged without its record. A failure to record fails the request.
   const audit = new AuditService({ db: deps.db });
   app.addHook('onSend', async (request, reply, payload) => {
-    if (!MUTATING.has(request.method) || !request.url.startsWith('/api/v1/')) return payload;
+    const evidence = request.routeOptions.config.audit === true;
+    if ((!MUTATING.has(request.method) && !evidence) || !request.url.startsWith('/api/v1/')) return payload;
     let response: unknown = null;
-    if (typeof payload === 'string' && String(reply.getHeader('content-type') ?? '').includes('json')) {
+    // A read of evidence records what was asked (the query), not the report it answered with, unless refused.
+    if (
+      (!evidence || reply.statusCode >= 400) &&
+      typeof payload === 'string' &&
+      String(reply.getHeader('content-type') ?? '').includes('json')
+    ) {
       try {
         response = JSON.parse(payload);
       } catch {
@@ -149,7 +163,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       method: request.method,
       route: request.routeOptions.url ?? request.url.split('?')[0] ?? '',
       params: request.params,
-      request: request.isMultipart() ? { multipart: true } : request.body,
+      request: evidence ? request.query : request.isMultipart() ? { multipart: true } : request.body,
       status: reply.statusCode,
       response,
       requestId: request.id,

@@ -52,6 +52,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
     '/stations/:code/proofs/:day/verify',
     {
       preHandler: auth,
+      config: { audit: true },
       schema: {
         tags: ['compliance'],
         summary: "Re-check a station's proofs of play of one day (Asia/Ho_Chi_Minh): hash chain, device signatures, stored fields",
@@ -93,6 +94,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
     '/compliance/report',
     {
       preHandler: auth,
+      config: { audit: true },
       schema: {
         tags: ['compliance'],
         summary: 'Compliance report: scheduled vs aired vs missed per unit (rolled up), station or item, as JSON, CSV or XLSX',
@@ -141,6 +143,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
     '/as-run',
     {
       preHandler: auth,
+      config: { audit: true },
       schema: {
         tags: ['compliance'],
         summary: 'As-run log: every scheduled airing in a range with what the proofs say happened',

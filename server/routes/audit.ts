@@ -7,7 +7,8 @@ import { bearer, page } from '../http/schemas.ts';
 import type { AuditService } from '../services/audit-service.ts';
 
 const Entry = z.object({
-  seq: z.number(),
+  source: z.enum(['api', 'gateway']),
+  seq: z.number().nullable(),
   at: z.date(),
   username: z.string().nullable(),
   role: z.string().nullable(),
@@ -28,18 +29,23 @@ export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditService; auth: pre
     '/audit',
     {
       preHandler: [auth, requireRole('province_admin', 'auditor')],
+      config: { audit: true },
       schema: {
         tags: ['audit'],
-        summary: 'The audit log: every state-changing request (who, what, when, from where, what was asked, what came of it)',
+        summary:
+          'The audit log: every state-changing request and every read of compliance evidence (who, what, when, from where, what was asked, what came of it)',
         description:
           'Append-only (the database refuses updates and deletes). request and response are JSON with secrets replaced by "[redacted]". ' +
-          'route filters by a part of "METHOD /path". format=csv exports the same rows.',
+          'route filters by a part of "METHOD /path". gateways=true adds each proof of play to the same timeline (source "gateway", ' +
+          'user = the station, action "MQTT report playback.<kind>", request = the signed message, response = its place in the hash chain). ' +
+          'format=csv exports the same rows.',
         security: bearer,
         querystring: z.object({
           from: z.iso.datetime({ offset: true }).optional(),
           to: z.iso.datetime({ offset: true }).optional(),
           user: z.string().max(100).optional(),
           route: z.string().max(200).optional(),
+          gateways: z.stringbool().default(false),
           format: z.enum(['json', 'csv']).default('json'),
           ...page(5000, 500),
         }),

@@ -1,5 +1,7 @@
-// The audit log: every state-changing API request — who, what, when, from where, what was asked and what
-// came of it — appended once it is answered. Append-only: the table refuses UPDATE and DELETE (triggers in
+// The audit log: every state-changing API request and every read of compliance evidence — who, what,
+// when, from where, what was asked and what came of it — appended once it is answered. On request the
+// gateways' side joins the same timeline: each proof of play, read from the hash-chained proof table
+// (not copied, so there is one record of what aired and the chain stays its guarantee). Append-only: the table refuses UPDATE and DELETE (triggers in
 // its migration) and nothing here edits a row. Secrets never enter it: any field named like a password,
 // token or secret is replaced before the row is written.
 import { stringify } from 'csv-stringify/sync';
@@ -43,8 +45,26 @@ export interface AuditQuery {
   to?: Date;
   user?: string;
   route?: string;
+  /** Also the gateways' side: each proof of play, in the same timeline (read from the proof chain). */
+  gateways?: boolean;
   limit: number;
   offset: number;
+}
+
+/** One row of the timeline: an API request, or a gateway's proof of play. */
+export interface AuditRow {
+  source: 'api' | 'gateway';
+  seq: number | null;
+  at: Date;
+  username: string | null;
+  role: string | null;
+  ip: string;
+  action: string;
+  params: string | null;
+  request: string | null;
+  status: number;
+  response: string | null;
+  requestId: string;
 }
 
 export class AuditService {
@@ -68,22 +88,68 @@ export class AuditService {
     });
   }
 
-  async list(q: AuditQuery) {
+  async list(q: AuditQuery): Promise<{ total: number; items: AuditRow[] }> {
+    const { db } = this.deps;
+    const at = q.from || q.to ? { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } : undefined;
     const where: Prisma.AuditEventWhereInput = {
-      ...(q.from || q.to ? { at: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } : {}),
+      ...(at ? { at } : {}),
       ...(q.user ? { username: q.user } : {}),
       ...(q.route ? { action: { contains: q.route } } : {}),
     };
-    const [total, items] = await Promise.all([
-      this.deps.db.auditEvent.count({ where }),
-      this.deps.db.auditEvent.findMany({ where, orderBy: [{ at: 'asc' }, { seq: 'asc' }], take: q.limit, skip: q.offset }),
+    // Both sides are read up to the end of the page and merged by time (pages stay cheap near the start
+    // of a range, which is how the log is read: narrow the range, then page).
+    const take = q.offset + q.limit;
+    const [total, rows] = await Promise.all([
+      db.auditEvent.count({ where }),
+      db.auditEvent.findMany({
+        where,
+        orderBy: [{ at: 'asc' }, { seq: 'asc' }],
+        take: q.gateways ? take : q.limit,
+        skip: q.gateways ? 0 : q.offset,
+      }),
     ]);
-    return { total, items };
+    const api: AuditRow[] = rows.map((r) => ({ source: 'api', ...r }));
+    if (!q.gateways) return { total, items: api };
+    // A proof's action reads "MQTT report <kind>", so the route filter matches it as it matches requests.
+    const kind = q.route?.match(/^(?:MQTT(?: report)?)?\s*(\S*)$/i);
+    if (q.route && !kind) return { total, items: api.slice(q.offset, take) };
+    const proofsWhere: Prisma.PlaybackReportWhereInput = {
+      ...(at ? { receivedAt: at } : {}),
+      ...(q.user ? { station: { code: q.user } } : {}),
+      ...(kind?.[1] ? { kind: { contains: kind[1].replace(/^playback\./, '') } } : {}),
+    };
+    const [proofTotal, proofs] = await Promise.all([
+      db.playbackReport.count({ where: proofsWhere }),
+      db.playbackReport.findMany({
+        where: proofsWhere,
+        include: { station: { select: { code: true } } },
+        orderBy: [{ receivedAt: 'asc' }, { chainSeq: 'asc' }, { id: 'asc' }],
+        take,
+      }),
+    ]);
+    const gateway: AuditRow[] = proofs.map((p) => ({
+      source: 'gateway',
+      seq: null,
+      at: p.receivedAt,
+      username: p.station.code,
+      role: 'gateway',
+      ip: '',
+      action: `MQTT report playback.${p.kind}`,
+      params: JSON.stringify({ station: p.station.code, occurrenceId: p.occurrenceId, sha256: p.sha256 }),
+      request: record(JSON.parse(p.raw)),
+      status: 200,
+      response: JSON.stringify({ playedMs: p.playedMs, chainDay: p.chainDay, chainSeq: p.chainSeq, chainHash: p.chainHash }),
+      requestId: p.id,
+    }));
+    const items = [...api, ...gateway].sort(
+      (a, b) => a.at.getTime() - b.at.getTime() || (a.source === b.source ? 0 : a.source === 'api' ? -1 : 1),
+    );
+    return { total: total + proofTotal, items: items.slice(q.offset, take) };
   }
 
   async csv(q: AuditQuery): Promise<string> {
     const { items } = await this.list(q);
-    const cols = ['at', 'username', 'role', 'ip', 'action', 'status', 'params', 'request', 'response', 'requestId'] as const;
+    const cols = ['at', 'source', 'username', 'role', 'ip', 'action', 'status', 'params', 'request', 'response', 'requestId'] as const;
     return `\uFEFF${stringify([cols as unknown as string[], ...items.map((i) => cols.map((c) => (c === 'at' ? i.at.toISOString() : (i[c] ?? ''))))])}`;
   }
 }

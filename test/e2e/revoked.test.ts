@@ -65,7 +65,11 @@ t.test('a revoked gateway is refused by the broker, the ingest and the API', asy
   );
   t.equal(await server.reports.handleTelemetry(device, Buffer.from(JSON.stringify(telemetry))), 'rejected', 'so is its telemetry');
   t.equal(await server.db.playbackReport.count(), reports, 'nothing stored');
-  t.match(await server.db.occurrence.findUniqueOrThrow({ where: { id: occurrenceId } }), { status: 'playing', playedMs: null }, 'still only started: the end proof changed nothing');
+  t.match(
+    await server.db.occurrence.findUniqueOrThrow({ where: { id: occurrenceId } }),
+    { status: 'playing', playedMs: null },
+    'still only started: the end proof changed nothing',
+  );
   t.match(await (await fetch(`${server.url}/metrics`)).text(), /loaphuong_reports_total\{result="UNKNOWN_DEVICE"\} [1-9]/);
 
   t.match(await sendCommand(server, station, { action: 'stop' }), { status: 409, body: { error: { code: 'DEVICE_NOT_ENROLLED' } } });

@@ -7,7 +7,7 @@ import t from 'tap';
 import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { startTestServer, uploadApproved } from '../helpers/server.ts';
+import { api, signedInAs, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 t.test('an uploaded MP3 scheduled for a station airs there and the API shows it as aired', async (t) => {
   const clock = new FakeClock(Date.now());
@@ -67,4 +67,47 @@ t.test('an uploaded MP3 scheduled for a station airs there and the API shows it 
     ['started', 'completed'],
   );
   t.ok(body.reports[1].rmsDbfs !== null, 'the stored proof carries the measured level');
+
+  // The provincial office reads the compliance report; the audit log then holds the whole flow in order:
+  // upload, submit, approve, schedule (requests), the airing (the gateway's proofs), the report read.
+  clock.advance(60_000);
+  const auditor = await signedInAs(server, 'auditor.flow', 'auditor');
+  const day = { from: new Date(startsAt.getTime() - 3600_000).toISOString(), to: new Date(startsAt.getTime() + 3600_000).toISOString() };
+  const report = await api(
+    server,
+    'GET',
+    `/compliance/report?from=${encodeURIComponent(day.from)}&to=${encodeURIComponent(day.to)}`,
+    undefined,
+    auditor,
+  );
+  t.match(report, { status: 200, body: { total: { scheduled: 1, aired: 1 } } });
+  const log = await api(server, 'GET', '/audit?gateways=true&limit=5000', undefined, auditor);
+  type Row = { source: string; username: string | null; action: string; status: number; request: string | null; params: string | null };
+  const flow = (log.body.items as Row[])
+    .filter((e) => !/\/users|auth\/login/.test(e.action))
+    .map((e) => `${e.source} ${e.username} ${e.action} ${e.status}`);
+  t.same(
+    flow,
+    [
+      'api admin POST /api/v1/stations/:code/devices 201',
+      'api null POST /api/v1/gateway/enroll 200',
+      'api admin POST /api/v1/media 201',
+      'api admin POST /api/v1/media/:id/:action 200',
+      'api approver.test POST /api/v1/media/:id/:action 200',
+      'api admin POST /api/v1/schedules 201',
+      `gateway ${station} MQTT report playback.started 200`,
+      `gateway ${station} MQTT report playback.completed 200`,
+      'api auditor.flow GET /api/v1/compliance/report 200',
+    ],
+    'upload, approve, schedule, air, report',
+  );
+  const proof = (log.body.items as Row[]).find((e) => e.action.endsWith('playback.completed'));
+  t.match(JSON.parse(proof?.params ?? '{}'), { station, occurrenceId }, 'the airing names its occurrence');
+  t.match(
+    JSON.parse(proof?.request ?? '{}'),
+    { body: { kind: 'playback.completed', occurrenceId }, sig: String },
+    'with the signed message',
+  );
+  const read = (log.body.items as Row[]).find((e) => e.action.includes('compliance/report'));
+  t.match(JSON.parse(read?.request ?? '{}'), { from: day.from, to: day.to }, 'the report read records what was asked');
 });
