@@ -50,6 +50,7 @@ export interface RunningServer {
   metrics: Metrics;
   reports: ReportService;
   dispatch: DispatchService;
+  commands: CommandService;
   schedules: ScheduleService;
   units: UnitService;
   devices: DeviceService;
@@ -299,6 +300,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       metrics,
       reports,
       dispatch,
+      commands,
       schedules,
       units,
       devices,
