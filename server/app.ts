@@ -20,9 +20,11 @@ import { Scopes } from './http/scope.ts';
 import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';
 import type { Metrics } from './metrics.ts';
+import type { BrokerAccess } from './mqtt/access.ts';
 import { asRunRoutes } from './routes/as-run.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
+import { brokerHookRoutes } from './routes/broker-hooks.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { deviceRoutes } from './routes/devices.ts';
@@ -68,6 +70,10 @@ export interface AppDeps {
   metrics: Metrics;
   health: HealthCheck;
   maxUploadBytes: number;
+  /** Who may use the broker (for the external-broker hooks). */
+  brokerAccess: BrokerAccess;
+  /** Mounts the EMQX/RabbitMQ auth hooks under /broker/ when set. */
+  brokerHookSecret?: string;
   /** A pino logger; tests pass none for a silent app. */
   logger?: FastifyBaseLogger;
 }
@@ -189,6 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Who may act where (http/scope.ts): every scoped route checks the user's unit subtree.
   const scopes = new Scopes({ db: deps.db, units: deps.units });
   await app.register(opsRoutes, { health: deps.health, metrics: deps.metrics });
+  if (deps.brokerHookSecret) await app.register(brokerHookRoutes, { access: deps.brokerAccess, secret: deps.brokerHookSecret });
   await app.register(consoleRoutes);
   await app.register(gatewayRoutes, { devices: deps.devices, key: deps.key, blobs: deps.blobs, now: deps.now });
   await app.register(authRoutes, { db: deps.db, now: deps.now, prefix: '/api/v1' });

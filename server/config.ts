@@ -21,6 +21,8 @@ export const ENV_KEYS = {
   LP_MQTT_PORT: 'mqttPort',
   LP_MQTT_HOST: 'mqttHost',
   LP_MQTT_WS_PATH: 'mqttWsPath',
+  LP_MOSQUITTO_DIR: 'mosquittoDir',
+  LP_BROKER_HOOK_SECRET: 'brokerHookSecret',
   LP_MAX_UPLOAD_BYTES: 'maxUploadBytes',
   LP_MAX_DURATION_S: 'maxDurationS',
   LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
@@ -65,6 +67,13 @@ export const ConfigSchema = z.strictObject({
   mqttHost: z.string().min(1).default('0.0.0.0'),
   /** MQTT over WebSocket is served on the HTTP port at this path. */
   mqttWsPath: z.string().startsWith('/').default('/mqtt'),
+  /**
+   * External Mosquitto: the server keeps `passwd` and `acl` in this directory up to date (at start, on
+   * every enrollment, revocation and unit merge); point Mosquitto's password_file and acl_file at them.
+   */
+  mosquittoDir: z.string().min(1).optional(),
+  /** External EMQX or RabbitMQ: enables the HTTP auth/ACL hooks under /broker/, which must present this secret. */
+  brokerHookSecret: z.string().min(24).optional(),
   maxUploadBytes: z.coerce
     .number()
     .int()

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { Piscina } from 'piscina';
-import type { MqttPrincipal } from '#protocol';
 import { type App, buildApp } from './app.ts';
 import type { OpenResult, OpenTask } from './compliance/open-worker.ts';
 import type { Config } from './config.ts';
@@ -21,6 +20,7 @@ import { createBlobStore } from './media/blob-store.ts';
 import { type Runner, spawnRunner } from './media/process-runner.ts';
 import { espeakEngine, httpEngine } from './media/tts.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { BrokerAccess } from './mqtt/access.ts';
 import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.ts';
 import { type MqttLink, startMqttLink } from './mqtt/link.ts';
 import { CommandService } from './services/command-service.ts';
@@ -97,6 +97,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
 
     let broker: EmbeddedBroker | undefined;
     let link: MqttLink | undefined;
+    let access: BrokerAccess | undefined;
     const ffmpegCheck = async () => {
       try {
         const r = await run({ cmd: config.ffmpegPath, args: ['-hide_banner', '-version'] }, { timeoutMs: 5000 });
@@ -116,7 +117,32 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       connected: () => link?.connected() ?? false,
       stop: async () => link?.stop(),
     };
-    const units: UnitService = new UnitService({ db, now, onStationsChanged: (ids): Promise<number> => dispatch.dispatch(ids) });
+    // An external Mosquitto's password and ACL files follow enrollments, revocations and merges (written
+    // one at a time; a change during a write schedules one more).
+    let mosquitto: Promise<unknown> = Promise.resolve();
+    let mosquittoAgain = false;
+    const rewriteMosquitto = (): Promise<unknown> => {
+      const dir = config.mosquittoDir;
+      if (!dir || mosquittoAgain) return mosquitto;
+      mosquittoAgain = true;
+      mosquitto = mosquitto.then(async () => {
+        mosquittoAgain = false;
+        const written = await access
+          ?.writeMosquittoFiles(dir)
+          .catch((err: Error) => log.error({ err: err.message }, 'mosquitto files not written'));
+        if (written?.missing.length)
+          log.warn({ devices: written.missing }, 'enrolled before Mosquitto hashes were kept: issue new enrollment tokens');
+      });
+      return mosquitto;
+    };
+    const units: UnitService = new UnitService({
+      db,
+      now,
+      onStationsChanged: async (ids): Promise<number> => {
+        await rewriteMosquitto();
+        return dispatch.dispatch(ids);
+      },
+    });
     let mqttUrl = config.mqttUrl;
     const devices = new DeviceService({
       db,
@@ -124,6 +150,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       key,
       onStationChanged: (id): Promise<number> => dispatch.dispatch([id]),
       onRevoked: (code) => broker?.disconnect(code),
+      onCredentialsChanged: rewriteMosquitto,
       mqttUrl: () => config.mqttPublicUrl ?? mqttUrl ?? '',
     });
     const dispatch = new DispatchService({
@@ -198,6 +225,23 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       tmpDir: join(config.dataDir, 'tmp'),
     });
 
+    // The server's own login: to the embedded broker a fresh secret each start, never stored; to an
+    // external broker the credentials in LP_MQTT_URL.
+    const serverMqttSecret = randomBytes(32).toString('base64url');
+    const external = mqttUrl ? new URL(mqttUrl) : undefined;
+    const brokerAccess = new BrokerAccess({
+      db,
+      devices,
+      units,
+      now,
+      anonymous: config.mqttAnonymous,
+      server: external
+        ? external.username
+          ? { username: decodeURIComponent(external.username), password: decodeURIComponent(external.password) }
+          : undefined
+        : { username: SERVER_MQTT_USER, password: serverMqttSecret },
+    });
+    access = brokerAccess;
     const app = await buildApp({
       db,
       now,
@@ -215,6 +259,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       key,
       metrics,
       maxUploadBytes: config.maxUploadBytes,
+      brokerAccess,
+      brokerHookSecret: config.brokerHookSecret,
       logger: log.child({ part: 'http' }),
       health: {
         database: async () => {
@@ -235,8 +281,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
 
-    // The server's own login to the embedded broker: a fresh secret each start, never stored.
-    const serverMqttSecret = randomBytes(32).toString('base64url');
+    await rewriteMosquitto();
     if (!mqttUrl) {
       broker = await startEmbeddedBroker({
         host: config.mqttHost,
@@ -244,12 +289,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
         httpServer: app.server,
         wsPath: config.mqttWsPath,
         // [P-2.6] Who may do what follows from who logged in: the server, a device, or (when allowed) a read-only observer.
-        authenticate: async (clientId, username, password): Promise<MqttPrincipal | null> => {
-          if (username === undefined) return config.mqttAnonymous ? { role: 'observer' } : null;
-          if (username === SERVER_MQTT_USER) return password === serverMqttSecret ? { role: 'server' } : null;
-          if (clientId !== username || password === undefined || !(await devices.checkMqttPassword(username, password))) return null;
-          return devices.principal(username);
-        },
+        authenticate: (clientId, username, password) => brokerAccess.authenticate(clientId, username, password),
         log,
       });
       const started = broker;

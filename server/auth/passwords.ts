@@ -1,5 +1,5 @@
 // scrypt from node:crypto: memory-hard, no native addon to build.
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2Sync, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
@@ -40,3 +40,13 @@ export function newToken(): { token: string; hash: string } {
 }
 
 export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * A password as Mosquitto 2's password file stores it: "$7$<iterations>$<salt>$<hash>", PBKDF2-SHA512
+ * with a 12-byte salt (mosquitto_passwd's defaults). Only ever applied to random 256-bit secrets here.
+ */
+export function mosquittoHash(password: string, iterations = 101): string {
+  const salt = randomBytes(12);
+  const hash = pbkdf2Sync(password, salt, iterations, 64, 'sha512');
+  return `$7$${iterations}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}

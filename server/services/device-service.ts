@@ -14,7 +14,7 @@ import {
   open,
   publicKeyFromHex,
 } from '#protocol';
-import { newToken, sha256 } from '../auth/passwords.ts';
+import { mosquittoHash, newToken, sha256 } from '../auth/passwords.ts';
 import { chunked, type Db } from '../db/client.ts';
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
@@ -50,6 +50,8 @@ export class DeviceService {
       onStationChanged?: (stationId: string) => Promise<unknown>;
       /** Ends a revoked device's live MQTT session. */
       onRevoked?: (device: string) => void;
+      /** Called after a device's broker credentials were issued or withdrawn (enrollment, revocation); awaited. */
+      onCredentialsChanged?: () => Promise<unknown>;
     },
   ) {}
 
@@ -146,10 +148,11 @@ export class DeviceService {
     const device = await this.deps.db.device.findUnique({ where: { code }, select: { stationId: true } });
     const { count } = await this.deps.db.device.updateMany({
       where: { code, revokedAt: null },
-      data: { revokedAt: this.deps.now(), enrollTokenHash: null, mqttSecretHash: null },
+      data: { revokedAt: this.deps.now(), enrollTokenHash: null, mqttSecretHash: null, mqttSecretPbkdf2: null },
     });
     if (!count || !device) throw notFound('UNKNOWN_DEVICE', `unknown or already revoked device ${code}`);
     this.deps.onRevoked?.(code);
+    await this.deps.onCredentialsChanged?.();
     await this.deps.onStationChanged?.(device.stationId);
   }
 
@@ -174,12 +177,15 @@ export class DeviceService {
         enrollTokenExpiresAt: null,
         publicKeyHex: request.publicKeyHex,
         mqttSecretHash: hash,
+        mqttSecretPbkdf2: mosquittoHash(password),
         agentVersion: request.agentVersion,
         enrolledAt: now(),
       },
     });
     if (!count) throw new AppError(401, 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token was spent concurrently');
     const groups = await this.unitChain(device.station.unitId);
+    // An external broker's credential files hold the gateway before enrollment answers.
+    await this.deps.onCredentialsChanged?.();
     // The new gateway's plan is waiting for it, retained, when it subscribes.
     await this.deps.onStationChanged?.(device.stationId);
     return {

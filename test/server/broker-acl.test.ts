@@ -4,6 +4,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import t from 'tap';
 import {
   commandTopic,
+  grants,
   groupCommandTopic,
   type MqttPrincipal,
   manifestTopic,
@@ -46,6 +47,18 @@ t.test('only the server publishes manifests and commands; an observer publishes 
   t.notOk(mayPublish(observer, stateTopic('HN-00001')));
   t.ok(maySubscribe(observer, 'lp/v1/#'));
   t.notOk(maySubscribe(observer, '$SYS/#'));
+  t.end();
+});
+
+t.test('the grant lists (for a Mosquitto ACL file) say exactly what the rules say', (t) => {
+  const concrete = (filter: string) => filter.replace('+', 'HN-00009').replace('#', '001/cmd');
+  for (const p of [device, { role: 'server' } as const, { role: 'observer' } as const]) {
+    const g = grants(p);
+    for (const topic of g.publish) t.ok(mayPublish(p, concrete(topic)), `${p.role} publishes ${topic}`);
+    for (const filter of g.subscribe) t.ok(maySubscribe(p, filter), `${p.role} subscribes ${filter}`);
+  }
+  t.same(grants(device).publish.length, 5, "a device's five channels to the server, nothing else");
+  t.same(grants({ role: 'observer' }).publish, [], 'an observer publishes nothing');
   t.end();
 });
 
