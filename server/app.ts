@@ -2,6 +2,7 @@
 
 import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -70,6 +71,8 @@ export interface AppDeps {
   metrics: Metrics;
   health: HealthCheck;
   maxUploadBytes: number;
+  /** Logins one client address may attempt per minute. */
+  loginsPerMinute: number;
   /** Who may use the broker (for the external-broker hooks). */
   brokerAccess: BrokerAccess;
   /** Mounts the EMQX/RabbitMQ auth hooks under /broker/ when set. */
@@ -145,6 +148,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // No CORS plugin is registered: cross-origin browsers get no Access-Control-* headers, so the API is
   // closed to other sites by default. CSP is left to the console issue (the API docs page needs its own).
   await app.register(fastifyHelmet, { contentSecurityPolicy: false, hsts: false });
+  // Rate limits only where a route asks for one (the login); the answer is the API's error shape.
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => new AppError(429, 'RATE_LIMITED', `too many requests; try again in ${context.after}`),
+  });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'loaphuong API', version: '1', description: 'Grassroots loudspeaker broadcasting control' },
@@ -198,14 +206,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.brokerHookSecret) await app.register(brokerHookRoutes, { access: deps.brokerAccess, secret: deps.brokerHookSecret });
   await app.register(consoleRoutes);
   await app.register(gatewayRoutes, { devices: deps.devices, key: deps.key, blobs: deps.blobs, now: deps.now });
-  await app.register(authRoutes, { db: deps.db, now: deps.now, prefix: '/api/v1' });
+  await app.register(authRoutes, { db: deps.db, now: deps.now, loginsPerMinute: deps.loginsPerMinute, prefix: '/api/v1' });
   await app.register(stationRoutes, { db: deps.db, dispatch: deps.dispatch, scopes, auth, prefix: '/api/v1' });
   await app.register(unitRoutes, { db: deps.db, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(deviceRoutes, { db: deps.db, devices: deps.devices, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(mediaRoutes, { jobs: deps.jobs, db: deps.db, tts: deps.tts, metrics: deps.metrics, auth, prefix: '/api/v1' });
   await app.register(libraryRoutes, { db: deps.db, library: deps.library, scopes, auth, prefix: '/api/v1' });
   await app.register(playlistRoutes, { playlists: deps.playlists, scopes, auth, prefix: '/api/v1' });
-  await app.register(userRoutes, { db: deps.db, scopes, auth, prefix: '/api/v1' });
+  await app.register(userRoutes, { db: deps.db, now: deps.now, scopes, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, scopes, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, scopes, auth, prefix: '/api/v1' });
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });

@@ -23,6 +23,7 @@ export const ENV_KEYS = {
   LP_MQTT_WS_PATH: 'mqttWsPath',
   LP_MOSQUITTO_DIR: 'mosquittoDir',
   LP_BROKER_HOOK_SECRET: 'brokerHookSecret',
+  LP_LOGINS_PER_MINUTE: 'loginsPerMinute',
   LP_MAX_UPLOAD_BYTES: 'maxUploadBytes',
   LP_MAX_DURATION_S: 'maxDurationS',
   LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
@@ -74,6 +75,8 @@ export const ConfigSchema = z.strictObject({
   mosquittoDir: z.string().min(1).optional(),
   /** External EMQX or RabbitMQ: enables the HTTP auth/ACL hooks under /broker/, which must present this secret. */
   brokerHookSecret: z.string().min(24).optional(),
+  /** Login attempts one client address may make per minute (on top of the per-account lockout). */
+  loginsPerMinute: z.coerce.number().int().min(1).max(100_000).default(30),
   maxUploadBytes: z.coerce
     .number()
     .int()

@@ -259,6 +259,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       key,
       metrics,
       maxUploadBytes: config.maxUploadBytes,
+      loginsPerMinute: config.loginsPerMinute,
       brokerAccess,
       brokerHookSecret: config.brokerHookSecret,
       logger: log.child({ part: 'http' }),

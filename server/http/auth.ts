@@ -1,6 +1,9 @@
-// Bearer-token sessions with lockout; each user acts within a unit subtree (http/scope.ts). TOTP and API tokens: issue #8.
+// Who is calling: bearer-token sessions (password, then a TOTP code when the user has turned it on;
+// lockout after repeated failures) and long-lived API tokens for integrations. Each user acts within a
+// unit subtree (http/scope.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hashPassword, newToken, sha256, verifyPassword } from '../auth/passwords.ts';
+import { acceptTotp } from '../auth/totp.ts';
 import type { Db } from '../db/client.ts';
 import { AppError } from './errors.ts';
 
@@ -28,19 +31,36 @@ let dummyHash: Promise<string> | undefined;
 /** Failed logins in a row that lock an account, and for how long: guessing stays at ~20 tries an hour. */
 export const LOCKOUT = { failures: 5, forMs: 15 * 60_000 };
 
-export async function login(db: Db, now: Date, username: string, password: string) {
+/** Prefix of API tokens, so a token's kind is known before any lookup. */
+export const API_TOKEN_PREFIX = 'lpt_';
+
+export async function login(db: Db, now: Date, username: string, password: string, totp?: string) {
   const user = await db.user.findUnique({ where: { username } });
   if (user?.lockedUntil && user.lockedUntil > now)
     throw new AppError(429, 'ACCOUNT_LOCKED', `too many failed logins; try again after ${user.lockedUntil.toISOString()}`);
   dummyHash ??= hashPassword('not-a-password');
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
-  if (user && !ok) {
-    // Counted in the database (atomically), so concurrent guesses all count.
-    const { failedLogins } = await db.user.update({ where: { id: user.id }, data: { failedLogins: { increment: 1 } } });
+  // Counted in the database (atomically), so concurrent guesses all count; wrong one-time codes too.
+  const failed = async (id: string) => {
+    const { failedLogins } = await db.user.update({ where: { id }, data: { failedLogins: { increment: 1 } } });
     if (failedLogins >= LOCKOUT.failures)
-      await db.user.update({ where: { id: user.id }, data: { failedLogins: 0, lockedUntil: new Date(now.getTime() + LOCKOUT.forMs) } });
-  }
+      await db.user.update({ where: { id }, data: { failedLogins: 0, lockedUntil: new Date(now.getTime() + LOCKOUT.forMs) } });
+  };
+  if (user && !ok) await failed(user.id);
   if (!user || !ok) throw new AppError(401, 'BAD_CREDENTIALS', 'wrong username or password');
+  if (user.totpEnabledAt && user.totpSecret) {
+    if (!totp) throw new AppError(401, 'TOTP_REQUIRED', 'this account needs the 6-digit code from its authenticator app (totp)');
+    const step = acceptTotp(user.totpSecret, totp, now, user.totpLastStep);
+    // The step is recorded only if no other login recorded one meanwhile: a code works once.
+    const claimed =
+      step === null
+        ? 0
+        : (await db.user.updateMany({ where: { id: user.id, totpLastStep: user.totpLastStep }, data: { totpLastStep: step } })).count;
+    if (!claimed) {
+      await failed(user.id);
+      throw new AppError(401, 'BAD_TOTP', 'wrong, expired or already used one-time code');
+    }
+  }
   if (user.failedLogins || user.lockedUntil) await db.user.update({ where: { id: user.id }, data: { failedLogins: 0, lockedUntil: null } });
   const { token, hash } = newToken();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
@@ -59,14 +79,33 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return header?.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
 }
 
+/** Last-use times of API tokens are written at most this often (not on every request). */
+const TOKEN_USE_RESOLUTION_MS = 60_000;
+
 export function requireUser(db: Db, now: () => Date) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request);
     if (!token) throw unauthorized();
+    const at = now();
+    if (token.startsWith(API_TOKEN_PREFIX)) {
+      const api = await db.apiToken.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });
+      if (!api || api.revokedAt || (api.expiresAt && api.expiresAt <= at)) throw unauthorized();
+      if (!api.lastUsedAt || at.getTime() - api.lastUsedAt.getTime() >= TOKEN_USE_RESOLUTION_MS)
+        await db.apiToken.update({ where: { id: api.id }, data: { lastUsedAt: at } });
+      request.user = { id: api.user.id, username: api.user.username, role: api.user.role, unitId: api.user.unitId };
+      return;
+    }
     const session = await db.session.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });
-    if (!session || session.revokedAt || session.expiresAt.getTime() <= now().getTime()) throw unauthorized();
+    if (!session || session.revokedAt || session.expiresAt.getTime() <= at.getTime()) throw unauthorized();
     request.user = { id: session.user.id, username: session.user.username, role: session.user.role, unitId: session.user.unitId };
   };
+}
+
+/** A new API token for an integration user: the token (shown once) and what is stored (its hash). */
+export function newApiToken(): { token: string; hash: string } {
+  const { token } = newToken();
+  const full = `${API_TOKEN_PREFIX}${token}`;
+  return { token: full, hash: sha256(full) };
 }
 
 /** After requireUser: refuses users whose role is not listed (scoping to a unit subtree comes with issue #8). */

@@ -1,18 +1,30 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { acceptTotp, newTotpSecret } from '../auth/totp.ts';
 import type { Db } from '../db/client.ts';
 import { bearerToken, LOCKOUT, login, logout, requireUser } from '../http/auth.ts';
-import { ErrorBody } from '../http/errors.ts';
+import { AppError, badRequest, conflict, ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 
-export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date }> = async (app, { db, now }) => {
+export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; loginsPerMinute: number }> = async (
+  app,
+  { db, now, loginsPerMinute },
+) => {
+  const auth = requireUser(db, now);
+  const code = z.object({ code: z.string().max(10) });
   app.post(
     '/auth/login',
     {
+      // Per client address, on top of the per-account lockout: guessing across many accounts is slowed too.
+      config: { rateLimit: { max: loginsPerMinute, timeWindow: 60_000 } },
       schema: {
         tags: ['auth'],
-        summary: 'Exchange a username and password for a bearer token',
-        body: z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(200) }),
+        summary: 'Exchange a username and password (and a one-time code, when the account has TOTP on) for a bearer token',
+        body: z.object({
+          username: z.string().min(1).max(100),
+          password: z.string().min(1).max(200),
+          totp: z.string().max(10).optional(),
+        }),
         response: {
           200: z.object({
             token: z.string(),
@@ -22,10 +34,85 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date }> = as
           401: ErrorBody,
           429: ErrorBody,
         },
-        description: `After ${LOCKOUT.failures} wrong passwords in a row the account is locked for ${LOCKOUT.forMs / 60_000} minutes (429 ACCOUNT_LOCKED).`,
+        description:
+          `After ${LOCKOUT.failures} wrong passwords or codes in a row the account is locked for ${LOCKOUT.forMs / 60_000} minutes (429 ACCOUNT_LOCKED). ` +
+          `One address may try ${loginsPerMinute} logins a minute (429 RATE_LIMITED). With TOTP on, a login without totp answers 401 TOTP_REQUIRED; ` +
+          'a wrong, expired or reused code 401 BAD_TOTP.',
       },
     },
-    async (request) => login(db, now(), request.body.username, request.body.password),
+    async (request) => login(db, now(), request.body.username, request.body.password, request.body.totp),
+  );
+
+  app.post(
+    '/auth/totp/setup',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['auth'],
+        summary: 'Start two-factor sign-in: a new TOTP secret and its otpauth:// URI (for a QR code); on once confirmed',
+        security: bearer,
+        response: { 200: z.object({ secret: z.string(), uri: z.string() }), 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
+      const user = request.user!;
+      const { secret, uri } = newTotpSecret(user.username);
+      const { count } = await db.user.updateMany({
+        where: { id: user.id, totpEnabledAt: null },
+        data: { totpSecret: secret, totpLastStep: null },
+      });
+      if (!count) throw conflict('TOTP_ENABLED', 'two-factor sign-in is already on; turn it off first');
+      return { secret, uri };
+    },
+  );
+
+  const confirm = async (userId: string, given: string) => {
+    const u = await db.user.findUniqueOrThrow({ where: { id: userId } });
+    if (!u.totpSecret) throw conflict('TOTP_NOT_SET_UP', 'start with POST /auth/totp/setup');
+    const step = acceptTotp(u.totpSecret, given, now(), u.totpLastStep);
+    if (step === null) throw badRequest('BAD_TOTP', 'wrong, expired or already used one-time code');
+    return { user: u, step };
+  };
+  app.post(
+    '/auth/totp/enable',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['auth'],
+        summary: 'Turn two-factor sign-in on with a code from the authenticator app (proves the secret was stored)',
+        security: bearer,
+        body: code,
+        response: { 204: z.null(), 400: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
+      const { user, step } = await confirm(request.user!.id, request.body.code);
+      if (user.totpEnabledAt) throw conflict('TOTP_ENABLED', 'two-factor sign-in is already on');
+      await db.user.update({ where: { id: user.id }, data: { totpEnabledAt: now(), totpLastStep: step } });
+      return reply.status(204).send(null);
+    },
+  );
+  app.post(
+    '/auth/totp/disable',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['auth'],
+        summary: 'Turn two-factor sign-in off (needs a current code; an administrator can reset a lost one)',
+        security: bearer,
+        body: code,
+        response: { 204: z.null(), 400: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
+      const { user } = await confirm(request.user!.id, request.body.code);
+      if (!user.totpEnabledAt) throw new AppError(409, 'TOTP_NOT_ENABLED', 'two-factor sign-in is off');
+      await db.user.update({ where: { id: user.id }, data: { totpEnabledAt: null, totpSecret: null, totpLastStep: null } });
+      return reply.status(204).send(null);
+    },
   );
 
   app.post(

@@ -5,16 +5,142 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hashPassword } from '../auth/passwords.ts';
 import type { Db } from '../db/client.ts';
-import { conflict, ErrorBody, notFound } from '../http/errors.ts';
+import { newApiToken } from '../http/auth.ts';
+import { badRequest, conflict, ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
 
 export const ROLES = ['province_admin', 'district_operator', 'commune_operator', 'editor', 'approver', 'auditor', 'integration'] as const;
 
-export const userRoutes: FastifyPluginAsyncZod<{ db: Db; scopes: Scopes; auth: preHandlerAsyncHookHandler }> = async (
+const ApiTokenView = z.object({
+  id: z.string(),
+  name: z.string(),
+  user: z.string(),
+  expiresAt: z.date().nullable(),
+  revokedAt: z.date().nullable(),
+  lastUsedAt: z.date().nullable(),
+  createdAt: z.date(),
+});
+
+export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes: Scopes; auth: preHandlerAsyncHookHandler }> = async (
   app,
-  { db, scopes, auth },
+  { db, now, scopes, auth },
 ) => {
+  /** A user the (administering) caller may manage: one acting within the caller's unit. */
+  const managed = async (caller: Parameters<Scopes['units']>[0], username: string) => {
+    const user = await db.user.findUnique({ where: { username } });
+    if (!user) throw notFound('UNKNOWN_USER', `unknown user ${username}`);
+    await scopes.units(caller, [user.unitId], `user ${username}`);
+    return user;
+  };
+  const toView = (t: { user: { username: string } } & Omit<z.infer<typeof ApiTokenView>, 'user'>) => ({
+    id: t.id,
+    name: t.name,
+    user: t.user.username,
+    expiresAt: t.expiresAt,
+    revokedAt: t.revokedAt,
+    lastUsedAt: t.lastUsedAt,
+    createdAt: t.createdAt,
+  });
+
+  app.post(
+    '/tokens',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Issue an API token for an integration user (shown once); it acts with that user’s role and unit',
+        description:
+          'For other systems (a provincial dashboard reading statistics, a newsroom pushing bulletins): send it as "Authorization: Bearer lpt_…". ' +
+          'Only users with the integration role get tokens; revoke with POST /tokens/{id}/revoke.',
+        security: bearer,
+        body: z.object({ user: z.string().max(50), name: z.string().min(1).max(100), expiresInDays: z.int().min(1).max(3650).optional() }),
+        response: { 201: ApiTokenView.extend({ token: z.string() }), 400: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const caller = allow(request.user, 'administer');
+      const user = await managed(caller, request.body.user);
+      if (user.role !== 'integration') throw badRequest('NOT_INTEGRATION', 'API tokens are for users with the integration role');
+      const { token, hash } = newApiToken();
+      const days = request.body.expiresInDays;
+      const created = await db.apiToken.create({
+        data: {
+          name: request.body.name,
+          tokenHash: hash,
+          userId: user.id,
+          createdById: caller.id,
+          expiresAt: days ? new Date(now().getTime() + days * 86_400_000) : null,
+        },
+        include: { user: { select: { username: true } } },
+      });
+      return reply.status(201).send({ ...toView(created), token });
+    },
+  );
+
+  app.get(
+    '/tokens',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['users'],
+        summary: 'API tokens of the users in your unit (never the tokens themselves)',
+        security: bearer,
+        response: { 200: z.object({ items: z.array(ApiTokenView) }), 403: ErrorBody },
+      },
+    },
+    async (request) => {
+      const caller = allow(request.user, 'administer');
+      const rows = await db.apiToken.findMany({
+        where: { user: await scopes.unitFilter(caller) },
+        include: { user: { select: { username: true } } },
+        orderBy: { createdAt: 'asc' },
+      });
+      return { items: rows.map(toView) };
+    },
+  );
+
+  app.post(
+    '/tokens/:id/revoke',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Revoke an API token: refused from the next request on',
+        security: bearer,
+        params: z.object({ id: z.string().max(64) }),
+        response: { 204: z.null(), 403: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const caller = allow(request.user, 'administer');
+      const t = await db.apiToken.findUnique({ where: { id: request.params.id }, include: { user: true } });
+      if (!t || t.revokedAt) throw notFound('UNKNOWN_TOKEN', `unknown or revoked token ${request.params.id}`);
+      await scopes.units(caller, [t.user.unitId], `token ${t.id}`);
+      await db.apiToken.update({ where: { id: t.id }, data: { revokedAt: now() } });
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/users/:username/totp/reset',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['users'],
+        summary: "Turn a user's two-factor sign-in off (a lost phone); they set it up again",
+        security: bearer,
+        params: z.object({ username: z.string().max(50) }),
+        response: { 204: z.null(), 403: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const user = await managed(allow(request.user, 'administer'), request.params.username);
+      await db.user.update({ where: { id: user.id }, data: { totpEnabledAt: null, totpSecret: null, totpLastStep: null } });
+      return reply.status(204).send(null);
+    },
+  );
+
   app.post(
     '/users',
     {

@@ -1,0 +1,28 @@
+// RFC 6238 time-based one-time passwords (otpauth): 6 digits, 30-second steps, SHA-1 — what every
+// authenticator app speaks. The clock is the caller's (injected), and a code is accepted at most once.
+import { Secret, TOTP } from 'otpauth';
+
+const PERIOD_S = 30;
+const totp = (secret: string, label = '') =>
+  new TOTP({ issuer: 'loaphuong', label, algorithm: 'SHA1', digits: 6, period: PERIOD_S, secret: Secret.fromBase32(secret) });
+
+/** A new random secret (160 bits, base32) and the otpauth:// URI an authenticator app scans. */
+export function newTotpSecret(username: string): { secret: string; uri: string } {
+  const secret = new Secret({ size: 20 }).base32;
+  return { secret, uri: totp(secret, username).toString() };
+}
+
+/** The code for an instant (tests and the console's own check use it). */
+export const totpCode = (secret: string, at: Date) => totp(secret).generate({ timestamp: at.getTime() });
+
+/**
+ * The time step a code is valid for at `at` (±1 step of clock drift), or null. Steps at or before
+ * `lastStep` are refused, so an observed code cannot be replayed.
+ */
+export function acceptTotp(secret: string, code: string, at: Date, lastStep: number | null): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
+  const delta = totp(secret).validate({ token: code, timestamp: at.getTime(), window: 1 });
+  if (delta === null) return null;
+  const step = Math.floor(at.getTime() / 1000 / PERIOD_S) + delta;
+  return lastStep !== null && step <= lastStep ? null : step;
+}
