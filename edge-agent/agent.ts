@@ -146,7 +146,8 @@ export class Agent {
   /** This gateway's topic id and its station, from enrollment. */
   private device!: string;
   private station!: string;
-  private serverKey?: KeyObject;
+  /** Parsed server keys by kid (from state.serverKeys). */
+  private serverKeys = new Map<string, { key: KeyObject; validUntil?: number }>();
   private mqtt?: MqttClient;
   private timers = new Map<string, () => void>();
   /**
@@ -200,7 +201,9 @@ export class Agent {
     const enrollment = this.state.enrollment as NonNullable<AgentState['enrollment']>;
     this.device = enrollment.device;
     this.station = enrollment.station;
-    if (this.state.serverKeyHex) this.serverKey = publicKeyFromHex(this.state.serverKeyHex);
+    if (!this.state.serverKeys.length && this.state.serverKeyHex && this.state.serverKid)
+      this.state.serverKeys = [{ kid: this.state.serverKid, publicKeyHex: this.state.serverKeyHex }];
+    this.trust(this.state.serverKeys);
     this.bootAt = deps.clock.now();
     // Power was cut (or the process killed) mid-play: say so, with what the journal proves aired.
     const interrupted = deps.store.loadNowPlaying();
@@ -279,9 +282,7 @@ export class Agent {
     const parsed = EnrollResponse.safeParse(await res.json());
     if (!parsed.success) throw new Error(`enrollment answer is malformed: ${parsed.error.message}`);
     const r = parsed.data;
-    const serverKey = r.serverKeys[0];
-    this.state.serverKeyHex = serverKey.publicKeyHex;
-    this.state.serverKid = serverKey.kid;
+    this.state.serverKeys = r.serverKeys.map(({ kid, publicKeyHex, validUntil }) => ({ kid, publicKeyHex, validUntil }));
     this.state.enrollment = { device: r.device, station: r.station, mqtt: r.mqtt, groups: r.groups };
     deps.store.save(this.state);
     this.emit({ type: 'enrolled', device: r.device, station: r.station });
@@ -297,9 +298,19 @@ export class Agent {
     },
   };
 
+  /** [P-4.7] Trusts exactly these server keys (a key past its validUntil is dropped at use). */
+  private trust(keys: AgentState['serverKeys']): void {
+    this.serverKeys = new Map(
+      keys.map((k) => [k.kid, { key: publicKeyFromHex(k.publicKeyHex), validUntil: k.validUntil ? Date.parse(k.validUntil) : undefined }]),
+    );
+  }
+
   private openFromServer<T extends BodyType>(payload: Buffer, type: T) {
     return open(payload, type, {
-      keys: (kid) => (kid === this.state.serverKid ? this.serverKey : undefined),
+      keys: (kid) => {
+        const k = this.serverKeys.get(kid);
+        return k && (k.validUntil === undefined || k.validUntil > this.deps.clock.now()) ? k.key : undefined;
+      },
       now: new Date(this.deps.clock.now()),
       guard: this.serverGuard,
     });
@@ -351,6 +362,12 @@ export class Agent {
   }
 
   private apply(envelope: Envelope, manifest: Manifest): void {
+    // A rotation is announced in the signed manifest: its key set replaces ours, provided it still holds
+    // the key that signed it (a set without it would lock this gateway out of everything that follows).
+    if (manifest.serverKeys?.some((k) => k.kid === envelope.kid)) {
+      this.state.serverKeys = manifest.serverKeys.map(({ kid, publicKeyHex, validUntil }) => ({ kid, publicKeyHex, validUntil }));
+      this.trust(this.state.serverKeys);
+    }
     this.state.manifest = manifest;
     this.state.manifestId = envelope.id;
     this.serverGuard.remember(envelope);

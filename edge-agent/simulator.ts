@@ -59,8 +59,8 @@ export class VirtualGateway {
   private readonly signer: Signer;
   private mqtt?: MqttClient;
   private login?: { clientId: string; username: string; password: string };
-  private serverKey?: KeyObject;
-  private serverKid?: string;
+  /** [P-4.7] Trusted server keys by kid, replaced by each applied manifest's serverKeys. */
+  private serverKeys = new Map<string, KeyObject>();
   private device = '';
   private station = '';
   private lastSeq = -1;
@@ -100,8 +100,7 @@ export class VirtualGateway {
     const enrolled = EnrollResponse.parse(await res.json());
     this.device = enrolled.device;
     this.station = enrolled.station;
-    this.serverKey = publicKeyFromHex(enrolled.serverKeys[0].publicKeyHex);
-    this.serverKid = enrolled.serverKeys[0].kid;
+    this.trust(enrolled.serverKeys);
     this.login = enrolled.mqtt;
     await this.connect();
   }
@@ -155,9 +154,13 @@ export class VirtualGateway {
     },
   };
 
+  private trust(keys: { kid: string; publicKeyHex: string }[]): void {
+    this.serverKeys = new Map(keys.map((k) => [k.kid, publicKeyFromHex(k.publicKeyHex)]));
+  }
+
   private open<T extends BodyType>(payload: Buffer, type: T) {
     return open(payload, type, {
-      keys: (kid) => (kid === this.serverKid ? this.serverKey : undefined),
+      keys: (kid) => this.serverKeys.get(kid),
       now: new Date(this.deps.clock.now()),
       guard: this.guard,
     });
@@ -179,6 +182,7 @@ export class VirtualGateway {
       this.ack({ station: this.station, version: m.version, status: 'rejected', code: 'WRONG_STATION' });
       return;
     }
+    if (m.serverKeys?.some((k) => k.kid === opened.envelope.kid)) this.trust(m.serverKeys);
     this.manifest = m;
     this.arm(m.entries);
     this.ack({ station: this.station, version: m.version, status: 'applied', entries: m.entries.length });

@@ -16,7 +16,9 @@ export const AgentState = z.object({
       groups: z.array(z.string()),
     })
     .optional(),
-  /** The server's manifest key, received at enrollment. */
+  /** [P-4.7] The server keys trusted: from enrollment, then from each applied manifest's serverKeys. */
+  serverKeys: z.array(z.object({ kid: z.string(), publicKeyHex: z.string(), validUntil: z.string().optional() })).default([]),
+  /** The single server key of agents before key rotation (read once, moved into serverKeys). */
   serverKeyHex: z.string().optional(),
   serverKid: z.string().optional(),
   /** Highest envelope sequence accepted from the server, over manifests and commands ([P-4.3]). */

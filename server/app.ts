@@ -31,6 +31,7 @@ import { consoleRoutes } from './routes/console.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { healthRoutes } from './routes/health.ts';
+import { keyRoutes } from './routes/keys.ts';
 import { libraryRoutes } from './routes/library.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { type HealthCheck, opsRoutes } from './routes/ops.ts';
@@ -220,6 +221,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, prefix: '/api/v1' });
   const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(auditRoutes, { audit, auth, prefix: '/api/v1' });
+  await app.register(keyRoutes, { db: deps.db, key: deps.key, dispatch: deps.dispatch, auth, prefix: '/api/v1' });
   await app.register(healthRoutes, { health, scopes, auth, prefix: '/api/v1' });
   return app;
 }

@@ -67,6 +67,13 @@ export const ManifestEntry = z.object({
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
 /** [P-3.1] The complete plan of one device for the horizon; each version replaces the previous. */
+export const ServerKeyInfo = z.object({
+  kid: z.string().max(128),
+  publicKeyHex: z.string().regex(/^[0-9a-f]{64}$/),
+  validFrom: isoInstant,
+  validUntil: isoInstant.optional(),
+});
+
 export const Manifest = z.object({
   station: code,
   version: z.int().nonnegative(),
@@ -74,6 +81,8 @@ export const Manifest = z.object({
   horizonUntil: isoInstant,
   entries: z.array(ManifestEntry).max(LIMITS.maxManifestEntries),
   policy: LocalPolicy.optional(),
+  /** [P-4.7] The server keys the device trusts from now on (rotation with overlap). */
+  serverKeys: z.array(ServerKeyInfo).min(1).max(4).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 
@@ -247,12 +256,6 @@ export const EnrollRequest = z.object({
   publicKeyHex: z.string().regex(/^[0-9a-f]{64}$/),
   agentVersion: z.string().max(32),
   protocolVersions: z.array(z.int().positive()).min(1).max(8),
-});
-export const ServerKeyInfo = z.object({
-  kid: z.string().max(128),
-  publicKeyHex: z.string().regex(/^[0-9a-f]{64}$/),
-  validFrom: isoInstant,
-  validUntil: isoInstant.optional(),
 });
 export const EnrollResponse = z.object({
   device: code,

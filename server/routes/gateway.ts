@@ -33,11 +33,19 @@ export const gatewayRoutes: FastifyPluginAsyncZod<{ devices: DeviceService; key:
     {
       schema: {
         tags: ['gateway'],
-        summary: "The server's manifest-signing public key",
-        response: { 200: z.object({ kid: z.string(), publicKeyHex: z.string() }) },
+        summary: "The server's signing key, and every key gateways should trust now (during a rotation, more than one)",
+        response: {
+          200: z.object({
+            kid: z.string(),
+            publicKeyHex: z.string(),
+            keys: z.array(
+              z.object({ kid: z.string(), publicKeyHex: z.string(), validFrom: z.string(), validUntil: z.string().optional() }),
+            ),
+          }),
+        },
       },
     },
-    async () => ({ kid: key.signer.kid, publicKeyHex: key.publicKeyHex }),
+    async () => ({ kid: key.signer.kid, publicKeyHex: key.publicKeyHex, keys: key.trusted() }),
   );
 
   app.post(

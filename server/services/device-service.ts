@@ -193,7 +193,7 @@ export class DeviceService {
       station: device.station.code,
       protocolVersion: 1,
       mqtt: { url: this.deps.mqttUrl(), clientId: device.code, username: device.code, password },
-      serverKeys: [{ kid: key.signer.kid, publicKeyHex: key.publicKeyHex, validFrom: device.createdAt.toISOString() }],
+      serverKeys: key.trusted(),
       groups,
     };
   }

@@ -129,6 +129,7 @@ export class DispatchService {
             generatedAt: at.toISOString(),
             horizonUntil: horizonUntil.toISOString(),
             policy: policies.get(station.unitId),
+            serverKeys: this.deps.key.trusted(),
             entries: entries.flatMap(({ zones, entry }) => {
               // zones: "<device>:<zone>" or "<device>:*"; none = every output of every device.
               if (!zones.length) return [entry];
