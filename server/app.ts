@@ -99,6 +99,10 @@ declare module 'fastify' {
     /** A read of compliance evidence: recorded in the audit log like a change. */
     audit?: boolean;
   }
+  interface FastifyRequest {
+    /** Set by a route (http/audit-change.ts): what it changed, as it was and as it became. */
+    auditChange?: { before?: unknown; after?: unknown };
+  }
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -196,6 +200,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       request: evidence ? request.query : request.isMultipart() ? { multipart: true } : request.body,
       status: reply.statusCode,
       response,
+      before: request.auditChange?.before,
+      after: request.auditChange?.after,
       requestId: request.id,
     });
     return payload;

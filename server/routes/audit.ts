@@ -18,6 +18,8 @@ const Entry = z.object({
   request: z.string().nullable(),
   status: z.number(),
   response: z.string().nullable(),
+  before: z.string().nullable(),
+  after: z.string().nullable(),
   requestId: z.string(),
 });
 

@@ -45,6 +45,9 @@ const toDevice = (d: DeviceRow) => ({
   agentVersion: d.agentVersion,
   publicKeyHex: d.publicKeyHex,
 });
+/** The named fields of a row, for the audit log's before/after. */
+const pick = <T extends object>(row: T, fields: (keyof T)[]) => Object.fromEntries(fields.map((f) => [f, row[f]]));
+
 const WITH = { zones: { orderBy: { code: 'asc' } }, station: { select: { code: true } } } as const;
 
 export const StationMeta = z.object({
@@ -94,7 +97,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     async (request) => {
       const { installedAt, ...rest } = request.body;
       await scopes.station(request.user, request.params.code);
-      const found = await db.station.findUnique({ where: { code: request.params.code }, select: { id: true } });
+      const found = await db.station.findUnique({ where: { code: request.params.code } });
       if (!found) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
       const s = await db.station.update({
         where: { id: found.id },
@@ -103,6 +106,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
           ...(installedAt !== undefined ? { installedAt: installedAt ? new Date(`${installedAt}T00:00:00+07:00`) : null } : {}),
         },
       });
+      const fields = Object.keys(request.body) as (keyof typeof s)[];
+      request.auditChange = { before: pick(found, fields), after: pick(s, fields) };
       return s;
     },
   );
@@ -240,6 +245,10 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       await scopes.device(request.user, request.params.code);
       await devices.revoke(request.params.code);
+      request.auditChange = {
+        before: { device: request.params.code, revoked: false },
+        after: { device: request.params.code, revoked: true },
+      };
       return reply.status(204).send(null);
     },
   );

@@ -131,8 +131,11 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes
       },
       async (request) => {
         const user = allow(request.user, 'alerts');
-        await scopes.units(user, [await health.alertUnit(request.params.id)], 'the alert');
-        return health.move(request.params.id, move, user.username, request.body?.note);
+        const place = await health.alertPlace(request.params.id);
+        await scopes.units(user, [place.unitId], 'the alert');
+        const moved = await health.move(request.params.id, move, user.username, request.body?.note);
+        request.auditChange = { before: { status: place.status }, after: { status: moved.status, note: request.body?.note ?? null } };
+        return moved;
       },
     );
 };

@@ -82,10 +82,12 @@ export const keyRoutes: FastifyPluginAsyncZod<{
         response: { 200: Status.extend({ manifests: z.number() }), 403: ErrorBody, 409: ErrorBody },
       },
     },
-    async () => {
+    async (request) => {
       if (key.status().next) throw conflict('ROTATION_UNDER_WAY', 'a next key is already announced; promote it first');
+      const before = key.status();
       key.rotate();
       const manifests = await republishAll();
+      request.auditChange = { before, after: key.status() };
       return { ...(await view()), manifests };
     },
   );
@@ -112,7 +114,9 @@ export const keyRoutes: FastifyPluginAsyncZod<{
         throw new AppError(409, 'ROTATION_NOT_CONFIRMED', `${waiting.length} gateways have not confirmed the new key`, {
           pending: waiting,
         });
+      const before = key.status();
       key.promote();
+      request.auditChange = { before, after: key.status() };
       const manifests = await republishAll();
       return { ...(await view()), manifests };
     },

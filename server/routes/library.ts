@@ -106,7 +106,14 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
         const unit = unitCode === null ? null : await db.unit.findUnique({ where: { code: unitCode }, select: { id: true } });
         if (unitCode === null || unit) await scopes.units(user, [unit?.id ?? null], `unit ${unitCode ?? '(province)'}`);
       }
-      return toItem(await library.update(request.params.id, request.body));
+      const before = toItem(await db.media.findUniqueOrThrow({ where: { id: request.params.id }, include: withUnit }));
+      const after = toItem(await library.update(request.params.id, request.body));
+      const fields = Object.keys(request.body) as (keyof typeof after)[];
+      request.auditChange = {
+        before: Object.fromEntries(fields.map((f) => [f, before[f]])),
+        after: Object.fromEntries(fields.map((f) => [f, after[f]])),
+      };
+      return after;
     },
   );
 
@@ -129,8 +136,11 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
       // Approval is the approver's (checked by the workflow); submitting and archiving are the authors'.
       const user = action === 'approve' || action === 'reject' ? request.user : allow(request.user, 'content');
       await reach(user, id, 'edit');
+      const { status } = await db.media.findUniqueOrThrow({ where: { id }, select: { status: true } });
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
-      return toItem(await library.transition(id, action, user!, request.body?.reason));
+      const after = toItem(await library.transition(id, action, user!, request.body?.reason));
+      request.auditChange = { before: { status }, after: { status: after.status, reason: request.body?.reason ?? null } };
+      return after;
     },
   );
 

@@ -201,7 +201,10 @@ export const unitRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       await inScope(request.user, [request.params.code]);
-      return units.rename(request.params.code, request.body, request.user?.id);
+      const unit = (await units.tree()).get(request.params.code);
+      const after = await units.rename(request.params.code, request.body, request.user?.id);
+      request.auditChange = { before: { name: unit.name, type: unit.type }, after };
+      return after;
     },
   );
 
@@ -267,7 +270,10 @@ export const unitRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       await inScope(request.user, [request.params.code]);
-      return units.setPolicy(request.params.code, request.body, request.user?.id);
+      const before = await units.policy(request.params.code);
+      const after = await units.setPolicy(request.params.code, request.body, request.user?.id);
+      request.auditChange = { before: before.own, after: after.own };
+      return after;
     },
   );
 };

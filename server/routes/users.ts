@@ -117,7 +117,8 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
       const t = await db.apiToken.findUnique({ where: { id: request.params.id }, include: { user: true } });
       if (!t || t.revokedAt) throw notFound('UNKNOWN_TOKEN', `unknown or revoked token ${request.params.id}`);
       await scopes.units(caller, [t.user.unitId], `token ${t.id}`);
-      await db.apiToken.update({ where: { id: t.id }, data: { revokedAt: now() } });
+      const revoked = await db.apiToken.update({ where: { id: t.id }, data: { revokedAt: now() } });
+      request.auditChange = { before: { token: t.name, revokedAt: null }, after: { token: t.name, revokedAt: revoked.revokedAt } };
       return reply.status(204).send(null);
     },
   );
@@ -175,7 +176,9 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
         data: { username, role, unitId: scope?.id ?? creator.unitId, passwordHash: await hashPassword(password) },
       });
       const unitCode = user.unitId ? (await db.unit.findUnique({ where: { id: user.unitId }, select: { code: true } }))?.code : null;
-      return reply.status(201).send({ id: user.id, username: user.username, role: user.role, unit: unitCode ?? null });
+      const created = { id: user.id, username: user.username, role: user.role, unit: unitCode ?? null };
+      request.auditChange = { before: null, after: created };
+      return reply.status(201).send(created);
     },
   );
 };

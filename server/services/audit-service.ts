@@ -37,6 +37,9 @@ export interface AuditEntry {
   request: unknown;
   status: number;
   response: unknown;
+  /** What the request changed, before and after (routes that record it). */
+  before?: unknown;
+  after?: unknown;
   requestId: string;
 }
 
@@ -64,6 +67,8 @@ export interface AuditRow {
   request: string | null;
   status: number;
   response: string | null;
+  before: string | null;
+  after: string | null;
   requestId: string;
 }
 
@@ -83,6 +88,8 @@ export class AuditService {
         request: record(e.request),
         status: e.status,
         response: record(e.response),
+        before: record(e.before),
+        after: record(e.after),
         requestId: e.requestId,
       },
     });
@@ -139,6 +146,8 @@ export class AuditService {
       request: record(JSON.parse(p.raw)),
       status: 200,
       response: JSON.stringify({ playedMs: p.playedMs, chainDay: p.chainDay, chainSeq: p.chainSeq, chainHash: p.chainHash }),
+      before: null,
+      after: null,
       requestId: p.id,
     }));
     const items = [...api, ...gateway].sort(
@@ -149,7 +158,21 @@ export class AuditService {
 
   async csv(q: AuditQuery): Promise<string> {
     const { items } = await this.list(q);
-    const cols = ['at', 'source', 'username', 'role', 'ip', 'action', 'status', 'params', 'request', 'response', 'requestId'] as const;
+    const cols = [
+      'at',
+      'source',
+      'username',
+      'role',
+      'ip',
+      'action',
+      'status',
+      'params',
+      'request',
+      'response',
+      'before',
+      'after',
+      'requestId',
+    ] as const;
     return `\uFEFF${stringify([cols as unknown as string[], ...items.map((i) => cols.map((c) => (c === 'at' ? i.at.toISOString() : (i[c] ?? ''))))])}`;
   }
 }

@@ -112,11 +112,11 @@ export class HealthService {
     return { total, items: rows.map((a) => alertView(a.station.code)(a)) };
   }
 
-  /** The unit of the alert's station (for the caller's scope check). */
-  async alertUnit(id: string): Promise<string> {
-    const a = await this.deps.db.alert.findUnique({ where: { id }, select: { station: { select: { unitId: true } } } });
+  /** The unit of the alert's station (for the caller's scope check) and the alert's status. */
+  async alertPlace(id: string): Promise<{ unitId: string; status: string }> {
+    const a = await this.deps.db.alert.findUnique({ where: { id }, select: { status: true, station: { select: { unitId: true } } } });
     if (!a) throw notFound('UNKNOWN_ALERT', `unknown alert ${id}`);
-    return a.station.unitId;
+    return { unitId: a.station.unitId, status: a.status };
   }
 
   /** Moves an alert along its workflow; a move the workflow does not allow is a 409 with the current status. */

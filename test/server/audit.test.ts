@@ -44,6 +44,33 @@ t.test('upload, submit, approve and schedule each leave an entry: who, what, fro
   t.match(JSON.parse(flow[1]?.response ?? '{}'), { status: 'submitted' });
 });
 
+t.test('changes record what they changed: before and after', async (t) => {
+  const patch = (path: string, method: string, body: object) =>
+    fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: { ...server.auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  t.equal((await patch('/stations/HN-00007', 'PATCH', { address: '12 Hàng Bông', speakerPoints: 24 })).status, 200);
+  t.equal((await patch('/units/016/policy', 'PUT', { maxSessionsPerDay: 2 })).status, 200);
+  t.equal((await patch('/units/016/policy', 'PUT', { maxSessionsPerDay: 3 })).status, 200);
+  const rows = (await entries()).filter((e) => /stations\/:code|policy/.test(e.action)).slice(-3) as (Entry & {
+    before: string;
+    after: string;
+  })[];
+  t.same(
+    rows.map((e) => [JSON.parse(e.before), JSON.parse(e.after)]),
+    [
+      [
+        { address: null, speakerPoints: null },
+        { address: '12 Hàng Bông', speakerPoints: 24 },
+      ],
+      [{}, { maxSessionsPerDay: 2 }],
+      [{ maxSessionsPerDay: 2 }, { maxSessionsPerDay: 3 }],
+    ],
+  );
+});
+
 t.test('secrets never reach the log: passwords, session tokens, enrollment tokens, MQTT secrets', async (t) => {
   await fetch(`${server.url}/api/v1/auth/login`, {
     method: 'POST',

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "AuditEvent" ADD COLUMN "after" TEXT;
+ALTER TABLE "AuditEvent" ADD COLUMN "before" TEXT;
