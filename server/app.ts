@@ -149,10 +149,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
   );
 
-  // Security headers on every answer (nosniff, frame denial, no referrer leaks, same-origin resources).
-  // No CORS plugin is registered: cross-origin browsers get no Access-Control-* headers, so the API is
-  // closed to other sites by default. CSP is left to the console issue (the API docs page needs its own).
-  await app.register(fastifyHelmet, { contentSecurityPolicy: false, hsts: false });
+  // Security headers on every answer (a content security policy, nosniff, frame denial, no referrer
+  // leaks, same-origin resources). No CORS plugin is registered: cross-origin browsers get no
+  // Access-Control-* headers, so the API is closed to other sites by default.
+  await app.register(fastifyHelmet, {
+    // Scripts only from this origin, never inline, so an injected bulletin title cannot run code; inline
+    // styles are allowed (the API docs page sets them from its own scripts); WebSocket for MQTT over WS.
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'", 'ws:', 'wss:'],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        frameAncestors: ["'self'"],
+        formAction: ["'self'"],
+      },
+    },
+    hsts: false,
+  });
   // Rate limits only where a route asks for one (the login); the answer is the API's error shape.
   await app.register(fastifyRateLimit, {
     global: false,
