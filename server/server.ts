@@ -138,9 +138,13 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const units: UnitService = new UnitService({
       db,
       now,
-      onStationsChanged: async (ids): Promise<number> => {
+      onStationsChanged: (ids): Promise<number> => dispatch.dispatch(ids),
+      // Moved gateways' unit chains changed: the external broker's ACL is rewritten, and their sessions on the
+      // embedded broker are closed so they log in again (at once) with the new group rights.
+      onStationsMoved: async (ids) => {
         await rewriteMosquitto();
-        return dispatch.dispatch(ids);
+        const moved = await db.device.findMany({ where: { stationId: { in: ids } }, select: { code: true } });
+        for (const d of moved) broker?.disconnect(d.code);
       },
     });
     let mqttUrl = config.mqttUrl;

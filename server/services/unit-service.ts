@@ -100,6 +100,8 @@ export class UnitService {
       db: Db;
       now: () => Date /** Called with the stations whose plan changed (moved by a merge, or under a changed policy). */;
       onStationsChanged?: (stationIds: string[]) => Promise<unknown>;
+      /** Called with the stations a merge moved to another unit (their gateways' group topics change). */
+      onStationsMoved?: (stationIds: string[]) => Promise<unknown>;
     },
   ) {}
 
@@ -300,6 +302,7 @@ export class UnitService {
     });
     // Policy and group topics may differ under the new unit: the moved stations get new plans.
     this.changed();
+    await this.deps.onStationsMoved?.(result.stations);
     await this.deps.onStationsChanged?.(result.stations);
     target = undefined;
     return {

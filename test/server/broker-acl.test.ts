@@ -13,7 +13,9 @@ import {
   reportTopic,
   stateTopic,
 } from '#protocol';
-import { deviceClient, enrollDevice, startTestServer } from '../helpers/server.ts';
+import { api, deviceClient, enrollDevice, startTestServer } from '../helpers/server.ts';
+
+const closed = (c: MqttClient) => new Promise<void>((resolve) => c.once('close', () => resolve()));
 
 const device: MqttPrincipal = { role: 'device', device: 'HN-00001', units: ['00001', '001', '01'] };
 
@@ -67,7 +69,6 @@ t.test('the embedded broker refuses what a session may not do', async (t) => {
   t.teardown(() => server.stop());
   const a = await enrollDevice(server, 'HN-00001');
   const b = await enrollDevice(server, 'HN-00004');
-  const closed = (c: MqttClient) => new Promise<void>((resolve) => c.once('close', () => resolve()));
 
   const gw = await deviceClient(server, a.device, a.password);
   t.teardown(() => gw.endAsync());
@@ -112,5 +113,29 @@ t.test('without LP_MQTT_ANONYMOUS an anonymous client cannot log in at all', asy
   await t.rejects(
     connectAsync(server.mqttUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 }),
     /Not authorized|Bad username|bad/i,
+  );
+});
+
+t.test('a merge moves a gateway: its session is closed and it logs in again with the new unit’s group rights', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.stop());
+  const a = await enrollDevice(server, 'HN-00037');
+  const gw = await deviceClient(server, a.device, a.password);
+  t.match(await gw.subscribeAsync(groupCommandTopic('00037'), { qos: 1 }), [{ qos: 1 }], 'its commune’s group before');
+  const gone = closed(gw);
+  const merged = await api(server, 'POST', '/units/merge', {
+    sources: ['00037', '00040'],
+    into: { code: '99001', name: 'Phường Mới', type: 'Phường', parentCode: '001' },
+  });
+  t.equal(merged.status, 200);
+  await gone;
+  t.pass('its session was closed by the merge');
+  const again = await deviceClient(server, a.device, a.password);
+  t.teardown(() => again.endAsync());
+  t.match(await again.subscribeAsync(groupCommandTopic('99001'), { qos: 1 }), [{ qos: 1 }], 'the new unit’s group');
+  await t.rejects(
+    again.subscribeAsync(groupCommandTopic('00037'), { qos: 1 }),
+    /Subscribe error/,
+    'the merged-away commune’s group is refused',
   );
 });
