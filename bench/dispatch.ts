@@ -8,14 +8,16 @@
 //   station per commune).
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../edge-agent/clock.ts';
 import { Simulator } from '../edge-agent/simulator.ts';
+import { BrokerAccess } from '../server/mqtt/access.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { startTestServer, type TestServer, untilAcked, uploadApproved } from '../test/helpers/server.ts';
-import { figure } from './report.ts';
+import { figure, median } from './report.ts';
 
 const NATIONAL = join(dirname(fileURLToPath(import.meta.url)), '../../shared/data/vn-admin-units-2024-09.json');
 
@@ -127,6 +129,28 @@ export async function run(): Promise<void> {
       gateways: country,
       server_rss_mb: Math.round(rss),
       simulator_rss_mb: simRssMb,
+    });
+    // An external Mosquitto's password and ACL files for every gateway of the country, rewritten at each
+    // enrollment and revocation (bursts coalesce into one rewrite).
+    const access = new BrokerAccess({
+      db: server.db,
+      devices: server.devices,
+      units: server.units,
+      now: () => new Date(),
+      anonymous: false,
+      server: { username: 'loaphuong.server', password: 'bench-password' },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'lp-bench-mosquitto-'));
+    const times: number[] = [];
+    let written = { devices: 0, missing: [] as string[] };
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      written = await access.writeMosquittoFiles(dir);
+      times.push(performance.now() - t0);
+    }
+    figure('dispatch', 'mosquitto_files_ms', Math.round(median(times)), 'ms', {
+      devices: written.devices,
+      acl_kb: Math.round(statSync(join(dir, 'acl')).size / 1024),
     });
   } finally {
     await sim?.stop();
