@@ -97,7 +97,6 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
 
     let broker: EmbeddedBroker | undefined;
     let link: MqttLink | undefined;
-    let access: BrokerAccess | undefined;
     const ffmpegCheck = async () => {
       try {
         const r = await run({ cmd: config.ffmpegPath, args: ['-hide_banner', '-version'] }, { timeoutMs: 5000 });
@@ -127,8 +126,9 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       mosquittoAgain = true;
       mosquitto = mosquitto.then(async () => {
         mosquittoAgain = false;
-        const written = await access
-          ?.writeMosquittoFiles(dir)
+        // brokerAccess is declared below; this only runs once the server is composed.
+        const written = await brokerAccess
+          .writeMosquittoFiles(dir)
           .catch((err: Error) => log.error({ err: err.message }, 'mosquitto files not written'));
         if (written?.missing.length)
           log.warn({ devices: written.missing }, 'enrolled before Mosquitto hashes were kept: issue new enrollment tokens');
@@ -245,7 +245,6 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
           : undefined
         : { username: SERVER_MQTT_USER, password: serverMqttSecret },
     });
-    access = brokerAccess;
     const app = await buildApp({
       db,
       now,
