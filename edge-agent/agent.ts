@@ -22,6 +22,8 @@ import {
   quietRangeAt,
   type ReplayGuard,
   type Reply,
+  type ReportReceipt,
+  receiptTopic,
   replyTopic,
   reportTopic,
   resolveConflict,
@@ -43,7 +45,7 @@ import type { Playback, Player } from './player.ts';
 import type { AgentState, NowPlaying, Outbox, StateStore } from './store.ts';
 
 export const AGENT_VERSION = '0.1.0';
-/** An item found more than this late (agent was down) is not started mid-way; it is reported missed. */
+/** An item found more than this late (agent was down), and past its start window, is not started; it is reported missed. */
 export const START_GRACE_MS = 30_000;
 const REPORT_TTL_MS = 30 * 86_400_000;
 const REPLY_TTL_MS = 3600_000;
@@ -85,6 +87,8 @@ export interface AgentLog {
 
 /** MQTT login issued at enrollment ([P-5.1]). */
 export interface MqttCredentials {
+  /** The broker the server named at enrollment; the agent's own setting wins over it. */
+  url?: string;
   clientId: string;
   username: string;
   password: string;
@@ -97,7 +101,7 @@ export interface AgentDeps {
   clock: Clock;
   fetch: Fetch;
   store: StateStore;
-  /** Durable reports awaiting PUBACK. */
+  /** Durable reports awaiting the server's storage receipt ([P-3.8]). */
   outbox: Outbox;
   cache: AudioCache;
   player: Player;
@@ -118,8 +122,8 @@ export type AgentEvent =
   | { type: 'started'; occurrenceId: string; at: number }
   | { type: 'finished'; occurrenceId: string; report: PlaybackReport }
   | { type: 'replied'; reply: Reply }
-  /** A report's PUBACK arrived and it left the outbox. */
-  | { type: 'delivered'; id: string }
+  /** The server's storage receipt named a report and it left the outbox ([P-3.8]); `refused` when it was refused for good. */
+  | { type: 'delivered'; id: string; refused?: string }
   /** [P-3.4] what the gateway said about itself. */
   | { type: 'telemetry'; body: Telemetry }
   /** An audio download failed; the next attempt waits `retryInMs`. */
@@ -225,7 +229,11 @@ export class Agent {
       this.mqtt?.publish(stateTopic(this.device), JSON.stringify(online), { qos: 1, retain: true });
       // Reports written before a restart or during an outage go out now, oldest first.
       for (const { id, payload } of deps.outbox.pending()) this.sendFromOutbox(id, payload);
-      this.mqtt?.subscribe([manifestTopic(this.device), commandTopic(this.device)], { qos: 1 }, (err) => {
+      this.resendBackoff?.reset();
+      this.resendTimer?.();
+      this.resendTimer = undefined;
+      if (deps.outbox.pending().length) this.armResend();
+      this.mqtt?.subscribe([manifestTopic(this.device), commandTopic(this.device), receiptTopic(this.device)], { qos: 1 }, (err) => {
         if (err) deps.log.warn('subscribe failed', { err: err.message });
         else this.emit({ type: 'subscribed' });
       });
@@ -237,10 +245,11 @@ export class Agent {
     });
     this.mqtt.on('message', (topic, payload) => {
       const channel = parseTopic(topic)?.channel;
+      if (channel === 'receipt') return this.onReceipt(payload);
       const work = channel === 'manifest' ? this.onManifest(payload) : channel === 'cmd' ? this.onCommand(payload) : undefined;
       work?.catch((err: Error) => deps.log.warn(`${channel} handling failed`, { err: err.message }));
     });
-    this.mqtt.on('error', (err) => deps.log.warn('mqtt error', { err: err.message }));
+    this.mqtt.on('error', (err) => deps.log.warn('mqtt error', { err: err.message, url: this.mqttUrl() }));
   }
 
   async stop(): Promise<void> {
@@ -249,6 +258,7 @@ export class Agent {
     this.timers.clear();
     this.heartbeatTimer?.();
     this.retryTimer?.();
+    this.resendTimer?.();
     const current = this.current;
     // Reported INTERRUPTED now, through the outbox, rather than found in the journal at the next start.
     if (current) await this.cut(current, 'INTERRUPTED', false);
@@ -263,6 +273,12 @@ export class Agent {
     }
   }
 
+  /** The broker this agent connects to, for messages that must say where it tried. */
+  private mqttUrl(): string {
+    const opts = this.mqtt?.options as { protocol?: string; hostname?: string; host?: string; port?: number } | undefined;
+    return opts ? `${opts.protocol ?? 'mqtt'}://${opts.hostname ?? opts.host}:${opts.port}` : 'unknown';
+  }
+
   /** [P-5.1] Spends the one-time token: the server records this gateway's public key and answers with MQTT credentials and its keys. */
   private async enroll(): Promise<void> {
     const { deps } = this;
@@ -273,16 +289,17 @@ export class Agent {
       agentVersion: AGENT_VERSION,
       protocolVersions: [1],
     };
-    const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/enroll`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-    });
-    if (!res.ok) throw new Error(`enrollment answered ${res.status}: ${await res.text()}`);
+    const url = `${deps.serverUrl}/api/v1/gateway/enroll`;
+    const res = await deps
+      .fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) })
+      .catch((err: Error) => {
+        throw new Error(`cannot reach the server at ${url}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      });
+    if (!res.ok) throw new Error(`enrollment at ${url} answered ${res.status}: ${await res.text()}`);
     const parsed = EnrollResponse.safeParse(await res.json());
     if (!parsed.success) throw new Error(`enrollment answer is malformed: ${parsed.error.message}`);
     const r = parsed.data;
-    this.state.serverKeys = r.serverKeys.map(({ kid, publicKeyHex, validUntil }) => ({ kid, publicKeyHex, validUntil }));
+    this.trust(r.serverKeys);
     this.state.enrollment = { device: r.device, station: r.station, mqtt: r.mqtt, groups: r.groups };
     deps.store.save(this.state);
     this.emit({ type: 'enrolled', device: r.device, station: r.station });
@@ -298,8 +315,9 @@ export class Agent {
     },
   };
 
-  /** [P-4.7] Trusts exactly these server keys (a key past its validUntil is dropped at use). */
+  /** [P-4.7] Trusts exactly these server keys, kept in the state (a key past its validUntil is dropped at use). */
   private trust(keys: AgentState['serverKeys']): void {
+    this.state.serverKeys = keys.map(({ kid, publicKeyHex, validUntil }) => ({ kid, publicKeyHex, validUntil }));
     this.serverKeys = new Map(
       keys.map((k) => [k.kid, { key: publicKeyFromHex(k.publicKeyHex), validUntil: k.validUntil ? Date.parse(k.validUntil) : undefined }]),
     );
@@ -364,10 +382,7 @@ export class Agent {
   private apply(envelope: Envelope, manifest: Manifest): void {
     // A rotation is announced in the signed manifest: its key set replaces ours, provided it still holds
     // the key that signed it (a set without it would lock this gateway out of everything that follows).
-    if (manifest.serverKeys?.some((k) => k.kid === envelope.kid)) {
-      this.state.serverKeys = manifest.serverKeys.map(({ kid, publicKeyHex, validUntil }) => ({ kid, publicKeyHex, validUntil }));
-      this.trust(this.state.serverKeys);
-    }
+    if (manifest.serverKeys?.some((k) => k.kid === envelope.kid)) this.trust(manifest.serverKeys);
     this.state.manifest = manifest;
     this.state.manifestId = envelope.id;
     this.serverGuard.remember(envelope);
@@ -579,7 +594,9 @@ export class Agent {
       deps.log.warn('refused in quiet hours', { occurrenceId: entry.occurrenceId, quiet });
       return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'QUIET_HOURS' });
     }
-    if (!queued && startedAt - scheduledAt > START_GRACE_MS) {
+    // Found late (the gateway was down): it still airs while its start window is open ([P-5.4]).
+    const deadline = Math.max(scheduledAt + START_GRACE_MS, entry.latestStartAt ? Date.parse(entry.latestStartAt) : 0);
+    if (!queued && startedAt > deadline) {
       return this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'MISSED_WINDOW' });
     }
     const zones = this.zoneLevels(entry, startedAt);
@@ -907,26 +924,92 @@ export class Agent {
     this.emit({ type: 'telemetry', body });
   }
 
-  /** Writes the signed report to the outbox, then publishes it; the PUBACK removes it ([P-3.2]). */
+  /** Writes the signed report to the outbox, then publishes it; only the server's storage receipt removes it ([P-3.8]). */
   private publishReport(report: PlaybackReport): void {
     const envelope = seal('report', report, this.signer, { now: new Date(this.deps.clock.now()), ttlMs: REPORT_TTL_MS });
     const payload = JSON.stringify(envelope);
     this.deps.outbox.put(envelope.id, payload, this.deps.clock.now());
     this.sendFromOutbox(envelope.id, payload);
+    this.armResend();
   }
 
-  /** Ids handed to the MQTT client and not yet acknowledged: MQTT.js resends those itself after a reconnect. */
+  /** Ids handed to the MQTT client and not yet PUBACKed: MQTT.js resends those itself after a reconnect. */
   private readonly inFlight = new Set<string>();
+  /** [P-1.2] Waits between resending the reports no receipt has named yet; reset by each receipt. */
+  private resendBackoff?: Backoff;
+  private resendTimer?: () => void;
 
   private sendFromOutbox(id: string, payload: string): void {
     if (!this.mqtt || this.inFlight.has(id)) return;
     this.inFlight.add(id);
     this.mqtt.publish(reportTopic(this.device), payload, { qos: 1 }, (err) => {
       this.inFlight.delete(id);
-      if (err) return this.deps.log.warn('report not acknowledged, kept in the outbox', { id, err: err.message });
+      // A PUBACK only says the broker has it: the entry stays until a receipt says the server stored it.
+      if (err) this.deps.log.warn('report not acknowledged by the broker, kept in the outbox', { id, err: err.message });
+    });
+  }
+
+  /** While the outbox holds anything, resends it after the backoff's next wait (1 s doubling to 300 s, jittered). */
+  private armResend(): void {
+    if (this.resendTimer || this.stopped) return;
+    this.resendBackoff ??= new Backoff({ random: this.options.random });
+    const wait = this.resendBackoff.next();
+    this.resendTimer = this.deps.clock.at(this.deps.clock.now() + wait, () => {
+      this.resendTimer = undefined;
+      const pending = this.deps.outbox.pending();
+      if (!pending.length) return this.resendBackoff?.reset();
+      const now = this.deps.clock.now();
+      for (const { id, payload } of pending) {
+        // A report past its own lifetime would only be refused as EXPIRED: let it go.
+        if (expiredEnvelope(payload, now)) {
+          this.deps.outbox.remove(id);
+          this.deps.log.warn('report expired unreceipted, dropped from the outbox', { id });
+          continue;
+        }
+        if (this.mqtt?.connected) this.sendFromOutbox(id, payload);
+      }
+      this.armResend();
+    });
+  }
+
+  /** [P-3.8] A signed storage receipt: what it lists is on the server's disk (or refused for good) and leaves the outbox. */
+  private onReceipt(payload: Buffer): void {
+    // No replay or sequence check: a receipt seen twice says the same, and it must not move the server's sequence.
+    const opened = open(payload, 'receipt', {
+      keys: (kid) => {
+        const k = this.serverKeys.get(kid);
+        return k && (k.validUntil === undefined || k.validUntil > this.deps.clock.now()) ? k.key : undefined;
+      },
+      now: new Date(this.deps.clock.now()),
+    });
+    if (!opened.ok || opened.body.station !== this.station) {
+      this.deps.log.warn('receipt refused', opened.ok ? { station: opened.body.station } : { code: opened.code });
+      return;
+    }
+    const receipt: ReportReceipt = opened.body;
+    for (const id of receipt.stored) {
       this.deps.outbox.remove(id);
       this.emit({ type: 'delivered', id });
-    });
+    }
+    for (const { id, code } of receipt.refused) {
+      this.deps.outbox.remove(id);
+      this.deps.log.warn('report refused by the server', { id, code });
+      this.emit({ type: 'delivered', id, refused: code });
+    }
+    this.resendBackoff?.reset();
+    this.resendTimer?.();
+    this.resendTimer = undefined;
+    if (this.deps.outbox.pending().length) this.armResend();
+  }
+}
+
+/** Whether a stored envelope's expiresAt has passed (unreadable: treated as not expired, the server decides). */
+function expiredEnvelope(payload: string, now: number): boolean {
+  try {
+    const at = Date.parse((JSON.parse(payload) as { expiresAt?: string }).expiresAt ?? '');
+    return Number.isFinite(at) && at <= now;
+  } catch {
+    return false;
   }
 }
 

@@ -59,10 +59,13 @@ export function connectWithBackoff(url: string, options: IClientOptions, backoff
 }
 
 /** The agent's MQTT connection as [P-1.2] specifies it: its own login, a persistent session, the last-will, backoff. */
-export function gatewayConnector(url: string, backoffOptions?: BackoffOptions) {
-  return (will: { topic: string; payload: string }, login: { clientId: string; username: string; password: string }): MqttClient =>
+export function gatewayConnector(url: string | undefined, backoffOptions?: BackoffOptions) {
+  return (
+    will: { topic: string; payload: string },
+    login: { clientId: string; username: string; password: string; url?: string },
+  ): MqttClient =>
     connectWithBackoff(
-      url,
+      url ?? login.url ?? 'mqtt://127.0.0.1:1883',
       {
         clientId: login.clientId,
         username: login.username,

@@ -8,7 +8,8 @@ export const AgentConfig = z.strictObject({
   /** One-time token from provisioning (POST /api/v1/stations/{code}/devices); needed for the first start only. */
   enrollToken: z.string().min(16).max(128).optional(),
   serverUrl: z.url().default('http://127.0.0.1:8080'),
-  mqttUrl: z.url().default('mqtt://127.0.0.1:1883'),
+  /** The broker; unset: the URL the server gave at enrollment ([P-5.1] mqtt.url). */
+  mqttUrl: z.url().optional(),
   dataDir: z.string().min(1).optional(),
   /** ALSA device; when unset a sound card is detected, else the null sink measures instead. */
   alsaDevice: z.string().min(1).optional(),
@@ -47,6 +48,23 @@ const FLAGS = {
   ffmpeg: 'LP_FFMPEG',
   config: 'LP_AGENT_CONFIG',
 } as const;
+
+export const AGENT_USAGE = `Usage: npm run agent -- [options]
+
+Runs the loaphuong edge agent on a station gateway: enrolls once with a token from provisioning, then keeps
+the station's signed plan, plays it on time (offline too) and reports signed proof of what aired.
+
+Options (each also from the environment variable shown, or a JSON file given with --config):
+  --enroll-token TOKEN  one-time token from POST /api/v1/stations/{code}/devices (first start only)  LP_AGENT_ENROLL_TOKEN
+  --server URL          the server's base URL (default http://127.0.0.1:8080)                        LP_AGENT_SERVER_URL
+  --mqtt URL            the broker (default: the URL the server gave at enrollment)                 LP_AGENT_MQTT_URL
+  --data-dir DIR        state, outbox and audio cache (default ./data/agent)                        LP_AGENT_DATA_DIR
+  --alsa-device NAME    ALSA output (default: the detected card, else a measuring null sink)        LP_AGENT_ALSA_DEVICE
+  --ffmpeg PATH         ffmpeg to play with (default ffmpeg)                                        LP_FFMPEG
+  --config FILE         JSON file with the same settings and zones, prefetchHorizonHours,           LP_AGENT_CONFIG
+                        cacheBudgetMB, heartbeatSeconds, fadeMs
+  --help                this text
+`;
 
 export function loadAgentConfig(argv: string[], env: Record<string, string | undefined>): AgentConfig {
   const { values } = parseArgs({

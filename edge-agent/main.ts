@@ -1,6 +1,6 @@
 // `npm run agent -- --enroll-token TOKEN [--server URL] [--mqtt URL] [--data-dir DIR] [--config FILE]` (the token only on the first start)
 import { systemClock } from './clock.ts';
-import { type AgentConfig, loadAgentConfig } from './config.ts';
+import { AGENT_USAGE, type AgentConfig, loadAgentConfig } from './config.ts';
 import { resolveZones } from './player.ts';
 import { createGatewayAgent } from './wire.ts';
 
@@ -8,6 +8,10 @@ const log = (level: string) => (msg: string, obj?: object) =>
   console.log(JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj }));
 
 async function main() {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(AGENT_USAGE);
+    return;
+  }
   let config: AgentConfig;
   try {
     config = loadAgentConfig(process.argv.slice(2), process.env);
@@ -38,7 +42,7 @@ async function main() {
     ...agent.identity(),
     zones: Object.fromEntries(Object.entries(zones).map(([z, s]) => [z, s.kind === 'alsa' ? s.device : 'null'])),
     server: config.serverUrl,
-    mqtt: config.mqttUrl,
+    mqtt: config.mqttUrl ?? 'as given at enrollment',
   });
   const shutdown = async () => {
     // Never outlive a stop request: whatever hangs, the unit manager gets its process back.

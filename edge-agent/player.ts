@@ -158,6 +158,18 @@ export class LevelMeter {
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
+const SETPRIV = '/usr/bin/setpriv';
+const hasSetpriv = existsSync(SETPRIV);
+
+/**
+ * The player never outlives the agent, kill -9 and power-supervisor restarts included: util-linux's
+ * setpriv asks the kernel to SIGKILL it when its parent dies, then execs ffmpeg in its place (same pid,
+ * so stopping the child stops ffmpeg). Without setpriv (not Linux) the program runs as it is.
+ */
+export function diesWithParent(cmd: string, args: string[]): [string, string[]] {
+  return hasSetpriv ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+}
+
 export function createFfmpegPlayer(opts: { ffmpegPath: string; zones: Zones }): Player {
   return {
     zones: Object.keys(opts.zones),
@@ -170,7 +182,8 @@ export function createFfmpegPlayer(opts: { ffmpegPath: string; zones: Zones }): 
         return { done: Promise.resolve(result), stop() {}, setVolume: () => false };
       }
       const { cmd, args, zones } = built;
-      const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe', ...zones.map(() => 'pipe' as const)] });
+      const [program, argv] = diesWithParent(cmd, args);
+      const child = spawn(program, argv, { stdio: ['pipe', 'ignore', 'pipe', ...zones.map(() => 'pipe' as const)] });
       const commands = new VolumeCommands((line) => child.stdin?.write(line));
       const meters = zones.map(() => new LevelMeter());
       const loudest = () => loudestOf(zones.map((z, i) => [z, meters[i]?.levels] as const));

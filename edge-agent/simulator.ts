@@ -18,6 +18,7 @@ import {
   publicKeyFromHex,
   publicKeyHex,
   type ReplayGuard,
+  receiptTopic,
   replyTopic,
   reportTopic,
   type Signer,
@@ -25,6 +26,7 @@ import {
   stateTopic,
   wallClockSequence,
 } from '#protocol';
+import { Backoff, connectWithBackoff } from './backoff.ts';
 import type { Clock } from './clock.ts';
 
 const TTL_MS = 3600_000;
@@ -35,11 +37,20 @@ export interface SimulatorDeps {
   mqttUrl: string;
   clock: Clock;
   fetch: typeof fetch;
+  /**
+   * Reconnect as the agent does ([P-1.2]: 1 s doubling to 300 s, jittered) instead of a fixed 2–5 s
+   * period; for measuring reconnect storms.
+   */
+  agentBackoff?: boolean;
+  /** Uniform in [0, 1), for jitter. */
+  random?: () => number;
 }
 
 export type SimEvent =
   | { type: 'acked'; device: string; version: number; status: 'applied' | 'rejected' }
-  | { type: 'reported'; device: string; occurrenceId: string; kind: string };
+  | { type: 'reported'; device: string; occurrenceId: string; kind: string; id: string }
+  /** [P-3.8] The server's receipt named a report: stored, or refused for good with a code. */
+  | { type: 'receipted'; device: string; id: string; refused?: string };
 
 /** How a virtual gateway misbehaves, for compliance scenarios; the default plays everything on time in full. */
 export interface SimBehaviour {
@@ -67,6 +78,10 @@ export class VirtualGateway {
   private readonly seen = new Set<string>();
   private readonly timers = new Map<string, () => void>();
   private readonly played = new Set<string>();
+  /** Reports sent and not yet named by a receipt, by envelope id (a memory-only outbox). */
+  readonly unreceipted = new Map<string, string>();
+  private readonly resendBackoff: Backoff;
+  private resendTimer?: () => void;
   manifest?: Manifest;
 
   constructor(
@@ -77,6 +92,7 @@ export class VirtualGateway {
     this.privateKey = generateKeyPairSync('ed25519').privateKey;
     const hex = publicKeyHex(createPublicKey(this.privateKey));
     this.signer = { kid: `dev:${hex.slice(0, 16)}`, privateKey: this.privateKey, nextSeq: wallClockSequence(() => deps.clock.now()) };
+    this.resendBackoff = new Backoff({ random: deps.random });
   }
 
   get id(): string {
@@ -110,37 +126,79 @@ export class VirtualGateway {
     const { deps, login } = this;
     if (!login) throw new Error('not enrolled');
     const offline = JSON.stringify({ station: this.station, online: false });
-    this.mqtt = connect(deps.mqttUrl, {
+    const options = {
       clientId: login.clientId,
       username: login.username,
       password: login.password,
-      protocolVersion: 4,
-      reconnectPeriod: 2000 + Math.floor(Math.random() * 3000),
-      will: { topic: stateTopic(this.device), payload: Buffer.from(offline), qos: 1, retain: true },
-    });
+      protocolVersion: 4 as const,
+      will: { topic: stateTopic(this.device), payload: Buffer.from(offline), qos: 1 as const, retain: true },
+    };
+    this.mqtt = deps.agentBackoff
+      ? connectWithBackoff(deps.mqttUrl, options, new Backoff({ random: deps.random }))
+      : connect(deps.mqttUrl, { ...options, reconnectPeriod: 2000 + Math.floor(Math.random() * 3000) });
     this.mqtt.on('message', (topic, payload) => {
       if (topic === manifestTopic(this.device)) this.onManifest(payload);
       else if (topic === commandTopic(this.device)) this.onCommand(payload);
+      else if (topic === receiptTopic(this.device)) this.onReceipt(payload);
     });
     this.mqtt.on('error', () => {});
+    const online = JSON.stringify({ station: this.station, online: true, agentVersion: 'simulator', protocolVersions: [1] });
+    const topics = [manifestTopic(this.device), commandTopic(this.device), receiptTopic(this.device)];
+    // Every (re)connect: say so, subscribe (the first time below, awaited), and send what no receipt has named yet.
+    let first = true;
+    this.mqtt.on('connect', () => {
+      this.mqtt?.publish(stateTopic(this.device), online, { qos: 1, retain: true });
+      if (!first) this.mqtt?.subscribe(topics, { qos: 1 });
+      first = false;
+      this.resend();
+    });
     await new Promise<void>((resolve, reject) => {
       this.mqtt?.once('connect', () => resolve());
-      this.mqtt?.once('error', reject);
+      this.mqtt?.once('error', (err) => reject(new Error(`MQTT at ${deps.mqttUrl}: ${err.message}`)));
     });
-    await this.mqtt.publishAsync(
-      stateTopic(this.device),
-      JSON.stringify({ station: this.station, online: true, agentVersion: 'simulator', protocolVersions: [1] }),
-      {
-        qos: 1,
-        retain: true,
-      },
-    );
-    await this.mqtt.subscribeAsync([manifestTopic(this.device), commandTopic(this.device)], { qos: 1 });
+    await this.mqtt.subscribeAsync(topics, { qos: 1 });
+  }
+
+  /** Whether the MQTT session is up. */
+  get connected(): boolean {
+    return this.mqtt?.connected ?? false;
+  }
+
+  private resend(): void {
+    if (this.mqtt?.connected)
+      for (const payload of this.unreceipted.values()) this.mqtt.publish(reportTopic(this.device), payload, { qos: 1 });
+    this.armResend();
+  }
+
+  /** [P-3.8] Unreceipted reports go out again after the [P-1.2] backoff's next wait. */
+  private armResend(): void {
+    this.resendTimer?.();
+    this.resendTimer = undefined;
+    if (!this.unreceipted.size) {
+      this.resendBackoff.reset();
+      return;
+    }
+    this.resendTimer = this.deps.clock.at(this.deps.clock.now() + this.resendBackoff.next(), () => {
+      this.resendTimer = undefined;
+      this.resend();
+    });
+  }
+
+  private onReceipt(payload: Buffer): void {
+    const opened = open(payload, 'receipt', { keys: (kid) => this.serverKeys.get(kid), now: new Date(this.deps.clock.now()) });
+    if (!opened.ok || opened.body.station !== this.station) return;
+    for (const id of opened.body.stored) if (this.unreceipted.delete(id)) this.emit({ type: 'receipted', device: this.device, id });
+    for (const { id, code } of opened.body.refused)
+      if (this.unreceipted.delete(id)) this.emit({ type: 'receipted', device: this.device, id, refused: code });
+    this.resendBackoff.reset();
+    this.armResend();
   }
 
   async stop(): Promise<void> {
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
+    this.resendTimer?.();
+    this.resendTimer = undefined;
     // A clean DISCONNECT when connected (no last-will flood when thousands stop together).
     await this.mqtt?.endAsync(!this.mqtt.connected);
   }
@@ -166,9 +224,11 @@ export class VirtualGateway {
     });
   }
 
-  private publish<T extends BodyType>(topic: string, type: T, body: BodyOf<T>, ttlMs = TTL_MS): void {
+  private publish<T extends BodyType>(topic: string, type: T, body: BodyOf<T>, ttlMs = TTL_MS): string {
     const envelope = seal(type, body, this.signer, { now: new Date(this.deps.clock.now()), ttlMs });
-    this.mqtt?.publish(topic, JSON.stringify(envelope), { qos: 1 });
+    const payload = JSON.stringify(envelope);
+    this.mqtt?.publish(topic, payload, { qos: 1 });
+    return payload;
   }
 
   private onManifest(payload: Buffer): void {
@@ -237,8 +297,11 @@ export class VirtualGateway {
   }
 
   private report(body: BodyOf<'report'>): void {
-    this.publish(reportTopic(this.device), 'report', body, REPORT_TTL_MS);
-    this.emit({ type: 'reported', device: this.device, occurrenceId: body.occurrenceId, kind: body.kind });
+    const payload = this.publish(reportTopic(this.device), 'report', body, REPORT_TTL_MS);
+    const id = (JSON.parse(payload) as { id: string }).id;
+    this.unreceipted.set(id, payload);
+    if (!this.resendTimer) this.armResend();
+    this.emit({ type: 'reported', device: this.device, occurrenceId: body.occurrenceId, kind: body.kind, id });
   }
 
   private onCommand(payload: Buffer): void {

@@ -11,7 +11,8 @@ import { Outbox, StateStore } from './store.ts';
 export interface GatewayWiring {
   dataDir: string;
   serverUrl: string;
-  mqttUrl: string;
+  /** The broker; absent: the URL the server gave at enrollment. */
+  mqttUrl?: string;
   clock: Clock;
   log: AgentLog;
   /** Outputs by zone code; tests and benchmarks use `{ z1: { kind: 'null' } }`. */

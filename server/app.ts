@@ -99,10 +99,6 @@ declare module 'fastify' {
     /** A read of compliance evidence: recorded in the audit log like a change. */
     audit?: boolean;
   }
-  interface FastifyRequest {
-    /** Set by a route (http/audit-change.ts): what it changed, as it was and as it became. */
-    auditChange?: { before?: unknown; after?: unknown };
-  }
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {

@@ -10,18 +10,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { publicKeyHex, type Signer, wallClockSequence } from '#protocol';
+import { publicKeyHex, type ServerKeyInfo, type Signer, wallClockSequence } from '#protocol';
 
 /** How long gateways keep trusting the previous key after a promotion (commands in flight, late relays). */
 export const PREVIOUS_KEY_OVERLAP_MS = 7 * 86_400_000;
-
-/** A key as gateways are told about it ([P-4.7] serverKeys). */
-export interface ServerKeyInfo {
-  kid: string;
-  publicKeyHex: string;
-  validFrom: string;
-  validUntil?: string;
-}
 
 interface Loaded {
   privateKey: KeyObject;
@@ -105,13 +97,12 @@ export class ServerKey {
   }
 
   /** Creates and stores the next key; the caller then publishes manifests that announce it. */
-  rotate(): ServerKeyInfo {
+  rotate(): void {
     if (this.next) throw new Error('a rotation is already under way');
     this.create('next');
     this.state.announcedAt = new Date(this.now()).toISOString();
     this.saveState();
     this.load();
-    return this.trusted()[1] as ServerKeyInfo;
   }
 
   /** The announced key becomes the active one; the active one becomes the previous (trusted for the overlap). */

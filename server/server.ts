@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { Piscina } from 'piscina';
+import { receiptTopic, seal } from '#protocol';
 import { type App, buildApp } from './app.ts';
 import type { OpenResult, OpenTask } from './compliance/open-worker.ts';
 import type { Config } from './config.ts';
@@ -34,6 +35,9 @@ import { ReportService } from './services/report-service.ts';
 import { ScheduleService } from './services/schedule-service.ts';
 import { TtsService } from './services/tts-service.ts';
 import { UnitService } from './services/unit-service.ts';
+
+/** [P-4.6] A storage receipt's lifetime. */
+const RECEIPT_TTL_MS = 3600_000;
 
 /** The server's own MQTT user on the embedded broker; no device code can take it (codes have no dot). */
 const SERVER_MQTT_USER = 'loaphuong.server';
@@ -142,6 +146,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       // Moved gateways' unit chains changed: the external broker's ACL is rewritten, and their sessions on the
       // embedded broker are closed so they log in again (at once) with the new group rights.
       onStationsMoved: async (ids) => {
+        brokerAccess.forget();
         await rewriteMosquitto();
         const moved = await db.device.findMany({ where: { stationId: { in: ids } }, select: { code: true } });
         for (const d of moved) broker?.disconnect(d.code);
@@ -153,8 +158,15 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       now,
       key,
       onStationChanged: (id): Promise<number> => dispatch.dispatch([id]),
-      onRevoked: (code) => broker?.disconnect(code),
-      onCredentialsChanged: rewriteMosquitto,
+      onRevoked: (code) => {
+        brokerAccess.forget(code);
+        broker?.disconnect(code);
+      },
+      onCredentialsChanged: () => {
+        // A new enrollment issued a password: what the embedded broker knew of that login is stale.
+        brokerAccess.forget();
+        return rewriteMosquitto();
+      },
       mqttUrl: () => config.mqttPublicUrl ?? mqttUrl ?? '',
     });
     const dispatch = new DispatchService({
@@ -179,7 +191,21 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       maxThreads: openers,
     });
     stops.push({ name: 'signature workers', stop: () => pool.destroy() });
-    const reports = new ReportService({ db, ledger, devices, now, metrics, log, open: (task) => pool.run(task), openers });
+    const reports = new ReportService({
+      db,
+      ledger,
+      devices,
+      now,
+      metrics,
+      log,
+      open: (task) => pool.run(task),
+      openers,
+      // [P-3.8] Only after the commit: the gateway deletes what a receipt lists.
+      receipt: (device, body) =>
+        lazyLink.publish(receiptTopic(device), JSON.stringify(seal('receipt', body, key.signer, { now: now(), ttlMs: RECEIPT_TTL_MS })), {
+          retain: false,
+        }),
+    });
     stops.push({
       name: 'proof ledger',
       stop: async () => {
@@ -275,6 +301,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
             return { ok: false, detail: (err as Error).message };
           }
         },
+        proofs: async () => reports.storeHealth(),
         broker: async () => ({ ok: lazyLink.connected(), detail: broker ? `embedded, ${broker.clients()} clients` : config.mqttUrl }),
         ffmpeg: ffmpegCheck,
       },
@@ -286,6 +313,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
 
     await rewriteMosquitto();
+    let linkUrl = mqttUrl;
     if (!mqttUrl) {
       broker = await startEmbeddedBroker({
         host: config.mqttHost,
@@ -298,16 +326,19 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       });
       const started = broker;
       stops.push({ name: 'broker', stop: () => started.stop() });
-      mqttUrl = `mqtt://127.0.0.1:${broker.port}`;
+      linkUrl = `mqtt://127.0.0.1:${broker.internalPort}`;
       metrics.countMqttClientsWith(() => started.clients());
     }
     link = await startMqttLink({
-      url: mqttUrl,
+      url: linkUrl as string,
       clientId: `loaphuong-server-${key.publicKeyHex.slice(0, 8)}`,
       ...(broker ? { username: SERVER_MQTT_USER, password: serverMqttSecret } : {}),
       log,
+      room: () => reports.room(),
     });
     stops.push({ name: 'mqtt link', stop: () => lazyLink.stop() });
+    // Before the link closes: what was received is stored and its receipts go out.
+    stops.push({ name: 'proof queue', stop: () => reports.drain() });
     stops.push({ name: 'pending commands', stop: async () => commands.close() });
     link.on('report', async (station, payload) => {
       await reports.handleReport(station, payload);
@@ -318,6 +349,14 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     });
     link.on('reply', (station, payload) => commands.handleReply(station, payload));
     link.on('ack', (device, payload) => dispatch.handleAck(device, payload));
+    // Only now may gateways connect: every handler is subscribed and registered. On shutdown the public
+    // listeners close first, so no new session starts while the rest stops.
+    if (broker) {
+      const started = broker;
+      await started.open();
+      stops.push({ name: 'mqtt listeners', stop: () => started.closeListeners() });
+      mqttUrl = `mqtt://127.0.0.1:${started.port}`;
+    }
     // Recurring schedules follow the moving horizon: extended now and every hour.
     const extended = await schedules.extend();
     const extender = setInterval(() => {
@@ -329,6 +368,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     // Proof windows close and offline stations raise alerts within a minute, whoever is looking.
     const sweeper = setInterval(() => {
       reports.sweep().catch((err: Error) => log.error({ err }, 'as-run sweep failed'));
+      dispatch.republishUnacknowledged().catch((err: Error) => log.error({ err }, 'republishing unacknowledged plans failed'));
     }, 60_000);
     sweeper.unref();
     stops.push({ name: 'as-run sweep', stop: async () => clearInterval(sweeper) });
@@ -350,7 +390,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       devices,
       jobs,
       url,
-      mqttUrl,
+      mqttUrl: mqttUrl ?? linkUrl ?? '',
       seed,
       appliedMigrations,
       brokerLogin,

@@ -7,7 +7,7 @@ import { deviceSubscriptions, deviceTopic, filters, PROTOCOL_PREFIX, parseTopic 
 export type MqttPrincipal = { role: 'server' } | { role: 'device'; device: string; units: string[] } | { role: 'observer' };
 
 /** Device channels that only the server publishes to, and those only their own device publishes to. */
-const SERVER_TO_DEVICE = new Set(['manifest', 'cmd']);
+const SERVER_TO_DEVICE = new Set(['manifest', 'cmd', 'receipt']);
 const DEVICE_TO_SERVER_CHANNELS = ['ack', 'reply', 'report', 'telemetry', 'state'] as const;
 const DEVICE_TO_SERVER: ReadonlySet<string> = new Set(DEVICE_TO_SERVER_CHANNELS);
 

@@ -6,6 +6,8 @@ export const LIMITS = {
   maxManifestEntries: 500,
   /** Longest allowed device, station or unit identifier. */
   maxIdLength: 64,
+  /** Most report ids one storage receipt lists, in `stored` and in `refused` each ([P-3.8]). */
+  maxReceiptIds: 500,
   /** Largest Opus packet in a live frame (RFC 6716 §3.4: 1275 bytes). */
   maxFramePayloadBytes: 1275,
 } as const;

@@ -73,6 +73,7 @@ export const ServerKeyInfo = z.object({
   validFrom: isoInstant,
   validUntil: isoInstant.optional(),
 });
+export type ServerKeyInfo = z.infer<typeof ServerKeyInfo>;
 
 export const Manifest = z.object({
   station: code,
@@ -153,6 +154,18 @@ export const ManifestAck = z.discriminatedUnion('status', [
   }),
 ]);
 export type ManifestAck = z.infer<typeof ManifestAck>;
+
+/**
+ * [P-3.8] The server's signed storage receipt: which of a device's reports it has committed durably
+ * (newly or before: a duplicate is stored too) and which it refused for good. A device keeps every report
+ * in its outbox until a receipt names it; a PUBACK only says the broker has it.
+ */
+export const ReportReceipt = z.object({
+  station: code,
+  stored: z.array(z.uuid()).max(LIMITS.maxReceiptIds),
+  refused: z.array(z.object({ id: z.uuid(), code: z.string().max(64) })).max(LIMITS.maxReceiptIds),
+});
+export type ReportReceipt = z.infer<typeof ReportReceipt>;
 
 /** [P-3.3] Availability, retained; the offline form is the device's MQTT last-will. Not signed. */
 export const StationState = z.object({
@@ -275,6 +288,7 @@ export const bodySchemas = {
   'manifest-delta': ManifestDelta,
   'manifest-ack': ManifestAck,
   report: PlaybackReport,
+  receipt: ReportReceipt,
   command: Command,
   reply: Reply,
   telemetry: Telemetry,

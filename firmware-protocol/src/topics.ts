@@ -4,7 +4,7 @@ export const PROTOCOL_PREFIX = 'lp/v1';
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** [P-2.2] Per-device channels and their direction. */
-export const DEVICE_CHANNELS = ['manifest', 'ack', 'cmd', 'reply', 'report', 'telemetry', 'state'] as const;
+export const DEVICE_CHANNELS = ['manifest', 'ack', 'cmd', 'reply', 'report', 'receipt', 'telemetry', 'state'] as const;
 export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
 /** [P-2.3] Per-unit (group) channels, for fan-out to every device below a unit. */
 export const GROUP_CHANNELS = ['cmd', 'live'] as const;
@@ -35,6 +35,8 @@ export const commandTopic = (device: string) => deviceTopic(device, 'cmd');
 export const replyTopic = (device: string) => deviceTopic(device, 'reply');
 /** Device → server, QoS 1: proof of play. */
 export const reportTopic = (device: string) => deviceTopic(device, 'report');
+/** Server → device, QoS 1: signed storage receipts of its reports ([P-3.8]). */
+export const receiptTopic = (device: string) => deviceTopic(device, 'receipt');
 /** Device → server, QoS 0: heartbeat and telemetry. */
 export const telemetryTopic = (device: string) => deviceTopic(device, 'telemetry');
 /** Device → all, QoS 1, retained; also the device's last-will. */
@@ -53,7 +55,7 @@ export const filters = {
 
 /** [P-2.5] What a device subscribes to: its own manifest and commands, and its units' group channels. */
 export function deviceSubscriptions(device: string, units: string[]): string[] {
-  return [manifestTopic(device), commandTopic(device), ...units.flatMap((u) => [groupCommandTopic(u), liveTopic(u)])];
+  return [manifestTopic(device), commandTopic(device), receiptTopic(device), ...units.flatMap((u) => [groupCommandTopic(u), liveTopic(u)])];
 }
 
 /** Refuses wildcard topics: MQTT forbids them in PUBLISH, and a broker may not catch it. */

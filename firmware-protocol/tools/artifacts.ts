@@ -153,6 +153,22 @@ export function envelopeVectors(): Vector[] {
       'ok',
     ),
     vector(
+      'receipt-valid',
+      'A storage receipt for the report above and a refused one, signed by the server key; accepted ([P-3.8]).',
+      'receipt',
+      signed(
+        'receipt',
+        { station: 'HN-00004', stored: [uuid(2)], refused: [{ id: uuid(20), code: 'FUTURE_AIRING' }] },
+        SERVER,
+        SERVER_KID,
+        {
+          id: uuid(19),
+          seq: 1795309860020000,
+        },
+      ),
+      'ok',
+    ),
+    vector(
       'command-volume-valid',
       'A volume command for zone "z1"; accepted.',
       'command',

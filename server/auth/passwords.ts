@@ -39,6 +39,13 @@ export function newToken(): { token: string; hash: string } {
   return { token, hash: sha256(token) };
 }
 
+/** Compares a presented secret with the expected one in constant time (for their common length). */
+export function sameSecret(given: string | undefined, expected: string): boolean {
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /**

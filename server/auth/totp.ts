@@ -6,6 +6,9 @@ const PERIOD_S = 30;
 const totp = (secret: string, label = '') =>
   new TOTP({ issuer: 'loaphuong', label, algorithm: 'SHA1', digits: 6, period: PERIOD_S, secret: Secret.fromBase32(secret) });
 
+/** The user columns that turn two-factor sign-in off (disabled by the user, or reset by an administrator). */
+export const TOTP_OFF = { totpEnabledAt: null, totpSecret: null, totpLastStep: null } as const;
+
 /** A new random secret (160 bits, base32) and the otpauth:// URI an authenticator app scans. */
 export function newTotpSecret(username: string): { secret: string; uri: string } {
   const secret = new Secret({ size: 20 }).base32;

@@ -7,7 +7,11 @@ export interface OpenTask {
   items: { payload: Uint8Array; type: BodyType; kid: string; publicKeyHex: string }[];
 }
 
-export type OpenResult = { ok: true; envelope: { id: string }; body: unknown } | { ok: false; code: string; message: string };
+/** A refusal decided after the signature verified names the message's id (it is the sender's own, [P-3.8]). */
+export type OpenResult = { ok: true; envelope: { id: string }; body: unknown } | { ok: false; code: string; message: string; id?: string };
+
+/** [P-4.4] steps after the signature: the message is authentic, only late or malformed. */
+const AFTER_SIGNATURE = new Set(['EXPIRED', 'INVALID_BODY']);
 
 const keys = new Map<string, ReturnType<typeof publicKeyFromHex>>();
 
@@ -20,10 +24,10 @@ export default function openMany(task: OpenTask): OpenResult[] {
       if (keys.size > 50_000) keys.clear();
       keys.set(it.publicKeyHex, key);
     }
-    const o = open(Buffer.from(it.payload.buffer, it.payload.byteOffset, it.payload.byteLength), it.type, {
-      keys: (kid) => (kid === it.kid ? key : undefined),
-      now,
-    });
-    return o.ok ? { ok: true, envelope: o.envelope, body: o.body } : { ok: false, code: o.code, message: o.message };
+    const raw = Buffer.from(it.payload.buffer, it.payload.byteOffset, it.payload.byteLength);
+    const o = open(raw, it.type, { keys: (kid) => (kid === it.kid ? key : undefined), now });
+    if (o.ok) return { ok: true, envelope: o.envelope, body: o.body };
+    const id = AFTER_SIGNATURE.has(o.code) ? (JSON.parse(raw.toString('utf8')) as { id: string }).id : undefined;
+    return { ok: false, code: o.code, message: o.message, ...(id ? { id } : {}) };
   });
 }

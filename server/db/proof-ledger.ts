@@ -59,7 +59,7 @@ export interface ClosedAiring {
   startedAt: string | null;
 }
 
-export type AlertKind = 'offline' | 'missed' | 'silent';
+export type AlertKind = 'offline' | 'missed' | 'silent' | 'refused_proofs';
 
 const uuid = () => crypto.randomUUID();
 const t = (d: Date | null | undefined) => (d ? sqlTime(d) : null);
@@ -72,7 +72,9 @@ export class ProofLedger {
     // Waits for Prisma's connection to finish a write instead of failing with SQLITE_BUSY.
     this.db = new Database(file, { timeout: 15_000 });
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: a commit is on disk before it returns, so a storage receipt sent after it survives a power cut
+    // too (NORMAL in WAL mode survives a crashed process, not a lost machine). One fsync per batch.
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {

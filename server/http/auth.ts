@@ -107,11 +107,3 @@ export function newApiToken(): { token: string; hash: string } {
   const full = `${API_TOKEN_PREFIX}${token}`;
   return { token: full, hash: sha256(full) };
 }
-
-/** After requireUser: refuses users whose role is not listed (scoping to a unit subtree comes with issue #8). */
-export function requireRole(...roles: string[]) {
-  return async (request: FastifyRequest, _reply: FastifyReply) => {
-    if (!request.user || !roles.includes(request.user.role))
-      throw new AppError(403, 'FORBIDDEN', `this action needs one of the roles: ${roles.join(', ')}`);
-  };
-}

@@ -28,6 +28,8 @@ export const CAPABILITIES = {
   stations: ['province_admin', 'district_operator'],
   /** The administrative tree and its broadcast policies; user accounts. */
   administer: ['province_admin'],
+  /** Read the audit log. */
+  audit: ['province_admin', 'auditor'],
 } as const;
 export type Capability = keyof typeof CAPABILITIES;
 

@@ -2,11 +2,11 @@
 // broker calls authenticate(); an external EMQX or RabbitMQ calls the HTTP hooks (routes/broker-hooks.ts),
 // which use authenticate() and principal(); a Mosquitto broker reads the password and ACL files written
 // here from the database. The topic rules themselves are the protocol's (firmware-protocol acl.ts).
-import { timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import PQueue from 'p-queue';
 import { grants, type MqttPrincipal } from '#protocol';
-import { mosquittoHash } from '../auth/passwords.ts';
+import { mosquittoHash, sameSecret, sha256 } from '../auth/passwords.ts';
 import type { Db } from '../db/client.ts';
 import type { DeviceService } from '../services/device-service.ts';
 import type { UnitService } from '../services/unit-service.ts';
@@ -16,12 +16,6 @@ export interface BrokerAccount {
   username: string;
   password: string;
 }
-
-const same = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
 
 export class BrokerAccess {
   constructor(
@@ -46,10 +40,63 @@ export class BrokerAccess {
     if (username === undefined || username === '') return this.deps.anonymous ? { role: 'observer' } : null;
     const server = this.deps.server;
     if (server && username === server.username)
-      return password !== undefined && same(password, server.password) ? { role: 'server' } : null;
-    if (clientId !== username || password === undefined || !(await this.deps.devices.checkMqttPassword(username, password))) return null;
-    return this.deps.devices.principal(username);
+      return password !== undefined && sameSecret(password, server.password) ? { role: 'server' } : null;
+    if (clientId !== username || password === undefined) return null;
+    const known = await this.credentials(username);
+    if (!known || !sameSecret(sha256(password), known.secretHash)) return null;
+    return known.principal;
   }
+
+  /**
+   * A device's CONNECT credentials and rights, from memory after its first login: a reconnect storm of
+   * thousands of gateways costs one password hash each, not a database walk up the unit tree. The unit
+   * chain comes from the unit service's cached tree at each login (so renames and merges show at once);
+   * enrollment, revocation and moves call forget(). A burst of first logins shares one load per device,
+   * at most 8 at a time.
+   */
+  private async credentials(device: string): Promise<{ secretHash: string; principal: MqttPrincipal } | null> {
+    let loading = this.cache.get(device);
+    if (!loading) {
+      const load = this.loads
+        .add(() =>
+          this.deps.db.device.findUnique({
+            where: { code: device },
+            select: { mqttSecretHash: true, revokedAt: true, publicKeyHex: true, station: { select: { unitId: true } } },
+          }),
+        )
+        .then((d) =>
+          d?.mqttSecretHash && !d.revokedAt && d.publicKeyHex ? { secretHash: d.mqttSecretHash, unitId: d.station.unitId } : null,
+        );
+      loading = load;
+      this.cache.set(device, load);
+      // A failed or negative load is not kept: the next CONNECT asks again.
+      load.then(
+        (found) => {
+          if (!found && this.cache.get(device) === load) this.cache.delete(device);
+        },
+        () => this.cache.delete(device),
+      );
+    }
+    const found = await loading;
+    if (!found) return null;
+    const tree = await this.deps.units.tree();
+    const units = tree
+      .chain(found.unitId)
+      .map((u) => u.code)
+      .reverse()
+      .slice(0, 8);
+    return { secretHash: found.secretHash, principal: { role: 'device', device, units } };
+  }
+
+  /** Drops what is known about a device's login (or every device's): after enrollment, revocation or a move. */
+  forget(device?: string): void {
+    if (device) this.cache.delete(device);
+    else this.cache.clear();
+  }
+
+  private readonly cache = new Map<string, Promise<{ secretHash: string; unitId: string } | null>>();
+  /** First logins load at most this many devices at once; the rest wait their turn (bounded work per burst). */
+  private readonly loads = new PQueue({ concurrency: 8 });
 
   /** The principal behind a session already admitted (authorization hooks carry no password). */
   async principal(clientId: string | undefined, username: string | undefined): Promise<MqttPrincipal | null> {

@@ -1,14 +1,22 @@
 // The embedded MQTT 3.1.1 broker (aedes): TCP, plus MQTT over WebSocket on the HTTP server.
 // A province that outgrows it sets LP_MQTT_URL and this does not start.
 import { once } from 'node:events';
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { type MqttPrincipal, mayPublish, maySubscribe } from '#protocol';
 
 export interface EmbeddedBroker {
+  /** The public MQTT port (TCP); listening only once open() was called. */
   port: number;
+  /** The loopback port the server's own link uses before the public listener opens. */
+  internalPort: number;
+  /** Opens the public listeners (TCP and WebSocket): called once every server handler is subscribed. */
+  open(): Promise<void>;
+  /** Closes the public listeners (no new gateway sessions); the first step of shutdown. */
+  closeListeners(): Promise<void>;
   clients(): number;
   /** Closes a connected client's session now (a revoked device). */
   disconnect(clientId: string): void;
@@ -63,34 +71,54 @@ export async function startEmbeddedBroker(opts: {
   aedes.on('clientError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt client error'));
   aedes.on('connectionError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt connection error'));
 
-  const tcp: Server = createServer((socket: Socket) => {
+  const accept = (socket: Socket) => {
     // Nagle adds 40-90 ms to each QoS 1 round trip ([DESIGN §3]).
     socket.setNoDelay(true);
     aedes.handle(socket);
-  });
-  tcp.listen(opts.port, opts.host);
-  await once(tcp, 'listening');
+  };
+  // The server's own link connects here first, on loopback: no gateway session exists before the server
+  // has subscribed and registered its handlers (a report PUBACKed to nobody would be lost).
+  const internal: Server = createServer(accept);
+  internal.listen(0, '127.0.0.1');
+  await once(internal, 'listening');
+  const tcp: Server = createServer(accept);
 
   let wss: WebSocketServer | undefined;
-  if (opts.httpServer) {
-    wss = new WebSocketServer({ noServer: true });
-    opts.httpServer.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== opts.wsPath) return;
-      (socket as Socket).setNoDelay(true);
-      wss?.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
-    });
-  }
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== opts.wsPath) return;
+    (socket as Socket).setNoDelay(true);
+    wss?.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
+  };
+  let port = opts.port;
+  const closeListeners = async () => {
+    opts.httpServer?.off('upgrade', upgrade);
+    if (tcp.listening) await new Promise<void>((r) => tcp.close(() => r()));
+  };
 
   return {
-    port: (tcp.address() as AddressInfo).port,
+    get port() {
+      return port;
+    },
+    internalPort: (internal.address() as AddressInfo).port,
+    async open() {
+      tcp.listen(opts.port, opts.host);
+      await once(tcp, 'listening');
+      port = (tcp.address() as AddressInfo).port;
+      if (opts.httpServer) {
+        wss = new WebSocketServer({ noServer: true });
+        opts.httpServer.on('upgrade', upgrade);
+      }
+    },
+    closeListeners,
     clients: () => aedes.connectedClients,
     // aedes keeps connected clients by id in `clients`; its type definitions leave it out.
     disconnect: (clientId) => (aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[clientId]?.close(),
     async stop() {
+      await closeListeners();
       for (const client of wss?.clients ?? []) client.terminate();
       wss?.close();
       await new Promise<void>((r) => aedes.close(() => r()));
-      await new Promise<void>((r) => tcp.close(() => r()));
+      await new Promise<void>((r) => internal.close(() => r()));
     },
   };
 }

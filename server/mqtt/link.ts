@@ -25,6 +25,11 @@ export async function startMqttLink(opts: {
   username?: string;
   password?: string;
   log: LinkLog;
+  /**
+   * Back-pressure: a promise while the server cannot take more messages. MQTT.js reads the next packet
+   * (and PUBACKs this one) only when handleMessage calls back, so the broker keeps the rest meanwhile.
+   */
+  room?: () => Promise<void> | undefined;
 }): Promise<MqttLink> {
   const handlers = new Map<DeviceChannel, TopicHandler>();
   const client: MqttClient = connect(opts.url, {
@@ -40,7 +45,14 @@ export async function startMqttLink(opts: {
     const stream = (client as unknown as { stream?: { setNoDelay?: (v: boolean) => void } }).stream;
     stream?.setNoDelay?.(true);
   });
-  client.on('error', (err) => opts.log.warn({ err: err.message }, 'mqtt link error'));
+  client.on('error', (err) => opts.log.warn({ err: err.message, url: opts.url }, 'mqtt link error'));
+  const room = opts.room;
+  if (room)
+    client.handleMessage = (_packet, callback) => {
+      const wait = room();
+      if (!wait) return callback();
+      wait.then(() => callback());
+    };
 
   client.on('message', (topic, payload) => {
     const parsed = parseTopic(topic);

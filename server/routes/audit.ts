@@ -1,9 +1,9 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireRole } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
+import { requireCapability } from '../http/scope.ts';
 import type { AuditService } from '../services/audit-service.ts';
 
 const Entry = z.object({
@@ -30,7 +30,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditService; auth: pre
   app.get(
     '/audit',
     {
-      preHandler: [auth, requireRole('province_admin', 'auditor')],
+      preHandler: [auth, requireCapability('audit')],
       config: { audit: true },
       schema: {
         tags: ['audit'],

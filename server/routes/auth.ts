@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { acceptTotp, newTotpSecret } from '../auth/totp.ts';
+import { acceptTotp, newTotpSecret, TOTP_OFF } from '../auth/totp.ts';
 import type { Db } from '../db/client.ts';
 import { bearerToken, LOCKOUT, login, logout, requireUser } from '../http/auth.ts';
 import { AppError, badRequest, conflict, ErrorBody } from '../http/errors.ts';
@@ -110,7 +110,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; logins
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
       const { user } = await confirm(request.user!.id, request.body.code);
       if (!user.totpEnabledAt) throw new AppError(409, 'TOTP_NOT_ENABLED', 'two-factor sign-in is off');
-      await db.user.update({ where: { id: user.id }, data: { totpEnabledAt: null, totpSecret: null, totpLastStep: null } });
+      await db.user.update({ where: { id: user.id }, data: TOTP_OFF });
       return reply.status(204).send(null);
     },
   );
@@ -118,7 +118,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; logins
   app.post(
     '/auth/logout',
     {
-      preHandler: requireUser(db, now),
+      preHandler: auth,
       schema: {
         tags: ['auth'],
         summary: 'End this session: its bearer token is refused from now on',

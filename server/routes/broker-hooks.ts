@@ -6,18 +6,15 @@
 //   resource,topic}; RabbitMQ sends no custom headers, so its secret is a path segment.
 // Only mounted when LP_BROKER_HOOK_SECRET is set. Outside /api/v1: no audit row per broker call, and not
 // logged (the RabbitMQ URLs carry the secret, the auth calls a password).
-import { timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { mayPublish, maySubscribe } from '#protocol';
+import { sameSecret } from '../auth/passwords.ts';
+import { bearerToken } from '../http/auth.ts';
 import { AppError } from '../http/errors.ts';
 import type { BrokerAccess } from '../mqtt/access.ts';
 
-const matches = (given: string | undefined, secret: string) => {
-  const a = Buffer.from(given ?? '');
-  const b = Buffer.from(secret);
-  return a.length === b.length && timingSafeEqual(a, b);
-};
 const refused = () => new AppError(401, 'UNAUTHORIZED', 'the broker hook secret is missing or wrong');
 const field = z.string().max(1024);
 
@@ -30,15 +27,16 @@ export const topicOfRoutingKey = (key: string) =>
 
 export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; secret: string }> = async (app, { access, secret }) => {
   const quiet = { logLevel: 'silent' as const, schema: { hide: true } };
+  const emqxGuard = async (request: FastifyRequest) => {
+    if (!sameSecret(bearerToken(request), secret)) throw refused();
+  };
 
   // EMQX: {"result": "allow" | "deny"} with 200; a wrong hook secret is 401 (EMQX then denies).
   app.post(
     '/broker/emqx/auth',
     {
       ...quiet,
-      preHandler: async (request) => {
-        if (!matches(request.headers.authorization?.replace(/^Bearer /, ''), secret)) throw refused();
-      },
+      preHandler: emqxGuard,
       schema: { hide: true, body: z.object({ username: field.optional(), password: field.optional(), clientid: field.optional() }) },
     },
     async (request) => {
@@ -52,9 +50,7 @@ export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; sec
     '/broker/emqx/acl',
     {
       ...quiet,
-      preHandler: async (request) => {
-        if (!matches(request.headers.authorization?.replace(/^Bearer /, ''), secret)) throw refused();
-      },
+      preHandler: emqxGuard,
       schema: {
         hide: true,
         body: z.object({
@@ -78,7 +74,7 @@ export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; sec
   // RabbitMQ: a plain-text "allow" or "deny" with 200.
   const rabbit = '/broker/rabbitmq/:secret';
   const guard = async (request: { params: unknown }) => {
-    if (!matches((request.params as { secret?: string }).secret, secret)) throw refused();
+    if (!sameSecret((request.params as { secret?: string }).secret, secret)) throw refused();
   };
   const text = (ok: boolean) => (ok ? 'allow' : 'deny');
   app.get(

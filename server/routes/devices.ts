@@ -3,6 +3,7 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
+import { recordFields } from '../http/audit-change.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { requireCapability, type Scopes } from '../http/scope.ts';
@@ -45,9 +46,6 @@ const toDevice = (d: DeviceRow) => ({
   agentVersion: d.agentVersion,
   publicKeyHex: d.publicKeyHex,
 });
-/** The named fields of a row, for the audit log's before/after. */
-const pick = <T extends object>(row: T, fields: (keyof T)[]) => Object.fromEntries(fields.map((f) => [f, row[f]]));
-
 const WITH = { zones: { orderBy: { code: 'asc' } }, station: { select: { code: true } } } as const;
 
 export const StationMeta = z.object({
@@ -96,9 +94,9 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const { installedAt, ...rest } = request.body;
-      await scopes.station(request.user, request.params.code);
       const found = await db.station.findUnique({ where: { code: request.params.code } });
       if (!found) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
+      await scopes.units(request.user, [found.unitId], `station ${request.params.code}`);
       const s = await db.station.update({
         where: { id: found.id },
         data: {
@@ -106,8 +104,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
           ...(installedAt !== undefined ? { installedAt: installedAt ? new Date(`${installedAt}T00:00:00+07:00`) : null } : {}),
         },
       });
-      const fields = Object.keys(request.body) as (keyof typeof s)[];
-      request.auditChange = { before: pick(found, fields), after: pick(s, fields) };
+      recordFields(request, found, s, Object.keys(request.body) as (keyof typeof s)[]);
       return s;
     },
   );

@@ -1,7 +1,7 @@
 // What gateways call over HTTP: enrollment, the server's public key, time, and audio by hash.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { EnrollRequest, EnrollResponse, TimeResponse } from '#protocol';
+import { EnrollRequest, EnrollResponse, ServerKeyInfo, TimeResponse } from '#protocol';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
 import { type BlobStore, CONTENT_TYPES } from '../media/blob-store.ts';
@@ -38,9 +38,7 @@ export const gatewayRoutes: FastifyPluginAsyncZod<{ devices: DeviceService; key:
           200: z.object({
             kid: z.string(),
             publicKeyHex: z.string(),
-            keys: z.array(
-              z.object({ kid: z.string(), publicKeyHex: z.string(), validFrom: z.string(), validUntil: z.string().optional() }),
-            ),
+            keys: z.array(ServerKeyInfo),
           }),
         },
       },

@@ -4,6 +4,7 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ServerKeyInfo } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { AppError, conflict, ErrorBody, forbidden } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
@@ -11,7 +12,6 @@ import { allow } from '../http/scope.ts';
 import type { ServerKey } from '../keys.ts';
 import type { DispatchService } from '../services/dispatch-service.ts';
 
-const KeyInfo = z.object({ kid: z.string(), publicKeyHex: z.string(), validFrom: z.string(), validUntil: z.string().optional() });
 const Status = z.object({
   active: z.string(),
   activeSince: z.string().nullable(),
@@ -19,7 +19,7 @@ const Status = z.object({
   announcedAt: z.string().nullable(),
   previous: z.string().nullable(),
   promotedAt: z.string().nullable(),
-  trusted: z.array(KeyInfo),
+  trusted: z.array(ServerKeyInfo),
   /** Enrolled gateways that have not yet acknowledged a manifest announcing the next key. */
   pending: z.array(z.string()),
 });

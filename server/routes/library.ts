@@ -3,6 +3,7 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
+import { recordFields } from '../http/audit-change.ts';
 import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
@@ -108,11 +109,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
       }
       const before = toItem(await db.media.findUniqueOrThrow({ where: { id: request.params.id }, include: withUnit }));
       const after = toItem(await library.update(request.params.id, request.body));
-      const fields = Object.keys(request.body) as (keyof typeof after)[];
-      request.auditChange = {
-        before: Object.fromEntries(fields.map((f) => [f, before[f]])),
-        after: Object.fromEntries(fields.map((f) => [f, after[f]])),
-      };
+      recordFields(request, before, after, Object.keys(request.body) as (keyof typeof after)[]);
       return after;
     },
   );

@@ -7,9 +7,18 @@ export interface HealthCheck {
   database(): Promise<ComponentHealth>;
   broker(): Promise<ComponentHealth>;
   ffmpeg(): Promise<ComponentHealth>;
+  /** Whether proofs of play are being committed (and so receipted to gateways). */
+  proofs(): Promise<ComponentHealth>;
 }
 
 const Component = z.object({ ok: z.boolean(), detail: z.string().optional() });
+const Health = z.object({
+  status: z.enum(['ok', 'degraded']),
+  database: Component,
+  proofs: Component,
+  broker: Component,
+  ffmpeg: Component,
+});
 
 export const opsRoutes: FastifyPluginAsyncZod<{ health: HealthCheck; metrics: Metrics }> = async (app, { health, metrics }) => {
   app.get(
@@ -17,17 +26,14 @@ export const opsRoutes: FastifyPluginAsyncZod<{ health: HealthCheck; metrics: Me
     {
       schema: {
         tags: ['operations'],
-        summary: 'Health of the database, the MQTT broker link and ffmpeg',
-        response: {
-          200: z.object({ status: z.enum(['ok', 'degraded']), database: Component, broker: Component, ffmpeg: Component }),
-          503: z.object({ status: z.enum(['ok', 'degraded']), database: Component, broker: Component, ffmpeg: Component }),
-        },
+        summary: 'Health of the database, the proof store, the MQTT broker link and ffmpeg',
+        response: { 200: Health, 503: Health },
       },
     },
     async (_request, reply) => {
-      const [database, broker, ffmpeg] = await Promise.all([health.database(), health.broker(), health.ffmpeg()]);
-      const ok = database.ok && broker.ok && ffmpeg.ok;
-      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', database, broker, ffmpeg });
+      const [database, proofs, broker, ffmpeg] = await Promise.all([health.database(), health.proofs(), health.broker(), health.ffmpeg()]);
+      const ok = database.ok && proofs.ok && broker.ok && ffmpeg.ok;
+      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', database, proofs, broker, ffmpeg });
     },
   );
 

@@ -4,6 +4,7 @@ import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hashPassword } from '../auth/passwords.ts';
+import { TOTP_OFF } from '../auth/totp.ts';
 import type { Db } from '../db/client.ts';
 import { newApiToken } from '../http/auth.ts';
 import { badRequest, conflict, ErrorBody, notFound } from '../http/errors.ts';
@@ -137,7 +138,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
     },
     async (request, reply) => {
       const user = await managed(allow(request.user, 'administer'), request.params.username);
-      await db.user.update({ where: { id: user.id }, data: { totpEnabledAt: null, totpSecret: null, totpLastStep: null } });
+      await db.user.update({ where: { id: user.id }, data: TOTP_OFF });
       return reply.status(204).send(null);
     },
   );

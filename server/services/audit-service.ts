@@ -1,9 +1,9 @@
 // The audit log: every state-changing API request and every read of compliance evidence — who, what,
 // when, from where, what was asked and what came of it — appended once it is answered. On request the
 // gateways' side joins the same timeline: each proof of play, read from the hash-chained proof table
-// (not copied, so there is one record of what aired and the chain stays its guarantee). Append-only: the table refuses UPDATE and DELETE (triggers in
-// its migration) and nothing here edits a row. Secrets never enter it: any field named like a password,
-// token or secret is replaced before the row is written.
+// (not copied, so there is one record of what aired and the chain stays its guarantee). Append-only: the
+// table refuses UPDATE and DELETE (triggers in its migration) and nothing here edits a row. Secrets never
+// enter it: any field named like a password, token or secret is replaced before the row is written.
 import { stringify } from 'csv-stringify/sync';
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';

@@ -2,7 +2,6 @@
 // one-time enrollment token; the agent enrolls with it, sending the public half of a key pair it
 // generated itself, and receives MQTT credentials, the server's keys and its group topics ([P-5.1]).
 // Secrets are stored only as sha256 hashes: they are 256-bit random, so a slow hash adds nothing.
-import { timingSafeEqual } from 'node:crypto';
 import type { z } from 'zod';
 import {
   type BodyOf,
@@ -256,12 +255,5 @@ export class DeviceService {
     const opened = open(payload, type, { keys: (k) => (k === kid ? key : undefined), now: this.deps.now() });
     if (!opened.ok) return opened;
     return { ok: true, identity, body: opened.body, envelope: opened.envelope };
-  }
-
-  /** MQTT CONNECT check for device credentials: username = client id = device code, password from enrollment. */
-  async checkMqttPassword(username: string, password: string): Promise<boolean> {
-    const d = await this.deps.db.device.findUnique({ where: { code: username }, select: { mqttSecretHash: true, revokedAt: true } });
-    if (!d?.mqttSecretHash || d.revokedAt) return false;
-    return timingSafeEqual(Buffer.from(sha256(password), 'hex'), Buffer.from(d.mqttSecretHash, 'hex'));
   }
 }

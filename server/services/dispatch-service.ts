@@ -213,6 +213,20 @@ export class DispatchService {
     return count;
   }
 
+  /**
+   * [P-3.7] An ack can be lost (the server stopped before storing it): the plan of an online station whose
+   * delivery is still pending after `afterMs` is published again, and its gateway acknowledges it.
+   */
+  async republishUnacknowledged(afterMs = 5 * 60_000): Promise<number> {
+    const rows = await this.deps.db.manifestDelivery.findMany({
+      where: { status: 'pending', publishedAt: { lte: new Date(this.deps.now().getTime() - afterMs) }, station: { online: true } },
+      select: { stationId: true },
+      distinct: ['stationId'],
+      take: 500,
+    });
+    return this.dispatch(rows.map((r) => r.stationId));
+  }
+
   /** Re-plans every station that has this item still to air (after it was withdrawn). */
   async dispatchMedia(mediaId: string): Promise<void> {
     await this.dispatchStationsWithPending(mediaId);

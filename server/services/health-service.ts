@@ -7,7 +7,7 @@ import { badRequest, conflict, notFound } from '../http/errors.ts';
 import { onlineShare } from './as-run-service.ts';
 import type { UnitService } from './unit-service.ts';
 
-export const ALERT_KINDS = ['offline', 'missed', 'silent'] as const;
+export const ALERT_KINDS = ['offline', 'missed', 'silent', 'refused_proofs'] as const;
 export const ALERT_STATUSES = ['new', 'acknowledged', 'resolved'] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 

@@ -6,7 +6,7 @@
 // order, so the duplicate check and the chain's next link always see the last write.
 
 import { EventEmitter } from 'node:events';
-import { open, type PlaybackReport, publicKeyFromHex, StationState, type Telemetry } from '#protocol';
+import { LIMITS, open, type PlaybackReport, publicKeyFromHex, type ReportReceipt, StationState, type Telemetry } from '#protocol';
 import { AS_RUN_RULES, asRun } from '../compliance/as-run.ts';
 import { type ChainProblem, chainGenesis, chainHash, checkChain } from '../compliance/chain.ts';
 import openMany, { type OpenResult, type OpenTask } from '../compliance/open-worker.ts';
@@ -33,10 +33,62 @@ export interface ReportDeps {
   open?: (task: OpenTask) => Promise<OpenResult[]> | OpenResult[];
   /** How many tasks `open` runs at once (the pool's threads). */
   openers?: number;
+  /**
+   * [P-3.8] Sends a device its storage receipt; called only after the transaction that stored the
+   * reports it lists has committed.
+   */
+  receipt?: (device: string, receipt: ReportReceipt) => Promise<void>;
+  /** Waits before each retry of a batch whose transaction failed (default 250 ms, then 1 s). */
+  retryDelaysMs?: number[];
+  /** Most messages waiting in memory; past it the MQTT link stops reading (default 20,000). */
+  maxQueue?: number;
+}
+
+/** [P-3.2] How far a proof's instants may lie ahead of the server's clock before it is refused as untrue. */
+export const CLOCK_TOLERANCE_MS = 120_000;
+/** How much more audio than elapsed wall time a proof may claim (samples counted against a device clock). */
+export const PLAYED_TOLERANCE_MS = 2_000;
+/** Refused proofs from one station, counted on its open alert, that make it a `refused_proofs` alert. */
+const REFUSALS_FOR_ALERT = 3;
+/**
+ * Refusals decided after the device's signature verified: the proof is authentic and would be refused
+ * again, so the receipt names it and the device lets it go. A refusal before that (unknown key, bad
+ * signature) is not receipted: anyone could have sent it under that id.
+ */
+const FINAL_REFUSALS = new Set([
+  'EXPIRED',
+  'INVALID_BODY',
+  'STATION_MISMATCH',
+  'UNKNOWN_OCCURRENCE',
+  'FUTURE_AIRING',
+  'FUTURE_PROOF',
+  'ENDED_BEFORE_STARTED',
+  'PLAYED_EXCEEDS_ELAPSED',
+]);
+/** Refusals that say the gateway's evidence cannot be true; repeated, they raise an alert. */
+const UNTRUE = new Set(['FUTURE_AIRING', 'FUTURE_PROOF', 'ENDED_BEFORE_STARTED', 'PLAYED_EXCEEDS_ELAPSED']);
+
+/**
+ * [P-3.2] A proof that cannot be true at `now`: an airing that begins later than now (beyond the clock
+ * tolerance), instants in the future, an end before the start, more audio played than time elapsed.
+ */
+export function untrueProof(r: PlaybackReport, airingStartsAt: Date, now: number): { code: string; detail: string } | undefined {
+  const limit = now + CLOCK_TOLERANCE_MS;
+  if (airingStartsAt.getTime() > limit)
+    return { code: 'FUTURE_AIRING', detail: `the airing begins at ${airingStartsAt.toISOString()}, after now + ${CLOCK_TOLERANCE_MS} ms` };
+  const started = Date.parse(r.startedAt);
+  const ended = r.endedAt === undefined ? undefined : Date.parse(r.endedAt);
+  if (started > limit || (ended !== undefined && ended > limit))
+    return { code: 'FUTURE_PROOF', detail: `startedAt ${r.startedAt} / endedAt ${r.endedAt} lie after now + ${CLOCK_TOLERANCE_MS} ms` };
+  if (ended !== undefined && ended < started)
+    return { code: 'ENDED_BEFORE_STARTED', detail: `endedAt ${r.endedAt} < startedAt ${r.startedAt}` };
+  if (ended !== undefined && (r.playedMs ?? 0) > ended - started + PLAYED_TOLERANCE_MS)
+    return { code: 'PLAYED_EXCEEDS_ELAPSED', detail: `playedMs ${r.playedMs} > ${ended - started} ms elapsed` };
+  return undefined;
 }
 
 export type ReportOutcome = 'stored' | 'duplicate' | 'rejected';
-type Result = { outcome: ReportOutcome; kind: string };
+type Result = { outcome: ReportOutcome; kind: string; id?: string };
 type Job = { type: 'report' | 'telemetry'; device: string; payload: Buffer; done: (r: Result) => void };
 type Opened = { job: Job; identity: DeviceIdentity; envelope: { id: string }; report?: PlaybackReport; telemetry?: Telemetry };
 type Occ = { id: string; stationId: string; startsAt: Date; startWindowMs: number; durationMs: number };
@@ -54,8 +106,33 @@ export class ReportService {
   private scheduled = false;
   private inFlight = 0;
   private lane: Promise<unknown> = Promise.resolve();
+  /** Set while the last batch could not be committed: the store is down and nothing is receipted. */
+  private storeDown?: { since: Date; detail: string };
+  private readonly roomWaiters: (() => void)[] = [];
+  /** When each station's recent untrue proofs were refused (the last hour's). */
+  private readonly untrue = new Map<string, number[]>();
 
   constructor(private readonly deps: ReportDeps) {}
+
+  /** Whether proofs are being committed (and so receipted); for /health. */
+  storeHealth(): { ok: boolean; detail?: string } {
+    const down = this.storeDown;
+    return down ? { ok: false, detail: `proof store failing since ${down.since.toISOString()}: ${down.detail}` } : { ok: true };
+  }
+
+  /**
+   * Back-pressure for the MQTT link: undefined while the queue has room, else a promise that settles when
+   * it has drained to half its bound (the link reads nothing meanwhile, so the broker holds the rest).
+   */
+  room(): Promise<void> | undefined {
+    if (this.queue.length < (this.deps.maxQueue ?? 20_000)) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private freeRoom(): void {
+    if (this.queue.length > (this.deps.maxQueue ?? 20_000) / 2) return;
+    for (const resolve of this.roomWaiters.splice(0)) resolve();
+  }
 
   /** [P-3.2] A signed playback report; resolves once it is stored, found a duplicate, or rejected. */
   async handleReport(device: string, payload: Buffer): Promise<ReportOutcome> {
@@ -89,6 +166,7 @@ export class ReportService {
     setImmediate(() => {
       this.scheduled = false;
       const batch = this.queue.splice(0, this.deps.batchSize ?? 1000);
+      this.freeRoom();
       if (!batch.length) return;
       this.inFlight++;
       const opened = this.openBatch(batch);
@@ -119,10 +197,10 @@ export class ReportService {
     return run;
   }
 
-  private reject(results: Map<Job, Result>, job: Job, code: string, detail: string): void {
+  private reject(results: Map<Job, Result>, job: Job, code: string, detail: string, id?: string): void {
     this.deps.metrics.reports.inc({ result: code });
     this.deps.log.warn({ device: job.device, type: job.type, reason: code, detail }, `${job.type} rejected`);
-    results.set(job, { outcome: 'rejected', kind: code });
+    results.set(job, { outcome: 'rejected', kind: code, ...(id ? { id } : {}) });
   }
 
   /** Signature, expiry and schema per message, with each device's enrolled key (one query for the batch). */
@@ -154,12 +232,12 @@ export class ReportService {
     for (const [i, { job, identity }] of known.entries()) {
       const o = outcomes[i] as OpenResult;
       if (!o.ok) {
-        this.reject(results, job, o.code, o.message);
+        this.reject(results, job, o.code, o.message, o.id);
         continue;
       }
       const body = o.body as PlaybackReport | Telemetry;
       if (body.station !== identity.station.code) {
-        this.reject(results, job, 'STATION_MISMATCH', `body names ${body.station}`);
+        this.reject(results, job, 'STATION_MISMATCH', `body names ${body.station}`, o.envelope.id);
         continue;
       }
       opened.push({
@@ -172,7 +250,10 @@ export class ReportService {
     return { results, opened };
   }
 
-  /** In the lane: the batch's occurrences in one query, then one transaction; every message answered. */
+  /**
+   * In the lane: the batch's occurrences in one query, then one transaction (retried when it fails);
+   * every message answered, and receipts sent for what was committed or refused for good.
+   */
   private async store(batch: Job[], opening: Promise<{ results: Map<Job, Result>; opened: Opened[] }>): Promise<void> {
     const { metrics, log } = this.deps;
     let results = new Map<Job, Result>();
@@ -180,17 +261,42 @@ export class ReportService {
       const { results: early, opened } = await opening;
       results = early;
       const occurrences = await this.occurrences(opened.flatMap((o) => (o.report ? [o.report.occurrenceId] : [])));
+      const now = this.deps.now().getTime();
       const accepted = opened.filter((o) => {
         if (!o.report) return true;
         const occ = occurrences.get(o.report.occurrenceId);
-        if (occ && occ.stationId === o.identity.station.id) return true;
-        this.reject(results, o.job, 'UNKNOWN_OCCURRENCE', o.report.occurrenceId);
-        return false;
+        if (!occ || occ.stationId !== o.identity.station.id) {
+          this.reject(results, o.job, 'UNKNOWN_OCCURRENCE', o.report.occurrenceId, o.envelope.id);
+          return false;
+        }
+        const untrue = untrueProof(o.report, occ.startsAt, now);
+        if (untrue) {
+          this.reject(results, o.job, untrue.code, untrue.detail, o.envelope.id);
+          return false;
+        }
+        return true;
       });
-      this.deps.ledger.transaction(() => this.write(accepted, occurrences, results));
+      const refusedUntrue = new Map<string, { station: string; codes: string[] }>();
+      for (const o of opened) {
+        const r = results.get(o.job);
+        if (r && UNTRUE.has(r.kind)) {
+          const seen = refusedUntrue.get(o.identity.station.id) ?? { station: o.identity.station.code, codes: [] };
+          seen.codes.push(r.kind);
+          refusedUntrue.set(o.identity.station.id, seen);
+        }
+      }
+      const written = await this.commit(() => {
+        const w = this.write(accepted, occurrences);
+        for (const [stationId, { station, codes }] of refusedUntrue) this.refusalAlert(stationId, station, codes);
+        return w;
+      });
+      for (const [job, r] of written.results) results.set(job, r);
+      for (const r of written.results.values())
+        metrics.reports.inc({ result: r.kind === 'telemetry' ? 'telemetry' : r.outcome === 'stored' ? 'stored' : 'duplicate' });
+      if (written.stations) log.info({ proofs: written.proofs, stations: written.stations }, 'playback reports stored');
     } catch (err) {
-      // The database failed, not the input: say so for each message not yet answered.
-      log.error({ err: (err as Error).message, messages: batch.length }, 'proof batch failed');
+      // The database failed, not the input: nothing is receipted, so every gateway keeps its copy and sends it again.
+      log.error({ err: (err as Error).message, messages: batch.length }, 'proof batch not stored; gateways keep their copies');
       for (const job of batch)
         if (results.get(job)?.outcome !== 'rejected') {
           metrics.reports.inc({ result: 'STORE_FAILED' });
@@ -198,6 +304,71 @@ export class ReportService {
         }
     }
     for (const job of batch) job.done(results.get(job) ?? { outcome: 'rejected', kind: 'STORE_FAILED' });
+    await this.sendReceipts(batch, results);
+  }
+
+  /** Runs a transaction, retrying it after each of the configured waits; the store is down while it fails. */
+  private async commit<T>(fn: () => T): Promise<T> {
+    const waits = this.deps.retryDelaysMs ?? [250, 1000];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = this.deps.ledger.transaction(fn);
+        if (this.storeDown) this.deps.log.info({ since: this.storeDown.since }, 'proof store is writable again');
+        this.storeDown = undefined;
+        return out;
+      } catch (err) {
+        const detail = (err as Error).message;
+        if (attempt >= waits.length) {
+          this.storeDown ??= { since: this.deps.now(), detail };
+          this.storeDown.detail = detail;
+          throw err;
+        }
+        this.deps.log.warn({ err: detail, attempt: attempt + 1 }, 'proof batch transaction failed; retrying');
+        await new Promise((r) => setTimeout(r, waits[attempt]));
+      }
+    }
+  }
+
+  /** [P-3.8] One receipt per device of the batch: its reports now stored (or found stored) and those refused for good. */
+  private async sendReceipts(batch: Job[], results: Map<Job, Result>): Promise<void> {
+    const send = this.deps.receipt;
+    if (!send) return;
+    const byDevice = new Map<string, { station?: string; stored: string[]; refused: { id: string; code: string }[] }>();
+    for (const job of batch) {
+      const r = results.get(job);
+      if (job.type !== 'report' || !r?.id) continue;
+      const stored = r.outcome !== 'rejected';
+      if (!stored && !FINAL_REFUSALS.has(r.kind)) continue;
+      const entry = byDevice.get(job.device) ?? { stored: [], refused: [] };
+      if (stored) entry.stored.push(r.id);
+      else entry.refused.push({ id: r.id, code: r.kind });
+      byDevice.set(job.device, entry);
+    }
+    if (!byDevice.size) return;
+    const stations = await this.deps.devices.identifyMany([...byDevice.keys()]);
+    await Promise.all(
+      [...byDevice].map(async ([device, { stored, refused }]) => {
+        const station = stations.get(device)?.station.code;
+        if (!station) return;
+        const max = LIMITS.maxReceiptIds;
+        for (let i = 0; i < Math.max(stored.length, refused.length); i += max) {
+          await send(device, { station, stored: stored.slice(i, i + max), refused: refused.slice(i, i + max) }).catch((err: Error) =>
+            this.deps.log.warn({ device, err: err.message }, 'receipt not sent; the gateway will send its reports again'),
+          );
+        }
+      }),
+    );
+  }
+
+  /** Inside the batch's transaction: a station that keeps sending untrue proofs (3 within an hour) gets an alert. */
+  private refusalAlert(stationId: string, station: string, codes: string[]): void {
+    const at = this.deps.now();
+    const recent = (this.untrue.get(stationId) ?? []).filter((t) => t > at.getTime() - 3600_000);
+    recent.push(...codes.map(() => at.getTime()));
+    this.untrue.set(stationId, recent);
+    if (recent.length < REFUSALS_FOR_ALERT) return;
+    const message = `${station}: ${recent.length} proofs refused as untrue within an hour (${[...new Set(codes)].join(', ')}); check the gateway's clock`;
+    this.deps.ledger.raiseAlert(stationId, 'refused_proofs', null, message, at);
   }
 
   private async occurrences(ids: string[]): Promise<Map<string, Occ>> {
@@ -223,9 +394,10 @@ export class ReportService {
     return found;
   }
 
-  /** Inside the batch's transaction: synchronous prepared statements only. */
-  private write(accepted: Opened[], occurrences: Map<string, Occ>, results: Map<Job, Result>): void {
-    const { ledger, metrics, log } = this.deps;
+  /** Inside the batch's transaction: synchronous prepared statements only; the outcomes count once it commits. */
+  private write(accepted: Opened[], occurrences: Map<string, Occ>): { results: Map<Job, Result>; proofs: number; stations: number } {
+    const { ledger } = this.deps;
+    const results = new Map<Job, Result>();
     const receivedAt = this.deps.now();
     const chainDay = hanoiDay(receivedAt);
     const tails = new Map<string, { seq: number; hash: string }>();
@@ -235,14 +407,12 @@ export class ReportService {
       const stationId = identity.station.id;
       if (telemetry) {
         this.storeTelemetry(stationId, telemetry, receivedAt);
-        metrics.reports.inc({ result: 'telemetry' });
         results.set(job, { outcome: 'stored', kind: 'telemetry' });
         continue;
       }
       if (!report) continue;
       if (seenIds.has(envelope.id) || ledger.isStored(envelope.id)) {
-        metrics.reports.inc({ result: 'duplicate' });
-        results.set(job, { outcome: 'duplicate', kind: report.kind });
+        results.set(job, { outcome: 'duplicate', kind: report.kind, id: envelope.id });
         continue;
       }
       seenIds.add(envelope.id);
@@ -271,11 +441,10 @@ export class ReportService {
       });
       this.applyReport(occ, report, identity.station.code, receivedAt);
       seenStations.add(stationId);
-      metrics.reports.inc({ result: 'stored' });
-      results.set(job, { outcome: 'stored', kind: report.kind });
+      results.set(job, { outcome: 'stored', kind: report.kind, id: envelope.id });
     }
     for (const id of seenStations) ledger.touchStation(id, receivedAt);
-    if (seenStations.size) log.info({ proofs: seenIds.size, stations: seenStations.size }, 'playback reports stored');
+    return { results, proofs: seenIds.size, stations: seenStations.size };
   }
 
   /** Moves the occurrence on and records its as-run verdict when the proof ends the airing. */

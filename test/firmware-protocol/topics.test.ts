@@ -25,10 +25,11 @@ t.test('builders produce the documented layout', async (t) => {
   t.equal(liveTopic('001'), 'lp/v1/grp/001/live');
 });
 
-t.test("a device subscribes to its own manifest and commands and its units' group channels", async (t) => {
+t.test("a device subscribes to its own manifest, commands and storage receipts and its units' group channels", async (t) => {
   t.same(deviceSubscriptions('HN-00004', ['00004', '001']), [
     'lp/v1/dev/HN-00004/manifest',
     'lp/v1/dev/HN-00004/cmd',
+    'lp/v1/dev/HN-00004/receipt',
     'lp/v1/grp/00004/cmd',
     'lp/v1/grp/00004/live',
     'lp/v1/grp/001/cmd',
