@@ -49,6 +49,8 @@ export interface SimulatorDeps {
 export type SimEvent =
   | { type: 'acked'; device: string; version: number; status: 'applied' | 'rejected' }
   | { type: 'reported'; device: string; occurrenceId: string; kind: string; id: string }
+  /** The MQTT session came back after a lost connection. */
+  | { type: 'reconnected'; device: string }
   /** [P-3.8] The server's receipt named a report: stored, or refused for good with a code. */
   | { type: 'receipted'; device: string; id: string; refused?: string };
 
@@ -148,7 +150,10 @@ export class VirtualGateway {
     let first = true;
     this.mqtt.on('connect', () => {
       this.mqtt?.publish(stateTopic(this.device), online, { qos: 1, retain: true });
-      if (!first) this.mqtt?.subscribe(topics, { qos: 1 });
+      if (!first) {
+        this.mqtt?.subscribe(topics, { qos: 1 });
+        this.emit({ type: 'reconnected', device: this.device });
+      }
       first = false;
       this.resend();
     });

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 // A bounded, durable queue of ingest jobs. The source file waits in the uploads folder until its
 // job ends; outputs appear only by rename; a job cut short by a crash is retried on the next start
 // (up to MAX_ATTEMPTS), then failed visibly with INTERRUPTED.
@@ -23,6 +24,8 @@ export class JobService {
   private readonly queue: PQueue;
   private readonly progress = new Map<string, number>();
   private readonly waiters = new Map<string, ((job: Job) => void)[]>();
+  /** Emits ('progress', jobId, share 0–1) as an encode advances: for monitoring and tests. */
+  readonly events = new EventEmitter();
 
   constructor(
     private readonly deps: {
@@ -127,6 +130,7 @@ export class JobService {
     let written: Promise<unknown> = Promise.resolve();
     const onProgress = (p: number) => {
       this.progress.set(id, p);
+      this.events.emit('progress', id, p);
       const t = Date.now();
       if (t - lastWrite >= PROGRESS_WRITE_MS) {
         lastWrite = t;

@@ -7,6 +7,7 @@ import { Simulator } from '../../edge-agent/simulator.ts';
 import { AS_RUN_RULES } from '../../server/compliance/as-run.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { matchExact } from '../helpers/match.ts';
 import { provisionDevice, scheduleItem, startTestServer, untilAcked, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
@@ -87,7 +88,8 @@ t.test('each station behaviour yields exactly its as-run status, and the report 
   });
   const get = async (path: string) => (await fetch(`${server.url}/api/v1${path}`, { headers: server.auth })).json();
   const byItem = (await get(`/compliance/report?${range}&groupBy=media`)) as { groups: Record<string, unknown>[] };
-  t.match(
+  matchExact(
+    t,
     byItem.groups,
     [{ key: media.id, scheduled: 7, stations: 7, coverageRate: 0.2857 }],
     'two of seven stations aired the item within ±2 s',
@@ -103,7 +105,7 @@ t.test('each station behaviour yields exactly its as-run status, and the report 
     string,
     unknown
   >;
-  t.match(health, { online: false, uptimeRate: 0, history: [{ online: false, ongoing: true }], openAlerts: [{ kind: 'offline' }] });
+  matchExact(t, health, { online: false, uptimeRate: 0, history: [{ online: false, ongoing: true }], openAlerts: [{ kind: 'offline' }] });
   const up = (await get('/stations/HN-00376/health')) as { online: boolean; history: { online: boolean }[]; uptimeRate: number };
   t.equal(up.online, true);
   t.equal(up.history.at(-1)?.online, true, 'online since its simulator connected');

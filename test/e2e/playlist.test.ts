@@ -5,6 +5,7 @@ import t from 'tap';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { matchExact } from '../helpers/match.ts';
 import { startTestServer, upload, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
@@ -55,7 +56,7 @@ t.test('scheduling needs exactly one of item or playlist, and every playlist ite
     body: { error: { code: 'MEDIA_OR_PLAYLIST' } },
   });
   const edited = await post(`/playlists/${withDraft.body.id}/items`, [{ mediaId: items[1].id }], 'PUT');
-  t.match(edited, { status: 200, body: { items: [{ mediaId: items[1].id, position: 0 }] } }, 'items can be replaced');
+  matchExact(t, edited, { status: 200, body: { items: [{ mediaId: items[1].id, position: 0 }] } }, 'items can be replaced');
 });
 
 t.test('a scheduled playlist airs item after item on the gateway', async (t) => {

@@ -7,6 +7,7 @@ import { type PlaybackReport, type Signer, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { matchExact } from '../helpers/match.ts';
 import { api, deviceClient, scheduleItem, sendCommand, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
@@ -70,7 +71,7 @@ t.test('a revoked gateway is refused by the broker, the ingest and the API', asy
     { status: 'playing', playedMs: null },
     'still only started: the end proof changed nothing',
   );
-  t.match(await (await fetch(`${server.url}/metrics`)).text(), /loaphuong_reports_total\{result="UNKNOWN_DEVICE"\} [1-9]/);
+  matchExact(t, await (await fetch(`${server.url}/metrics`)).text(), /loaphuong_reports_total\{result="UNKNOWN_DEVICE"\} [1-9]/);
 
   t.match(await sendCommand(server, station, { action: 'stop' }), { status: 409, body: { error: { code: 'DEVICE_NOT_ENROLLED' } } });
   t.match(await api(server, 'POST', `/devices/${device}/enrollment-token`), { status: 404 }, 'no new token for it');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createFfmpegPlayer, LevelMeter, playbackCommand, resolveZones } from '../../edge-agent/player.ts';
 import { makeSilence, makeTone } from '../helpers/audio.ts';
+import { matchExact } from '../helpers/match.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lp-player-'));
 
@@ -14,7 +15,7 @@ t.test('the playback command decodes once in real time and feeds each zone its o
   t.ok(nul.args.includes('-re'), 'real time');
   t.notOk(nul.args.includes('-nostdin'), 'stdin carries volume commands');
   t.same(nul.args.slice(-5), ['-map', '[o0]', '-f', 'null', '-']);
-  t.match(nul.args.join(' '), /volume@z0=1\.000,asplit=2\[o0\]\[m0\]/);
+  matchExact(t, nul.args.join(' '), /volume@z0=1\.000,asplit=2\[o0\]\[m0\]/);
   t.match(
     nul.args.join(' '),
     /astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Number_of_samples\+RMS_level\+Peak_level,ametadata=mode=print:direct=1:file='pipe\\:3',anullsink/,
@@ -26,9 +27,9 @@ t.test('the playback command decodes once in real time and feeds each zone its o
     { zones: { z2: 40, z1: 100 } },
   );
   t.same(two.zones, ['z2', 'z1'], 'only the zones asked for, in that order');
-  t.match(two.args.join(' '), /asplit=2\[a0\]\[a1\]/);
+  matchExact(t, two.args.join(' '), /asplit=2\[a0\]\[a1\]/);
   t.match(two.args.join(' '), /volume@z0=0\.400/);
-  t.match(two.args.join(' '), /-map \[o0\] -f alsa hw:1,0 -map \[o1\] -f null -/);
+  matchExact(t, two.args.join(' '), /-map \[o0\] -f alsa hw:1,0 -map \[o1\] -f null -/);
   t.throws(() => playbackCommand('ffmpeg', '/a.ogg', { z1: NULL }, { zones: { z9: 100 } }), /no zone/);
 });
 

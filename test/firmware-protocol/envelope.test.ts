@@ -12,6 +12,7 @@ import {
   seal,
   wallClockSequence,
 } from '#protocol';
+import { matchExact } from '../helpers/match.ts';
 
 const T0 = Date.parse('2026-11-22T00:00:00Z');
 const keyPair = () => generateKeyPairSync('ed25519');
@@ -112,7 +113,7 @@ t.test('oversized payloads are refused before parsing', async (t) => {
 t.test('public keys round-trip through their raw 32-byte hex form', async (t) => {
   const { publicKey } = keyPair();
   const hex = publicKeyHex(publicKey);
-  t.match(hex, /^[0-9a-f]{64}$/);
+  matchExact(t, hex, /^[0-9a-f]{64}$/);
   t.equal(publicKeyHex(publicKeyFromHex(hex)), hex);
   t.throws(() => publicKeyFromHex('zz'));
 });

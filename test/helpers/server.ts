@@ -9,6 +9,13 @@ import { type RunningServer, startServer } from '../../server/server.ts';
 
 export const TEST_ADMIN_PASSWORD = 'correct-horse-battery';
 
+/** What the HTTP helpers need of a server: its URL and an admin session (an in-process or a child-process server). */
+export interface ApiTarget {
+  url: string;
+  token: string;
+  auth: { authorization: string };
+}
+
 export interface TestServer extends RunningServer {
   dataDir: string;
   token: string;
@@ -16,8 +23,10 @@ export interface TestServer extends RunningServer {
 }
 
 /** The real server on a temporary data dir, ephemeral ports, silent logs. */
-export async function startTestServer(opts: { now?: () => Date; env?: Record<string, string> } = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'loaphuong-test-'));
+export async function startTestServer(
+  opts: { now?: () => Date; env?: Record<string, string>; dataDir?: string } = {},
+): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-test-'));
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -45,7 +54,7 @@ export async function startTestServer(opts: { now?: () => Date; env?: Record<str
 }
 
 export async function upload(
-  server: TestServer,
+  server: ApiTarget,
   file: string,
   opts: { title?: string; name?: string; type?: string; auth?: { authorization: string } } = {},
 ) {
@@ -64,7 +73,7 @@ export async function upload(
 export type ApiAnswer = { status: number; body: Record<string, unknown> & { error?: { code: string } } };
 
 /** One JSON API call with a bearer token (the admin's unless given). */
-export async function api(server: TestServer, method: string, path: string, body?: unknown, token = server.token): Promise<ApiAnswer> {
+export async function api(server: ApiTarget, method: string, path: string, body?: unknown, token = server.token): Promise<ApiAnswer> {
   const res = await fetch(`${server.url}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -75,7 +84,7 @@ export async function api(server: TestServer, method: string, path: string, body
 }
 
 /** Creates a user (as the admin) with a role and optionally a unit, and returns its session token. */
-export async function signedInAs(server: TestServer, username: string, role: string, unit?: string): Promise<string> {
+export async function signedInAs(server: ApiTarget, username: string, role: string, unit?: string): Promise<string> {
   const password = 'a-long-password-1';
   const created = await api(server, 'POST', '/users', { username, password, role, ...(unit ? { unit } : {}) });
   if (created.status !== 201) throw new Error(JSON.stringify(created));
@@ -85,7 +94,7 @@ export async function signedInAs(server: TestServer, username: string, role: str
 export const TEST_APPROVER = { username: 'approver.test', password: 'approver-password-1' };
 
 /** Logs in as the test approver, creating the account (as admin) the first time. */
-export async function approverAuth(server: TestServer): Promise<{ authorization: string }> {
+export async function approverAuth(server: ApiTarget): Promise<{ authorization: string }> {
   const json = { 'content-type': 'application/json' };
   await fetch(`${server.url}/api/v1/users`, {
     method: 'POST',
@@ -97,7 +106,7 @@ export async function approverAuth(server: TestServer): Promise<{ authorization:
 }
 
 /** Submits an item as its author (admin) and approves it as another user, as the workflow requires. */
-export async function approve(server: TestServer, mediaId: unknown, approver?: { authorization: string }): Promise<void> {
+export async function approve(server: ApiTarget, mediaId: unknown, approver?: { authorization: string }): Promise<void> {
   const submit = await fetch(`${server.url}/api/v1/media/${mediaId}/submit`, { method: 'POST', headers: server.auth });
   if (submit.status !== 200) throw new Error(`submit failed: ${await submit.text()}`);
   const ok = await fetch(`${server.url}/api/v1/media/${mediaId}/approve`, {
@@ -108,14 +117,14 @@ export async function approve(server: TestServer, mediaId: unknown, approver?: {
 }
 
 /** Upload, then approve: an item ready to schedule. */
-export async function uploadApproved(server: TestServer, file: string, opts: { title?: string } = {}) {
+export async function uploadApproved(server: ApiTarget, file: string, opts: { title?: string } = {}) {
   const r = await upload(server, file, opts);
   if (r.status === 201) await approve(server, r.body.id);
   return r;
 }
 
 /** Logs the admin in again (sessions expire, and fake clocks move days at a time). */
-export async function relogin(server: TestServer): Promise<void> {
+export async function relogin(server: ApiTarget): Promise<void> {
   const res = await fetch(`${server.url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -127,7 +136,7 @@ export async function relogin(server: TestServer): Promise<void> {
 }
 
 /** Schedules one item on one station at `startsAt` (as admin); returns the occurrence id, throws unless created. */
-export async function scheduleItem(server: TestServer, mediaId: unknown, station: string, startsAt: Date | number, extra: object = {}) {
+export async function scheduleItem(server: ApiTarget, mediaId: unknown, station: string, startsAt: Date | number, extra: object = {}) {
   const res = await fetch(`${server.url}/api/v1/schedules`, {
     method: 'POST',
     headers: { ...server.auth, 'content-type': 'application/json' },
@@ -138,7 +147,7 @@ export async function scheduleItem(server: TestServer, mediaId: unknown, station
 }
 
 /** Sends a remote command through the server's API and returns the device's reply as the API relays it. */
-export async function sendCommand(server: TestServer, station: string, body: unknown) {
+export async function sendCommand(server: ApiTarget, station: string, body: unknown) {
   const res = await fetch(`${server.url}/api/v1/stations/${station}/commands`, {
     method: 'POST',
     headers: { ...server.auth, 'content-type': 'application/json' },
@@ -151,7 +160,7 @@ export async function sendCommand(server: TestServer, station: string, body: unk
 }
 
 /** Provisions a gateway for the station (as admin) and returns its one-time enrollment token. */
-export async function provisionDevice(server: TestServer, station: string, body: object = {}): Promise<string> {
+export async function provisionDevice(server: ApiTarget, station: string, body: object = {}): Promise<string> {
   const res = await fetch(`${server.url}/api/v1/stations/${station}/devices`, {
     method: 'POST',
     headers: { ...server.auth, 'content-type': 'application/json' },

@@ -8,6 +8,7 @@ import { connectAsync } from 'mqtt';
 import t from 'tap';
 import { publicKeyHex, reportTopic } from '#protocol';
 import { makeSilence, makeTone } from '../helpers/audio.ts';
+import { matchExact } from '../helpers/match.ts';
 import { deviceClient, provisionDevice, startTestServer, upload, uploadApproved } from '../helpers/server.ts';
 
 const server = await startTestServer();
@@ -49,7 +50,7 @@ t.test('WAV, MP3 and OGG uploads become mono 48 kHz Opus stored by sha256', asyn
     const file = makeTone(join(server.dataDir, `tone.${ext}`), { seconds: 1, frequency: ext === 'wav' ? 300 : ext === 'mp3' ? 500 : 700 });
     const { status, body } = await upload(server, file);
     t.equal(status, 201, `${ext} accepted`);
-    t.match(body, { codec: 'opus', sampleRate: 48000, channels: 1, sha256: /^[0-9a-f]{64}$/ });
+    matchExact(t, body, { codec: 'opus', sampleRate: 48000, channels: 1, sha256: /^[0-9a-f]{64}$/ });
     t.ok(existsSync(join(server.dataDir, 'blobs', `${body.sha256}.ogg`)), `${ext} stored under its hash`);
   }
   t.same(tmpFiles(), [], 'no temporary files left behind');
@@ -175,7 +176,7 @@ t.test('metrics are served in the Prometheus text format', async (t) => {
   t.match(text, /# TYPE loaphuong_uploads_total counter/);
   t.match(text, /loaphuong_uploads_total\{result="created"\} \d+/);
   t.match(text, /loaphuong_mqtt_clients \d+/);
-  t.match(text, /loaphuong_ingest_seconds_count [1-9]\d*/, 'ingest durations are recorded');
+  matchExact(t, text, /loaphuong_ingest_seconds_count [1-9]\d*/, 'ingest durations are recorded');
 });
 
 t.test('OpenAPI is generated from the route schemas; every route has tags', async (t) => {
@@ -235,7 +236,7 @@ t.test('a malformed or forged report over MQTT is counted and rejected, never st
   const reg = await enroll(request);
   t.equal(reg.status, 200);
   const enrolled = (await reg.json()) as { mqtt: { password: string } };
-  t.match(enrolled, {
+  matchExact(t, enrolled, {
     device: 'HN-00001',
     station: 'HN-00001',
     mqtt: { username: 'HN-00001', password: /.{40,}/ },

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { makeTone } from '../helpers/audio.ts';
+import { matchExact } from '../helpers/match.ts';
 import { provisionDevice, scheduleItem, startTestServer, TEST_APPROVER, uploadApproved } from '../helpers/server.ts';
 
 const server = await startTestServer();
@@ -39,8 +40,8 @@ t.test('upload, submit, approve and schedule each leave an entry: who, what, fro
   );
   for (const e of flow) t.match(e.ip, /127\.0\.0\.1/);
   const scheduled = flow.at(-1);
-  t.match(JSON.parse(scheduled?.request ?? '{}'), { mediaId: media.id, stations: ['HN-00001'] }, 'what was asked');
-  t.match(JSON.parse(scheduled?.response ?? '{}'), { occurrences: [{ station: 'HN-00001' }] }, 'what came of it');
+  matchExact(t, JSON.parse(scheduled?.request ?? '{}'), { mediaId: media.id, stations: ['HN-00001'] }, 'what was asked');
+  matchExact(t, JSON.parse(scheduled?.response ?? '{}'), { occurrences: [{ station: 'HN-00001' }] }, 'what came of it');
   t.match(JSON.parse(flow[1]?.response ?? '{}'), { status: 'submitted' });
 });
 

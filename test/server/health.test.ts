@@ -7,6 +7,7 @@ import { type Signer, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { matchExact } from '../helpers/match.ts';
 import { scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
@@ -34,7 +35,7 @@ t.test('a gateway’s signed telemetry is stored; going offline and back shows a
     await once(server.reports.events, 'telemetry');
   const health = await get(`/stations/${station}/health`);
   t.equal(health.status, 200);
-  t.match(health.body, {
+  matchExact(t, health.body, {
     online: true,
     telemetry: {
       agentVersion: sent.body.agentVersion,
@@ -53,7 +54,7 @@ t.test('a gateway’s signed telemetry is stored; going offline and back shows a
   await server.reports.handleState(device, Buffer.from(JSON.stringify({ station, online: true })));
   clock.advance(60_000);
   const after = await get(`/stations/${station}/health?from=${encodeURIComponent(new Date(wentDown - 60_000).toISOString())}`);
-  t.match(after.body, {
+  matchExact(t, after.body, {
     history: [
       { online: true, durationMs: 60_000 },
       { online: false, durationMs: 600_000 },
@@ -87,8 +88,8 @@ t.test('telemetry that is forged, names another station or is not JSON is refuse
   t.equal(await server.reports.handleTelemetry('no-such-device', other), 'rejected');
   t.same(await server.db.station.findUniqueOrThrow({ where: { code: 'HN-00037' } }), before);
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  t.match(metrics, /loaphuong_reports_total\{result="STATION_MISMATCH"\} [1-9]/);
-  t.match(metrics, /loaphuong_reports_total\{result="MALFORMED"\} [1-9]/);
+  matchExact(t, metrics, /loaphuong_reports_total\{result="STATION_MISMATCH"\} [1-9]/);
+  matchExact(t, metrics, /loaphuong_reports_total\{result="MALFORMED"\} [1-9]/);
 });
 
 t.test('an offline station with an airing due raises one alert, which goes new → acknowledged → resolved', async (t) => {
@@ -105,7 +106,8 @@ t.test('an offline station with an airing due raises one alert, which goes new �
   clock.advance(60_000);
   await server.reports.sweep();
   const list = await get(`/alerts?station=HN-00040`);
-  t.match(
+  matchExact(
+    t,
     list.body,
     { total: 1, items: [{ kind: 'offline', status: 'new', count: 1, occurrenceId: first }] },
     'not one per sweep or per airing',
@@ -125,6 +127,6 @@ t.test('an offline station with an airing due raises one alert, which goes new �
   // Still offline when the windows close: the open alert stays one alert; a new one only after it was resolved.
   clock.advance(3600_000);
   await server.reports.sweep();
-  t.match(await get(`/alerts?station=HN-00040&status=new`), { body: { total: 1, items: [{ kind: 'offline', count: 1 }] } });
+  matchExact(t, await get(`/alerts?station=HN-00040&status=new`), { body: { total: 1, items: [{ kind: 'offline', count: 1 }] } });
   t.equal(await server.db.occurrence.count({ where: { stationId: station.id, asRun: 'missed', discrepancy: 'offline' } }), 2);
 });

@@ -21,12 +21,22 @@ t.test('an asynchronous upload answers 202 with a job that ends with the item, p
   t.equal(r.status, 202);
   t.match(r.body.status, /^(queued|running)$/);
   const seen: number[] = [];
-  const progress = (await getJob(server, r.body.id)).progress as number;
-  seen.push(progress);
+  server.jobs.events.on('progress', (id: string, p: number) => id === r.body.id && seen.push(p));
+  const early = (await getJob(server, r.body.id)).progress as number;
   await server.jobs.wait(r.body.id);
   const done = await getJob(server, r.body.id);
   t.match(done, { status: 'succeeded', progress: 1, attempts: 1, created: true, error: null });
-  t.ok(progress >= 0 && progress <= 1);
+  t.ok(early >= 0 && early < 1, `read while encoding: ${early}`);
+  t.ok(seen.length >= 2, `${seen.length} progress steps reported`);
+  t.same(
+    seen,
+    [...seen].sort((a, b) => a - b),
+    'progress only moves forward',
+  );
+  t.ok(
+    seen.every((p) => p >= 0 && p <= 1),
+    'every step is a share between 0 and 1',
+  );
   const item = await fetch(`${server.url}/api/v1/media/${done.mediaId}`, { headers: server.auth });
   t.equal(item.status, 200);
   t.same(readdirSync(join(server.dataDir, 'uploads')), [], 'the source is gone');

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { makeTone } from '../helpers/audio.ts';
+import { matchExact } from '../helpers/match.ts';
 import { approverAuth, startTestServer, upload } from '../helpers/server.ts';
 
 const server = await startTestServer();
@@ -34,7 +35,8 @@ t.test('an upload starts as a draft and cannot be scheduled', async (t) => {
 t.test('draft → submitted → rejected (with reason) → edited → submitted → approved, never by the author', async (t) => {
   const item = await newItem();
   const id = item.id as string;
-  t.match(
+  matchExact(
+    t,
     await call('PATCH', `/media/${id}`, { title: 'Phòng chống bão số 3', category: 'emergency', tags: ['bão', 'khẩn'], unitCode: '001' }),
     {
       status: 200,

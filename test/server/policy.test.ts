@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { matchExact } from '../helpers/match.ts';
 import { startTestServer, uploadApproved } from '../helpers/server.ts';
 
 // Monday 2026-11-23 00:00 in Hanoi.
@@ -43,7 +44,7 @@ t.test('the four inner districts take emergencies only', async (t) => {
   const r = await schedule({ stations: [INNER], startsAt: at('2026-11-23T06:30:00') });
   t.equal(r.status, 422);
   t.equal(r.body.error?.code, 'POLICY_VIOLATION');
-  t.match(r.body.error?.message, /HN-00001 at 2026-11-23 06:30: only emergencies may air here \[rule emergencyOnly of unit 001\]/);
+  matchExact(t, r.body.error?.message, /HN-00001 at 2026-11-23 06:30: only emergencies may air here \[rule emergencyOnly of unit 001\]/);
   t.same(r.body.error?.details?.violations, [
     {
       rule: 'emergencyOnly',
@@ -60,13 +61,13 @@ t.test('the four inner districts take emergencies only', async (t) => {
 
 t.test('urban districts: weekdays, two windows, two sessions of at most 15 minutes', async (t) => {
   const saturday = await schedule({ stations: [URBAN], startsAt: at('2026-11-28T06:30:00') });
-  t.match(saturday.body.error?.details?.violations, [
+  matchExact(t, saturday.body.error?.details?.violations, [
     { rule: 'weekdays', unit: '005', station: URBAN, startsAt: utc('2026-11-28T06:30:00') },
   ]);
   const noon = await schedule({ stations: [URBAN], startsAt: at('2026-11-24T12:00:00') });
-  t.match(noon.body.error?.details?.violations, [{ rule: 'windows', unit: '005', message: /06:00–08:00, 16:30–18:30/ }]);
+  matchExact(t, noon.body.error?.details?.violations, [{ rule: 'windows', unit: '005', message: /06:00–08:00, 16:30–18:30/ }]);
   const edge = await schedule({ stations: [URBAN], startsAt: at('2026-11-24T07:59:59') });
-  t.match(edge.body.error?.details?.violations, [{ rule: 'windows' }], 'an item must end inside the window too');
+  matchExact(t, edge.body.error?.details?.violations, [{ rule: 'windows' }], 'an item must end inside the window too');
 
   t.equal((await schedule({ stations: [URBAN], startsAt: at('2026-11-24T06:00:00') })).status, 201);
   t.equal(
@@ -77,7 +78,7 @@ t.test('urban districts: weekdays, two windows, two sessions of at most 15 minut
   t.equal((await schedule({ stations: [URBAN], startsAt: at('2026-11-24T07:00:00') })).status, 201, 'a second session');
   const third = await schedule({ stations: [URBAN], startsAt: at('2026-11-24T17:00:00') });
   t.equal(third.status, 422);
-  t.match(third.body.error?.details?.violations, [
+  matchExact(t, third.body.error?.details?.violations, [
     {
       rule: 'maxSessionsPerDay',
       unit: '005',
@@ -102,14 +103,16 @@ t.test('a session longer than the limit is refused, a playlist counting as one s
   const playlist = (await res.json()) as { id: string };
   const r = await call('POST', '/schedules', { playlistId: playlist.id, stations: [URBAN], startsAt: at('2026-11-26T06:10:00') });
   t.equal(r.status, 422);
-  t.match(r.body.error?.details?.violations, [{ rule: 'maxSessionMinutes', unit: '005', message: /16\.\d minutes, over the limit of 15/ }]);
+  matchExact(t, r.body.error?.details?.violations, [
+    { rule: 'maxSessionMinutes', unit: '005', message: /16\.\d minutes, over the limit of 15/ },
+  ]);
   const rural = await call('POST', '/schedules', { playlistId: playlist.id, stations: [RURAL], startsAt: at('2026-11-26T06:10:00') });
   t.equal(rural.status, 201, 'rural districts allow 45 minutes');
 });
 
 t.test('quiet hours come from the city and are named with the unit that sets them', async (t) => {
   const r = await schedule({ stations: [RURAL], startsAt: at('2026-11-24T22:00:00') });
-  t.match(r.body.error?.details?.violations, [
+  matchExact(t, r.body.error?.details?.violations, [
     { rule: 'windows', unit: '016' },
     { rule: 'quietHours', unit: '01', message: /quiet hours 21:30–05:00/ },
   ]);
@@ -155,14 +158,14 @@ t.test('a commune overrides one rule and inherits the others', async (t) => {
   });
   t.equal((await schedule({ stations: [INNER], startsAt: at('2026-11-24T06:30:00') })).status, 201);
   const late = await schedule({ stations: [INNER], startsAt: at('2026-11-24T20:00:00') });
-  t.match(late.body.error?.details?.violations, [{ rule: 'windows', unit: '001' }], 'the district windows still apply');
+  matchExact(t, late.body.error?.details?.violations, [{ rule: 'windows', unit: '001' }], 'the district windows still apply');
   t.match(await call('PUT', '/units/00001/policy', { windows: [{ start: '09:00', end: '08:00' }] }), {
     status: 400,
     body: { error: { code: 'VALIDATION_FAILED' } },
   });
   t.match(await call('PUT', '/units/00001/policy', { loudness: 3 }), { status: 400 });
   const history = await call('GET', '/units/00001/history');
-  t.match(history.body, { items: [{ kind: 'policy', after: { emergencyOnly: false } }] });
+  matchExact(t, history.body, { items: [{ kind: 'policy', after: { emergencyOnly: false } }] });
 });
 
 t.test('the preview shows overlaps and what happens at airtime; nothing is saved', async (t) => {
@@ -171,27 +174,28 @@ t.test('the preview shows overlaps and what happens at airtime; nothing is saved
   const body = { mediaId: media.id, stations: [RURAL], startsAt: at('2026-11-27T11:00:01') };
   const before = await server.db.schedule.count();
   const hard = await call('POST', '/schedules/preview', body);
-  t.match(hard.body, {
+  matchExact(t, hard.body, {
     stations: 1,
     occurrences: 1,
     violations: { total: 0 },
     overlaps: { total: 1, items: [{ due: 'new', resolution: 'skip' }] },
   });
   const windowed = await call('POST', '/schedules/preview', { ...body, startWindowMinutes: 5 });
-  t.match(windowed.body.overlaps?.items, [{ resolution: 'queue' }], 'with a start window it waits for the other to end');
+  matchExact(t, windowed.body.overlaps?.items, [{ resolution: 'queue' }], 'with a start window it waits for the other to end');
   const preempt = await call('POST', '/schedules/preview', { ...body, conflict: 'preempt' });
-  t.match(preempt.body.overlaps?.items, [{ resolution: 'preempt' }]);
+  matchExact(t, preempt.body.overlaps?.items, [{ resolution: 'preempt' }]);
   const urgent = await call('POST', '/schedules/preview', { ...body, priority: 'priority', conflict: 'skip' });
-  t.match(urgent.body.overlaps?.items, [{ resolution: 'preempt' }], 'a higher class always preempts');
+  matchExact(t, urgent.body.overlaps?.items, [{ resolution: 'preempt' }], 'a higher class always preempts');
   const earlier = await call('POST', '/schedules/preview', { ...body, startsAt: at('2026-11-27T10:59:59') });
-  t.match(
+  matchExact(
+    t,
     earlier.body.overlaps?.items,
     [{ due: 'existing', resolution: 'skip' }],
     'the existing item, due second, meets the new one playing',
   );
   t.equal(await server.db.schedule.count(), before);
   const saved = await schedule({ ...body, startWindowMinutes: 5 });
-  t.match(saved.body.overlaps, { total: 1, items: [{ resolution: 'queue' }] }, 'the created schedule reports its overlaps too');
+  matchExact(t, saved.body.overlaps, { total: 1, items: [{ resolution: 'queue' }] }, 'the created schedule reports its overlaps too');
 });
 
 t.test('the manifest carries the local rules and each entry its conflict rule', async (t) => {

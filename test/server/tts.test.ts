@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { espeakCommand, withChimeCommand } from '../../server/media/tts.ts';
 import { makeTone } from '../helpers/audio.ts';
+import { matchExact } from '../helpers/match.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const TEXT = 'Ủy ban nhân dân phường thông báo: ngày mai, từ bảy giờ sáng, tiêm chủng mở rộng cho trẻ em tại trạm y tế.';
@@ -31,7 +32,7 @@ t.test('the commands are pure data', async (t) => {
     '/t.txt',
   ]);
   const c = withChimeCommand('ffmpeg', '/s.wav', '/c.ogg', 'both', '/o.wav').args.join(' ');
-  t.match(c, /-i \/c\.ogg -i \/s\.wav -i \/c\.ogg -filter_complex .*concat=n=3:v=0:a=1\[out\] -map \[out\] \/o\.wav$/);
+  matchExact(t, c, /-i \/c\.ogg -i \/s\.wav -i \/c\.ogg -filter_complex .*concat=n=3:v=0:a=1\[out\] -map \[out\] \/o\.wav$/);
 });
 
 t.test('espeak-ng speaks Vietnamese text into a normalised item; a chime makes it longer', async (t) => {

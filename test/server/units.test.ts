@@ -9,6 +9,7 @@ import t from 'tap';
 import { publicKeyHex } from '#protocol';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
+import { matchExact } from '../helpers/match.ts';
 import { provisionDevice, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.parse('2026-11-22T17:00:00Z'));
@@ -55,8 +56,8 @@ t.test('units export as CSV and JSON and import back; a bad file writes nothing'
   const changed = `code,name,type,parentCode,stationCode\n00004,Phường Trúc Bạch Mới,Phường,001,\n99990,Thôn Thử,Thôn,00004,HN-99990\n`;
   t.same((await call('POST', '/units/import', changed, 'text/csv')).body, { created: 1, updated: 1, unchanged: 0, stationsCreated: 1 });
   t.match(await call('GET', '/stations/HN-99990'), { status: 200, body: { unitCode: '99990' } });
-  t.match(await call('GET', '/units?parent=00004'), { body: { total: 1, items: [{ code: '99990', level: 4 }] } });
-  t.match(await call('GET', '/units/00004/history'), {
+  matchExact(t, await call('GET', '/units?parent=00004'), { body: { total: 1, items: [{ code: '99990', level: 4 }] } });
+  matchExact(t, await call('GET', '/units/00004/history'), {
     body: { items: [{ kind: 'rename', before: { name: 'Phường Trúc Bạch' }, after: { name: 'Phường Trúc Bạch Mới' } }] },
   });
 
@@ -111,19 +112,19 @@ t.test('a 2025-style merge: stations and future airings move, past airings keep 
   t.same(await byUnit('30001'), [later.toISOString(), later.toISOString()], 'what is still to air moved with the stations');
   t.equal((await server.db.unit.findUniqueOrThrow({ where: { id: trucBach.id } })).endedAt?.toISOString(), clock.date().toISOString());
 
-  t.match(await call('GET', '/units/00004/history'), {
+  matchExact(t, await call('GET', '/units/00004/history'), {
     body: { items: [{ kind: 'rename' }, { kind: 'merge', after: { mergedInto: '30001' } }] },
   });
-  t.match(await call('GET', '/units/30001/history'), {
+  matchExact(t, await call('GET', '/units/30001/history'), {
     body: { items: [{ kind: 'create' }, { kind: 'merge', after: { from: ['00001', '00004', '00006'], stations: 3 } }] },
   });
-  t.match(await call('GET', '/units?parent=001'), { body: { items: [] } }, 'ended units are hidden by default');
+  t.same((await call('GET', '/units?parent=001')).body.items, [], 'ended units are hidden by default');
   const listed = await call('GET', '/units?parent=001&includeEnded=true');
   t.match(
     listed.body.items.find((u: { code: string }) => u.code === '00004'),
     { mergedInto: '30001' },
   );
-  t.match(await call('GET', '/units?parent=30001'), { body: { items: [{ code: '99990' }] } }, 'child units follow');
+  matchExact(t, await call('GET', '/units?parent=30001'), { body: { items: [{ code: '99990' }] } }, 'child units follow');
 
   t.match(await call('POST', '/schedules', { mediaId: media.id, targets: { units: ['00004'] }, startsAt: later.toISOString() }), {
     status: 409,
@@ -149,7 +150,7 @@ t.test('provisioning: a one-time token enrolls a gateway once; MQTT takes only i
     ],
   });
   t.equal(created.status, 201);
-  t.match(created.body, {
+  matchExact(t, created.body, {
     code: 'HN-00007',
     station: 'HN-00007',
     enrolled: false,
@@ -228,7 +229,7 @@ t.test('provisioning: a one-time token enrolls a gateway once; MQTT takes only i
   t.pass('its live session is closed at once');
   await live.endAsync(true);
   await t.rejects(login(enrolled.mqtt), /Bad username or password|Not authorized/i, 'a revoked device cannot log in');
-  t.match(await call('GET', '/stations/HN-00007/devices'), {
+  matchExact(t, await call('GET', '/stations/HN-00007/devices'), {
     body: { items: [{ code: 'HN-00007', enrolled: false, revokedAt: String }, { code: 'HN-00007-2' }] },
   });
   t.match(await call('POST', '/devices/HN-00007/enrollment-token'), { status: 404 }, 'a revoked device gets no new token');

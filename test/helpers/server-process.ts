@@ -1,0 +1,154 @@
+// The real server program (`npm start`'s server/main.ts) in a child process, for faults that only a
+// separate process can suffer: kill -9, restart on the same ports and data directory. Every wait has a
+// deadline that fails with what the process printed.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { type ApiTarget, TEST_ADMIN_PASSWORD } from './server.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+/** A port free now on loopback (the kernel picks it; the listener closes before the server takes it). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export interface ServerProcess extends ApiTarget {
+  dataDir: string;
+  mqttUrl: string;
+  /** The running process (replaced at each start). */
+  child?: ChildProcess;
+  /** Everything the current process printed (stdout and stderr), for failure messages. */
+  output(): string;
+  /** Starts (or starts again) on the same ports and data; resolves once it is serving and the admin is logged in. */
+  start(): Promise<void>;
+  /** SIGKILL, as a power cut or the OOM killer would: no shutdown code runs. */
+  kill9(): Promise<void>;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+  /** A read-only connection to the server's SQLite database (close it when done). */
+  openDb(): Database.Database;
+}
+
+export async function serverProcess(
+  opts: { dataDir?: string; env?: Record<string, string>; startTimeoutMs?: number } = {},
+): Promise<ServerProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-proc-'));
+  const [port, mqttPort] = [await freePort(), await freePort()];
+  let printed = '';
+  const server: ServerProcess = {
+    dataDir,
+    url: `http://127.0.0.1:${port}`,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    token: '',
+    auth: { authorization: '' },
+    output: () => printed.slice(-4000),
+    async start() {
+      printed = '';
+      const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          LP_MQTT_PORT: String(mqttPort),
+          LP_MQTT_HOST: '127.0.0.1',
+          LP_DATA_DIR: dataDir,
+          LP_LOG_LEVEL: 'warn',
+          LP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+          LP_SEED_POLICY: 'none',
+          LP_LOGINS_PER_MINUTE: '100000',
+          ...opts.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      server.child = child;
+      const ready = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`server did not start within ${opts.startTimeoutMs ?? 90_000} ms:\n${server.output()}`)),
+          opts.startTimeoutMs ?? 90_000,
+        );
+        const onData = (d: Buffer) => {
+          printed = (printed + d.toString()).slice(-20_000);
+          if (printed.includes('loaphuong is running')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout?.on('data', onData);
+        child.stderr?.on('data', onData);
+        child.once('exit', (code, signal) => {
+          clearTimeout(timer);
+          reject(new Error(`server exited (${code ?? signal}) before it was running:\n${server.output()}`));
+        });
+      });
+      await ready;
+      const res = await fetch(`${server.url}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }),
+      });
+      if (!res.ok) throw new Error(`admin login answered ${res.status}: ${await res.text()}`);
+      server.token = ((await res.json()) as { token: string }).token;
+      server.auth.authorization = `Bearer ${server.token}`;
+    },
+    async kill9() {
+      const child = server.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      const child = server.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+    openDb: () => new Database(join(dataDir, 'loaphuong.db'), { readonly: true, fileMustExist: true }),
+  };
+  await server.start();
+  return server;
+}
+
+/** Resolves when `check()` holds, asking after each event `on` delivers; fails after `timeoutMs` with `what`. */
+export function until(on: (listener: () => void) => () => void, check: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (check()) return resolve();
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
+    const off = on(() => {
+      if (!check()) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
+
+/** Processes (other than this one) whose command line mentions `text`: players or encoders left behind. */
+export function processesMentioning(text: string): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmd.includes(text)) out.push({ pid: Number(name), cmd });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}

@@ -1,0 +1,176 @@
+// [P-3.8] Storage receipts and the truth of evidence, against the real server, broker and SQLite: a
+// gateway's proof is receipted only once it is stored; a resent proof is stored once and receipted again;
+// proofs that cannot be true are refused with a code (and receipted as refused, so the gateway lets them
+// go), and a gateway that keeps sending them raises an alert; a message whose signature fails is never named.
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import t from 'tap';
+import {
+  open,
+  type PlaybackReport,
+  publicKeyFromHex,
+  publicKeyHex,
+  type ReportReceipt,
+  receiptTopic,
+  reportTopic,
+  seal,
+  wallClockSequence,
+} from '#protocol';
+import { CLOCK_TOLERANCE_MS, untrueProof } from '../../server/services/report-service.ts';
+import { makeTone } from '../helpers/audio.ts';
+import { api, deviceClient, provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
+
+const server = await startTestServer();
+t.teardown(() => server.stop());
+
+const STATION = 'HN-00301';
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const hex = publicKeyHex(publicKey);
+const enrolled = (await (
+  await fetch(`${server.url}/api/v1/gateway/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: await provisionDevice(server, STATION), publicKeyHex: hex, agentVersion: 'test', protocolVersions: [1] }),
+  })
+).json()) as { device: string; mqtt: { password: string }; serverKeys: { kid: string; publicKeyHex: string }[] };
+const device = enrolled.device;
+const serverKeys = new Map(enrolled.serverKeys.map((k) => [k.kid, publicKeyFromHex(k.publicKeyHex)]));
+const signer = { kid: `dev:${hex.slice(0, 16)}`, privateKey: privateKey as KeyObject, nextSeq: wallClockSequence(() => Date.now()) };
+
+const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'r.wav'), { seconds: 2 }));
+const client: MqttClient = await deviceClient(server, device, enrolled.mqtt.password);
+t.teardown(() => client.endAsync());
+const receipts: ReportReceipt[] = [];
+const waiting: (() => void)[] = [];
+client.on('message', (topic, payload) => {
+  if (topic !== receiptTopic(device)) return;
+  const opened = open(payload, 'receipt', { keys: (kid) => serverKeys.get(kid), now: new Date() });
+  if (!opened.ok) throw new Error(`a receipt that does not verify: ${opened.code}`);
+  receipts.push(opened.body);
+  for (const w of waiting.splice(0)) w();
+});
+await client.subscribeAsync(receiptTopic(device), { qos: 1 });
+
+/** Sends signed reports and resolves with the first receipt that names `id` (fails after 20 s). */
+async function send(report: PlaybackReport, envelope = seal('report', report, signer, { now: new Date(), ttlMs: 86_400_000 })) {
+  const names = (r: ReportReceipt) => r.stored.includes(envelope.id) || r.refused.some((x) => x.id === envelope.id);
+  const named = new Promise<ReportReceipt>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no receipt named ${envelope.id} within 20 s`)), 20_000);
+    const check = () => {
+      const found = receipts.find(names);
+      if (!found) return void waiting.push(check);
+      clearTimeout(timer);
+      resolve(found);
+    };
+    check();
+  });
+  await client.publishAsync(reportTopic(device), JSON.stringify(envelope), { qos: 1 });
+  return { id: envelope.id, receipt: await named };
+}
+
+const base = (occurrenceId: string, startsAt: Date) => ({
+  station: STATION,
+  occurrenceId,
+  sha256: media.sha256 as string,
+  scheduledAt: startsAt.toISOString(),
+  startedAt: new Date().toISOString(),
+  expectedMs: 2000,
+});
+
+t.test('a stored proof is receipted after the commit; the same envelope again is stored once and receipted again', async (t) => {
+  const startsAt = new Date(Date.now() - 1000);
+  const occurrence = await scheduleItem(server, media.id, STATION, startsAt);
+  const started = seal('report', { kind: 'playback.started', ...base(occurrence, startsAt) }, signer, {
+    now: new Date(),
+    ttlMs: 86_400_000,
+  });
+  const first = await send(started.body as PlaybackReport, started);
+  t.same(first.receipt.stored, [started.id], 'named as stored');
+  t.same(first.receipt.refused, []);
+  t.equal(await server.db.playbackReport.count({ where: { id: started.id } }), 1, 'and it is in the proof table');
+  const again = await send(started.body as PlaybackReport, started);
+  t.same(again.receipt.stored, [started.id], 'a resend is receipted too (the first receipt may have been lost)');
+  t.equal(await server.db.playbackReport.count({ where: { occurrenceId: occurrence } }), 1, 'stored once');
+});
+
+t.test('proofs that cannot be true are refused with a code, receipted as refused, and raise an alert when they keep coming', async (t) => {
+  const future = new Date(Date.now() + 36 * 60_000);
+  const ahead = await scheduleItem(server, media.id, STATION, future);
+  const r1 = await send({ kind: 'playback.started', ...base(ahead, future) });
+  t.same(r1.receipt.refused, [{ id: r1.id, code: 'FUTURE_AIRING' }], 'an airing 36 minutes ahead cannot have started');
+
+  const startsAt = new Date(Date.now() - 5000);
+  const now = await scheduleItem(server, media.id, STATION, startsAt);
+  const startedAt = new Date(Date.now() - 4000);
+  const r2 = await send({
+    kind: 'playback.completed',
+    ...base(now, startsAt),
+    startedAt: startedAt.toISOString(),
+    endedAt: new Date(startedAt.getTime() - 1000).toISOString(),
+    playedMs: 0,
+  });
+  t.same(r2.receipt.refused, [{ id: r2.id, code: 'ENDED_BEFORE_STARTED' }]);
+  const r3 = await send({
+    kind: 'playback.completed',
+    ...base(now, startsAt),
+    startedAt: startedAt.toISOString(),
+    endedAt: new Date(startedAt.getTime() + 2000).toISOString(),
+    playedMs: 60_000,
+  });
+  t.same(r3.receipt.refused, [{ id: r3.id, code: 'PLAYED_EXCEEDS_ELAPSED' }], '60 s of audio in 2 s of time');
+  const stored = await server.db.playbackReport.count({ where: { id: { in: [r1.id, r2.id, r3.id] } } });
+  t.equal(stored, 0, 'none of them is evidence');
+  const alerts = await api(server, 'GET', `/alerts?station=${STATION}&kind=refused_proofs`);
+  t.equal((alerts.body.items as unknown[]).length, 1, 'one open alert for the station');
+  t.match((alerts.body.items as { message: string }[])[0]?.message, /3 proofs refused as untrue/);
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  t.match(metrics, /result="FUTURE_AIRING"\} 1/, 'each refusal is counted by its code');
+});
+
+t.test('a message whose signature fails is never named in a receipt (nobody else can make a gateway drop a proof)', async (t) => {
+  const startsAt = new Date(Date.now() - 1000);
+  const occurrence = await scheduleItem(server, media.id, STATION, startsAt);
+  const forged = seal(
+    'report',
+    { kind: 'playback.started', ...base(occurrence, startsAt) },
+    { ...signer, privateKey: generateKeyPairSync('ed25519').privateKey },
+    {
+      now: new Date(),
+      ttlMs: 86_400_000,
+    },
+  );
+  await client.publishAsync(reportTopic(device), JSON.stringify(forged), { qos: 1 });
+  const genuine = await send({ kind: 'playback.started', ...base(occurrence, startsAt) });
+  t.same(genuine.receipt.stored, [genuine.id]);
+  t.notOk(
+    receipts.some((r) => r.stored.includes(forged.id) || r.refused.some((x) => x.id === forged.id)),
+    'the forged id appears in no receipt',
+  );
+});
+
+t.test('the rule: the clock tolerance is stated, and instants inside it are accepted', async (t) => {
+  const now = Date.parse('2026-12-01T10:00:00Z');
+  const r = (o: Partial<PlaybackReport>): PlaybackReport => ({
+    kind: 'playback.completed',
+    station: STATION,
+    occurrenceId: 'o',
+    sha256: 'a'.repeat(64),
+    scheduledAt: new Date(now).toISOString(),
+    startedAt: new Date(now - 60_000).toISOString(),
+    endedAt: new Date(now).toISOString(),
+    expectedMs: 60_000,
+    playedMs: 60_000,
+    ...o,
+  });
+  t.equal(CLOCK_TOLERANCE_MS, 120_000);
+  t.equal(untrueProof(r({}), new Date(now - 60_000), now), undefined, 'an honest proof');
+  t.equal(untrueProof(r({}), new Date(now + CLOCK_TOLERANCE_MS), now), undefined, 'an airing at the edge of the tolerance');
+  t.equal(untrueProof(r({}), new Date(now + CLOCK_TOLERANCE_MS + 1), now)?.code, 'FUTURE_AIRING');
+  t.equal(
+    untrueProof(r({ endedAt: new Date(now + CLOCK_TOLERANCE_MS + 1).toISOString() }), new Date(now - 60_000), now)?.code,
+    'FUTURE_PROOF',
+  );
+  t.equal(untrueProof(r({ playedMs: 62_000 }), new Date(now - 60_000), now), undefined, 'two seconds of counting slack');
+  t.equal(untrueProof(r({ playedMs: 62_001 }), new Date(now - 60_000), now)?.code, 'PLAYED_EXCEEDS_ELAPSED');
+});
