@@ -19,7 +19,7 @@ import { makeTone } from '../test/helpers/audio.ts';
 import { startTestServer, type TestServer, untilAcked, uploadApproved } from '../test/helpers/server.ts';
 import { figure, median } from './report.ts';
 
-const NATIONAL = join(dirname(fileURLToPath(import.meta.url)), '../../shared/data/vn-admin-units-2024-09.json');
+const NATIONAL = join(dirname(fileURLToPath(import.meta.url)), '../prisma/seed/vn-admin-units-2024-09.json');
 
 type National = {
   data: {

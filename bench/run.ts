@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   dispatch: async () => (await import('./dispatch.ts')).run(),
   agent: async () => (await import('./agent.ts')).run(),
   compliance: async () => (await import('./compliance.ts')).run(),
+  faults: async () => (await import('./faults.ts')).run(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

@@ -51,13 +51,28 @@ export async function makeAgent(opts: {
       }
     }
   });
-  /** Resolves with the first event (past or future) that matches. */
-  const waitFor = <T extends AgentEvent['type']>(type: T, pred: (e: Extract<AgentEvent, { type: T }>) => boolean = () => true) =>
-    new Promise<Extract<AgentEvent, { type: T }>>((resolve) => {
+  /** Resolves with the first event (past or future) that matches; fails, naming it, after `timeoutMs` of real time. */
+  const waitFor = <T extends AgentEvent['type']>(
+    type: T,
+    pred: (e: Extract<AgentEvent, { type: T }>) => boolean = () => true,
+    timeoutMs = 60_000,
+  ) =>
+    new Promise<Extract<AgentEvent, { type: T }>>((resolve, reject) => {
       const match = (e: AgentEvent) => e.type === type && pred(e as Extract<AgentEvent, { type: T }>);
       const seen = events.find(match);
       if (seen) return resolve(seen as Extract<AgentEvent, { type: T }>);
-      waiters.push({ pred: match, resolve: resolve as (e: AgentEvent) => void });
+      const waiter = {
+        pred: match,
+        resolve: (e: AgentEvent) => {
+          clearTimeout(timer);
+          resolve(e as Extract<AgentEvent, { type: T }>);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`no "${type}" event matching ${pred.toString().slice(0, 120)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.push(waiter);
     });
   return { agent, events, waitFor, dataDir };
 }

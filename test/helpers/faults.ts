@@ -411,10 +411,12 @@ console.log('spawned');`;
       });
     });
     const deadline = Date.now() + 10_000;
-    let before = mediaProcesses(out);
+    // The runner's own command line names the file too: only its ffmpeg counts.
+    const players = () => mediaProcesses(out).filter((p) => p.pid !== child.pid);
+    let before = players();
     while (!before.length && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-      before = mediaProcesses(out);
+      before = players();
     }
     const exited = once(child, 'exit');
     child.kill('SIGKILL');
@@ -425,6 +427,39 @@ console.log('spawned');`;
   } finally {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A reconnect storm: `gateways` simulated gateways (reconnecting with the agent's backoff) lose the server
+ * to kill -9 and come back once it has restarted. Measures from the restart being ready until every one
+ * is connected again.
+ */
+export async function reconnectStorm(opts: { gateways: number }): Promise<{ reconnectAllMs: number; restartMs: number }> {
+  const server = await serverProcess();
+  let sim: Simulator | undefined;
+  try {
+    // More gateways than stations: several gateways per station, as stations with many speaker points have.
+    const stations = await stationCodes(server, Math.min(opts.gateways, 500), 0);
+    sim = await simulatedGateways(
+      server,
+      Array.from({ length: opts.gateways }, (_, i) => stations[i % stations.length] as string),
+    );
+    const back = new Set<string>();
+    sim.onEvent((e) => {
+      if (e.type === 'reconnected') back.add(e.device);
+    });
+    await server.kill9();
+    const restarting = performance.now();
+    await server.start();
+    const ready = performance.now();
+    const all = sim.gateways;
+    await until(on(sim), () => all.every((g) => back.has(g.id) && g.connected), `all ${opts.gateways} gateways reconnected`, 600_000);
+    return { reconnectAllMs: performance.now() - ready, restartMs: ready - restarting };
+  } finally {
+    await sim?.stop();
+    await server.stop();
+    rmSync(server.dataDir, { recursive: true, force: true });
   }
 }
 
