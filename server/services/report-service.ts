@@ -91,6 +91,8 @@ export type ReportOutcome = 'stored' | 'duplicate' | 'rejected';
 type Result = { outcome: ReportOutcome; kind: string; id?: string };
 type Job = { type: 'report' | 'telemetry'; device: string; payload: Buffer; done: (r: Result) => void };
 type Opened = { job: Job; identity: DeviceIdentity; envelope: { id: string }; report?: PlaybackReport; telemetry?: Telemetry };
+/** A batch once opened: early verdicts, the messages that verified, and each known device's station code. */
+type Batch = { results: Map<Job, Result>; opened: Opened[]; stations: Map<string, string> };
 type Occ = { id: string; stationId: string; startsAt: Date; startWindowMs: number; durationMs: number };
 
 /** Batches opened ahead of the one being written. */
@@ -204,7 +206,7 @@ export class ReportService {
   }
 
   /** Signature, expiry and schema per message, with each device's enrolled key (one query for the batch). */
-  private async openBatch(batch: Job[]): Promise<{ results: Map<Job, Result>; opened: Opened[] }> {
+  private async openBatch(batch: Job[]): Promise<Batch> {
     const results = new Map<Job, Result>();
     const identities = await this.deps.devices.identifyMany([...new Set(batch.map((j) => j.device))]);
     const known: { job: Job; identity: DeviceIdentity }[] = [];
@@ -247,19 +249,21 @@ export class ReportService {
         ...(job.type === 'report' ? { report: body as PlaybackReport } : { telemetry: body as Telemetry }),
       });
     }
-    return { results, opened };
+    return { results, opened, stations: new Map([...identities].map(([device, id]) => [device, id.station.code])) };
   }
 
   /**
    * In the lane: the batch's occurrences in one query, then one transaction (retried when it fails);
    * every message answered, and receipts sent for what was committed or refused for good.
    */
-  private async store(batch: Job[], opening: Promise<{ results: Map<Job, Result>; opened: Opened[] }>): Promise<void> {
+  private async store(batch: Job[], opening: Promise<Batch>): Promise<void> {
     const { metrics, log } = this.deps;
     let results = new Map<Job, Result>();
+    let stations = new Map<string, string>();
     try {
-      const { results: early, opened } = await opening;
+      const { results: early, opened, stations: known } = await opening;
       results = early;
+      stations = known;
       const occurrences = await this.occurrences(opened.flatMap((o) => (o.report ? [o.report.occurrenceId] : [])));
       const now = this.deps.now().getTime();
       const accepted = opened.filter((o) => {
@@ -304,7 +308,7 @@ export class ReportService {
         }
     }
     for (const job of batch) job.done(results.get(job) ?? { outcome: 'rejected', kind: 'STORE_FAILED' });
-    await this.sendReceipts(batch, results);
+    await this.sendReceipts(batch, results, stations);
   }
 
   /** Runs a transaction, retrying it after each of the configured waits; the store is down while it fails. */
@@ -330,10 +334,10 @@ export class ReportService {
   }
 
   /** [P-3.8] One receipt per device of the batch: its reports now stored (or found stored) and those refused for good. */
-  private async sendReceipts(batch: Job[], results: Map<Job, Result>): Promise<void> {
+  private async sendReceipts(batch: Job[], results: Map<Job, Result>, stations: Map<string, string>): Promise<void> {
     const send = this.deps.receipt;
     if (!send) return;
-    const byDevice = new Map<string, { station?: string; stored: string[]; refused: { id: string; code: string }[] }>();
+    const byDevice = new Map<string, { stored: string[]; refused: { id: string; code: string }[] }>();
     for (const job of batch) {
       const r = results.get(job);
       if (job.type !== 'report' || !r?.id) continue;
@@ -344,11 +348,9 @@ export class ReportService {
       else entry.refused.push({ id: r.id, code: r.kind });
       byDevice.set(job.device, entry);
     }
-    if (!byDevice.size) return;
-    const stations = await this.deps.devices.identifyMany([...byDevice.keys()]);
     await Promise.all(
       [...byDevice].map(async ([device, { stored, refused }]) => {
-        const station = stations.get(device)?.station.code;
+        const station = stations.get(device);
         if (!station) return;
         const max = LIMITS.maxReceiptIds;
         for (let i = 0; i < Math.max(stored.length, refused.length); i += max) {
