@@ -335,20 +335,22 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       ...(broker ? { username: SERVER_MQTT_USER, password: serverMqttSecret } : {}),
       log,
       room: () => reports.room(),
+      handlers: {
+        report: async (device, payload) => {
+          await reports.handleReport(device, payload);
+        },
+        state: (device, payload) => reports.handleState(device, payload),
+        telemetry: async (device, payload) => {
+          await reports.handleTelemetry(device, payload);
+        },
+        reply: (device, payload) => commands.handleReply(device, payload),
+        ack: (device, payload) => dispatch.handleAck(device, payload),
+      },
     });
     stops.push({ name: 'mqtt link', stop: () => lazyLink.stop() });
     // Before the link closes: what was received is stored and its receipts go out.
     stops.push({ name: 'proof queue', stop: () => reports.drain() });
     stops.push({ name: 'pending commands', stop: async () => commands.close() });
-    link.on('report', async (station, payload) => {
-      await reports.handleReport(station, payload);
-    });
-    link.on('state', (station, payload) => reports.handleState(station, payload));
-    link.on('telemetry', async (device, payload) => {
-      await reports.handleTelemetry(device, payload);
-    });
-    link.on('reply', (station, payload) => commands.handleReply(station, payload));
-    link.on('ack', (device, payload) => dispatch.handleAck(device, payload));
     // Only now may gateways connect: every handler is subscribed and registered. On shutdown the public
     // listeners close first, so no new session starts while the rest stops.
     if (broker) {

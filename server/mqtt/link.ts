@@ -30,8 +30,13 @@ export async function startMqttLink(opts: {
    * (and PUBACKs this one) only when handleMessage calls back, so the broker keeps the rest meanwhile.
    */
   room?: () => Promise<void> | undefined;
+  /**
+   * Handlers in place before the connection opens: a persistent session on an external broker delivers what
+   * queued while the server was away as soon as it connects, before anything could be registered later.
+   */
+  handlers?: Partial<Record<DeviceChannel, TopicHandler>>;
 }): Promise<MqttLink> {
-  const handlers = new Map<DeviceChannel, TopicHandler>();
+  const handlers = new Map<DeviceChannel, TopicHandler>(Object.entries(opts.handlers ?? {}) as [DeviceChannel, TopicHandler][]);
   const client: MqttClient = connect(opts.url, {
     clientId: opts.clientId,
     username: opts.username,

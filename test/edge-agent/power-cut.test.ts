@@ -4,13 +4,15 @@
 // (two processes cannot share a fake one); every wait is on an event, never a sleep.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, watch } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import { makeTone } from '../helpers/audio.ts';
+import { untilJournal } from '../helpers/faults.ts';
 import { provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { deadline } from '../helpers/server-process.ts';
 
 const server = await startTestServer();
 t.teardown(() => server.stop());
@@ -40,23 +42,6 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
-/** Resolves when `file` in `dir` holds JSON satisfying `pred` (written by rename, so watch the folder). */
-function untilJournal(dir: string, pred: (j: { playedMs: number }) => boolean): Promise<{ playedMs: number }> {
-  return new Promise((resolve) => {
-    const watcher = watch(dir, () => {
-      try {
-        const j = JSON.parse(readFileSync(join(dir, 'now-playing.json'), 'utf8')) as { playedMs: number };
-        if (pred(j)) {
-          watcher.close();
-          resolve(j);
-        }
-      } catch {
-        // between the write and the rename
-      }
-    });
-  });
-}
-
 t.test('kill -9 mid-play, then restart: the item is reported as interrupted with what had aired', async (t) => {
   const station = 'HN-00049';
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'cut.wav'), { seconds: 8, frequency: 440 }));
@@ -64,7 +49,7 @@ t.test('kill -9 mid-play, then restart: the item is reported as interrupted with
   const common = ['--server', server.url, '--mqtt', server.mqttUrl, '--data-dir', dataDir];
   const first = startAgent(['--enroll-token', await provisionDevice(server, station), ...common], 'subscribed');
   t.teardown(() => killGroup(first.child));
-  await first.ready;
+  await deadline(first.ready, 60_000, 'the first agent to subscribe');
 
   const occurrenceId = await scheduleItem(server, media.id, station, Date.now() + 2000);
 
@@ -82,8 +67,8 @@ t.test('kill -9 mid-play, then restart: the item is reported as interrupted with
   );
   const second = startAgent(common, 'subscribed');
   t.teardown(() => killGroup(second.child));
-  await second.ready;
-  await done;
+  await deadline(second.ready, 60_000, 'the restarted agent to subscribe');
+  await deadline(done, 60_000, 'the interrupted end proof to be stored');
 
   const occurrence = await server.db.occurrence.findUniqueOrThrow({ where: { id: occurrenceId }, include: { reports: true } });
   t.equal(occurrence.status, 'partial', 'partial, not aired and not missed');

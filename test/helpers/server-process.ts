@@ -121,6 +121,15 @@ export async function serverProcess(
   return server;
 }
 
+/** `p`, or a failure naming `what` once `ms` have passed. */
+export function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves when `check()` holds, asking after each event `on` delivers; fails after `timeoutMs` with `what`. */
 export function until(on: (listener: () => void) => () => void, check: () => boolean, what: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -175,8 +175,12 @@ export async function provisionDevice(server: ApiTarget, station: string, body: 
  * Resolves once `done()` holds, asking again after each manifest ack the server records (one question
  * at a time; an ack arriving meanwhile asks once more), so nothing waits on a timer.
  */
-export function untilAcked(server: TestServer, done: () => Promise<boolean>): Promise<void> {
-  return new Promise<void>((resolve) => {
+export function untilAcked(server: TestServer, done: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      server.dispatch.events.off('ack', check);
+      reject(new Error(`untilAcked: the condition did not hold within ${timeoutMs} ms of manifest acks`));
+    }, timeoutMs);
     let checking = false;
     let again = false;
     const check = async (): Promise<void> => {
@@ -188,6 +192,7 @@ export function untilAcked(server: TestServer, done: () => Promise<boolean>): Pr
       const ok = await done();
       checking = false;
       if (ok) {
+        clearTimeout(timer);
         server.dispatch.events.off('ack', check);
         return resolve();
       }
