@@ -16,7 +16,7 @@ async function main() {
   try {
     config = loadAgentConfig(process.argv.slice(2), process.env);
   } catch (err) {
-    console.error(`loaphuong-agent: ${(err as Error).message}`);
+    console.error(`loaphuong-agent: ${(err as Error).message}\n(npm run agent -- --help lists the options)`);
     process.exit(2);
   }
   const zones = resolveZones(config.zones, config.alsaDevice);
