@@ -323,15 +323,14 @@ export class Agent {
     );
   }
 
+  /** A trusted server key by kid, unless past its validUntil. */
+  private readonly serverKey = (kid: string): KeyObject | undefined => {
+    const k = this.serverKeys.get(kid);
+    return k && (k.validUntil === undefined || k.validUntil > this.deps.clock.now()) ? k.key : undefined;
+  };
+
   private openFromServer<T extends BodyType>(payload: Buffer, type: T) {
-    return open(payload, type, {
-      keys: (kid) => {
-        const k = this.serverKeys.get(kid);
-        return k && (k.validUntil === undefined || k.validUntil > this.deps.clock.now()) ? k.key : undefined;
-      },
-      now: new Date(this.deps.clock.now()),
-      guard: this.serverGuard,
-    });
+    return open(payload, type, { keys: this.serverKey, now: new Date(this.deps.clock.now()), guard: this.serverGuard });
   }
 
   private async onManifest(payload: Buffer): Promise<void> {
@@ -975,13 +974,7 @@ export class Agent {
   /** [P-3.8] A signed storage receipt: what it lists is on the server's disk (or refused for good) and leaves the outbox. */
   private onReceipt(payload: Buffer): void {
     // No replay or sequence check: a receipt seen twice says the same, and it must not move the server's sequence.
-    const opened = open(payload, 'receipt', {
-      keys: (kid) => {
-        const k = this.serverKeys.get(kid);
-        return k && (k.validUntil === undefined || k.validUntil > this.deps.clock.now()) ? k.key : undefined;
-      },
-      now: new Date(this.deps.clock.now()),
-    });
+    const opened = open(payload, 'receipt', { keys: this.serverKey, now: new Date(this.deps.clock.now()) });
     if (!opened.ok || opened.body.station !== this.station) {
       this.deps.log.warn('receipt refused', opened.ok ? { station: opened.body.station } : { code: opened.code });
       return;
