@@ -120,6 +120,8 @@ export type AgentEvent =
   | { type: 'cached'; sha256: string }
   | { type: 'armed'; occurrenceId: string; at: number }
   | { type: 'started'; occurrenceId: string; at: number }
+  /** The player's first audio sample of an item came out at `at` (from its first measured second). */
+  | { type: 'on-air'; occurrenceId: string; at: number }
   | { type: 'finished'; occurrenceId: string; report: PlaybackReport }
   | { type: 'replied'; reply: Reply }
   /** The server's storage receipt named a report and it left the outbox ([P-3.8]); `refused` when it was refused for good. */
@@ -140,6 +142,8 @@ interface Airing {
   /** Zones a zone-stop silenced for the rest of this item; volume commands leave them silent. */
   muted?: Set<string>;
   why?: 'PREEMPTED' | 'INTERRUPTED' | 'STOPPED' | 'CANCELLED';
+  /** When the player's first sample came out, once its first second was measured. */
+  onAirAt?: number;
   ended: Promise<void>;
 }
 
@@ -644,7 +648,13 @@ export class Agent {
       fadeMs: this.options.fadeMs,
       durationMs: entry.media.durationMs,
       onProgress: (playedMs, level) => {
-        if (this.current === current) deps.store.saveNowPlaying({ ...journal, playedMs, level, checkpointAt: deps.clock.now() });
+        const now = deps.clock.now();
+        // The player emits in real time, so the first measured second began `playedMs` ago: that is when sound began.
+        if (!current.onAirAt) {
+          current.onAirAt = now - playedMs;
+          this.emit({ type: 'on-air', occurrenceId: entry.occurrenceId, at: current.onAirAt });
+        }
+        if (this.current === current) deps.store.saveNowPlaying({ ...journal, playedMs, level, checkpointAt: now });
       },
     });
     current.playback = playback;

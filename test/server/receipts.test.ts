@@ -17,9 +17,11 @@ import {
   seal,
   wallClockSequence,
 } from '#protocol';
-import { CLOCK_TOLERANCE_MS, untrueProof } from '../../server/services/report-service.ts';
+import { ProofLedger } from '../../server/db/proof-ledger.ts';
+import { CLOCK_TOLERANCE_MS, ReportService, untrueProof } from '../../server/services/report-service.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { api, deviceClient, provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { deadline } from '../helpers/server-process.ts';
 
 const server = await startTestServer();
 t.teardown(() => server.stop());
@@ -173,4 +175,26 @@ t.test('the rule: the clock tolerance is stated, and instants inside it are acce
   );
   t.equal(untrueProof(r({ playedMs: 62_000 }), new Date(now - 60_000), now), undefined, 'two seconds of counting slack');
   t.equal(untrueProof(r({ playedMs: 62_001 }), new Date(now - 60_000), now)?.code, 'PLAYED_EXCEEDS_ELAPSED');
+});
+
+t.test('the proof queue is bounded: past its bound the MQTT link is told to wait, until it has drained', async (t) => {
+  const ledger = new ProofLedger(join(server.dataDir, 'loaphuong.db'));
+  t.teardown(() => ledger.close());
+  const quiet = { info() {}, warn() {}, error() {} };
+  const reports = new ReportService({
+    db: server.db,
+    ledger,
+    devices: server.devices,
+    now: () => new Date(),
+    metrics: server.metrics,
+    log: quiet,
+    maxQueue: 4,
+  });
+  t.equal(reports.room(), undefined, 'room while the queue is short');
+  const handled = Array.from({ length: 4 }, () => reports.handleReport(device, Buffer.from('{"not":"a proof"}')));
+  const wait = reports.room();
+  t.ok(wait instanceof Promise, 'full: the link must wait before reading more');
+  await deadline(wait as Promise<void>, 20_000, 'the queue to drain');
+  t.same(await Promise.all(handled), ['rejected', 'rejected', 'rejected', 'rejected'], 'every queued message was answered');
+  t.equal(reports.room(), undefined, 'room again');
 });
