@@ -119,7 +119,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof AppError) {
-      if (err.statusCode >= 500) request.log.error({ err }, err.message);
+      if (err.statusCode >= 500) {
+        request.log.error({ err }, err.message);
+        // The cause is in the log under the request id; the answer names the id, never the internals.
+        return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, requestId: request.id } });
+      }
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, details: err.details } });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -139,7 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       return reply.status(err.statusCode).send({ error: { code, message: err.message } });
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal server error' } });
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal server error', requestId: request.id } });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),

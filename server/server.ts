@@ -2,7 +2,7 @@
 // them in reverse, each in its own try/catch so one failure does not keep the rest running.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,8 +86,17 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
   };
 
   try {
-    await mkdir(config.dataDir, { recursive: true });
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    // Password hashes, TOTP secrets and the signing keys live here: only the server's user may read them.
+    const dirMode = (await stat(config.dataDir)).mode & 0o777;
+    if (dirMode & 0o077)
+      log.warn({ dataDir: config.dataDir, mode: dirMode.toString(8) }, 'the data directory is readable by other users: chmod 700 it');
     const appliedMigrations = await applyMigrations(config.databaseFile);
+    // SQLite gives its -wal and -shm files the database file's mode, so this one chmod covers them too.
+    for (const file of [config.databaseFile, `${config.databaseFile}-wal`, `${config.databaseFile}-shm`])
+      await chmod(file, 0o600).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
     if (appliedMigrations.length) log.info({ migrations: appliedMigrations }, 'database migrated');
     const db = await openDatabase(config.databaseFile);
     stops.push({ name: 'database', stop: () => db.$disconnect() });
@@ -101,7 +110,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
 
     let broker: EmbeddedBroker | undefined;
     let link: MqttLink | undefined;
-    const ffmpegCheck = async () => {
+    // ffmpeg is probed once at start (and its answer reused): /health must stay cheap, and anyone may call it.
+    const probeFfmpeg = async () => {
       try {
         const r = await run({ cmd: config.ffmpegPath, args: ['-hide_banner', '-version'] }, { timeoutMs: 5000 });
         return r.code === 0 ? { ok: true, detail: r.stdout.split('\n')[0] } : { ok: false, detail: `exit ${r.code}` };
@@ -109,6 +119,10 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
         return { ok: false, detail: (err as Error).message };
       }
     };
+    const ffmpegHealth = await probeFfmpeg();
+    if (!ffmpegHealth.ok)
+      log.warn({ ffmpeg: config.ffmpegPath, detail: ffmpegHealth.detail }, 'ffmpeg does not run: uploads and TTS will fail');
+    const ffmpegCheck = async () => ffmpegHealth;
 
     // Late-bound: the app needs the link's state, the link's handlers need the services.
     const lazyLink: MqttLink = {

@@ -19,4 +19,6 @@ export const unprocessable = (code: string, message: string, details?: unknown) 
 export const conflict = (code: string, message: string) => new AppError(409, code, message);
 
 /** The shape of every error response. */
-export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional(), requestId: z.string().optional() }),
+});

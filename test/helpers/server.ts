@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { publicKeyHex } from '#protocol';
 import { loadConfig } from '../../server/config.ts';
+import type { Runner } from '../../server/media/process-runner.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
 
 export const TEST_ADMIN_PASSWORD = 'correct-horse-battery';
@@ -24,7 +25,7 @@ export interface TestServer extends RunningServer {
 
 /** The real server on a temporary data dir, ephemeral ports, silent logs. */
 export async function startTestServer(
-  opts: { now?: () => Date; env?: Record<string, string>; dataDir?: string } = {},
+  opts: { now?: () => Date; env?: Record<string, string>; dataDir?: string; run?: Runner } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-test-'));
   const config = loadConfig({
@@ -43,7 +44,7 @@ export async function startTestServer(
     LP_LOGINS_PER_MINUTE: '100000',
     ...opts.env,
   });
-  const server = await startServer(config, opts.now ? { now: opts.now } : {});
+  const server = await startServer(config, { ...(opts.now ? { now: opts.now } : {}), ...(opts.run ? { run: opts.run } : {}) });
   const res = await fetch(`${server.url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
 import { publicKeyHex, reportTopic } from '#protocol';
+import { type Runner, spawnRunner } from '../../server/media/process-runner.ts';
 import { makeSilence, makeTone } from '../helpers/audio.ts';
 import { matchExact } from '../helpers/match.ts';
 import { deviceClient, provisionDevice, startTestServer, upload, uploadApproved } from '../helpers/server.ts';
@@ -166,6 +167,35 @@ t.test('health degrades when ffmpeg is missing', async (t) => {
   const res = await fetch(`${broken.url}/health`);
   t.equal(res.status, 503);
   t.match(await res.json(), { status: 'degraded', ffmpeg: { ok: false } });
+});
+
+t.test('health is cheap: ffmpeg is probed once at start, never per call (anyone may call /health)', async (t) => {
+  const started: string[] = [];
+  const counting: Runner = (command, opts) => {
+    started.push(command.cmd);
+    return spawnRunner(command, opts);
+  };
+  const probed = await startTestServer({ run: counting });
+  t.teardown(() => probed.stop());
+  const atStart = started.length;
+  t.ok(atStart >= 1, 'probed at start');
+  const answers = await Promise.all(Array.from({ length: 50 }, () => fetch(`${probed.url}/health`).then((r) => r.status)));
+  t.same([...new Set(answers)], [200]);
+  t.equal(started.length, atStart, '50 calls started no program');
+});
+
+t.test('an unexpected failure answers a generic message and the request id, never the internals', async (t) => {
+  const failing = await startTestServer();
+  t.teardown(() => failing.stop());
+  // A real fault under a route: the database file's tables are gone from under the server.
+  await failing.db.$executeRawUnsafe('DROP TABLE "Playlist"');
+  const res = await fetch(`${failing.url}/api/v1/playlists`, { headers: failing.auth });
+  t.equal(res.status, 500);
+  const body = (await res.json()) as { error: { code: string; message: string; requestId?: string } };
+  t.equal(body.error.code, 'INTERNAL');
+  t.equal(body.error.message, 'internal server error');
+  t.match(body.error.requestId, /^[0-9a-f-]{36}$/, 'the id to find the cause in the log');
+  t.notMatch(JSON.stringify(body), /Playlist|sqlite|\/tmp|no such table/i, 'no table, engine or path in the answer');
 });
 
 t.test('metrics are served in the Prometheus text format', async (t) => {
