@@ -229,11 +229,12 @@ export class VirtualGateway {
     });
   }
 
-  private publish<T extends BodyType>(topic: string, type: T, body: BodyOf<T>, ttlMs = TTL_MS): string {
+  /** Seals and publishes a message; returns its envelope id and the payload as sent. */
+  private publish<T extends BodyType>(topic: string, type: T, body: BodyOf<T>, ttlMs = TTL_MS): { id: string; payload: string } {
     const envelope = seal(type, body, this.signer, { now: new Date(this.deps.clock.now()), ttlMs });
     const payload = JSON.stringify(envelope);
     this.mqtt?.publish(topic, payload, { qos: 1 });
-    return payload;
+    return { id: envelope.id, payload };
   }
 
   private onManifest(payload: Buffer): void {
@@ -302,8 +303,7 @@ export class VirtualGateway {
   }
 
   private report(body: BodyOf<'report'>): void {
-    const payload = this.publish(reportTopic(this.device), 'report', body, REPORT_TTL_MS);
-    const id = (JSON.parse(payload) as { id: string }).id;
+    const { id, payload } = this.publish(reportTopic(this.device), 'report', body, REPORT_TTL_MS);
     this.unreceipted.set(id, payload);
     if (!this.resendTimer) this.armResend();
     this.emit({ type: 'reported', device: this.device, occurrenceId: body.occurrenceId, kind: body.kind, id });

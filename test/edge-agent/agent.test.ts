@@ -5,7 +5,7 @@ import { connectAsync } from 'mqtt';
 import t from 'tap';
 import { ackTopic, type Manifest, manifestTopic, seal } from '#protocol';
 import { AudioCache } from '../../edge-agent/cache.ts';
-import { makeAgent, onlineAgent } from '../helpers/agent.ts';
+import { manifestEntry as entryOf, makeAgent, onlineAgent, signedManifest } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { matchExact } from '../helpers/match.ts';
@@ -18,20 +18,6 @@ t.teardown(() => server.stop());
 const schedule = (mediaId: unknown, station: string, startsAt: Date, extra: object = {}) =>
   scheduleItem(server, mediaId, station, startsAt, extra);
 
-type Uploaded = Record<string, unknown>;
-/** A manifest entry for an uploaded item, as the server would write it. */
-const entryOf = (media: Uploaded, occurrenceId: string, startsAt: number, priority: 'normal' | 'emergency' = 'normal') => ({
-  occurrenceId,
-  startsAt: new Date(startsAt).toISOString(),
-  priority,
-  media: {
-    sha256: media.sha256 as string,
-    path: `/blobs/${media.sha256}`,
-    durationMs: media.durationMs as number,
-    sizeBytes: media.sizeBytes as number,
-    codec: 'opus',
-  },
-});
 /** Signs a manifest with the server's key and publishes it to the device topic directly, bypassing the scheduler's own checks. */
 const publishManifest = async (station: string, body: Omit<Manifest, 'station' | 'generatedAt'>) => {
   const manifest = seal('manifest', { station, generatedAt: clock.date().toISOString(), ...body }, server.key.signer, {
@@ -87,20 +73,13 @@ t.test('a replayed, expired or tampered manifest is refused and the plan in forc
   const { device } = gw.agent.identity();
   const media = { sha256: 'a'.repeat(64), durationMs: 1000, sizeBytes: 10 };
   const signed = (version: number, opts: { issuedAt?: number } = {}) =>
-    JSON.stringify(
-      seal(
-        'manifest',
-        {
-          station,
-          version,
-          generatedAt: clock.date().toISOString(),
-          horizonUntil: new Date(clock.now() + 86_400_000).toISOString(),
-          entries: [entryOf(media, `occ-v${version}`, clock.now() + 3600_000)],
-        },
-        server.key.signer,
-        { now: new Date(opts.issuedAt ?? clock.now()), ttlMs: 3600_000 },
-      ),
-    );
+    signedManifest(server, {
+      station,
+      version,
+      entries: [entryOf(media, `occ-v${version}`, clock.now() + 3600_000)],
+      now: clock.now(),
+      ...opts,
+    });
   const publisher = await connectAsync(server.mqttUrl, { protocolVersion: 4, ...server.brokerLogin });
   t.teardown(() => publisher.endAsync());
   const send = (payload: string) => publisher.publishAsync(manifestTopic(device), payload, { qos: 1 });

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
-import { manifestTopic, receiptTopic, reportTopic, seal } from '#protocol';
-import { makeAgent, onlineAgent } from '../helpers/agent.ts';
+import { type ManifestEntry, manifestTopic, receiptTopic, reportTopic, seal } from '#protocol';
+import { makeAgent, manifestEntry, onlineAgent, signedManifest } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { stationCodes } from '../helpers/faults.ts';
@@ -21,34 +21,12 @@ const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
 t.teardown(() => server.stop());
 const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'r.wav'), { seconds: 2 }));
-const entry = (occurrenceId: string, startsAt: number, extra: object = {}) => ({
-  occurrenceId,
-  startsAt: new Date(startsAt).toISOString(),
-  priority: 'normal' as const,
-  media: {
-    sha256: media.sha256 as string,
-    path: `/blobs/${media.sha256}`,
-    durationMs: media.durationMs as number,
-    sizeBytes: media.sizeBytes as number,
-    codec: 'opus',
-  },
+const entry = (occurrenceId: string, startsAt: number, extra: Partial<ManifestEntry> = {}): ManifestEntry => ({
+  ...manifestEntry(media, occurrenceId, startsAt),
   ...extra,
 });
-const manifest = (station: string, version: number, entries: ReturnType<typeof entry>[]) =>
-  JSON.stringify(
-    seal(
-      'manifest',
-      {
-        station,
-        version,
-        generatedAt: clock.date().toISOString(),
-        horizonUntil: new Date(clock.now() + 86_400_000).toISOString(),
-        entries,
-      },
-      server.key.signer,
-      { now: clock.date(), ttlMs: 3600_000 },
-    ),
-  );
+const manifest = (station: string, version: number, entries: ManifestEntry[]) =>
+  signedManifest(server, { station, version, entries, now: clock.now() });
 const [first, second] = await stationCodes(server, 2, 450);
 const outbox = (dir: string) => readdirSync(join(dir, 'outbox')).filter((f) => f.endsWith('.json')).length;
 

@@ -1,12 +1,47 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ManifestEntry, seal } from '#protocol';
 import type { AgentEvent, AgentOptions } from '../../edge-agent/agent.ts';
 import { createGatewayAgent } from '../../edge-agent/wire.ts';
 import type { FakeClock } from './fake-clock.ts';
 import { provisionDevice, type TestServer } from './server.ts';
 
 const quiet = { info() {}, warn() {} };
+
+/** A manifest entry for an uploaded item, as the server would write it. */
+export const manifestEntry = (
+  media: Record<string, unknown>,
+  occurrenceId: string,
+  startsAt: number,
+  priority: ManifestEntry['priority'] = 'normal',
+): ManifestEntry => ({
+  occurrenceId,
+  startsAt: new Date(startsAt).toISOString(),
+  priority,
+  media: {
+    sha256: media.sha256 as string,
+    path: `/blobs/${media.sha256}`,
+    durationMs: media.durationMs as number,
+    sizeBytes: media.sizeBytes as number,
+    codec: 'opus',
+  },
+});
+
+/** A full manifest for one day ahead, signed with the server's key, as the payload a device receives; issued at `issuedAt` (default `now`). */
+export function signedManifest(
+  server: TestServer,
+  m: { station: string; version: number; entries: ManifestEntry[]; now: number; issuedAt?: number },
+): string {
+  const body = {
+    station: m.station,
+    version: m.version,
+    generatedAt: new Date(m.now).toISOString(),
+    horizonUntil: new Date(m.now + 86_400_000).toISOString(),
+    entries: m.entries,
+  };
+  return JSON.stringify(seal('manifest', body, server.key.signer, { now: new Date(m.issuedAt ?? m.now), ttlMs: 3600_000 }));
+}
 
 /**
  * A real agent (real MQTT, HTTP, ffmpeg null sink) on a fake clock. Without `dataDir` it is a new

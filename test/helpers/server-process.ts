@@ -101,22 +101,18 @@ export async function serverProcess(
       server.token = ((await res.json()) as { token: string }).token;
       server.auth.authorization = `Bearer ${server.token}`;
     },
-    async kill9() {
-      const child = server.child;
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      const child = server.child;
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
+    kill9: () => signal('SIGKILL'),
+    stop: () => signal('SIGTERM'),
     openDb: () => new Database(join(dataDir, 'loaphuong.db'), { readonly: true, fileMustExist: true }),
   };
+  /** Sends the running process a signal and waits for it to exit (nothing to do when none runs). */
+  async function signal(sig: NodeJS.Signals): Promise<void> {
+    const child = server.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill(sig);
+    await exited;
+  }
   await server.start();
   return server;
 }
