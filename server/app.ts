@@ -14,10 +14,14 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { SecretBox } from './auth/secret-box.ts';
+import type { LoginThrottle } from './auth/throttle.ts';
 import type { Db } from './db/client.ts';
 import { requireUser } from './http/auth.ts';
 import { AppError } from './http/errors.ts';
-import { Scopes } from './http/scope.ts';
+import { jsonBody } from './http/json-body.ts';
+import { bodyArrived, bodyDeadline, type ConnectionGuard, type HttpLimits, limitedServer } from './http/limits.ts';
+import { auditUnits, Scopes } from './http/scope.ts';
 import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';
 import type { Metrics } from './metrics.ts';
@@ -49,6 +53,7 @@ import { HealthService } from './services/health-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
+import type { RefusedRequests } from './services/refused-requests.ts';
 import type { ReportService } from './services/report-service.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
 import type { TtsService } from './services/tts-service.ts';
@@ -74,6 +79,17 @@ export interface AppDeps {
   maxUploadBytes: number;
   /** Logins one client address may attempt per minute. */
   loginsPerMinute: number;
+  /** /health and /metrics calls one address may make per minute. */
+  healthPerMinute: number;
+  /** Timeouts and the per-address connection cap (http/limits.ts). */
+  limits: HttpLimits;
+  connections: ConnectionGuard;
+  /** Failed logins slow and block their source (auth/throttle.ts). */
+  throttle: LoginThrottle;
+  /** Seals TOTP secrets at rest. */
+  secrets: SecretBox;
+  /** Where refused anonymous requests are counted (instead of the audit log). */
+  refused: RefusedRequests;
   /** Who may use the broker (for the external-broker hooks). */
   brokerAccess: BrokerAccess;
   /** Mounts the EMQX/RabbitMQ auth hooks under /broker/ when set. */
@@ -107,6 +123,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // JSON bodies are small; uploads go through multipart with their own limit.
     bodyLimit: 1024 * 1024,
     genReqId: () => crypto.randomUUID(),
+    // Node's HTTP server with header, whole-request and keep-alive timeouts, and a cap on the connections
+    // one address holds before authenticating (http/limits.ts).
+    serverFactory: limitedServer(deps.limits, deps.connections),
     // Errors raised by the router before any route runs (a malformed URL, a path parameter over 100
     // characters) answer in the API's error shape too.
     frameworkErrors: (err, _request, reply: FastifyReply) => {
@@ -116,6 +135,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // JSON bodies: nesting limited before parsing, prototype poisoning refused (http/json-body.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBody);
+  // A body must arrive within its deadline; uploads have their own guard (routes/media.ts).
+  app.addHook('onRequest', bodyDeadline(deps.limits));
+  app.addHook('preValidation', bodyArrived);
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof AppError) {
@@ -187,14 +212,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(fastifyMultipart, { limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 10 } });
   await app.register(fastifyStatic, { root: deps.blobs.dir, serve: false });
 
-  const auth = requireUser(deps.db, deps.now);
+  // A request that authenticated frees its connection from the per-address cap of anonymous ones.
+  const auth = requireUser(deps.db, deps.now, (request) => deps.connections.trust(request.raw.socket));
   // Every state-changing API request, and every read of compliance evidence (routes with config.audit:
   // reports, as-run, proof verification, the audit log itself), is appended to the audit log before its
   // answer goes out, so no change is acknowledged without its record. A failure to record fails the request.
+  // Refused requests by nobody signed in are counted instead (services/refused-requests.ts): strangers
+  // cannot grow the log.
   const audit = new AuditService({ db: deps.db });
   app.addHook('onSend', async (request, reply, payload) => {
     const evidence = request.routeOptions.config.audit === true;
     if ((!MUTATING.has(request.method) && !evidence) || !request.url.startsWith('/api/v1/')) return payload;
+    // Unmatched URLs share one label: a stranger's paths are not stored.
+    const route = request.routeOptions.url ?? '(no route)';
+    if (!request.user && reply.statusCode >= 400) {
+      deps.refused.count(request.ip, `${request.method} ${route}`, reply.statusCode);
+      return payload;
+    }
     let response: unknown = null;
     // A read of evidence records what was asked (the query), not the report it answered with, unless refused.
     if (
@@ -213,7 +247,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       user: request.user ? { id: request.user.id, username: request.user.username, role: request.user.role } : null,
       ip: request.ip,
       method: request.method,
-      route: request.routeOptions.url ?? request.url.split('?')[0] ?? '',
+      route,
       params: request.params,
       request: evidence ? request.query : request.isMultipart() ? { multipart: true } : request.body,
       status: reply.statusCode,
@@ -221,21 +255,35 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       before: request.auditChange?.before,
       after: request.auditChange?.after,
       requestId: request.id,
+      units: auditUnits(request.user),
     });
     return payload;
   });
 
   // Who may act where (http/scope.ts): every scoped route checks the user's unit subtree.
   const scopes = new Scopes({ db: deps.db, units: deps.units });
-  await app.register(opsRoutes, { health: deps.health, metrics: deps.metrics });
+  await app.register(opsRoutes, { health: deps.health, metrics: deps.metrics, perMinute: deps.healthPerMinute });
   if (deps.brokerHookSecret) await app.register(brokerHookRoutes, { access: deps.brokerAccess, secret: deps.brokerHookSecret });
   await app.register(consoleRoutes);
   await app.register(gatewayRoutes, { devices: deps.devices, key: deps.key, blobs: deps.blobs, now: deps.now });
-  await app.register(authRoutes, { db: deps.db, now: deps.now, loginsPerMinute: deps.loginsPerMinute, prefix: '/api/v1' });
+  await app.register(authRoutes, {
+    login: { db: deps.db, now: deps.now, throttle: deps.throttle, secrets: deps.secrets },
+    auth,
+    loginsPerMinute: deps.loginsPerMinute,
+    prefix: '/api/v1',
+  });
   await app.register(stationRoutes, { db: deps.db, dispatch: deps.dispatch, scopes, auth, prefix: '/api/v1' });
   await app.register(unitRoutes, { db: deps.db, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(deviceRoutes, { db: deps.db, devices: deps.devices, units: deps.units, scopes, auth, prefix: '/api/v1' });
-  await app.register(mediaRoutes, { jobs: deps.jobs, db: deps.db, tts: deps.tts, metrics: deps.metrics, auth, prefix: '/api/v1' });
+  await app.register(mediaRoutes, {
+    jobs: deps.jobs,
+    db: deps.db,
+    tts: deps.tts,
+    metrics: deps.metrics,
+    auth,
+    limits: deps.limits,
+    prefix: '/api/v1',
+  });
   await app.register(libraryRoutes, { db: deps.db, library: deps.library, scopes, auth, prefix: '/api/v1' });
   await app.register(playlistRoutes, { playlists: deps.playlists, scopes, auth, prefix: '/api/v1' });
   await app.register(userRoutes, { db: deps.db, now: deps.now, scopes, auth, prefix: '/api/v1' });
@@ -244,7 +292,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, prefix: '/api/v1' });
   const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
-  await app.register(auditRoutes, { audit, auth, prefix: '/api/v1' });
+  await app.register(auditRoutes, { audit, refused: deps.refused, scopes, auth, prefix: '/api/v1' });
   await app.register(keyRoutes, { db: deps.db, key: deps.key, dispatch: deps.dispatch, auth, prefix: '/api/v1' });
   await app.register(healthRoutes, { health, scopes, auth, prefix: '/api/v1' });
   return app;

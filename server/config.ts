@@ -25,6 +25,15 @@ export const ENV_KEYS = {
   LP_BROKER_HOOK_SECRET: 'brokerHookSecret',
   LP_LOGINS_PER_MINUTE: 'loginsPerMinute',
   LP_MAX_UPLOAD_BYTES: 'maxUploadBytes',
+  LP_BODY_TIMEOUT_MS: 'bodyTimeoutMs',
+  LP_UPLOAD_IDLE_TIMEOUT_MS: 'uploadIdleTimeoutMs',
+  LP_UPLOAD_TIMEOUT_MS: 'uploadTimeoutMs',
+  LP_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
+  LP_KEEP_ALIVE_TIMEOUT_MS: 'keepAliveTimeoutMs',
+  LP_ANONYMOUS_CONNECTIONS_PER_ADDRESS: 'anonymousConnectionsPerAddress',
+  LP_HEALTH_PER_MINUTE: 'healthPerMinute',
+  LP_MQTT_PENDING_CONNECTIONS: 'mqttPendingConnections',
+  LP_MQTT_CONNECT_TIMEOUT_MS: 'mqttConnectTimeoutMs',
   LP_MAX_DURATION_S: 'maxDurationS',
   LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
   LP_OPUS_COMPLEXITY: 'opusComplexity',
@@ -75,8 +84,31 @@ export const ConfigSchema = z.strictObject({
   mosquittoDir: z.string().min(1).optional(),
   /** External EMQX or RabbitMQ: enables the HTTP auth/ACL hooks under /broker/, which must present this secret. */
   brokerHookSecret: z.string().min(24).optional(),
-  /** Login attempts one client address may make per minute (on top of the per-account lockout). */
+  /** Login attempts one client address may make per minute (on top of the per-source throttle). */
   loginsPerMinute: z.coerce.number().int().min(1).max(100_000).default(30),
+  /** A request body other than an upload must arrive whole within this (slow-body attacks). */
+  bodyTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  /** An upload that sends nothing for this long is refused (408) and its partial file removed. */
+  uploadIdleTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** An upload must arrive whole within this (a 200 MB file at ~1 Mbit/s). */
+  uploadTimeoutMs: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(24 * 3600_000)
+    .default(30 * 60_000),
+  /** The request line and headers must arrive within this. */
+  headersTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /** HTTP connections one address may hold open before any of them has authenticated. */
+  anonymousConnectionsPerAddress: z.coerce.number().int().min(1).max(100_000).default(128),
+  /** /health calls one address may make per minute. */
+  healthPerMinute: z.coerce.number().int().min(1).max(1_000_000).default(300),
+  /** Embedded broker: connections that have not logged in yet, all addresses together; more are closed at once. */
+  mqttPendingConnections: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Embedded broker: a connection must send its CONNECT within this. */
+  mqttConnectTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
   maxUploadBytes: z.coerce
     .number()
     .int()

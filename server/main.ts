@@ -25,7 +25,10 @@ async function main() {
     lines.push(`  Seeded ${server.seed.units} units and ${server.seed.stations} stations (Hanoi, 2024 map)`);
   }
   if (server.seed.admin) {
-    lines.push(`  First administrator: ${server.seed.admin.username} / ${server.seed.admin.password}`, '  (shown once; store it now)');
+    lines.push(
+      `  First administrator: ${server.seed.admin.username}; password in ${server.seed.admin.passwordFile}`,
+      '  (readable by this user only; sign in, change it, then delete the file)',
+    );
   }
   console.log(`${lines.join('\n')}\n`);
 

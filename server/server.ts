@@ -2,7 +2,7 @@
 // them in reverse, each in its own try/catch so one failure does not keep the rest running.
 
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,12 +10,16 @@ import pino from 'pino';
 import { Piscina } from 'piscina';
 import { receiptTopic, seal } from '#protocol';
 import { type App, buildApp } from './app.ts';
+import { loadOrCreateSecretBox } from './auth/secret-box.ts';
+import { LoginThrottle } from './auth/throttle.ts';
+import { sealStoredTotpSecrets } from './auth/totp.ts';
 import type { OpenResult, OpenTask } from './compliance/open-worker.ts';
 import type { Config } from './config.ts';
 import { type Db, openDatabase } from './db/client.ts';
 import { applyMigrations } from './db/migrate.ts';
 import { ProofLedger } from './db/proof-ledger.ts';
 import { type SeedResult, seedIfEmpty } from './db/seed.ts';
+import { ConnectionGuard, type HttpLimits } from './http/limits.ts';
 import { loadOrCreateServerKey, type ServerKey } from './keys.ts';
 import { createBlobStore } from './media/blob-store.ts';
 import { type Runner, spawnRunner } from './media/process-runner.ts';
@@ -31,6 +35,7 @@ import { JobService } from './services/job-service.ts';
 import { LibraryService } from './services/library-service.ts';
 import { MediaService } from './services/media-service.ts';
 import { PlaylistService } from './services/playlist-service.ts';
+import { RefusedRequests } from './services/refused-requests.ts';
 import { ReportService } from './services/report-service.ts';
 import { ScheduleService } from './services/schedule-service.ts';
 import { TtsService } from './services/tts-service.ts';
@@ -105,6 +110,16 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       : { seeded: false, units: 0, stations: 0 };
 
     const key = loadOrCreateServerKey(config.dataDir, () => now().getTime());
+    // TOTP secrets are sealed with a key file beside the signing keys; any stored in clear are sealed now.
+    const secrets = loadOrCreateSecretBox(config.dataDir);
+    const sealed = await sealStoredTotpSecrets(db, secrets);
+    if (sealed) log.info({ users: sealed }, 'sealed TOTP secrets stored in clear');
+    if (seed.admin) {
+      // The first administrator's password goes to a file only the server's user reads, never to the log.
+      seed.admin.passwordFile = join(config.dataDir, 'first-admin-password.txt');
+      await writeFile(seed.admin.passwordFile, `${seed.admin.username}\n${seed.admin.password}\n`, { mode: 0o600 });
+      await chmod(seed.admin.passwordFile, 0o600);
+    }
     const metrics = createMetrics();
     const blobs = await createBlobStore(join(config.dataDir, 'blobs'));
 
@@ -285,6 +300,19 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
           : undefined
         : { username: SERVER_MQTT_USER, password: serverMqttSecret },
     });
+    const limits: HttpLimits = {
+      bodyTimeoutMs: config.bodyTimeoutMs,
+      uploadIdleTimeoutMs: config.uploadIdleTimeoutMs,
+      uploadTimeoutMs: config.uploadTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      anonymousConnectionsPerAddress: config.anonymousConnectionsPerAddress,
+    };
+    const connections = new ConnectionGuard(limits.anonymousConnectionsPerAddress);
+    const throttle = new LoginThrottle({ db, now });
+    const refused = new RefusedRequests({ db, now, log });
+    refused.start();
+    stops.push({ name: 'refused-request counts', stop: () => refused.stop() });
     const app = await buildApp({
       db,
       now,
@@ -303,6 +331,12 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       metrics,
       maxUploadBytes: config.maxUploadBytes,
       loginsPerMinute: config.loginsPerMinute,
+      healthPerMinute: config.healthPerMinute,
+      limits,
+      connections,
+      throttle,
+      secrets,
+      refused,
       brokerAccess,
       brokerHookSecret: config.brokerHookSecret,
       logger: log.child({ part: 'http' }),
@@ -336,6 +370,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
         wsPath: config.mqttWsPath,
         // [P-2.6] Who may do what follows from who logged in: the server, a device, or (when allowed) a read-only observer.
         authenticate: (clientId, username, password) => brokerAccess.authenticate(clientId, username, password),
+        maxPending: config.mqttPendingConnections,
+        connectTimeoutMs: config.mqttConnectTimeoutMs,
         log,
       });
       const started = broker;
@@ -384,6 +420,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     // Proof windows close and offline stations raise alerts within a minute, whoever is looking.
     const sweeper = setInterval(() => {
       reports.sweep().catch((err: Error) => log.error({ err }, 'as-run sweep failed'));
+      throttle.sweep().catch((err: Error) => log.error({ err }, 'forgetting old login failures failed'));
+      refused.sweep().catch((err: Error) => log.error({ err }, 'deleting old refused-request counts failed'));
       dispatch.republishUnacknowledged().catch((err: Error) => log.error({ err }, 'republishing unacknowledged plans failed'));
     }, 60_000);
     sweeper.unref();

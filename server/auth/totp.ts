@@ -1,6 +1,8 @@
 // RFC 6238 time-based one-time passwords (otpauth): 6 digits, 30-second steps, SHA-1 — what every
 // authenticator app speaks. The clock is the caller's (injected), and a code is accepted at most once.
 import { Secret, TOTP } from 'otpauth';
+import type { Db } from '../db/client.ts';
+import { SecretBox } from './secret-box.ts';
 
 const PERIOD_S = 30;
 const totp = (secret: string, label = '') =>
@@ -28,4 +30,19 @@ export function acceptTotp(secret: string, code: string, at: Date, lastStep: num
   if (delta === null) return null;
   const step = Math.floor(at.getTime() / 1000 / PERIOD_S) + delta;
   return lastStep !== null && step <= lastStep ? null : step;
+}
+
+/** The purpose a user's TOTP secret is sealed for: a sealed secret copied to another user does not open. */
+export const totpPurpose = (userId: string) => `totp:${userId}`;
+
+/** Seals TOTP secrets stored in clear (a database from before secrets were sealed); returns how many. */
+export async function sealStoredTotpSecrets(db: Db, box: SecretBox): Promise<number> {
+  const users = await db.user.findMany({ where: { totpSecret: { not: null } }, select: { id: true, totpSecret: true } });
+  let sealed = 0;
+  for (const u of users) {
+    if (!u.totpSecret || SecretBox.isSealed(u.totpSecret)) continue;
+    await db.user.update({ where: { id: u.id }, data: { totpSecret: box.seal(u.totpSecret, totpPurpose(u.id)) } });
+    sealed++;
+  }
+  return sealed;
 }

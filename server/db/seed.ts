@@ -20,7 +20,8 @@ export interface SeedResult {
   seeded: boolean;
   units: number;
   stations: number;
-  admin?: { username: string; password: string };
+  /** The first administrator; the server writes the password to passwordFile (0600) and never logs it. */
+  admin?: { username: string; password: string; passwordFile?: string };
 }
 
 /** Station code for a commune: "HN-" and the national commune code. */

@@ -1,9 +1,11 @@
 // Who is calling: bearer-token sessions (password, then a TOTP code when the user has turned it on;
-// lockout after repeated failures) and long-lived API tokens for integrations. Each user acts within a
+// failures throttle their source, auth/throttle.ts) and long-lived API tokens for integrations. Each user acts within a
 // unit subtree (http/scope.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hashPassword, newToken, sha256, verifyPassword } from '../auth/passwords.ts';
-import { acceptTotp } from '../auth/totp.ts';
+import type { SecretBox } from '../auth/secret-box.ts';
+import type { LoginThrottle } from '../auth/throttle.ts';
+import { acceptTotp, totpPurpose } from '../auth/totp.ts';
 import type { Db } from '../db/client.ts';
 import { AppError } from './errors.ts';
 
@@ -28,44 +30,47 @@ const unauthorized = () => new AppError(401, 'UNAUTHORIZED', 'a valid bearer tok
 // Verifying against a fixed hash when the user is unknown keeps response time from telling which usernames exist.
 let dummyHash: Promise<string> | undefined;
 
-/** Failed logins in a row that lock an account, and for how long: guessing stays at ~20 tries an hour. */
-export const LOCKOUT = { failures: 5, forMs: 15 * 60_000 };
-
 /** Prefix of API tokens, so a token's kind is known before any lookup. */
 export const API_TOKEN_PREFIX = 'lpt_';
 
-export async function login(db: Db, now: Date, username: string, password: string, totp?: string) {
+/** What a login needs: the database, the clock, the per-source throttle and the key TOTP secrets are sealed with. */
+export interface LoginDeps {
+  db: Db;
+  now: () => Date;
+  throttle: LoginThrottle;
+  secrets: SecretBox;
+}
+
+export async function login(deps: LoginDeps, address: string, username: string, password: string, totp?: string) {
+  const { db, throttle, secrets } = deps;
+  const now = deps.now();
+  // A source that failed too often waits before its password is even checked; other sources do not.
+  await throttle.check(username, address);
   const user = await db.user.findUnique({ where: { username } });
-  if (user?.lockedUntil && user.lockedUntil > now)
-    throw new AppError(429, 'ACCOUNT_LOCKED', `too many failed logins; try again after ${user.lockedUntil.toISOString()}`);
   dummyHash ??= hashPassword('not-a-password');
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
-  // Counted in the database (atomically), so concurrent guesses all count; wrong one-time codes too.
-  const failed = async (id: string) => {
-    const { failedLogins } = await db.user.update({ where: { id }, data: { failedLogins: { increment: 1 } } });
-    if (failedLogins >= LOCKOUT.failures)
-      await db.user.update({ where: { id }, data: { failedLogins: 0, lockedUntil: new Date(now.getTime() + LOCKOUT.forMs) } });
-  };
-  if (user && !ok) await failed(user.id);
-  if (!user || !ok) throw new AppError(401, 'BAD_CREDENTIALS', 'wrong username or password');
+  if (!user || !ok) {
+    await throttle.failed(username, address);
+    throw new AppError(401, 'BAD_CREDENTIALS', 'wrong username or password');
+  }
   if (user.totpEnabledAt && user.totpSecret) {
     if (!totp) throw new AppError(401, 'TOTP_REQUIRED', 'this account needs the 6-digit code from its authenticator app (totp)');
-    const step = acceptTotp(user.totpSecret, totp, now, user.totpLastStep);
+    const step = acceptTotp(secrets.open(user.totpSecret, totpPurpose(user.id)), totp, now, user.totpLastStep);
     // The step is recorded only if no other login recorded one meanwhile: a code works once.
     const claimed =
       step === null
         ? 0
         : (await db.user.updateMany({ where: { id: user.id, totpLastStep: user.totpLastStep }, data: { totpLastStep: step } })).count;
     if (!claimed) {
-      await failed(user.id);
+      await throttle.failed(username, address);
       throw new AppError(401, 'BAD_TOTP', 'wrong, expired or already used one-time code');
     }
   }
-  if (user.failedLogins || user.lockedUntil) await db.user.update({ where: { id: user.id }, data: { failedLogins: 0, lockedUntil: null } });
+  await throttle.succeeded(username, address);
   const { token, hash } = newToken();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
   await db.session.create({ data: { tokenHash: hash, userId: user.id, expiresAt } });
-  return { token, expiresAt, user: { id: user.id, username: user.username, role: user.role } };
+  return { token, expiresAt, user: { id: user.id, username: user.username, role: user.role, unitId: user.unitId } };
 }
 
 /** Ends the session the token belongs to; the token is refused from then on. */
@@ -82,7 +87,8 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 /** Last-use times of API tokens are written at most this often (not on every request). */
 const TOKEN_USE_RESOLUTION_MS = 60_000;
 
-export function requireUser(db: Db, now: () => Date) {
+/** The onRequest hook of every signed-in route; `authenticated` hears of each request that passed. */
+export function requireUser(db: Db, now: () => Date, authenticated: (request: FastifyRequest) => void = () => {}) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request);
     if (!token) throw unauthorized();
@@ -93,11 +99,13 @@ export function requireUser(db: Db, now: () => Date) {
       if (!api.lastUsedAt || at.getTime() - api.lastUsedAt.getTime() >= TOKEN_USE_RESOLUTION_MS)
         await db.apiToken.update({ where: { id: api.id }, data: { lastUsedAt: at } });
       request.user = { id: api.user.id, username: api.user.username, role: api.user.role, unitId: api.user.unitId };
+      authenticated(request);
       return;
     }
     const session = await db.session.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });
     if (!session || session.revokedAt || session.expiresAt.getTime() <= at.getTime()) throw unauthorized();
     request.user = { id: session.user.id, username: session.user.username, role: session.user.role, unitId: session.user.unitId };
+    authenticated(request);
   };
 }
 

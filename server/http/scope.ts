@@ -46,6 +46,17 @@ export function requireCapability(capability: Capability) {
   };
 }
 
+/** The units each request's scope checks named (by its user object, one per request): what its audit row is about. */
+const touched = new WeakMap<AuthUser, Set<string>>();
+
+/** The units a request acted on or read: those its scope checks named, else the user's own unit. */
+export function auditUnits(user: AuthUser | undefined): string[] {
+  if (!user) return [];
+  const units = touched.get(user);
+  if (units?.size) return [...units];
+  return user.unitId ? [user.unitId] : [];
+}
+
 /** Something owned by a unit (null = nobody's, i.e. the province's). */
 interface Owned {
   unitId: string | null;
@@ -64,9 +75,15 @@ export class Scopes {
 
   /** Refuses unless every unit lies in the user's subtree (a unit of null is nobody's but a whole-tree user's). */
   async units(user: AuthUser | undefined, unitIds: Iterable<string | null>, what: string): Promise<void> {
+    const ids = [...unitIds];
+    if (user) {
+      const seen = touched.get(user) ?? new Set<string>();
+      for (const id of ids) if (id) seen.add(id);
+      touched.set(user, seen);
+    }
     const mine = await this.subtree(user);
     if (!mine) return;
-    for (const id of unitIds) if (!id || !mine.has(id)) throw forbidden('OUT_OF_SCOPE', `${what} is outside your unit`);
+    for (const id of ids) if (!id || !mine.has(id)) throw forbidden('OUT_OF_SCOPE', `${what} is outside your unit`);
   }
 
   /** A Prisma filter keeping rows whose `unitId` lies in the user's subtree ({} for a whole-tree user). */

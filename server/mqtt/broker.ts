@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { type MqttPrincipal, mayPublish, maySubscribe } from '#protocol';
+import { PACKET_CAPS, PacketScanner } from './packet-guard.ts';
 
 export interface EmbeddedBroker {
   /** The public MQTT port (TCP); listening only once open() was called. */
@@ -20,6 +21,8 @@ export interface EmbeddedBroker {
   clients(): number;
   /** Closes a connected client's session now (a revoked device). */
   disconnect(clientId: string): void;
+  /** Connections that have not logged in yet, and how many were closed for a packet over its cap or too many pending. */
+  guard(): { pending: number; oversized: number; overflow: number };
   stop(): Promise<void>;
 }
 
@@ -31,10 +34,46 @@ export async function startEmbeddedBroker(opts: {
   wsPath: string;
   /** Decides a CONNECT (username and password as given, absent for an anonymous client): who it is, or null. */
   authenticate: (clientId: string, username: string | undefined, password: string | undefined) => Promise<MqttPrincipal | null>;
+  /** Connections not logged in yet, all addresses together; past it new ones are closed at once. */
+  maxPending: number;
+  /** A connection must send its CONNECT within this. */
+  connectTimeoutMs: number;
   log: { warn(obj: object, msg: string): void };
 }): Promise<EmbeddedBroker> {
   const principals = new WeakMap<Client, MqttPrincipal>();
+  // Each connection's byte stream is read by a packet scanner before the broker parses it (packet-guard.ts).
+  const sessions = new WeakMap<object, { loggedIn: boolean; release(): void }>();
+  const counts = { pending: 0, oversized: 0, overflow: 0 };
+  const guarded = (conn: Duplex, destroy: () => void, address: string | undefined): boolean => {
+    if (counts.pending >= opts.maxPending) {
+      counts.overflow++;
+      destroy();
+      return false;
+    }
+    counts.pending++;
+    let released = false;
+    const state = {
+      loggedIn: false,
+      release() {
+        if (released) return;
+        released = true;
+        counts.pending--;
+      },
+    };
+    sessions.set(conn, state);
+    const scanner = new PacketScanner(() => state.loggedIn);
+    conn.on('data', (chunk: Buffer) => {
+      const violation = scanner.feed(chunk);
+      if (!violation) return;
+      counts.oversized++;
+      opts.log.warn({ address, ...violation }, 'mqtt connection closed: packet refused before parsing');
+      destroy();
+    });
+    conn.once('close', () => state.release());
+    return true;
+  };
   const aedes = await Aedes.createBroker({
+    connectTimeout: opts.connectTimeoutMs,
     // Deliveries in flight before aedes queues; its queue drains recursively and overflows the stack when
     // thousands of gateways publish at once (moscajs/aedes#193, mcollina/mqemitter#204), so keep it wide.
     concurrency: 20_000,
@@ -43,6 +82,11 @@ export async function startEmbeddedBroker(opts: {
         (principal) => {
           if (principal) {
             principals.set(client, principal);
+            const session = sessions.get(client.conn);
+            if (session) {
+              session.loggedIn = true;
+              session.release();
+            }
             return done(null, true);
           }
           // CONNACK 4: bad user name or password.
@@ -74,7 +118,7 @@ export async function startEmbeddedBroker(opts: {
   const accept = (socket: Socket) => {
     // Nagle adds 40-90 ms to each QoS 1 round trip ([DESIGN §3]).
     socket.setNoDelay(true);
-    aedes.handle(socket);
+    if (guarded(socket, () => socket.destroy(), socket.remoteAddress)) aedes.handle(socket);
   };
   // The server's own link connects here first, on loopback: no gateway session exists before the server
   // has subscribed and registered its handlers (a report PUBACKed to nobody would be lost).
@@ -87,7 +131,10 @@ export async function startEmbeddedBroker(opts: {
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== opts.wsPath) return;
     (socket as Socket).setNoDelay(true);
-    wss?.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
+    wss?.handleUpgrade(req, socket, head, (ws) => {
+      const stream = createWebSocketStream(ws);
+      if (guarded(stream, () => ws.terminate(), req.socket.remoteAddress)) aedes.handle(stream, req);
+    });
   };
   let port = opts.port;
   const closeListeners = async () => {
@@ -105,12 +152,14 @@ export async function startEmbeddedBroker(opts: {
       await once(tcp, 'listening');
       port = (tcp.address() as AddressInfo).port;
       if (opts.httpServer) {
-        wss = new WebSocketServer({ noServer: true });
+        // One WebSocket message carries at most one packet's worth (a packet over several is caught by the scanner).
+        wss = new WebSocketServer({ noServer: true, maxPayload: PACKET_CAPS.publish + 16 });
         opts.httpServer.on('upgrade', upgrade);
       }
     },
     closeListeners,
     clients: () => aedes.connectedClients,
+    guard: () => ({ ...counts }),
     // aedes keeps connected clients by id in `clients`; its type definitions leave it out.
     disconnect: (clientId) => (aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[clientId]?.close(),
     async stop() {

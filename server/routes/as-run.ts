@@ -1,4 +1,4 @@
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DISCREPANCIES, AS_RUN_STATUSES as STATUSES } from '../compliance/as-run.ts';
@@ -40,7 +40,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
   asRun: AsRunService;
   reports: ReportService;
   scopes: Scopes;
-  auth: preHandlerAsyncHookHandler;
+  auth: onRequestAsyncHookHandler;
 }> = async (app, { asRun, reports, scopes, auth }) => {
   /** A user reads within their unit: a unit asked for must lie in it, none asked for means theirs; a station must too. */
   const scoped = async <Q extends { unit?: string; station?: string }>(user: AuthUser | undefined, q: Q): Promise<Q> => {
@@ -51,7 +51,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/stations/:code/proofs/:day/verify',
     {
-      preHandler: auth,
+      onRequest: auth,
       config: { audit: true },
       schema: {
         tags: ['compliance'],
@@ -93,7 +93,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/compliance/report',
     {
-      preHandler: auth,
+      onRequest: auth,
       config: { audit: true },
       schema: {
         tags: ['compliance'],
@@ -142,7 +142,7 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/as-run',
     {
-      preHandler: auth,
+      onRequest: auth,
       config: { audit: true },
       schema: {
         tags: ['compliance'],

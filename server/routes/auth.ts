@@ -1,21 +1,22 @@
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { acceptTotp, newTotpSecret, TOTP_OFF } from '../auth/totp.ts';
-import type { Db } from '../db/client.ts';
-import { bearerToken, LOCKOUT, login, logout, requireUser } from '../http/auth.ts';
+import { THROTTLE } from '../auth/throttle.ts';
+import { acceptTotp, newTotpSecret, TOTP_OFF, totpPurpose } from '../auth/totp.ts';
+import { bearerToken, type LoginDeps, login, logout } from '../http/auth.ts';
 import { AppError, badRequest, conflict, ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 
-export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; loginsPerMinute: number }> = async (
+export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onRequestAsyncHookHandler; loginsPerMinute: number }> = async (
   app,
-  { db, now, loginsPerMinute },
+  { login: deps, auth, loginsPerMinute },
 ) => {
-  const auth = requireUser(db, now);
+  const { db, now, secrets } = deps;
   const code = z.object({ code: z.string().max(10) });
   app.post(
     '/auth/login',
     {
-      // Per client address, on top of the per-account lockout: guessing across many accounts is slowed too.
+      // Per client address, on top of the per-source throttle: a flood of tries is cut short before any password check.
       config: { rateLimit: { max: loginsPerMinute, timeWindow: 60_000 } },
       schema: {
         tags: ['auth'],
@@ -35,18 +36,26 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; logins
           429: ErrorBody,
         },
         description:
-          `After ${LOCKOUT.failures} wrong passwords or codes in a row the account is locked for ${LOCKOUT.forMs / 60_000} minutes (429 ACCOUNT_LOCKED). ` +
+          `Failures throttle their source, never the account: after ${THROTTLE.freeFailures} wrong passwords or codes for an account from one address, ` +
+          `each next try from there waits twice as long (429 LOGIN_THROTTLED, details.retryAfterS), up to ${THROTTLE.maxDelayMs / 60_000} minutes; ` +
+          `${THROTTLE.sourceFailures} failures from one address within ${THROTTLE.sourceWindowMs / 60_000} minutes block it for ${THROTTLE.sourceBlockMs / 60_000} (429 SOURCE_BLOCKED). ` +
+          'The owner signing in from another address is not held up. ' +
           `One address may try ${loginsPerMinute} logins a minute (429 RATE_LIMITED). With TOTP on, a login without totp answers 401 TOTP_REQUIRED; ` +
           'a wrong, expired or reused code 401 BAD_TOTP.',
       },
     },
-    async (request) => login(db, now(), request.body.username, request.body.password, request.body.totp),
+    async (request) => {
+      const session = await login(deps, request.ip, request.body.username, request.body.password, request.body.totp);
+      // The audit row of a login names who signed in.
+      request.user = session.user;
+      return session;
+    },
   );
 
   app.post(
     '/auth/totp/setup',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['auth'],
         summary: 'Start two-factor sign-in: a new TOTP secret and its otpauth:// URI (for a QR code); on once confirmed',
@@ -60,7 +69,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; logins
       const { secret, uri } = newTotpSecret(user.username);
       const { count } = await db.user.updateMany({
         where: { id: user.id, totpEnabledAt: null },
-        data: { totpSecret: secret, totpLastStep: null },
+        data: { totpSecret: secrets.seal(secret, totpPurpose(user.id)), totpLastStep: null },
       });
       if (!count) throw conflict('TOTP_ENABLED', 'two-factor sign-in is already on; turn it off first');
       return { secret, uri };
@@ -70,14 +79,14 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; logins
   const confirm = async (userId: string, given: string) => {
     const u = await db.user.findUniqueOrThrow({ where: { id: userId } });
     if (!u.totpSecret) throw conflict('TOTP_NOT_SET_UP', 'start with POST /auth/totp/setup');
-    const step = acceptTotp(u.totpSecret, given, now(), u.totpLastStep);
+    const step = acceptTotp(secrets.open(u.totpSecret, totpPurpose(u.id)), given, now(), u.totpLastStep);
     if (step === null) throw badRequest('BAD_TOTP', 'wrong, expired or already used one-time code');
     return { user: u, step };
   };
   app.post(
     '/auth/totp/enable',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['auth'],
         summary: 'Turn two-factor sign-in on with a code from the authenticator app (proves the secret was stored)',
@@ -97,7 +106,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; logins
   app.post(
     '/auth/totp/disable',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['auth'],
         summary: 'Turn two-factor sign-in off (needs a current code; an administrator can reset a lost one)',
@@ -118,7 +127,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; logins
   app.post(
     '/auth/logout',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['auth'],
         summary: 'End this session: its bearer token is refused from now on',

@@ -36,7 +36,7 @@ export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; sec
     '/broker/emqx/auth',
     {
       ...quiet,
-      preHandler: emqxGuard,
+      onRequest: emqxGuard,
       schema: { hide: true, body: z.object({ username: field.optional(), password: field.optional(), clientid: field.optional() }) },
     },
     async (request) => {
@@ -50,7 +50,7 @@ export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; sec
     '/broker/emqx/acl',
     {
       ...quiet,
-      preHandler: emqxGuard,
+      onRequest: emqxGuard,
       schema: {
         hide: true,
         body: z.object({
@@ -81,7 +81,7 @@ export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; sec
     `${rabbit}/user`,
     {
       ...quiet,
-      preHandler: guard,
+      onRequest: guard,
       schema: { hide: true, querystring: z.object({ username: field, password: field, client_id: field.optional() }) },
     },
     async (request, reply) => {
@@ -92,7 +92,7 @@ export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; sec
   );
   app.get(
     `${rabbit}/vhost`,
-    { ...quiet, preHandler: guard, schema: { hide: true, querystring: z.object({ username: field }).loose() } },
+    { ...quiet, onRequest: guard, schema: { hide: true, querystring: z.object({ username: field }).loose() } },
     async (request, reply) => {
       reply.type('text/plain');
       return text((await access.principal(undefined, request.query.username)) !== null);
@@ -103,7 +103,7 @@ export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; sec
     `${rabbit}/resource`,
     {
       ...quiet,
-      preHandler: guard,
+      onRequest: guard,
       schema: { hide: true, querystring: z.object({ username: field, resource: field, name: field }).loose() },
     },
     async (request, reply) => {
@@ -117,7 +117,7 @@ export const brokerHookRoutes: FastifyPluginAsyncZod<{ access: BrokerAccess; sec
     `${rabbit}/topic`,
     {
       ...quiet,
-      preHandler: guard,
+      onRequest: guard,
       schema: {
         hide: true,
         querystring: z

@@ -1,4 +1,4 @@
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Reply } from '#protocol';
@@ -7,14 +7,14 @@ import { bearer } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
 import type { CommandService } from '../services/command-service.ts';
 
-export const commandRoutes: FastifyPluginAsyncZod<{ commands: CommandService; scopes: Scopes; auth: preHandlerAsyncHookHandler }> = async (
+export const commandRoutes: FastifyPluginAsyncZod<{ commands: CommandService; scopes: Scopes; auth: onRequestAsyncHookHandler }> = async (
   app,
   { commands, scopes, auth },
 ) => {
   app.post(
     '/stations/:code/commands',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['commands'],
         summary: "Send a remote command to a station's gateway and wait for its reply",

@@ -1,5 +1,5 @@
 // Station metadata, gateways (devices) with their zones, and provisioning.
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
@@ -63,7 +63,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   devices: DeviceService;
   units: UnitService;
   scopes: Scopes;
-  auth: preHandlerAsyncHookHandler;
+  auth: onRequestAsyncHookHandler;
 }> = async (app, { db, devices, units, scopes, auth }) => {
   // Province administrators and district operators manage stations and gateways, each within their unit.
   const admin = [auth, requireCapability('stations')];
@@ -72,7 +72,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.patch(
     '/stations/:code',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['stations'],
         summary: 'Update station metadata (address, coordinates, speaker points, power, connectivity, install date)',
@@ -112,7 +112,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/stations/:code/devices',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['devices'],
         summary: "A station's gateways and their zones",
@@ -133,7 +133,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/stations/:code/devices',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['devices'],
         summary: 'Provision a gateway: returns its one-time enrollment token (shown once, valid 7 days)',
@@ -171,7 +171,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/devices/provision',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['devices'],
         summary: 'Provision the first gateway of many stations at once (a district or province roll-out); returns one-time tokens',
@@ -212,7 +212,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/devices/:code/enrollment-token',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['devices'],
         summary: 'Issue a new one-time enrollment token (a replaced or reinstalled gateway); the old one stops working',
@@ -230,7 +230,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/devices/:code/revoke',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['devices'],
         summary: 'Revoke a gateway: its MQTT login, messages and reports are refused from now on',

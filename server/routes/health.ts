@@ -1,4 +1,4 @@
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ErrorBody } from '../http/errors.ts';
@@ -25,14 +25,14 @@ const Alert = z.object({
 
 const instant = z.iso.datetime({ offset: true });
 
-export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes: Scopes; auth: preHandlerAsyncHookHandler }> = async (
+export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes: Scopes; auth: onRequestAsyncHookHandler }> = async (
   app,
   { health, scopes, auth },
 ) => {
   app.get(
     '/stations/:code/health',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['monitoring'],
         summary: "A station's health: online/offline periods with durations, uptime, last telemetry, open alerts",
@@ -86,7 +86,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes
   app.get(
     '/alerts',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['monitoring'],
         summary: 'Alerts: a station offline while an airing was due, an airing missed, an output measured silent',
@@ -116,7 +116,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes
     app.post(
       `/alerts/:id/${move}`,
       {
-        preHandler: auth,
+        onRequest: auth,
         schema: {
           tags: ['monitoring'],
           summary: move === 'acknowledge' ? 'Acknowledge a new alert (someone is on it)' : 'Resolve an alert, with an optional note',

@@ -1,7 +1,7 @@
 // Rotating the server's signing key with overlap [P-4.7] (keys.ts): announce a new key in every manifest,
 // wait until every gateway has acknowledged a manifest carrying it, then sign with it. Whole-tree
 // province administrators only.
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ServerKeyInfo } from '#protocol';
@@ -28,7 +28,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{
   db: Db;
   key: ServerKey;
   dispatch: DispatchService;
-  auth: preHandlerAsyncHookHandler;
+  auth: onRequestAsyncHookHandler;
 }> = async (app, { db, key, dispatch, auth }) => {
   const wholeTree = async (request: { user?: { role: string; unitId: string | null } & { id: string; username: string } }) => {
     const user = allow(request.user, 'administer');
@@ -60,7 +60,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/keys',
     {
-      preHandler: [auth, wholeTree],
+      onRequest: [auth, wholeTree],
       schema: {
         tags: ['keys'],
         summary: "The server's signing keys: active, announced, previous; which gateways have not yet confirmed the announced one",
@@ -74,7 +74,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/keys/rotate',
     {
-      preHandler: [auth, wholeTree],
+      onRequest: [auth, wholeTree],
       schema: {
         tags: ['keys'],
         summary: 'Start a key rotation: create the next key and announce it in every gateway’s manifest (nothing is signed with it yet)',
@@ -95,7 +95,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/keys/promote',
     {
-      preHandler: [auth, wholeTree],
+      onRequest: [auth, wholeTree],
       schema: {
         tags: ['keys'],
         summary: 'Finish a rotation: sign with the announced key from now on (the old one stays trusted for 7 days)',

@@ -1,5 +1,5 @@
 // The library: search, metadata, the approval workflow and its history.
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
@@ -18,7 +18,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
   db: Db;
   library: LibraryService;
   scopes: Scopes;
-  auth: preHandlerAsyncHookHandler;
+  auth: onRequestAsyncHookHandler;
 }> = async (app, { db, library, scopes, auth }) => {
   /** Refuses an item out of the user's sight (404) or, to change it, outside their unit (403). */
   const reach = async (user: AuthUser | undefined, id: string, mode: 'use' | 'edit') => {
@@ -30,7 +30,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/media',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['library'],
         summary: 'Search the library: text (with or without Vietnamese diacritics), status, category, unit, upload date',
@@ -61,7 +61,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/media/:id',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['library'],
         summary: 'One library item',
@@ -80,7 +80,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
   app.patch(
     '/media/:id',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['library'],
         summary: 'Edit title, description, category, tags, owning unit and validity window (draft or rejected items only)',
@@ -117,7 +117,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/media/:id/:action',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['library'],
         summary: 'Move an item through the workflow: submit, approve, reject (with a reason) or archive',
@@ -144,7 +144,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/media/:id/history',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['library'],
         summary: 'Every workflow step of an item: who, when, from, to, why',

@@ -1,9 +1,10 @@
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import type { Job as JobRow } from '../db/generated/client.ts';
 import { badRequest, ErrorBody, notFound } from '../http/errors.ts';
+import { type HttpLimits, uploadGuard } from '../http/limits.ts';
 import { bearer } from '../http/schemas.ts';
 import { requireCapability } from '../http/scope.ts';
 import type { Metrics } from '../metrics.ts';
@@ -81,14 +82,15 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
   jobs: JobService;
   tts: TtsService;
   metrics: Metrics;
-  auth: preHandlerAsyncHookHandler;
-}> = async (app, { db, jobs, tts, metrics, auth }) => {
+  auth: onRequestAsyncHookHandler;
+  limits: HttpLimits;
+}> = async (app, { db, jobs, tts, metrics, auth, limits }) => {
   // New items belong to the uploader's unit; a job is followed by whoever submitted it.
   const author = [auth, requireCapability('content')];
   app.post(
     '/media',
     {
-      preHandler: author,
+      onRequest: author,
       schema: {
         tags: ['media'],
         summary: 'Upload an audio or video file (multipart field "file"); it becomes a normalised Opus item stored by sha256',
@@ -104,16 +106,20 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       if (!request.isMultipart()) throw badRequest('NOT_MULTIPART', 'send the audio as multipart/form-data in a field named "file"');
-      const file = await request.file();
-      if (!file) throw badRequest('NO_FILE', 'no file in the request');
-      const fieldTitle = file.fields.title && 'value' in file.fields.title ? String(file.fields.title.value) : undefined;
-      const title = (request.query.title ?? fieldTitle ?? file.filename).slice(0, 200) || 'untitled';
+      // A stalled or endless upload is refused (408) and its partial file removed, whatever part it stalls in.
+      const guard = uploadGuard(request, reply, limits);
       try {
+        const file = await Promise.race([request.file(), guard.failed]);
+        if (!file) throw badRequest('NO_FILE', 'no file in the request');
+        const fieldTitle = file.fields.title && 'value' in file.fields.title ? String(file.fields.title.value) : undefined;
+        const title = (request.query.title ?? fieldTitle ?? file.filename).slice(0, 200) || 'untitled';
+        guard.failed.catch((err: Error) => file.file.destroy(err));
         const job = await jobs.submit(
           file.file,
           { fileName: file.filename, title, userId: request.user?.id, unitId: request.user?.unitId },
           () => file.file.truncated,
         );
+        guard.done();
         if (request.query.async === 'true') return reply.status(202).send(toJob(job));
         const { mediaId, created } = await jobs.result(job.id);
         metrics.uploads.inc({ result: created ? 'created' : 'existing' });
@@ -121,6 +127,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
           .status(created ? 201 : 200)
           .send(toItem(await db.media.findUniqueOrThrow({ where: { id: mediaId }, include: WITH_UNIT })));
       } catch (err) {
+        guard.done();
         metrics.uploads.inc({ result: (err as { code?: string }).code ?? 'error' });
         throw err;
       }
@@ -130,7 +137,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/jobs/:id',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['media'],
         summary: 'A media job: status, progress 0..1 (for a progress bar), the item it made or why it failed',
@@ -150,7 +157,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/media/tts',
     {
-      preHandler: author,
+      onRequest: author,
       schema: {
         tags: ['media'],
         summary: 'Speak a Vietnamese text (espeak-ng by default, or the configured HTTP engine) and ingest it like an upload',

@@ -1,4 +1,4 @@
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuthUser } from '../http/auth.ts';
@@ -55,7 +55,7 @@ const toPlaylist = (p: PlaylistWithItems) => {
 export const playlistRoutes: FastifyPluginAsyncZod<{
   playlists: PlaylistService;
   scopes: Scopes;
-  auth: preHandlerAsyncHookHandler;
+  auth: onRequestAsyncHookHandler;
 }> = async (app, { playlists, scopes, auth }) => {
   // Playlists are content owned by their author's unit, under the same scope rules as library items.
   const reach = async (user: AuthUser | undefined, id: string, mode: 'use' | 'edit') => {
@@ -66,7 +66,7 @@ export const playlistRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/playlists',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['playlists'],
         summary: 'Create a playlist: ordered library items, each with an optional gap after it',
@@ -85,7 +85,7 @@ export const playlistRoutes: FastifyPluginAsyncZod<{
   app.put(
     '/playlists/:id/items',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['playlists'],
         summary: "Replace a playlist's items",
@@ -105,7 +105,7 @@ export const playlistRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/playlists/:id',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['playlists'],
         summary: 'One playlist with its items, offsets and total duration',
@@ -120,7 +120,7 @@ export const playlistRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/playlists',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['playlists'],
         summary: 'Playlists, newest first',

@@ -1,4 +1,4 @@
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ConflictRule, Priority } from '#protocol';
@@ -108,7 +108,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
   db: Db;
   schedules: ScheduleService;
   scopes: Scopes;
-  auth: preHandlerAsyncHookHandler;
+  auth: onRequestAsyncHookHandler;
 }> = async (app, { db, schedules, scopes, auth }) => {
   /** Operators only, and every station a schedule reaches must lie in the user's unit. */
   const scoped = async (authUser: AuthUser | undefined, body: z.infer<typeof ScheduleBody>) => {
@@ -129,7 +129,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/schedules',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['schedules'],
         summary: 'Schedule a media item or a playlist at an instant on one or more stations; each station gets its manifest at once',
@@ -160,7 +160,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/schedules/preview',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['schedules'],
         summary: 'What a schedule would do, without saving it: stations reached, occurrences, policy refusals, overlaps',
@@ -202,7 +202,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/schedules/:id',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['schedules'],
         summary: 'One schedule and its occurrences',

@@ -1,4 +1,4 @@
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
@@ -82,13 +82,13 @@ export const stationRoutes: FastifyPluginAsyncZod<{
   db: Db;
   dispatch: DispatchService;
   scopes: Scopes;
-  auth: preHandlerAsyncHookHandler;
+  auth: onRequestAsyncHookHandler;
 }> = async (app, { db, dispatch, scopes, auth }) => {
   // Lists show the stations of the user's unit only; one station outside it is refused.
   app.get(
     '/deliveries',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['stations'],
         summary: 'Manifest deliveries (pending → delivered | failed | expired | superseded) with counts by status',
@@ -140,7 +140,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/stations',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['stations'],
         summary: 'Stations, optionally those of one commune or district',
@@ -163,7 +163,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/stations/:code',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['stations'],
         summary: 'One station',
@@ -183,7 +183,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/occurrences',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['occurrences'],
         summary: 'Scheduled airings and their status (scheduled, playing, aired, partial, failed)',
@@ -225,7 +225,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/occurrences/:id',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['occurrences'],
         summary: 'One airing with the playback reports that prove it',

@@ -2,7 +2,7 @@
 // broadcast policy each unit sets for the stations below it.
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
@@ -20,7 +20,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   db: Db;
   units: UnitService;
   scopes: Scopes;
-  auth: preHandlerAsyncHookHandler;
+  auth: onRequestAsyncHookHandler;
 }> = async (app, { db, units, scopes, auth }) => {
   // Province administrators change the tree and its policies, within their own unit when they have one.
   const admin = [auth, requireCapability('administer')];
@@ -34,7 +34,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/units',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['units'],
         summary: 'Administrative units, optionally the children of one unit; merged units only when asked',
@@ -89,7 +89,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/units/export',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['units'],
         summary: 'Every unit, merged ones included, as CSV (header row) or JSON',
@@ -109,7 +109,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/units/import',
     {
-      preHandler: admin,
+      onRequest: admin,
       // The whole country's list (~11,000 units) is about 2 MB.
       bodyLimit: 8 * 1024 * 1024,
       schema: {
@@ -147,7 +147,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/units/merge',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['units'],
         summary: 'Merge units into one (existing or new), as in the 2025 reform',
@@ -189,7 +189,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   app.patch(
     '/units/:code',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['units'],
         summary: 'Rename a unit or change its type; the old values stay in its history',
@@ -211,7 +211,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/units/:code/history',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['units'],
         summary: "A unit's history: created, imported, renamed, moved, merged, policy changed",
@@ -240,7 +240,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/units/:code/policy',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['units'],
         summary: "A unit's own broadcast rules, the effective ones after inheritance, and which unit sets each",
@@ -255,7 +255,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
   app.put(
     '/units/:code/policy',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['units'],
         summary: "Replace a unit's own broadcast rules ({} inherits everything); applies to schedules created from now on",

@@ -1,6 +1,6 @@
 // Users: a province administrator creates accounts with one of the roles below, each acting within a
 // unit's subtree (http/scope.ts); an administrator with a unit creates users within it only.
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hashPassword } from '../auth/passwords.ts';
@@ -23,7 +23,7 @@ const ApiTokenView = z.object({
   createdAt: z.date(),
 });
 
-export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes: Scopes; auth: preHandlerAsyncHookHandler }> = async (
+export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes: Scopes; auth: onRequestAsyncHookHandler }> = async (
   app,
   { db, now, scopes, auth },
 ) => {
@@ -47,7 +47,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
   app.post(
     '/tokens',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['users'],
         summary: 'Issue an API token for an integration user (shown once); it acts with that user’s role and unit',
@@ -82,7 +82,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
   app.get(
     '/tokens',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['users'],
         summary: 'API tokens of the users in your unit (never the tokens themselves)',
@@ -104,7 +104,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
   app.post(
     '/tokens/:id/revoke',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['users'],
         summary: 'Revoke an API token: refused from the next request on',
@@ -127,7 +127,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
   app.post(
     '/users/:username/totp/reset',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['users'],
         summary: "Turn a user's two-factor sign-in off (a lost phone); they set it up again",
@@ -146,7 +146,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
   app.post(
     '/users',
     {
-      preHandler: auth,
+      onRequest: auth,
       schema: {
         tags: ['users'],
         summary: 'Create a user (province administrators only)',

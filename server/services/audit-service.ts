@@ -3,21 +3,65 @@
 // gateways' side joins the same timeline: each proof of play, read from the hash-chained proof table
 // (not copied, so there is one record of what aired and the chain stays its guarantee). Append-only: the
 // table refuses UPDATE and DELETE (triggers in its migration) and nothing here edits a row. Secrets never
-// enter it: any field named like a password, token or secret is replaced before the row is written.
+// enter it: fields named like a password, token or secret, and values shaped like one, are replaced before
+// the row is written. Each row names the units it is about, and a scoped reader sees only those rows.
+// Refused requests by nobody signed in are not rows here: they are counted (refused-requests.ts).
 import { stringify } from 'csv-stringify/sync';
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 
 /** Stored size of the request and response records; longer ones are cut (with a marker). */
 const MAX_JSON = 8_000;
+/** Fields whose name says they hold a secret. */
 const SECRET = /pass(word)?|token|secret|authorization|privatekey/i;
+/**
+ * Values whose shape says they are a secret, whatever the field is called: otpauth:// URIs (a TOTP seed),
+ * API tokens, session and enrollment tokens (32 random bytes, base64url), TOTP seeds (base32), password
+ * hashes, PEM keys, bearer headers.
+ */
+const SECRET_VALUES = [
+  /otpauth:\/\//i,
+  /^lpt_/,
+  /^[A-Za-z0-9_-]{43}$/,
+  /^[A-Z2-7]{32}$/,
+  /^(scrypt\$|\$7\$|aes256gcm:)/,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+  /^Bearer\s/i,
+];
+/** Deeper than this, a recorded value is replaced by a marker (bodies are refused deeper than the parser's limit anyway). */
+const MAX_RECORD_DEPTH = 32;
+const REDACTED = '[redacted]';
 
-/** A copy with every secret-looking field replaced, however deep. */
+const secretValue = (v: unknown) => typeof v === 'string' && SECRET_VALUES.some((re) => re.test(v));
+
+/**
+ * A copy with every secret replaced: by field name, and by value shape at any depth. Iterative, so no
+ * input can overflow the stack (a record that cannot be written would leave a change without its row).
+ */
 export function redact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redact);
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET.test(k) ? '[redacted]' : redact(v)]));
-  return value;
+  const scalar = (v: unknown) => (secretValue(v) ? REDACTED : v);
+  if (!value || typeof value !== 'object') return scalar(value);
+  const root: unknown = Array.isArray(value) ? [] : {};
+  const stack: { from: object; to: Record<string, unknown> | unknown[]; depth: number }[] = [
+    { from: value, to: root as Record<string, unknown>, depth: 1 },
+  ];
+  while (stack.length) {
+    const { from, to, depth } = stack.pop() as (typeof stack)[number];
+    for (const [k, v] of Object.entries(from)) {
+      let out: unknown;
+      if (!Array.isArray(from) && SECRET.test(k)) out = REDACTED;
+      else if (v && typeof v === 'object') {
+        if (depth >= MAX_RECORD_DEPTH) out = '[too deep]';
+        else {
+          out = Array.isArray(v) ? [] : {};
+          stack.push({ from: v, to: out as Record<string, unknown>, depth: depth + 1 });
+        }
+      } else out = scalar(v);
+      if (Array.isArray(to)) to[Number(k)] = out;
+      else to[k] = out;
+    }
+  }
+  return root;
 }
 
 const record = (value: unknown): string | null => {
@@ -41,6 +85,8 @@ export interface AuditEntry {
   before?: unknown;
   after?: unknown;
   requestId: string;
+  /** The units the request acted on or read (scoped audit reads show a row to readers of these units). */
+  units: string[];
 }
 
 export interface AuditQuery {
@@ -52,6 +98,8 @@ export interface AuditQuery {
   gateways?: boolean;
   limit: number;
   offset: number;
+  /** A scoped reader's units: only rows about them, and proofs of their stations (absent = everything). */
+  scope?: Set<string> | null;
 }
 
 /** One row of the timeline: an API request, or a gateway's proof of play. */
@@ -91,6 +139,7 @@ export class AuditService {
         before: record(e.before),
         after: record(e.after),
         requestId: e.requestId,
+        units: { create: [...new Set(e.units)].map((unitId) => ({ unitId })) },
       },
     });
   }
@@ -102,6 +151,7 @@ export class AuditService {
       ...(at ? { at } : {}),
       ...(q.user ? { username: q.user } : {}),
       ...(q.route ? { action: { contains: q.route } } : {}),
+      ...(q.scope ? { units: { some: { unitId: { in: [...q.scope] } } } } : {}),
     };
     // Both sides are read up to the end of the page and merged by time (pages stay cheap near the start
     // of a range, which is how the log is read: narrow the range, then page).
@@ -122,7 +172,9 @@ export class AuditService {
     if (q.route && !kind) return { total, items: api.slice(q.offset, take) };
     const proofsWhere: Prisma.PlaybackReportWhereInput = {
       ...(at ? { receivedAt: at } : {}),
-      ...(q.user ? { station: { code: q.user } } : {}),
+      ...(q.user || q.scope
+        ? { station: { ...(q.user ? { code: q.user } : {}), ...(q.scope ? { unitId: { in: [...q.scope] } } : {}) } }
+        : {}),
       ...(kind?.[1] ? { kind: { contains: kind[1].replace(/^playback\./, '') } } : {}),
     };
     const [proofTotal, proofs] = await Promise.all([

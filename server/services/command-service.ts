@@ -1,6 +1,7 @@
 // [P-5.8] Remote commands: sign and publish a command to one device, then wait for its reply,
 // correlated by transaction id and verified with the device's key.
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { Command, commandTopic, type Reply, seal } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
@@ -8,6 +9,21 @@ import type { ServerKey } from '../keys.ts';
 import type { MqttLink } from '../mqtt/link.ts';
 import type { DeviceService } from './device-service.ts';
 import { LibraryService } from './library-service.ts';
+
+/**
+ * What a caller may send: exactly a command's fields, nothing else, at every level (an unknown field is
+ * refused, never carried along or ignored).
+ */
+const StrictCommand = z.discriminatedUnion(
+  'action',
+  Command.options.map((shape) =>
+    z.strictObject(
+      Object.fromEntries(
+        Object.entries(shape.shape).map(([k, v]) => [k, v instanceof z.ZodObject ? z.strictObject(v.shape) : v]),
+      ) as typeof shape.shape,
+    ),
+  ) as unknown as typeof Command.options,
+);
 
 /** [P-4.6] a command lives 60 s. */
 const COMMAND_TTL_MS = 60_000;
@@ -47,7 +63,7 @@ export class CommandService {
         `station ${stationCode} has no enrolled gateway${deviceCode ? ` ${deviceCode}` : ''} to answer`,
       );
     const txn = randomUUID();
-    const parsed = Command.safeParse({ ...input, txn });
+    const parsed = StrictCommand.safeParse({ ...input, txn });
     if (!parsed.success)
       throw badRequest('INVALID_COMMAND', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     if (parsed.data.action === 'play-now') {

@@ -228,3 +228,37 @@ export async function enrollDevice(server: TestServer, station: string): Promise
   const body = (await res.json()) as { device: string; mqtt: { password: string } };
   return { device: body.device, password: body.mqtt.password };
 }
+
+/**
+ * JSON calls from another loopback source address (127.0.0.2, 127.0.0.3, …): what the server sees as a
+ * different client, for tests of per-address limits. node:http, because fetch cannot pick the source.
+ */
+export function fromAddress(server: { url: string }, localAddress: string) {
+  return async (method: string, path: string, body?: unknown, token?: string): Promise<ApiAnswer> => {
+    const { request } = await import('node:http');
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${server.url}/api/v1${path}`,
+        {
+          method,
+          localAddress,
+          headers: {
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(text !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}),
+          },
+        },
+        (res) => {
+          let data = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            data += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : {} }));
+        },
+      );
+      req.on('error', reject);
+      req.end(text);
+    });
+  };
+}

@@ -3,8 +3,8 @@
 // tokens for integrations (shown once, act as their user within its unit, expire, revoke), and the
 // per-address login limit.
 import t from 'tap';
+import { THROTTLE } from '../../server/auth/throttle.ts';
 import { totpCode } from '../../server/auth/totp.ts';
-import { LOCKOUT } from '../../server/http/auth.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { matchExact } from '../helpers/match.ts';
 import { api, relogin, signedInAs, startTestServer } from '../helpers/server.ts';
@@ -38,16 +38,16 @@ t.test('an administrator turns TOTP on; from then on a login needs a fresh code,
   t.match(await login('admin.totp', totpCode(secret, new Date(clock.now() - 10 * 60_000))), { status: 401 }, 'a code from ten minutes ago');
   t.match(await login('admin.totp', totpCode(secret, clock.date())), { status: 200 }, 'one step of drift is fine, and the next step works');
 
-  for (let i = 0; i < LOCKOUT.failures; i++) await login('admin.totp', '123456');
-  clock.advance(30_000);
+  for (let i = 0; i < THROTTLE.freeFailures; i++) await login('admin.totp', '123456');
+  clock.advance(500);
   t.match(
     await login('admin.totp', totpCode(secret, clock.date())),
-    { status: 429, body: { error: { code: 'ACCOUNT_LOCKED' } } },
-    'wrong codes lock the account like wrong passwords',
+    { status: 429, body: { error: { code: 'LOGIN_THROTTLED' } } },
+    'wrong codes throttle the source like wrong passwords',
   );
 
   t.equal((await api(server, 'POST', '/users/admin.totp/totp/reset')).status, 204, 'another administrator resets a lost phone');
-  clock.advance(LOCKOUT.forMs);
+  clock.advance(THROTTLE.maxDelayMs);
   t.match(await login('admin.totp'), { status: 200 }, 'password alone again');
   const stored = await server.db.user.findUniqueOrThrow({ where: { username: 'admin.totp' } });
   t.same([stored.totpSecret, stored.totpEnabledAt], [null, null]);
