@@ -4,7 +4,7 @@
 // over 200 one-second occurrences 2 s apart (no overlap, so no queueing is counted) by an agent on the real clock (real server, broker, ffmpeg
 // null sink); "actual" is the first audio sample the player emitted (the start of its first measured second).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,29 +12,36 @@ import type { AgentEvent } from '../edge-agent/agent.ts';
 import { buildAgent, GATEWAY_NODE_FLAGS } from '../edge-agent/build.ts';
 import { systemClock } from '../edge-agent/clock.ts';
 import { createGatewayAgent } from '../edge-agent/wire.ts';
+import { rssMb } from '../test/helpers/attacks.ts';
 import { makeTone } from '../test/helpers/audio.ts';
-import { provisionDevice, scheduleItem, startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
+import {
+  enrollTokenFile,
+  provisionDevice,
+  scheduleItem,
+  startTestServer,
+  type TestServer,
+  uploadApproved,
+} from '../test/helpers/server.ts';
 import { figure } from './report.ts';
 
 const OCCURRENCES = 200;
 const SPACING_MS = 2000;
 
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-
 /** Starts the agent program with `args`, enrolled for `station`, and resolves once it holds a plan with its audio. */
 async function idleAgent(server: TestServer, station: string, args: string[], schedule: () => Promise<unknown>): Promise<ChildProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lp-bench-idle-'));
   const child = spawn(
     process.execPath,
     [
       ...args,
-      '--enroll-token',
-      await provisionDevice(server, station),
+      '--enroll-token-file',
+      await enrollTokenFile(server, station, dataDir),
       '--server',
       server.url,
       '--mqtt',
       server.mqttUrl,
       '--data-dir',
-      mkdtempSync(join(tmpdir(), 'lp-bench-idle-')),
+      dataDir,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );

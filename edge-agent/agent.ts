@@ -286,7 +286,10 @@ export class Agent {
   /** [P-5.1] Spends the one-time token: the server records this gateway's public key and answers with MQTT credentials and its keys. */
   private async enroll(): Promise<void> {
     const { deps } = this;
-    if (!deps.enrollToken) throw new Error('this gateway is not enrolled: start it once with --enroll-token <token> from provisioning');
+    if (!deps.enrollToken)
+      throw new Error(
+        'this gateway is not enrolled: start it once with its token from provisioning (--enroll-token-file FILE, "-" for standard input, or LP_AGENT_ENROLL_TOKEN)',
+      );
     const request: z.input<typeof EnrollRequest> = {
       token: deps.enrollToken,
       publicKeyHex: this.deviceKeyHex,

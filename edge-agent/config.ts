@@ -40,7 +40,7 @@ export const AgentConfig = z.strictObject({
 export type AgentConfig = z.infer<typeof AgentConfig> & { dataDir: string };
 
 const FLAGS = {
-  'enroll-token': 'LP_AGENT_ENROLL_TOKEN',
+  'enroll-token-file': 'LP_AGENT_ENROLL_TOKEN_FILE',
   server: 'LP_AGENT_SERVER_URL',
   mqtt: 'LP_AGENT_MQTT_URL',
   'data-dir': 'LP_AGENT_DATA_DIR',
@@ -55,7 +55,9 @@ Runs the loaphuong edge agent on a station gateway: enrolls once with a token fr
 the station's signed plan, plays it on time (offline too) and reports signed proof of what aired.
 
 Options (each also from the environment variable shown, or a JSON file given with --config):
-  --enroll-token TOKEN  one-time token from POST /api/v1/stations/{code}/devices (first start only)  LP_AGENT_ENROLL_TOKEN
+  --enroll-token-file F the one-time token from POST /api/v1/stations/{code}/devices, in a file     LP_AGENT_ENROLL_TOKEN_FILE
+                        ("-": standard input); first start only. Or the token itself in
+                        LP_AGENT_ENROLL_TOKEN. Never on the command line: every user sees it in ps.
   --server URL          the server's base URL (default http://127.0.0.1:8080)                        LP_AGENT_SERVER_URL
   --mqtt URL            the broker (default: the URL the server gave at enrollment)                 LP_AGENT_MQTT_URL
   --data-dir DIR        state, outbox and audio cache (default ./data/agent)                        LP_AGENT_DATA_DIR
@@ -66,7 +68,25 @@ Options (each also from the environment variable shown, or a JSON file given wit
   --help                this text
 `;
 
-export function loadAgentConfig(argv: string[], env: Record<string, string | undefined>): AgentConfig {
+/** The enrollment token from a file ("-": standard input), trimmed. */
+function readToken(file: string, readFile: (file: string | number) => string): string {
+  try {
+    return readFile(file === '-' ? 0 : file).trim();
+  } catch (err) {
+    throw new Error(`--enroll-token-file: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+export function loadAgentConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readFile: (file: string | number) => string = (file) => readFileSync(file, 'utf8'),
+): AgentConfig {
+  if (argv.some((a) => a === '--enroll-token' || a.startsWith('--enroll-token=')))
+    throw new Error(
+      '--enroll-token: a token on the command line is visible to every user of this machine (ps); ' +
+        'give it in a file with --enroll-token-file FILE ("-" reads standard input) or in LP_AGENT_ENROLL_TOKEN',
+    );
   const { values } = parseArgs({
     args: joinValues(argv),
     options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
@@ -86,7 +106,9 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
   }
   const given = Object.fromEntries(
     Object.entries({
-      enrollToken: pick('enroll-token'),
+      enrollToken: pick('enroll-token-file')
+        ? readToken(pick('enroll-token-file') as string, readFile)
+        : env.LP_AGENT_ENROLL_TOKEN || undefined,
       serverUrl: pick('server'),
       mqttUrl: pick('mqtt'),
       dataDir: pick('data-dir'),
@@ -97,7 +119,7 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
   const parsed = AgentConfig.safeParse({ ...fromFile, ...given });
   if (!parsed.success) {
     const names: Record<string, string> = {
-      enrollToken: '--enroll-token',
+      enrollToken: '--enroll-token-file',
       serverUrl: '--server',
       mqttUrl: '--mqtt',
       dataDir: '--data-dir',
@@ -116,8 +138,8 @@ export function loadAgentConfig(argv: string[], env: Record<string, string | und
 }
 
 /**
- * `--flag value` → `--flag=value` for our flags, so a value may start with "-" (an enrollment token is
- * base64url and one in 64 starts with it; parseArgs would take it for an option and refuse to start).
+ * `--flag value` → `--flag=value` for our flags, so a value may start with "-" (a path, or "-" for
+ * standard input; parseArgs would take it for an option and refuse to start).
  */
 function joinValues(argv: string[]): string[] {
   const out: string[] = [];

@@ -1,4 +1,4 @@
-// `npm run agent -- --enroll-token TOKEN [--server URL] [--mqtt URL] [--data-dir DIR] [--config FILE]` (the token only on the first start)
+// `npm run agent -- --enroll-token-file FILE|- [--server URL] [--mqtt URL] [--data-dir DIR] [--config FILE]` (the token only on the first start)
 import { systemClock } from './clock.ts';
 import { AGENT_USAGE, type AgentConfig, loadAgentConfig } from './config.ts';
 import { resolveZones } from './player.ts';

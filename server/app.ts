@@ -94,6 +94,8 @@ export interface AppDeps {
   brokerAccess: BrokerAccess;
   /** Mounts the EMQX/RabbitMQ auth hooks under /broker/ when set. */
   brokerHookSecret?: string;
+  /** Reverse proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDR ranges). */
+  trustProxy?: string;
   /** A pino logger; tests pass none for a silent app. */
   logger?: FastifyBaseLogger;
 }
@@ -126,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Node's HTTP server with header, whole-request and keep-alive timeouts, and a cap on the connections
     // one address holds before authenticating (http/limits.ts).
     serverFactory: limitedServer(deps.limits, deps.connections),
+    ...(deps.trustProxy ? { trustProxy: deps.trustProxy } : {}),
     // Errors raised by the router before any route runs (a malformed URL, a path parameter over 100
     // characters) answer in the API's error shape too.
     frameworkErrors: (err, _request, reply: FastifyReply) => {

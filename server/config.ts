@@ -25,6 +25,7 @@ export const ENV_KEYS = {
   LP_BROKER_HOOK_SECRET: 'brokerHookSecret',
   LP_LOGINS_PER_MINUTE: 'loginsPerMinute',
   LP_MAX_UPLOAD_BYTES: 'maxUploadBytes',
+  LP_TRUST_PROXY: 'trustProxy',
   LP_BODY_TIMEOUT_MS: 'bodyTimeoutMs',
   LP_UPLOAD_IDLE_TIMEOUT_MS: 'uploadIdleTimeoutMs',
   LP_UPLOAD_TIMEOUT_MS: 'uploadTimeoutMs',
@@ -86,6 +87,11 @@ export const ConfigSchema = z.strictObject({
   brokerHookSecret: z.string().min(24).optional(),
   /** Login attempts one client address may make per minute (on top of the per-source throttle). */
   loginsPerMinute: z.coerce.number().int().min(1).max(100_000).default(30),
+  /**
+   * Addresses or CIDR ranges of reverse proxies in front of the server (comma-separated): requests through
+   * them are judged by the client address in X-Forwarded-For (login throttle, rate limits, refused counts).
+   */
+  trustProxy: z.string().min(1).optional(),
   /** A request body other than an upload must arrive whole within this (slow-body attacks). */
   bodyTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(15_000),
   /** An upload that sends nothing for this long is refused (408) and its partial file removed. */

@@ -64,6 +64,12 @@ export interface RunningServer {
   units: UnitService;
   devices: DeviceService;
   jobs: JobService;
+  /** Refused anonymous requests, counted (flushed every few seconds; tests flush at once). */
+  refused: RefusedRequests;
+  /** The embedded broker (absent with an external one). */
+  broker?: EmbeddedBroker;
+  /** Per-address connection cap of the HTTP server. */
+  connections: ConnectionGuard;
   /** Base HTTP URL actually listened on. */
   url: string;
   /** MQTT URL of the broker the server uses. */
@@ -332,6 +338,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       maxUploadBytes: config.maxUploadBytes,
       loginsPerMinute: config.loginsPerMinute,
       healthPerMinute: config.healthPerMinute,
+      ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       limits,
       connections,
       throttle,
@@ -443,6 +450,9 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       units,
       devices,
       jobs,
+      refused,
+      ...(broker ? { broker } : {}),
+      connections,
       url,
       mqttUrl: mqttUrl ?? linkUrl ?? '',
       seed,

@@ -106,12 +106,14 @@ export function bodyDeadline(limits: HttpLimits) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined;
     if (!hasBody || request.isMultipart()) return;
-    const timer = setTimeout(
-      () => abandon(request, reply, 'BODY_TIMEOUT', `the request body did not arrive within ${limits.bodyTimeoutMs} ms`),
-      limits.bodyTimeoutMs,
-    );
+    const timer = setTimeout(() => {
+      // Answered meanwhile (refused before its body was read): the connection may already carry the next request.
+      if (reply.raw.writableEnded) return;
+      abandon(request, reply, 'BODY_TIMEOUT', `the request body did not arrive within ${limits.bodyTimeoutMs} ms`);
+    }, limits.bodyTimeoutMs);
     timer.unref();
     request.bodyTimer = timer;
+    reply.raw.once('finish', () => clearTimeout(timer));
   };
 }
 

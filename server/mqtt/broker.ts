@@ -26,6 +26,29 @@ export interface EmbeddedBroker {
   stop(): Promise<void>;
 }
 
+/**
+ * A warning logger that writes at most `perMinute` lines a minute and then one line saying how many it
+ * left out: a crowd of refused connections must not fill the disk through the log either.
+ */
+export function limitedWarnings(log: { warn(obj: object, msg: string): void }, perMinute = 60) {
+  let windowStart = performance.now();
+  let written = 0;
+  let suppressed = 0;
+  return {
+    warn(obj: object, msg: string) {
+      const at = performance.now();
+      if (at - windowStart >= 60_000) {
+        if (suppressed) log.warn({ suppressed }, 'mqtt warnings left out in the last minute');
+        windowStart = at;
+        written = 0;
+        suppressed = 0;
+      }
+      if (written++ < perMinute) log.warn(obj, msg);
+      else suppressed++;
+    },
+  };
+}
+
 export async function startEmbeddedBroker(opts: {
   host: string;
   port: number;
@@ -40,6 +63,7 @@ export async function startEmbeddedBroker(opts: {
   connectTimeoutMs: number;
   log: { warn(obj: object, msg: string): void };
 }): Promise<EmbeddedBroker> {
+  const log = limitedWarnings(opts.log);
   const principals = new WeakMap<Client, MqttPrincipal>();
   // Each connection's byte stream is read by a packet scanner before the broker parses it (packet-guard.ts).
   const sessions = new WeakMap<object, { loggedIn: boolean; release(): void }>();
@@ -66,7 +90,7 @@ export async function startEmbeddedBroker(opts: {
       const violation = scanner.feed(chunk);
       if (!violation) return;
       counts.oversized++;
-      opts.log.warn({ address, ...violation }, 'mqtt connection closed: packet refused before parsing');
+      log.warn({ address, ...violation }, 'mqtt connection closed: packet refused before parsing');
       destroy();
     });
     conn.once('close', () => state.release());
@@ -91,7 +115,7 @@ export async function startEmbeddedBroker(opts: {
           }
           // CONNACK 4: bad user name or password.
           const err = Object.assign(new Error('bad credentials'), { returnCode: 4 });
-          opts.log.warn({ client: client.id, username }, 'mqtt login refused');
+          log.warn({ client: client.id, username }, 'mqtt login refused');
           done(err as Parameters<typeof done>[0], false);
         },
         () => done(Object.assign(new Error('auth failed'), { returnCode: 3 }) as Parameters<typeof done>[0], false),
@@ -101,19 +125,19 @@ export async function startEmbeddedBroker(opts: {
     authorizePublish: (client, packet, done) => {
       const principal = client ? principals.get(client) : undefined;
       if (principal && mayPublish(principal, packet.topic)) return done(null);
-      opts.log.warn({ client: client?.id, topic: packet.topic }, 'mqtt publish refused');
+      log.warn({ client: client?.id, topic: packet.topic }, 'mqtt publish refused');
       done(new Error(`not allowed to publish to ${packet.topic}`));
     },
     // A subscription outside them is refused in the SUBACK (0x80); the others stand.
     authorizeSubscribe: (client, sub, done) => {
       const principal = client ? principals.get(client) : undefined;
       if (principal && maySubscribe(principal, sub.topic)) return done(null, sub);
-      opts.log.warn({ client: client?.id, topic: sub.topic }, 'mqtt subscribe refused');
+      log.warn({ client: client?.id, topic: sub.topic }, 'mqtt subscribe refused');
       done(null, null as unknown as typeof sub);
     },
   });
-  aedes.on('clientError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt client error'));
-  aedes.on('connectionError', (client, err) => opts.log.warn({ client: client?.id, err: err.message }, 'mqtt connection error'));
+  aedes.on('clientError', (client, err) => log.warn({ client: client?.id, err: err.message }, 'mqtt client error'));
+  aedes.on('connectionError', (client, err) => log.warn({ client: client?.id, err: err.message }, 'mqtt connection error'));
 
   const accept = (socket: Socket) => {
     // Nagle adds 40-90 ms to each QoS 1 round trip ([DESIGN §3]).

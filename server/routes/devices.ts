@@ -138,7 +138,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
         tags: ['devices'],
         summary: 'Provision a gateway: returns its one-time enrollment token (shown once, valid 7 days)',
         description:
-          'The gateway runs `npm run agent -- --enroll-token <token>`; it generates its own key pair and receives MQTT credentials. ' +
+          'The gateway runs `npm run agent -- --enroll-token-file <file>` (or the token on its standard input with `-`); it generates its own key pair and receives MQTT credentials. ' +
           "A station's first device takes the station code as its id unless one is given.",
         security: bearer,
         params: code,

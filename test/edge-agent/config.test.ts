@@ -40,9 +40,19 @@ t.test('a bad file or value is refused with what is wrong', (t) => {
   t.end();
 });
 
-t.test('a flag value may start with a dash, as one enrollment token in 64 does', (t) => {
-  t.equal(loadAgentConfig(['--enroll-token', '-Xb2sd81kd9ahXlq0Zp8'], {}).enrollToken, '-Xb2sd81kd9ahXlq0Zp8');
-  t.equal(loadAgentConfig(['--enroll-token=-Xb2sd81kd9ahXlq0Zp8'], {}).enrollToken, '-Xb2sd81kd9ahXlq0Zp8');
+t.test('the enrollment token never comes from the command line: a file, standard input or the environment', (t) => {
+  const token = '-Xb2sd81kd9ahXlq0Zp8';
+  t.equal(loadAgentConfig(['--enroll-token-file', file(`${token}\n`)], {}).enrollToken, token, 'from a file, trimmed');
+  t.equal(
+    loadAgentConfig(['--enroll-token-file', '-'], {}, (f) => (f === 0 ? `${token}\n` : '')).enrollToken,
+    token,
+    '"-" reads standard input',
+  );
+  t.equal(loadAgentConfig([], { LP_AGENT_ENROLL_TOKEN: token }).enrollToken, token, 'from the environment');
+  t.equal(loadAgentConfig([], { LP_AGENT_ENROLL_TOKEN_FILE: file(token) }).enrollToken, token);
+  t.throws(() => loadAgentConfig(['--enroll-token', token], {}), /visible to every user of this machine/, 'on argv it is refused');
+  t.throws(() => loadAgentConfig([`--enroll-token=${token}`], {}), /--enroll-token-file/);
+  t.throws(() => loadAgentConfig(['--enroll-token-file', '/nonexistent/token'], {}), /--enroll-token-file: cannot read/);
   t.end();
 });
 

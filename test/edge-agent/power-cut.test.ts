@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import t from 'tap';
 import { makeTone } from '../helpers/audio.ts';
 import { untilJournal } from '../helpers/faults.ts';
-import { provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { enrollTokenFile, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
 import { deadline } from '../helpers/server-process.ts';
 
 const server = await startTestServer();
@@ -47,7 +47,7 @@ t.test('kill -9 mid-play, then restart: the item is reported as interrupted with
   const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'cut.wav'), { seconds: 8, frequency: 440 }));
   const dataDir = mkdtempSync(join(tmpdir(), 'lp-power-cut-'));
   const common = ['--server', server.url, '--mqtt', server.mqttUrl, '--data-dir', dataDir];
-  const first = startAgent(['--enroll-token', await provisionDevice(server, station), ...common], 'subscribed');
+  const first = startAgent(['--enroll-token-file', await enrollTokenFile(server, station, dataDir), ...common], 'subscribed');
   t.teardown(() => killGroup(first.child));
   await deadline(first.ready, 60_000, 'the first agent to subscribe');
 

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { systemClock } from '../../edge-agent/clock.ts';
 import { type SimEvent, Simulator } from '../../edge-agent/simulator.ts';
 import { makeTone } from './audio.ts';
-import { type ApiTarget, api, provisionDevice, type TestServer, uploadApproved } from './server.ts';
+import { type ApiTarget, api, enrollTokenFile, provisionDevice, type TestServer, uploadApproved } from './server.ts';
 import { processesMentioning, type ServerProcess, serverProcess, until } from './server-process.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -333,7 +333,16 @@ export async function orphanPlayersAfterAgentKill(server: TestServer): Promise<{
   const [station] = await stationCodes(server, 1, 500);
   const dataDir = mkdtempSync(join(tmpdir(), 'lp-orphan-agent-'));
   const agent = agentProcess(
-    ['--enroll-token', await provisionDevice(server, station), '--server', server.url, '--mqtt', server.mqttUrl, '--data-dir', dataDir],
+    [
+      '--enroll-token-file',
+      await enrollTokenFile(server, station, dataDir),
+      '--server',
+      server.url,
+      '--mqtt',
+      server.mqttUrl,
+      '--data-dir',
+      dataDir,
+    ],
     'subscribed',
   );
   try {

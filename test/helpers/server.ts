@@ -160,6 +160,14 @@ export async function sendCommand(server: ApiTarget, station: string, body: unkn
   };
 }
 
+/** Provisions a gateway for the station and writes its token to a 0600 file in `dir`, for the agent's --enroll-token-file. */
+export async function enrollTokenFile(server: ApiTarget, station: string, dir: string): Promise<string> {
+  const { writeFileSync } = await import('node:fs');
+  const file = join(dir, 'enroll-token');
+  writeFileSync(file, await provisionDevice(server, station), { mode: 0o600 });
+  return file;
+}
+
 /** Provisions a gateway for the station (as admin) and returns its one-time enrollment token. */
 export async function provisionDevice(server: ApiTarget, station: string, body: object = {}): Promise<string> {
   const res = await fetch(`${server.url}/api/v1/stations/${station}/devices`, {

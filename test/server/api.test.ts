@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
@@ -21,7 +21,13 @@ const post = (path: string, body: unknown) =>
 const tmpFiles = () => ['tmp', 'uploads'].flatMap((d) => (existsSync(join(server.dataDir, d)) ? readdirSync(join(server.dataDir, d)) : []));
 
 t.test('first start seeds Hanoi: 30 districts, 579 communes, one station each', async (t) => {
-  t.same(server.seed, { seeded: true, units: 610, stations: 579, admin: { username: 'admin', password: 'correct-horse-battery' } });
+  t.same(server.seed, {
+    seeded: true,
+    units: 610,
+    stations: 579,
+    admin: { username: 'admin', password: 'correct-horse-battery', passwordFile: join(server.dataDir, 'first-admin-password.txt') },
+  });
+  t.equal(statSync(join(server.dataDir, 'first-admin-password.txt')).mode & 0o777, 0o600, 'the password file is for the server user only');
   const districts = (await (await api('/api/v1/units?parent=01&limit=1000')).json()) as { total: number };
   t.equal(districts.total, 30);
   const stations = (await (await api('/api/v1/stations?limit=1')).json()) as { total: number };
