@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   agent: async () => (await import('./agent.ts')).run(),
   compliance: async () => (await import('./compliance.ts')).run(),
   faults: async () => (await import('./faults.ts')).run(),
+  attacks: async () => (await import('./attacks.ts')).run(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

@@ -100,12 +100,25 @@ function abandon(request: FastifyRequest, reply: FastifyReply, code: string, mes
 
 /**
  * An onRequest hook: a body (other than multipart, which the upload guard watches) must be parsed
- * within the deadline, else the request is answered 408 and its connection closed.
+ * within the deadline, else the request is answered 408 and its connection closed; a request answered
+ * before its body was in has its connection closed.
  */
 export function bodyDeadline(limits: HttpLimits) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined;
-    if (!hasBody || request.isMultipart()) return;
+    if (!hasBody) return;
+    // Answered before its body was in (refused at once: no token, rate-limited): Node would go on reading
+    // the rest to reuse the connection, and a slow or endless body would hold it. The answer says
+    // "Connection: close" (closeUnfinished); once it is out the connection is half-closed, what still
+    // arrives is discarded, and a second later it is gone (a lingering close: the client reads the answer).
+    reply.raw.once('finish', () => {
+      if (request.raw.complete) return;
+      const socket = request.raw.socket;
+      request.raw.resume();
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    });
+    if (request.isMultipart()) return;
     const timer = setTimeout(() => {
       // Answered meanwhile (refused before its body was read): the connection may already carry the next request.
       if (reply.raw.writableEnded) return;
@@ -121,6 +134,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     bodyTimer?: NodeJS.Timeout;
   }
+}
+
+/** An onSend hook: an answer that goes out before its request's body was in closes the connection. */
+export async function closeUnfinished(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !request.raw.complete) reply.header('connection', 'close');
+  return payload;
 }
 
 /** The preValidation side of bodyDeadline: the body is in. */

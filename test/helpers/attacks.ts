@@ -251,15 +251,15 @@ export async function healthFlood(url: string, opts: { flood: number; concurrenc
 /** Wrong passwords for `username` from one address, then its owner (password and optional code) from another. */
 export async function lockoutAttack(
   url: string,
-  opts: { username: string; password: string; tries: number; totp?: () => string },
+  opts: { username: string; password: string; tries: number; totp?: () => string; from?: string; ownerFrom?: string },
 ): Promise<{ attacker: Record<string, number>; owner: ApiAnswer }> {
-  const attacker = fromAddress({ url }, '127.0.0.2');
+  const attacker = fromAddress({ url }, opts.from ?? '127.0.0.2');
   const statuses: Record<string, number> = {};
   for (let i = 0; i < opts.tries; i++) {
     const r = await attacker('POST', '/auth/login', { username: opts.username, password: `wrong-${i}-password` });
     statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   }
-  const owner = await fromAddress({ url }, '127.0.0.3')('POST', '/auth/login', {
+  const owner = await fromAddress({ url }, opts.ownerFrom ?? '127.0.0.3')('POST', '/auth/login', {
     username: opts.username,
     password: opts.password,
     ...(opts.totp ? { totp: opts.totp() } : {}),
