@@ -27,12 +27,20 @@ export async function run(): Promise<void> {
     const before = rows();
     const statuses = await anonymousPosts(server.url, 1000, 50);
     await wall(6000); // the refused-request counts are added every 5 s
-    const counted = (db.prepare('SELECT sum(count) AS n, count(*) AS k FROM "RefusedRequest"').get() as { n: number; k: number }) ?? { n: 0, k: 0 };
+    const counted = (db.prepare('SELECT sum(count) AS n, count(*) AS k FROM "RefusedRequest"').get() as { n: number; k: number }) ?? {
+      n: 0,
+      k: 0,
+    };
     figure(B, 'audit_rows_per_1000_anonymous_posts', rows() - before, 'rows', { statuses, counted: counted.n, countRows: counted.k });
     db.close();
 
     const rssBefore = rssMb(pid);
-    const big = await bigPackets(server.mqttUrl, { sockets: 10, declaredBytes: 255 * 1024 * 1024, sendBytes: 50 * 1024 * 1024, ms: 30_000 });
+    const big = await bigPackets(server.mqttUrl, {
+      sockets: 10,
+      declaredBytes: 255 * 1024 * 1024,
+      sendBytes: 50 * 1024 * 1024,
+      ms: 30_000,
+    });
     await wall(1000);
     figure(B, 'rss_growth_mb_big_connect', Math.round((rssMb(pid) - rssBefore) * 10) / 10, 'MB', {
       closed: big.closed,

@@ -20,7 +20,7 @@ import type { Db } from './db/client.ts';
 import { requireUser } from './http/auth.ts';
 import { AppError } from './http/errors.ts';
 import { jsonBody } from './http/json-body.ts';
-import { bodyArrived, bodyDeadline, closeUnfinished, type ConnectionGuard, type HttpLimits, limitedServer } from './http/limits.ts';
+import { bodyArrived, bodyDeadline, type ConnectionGuard, closeUnfinished, type HttpLimits, limitedServer } from './http/limits.ts';
 import { auditUnits, Scopes } from './http/scope.ts';
 import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';

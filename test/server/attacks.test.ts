@@ -2,9 +2,11 @@
 // resource it targeted counted (audit rows, held connections, files left) and legitimate use going on.
 // Timeouts are shortened so the waits are a second, not minutes; the shipped defaults are in
 // server/config.ts and the bench (`npm run bench -- attacks`) runs the same attacks on them.
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { publicKeyHex } from '#protocol';
 import { loadOrCreateSecretBox } from '../../server/auth/secret-box.ts';
 import { sealStoredTotpSecrets, totpCode } from '../../server/auth/totp.ts';
 import { redact } from '../../server/services/audit-service.ts';
@@ -225,6 +227,13 @@ t.test('no secret reaches the audit log, by field name or by shape, from any rou
   secrets.push(await provisionDevice(server, 'HN-00031'));
   const reissued = await api(server, 'POST', '/devices/HN-00031/enrollment-token');
   secrets.push(reissued.body.enrollToken as string);
+  const enrolled = await api(server, 'POST', '/gateway/enroll', {
+    token: reissued.body.enrollToken,
+    publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey),
+    agentVersion: 'test',
+    protocolVersions: [1],
+  });
+  secrets.push((enrolled.body.mqtt as { password: string }).password);
   const bulk = await api(server, 'POST', '/devices/provision', { stations: ['HN-00034'] });
   for (const c of (bulk.body.created as { enrollToken: string }[] | undefined) ?? []) secrets.push(c.enrollToken);
   secrets.push('a-long-password-1', 'correct-horse-battery');
@@ -237,4 +246,24 @@ t.test('no secret reaches the audit log, by field name or by shape, from any rou
   const rows = JSON.stringify(await server.db.$queryRawUnsafe('SELECT * FROM "AuditEvent"'));
   for (const s of secrets) t.notOk(rows.includes(s), `not in the log: ${String(s).slice(0, 6)}…`);
   t.match(rows, /\[redacted\]/);
+});
+
+t.test('behind a trusted reverse proxy, throttling judges the client in X-Forwarded-For, not the proxy', async (t) => {
+  const proxied = await startTestServer({ env: { LP_TRUST_PROXY: '127.0.0.1' } });
+  t.teardown(() => proxied.stop());
+  const login = (client: string, password: string) =>
+    fetch(`${proxied.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+      body: JSON.stringify({ username: 'admin', password }),
+    }).then((r) => r.status);
+  const guesses = [];
+  for (let i = 0; i < 25; i++) guesses.push(await login('203.0.113.7', `guess-${i}-guess`));
+  t.equal(guesses.at(-1), 429, `the guessing client is blocked (${guesses.filter((s) => s === 429).length} × 429)`);
+  t.equal(await login('203.0.113.8', 'correct-horse-battery'), 200, 'another client through the same proxy is not');
+  const untrusted = await fromAddress(proxied, '127.0.0.2')('POST', '/auth/login', {
+    username: 'admin',
+    password: 'correct-horse-battery',
+  });
+  t.equal(untrusted.status, 200, 'an address that is not the proxy is judged by itself');
 });
