@@ -52,6 +52,7 @@ import type { DispatchService } from './services/dispatch-service.ts';
 import { HealthService } from './services/health-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
+import type { MergerService } from './services/merger-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
 import type { RefusedRequests } from './services/refused-requests.ts';
 import type { ReportService } from './services/report-service.ts';
@@ -70,6 +71,8 @@ export interface AppDeps {
   commands: CommandService;
   devices: DeviceService;
   units: UnitService;
+  /** Reforms of the map imported from conversion tables. */
+  mergers: MergerService;
   dispatch: DispatchService;
   reports: ReportService;
   blobs: BlobStore;
@@ -277,7 +280,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     prefix: '/api/v1',
   });
   await app.register(stationRoutes, { db: deps.db, dispatch: deps.dispatch, scopes, auth, prefix: '/api/v1' });
-  await app.register(unitRoutes, { db: deps.db, units: deps.units, scopes, auth, prefix: '/api/v1' });
+  await app.register(unitRoutes, { db: deps.db, units: deps.units, mergers: deps.mergers, scopes, auth, prefix: '/api/v1' });
   await app.register(deviceRoutes, { db: deps.db, devices: deps.devices, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(mediaRoutes, {
     jobs: deps.jobs,

@@ -149,8 +149,15 @@ export const ConfigSchema = z.strictObject({
   /** Played before (and after) a spoken bulletin when asked; defaults to the project's chime. */
   ttsChimeFile: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Seed Hanoi's units, stations and the first administrator into an empty database. */
-  seed: z.union([z.boolean(), bool]).default(true),
+  /**
+   * What an empty database is seeded with: Hanoi on today's map (hanoi-2025: the city, its 126 units and
+   * the 2024 tree as history), on the 2024 map alone (hanoi-2024), or nothing (none); always with the
+   * first administrator unless none. true/false are kept as hanoi-2025/none.
+   */
+  seed: z
+    .union([z.boolean(), z.enum(['hanoi-2025', 'hanoi-2024', 'none', 'true', 'false', '1', '0'])])
+    .transform((v) => (v === true || v === 'true' || v === '1' ? 'hanoi-2025' : v === false || v === 'false' || v === '0' ? 'none' : v))
+    .default('hanoi-2025'),
   /** The broadcast policy the seed gives Hanoi's units: the 2021 limits, or none (everything allowed). */
   seedPolicy: z.enum(['hanoi-2021', 'none']).default('hanoi-2021'),
   /** Password for the first administrator; generated and printed when unset. */

@@ -22,7 +22,11 @@ async function main() {
     `  MQTT:     ${server.mqttUrl}  (WebSocket: ${config.publicUrl.replace(/^http/, 'ws')}${config.mqttWsPath})`,
   ];
   if (server.seed.seeded) {
-    lines.push(`  Seeded ${server.seed.units} units and ${server.seed.stations} stations (Hanoi, 2024 map)`);
+    lines.push(
+      config.seed === 'hanoi-2024'
+        ? `  Seeded ${server.seed.units} units and ${server.seed.stations} stations (Hanoi, 2024 map)`
+        : `  Seeded Hanoi on the 2025 map (1 + 126 units, the 2024 tree as history) and ${server.seed.stations} stations`,
+    );
   }
   if (server.seed.admin) {
     lines.push(

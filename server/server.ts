@@ -34,6 +34,7 @@ import { DispatchService } from './services/dispatch-service.ts';
 import { JobService } from './services/job-service.ts';
 import { LibraryService } from './services/library-service.ts';
 import { MediaService } from './services/media-service.ts';
+import { MergerService } from './services/merger-service.ts';
 import { PlaylistService } from './services/playlist-service.ts';
 import { RefusedRequests } from './services/refused-requests.ts';
 import { ReportService } from './services/report-service.ts';
@@ -111,9 +112,10 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     if (appliedMigrations.length) log.info({ migrations: appliedMigrations }, 'database migrated');
     const db = await openDatabase(config.databaseFile);
     stops.push({ name: 'database', stop: () => db.$disconnect() });
-    const seed = config.seed
-      ? await seedIfEmpty(db, { adminPassword: config.adminPassword, policy: config.seedPolicy })
-      : { seeded: false, units: 0, stations: 0 };
+    const seed =
+      config.seed !== 'none'
+        ? await seedIfEmpty(db, { adminPassword: config.adminPassword, policy: config.seedPolicy, map: config.seed })
+        : { seeded: false, units: 0, stations: 0 };
 
     const key = loadOrCreateServerKey(config.dataDir, () => now().getTime());
     // TOTP secrets are sealed with a key file beside the signing keys; any stored in clear are sealed now.
@@ -330,6 +332,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       commands,
       devices,
       units,
+      mergers: new MergerService({ db, now, units }),
       dispatch,
       reports,
       blobs,

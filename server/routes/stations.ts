@@ -11,6 +11,10 @@ const Station = z.object({
   code: z.string(),
   name: z.string(),
   unitCode: z.string(),
+  unitName: z.string(),
+  unitType: z.string(),
+  /** After a reform split the former commune: the units the station could belong to, to confirm (POST /stations/{code}/unit). */
+  unitCandidates: z.array(z.object({ code: z.string(), name: z.string(), share: z.string() })).nullable(),
   online: z.boolean(),
   lastSeenAt: z.date().nullable(),
   manifestVersion: z.number(),
@@ -44,11 +48,18 @@ const Report = z.object({
   peakDbfs: z.number().nullable(),
 });
 
-type StationRow = Omit<z.infer<typeof Station>, 'unitCode'> & { unit: { code: string } };
+type StationRow = Omit<z.infer<typeof Station>, 'unitCode' | 'unitName' | 'unitType' | 'unitCandidates'> & {
+  unit: { code: string; name: string; type: string };
+  unitCandidates: string | null;
+};
+const UNIT = { unit: { select: { code: true, name: true, type: true } } };
 const toStation = ({ unit, ...s }: StationRow) => ({
   code: s.code,
   name: s.name,
   unitCode: unit.code,
+  unitName: unit.name,
+  unitType: unit.type,
+  unitCandidates: s.unitCandidates ? (JSON.parse(s.unitCandidates) as { code: string; name: string; share: string }[]) : null,
   online: s.online,
   lastSeenAt: s.lastSeenAt,
   manifestVersion: s.manifestVersion,
@@ -154,7 +165,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
       const where = { ...(unit ? { unit: belowUnit(unit) } : {}), ...(await scopes.unitFilter(request.user)) };
       const [total, rows] = await Promise.all([
         db.station.count({ where }),
-        db.station.findMany({ where, include: { unit: { select: { code: true } } }, orderBy: { code: 'asc' }, take: limit, skip: offset }),
+        db.station.findMany({ where, include: UNIT, orderBy: { code: 'asc' }, take: limit, skip: offset }),
       ]);
       return { total, items: rows.map(toStation) };
     },
@@ -174,7 +185,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       await scopes.station(request.user, request.params.code);
-      const s = await db.station.findUnique({ where: { code: request.params.code }, include: { unit: { select: { code: true } } } });
+      const s = await db.station.findUnique({ where: { code: request.params.code }, include: UNIT });
       if (!s) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
       return toStation(s);
     },

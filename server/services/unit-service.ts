@@ -7,7 +7,10 @@ import type { Unit } from '../db/generated/client.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import { inherit, Policy, type PolicyRule } from '../scheduling/policy.ts';
 
-export type UnitRow = Pick<Unit, 'id' | 'code' | 'name' | 'type' | 'level' | 'parentId' | 'policy' | 'endedAt' | 'mergedIntoId'>;
+export type UnitRow = Pick<
+  Unit,
+  'id' | 'code' | 'name' | 'type' | 'level' | 'parentId' | 'policy' | 'endedAt' | 'mergedIntoId' | 'validFrom'
+>;
 
 /** An in-memory snapshot of the tree (~11,000 units for the whole country). */
 export class UnitTree {
@@ -63,6 +66,7 @@ const UNIT_SELECT = {
   policy: true,
   endedAt: true,
   mergedIntoId: true,
+  validFrom: true,
 };
 
 /** One unit in import and export files (CSV columns or JSON fields). */
@@ -313,6 +317,44 @@ export class UnitService {
     };
   }
 
+  /**
+   * Puts a station under another current unit (an operator confirming where a station of a split commune
+   * belongs): airings from now on move with it, past ones keep their unit; its candidates are cleared.
+   */
+  async moveStation(code: string, unitCode: string, byId?: string) {
+    const { db, now } = this.deps;
+    const tree = await this.tree();
+    const unit = tree.get(unitCode);
+    UnitService.assertCurrent(unit, tree);
+    const station = await db.station.findUnique({ where: { code }, include: { unit: { select: { code: true } } } });
+    if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${code}`);
+    const at = now();
+    const moved = await db.$transaction(async (tx) => {
+      await tx.station.update({ where: { id: station.id }, data: { unitId: unit.id, unitCandidates: null } });
+      const airings = await tx.occurrence.updateMany({
+        where: { stationId: station.id, startsAt: { gte: at } },
+        data: { unitId: unit.id },
+      });
+      await tx.unitEvent.create({
+        data: {
+          unitId: unit.id,
+          kind: 'station',
+          before: JSON.stringify({
+            station: code,
+            unit: station.unit.code,
+            candidates: station.unitCandidates ? JSON.parse(station.unitCandidates) : null,
+          }),
+          after: JSON.stringify({ station: code, unit: unit.code }),
+          byId,
+          at,
+        },
+      });
+      return airings.count;
+    });
+    if (station.unitId !== unit.id) await this.stationsMoved([station.id]);
+    return { station: code, unit: unit.code, unitName: unit.name, from: station.unit.code, movedAirings: moved };
+  }
+
   /** Every station at or below the given units (ids). */
   async stationsBelow(unitIds: string[]): Promise<{ id: string; code: string; unitId: string }[]> {
     const tree = await this.tree();
@@ -352,6 +394,18 @@ export class UnitService {
 
   private changed(): void {
     this.cached = undefined;
+  }
+
+  /** Drops the cached tree after a change made elsewhere (a reform applied by merger-service.ts). */
+  invalidate(): void {
+    this.changed();
+  }
+
+  /** Stations that moved to other units: their gateways' group topics and plans follow. */
+  async stationsMoved(stationIds: string[]): Promise<void> {
+    if (!stationIds.length) return;
+    await this.deps.onStationsMoved?.(stationIds);
+    await this.deps.onStationsChanged?.(stationIds);
   }
 
   async policy(code: string) {

@@ -66,6 +66,7 @@ export async function serverProcess(
           LP_LOG_LEVEL: 'warn',
           LP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
           LP_SEED_POLICY: 'none',
+          LP_SEED: 'hanoi-2024',
           LP_LOGINS_PER_MINUTE: '100000',
           ...opts.env,
         },

@@ -38,6 +38,8 @@ export async function startTestServer(
     LP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     // Tests that are not about policy schedule at any hour; the policy tests ask for hanoi-2021.
     LP_SEED_POLICY: 'none',
+    // Tests name the 2024 map's districts and communes; the map tests ask for hanoi-2025.
+    LP_SEED: 'hanoi-2024',
     // Tests watch topics as anonymous read-only observers; publishing needs a device's or the server's login.
     LP_MQTT_ANONYMOUS: 'true',
     // Every test logs in from 127.0.0.1, many times; the per-address limit has its own test.

@@ -1,0 +1,5 @@
+-- AlterTable
+ALTER TABLE "Station" ADD COLUMN "unitCandidates" TEXT;
+
+-- AlterTable
+ALTER TABLE "Unit" ADD COLUMN "validFrom" DATETIME;
