@@ -4,11 +4,12 @@
 // - compile_ms_579: compiling the manifests of all 579 Hanoi stations (no publishing);
 // - push_all_acked_ms_579: an emergency for all of Hanoi, from the API request until every gateway's
 //   signed ack is recorded as delivered;
-// - push_all_acked_ms_10542: the same for the whole country (the national list imported as units, one
-//   station per commune).
+// - push_all_acked_ms_10542: the same for the whole country (POST /units/country/import with history:
+//   the 34 provinces and 3,321 communes of 2025, one station per 2024 commune, 10,542, under their 2025
+//   units); country_import_ms is how long that import took.
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,17 +19,6 @@ import { BrokerAccess } from '../server/mqtt/access.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { startTestServer, type TestServer, untilAcked, uploadApproved } from '../test/helpers/server.ts';
 import { figure, median } from './report.ts';
-
-const NATIONAL = join(dirname(fileURLToPath(import.meta.url)), '../prisma/seed/vn-admin-units-2024-09.json');
-
-type National = {
-  data: {
-    level1_id: string;
-    name: string;
-    type: string;
-    level2s: { level2_id: string; name: string; type: string; level3s: { level3_id: string; name: string; type: string }[] }[];
-  }[];
-};
 
 async function api<T>(server: TestServer, method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${server.url}/api/v1${path}`, {
@@ -74,7 +64,7 @@ async function pushAll(server: TestServer, mediaId: string, units: string[], n: 
 
 export async function run(): Promise<void> {
   // Warnings go to stderr: a lost or refused ack shows there.
-  const server = await startTestServer({ env: { LP_SEED_POLICY: 'hanoi-2021', LP_LOG_LEVEL: 'warn' } });
+  const server = await startTestServer({ env: { LP_SEED: 'hanoi-2025', LP_SEED_POLICY: 'hanoi-2021', LP_LOG_LEVEL: 'warn' } });
   let sim: Simulator | undefined;
   let child: ChildProcess | undefined;
   try {
@@ -89,25 +79,13 @@ export async function run(): Promise<void> {
     await server.dispatch.compileMany(ids, await server.units.tree());
     figure('dispatch', 'compile_ms_579', performance.now() - t0, 'ms', { stations: ids.length });
 
-    // The rest of the country: 62 provinces imported as units, one station per commune.
-    const national = JSON.parse(readFileSync(NATIONAL, 'utf8')) as National;
-    const rows = national.data
-      .filter((p) => p.level1_id !== '01')
-      .flatMap((p) => [
-        { code: p.level1_id, name: p.name, type: p.type, parentCode: '' },
-        ...p.level2s.flatMap((d) => [
-          { code: d.level2_id, name: d.name, type: d.type, parentCode: p.level1_id },
-          ...d.level3s.map((c) => ({
-            code: c.level3_id,
-            name: c.name,
-            type: c.type,
-            parentCode: d.level2_id,
-            stationCode: `VN-${c.level3_id}`,
-          })),
-        ]),
-      ]);
-    await api(server, 'POST', '/units/import', { units: rows });
-    const provinces = national.data.map((p) => p.level1_id);
+    // The rest of the country on today's map, its stations those of the 2024 communes.
+    const imported = performance.now();
+    const country = await api<{ stations: number }>(server, 'POST', '/units/country/import', { history: true });
+    figure('dispatch', 'country_import_ms', performance.now() - imported, 'ms', { stations: country.stations });
+    const provinces = (await server.db.unit.findMany({ where: { parentId: null, endedAt: null }, select: { code: true } })).map(
+      (u) => u.code,
+    );
     await sim.stop();
     sim = undefined;
     // Every gateway of the country, Hanoi's with fresh tokens, simulated in a child process.
@@ -123,16 +101,16 @@ export async function run(): Promise<void> {
     child = fork(join(dirname(fileURLToPath(import.meta.url)), 'sim-child.ts'), { execArgv: ['--import', 'tsx'] });
     const started = once(child, 'message');
     child.send({ serverUrl: server.url, mqttUrl: server.mqttUrl, tokens });
-    const [{ ready: country, rssMb: simRssMb }] = (await started) as [{ ready: number; rssMb: number }];
+    const [{ ready: online, rssMb: simRssMb }] = (await started) as [{ ready: number; rssMb: number }];
     // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process).
     let peak = process.memoryUsage().rss;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 50);
-    const pushMs = await pushAll(server, media.id as string, provinces, country);
+    const pushMs = await pushAll(server, media.id as string, provinces, online);
     clearInterval(sampler);
     figure('dispatch', 'push_all_acked_ms_10542', pushMs, 'ms', {
-      gateways: country,
+      gateways: online,
       server_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
       server_peak_rss_mb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576),
       simulator_rss_mb: simRssMb,

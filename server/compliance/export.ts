@@ -34,6 +34,10 @@ function table(report: ComplianceReport): (string | number | null)[][] {
   return [header, ...report.groups.map((g) => row(g.key, g.name, g)), row('', 'Tổng cộng (total)', report.total)];
 }
 
+/** "Huyện Sóc Sơn (016)": a unit is shown by its name, with its code. */
+const unitLabel = (report: ComplianceReport) =>
+  report.unit ? `${report.unitName ?? report.unit} (${report.unit})` : 'toàn bộ (all)';
+
 export function reportCsv(report: ComplianceReport): string {
   return `\uFEFF${stringify(table(report))}`;
 }
@@ -42,7 +46,7 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
   const book = new ExcelJS.Workbook();
   book.creator = 'loaphuong';
   const sheet = book.addWorksheet('Báo cáo (report)');
-  sheet.addRow([`Báo cáo phát thanh ${report.unit ?? ''}`.trim(), `${report.from.toISOString()} – ${report.to.toISOString()}`]);
+  sheet.addRow([`Báo cáo phát thanh ${unitLabel(report)}`, `${report.from.toISOString()} – ${report.to.toISOString()}`]);
   const [header, ...rows] = table(report);
   const head = sheet.addRow(header as string[]);
   head.font = { bold: true };
@@ -89,7 +93,7 @@ table { border-collapse: collapse; width: 100% } th, td { border: 1px solid #999
 th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left } tr:last-child { font-weight: bold } thead { display: table-header-group }
 </style></head><body>
 <h1>Báo cáo phát thanh cơ sở <small>(broadcast compliance report)</small></h1>
-<p>Đơn vị (unit): <b>${esc(report.unit ?? 'toàn bộ (all)')}</b> · Từ (from) ${hanoi(report.from)} đến (to) ${hanoi(report.to)} (giờ Hà Nội) ·
+<p>Đơn vị (unit): <b>${esc(unitLabel(report))}</b> · Từ (from) ${hanoi(report.from)} đến (to) ${hanoi(report.to)} (giờ Hà Nội) ·
 Tỷ lệ phát đủ (compliance): <b>${pct(report.total.complianceRate)}</b> · Đúng giờ (on time): <b>${pct(report.total.onTimeRate)}</b></p>
 <h2>Tỷ lệ phát đủ (compliance rate)</h2>
 ${chart}

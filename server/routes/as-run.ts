@@ -22,6 +22,11 @@ const airingFilter = {
 const Row = z.object({
   occurrenceId: z.string(),
   station: z.string(),
+  stationName: z.string(),
+  /** The unit the station had at airtime. */
+  unitCode: z.string().nullable(),
+  unitName: z.string().nullable(),
+  unitType: z.string().nullable(),
   mediaId: z.string(),
   title: z.string(),
   priority: z.string(),
@@ -114,6 +119,8 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
             from: z.date(),
             to: z.date(),
             unit: z.string().nullable(),
+            unitName: z.string().nullable(),
+            unitType: z.string().nullable(),
             groupBy: z.string(),
             total: TallySchema,
             groups: z.array(TallySchema.extend({ key: z.string(), name: z.string() })),

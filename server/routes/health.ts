@@ -9,6 +9,10 @@ import { ALERT_KINDS, ALERT_STATUSES, type HealthService } from '../services/hea
 const Alert = z.object({
   id: z.string(),
   station: z.string(),
+  stationName: z.string(),
+  unitCode: z.string(),
+  unitName: z.string(),
+  unitType: z.string(),
   kind: z.string(),
   status: z.string(),
   occurrenceId: z.string().nullable(),
@@ -48,6 +52,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes
             station: z.string(),
             name: z.string(),
             unit: z.string(),
+            unitName: z.string(),
+            unitType: z.string(),
             online: z.boolean(),
             lastSeenAt: z.date().nullable(),
             telemetry: z

@@ -27,8 +27,11 @@ export interface AsRunRow {
   occurrenceId: string;
   station: string;
   stationName: string;
-  /** The station's unit at airtime. */
+  /** The station's unit at airtime: its id, code, name and type. */
   unitId: string | null;
+  unitCode: string | null;
+  unitName: string | null;
+  unitType: string | null;
   mediaId: string;
   title: string;
   startsAt: Date;
@@ -68,7 +71,8 @@ export class AsRunService {
       [...f.params, ...byStatus.params, q.limit, q.offset],
     );
     const total = q.status ? totals[q.status] : Object.values(totals).reduce((a, b) => a + b, 0);
-    return { total, totals, items: rows.map(toRow) };
+    const tree = await this.deps.units.tree();
+    return { total, totals, items: rows.map((r) => toRow(r, tree)) };
   }
 
   /**
@@ -149,7 +153,16 @@ export class AsRunService {
     const lines = [...groups.values()]
       .sort((a, b) => a.key.localeCompare(b.key))
       .map((g) => ({ key: g.key, name: g.name, ...tally(g, uptime, byMedia) }));
-    return { from: q.from, to: q.to, unit: q.unit ?? null, groupBy: q.groupBy, total: tally(all, uptime, byMedia), groups: lines };
+    return {
+      from: q.from,
+      to: q.to,
+      unit: q.unit ?? null,
+      unitName: base?.name ?? null,
+      unitType: base?.type ?? null,
+      groupBy: q.groupBy,
+      total: tally(all, uptime, byMedia),
+      groups: lines,
+    };
   }
 
   /** Share of [from, min(to, now)) each station was online, from its availability history. */
@@ -236,7 +249,7 @@ export class AsRunService {
 }
 
 type GroupBy = 'unit' | 'station' | 'media';
-type RawRow = Omit<AsRunRow, 'reason' | 'lateMs' | 'deviceReason'> & {
+type RawRow = Omit<AsRunRow, 'reason' | 'lateMs' | 'deviceReason' | 'unitCode' | 'unitName' | 'unitType'> & {
   reason: Discrepancy | null;
   lateMs: number | null;
   deviceReason: string | null;
@@ -257,10 +270,14 @@ type Cell = {
 
 type RawCell = Omit<Cell, 'day' | 'status' | 'emergency'> & { day: number | null; status: AsRunStatus | null; priority: string };
 
-function toRow(r: RawRow): AsRunRow {
+function toRow(r: RawRow, tree: UnitTree): AsRunRow {
   const { reason, lateMs, deviceReason, ...rest } = r;
+  const unit = r.unitId ? tree.byId.get(r.unitId) : undefined;
   return {
     ...rest,
+    unitCode: unit?.code ?? null,
+    unitName: unit?.name ?? null,
+    unitType: unit?.type ?? null,
     expectedMs: Number(r.expectedMs),
     playedMs: r.playedMs === null ? null : Number(r.playedMs),
     ...(reason ? { reason } : {}),
@@ -352,6 +369,9 @@ export interface ComplianceReport {
   from: Date;
   to: Date;
   unit: string | null;
+  /** The unit's name and type ("Huyện Sóc Sơn", "Huyện"), for people. */
+  unitName: string | null;
+  unitType: string | null;
   groupBy: GroupBy;
   total: Tally;
   groups: ({ key: string; name: string } & Tally)[];

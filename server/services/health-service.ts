@@ -31,7 +31,7 @@ export class HealthService {
     const to = range.to ?? now;
     const from = range.from ?? new Date(to.getTime() - 7 * 86_400_000);
     if (to <= from) throw badRequest('INVALID_RANGE', '`to` must be after `from`');
-    const st = await db.station.findUnique({ where: { code }, include: { unit: { select: { code: true } } } });
+    const st = await db.station.findUnique({ where: { code }, include: { unit: { select: { code: true, name: true, type: true } } } });
     if (!st) throw notFound('UNKNOWN_STATION', `unknown station ${code}`);
     await this.deps.sweep();
     const before = await db.stationEvent.findFirst({ where: { stationId: st.id, at: { lt: from } }, orderBy: { at: 'desc' } });
@@ -62,6 +62,8 @@ export class HealthService {
       station: st.code,
       name: st.name,
       unit: st.unit.code,
+      unitName: st.unit.name,
+      unitType: st.unit.type,
       online: st.online,
       lastSeenAt: st.lastSeenAt,
       telemetry: st.telemetryAt
@@ -83,7 +85,7 @@ export class HealthService {
       uptimeRate,
       offlineMs: history.filter((h) => !h.online).reduce((a, h) => a + h.durationMs, 0),
       history,
-      openAlerts: alerts.map(alertView(st.code)),
+      openAlerts: alerts.map(alertView(st)),
     };
   }
 
@@ -103,13 +105,13 @@ export class HealthService {
       this.deps.db.alert.count({ where }),
       this.deps.db.alert.findMany({
         where,
-        include: { station: { select: { code: true } } },
+        include: { station: STATION_PLACE },
         orderBy: [{ raisedAt: 'desc' }, { id: 'asc' }],
         take: q.limit,
         skip: q.offset,
       }),
     ]);
-    return { total, items: rows.map((a) => alertView(a.station.code)(a)) };
+    return { total, items: rows.map((a) => alertView(a.station)(a)) };
   }
 
   /** The unit of the alert's station (for the caller's scope check) and the alert's status. */
@@ -129,18 +131,26 @@ export class HealthService {
         : { status: 'resolved', resolvedAt: at, resolvedBy: by, ...(note ? { note } : {}) };
     // Conditional on the status, so two operators cannot both move the same alert.
     const moved = await db.alert.updateMany({ where: { id, status: { in: MOVES[move] } }, data });
-    const alert = await db.alert.findUnique({ where: { id }, include: { station: { select: { code: true } } } });
+    const alert = await db.alert.findUnique({ where: { id }, include: { station: STATION_PLACE } });
     if (!alert) throw notFound('UNKNOWN_ALERT', `unknown alert ${id}`);
     if (moved.count === 0) throw conflict('INVALID_TRANSITION', `cannot ${move} an alert that is ${alert.status}`);
-    return alertView(alert.station.code)(alert);
+    return alertView(alert.station)(alert);
   }
 }
 
 type AlertRow = Prisma.AlertGetPayload<object>;
 
-const alertView = (station: string) => (a: AlertRow) => ({
+/** An alert's station with its name and unit (code, name, type), as every alert view shows them. */
+const STATION_PLACE = { select: { code: true, name: true, unit: { select: { code: true, name: true, type: true } } } } as const;
+type Place = { code: string; name: string; unit: { code: string; name: string; type: string } };
+
+const alertView = (place: Place) => (a: AlertRow) => ({
   id: a.id,
-  station,
+  station: place.code,
+  stationName: place.name,
+  unitCode: place.unit.code,
+  unitName: place.unit.name,
+  unitType: place.unit.type,
   kind: a.kind,
   status: a.status,
   occurrenceId: a.occurrenceId,

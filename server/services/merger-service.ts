@@ -108,10 +108,12 @@ export class MergerService {
       const u = tree.byCode.get(code);
       return u && !u.endedAt ? u : undefined;
     };
+    // An old unit existed before the reform: one this reform (or a later one) created is not (applied twice).
+    const before = (u: UnitRow | undefined) => (u && (!u.validFrom || u.validFrom < input.effectiveAt) ? u : undefined);
     const skipped = new Set<string>();
     const byOld = new Map<string, MergerRow[]>();
     for (const r of input.rows) {
-      const old = current(r.oldCode);
+      const old = before(current(r.oldCode));
       if (!old) {
         skipped.add(r.oldCode);
         continue;
@@ -168,8 +170,11 @@ export class MergerService {
       return below.length > 0 && below.every((c) => ending.has(c.id) || endsWhenEmpty(c.id));
     };
     const above = [...new Set(oldUnits.flatMap((u) => tree.chain(u.id).slice(0, -1)))].sort((a, b) => b.level - a.level);
+    // A unit the new ones hang under continues (a province whose districts end, but not itself), unless a
+    // new unit takes its code.
+    const parents = new Set([...targets.values()].map((t) => t.parentCode).filter((c) => !newProvinces.some((p) => p.code === c)));
     for (const u of above) {
-      if (continuing.has(u.code) || !endsWhenEmpty(u.id)) continue;
+      if (continuing.has(u.code) || parents.has(u.code) || !endsWhenEmpty(u.id)) continue;
       const leaves = oldUnits.filter((c) => tree.chain(c.id).some((x) => x.id === u.id));
       const into = mostCommon(leaves.map((c) => parentOfTarget((targetOf.get(c.code) as { code: string }).code))) as string;
       ended.push({ code: u.code, name: u.name, level: u.level, mergedInto: into });
