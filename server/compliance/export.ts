@@ -35,8 +35,7 @@ function table(report: ComplianceReport): (string | number | null)[][] {
 }
 
 /** "Huyện Sóc Sơn (016)": a unit is shown by its name, with its code. */
-const unitLabel = (report: ComplianceReport) =>
-  report.unit ? `${report.unitName ?? report.unit} (${report.unit})` : 'toàn bộ (all)';
+const unitLabel = (report: ComplianceReport) => (report.unit ? `${report.unitName ?? report.unit} (${report.unit})` : 'toàn bộ (all)');
 
 export function reportCsv(report: ComplianceReport): string {
   return `\uFEFF${stringify(table(report))}`;

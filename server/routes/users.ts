@@ -169,8 +169,10 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
     async (request, reply) => {
       const creator = allow(request.user, 'administer');
       const { username, password, role, unit } = request.body;
-      const scope = unit ? await db.unit.findUnique({ where: { code: unit }, select: { id: true } }) : null;
+      const scope = unit ? await db.unit.findUnique({ where: { code: unit }, select: { id: true, endedAt: true } }) : null;
       if (unit && !scope) throw notFound('UNKNOWN_UNIT', `unknown unit ${unit}`);
+      // A user acts on today's map: a unit that ended (merged by a reform) has no stations to act on.
+      if (scope?.endedAt) throw conflict('UNIT_ENDED', `unit ${unit} no longer exists (ended ${scope.endedAt.toISOString()})`);
       if (scope) await scopes.units(creator, [scope.id], `unit ${unit}`);
       if (await db.user.findUnique({ where: { username } })) throw conflict('USERNAME_TAKEN', `user ${username} exists`);
       const user = await db.user.create({

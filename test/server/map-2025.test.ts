@@ -28,7 +28,12 @@ t.test('a fresh start: Hanoi as 1 + 126 units with its 579 stations, the 2024 tr
   );
   t.equal((await api(server, 'GET', '/stations?limit=1')).body.total, 579);
   const phucXa = (await api(server, 'GET', '/stations/HN-00001')).body;
-  matchExact(t, phucXa, { name: 'Đài Phúc Xá', unitCode: '00097', unitName: 'Phường Hồng Hà', unitType: 'Phường', unitCandidates: null }, 'whole into Hồng Hà');
+  matchExact(
+    t,
+    phucXa,
+    { name: 'Đài Phúc Xá', unitCode: '00097', unitName: 'Phường Hồng Hà', unitType: 'Phường', unitCandidates: null },
+    'whole into Hồng Hà',
+  );
   const congVi = (await api(server, 'GET', '/stations/HN-00007')).body;
   matchExact(
     t,
@@ -53,7 +58,11 @@ t.test('a fresh start: Hanoi as 1 + 126 units with its 579 stations, the 2024 tr
   );
   t.equal((await units(server, 'at=2025-07-01&parent=01')).total, 126, 'from 2025-07-01 the new map');
   const history = (await api(server, 'GET', '/units/00001/history')).body.items as { kind: string; at: string; after: unknown }[];
-  t.match(history.at(-1), { kind: 'merge', at: '2025-06-30T17:00:00.000Z', after: { mergedInto: '00097' } }, 'the merge is history dated 2025-07-01 (Hanoi)');
+  t.match(
+    history.at(-1),
+    { kind: 'merge', at: '2025-06-30T17:00:00.000Z', after: { mergedInto: '00097' } },
+    'the merge is history dated 2025-07-01 (Hanoi)',
+  );
 
   // The 2021 limits on the two-tier map.
   const policy = async (code: string) => (await api(server, 'GET', `/units/${code}/policy`)).body as { effective: Record<string, unknown> };
@@ -61,9 +70,13 @@ t.test('a fresh start: Hanoi as 1 + 126 units with its 579 stations, the 2024 tr
   t.notOk((await policy('00097')).effective.emergencyOnly, 'Hồng Hà (mostly Tây Hồ and Long Biên): not');
   const xa = below.items.find((u) => u.type === 'Xã') as Unit;
   const phuong = below.items.find((u) => u.type === 'Phường' && u.code === '00097') as Unit;
-  t.notSame((await policy(xa.code)).effective.windows, (await policy(phuong.code)).effective.windows, 'xã and phường have their own windows');
+  t.notSame(
+    (await policy(xa.code)).effective.windows,
+    (await policy(phuong.code)).effective.windows,
+    'xã and phường have their own windows',
+  );
   t.equal(
-    (await server.db.unit.count({ where: { endedAt: null, policy: { contains: '"emergencyOnly":true' } } })),
+    await server.db.unit.count({ where: { endedAt: null, policy: { contains: '"emergencyOnly":true' } } }),
     12,
     'twelve units carry the inner districts’ rule',
   );
@@ -73,7 +86,10 @@ t.test('a fresh start: Hanoi as 1 + 126 units with its 579 stations, the 2024 tr
   // An operator confirms where a split commune's station belongs.
   const operator = await signedInAs(server, 'operator.city', 'district_operator', '01');
   const moved = await api(server, 'POST', '/stations/HN-00007/unit', { unit: '00025' }, operator);
-  matchExact(t, moved, { status: 200, body: { station: 'HN-00007', unit: '00025', unitName: 'Phường Giảng Võ', from: '00008', movedAirings: 0 } });
+  matchExact(t, moved, {
+    status: 200,
+    body: { station: 'HN-00007', unit: '00025', unitName: 'Phường Giảng Võ', from: '00008', movedAirings: 0 },
+  });
   t.equal((await api(server, 'GET', '/stations/HN-00007')).body.unitCandidates, null, 'confirmed: no candidates left');
   t.match(await api(server, 'POST', '/stations/HN-00007/unit', { unit: '001' }), { status: 409, body: { error: { code: 'UNIT_ENDED' } } });
 });
@@ -115,7 +131,10 @@ t.test('a reform imported from the shared table on a 2024-map server: preview, a
   t.equal(await server.db.unit.count({ where: { endedAt: null } }), 610, 'a preview writes nothing');
   const split = (preview.body.stations as { station: string; candidates: unknown[]; rule: string }[]).filter((s) => s.candidates.length);
   t.equal(split.length, 211, 'each split commune’s station listed with its candidates');
-  t.same([...new Set(split.map((s) => s.rule))].sort(), ['first-listed', 'full', 'kept-code', 'same-name'].filter((r) => split.some((s) => s.rule === r)).sort());
+  t.same(
+    [...new Set(split.map((s) => s.rule))].sort(),
+    ['first-listed', 'full', 'kept-code', 'same-name'].filter((r) => split.some((s) => s.rule === r)).sort(),
+  );
 
   clock.advanceTo(new Date('2025-07-01T09:00:00+07:00').getTime());
   await relogin(server);
@@ -131,19 +150,28 @@ t.test('a reform imported from the shared table on a 2024-map server: preview, a
   t.match(await server.db.user.findUniqueOrThrow({ where: { username: 'operator.phucxa' }, include: { unit: true } }), {
     unit: { code: '00097' },
   });
-  const occ = await server.db.occurrence.findMany({ where: { id: { in: [march, july] } }, include: { unit: true }, orderBy: { startsAt: 'asc' } });
+  const occ = await server.db.occurrence.findMany({
+    where: { id: { in: [march, july] } },
+    include: { unit: true },
+    orderBy: { startsAt: 'asc' },
+  });
   t.same(
     occ.map((o) => o.unit?.code),
     ['00001', '00097'],
     'the March airing stays with Phúc Xá; the July one moved to Hồng Hà',
   );
-  t.match(await api(server, 'POST', '/units/merges/import', { table: hanoi, apply: true }), { status: 400, body: { error: { code: 'NOTHING_TO_MERGE' } } }, 'applied once');
+  t.match(
+    await api(server, 'POST', '/units/merges/import', { table: hanoi, apply: true }),
+    { status: 400, body: { error: { code: 'NOTHING_TO_MERGE' } } },
+    'applied once',
+  );
 
   clock.advanceTo(new Date('2026-12-01T09:00:00+07:00').getTime());
   await relogin(server);
   await scheduleItem(server, media.id, 'HN-00001', new Date('2026-12-02T07:00:00+07:00'));
   const report = async (from: string, to: string) =>
-    (await api(server, 'GET', `/compliance/report?unit=01&groupBy=unit&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)).body as {
+    (await api(server, 'GET', `/compliance/report?unit=01&groupBy=unit&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`))
+      .body as {
       groups: { key: string; name: string; scheduled: number }[];
     };
   const asRun = async (from: string, to: string) =>
@@ -169,9 +197,19 @@ t.test('a reform imported from the shared table on a 2024-map server: preview, a
   );
   const inMarch = await report('2025-03-01T00:00:00+07:00', '2025-04-01T00:00:00+07:00');
   t.match(inMarch, { unitName: 'Thành phố Hà Nội' });
-  matchExact(t, inMarch.groups.map((g) => [g.key, g.name, g.scheduled]), [['001', 'Quận Ba Đình', 1]], 'March 2025: under its 2024 district');
+  matchExact(
+    t,
+    inMarch.groups.map((g) => [g.key, g.name, g.scheduled]),
+    [['001', 'Quận Ba Đình', 1]],
+    'March 2025: under its 2024 district',
+  );
   const inDecember = await report('2026-12-01T00:00:00+07:00', '2027-01-01T00:00:00+07:00');
-  matchExact(t, inDecember.groups.map((g) => [g.key, g.name, g.scheduled]), [['00097', 'Phường Hồng Hà', 1]], 'December 2026: under its 2025 unit');
+  matchExact(
+    t,
+    inDecember.groups.map((g) => [g.key, g.name, g.scheduled]),
+    [['00097', 'Phường Hồng Hà', 1]],
+    'December 2026: under its 2025 unit',
+  );
 });
 
 t.test('a CSV conversion table works too, and a bad one is refused whole', async (t) => {
@@ -185,7 +223,11 @@ t.test('a CSV conversion table works too, and a bad one is refused whole', async
       body,
     }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
   const preview = await post(csv);
-  t.match(preview, { status: 200, body: { counts: { newUnits: 1, endedCommunes: 2, recoded: 1, endedDistricts: 0 } } }, 'Ba Đình keeps its other communes');
+  t.match(
+    preview,
+    { status: 200, body: { counts: { newUnits: 1, endedCommunes: 2, recoded: 1, endedDistricts: 0 } } },
+    'Ba Đình keeps its other communes',
+  );
   t.match(
     await post('oldCode,newCode,newName\n00001,00097,Phường Hồng Hà\n'),
     { status: 409, body: { error: { code: 'CODE_IN_USE' } } },
