@@ -151,7 +151,7 @@ t.test('the as-run API: a station that plays is aired, one that never reports is
 
   const page = await (await report({ format: 'html', groupBy: 'station' })).text();
   matchExact(t, page, /<svg[^>]*role="img"/, 'the printable page carries its chart inline');
-  matchExact(t, page, /Phường Điện Biên[\s\S]*100\.0 %/, 'each station with its rate');
+  matchExact(t, page, /Đài Điện Biên[\s\S]*100\.0 %/, 'each station with its rate');
   t.match(page, /Tỷ lệ phát đủ \(compliance\): <b>50\.0 %<\/b>/);
   t.notMatch(page, /<script|https?:\/\//, 'nothing to fetch or run: it prints and archives as it is');
 

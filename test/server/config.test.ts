@@ -13,7 +13,9 @@ t.test('embedded defaults need no environment at all', async (t) => {
   t.match(c.databaseFile, /data\/loaphuong\.db$/);
   t.equal(c.publicUrl, 'http://localhost:8080');
   t.equal(c.maxUploadBytes, 200 * 1024 * 1024);
-  t.equal(c.seed, true);
+  t.equal(c.seed, 'hanoi-2025', 'today’s map by default');
+  t.equal(loadConfig({ LP_SEED: 'false' }).seed, 'none', 'the old boolean still works');
+  t.equal(loadConfig({ LP_SEED: 'hanoi-2024' }).seed, 'hanoi-2024');
 });
 
 t.test('a wrong value stops the start with a message naming the variable', async (t) => {
