@@ -56,6 +56,7 @@ import type { MergerService } from './services/merger-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
 import type { RefusedRequests } from './services/refused-requests.ts';
 import type { ReportService } from './services/report-service.ts';
+import type { ScheduleLifecycle } from './services/schedule-lifecycle.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
 import type { TtsService } from './services/tts-service.ts';
 import type { UnitService } from './services/unit-service.ts';
@@ -68,6 +69,8 @@ export interface AppDeps {
   library: LibraryService;
   playlists: PlaylistService;
   schedules: ScheduleService;
+  /** Pause, resume, cancel; list. */
+  lifecycle: ScheduleLifecycle;
   commands: CommandService;
   devices: DeviceService;
   units: UnitService;
@@ -295,7 +298,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(playlistRoutes, { playlists: deps.playlists, scopes, auth, prefix: '/api/v1' });
   await app.register(userRoutes, { db: deps.db, now: deps.now, scopes, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, scopes, auth, prefix: '/api/v1' });
-  await app.register(scheduleRoutes, { db: deps.db, schedules: deps.schedules, scopes, auth, prefix: '/api/v1' });
+  await app.register(scheduleRoutes, {
+    db: deps.db,
+    schedules: deps.schedules,
+    lifecycle: deps.lifecycle,
+    scopes,
+    auth,
+    prefix: '/api/v1',
+  });
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, prefix: '/api/v1' });
   const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });

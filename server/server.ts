@@ -38,6 +38,7 @@ import { MergerService } from './services/merger-service.ts';
 import { PlaylistService } from './services/playlist-service.ts';
 import { RefusedRequests } from './services/refused-requests.ts';
 import { ReportService } from './services/report-service.ts';
+import { ScheduleLifecycle } from './services/schedule-lifecycle.ts';
 import { ScheduleService } from './services/schedule-service.ts';
 import { TtsService } from './services/tts-service.ts';
 import { UnitService } from './services/unit-service.ts';
@@ -219,6 +220,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     });
     const playlists = new PlaylistService({ db });
     const schedules = new ScheduleService({ db, dispatch, playlists, units, now, horizonDays: config.manifestHorizonDays });
+    const lifecycle = new ScheduleLifecycle({ db, dispatch, now });
     const ledger = new ProofLedger(config.databaseFile);
     // Signature checks of proofs and heartbeats on every core (Ed25519 verify is the ingest's largest cost).
     const openers = Math.max(1, availableParallelism());
@@ -327,8 +329,10 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       jobs,
       tts,
       playlists,
-      library: new LibraryService({ db, now, onWithdrawn: (mediaId) => dispatch.dispatchMedia(mediaId) }),
+      // A withdrawn item's airings to come are cancelled, and its stations get plans without it.
+      library: new LibraryService({ db, now, onWithdrawn: (mediaId) => lifecycle.cancelMedia(mediaId) }),
       schedules,
+      lifecycle,
       commands,
       devices,
       units,

@@ -73,6 +73,12 @@ export class Scopes {
     return new Set(tree.subtree(user.unitId).map((u) => u.id));
   }
 
+  /** The ids of a unit's subtree, by code. */
+  async subtreeOf(code: string): Promise<string[]> {
+    const tree = await this.deps.units.tree();
+    return tree.subtree(tree.get(code).id).map((u) => u.id);
+  }
+
   /** Refuses unless every unit lies in the user's subtree (a unit of null is nobody's but a whole-tree user's). */
   async units(user: AuthUser | undefined, unitIds: Iterable<string | null>, what: string): Promise<void> {
     const ids = [...unitIds];

@@ -121,11 +121,19 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags: ['library'],
         summary: 'Move an item through the workflow: submit, approve, reject (with a reason) or archive',
-        description: 'draft|rejected → submitted → approved|rejected; anything → archived. The approver is never the author.',
+        description:
+          'draft|rejected → submitted → approved|rejected; anything → archived. The approver is never the author. Archiving (or rejecting) an ' +
+          'approved item cancels its airings still to come (skipped, reason cancelled; the gateways get new plans): cancelledAirings says how many.',
         security: bearer,
         params: z.object({ id: z.string().max(64), action: z.enum(['submit', 'approve', 'reject', 'archive']) }),
         body: z.object({ reason: z.string().max(500).optional() }).nullish(),
-        response: { 200: MediaItem, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+        response: {
+          200: MediaItem.extend({ cancelledAirings: z.number().optional() }),
+          400: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
       },
     },
     async (request) => {
@@ -135,9 +143,11 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
       await reach(user, id, 'edit');
       const { status } = await db.media.findUniqueOrThrow({ where: { id }, select: { status: true } });
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
-      const after = toItem(await library.transition(id, action, user!, request.body?.reason));
+      const moved = await library.transition(id, action, user!, request.body?.reason);
+      const after = toItem(moved);
       request.auditChange = { before: { status }, after: { status: after.status, reason: request.body?.reason ?? null } };
-      return after;
+      // Withdrawing an approved item cancels its airings to come; the answer says how many.
+      return { ...after, ...(moved.cancelledAirings ? { cancelledAirings: moved.cancelledAirings } : {}) };
     },
   );
 

@@ -5,8 +5,9 @@ import { ConflictRule, Priority } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody, forbidden, notFound } from '../http/errors.ts';
-import { bearer } from '../http/schemas.ts';
+import { bearer, page } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
+import type { ScheduleLifecycle } from '../services/schedule-lifecycle.ts';
 import type { CreateScheduleInput, Overlap, ScheduleService } from '../services/schedule-service.ts';
 
 const OverlapOut = z.object({
@@ -107,9 +108,10 @@ const toSchedule = (s: ScheduleRow) => ({
 export const scheduleRoutes: FastifyPluginAsyncZod<{
   db: Db;
   schedules: ScheduleService;
+  lifecycle: ScheduleLifecycle;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, schedules, scopes, auth }) => {
+}> = async (app, { db, schedules, lifecycle, scopes, auth }) => {
   /** Operators only, and every station a schedule reaches must lie in the user's unit. */
   const scoped = async (authUser: AuthUser | undefined, body: z.infer<typeof ScheduleBody>) => {
     const user = allow(authUser, 'schedule');
@@ -223,6 +225,109 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
       const occurrences = s.occurrences.filter((o) => o.unitId !== null && mine.has(o.unitId));
       if (!occurrences.length) throw forbidden('OUT_OF_SCOPE', `schedule ${request.params.id} airs outside your unit`);
       return toSchedule({ ...s, occurrences });
+    },
+  );
+
+  const ListItem = z.object({
+    id: z.string(),
+    mediaId: z.string().nullable(),
+    playlistId: z.string().nullable(),
+    title: z.string(),
+    startsAt: z.date(),
+    rrule: z.string().nullable(),
+    priority: z.string(),
+    status: z.enum(['active', 'paused', 'cancelled']),
+    stations: z.array(z.string()),
+    upcoming: z.number(),
+    held: z.number(),
+  });
+  app.get(
+    '/schedules',
+    {
+      onRequest: auth,
+      schema: {
+        tags: ['schedules'],
+        summary: 'Schedules reaching your units, newest first: filters unit, media, status, and an airing in [from, to)',
+        description: 'upcoming and held count the airings still to come in your scope (held: paused).',
+        security: bearer,
+        querystring: z.object({
+          unit: z.string().max(20).optional(),
+          media: z.string().max(64).optional(),
+          status: z.enum(['active', 'paused', 'cancelled']).optional(),
+          from: z.iso.datetime({ offset: true }).optional(),
+          to: z.iso.datetime({ offset: true }).optional(),
+          ...page(500, 50),
+        }),
+        response: { 200: z.object({ total: z.number(), items: z.array(ListItem) }), 403: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { unit, media, status, from, to, limit, offset } = request.query;
+      const code = await scopes.unit(request.user, unit);
+      const units = code ? await scopes.subtreeOf(code) : undefined;
+      return lifecycle.list({
+        ...(units ? { units } : {}),
+        ...(media ? { mediaId: media } : {}),
+        ...(status ? { status } : {}),
+        ...(from ? { from: new Date(from) } : {}),
+        ...(to ? { to: new Date(to) } : {}),
+        limit,
+        offset,
+      });
+    },
+  );
+
+  const Changed = z.object({ id: z.string(), status: z.string(), airings: z.number(), stations: z.number() });
+  app.post(
+    '/schedules/:id/:action',
+    {
+      onRequest: auth,
+      schema: {
+        tags: ['schedules'],
+        summary: 'Pause, resume or cancel a schedule: its airings still to come are held, put back or cancelled',
+        description:
+          'Only airings still to come change; held and cancelled ones are "skipped" with reason cancelled in the as-run (never missed). ' +
+          'The gateways of exactly the stations touched get new plans. A cancelled schedule makes no new airings. Every station the ' +
+          'schedule reaches must lie in your units.',
+        security: bearer,
+        params: z.object({ id: z.string().max(64), action: z.enum(['pause', 'resume', 'cancel']) }),
+        response: { 200: Changed, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const user = allow(request.user, 'schedule');
+      const { id, action } = request.params;
+      await scopes.units(user, await lifecycle.units(id), `schedule ${id}`);
+      return action === 'pause' ? lifecycle.pause(id) : action === 'resume' ? lifecycle.resume(id) : lifecycle.cancel(id);
+    },
+  );
+
+  app.post(
+    '/occurrences/:id/cancel',
+    {
+      onRequest: auth,
+      schema: {
+        tags: ['schedules'],
+        summary: 'Cancel one airing still to come; its station gets a new plan',
+        security: bearer,
+        params: z.object({ id: z.string().max(64) }),
+        response: {
+          200: z.object({ id: z.string(), status: z.literal('cancelled'), stations: z.number() }),
+          403: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const user = allow(request.user, 'schedule');
+      const o = await db.occurrence.findUnique({
+        where: { id: request.params.id },
+        select: { unitId: true, station: { select: { code: true } } },
+      });
+      if (!o) throw notFound('UNKNOWN_OCCURRENCE', `unknown airing ${request.params.id}`);
+      await scopes.units(user, [o.unitId], `station ${o.station.code}`);
+      return lifecycle.cancelOccurrence(request.params.id);
     },
   );
 };

@@ -49,7 +49,8 @@ export class LibraryService {
       db: Db;
       now: () => Date;
       /** Called when an approved item is withdrawn, so stations that would air it get new plans. */
-      onWithdrawn?: (mediaId: string) => Promise<void>;
+      /** An approved item left the library (archived, or rejected after approval): cancels its airings to come, says how many. */
+      onWithdrawn?: (mediaId: string) => Promise<number>;
     },
   ) {}
 
@@ -106,8 +107,8 @@ export class LibraryService {
       db.media.update({ where: { id, status: item.status }, include: WITH_UNIT, data: { status: rule.to, statusReason: reason ?? null } }),
       db.mediaTransition.create({ data: { mediaId: id, from: item.status, to: rule.to, byId: user.id, reason, at } }),
     ]);
-    if (item.status === 'approved' && rule.to !== 'approved') await this.deps.onWithdrawn?.(id);
-    return updated;
+    const cancelledAirings = item.status === 'approved' && rule.to !== 'approved' ? ((await this.deps.onWithdrawn?.(id)) ?? 0) : 0;
+    return { ...updated, cancelledAirings };
   }
 
   history(id: string) {

@@ -363,7 +363,10 @@ export class ScheduleService {
   async extend(): Promise<{ schedules: number; occurrences: number; refused: number }> {
     const { db } = this.deps;
     const horizon = this.horizon();
-    const due = await db.schedule.findMany({ where: { rrule: { not: null }, expandedUntil: { lt: horizon } } });
+    // A cancelled schedule has no more airings; a paused one gets them held, for a resume to release.
+    const due = await db.schedule.findMany({
+      where: { rrule: { not: null }, expandedUntil: { lt: horizon }, status: { in: ['active', 'paused'] } },
+    });
     const touched = new Set<string>();
     let created = 0;
     let refused = 0;
@@ -383,16 +386,17 @@ export class ScheduleService {
       const { violations } = await this.evaluate(stations, plan, rule);
       const refusedAt = new Set(violations.map((v) => `${v.station} ${v.startsAt}`));
       const codeOf = new Map(stations.map((st) => [st.id, st.code]));
-      const rows = this.occurrences(s, stations, plan).filter(
-        (r) => !refusedAt.has(`${codeOf.get(r.stationId)} ${r.startsAt.toISOString()}`),
-      );
+      const held = s.status === 'paused' ? ({ status: 'paused', asRun: 'skipped', discrepancy: 'cancelled' } as const) : {};
+      const rows = this.occurrences(s, stations, plan)
+        .filter((r) => !refusedAt.has(`${codeOf.get(r.stationId)} ${r.startsAt.toISOString()}`))
+        .map((r) => ({ ...r, ...held }));
       refused += plan.length * stations.length - rows.length;
       await db.$transaction([
         ...chunked(rows).map((part) => db.occurrence.createMany({ data: part })),
         db.schedule.update({ where: { id: s.id }, data: { expandedUntil: horizon } }),
       ]);
       created += rows.length;
-      for (const r of rows) touched.add(r.stationId);
+      if (s.status === 'active') for (const r of rows) touched.add(r.stationId);
     }
     if (touched.size) await this.deps.dispatch.dispatch(touched);
     return { schedules: due.length, occurrences: created, refused };

@@ -1,0 +1,120 @@
+// After a schedule is made (#19 part): list, pause, resume, cancel, cancel one airing, and archiving an
+// item cancels its airings to come. Each change re-plans exactly the stations it touches, and a real
+// agent's manifest reflects it; held and cancelled airings are skipped (cancelled), never missed.
+import { join } from 'node:path';
+import t from 'tap';
+import { onlineAgent } from '../helpers/agent.ts';
+import { makeTone } from '../helpers/audio.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { matchExact } from '../helpers/match.ts';
+import { api, signedInAs, startTestServer, uploadApproved } from '../helpers/server.ts';
+
+const clock = new FakeClock(Date.now());
+const server = await startTestServer({ now: clock.date });
+t.teardown(() => server.stop());
+const station = 'HN-00040';
+const other = 'HN-00043';
+const gw = await onlineAgent(t, { station, server, clock });
+const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'daily.wav'), { seconds: 1 }));
+
+/** The next manifest the agent applies after `version`, once it carries `entries` entries. */
+const manifest = (entries: number, after: number) => gw.waitFor('manifest', (e) => e.version > after && e.entries === entries, 30_000);
+const versionNow = async () => (await server.db.station.findUniqueOrThrow({ where: { code: station } })).manifestVersion;
+const otherVersion = async () => (await server.db.station.findUniqueOrThrow({ where: { code: other } })).manifestVersion;
+
+const start = new Date(clock.now() + 3600_000);
+const created = await api(server, 'POST', '/schedules', {
+  mediaId: media.id,
+  stations: [station],
+  startsAt: start.toISOString(),
+  rrule: 'FREQ=DAILY;COUNT=5',
+});
+const id = created.body.id as string;
+await api(server, 'POST', '/schedules', { mediaId: media.id, stations: [other], startsAt: start.toISOString() });
+
+t.test('the list shows the schedule with its airings to come', async (t) => {
+  await manifest(5, 0);
+  const list = await api(server, 'GET', `/schedules?media=${media.id}`);
+  t.equal(list.status, 200);
+  t.match(
+    (list.body.items as { id: string }[]).find((s) => s.id === id),
+    { status: 'active', upcoming: 5, held: 0, stations: [station] },
+  );
+  const unit = await api(server, 'GET', '/schedules?unit=016');
+  t.equal(unit.body.total, 0, 'nothing of it airs in Sóc Sơn');
+});
+
+t.test('pause holds every airing to come: the gateway’s plan is empty; resume puts them back', async (t) => {
+  const v = await versionNow();
+  const untouched = await otherVersion();
+  matchExact(t, await api(server, 'POST', `/schedules/${id}/pause`), {
+    status: 200,
+    body: { id, status: 'paused', airings: 5, stations: 1 },
+  });
+  await manifest(0, v);
+  t.equal(await otherVersion(), untouched, 'the other station got no new plan');
+  const held = await server.db.occurrence.findMany({ where: { scheduleId: id } });
+  t.same(
+    [...new Set(held.map((o) => `${o.status}/${o.asRun}/${o.discrepancy}`))],
+    ['paused/skipped/cancelled'],
+    'held: skipped, reason cancelled',
+  );
+  t.match(await api(server, 'POST', `/schedules/${id}/pause`), { status: 409, body: { error: { code: 'INVALID_TRANSITION' } } });
+  const v2 = await versionNow();
+  matchExact(t, await api(server, 'POST', `/schedules/${id}/resume`), {
+    status: 200,
+    body: { id, status: 'active', airings: 5, stations: 1 },
+  });
+  await manifest(5, v2);
+  t.same(
+    [...new Set((await server.db.occurrence.findMany({ where: { scheduleId: id } })).map((o) => `${o.status}/${o.asRun}`))],
+    ['scheduled/null'],
+  );
+});
+
+t.test('one airing cancelled leaves the others', async (t) => {
+  const first = await server.db.occurrence.findFirstOrThrow({ where: { scheduleId: id }, orderBy: { startsAt: 'asc' } });
+  const v = await versionNow();
+  matchExact(t, await api(server, 'POST', `/occurrences/${first.id}/cancel`), {
+    status: 200,
+    body: { id: first.id, status: 'cancelled', stations: Number },
+  });
+  await manifest(4, v);
+  t.match(await api(server, 'POST', `/occurrences/${first.id}/cancel`), { status: 409, body: { error: { code: 'NOT_UPCOMING' } } });
+});
+
+t.test('an operator outside the schedule’s stations cannot change it', async (t) => {
+  const stranger = await signedInAs(server, 'operator.socson', 'district_operator', '016');
+  t.match(await api(server, 'POST', `/schedules/${id}/cancel`, undefined, stranger), {
+    status: 403,
+    body: { error: { code: 'OUT_OF_SCOPE' } },
+  });
+  const reader = await signedInAs(server, 'auditor.lifecycle', 'auditor');
+  t.match(await api(server, 'POST', `/schedules/${id}/cancel`, undefined, reader), { status: 403, body: { error: { code: 'FORBIDDEN' } } });
+});
+
+t.test('cancel ends it for good; archiving an item cancels its airings to come and says how many', async (t) => {
+  const v = await versionNow();
+  matchExact(t, await api(server, 'POST', `/schedules/${id}/cancel`), {
+    status: 200,
+    body: { id, status: 'cancelled', airings: 4, stations: 1 },
+  });
+  await manifest(0, v);
+  t.match(await api(server, 'POST', `/schedules/${id}/resume`), { status: 409 }, 'a cancelled schedule does not come back');
+  t.equal((await server.schedules.extend()).occurrences, 0, 'and makes no new airings as the horizon moves');
+
+  const again = await api(server, 'POST', '/schedules', {
+    mediaId: media.id,
+    stations: [station],
+    startsAt: start.toISOString(),
+    rrule: 'FREQ=DAILY;COUNT=3',
+  });
+  t.equal(again.status, 201);
+  await manifest(3, v);
+  const v2 = await versionNow();
+  const archived = await api(server, 'POST', `/media/${media.id}/archive`);
+  t.match(archived, { status: 200, body: { status: 'archived', cancelledAirings: 4 } }, 'the three daily ones and the other station’s one');
+  await manifest(0, v2);
+  const asRun = await server.db.occurrence.count({ where: { mediaId: media.id as string, status: 'scheduled' } });
+  t.equal(asRun, 0, 'nothing of it is left to air');
+});
