@@ -29,6 +29,7 @@ export const ENV_KEYS = {
   LP_BODY_TIMEOUT_MS: 'bodyTimeoutMs',
   LP_UPLOAD_IDLE_TIMEOUT_MS: 'uploadIdleTimeoutMs',
   LP_UPLOAD_TIMEOUT_MS: 'uploadTimeoutMs',
+  LP_UPLOAD_WAIT_MS: 'uploadWaitMs',
   LP_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   LP_KEEP_ALIVE_TIMEOUT_MS: 'keepAliveTimeoutMs',
   LP_ANONYMOUS_CONNECTIONS_PER_ADDRESS: 'anonymousConnectionsPerAddress',
@@ -47,6 +48,7 @@ export const ENV_KEYS = {
   LP_FFMPEG: 'ffmpegPath',
   LP_FFPROBE: 'ffprobePath',
   LP_ESPEAK: 'espeakPath',
+  LP_SOX: 'soxPath',
   LP_TTS_ENGINE: 'ttsEngine',
   LP_TTS_HTTP_URL: 'ttsHttpUrl',
   LP_TTS_HTTP_TOKEN: 'ttsHttpToken',
@@ -103,6 +105,8 @@ export const ConfigSchema = z.strictObject({
     .min(1000)
     .max(24 * 3600_000)
     .default(30 * 60_000),
+  /** An upload's answer waits this long for its processing, then is 202 with the job (a 2-hour item takes minutes). */
+  uploadWaitMs: z.coerce.number().int().min(0).max(3600_000).default(20_000),
   /** The request line and headers must arrive within this. */
   headersTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** An idle kept-alive connection is closed after this. */
@@ -142,6 +146,8 @@ export const ConfigSchema = z.strictObject({
   ffmpegPath: z.string().min(1).default('ffmpeg'),
   ffprobePath: z.string().min(1).default('ffprobe'),
   espeakPath: z.string().min(1).default('espeak-ng'),
+  /** sox decodes what ffmpeg cannot: AMR phone clips with silence (DTX comfort-noise frames). */
+  soxPath: z.string().min(1).default('sox'),
   /** espeak: the offline espeak-ng voice; http: POST to ttsHttpUrl (see server/media/tts.ts). */
   ttsEngine: z.enum(['espeak', 'http']).default('espeak'),
   ttsHttpUrl: z.url().optional(),

@@ -260,6 +260,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       tmpDir: join(config.dataDir, 'tmp'),
       ffmpegPath: config.ffmpegPath,
       ffprobePath: config.ffprobePath,
+      soxPath: config.soxPath,
       opusBitrateKbps: config.opusBitrateKbps,
       opusComplexity: config.opusComplexity,
       maxDurationS: config.maxDurationS,
@@ -317,6 +318,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       headersTimeoutMs: config.headersTimeoutMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       anonymousConnectionsPerAddress: config.anonymousConnectionsPerAddress,
+      uploadWaitMs: config.uploadWaitMs,
     };
     const connections = new ConnectionGuard(limits.anonymousConnectionsPerAddress);
     const throttle = new LoginThrottle({ db, now });

@@ -17,16 +17,9 @@ export interface HttpLimits {
   keepAliveTimeoutMs: number;
   /** Connections one address may hold open before one of them authenticates; more are closed at once. */
   anonymousConnectionsPerAddress: number;
+  /** How long an upload's answer waits for its processing before it is 202 with the job. */
+  uploadWaitMs: number;
 }
-
-export const DEFAULT_HTTP_LIMITS: HttpLimits = {
-  bodyTimeoutMs: 15_000,
-  uploadIdleTimeoutMs: 30_000,
-  uploadTimeoutMs: 30 * 60_000,
-  headersTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 5_000,
-  anonymousConnectionsPerAddress: 128,
-};
 
 /** Open connections by address that have not carried an authenticated request; trusted ones are not counted. */
 export class ConnectionGuard {

@@ -30,7 +30,9 @@ interface FfprobeJson {
 export function interpretProbe(json: FfprobeJson): ProbeVerdict {
   const audio = json.streams?.find((s) => s.codec_type === 'audio');
   if (!audio || !json.format) return { ok: false, code: 'NOT_AUDIO', message: 'the file has no audio stream' };
-  const seconds = Number(json.format.duration ?? audio.duration);
+  // The audio stream's own length when the container says it: a video may run on after its sound ends.
+  const own = Number(audio.duration);
+  const seconds = Number.isFinite(own) && own > 0 ? own : Number(json.format.duration);
   if (!Number.isFinite(seconds) || seconds <= 0) return { ok: false, code: 'ZERO_DURATION', message: 'the audio has no duration' };
   return {
     ok: true,

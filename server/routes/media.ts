@@ -97,7 +97,8 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
         description:
           'The title comes from the query string, else a "title" field sent before the file, else the file name. ' +
           'The upload is streamed to disk and processed by the job queue. By default the answer waits for the job (201, or 200 ' +
-          'when the same audio already exists); with ?async=true it is 202 with the job, to follow at GET /api/v1/jobs/{id}.',
+          'when the same audio already exists), but never longer than LP_UPLOAD_WAIT_MS (20 s): a long item answers 202 with the job; ' +
+          'with ?async=true it is always 202 with the job, to follow at GET /api/v1/jobs/{id}.',
         security: bearer,
         consumes: ['multipart/form-data'],
         querystring: z.object({ title: z.string().min(1).max(200).optional(), async: z.enum(['true', 'false']).optional() }),
@@ -121,7 +122,21 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
         );
         guard.done();
         if (request.query.async === 'true') return reply.status(202).send(toJob(job));
-        const { mediaId, created } = await jobs.result(job.id);
+        // A long item is not held on one request: past the wait the answer is 202 with the job to follow.
+        const outcome = jobs.result(job.id);
+        outcome.catch(() => {}); // the job records its own failure; a late one is read at GET /jobs/{id}
+        let timer: NodeJS.Timeout | undefined;
+        const waited = await Promise.race([
+          outcome,
+          new Promise<'later'>((resolve) => {
+            timer = setTimeout(() => resolve('later'), limits.uploadWaitMs);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        if (waited === 'later') {
+          metrics.uploads.inc({ result: 'queued' });
+          return reply.status(202).send(toJob(await jobs.get(job.id)));
+        }
+        const { mediaId, created } = waited;
         metrics.uploads.inc({ result: created ? 'created' : 'existing' });
         return reply
           .status(created ? 201 : 200)

@@ -29,6 +29,8 @@ export interface MediaServiceDeps {
   tmpDir: string;
   ffmpegPath: string;
   ffprobePath: string;
+  /** Decodes AMR first: ffmpeg's AMR decoder refuses the comfort-noise (SID) frames phones write in silences. */
+  soxPath: string;
   opusBitrateKbps: number;
   opusComplexity: number;
   maxDurationS: number;
@@ -74,11 +76,19 @@ export class MediaService {
     await mkdir(deps.tmpDir, { recursive: true });
     const encoded = join(deps.tmpDir, `${randomUUID()}.ogg`);
     const mp3 = `${encoded}.mp3`;
+    const wav = `${encoded}.wav`;
     try {
       const sourceSize = (await stat(source)).size;
       const probe = await this.probe(source);
       if (probe.durationMs > deps.maxDurationS * 1000) {
         throw badRequest('TOO_LONG', `audio lasts ${Math.round(probe.durationMs / 1000)} s, the maximum is ${deps.maxDurationS} s`);
+      }
+      // A phone's AMR clip goes through sox to PCM first (ffmpeg stops at its first silence: "Not yet implemented").
+      let input = source;
+      if (/^amr_/.test(probe.codec)) {
+        const decoded = await this.decodeAmr(source, wav, /_wb$/.test(probe.codec) ? 16000 : 8000);
+        if (!decoded.ok) throw badRequest('CORRUPT_AUDIO', `the AMR audio could not be decoded: ${decoded.detail}`);
+        input = wav;
       }
       const track = (stage: keyof typeof STAGES, totalMs: number) => (chunk: string) => {
         const m = [...chunk.matchAll(/out_time_us=(\d+)/g)].at(-1);
@@ -87,7 +97,7 @@ export class MediaService {
         onProgress(a + (b - a) * Math.min(1, Number(m[1]) / 1000 / totalMs));
       };
       // One analysis pass, then one encode pass ([DESIGN §1]: speech at -16 LUFS, -1 dBTP, silence trimmed).
-      const before = await this.analyse(source, track('analyse', probe.durationMs));
+      const before = await this.analyse(input, track('analyse', probe.durationMs));
       const verdict = planEncode(before, probe.durationMs, deps.loudness);
       if (!verdict.ok) throw badRequest(verdict.code, verdict.message);
       const { plan } = verdict;
@@ -95,7 +105,7 @@ export class MediaService {
         { file: encoded, format: 'opus', bitrateKbps: deps.opusBitrateKbps, complexity: deps.opusComplexity },
       ];
       if (deps.mp3RenditionKbps) renditions.push({ file: mp3, format: 'mp3', bitrateKbps: deps.mp3RenditionKbps });
-      const encode = encodeCommand(deps.ffmpegPath, source, plan, deps.loudness, renditions);
+      const encode = encodeCommand(deps.ffmpegPath, input, plan, deps.loudness, renditions);
       const result = await deps.run(encode, { timeoutMs: 30 * 60_000, onStdout: track('encode', plan.endMs - plan.startMs) });
       if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be encoded: ${lastLine(result.stderr)}`);
       const out = await this.probe(encoded);
@@ -138,6 +148,7 @@ export class MediaService {
     } finally {
       await rm(encoded, { force: true });
       await rm(mp3, { force: true });
+      await rm(wav, { force: true });
     }
   }
 
@@ -145,6 +156,16 @@ export class MediaService {
     const r = await this.deps.run(analysisCommand(this.deps.ffmpegPath, file), { timeoutMs: 30 * 60_000, onStdout });
     if (r.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be decoded: ${lastLine(r.stderr)}`);
     return parseAnalysis(r.stderr, r.stdout);
+  }
+
+  private async decodeAmr(source: string, wav: string, rate: number): Promise<{ ok: boolean; detail: string }> {
+    // -t amr-nb/amr-wb: the container is AMR whatever the file is called.
+    const type = rate === 16000 ? 'amr-wb' : 'amr-nb';
+    const r = await this.deps.run(
+      { cmd: this.deps.soxPath, args: ['-t', type, source, '-t', 'wav', '-b', '16', wav] },
+      { timeoutMs: 10 * 60_000 },
+    );
+    return { ok: r.code === 0, detail: lastLine(r.stderr) };
   }
 
   private async probe(file: string): Promise<ProbeResult> {

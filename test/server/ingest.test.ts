@@ -8,7 +8,7 @@ import { analysisCommand, parseAnalysis } from '../../server/media/loudness.ts';
 import { spawnRunner } from '../../server/media/process-runner.ts';
 import { makeSilence, makeSpeech } from '../helpers/audio.ts';
 import { matchExact } from '../helpers/match.ts';
-import { startTestServer, upload } from '../helpers/server.ts';
+import { api, startTestServer, upload } from '../helpers/server.ts';
 
 const server = await startTestServer();
 t.teardown(() => server.stop());
@@ -113,6 +113,68 @@ t.test('phone AMR, M4A, FLAC, WMA, Ogg and a video with an audio track are all a
     t.match(body, { codec: 'opus', channels: 1 }, `${kind} became mono Opus`);
     t.ok(Math.abs((body.durationMs as number) - 3000) < 200, `${kind}: ${body.durationMs} ms`);
   }
+});
+
+t.test(
+  'a phone clip with silences (AMR comfort-noise frames ffmpeg cannot decode) and a video longer than its audio are accepted',
+  async (t) => {
+    // Tone, two seconds of silence (the phone writes SID frames there), tone.
+    const speech = join(dir, 'speech-gap.wav');
+    execFileSync('sox', [
+      '-n',
+      '-r',
+      '8000',
+      '-c',
+      '1',
+      speech,
+      'synth',
+      '2',
+      'sine',
+      '500',
+      'pad',
+      '0',
+      '2',
+      ':',
+      'synth',
+      '2',
+      'sine',
+      '700',
+    ]);
+    const amr = join(dir, 'phone-dtx.amr');
+    execFileSync('sox', [speech, '-t', 'amr-nb', amr]);
+    const amrUp = await upload(server, amr);
+    t.equal(amrUp.status, 201, `accepted: ${JSON.stringify(amrUp.body.error ?? '')}`);
+    t.ok(Math.abs((amrUp.body.durationMs as number) - 6000) < 200, `the whole clip, silence included: ${amrUp.body.durationMs} ms`);
+    t.equal(amrUp.body.sourceFormat, 'amr');
+
+    const mp4 = join(dir, 'long-video.mp4');
+    ff('-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=6', '-f', 'lavfi', '-i', quietTone(3, 850), mp4);
+    const video = await upload(server, mp4);
+    t.equal(video.status, 201, `a 6 s video with 3 s of audio: ${JSON.stringify(video.body.error ?? '')}`);
+    t.ok(Math.abs((video.body.durationMs as number) - 3000) < 200, `its audio: ${video.body.durationMs} ms`);
+  },
+);
+
+t.test('Opus keeps to its bitrate on tonal audio too (a music bed: unconstrained VBR spent 1.5-2x)', async (t) => {
+  const tone = join(dir, 'bed.wav');
+  ff('-f', 'lavfi', '-i', 'sine=f=440:d=60', '-af', 'volume=-12dB', tone);
+  const { status, body } = await upload(server, tone);
+  t.equal(status, 201);
+  const kbps = ((body.sizeBytes as number) * 8) / (body.durationMs as number);
+  t.ok(kbps <= 32 * 1.1, `${kbps.toFixed(1)} kbit/s for a 32 kbit/s target`);
+});
+
+t.test('an upload whose processing outlasts the wait answers 202 with its job, which then finishes', async (t) => {
+  const quick = await startTestServer({ env: { LP_UPLOAD_WAIT_MS: '0' } });
+  t.teardown(() => quick.stop());
+  const file = join(dir, 'long-wait.wav');
+  ff('-f', 'lavfi', '-i', quietTone(20, 650), file);
+  const { status, body } = await upload(quick, file);
+  t.equal(status, 202, 'not held on the request');
+  t.match(body, { id: String, status: /queued|running/ });
+  const done = await quick.jobs.result(body.id as string);
+  t.match(done, { mediaId: String, created: true });
+  t.match((await api(quick, 'GET', `/jobs/${body.id}`)).body, { status: 'succeeded', mediaId: done.mediaId });
 });
 
 t.test('each bad file gets its code, and nothing is left behind', async (t) => {

@@ -76,7 +76,7 @@ t.test('the encode pass trims, applies the gain and limiter, and writes bit-exac
   matchExact(
     t,
     a,
-    /-map \[r0\] -map_metadata -1 -c:a libopus -b:a 24k -application voip -compression_level 10 -f ogg -fflags \+bitexact -flags:a \+bitexact \/out\.ogg$/,
+    /-map \[r0\] -map_metadata -1 -c:a libopus -b:a 24k -vbr constrained -application voip -compression_level 10 -f ogg -fflags \+bitexact -flags:a \+bitexact \/out\.ogg$/,
   );
   const noLimit = encodeCommand('ffmpeg', '/in.wav', { startMs: 0, endMs: 1000, gainDb: -3, limit: false }, target, [
     { file: '/o.ogg', format: 'opus', bitrateKbps: 32 },
