@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   compliance: async () => (await import('./compliance.ts')).run(),
   faults: async () => (await import('./faults.ts')).run(),
   attacks: async () => (await import('./attacks.ts')).run(),
+  console: async () => (await import('./console.ts')).run(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

@@ -1,5 +1,6 @@
 // The Fastify app as a function of its dependencies, so tests build exactly what `npm start` runs.
 
+import fastifyCookie from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -206,6 +207,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     hsts: false,
   });
+  // The browser console's session cookie (http/auth.ts); API clients use bearer tokens.
+  await app.register(fastifyCookie);
   // Rate limits only where a route asks for one (the login); the answer is the API's error shape.
   await app.register(fastifyRateLimit, {
     global: false,

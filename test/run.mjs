@@ -13,6 +13,7 @@ let skipped = 0;
 for (const [name, cmd, args] of [
   ['lint (biome)', bin('biome'), ['check', '--error-on-warnings', '.']],
   ['typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']],
+  ['typecheck console (tsc)', bin('tsc'), ['-p', 'console/tsconfig.json']],
 ]) {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });
   if (r.status === 0) {

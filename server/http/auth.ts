@@ -1,6 +1,8 @@
 // Who is calling: bearer-token sessions (password, then a TOTP code when the user has turned it on;
 // failures throttle their source, auth/throttle.ts) and long-lived API tokens for integrations. Each user acts within a
 // unit subtree (http/scope.ts).
+
+import { createHmac } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hashPassword, newToken, sha256, verifyPassword } from '../auth/passwords.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
@@ -84,14 +86,36 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return header?.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
 }
 
+/** The browser console's session cookie (HttpOnly) and the CSRF cookie its scripts read and echo. */
+export const SESSION_COOKIE = 'lp_session';
+export const CSRF_COOKIE = 'lp_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** The CSRF token of a session: derived from the session token, so nothing more is stored. */
+export const csrfFor = (sessionToken: string) => createHmac('sha256', sessionToken).update('loaphuong csrf').digest('base64url');
+
+/** The session token a request authenticates with: its bearer token, else the console's cookie (and how). */
+export function sessionToken(request: FastifyRequest): { token: string; via: 'bearer' | 'cookie' } | undefined {
+  const bearer = bearerToken(request);
+  if (bearer) return { token: bearer, via: 'bearer' };
+  const cookie = request.cookies?.[SESSION_COOKIE];
+  return cookie ? { token: cookie, via: 'cookie' } : undefined;
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Last-use times of API tokens are written at most this often (not on every request). */
 const TOKEN_USE_RESOLUTION_MS = 60_000;
 
 /** The onRequest hook of every signed-in route; `authenticated` hears of each request that passed. */
 export function requireUser(db: Db, now: () => Date, authenticated: (request: FastifyRequest) => void = () => {}) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerToken(request);
-    if (!token) throw unauthorized();
+    const found = sessionToken(request);
+    if (!found) throw unauthorized();
+    const { token } = found;
+    // A change made with the cookie must echo the session's CSRF token: another site can send the cookie, not read it.
+    if (found.via === 'cookie' && !SAFE.has(request.method) && request.headers[CSRF_HEADER] !== csrfFor(token))
+      throw new AppError(403, 'CSRF', `a change from the console needs the ${CSRF_HEADER} header of its session`);
     const at = now();
     if (token.startsWith(API_TOKEN_PREFIX)) {
       const api = await db.apiToken.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });

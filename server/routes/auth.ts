@@ -3,7 +3,17 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { THROTTLE } from '../auth/throttle.ts';
 import { acceptTotp, newTotpSecret, TOTP_OFF, totpPurpose } from '../auth/totp.ts';
-import { bearerToken, type LoginDeps, login, logout } from '../http/auth.ts';
+import {
+  CSRF_COOKIE,
+  CSRF_HEADER,
+  csrfFor,
+  type LoginDeps,
+  login,
+  logout,
+  SESSION_COOKIE,
+  SESSION_TTL_MS,
+  sessionToken,
+} from '../http/auth.ts';
 import { AppError, badRequest, conflict, ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 
@@ -136,9 +146,74 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
       },
     },
     async (request, reply) => {
-      // requireUser has checked that the token is there and live.
-      await logout(db, now(), bearerToken(request) as string);
-      return reply.status(204).send(null);
+      // requireUser has checked that the token is there and live (a bearer token, or the console's cookie).
+      await logout(db, now(), sessionToken(request)?.token as string);
+      return reply.clearCookie(SESSION_COOKIE, { path: '/' }).clearCookie(CSRF_COOKIE, { path: '/' }).status(204).send(null);
+    },
+  );
+
+  // The browser console signs in here: the same checks as /auth/login, the session in an HttpOnly cookie.
+  app.post(
+    '/auth/session',
+    {
+      config: { rateLimit: { max: loginsPerMinute, timeWindow: 60_000 } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in from the browser: the session goes in an HttpOnly, SameSite=Strict cookie (Secure behind TLS)',
+        description:
+          `Same checks and throttling as /auth/login. The answer carries csrf, also set as the readable cookie ${CSRF_COOKIE}: every change ` +
+          `made with the session cookie must send it back in the ${CSRF_HEADER} header (403 CSRF otherwise). POST /auth/logout ends it.`,
+        body: z.object({
+          username: z.string().min(1).max(100),
+          password: z.string().min(1).max(200),
+          totp: z.string().max(10).optional(),
+        }),
+        response: {
+          200: z.object({
+            csrf: z.string(),
+            expiresAt: z.date(),
+            user: z.object({ id: z.string(), username: z.string(), role: z.string() }),
+          }),
+          401: ErrorBody,
+          429: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = await login(deps, request.ip, request.body.username, request.body.password, request.body.totp);
+      request.user = session.user;
+      const csrf = csrfFor(session.token);
+      const cookie = { path: '/', sameSite: 'strict' as const, secure: request.protocol === 'https', maxAge: SESSION_TTL_MS / 1000 };
+      reply.setCookie(SESSION_COOKIE, session.token, { ...cookie, httpOnly: true });
+      reply.setCookie(CSRF_COOKIE, csrf, cookie);
+      return { csrf, expiresAt: session.expiresAt, user: session.user };
+    },
+  );
+
+  app.get(
+    '/auth/me',
+    {
+      onRequest: auth,
+      schema: {
+        tags: ['auth'],
+        summary: 'Who is signed in: role and the unit they act within (name and type)',
+        response: {
+          200: z.object({
+            username: z.string(),
+            role: z.string(),
+            unit: z.object({ code: z.string(), name: z.string(), type: z.string() }).nullable(),
+          }),
+          401: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      // biome-ignore lint/style/noNonNullAssertion: the auth hook sets the user
+      const user = request.user!;
+      const unit = user.unitId
+        ? await db.unit.findUnique({ where: { id: user.unitId }, select: { code: true, name: true, type: true } })
+        : null;
+      return { username: user.username, role: user.role, unit };
     },
   );
 };

@@ -27,7 +27,8 @@ t.test(
 
     const res = await page.goto(`${server.url}/`);
     t.match(res?.headers()['content-security-policy'], /script-src 'self'/);
-    t.match(await page.textContent('h1'), /Hệ thống truyền thanh cơ sở/);
+    await page.waitForSelector('h1');
+    t.match(await page.textContent('h1'), /Truyền thanh cơ sở/, 'the console’s sign-in page renders');
 
     await page.goto(`${server.url}/docs/`);
     await page.waitForSelector('.swagger-ui .info .title');

@@ -1,0 +1,61 @@
+// The shell: sign-in, then the header (pages, language, sign-out) and the page of the hash route.
+import { useEffect, useState } from 'preact/hooks';
+import { api, type Me } from './api.ts';
+import { lang, setLang, t } from './i18n.ts';
+import { Approvals } from './pages/approvals.tsx';
+import { Library } from './pages/library.tsx';
+import { Login } from './pages/login.tsx';
+import { Schedules } from './pages/schedules.tsx';
+import { useSignal } from './state.ts';
+
+const PAGES = { library: Library, approvals: Approvals, schedules: Schedules } as const;
+type Page = keyof typeof PAGES;
+const pageOf = (hash: string): Page => (hash.replace(/^#\//, '') in PAGES ? (hash.replace(/^#\//, '') as Page) : 'library');
+
+export function App() {
+  useSignal(lang);
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [page, setPage] = useState<Page>(pageOf(location.hash));
+  useEffect(() => {
+    // Signed in only if the session's CSRF cookie is there (set with the HttpOnly session cookie, cleared at sign-out).
+    if (!/(?:^|; )lp_csrf=/.test(document.cookie)) setMe(null);
+    else api<Me>('GET', '/auth/me').then(setMe, () => setMe(null));
+    const onHash = () => setPage(pageOf(location.hash));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  if (me === undefined) return <main aria-busy="true" />;
+  if (me === null) return <Login onSignedIn={setMe} />;
+  const Current = PAGES[page];
+  const signOut = async () => {
+    await api('POST', '/auth/logout').catch(() => {});
+    setMe(null);
+  };
+  return (
+    <>
+      <header>
+        <strong>{t('appName')}</strong>
+        <nav aria-label={t('appName')}>
+          {(Object.keys(PAGES) as Page[]).map((p) => (
+            <a key={p} href={`#/${p}`} aria-current={p === page ? 'page' : undefined}>
+              {t(p)}
+            </a>
+          ))}
+        </nav>
+        <span class="who">
+          {me.username}
+          {me.unit ? ` · ${me.unit.name}` : ''}
+        </span>
+        <button type="button" onClick={() => setLang(lang.get() === 'vi' ? 'en' : 'vi')}>
+          {t('language')}
+        </button>
+        <button type="button" onClick={signOut}>
+          {t('signOut')}
+        </button>
+      </header>
+      <main>
+        <Current me={me} />
+      </main>
+    </>
+  );
+}
