@@ -28,6 +28,8 @@ export const consoleRoutes: FastifyPluginAsyncZod<{ dir?: string }> = async (app
     decorateReply: false,
     index: ['index.html'],
     wildcard: false,
+    // The headers below, not @fastify/static's own max-age=0.
+    cacheControl: false,
     setHeaders: (res, path) => {
       res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
     },

@@ -245,12 +245,18 @@ t.test('audio is served by hash with Range support', async (t) => {
   t.equal(invalid.status, 400);
 });
 
-t.test('the console page is Vietnamese first', async (t) => {
+t.test('the console page is Vietnamese first, its script a file of this origin', async (t) => {
   const res = await fetch(`${server.url}/`);
   t.equal(res.status, 200);
+  t.equal(res.headers.get('cache-control'), 'no-cache', 'the page is re-read; its hashed files are cached');
   const html = await res.text();
   t.match(html, /lang="vi"/);
-  t.match(html, /Hệ thống truyền thanh cơ sở/);
+  t.match(html, /Truyền thanh cơ sở/);
+  const script = html.match(/<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/)?.[1];
+  t.ok(script, 'one module script, by URL (no inline script)');
+  const js = await fetch(`${server.url}${script}`);
+  t.match(js.headers.get('content-type'), /javascript/);
+  t.match(js.headers.get('cache-control'), /immutable/);
 });
 
 t.test('the embedded broker also speaks MQTT over WebSocket on the HTTP port', async (t) => {
