@@ -23,6 +23,14 @@ const Overlaps = z.object({ total: z.number(), items: z.array(OverlapOut) });
 const listOverlaps = (o: Overlap[]) => ({ total: o.length, items: o.slice(0, 200) });
 
 const code = z.string().min(1).max(64);
+/** Hanoi is UTC+7 all year: a time without an offset is read as Hanoi's. */
+const hanoiInstant = z
+  .union([z.iso.datetime({ offset: true }), z.iso.datetime({ local: true })])
+  .transform((v) => (/(Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v.length === 16 ? `${v}:00` : v}+07:00`));
+/** A queued item's start window when none is given. */
+export const DEFAULT_QUEUE_WINDOW_MINUTES = 15;
+/** An instant as Hanoi wall-clock time, with its offset ("2026-12-03T06:00:00+07:00"). */
+export const hanoiLocal = (d: Date) => `${new Date(d.getTime() + 7 * 3600_000).toISOString().slice(0, 19)}+07:00`;
 const ScheduleBody = z
   .object({
     mediaId: z.string().min(1).max(64).optional(),
@@ -41,16 +49,17 @@ const ScheduleBody = z
       })
       .strict()
       .optional(),
-    startsAt: z.iso.datetime({ offset: true }),
+    /** An instant with its offset, or a Hanoi wall-clock time without one ("2026-12-03T06:00"). */
+    startsAt: hanoiInstant,
     rrule: z.string().min(6).max(500).optional(),
-    exdates: z
-      .array(z.iso.datetime({ offset: true }))
-      .max(366)
-      .optional(),
+    exdates: z.array(hanoiInstant).max(366).optional(),
     priority: Priority.default('normal'),
     conflict: ConflictRule.default('queue'),
-    /** 0 = hard start at the instant; else the item may start up to this many minutes late (when queued). */
-    startWindowMinutes: z.int().min(0).max(240).default(0),
+    /**
+     * 0 = hard start at the instant; else the item may start up to this many minutes late (when queued).
+     * Unset: 15 minutes for conflict "queue" (a queued item with no window could only be skipped), else 0.
+     */
+    startWindowMinutes: z.int().min(0).max(240).optional(),
   })
   .strict();
 const toInput = (b: z.infer<typeof ScheduleBody>, userId?: string): CreateScheduleInput => ({
@@ -62,7 +71,7 @@ const toInput = (b: z.infer<typeof ScheduleBody>, userId?: string): CreateSchedu
   exdates: b.exdates?.map((d) => new Date(d)),
   priority: b.priority,
   conflict: b.conflict,
-  startWindowMs: b.startWindowMinutes * 60_000,
+  startWindowMs: (b.startWindowMinutes ?? (b.conflict === 'queue' ? DEFAULT_QUEUE_WINDOW_MINUTES : 0)) * 60_000,
   userId,
 });
 
@@ -71,6 +80,8 @@ const Schedule = z.object({
   mediaId: z.string().nullable(),
   playlistId: z.string().nullable(),
   startsAt: z.date(),
+  /** The same instant as Hanoi wall-clock time. */
+  startsAtLocal: z.string(),
   rrule: z.string().nullable(),
   expandedUntil: z.date().nullable(),
   priority: z.string(),
@@ -90,11 +101,12 @@ const Schedule = z.object({
   ),
 });
 
-type ScheduleRow = Omit<z.input<typeof Schedule>, 'occurrences'> & {
+type ScheduleRow = Omit<z.input<typeof Schedule>, 'occurrences' | 'startsAtLocal'> & {
   occurrences: { id: string; status: string; mediaId: string; startsAt: Date; position: number | null; station: { code: string } }[];
 };
 const toSchedule = (s: ScheduleRow) => ({
   ...s,
+  startsAtLocal: hanoiLocal(s.startsAt),
   occurrences: s.occurrences.map(({ station, ...o }) => ({
     id: o.id,
     status: o.status,
@@ -168,11 +180,16 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
         summary: 'What a schedule would do, without saving it: stations reached, occurrences, policy refusals, overlaps',
         description:
           'Same body as POST /schedules. violations lists every policy rule the schedule would break (rule, the unit that sets it, station, occurrence); ' +
-          'overlaps lists where its airings meet what is already scheduled and what happens then (preempt, queue or skip, [P-5.10]).',
+          'overlaps lists where its airings meet what is already scheduled and what happens then (preempt, queue or skip, [P-5.10]); ' +
+          'skipped (first) counts the new airings that would not air, with a warning. Times may be Hanoi wall-clock times without an offset. ' +
+          `A queued item without startWindowMinutes may start up to ${DEFAULT_QUEUE_WINDOW_MINUTES} minutes late.`,
         security: bearer,
         body: ScheduleBody,
         response: {
           200: z.object({
+            /** New airings that would not air because they meet others (resolution skip), said first. */
+            skipped: z.number(),
+            warning: z.string().optional(),
             stations: z.number(),
             occurrences: z.number(),
             violations: z.object({
@@ -192,7 +209,10 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const r = await schedules.preview(await scoped(request.user, request.body));
+      const skipped = r.overlaps.filter((o) => o.due === 'new' && o.resolution === 'skip').length;
       return {
+        skipped,
+        ...(skipped ? { warning: `${skipped} of the new airings would be skipped: they meet airings already scheduled` } : {}),
         stations: r.stations.length,
         occurrences: r.occurrences,
         violations: { total: r.violations.length, items: r.violations.slice(0, 200) },

@@ -173,13 +173,22 @@ t.test('the preview shows overlaps and what happens at airtime; nothing is saved
   t.equal(first.status, 201);
   const body = { mediaId: media.id, stations: [RURAL], startsAt: at('2026-11-27T11:00:01') };
   const before = await server.db.schedule.count();
-  const hard = await call('POST', '/schedules/preview', body);
+  const hard = await call('POST', '/schedules/preview', { ...body, startWindowMinutes: 0 });
   matchExact(t, hard.body, {
+    skipped: 1,
+    warning: /1 of the new airings would be skipped/,
     stations: 1,
     occurrences: 1,
     violations: { total: 0 },
     overlaps: { total: 1, items: [{ due: 'new', resolution: 'skip' }] },
   });
+  const byDefault = await call('POST', '/schedules/preview', body);
+  matchExact(
+    t,
+    byDefault.body,
+    { skipped: 0, overlaps: { items: [{ resolution: 'queue' }] } },
+    'queued with the default 15-minute window, not silently skipped',
+  );
   const windowed = await call('POST', '/schedules/preview', { ...body, startWindowMinutes: 5 });
   matchExact(t, windowed.body.overlaps?.items, [{ resolution: 'queue' }], 'with a start window it waits for the other to end');
   const preempt = await call('POST', '/schedules/preview', { ...body, conflict: 'preempt' });
@@ -190,8 +199,8 @@ t.test('the preview shows overlaps and what happens at airtime; nothing is saved
   matchExact(
     t,
     earlier.body.overlaps?.items,
-    [{ due: 'existing', resolution: 'skip' }],
-    'the existing item, due second, meets the new one playing',
+    [{ due: 'existing', resolution: 'queue' }],
+    'the existing item, due second, meets the new one playing: it was made with the default window, so it waits',
   );
   t.equal(await server.db.schedule.count(), before);
   const saved = await schedule({ ...body, startWindowMinutes: 5 });

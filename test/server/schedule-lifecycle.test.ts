@@ -83,6 +83,16 @@ t.test('one airing cancelled leaves the others', async (t) => {
   t.match(await api(server, 'POST', `/occurrences/${first.id}/cancel`), { status: 409, body: { error: { code: 'NOT_UPCOMING' } } });
 });
 
+t.test('times may be Hanoi wall-clock times without an offset; answers carry both', async (t) => {
+  const local = new Date(clock.now() + 2 * 86_400_000 + 7 * 3600_000).toISOString().slice(0, 10);
+  const r = await api(server, 'POST', '/schedules', { mediaId: media.id, stations: [other], startsAt: `${local}T06:30` });
+  t.equal(r.status, 201);
+  t.equal(r.body.startsAt, new Date(`${local}T06:30:00+07:00`).toISOString(), '06:30 in Hanoi is 23:30 UTC the day before');
+  t.equal(r.body.startsAtLocal, `${local}T06:30:00+07:00`);
+  t.equal(r.body.startWindowMs, 15 * 60_000, 'a queued item gets the default 15-minute start window');
+  t.match(await api(server, 'POST', '/schedules', { mediaId: media.id, stations: [other], startsAt: `${local} 06:30` }), { status: 400 });
+});
+
 t.test('an operator outside the schedule’s stations cannot change it', async (t) => {
   const stranger = await signedInAs(server, 'operator.socson', 'district_operator', '016');
   t.match(await api(server, 'POST', `/schedules/${id}/cancel`, undefined, stranger), {
@@ -113,7 +123,7 @@ t.test('cancel ends it for good; archiving an item cancels its airings to come a
   await manifest(3, v);
   const v2 = await versionNow();
   const archived = await api(server, 'POST', `/media/${media.id}/archive`);
-  t.match(archived, { status: 200, body: { status: 'archived', cancelledAirings: 4 } }, 'the three daily ones and the other station’s one');
+  t.match(archived, { status: 200, body: { status: 'archived', cancelledAirings: 5 } }, 'the three daily ones and the other station’s two');
   await manifest(0, v2);
   const asRun = await server.db.occurrence.count({ where: { mediaId: media.id as string, status: 'scheduled' } });
   t.equal(asRun, 0, 'nothing of it is left to air');
