@@ -22,6 +22,7 @@ import { requireUser } from './http/auth.ts';
 import { AppError } from './http/errors.ts';
 import { jsonBody } from './http/json-body.ts';
 import { bodyArrived, bodyDeadline, type ConnectionGuard, closeUnfinished, type HttpLimits, limitedServer } from './http/limits.ts';
+import { localized } from './http/messages-vi.ts';
 import { auditUnits, Scopes } from './http/scope.ts';
 import type { ServerKey } from './keys.ts';
 import type { BlobStore } from './media/blob-store.ts';
@@ -158,21 +159,25 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       if (err.statusCode >= 500) {
         request.log.error({ err }, err.message);
         // The cause is in the log under the request id; the answer names the id, never the internals.
-        return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, requestId: request.id } });
+        return reply
+          .status(err.statusCode)
+          .send({ error: { code: err.code, message: localized(request, err.code, err.message), requestId: request.id } });
       }
-      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, details: err.details } });
+      return reply
+        .status(err.statusCode)
+        .send({ error: { code: err.code, message: localized(request, err.code, err.message), details: err.details } });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       return reply.status(400).send({
         error: {
           code: 'VALIDATION_FAILED',
-          message: err.message,
+          message: localized(request, 'VALIDATION_FAILED', err.message),
           details: err.validation.map((v) => ({ path: v.instancePath, message: v.message })),
         },
       });
     }
     if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.status(413).send({ error: { code: 'TOO_LARGE', message: err.message } });
+      return reply.status(413).send({ error: { code: 'TOO_LARGE', message: localized(request, 'TOO_LARGE', err.message) } });
     }
     if (err.statusCode && err.statusCode < 500) {
       const code = FRAMEWORK_CODES[err.code] ?? err.code ?? 'BAD_REQUEST';
@@ -182,7 +187,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal server error', requestId: request.id } });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
+    reply
+      .status(404)
+      .send({ error: { code: 'NOT_FOUND', message: localized(request, 'NOT_FOUND', `no route ${request.method} ${request.url}`) } }),
   );
 
   // Security headers on every answer (a content security policy, nosniff, frame denial, no referrer

@@ -138,7 +138,14 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
       const [code, what] = body.mediaId ? ['UNKNOWN_MEDIA', 'media'] : ['UNKNOWN_PLAYLIST', 'playlist'];
       await scopes.content(user, owned, 'use', `${what} ${id}`, () => notFound(code, `unknown ${what} ${id}`));
     }
-    return { ...toInput(body, user.id), within: (unitIds: string[]) => scopes.units(user, unitIds, 'a target station') };
+    return {
+      ...toInput(body, user.id),
+      // One check per unit; the refusal names the first station outside the user's units.
+      within: async (stations: { code: string; unitId: string }[]) => {
+        const byUnit = new Map(stations.map((st) => [st.unitId, st.code]));
+        for (const [unitId, code] of byUnit) await scopes.units(user, [unitId], `station ${code}`);
+      },
+    };
   };
   app.post(
     '/schedules',

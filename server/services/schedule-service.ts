@@ -42,7 +42,8 @@ export interface CreateScheduleInput {
   startWindowMs?: number;
   userId?: string;
   /** Checks the stations the targets reach (the user's scope) before anything is laid out or written. */
-  within?: (unitIds: string[]) => Promise<void>;
+  /** Refuses (naming the first station outside) unless every target station lies in the caller's scope. */
+  within?: (stations: { code: string; unitId: string }[]) => Promise<void>;
 }
 
 /** A station a schedule reaches, and on which outputs ("<device>:<zone>"; empty = all). */
@@ -171,7 +172,7 @@ export class ScheduleService {
     // The first instance must be airable as a whole; later ones outside an item's validity are skipped.
     for (const p of this.layoutAt(items, first)) LibraryService.assertSchedulable(p.media, p.startsAt);
     const stations = await this.resolveTargets(input.targets);
-    await input.within?.([...new Set(stations.map((st) => st.unitId))]);
+    await input.within?.(stations);
     const horizon = this.horizon();
     const starts = rule ? instances(rule, first, horizon, exdates) : [first];
     return { rule, exdates, items, stations, horizon, plan: starts.flatMap((at) => this.airable(items, at)) };

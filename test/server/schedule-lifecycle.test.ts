@@ -99,6 +99,20 @@ t.test('an operator outside the schedule’s stations cannot change it', async (
     status: 403,
     body: { error: { code: 'OUT_OF_SCOPE' } },
   });
+  const refused = await fetch(`${server.url}/api/v1/schedules`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stranger}`, 'content-type': 'application/json', 'accept-language': 'vi-VN,vi;q=0.9' },
+    body: JSON.stringify({ mediaId: media.id, stations: [station], startsAt: start.toISOString() }),
+  });
+  matchExact(
+    t,
+    { status: refused.status, body: await refused.json() },
+    {
+      status: 403,
+      body: { error: { code: 'OUT_OF_SCOPE', message: `Nằm ngoài đơn vị của bạn (station ${station} is outside your unit)` } },
+    },
+    'the refusal names the station, in Vietnamese when asked, its code unchanged',
+  );
   const reader = await signedInAs(server, 'auditor.lifecycle', 'auditor');
   t.match(await api(server, 'POST', `/schedules/${id}/cancel`, undefined, reader), { status: 403, body: { error: { code: 'FORBIDDEN' } } });
 });
