@@ -1,6 +1,6 @@
 // The JSON body parser: nesting is limited before anything is parsed (a deeply nested junk field is
 // refused 400 TOO_DEEP, so nothing downstream walks an unbounded tree), and prototype poisoning
-// (__proto__, constructor.prototype) is refused as Fastify's own parser does.
+// (__proto__, constructor.prototype) is refused as Fastify's own parser does. An empty body is no body.
 import type { FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError } from './errors.ts';
@@ -32,8 +32,9 @@ export function jsonDepth(text: string, stopAt = Number.POSITIVE_INFINITY): numb
 
 export function jsonBody(_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void {
   const text = typeof body === 'string' ? body : body.toString('utf8');
+  // An empty body (curl -X POST with a JSON content type) is no body: the route's schema decides.
   if (text.trim() === '') {
-    done(new AppError(400, 'EMPTY_BODY', 'the JSON body is empty'));
+    done(null, undefined);
     return;
   }
   if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
