@@ -124,6 +124,10 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
 }> = async (app, { db, schedules, lifecycle, scopes, auth }) => {
+  /** One check per unit; the refusal names the first station outside the user's units. */
+  const withinScope = (user: AuthUser) => async (stations: { code: string; unitId: string }[]) => {
+    for (const [unitId, code] of new Map(stations.map((st) => [st.unitId, st.code]))) await scopes.units(user, [unitId], `station ${code}`);
+  };
   /** Operators only, and every station a schedule reaches must lie in the user's unit. */
   const scoped = async (authUser: AuthUser | undefined, body: z.infer<typeof ScheduleBody>) => {
     const user = allow(authUser, 'schedule');
@@ -138,14 +142,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
       const [code, what] = body.mediaId ? ['UNKNOWN_MEDIA', 'media'] : ['UNKNOWN_PLAYLIST', 'playlist'];
       await scopes.content(user, owned, 'use', `${what} ${id}`, () => notFound(code, `unknown ${what} ${id}`));
     }
-    return {
-      ...toInput(body, user.id),
-      // One check per unit; the refusal names the first station outside the user's units.
-      within: async (stations: { code: string; unitId: string }[]) => {
-        const byUnit = new Map(stations.map((st) => [st.unitId, st.code]));
-        for (const [unitId, code] of byUnit) await scopes.units(user, [unitId], `station ${code}`);
-      },
-    };
+    return { ...toInput(body, user.id), within: withinScope(user) };
   };
   app.post(
     '/schedules',
@@ -301,6 +298,56 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
         limit,
         offset,
       });
+    },
+  );
+
+  app.patch(
+    '/schedules/:id',
+    {
+      onRequest: auth,
+      schema: {
+        tags: ['schedules'],
+        summary: 'Change a schedule: time, repetition rule, exceptions, targets, priority, conflict handling',
+        description:
+          'Its airings to come are laid out again from the changed definition and re-checked against policy (422 POLICY_VIOLATION; its own ' +
+          'replaced airings do not count against it); what already aired stays. rrule null makes it a one-off. The stations it leaves and ' +
+          'the ones it reaches get new plans. A paused or cancelled schedule is not changed (409 NOT_ACTIVE). Every station before and after ' +
+          'must lie in your units.',
+        security: bearer,
+        params: z.object({ id: z.string().max(64) }),
+        body: z
+          .object({
+            stations: z.array(code).max(20_000).optional(),
+            targets: ScheduleBody.shape.targets,
+            startsAt: hanoiInstant.optional(),
+            rrule: z.string().min(6).max(500).nullable().optional(),
+            exdates: z.array(hanoiInstant).max(366).optional(),
+            priority: Priority.optional(),
+            conflict: ConflictRule.optional(),
+            startWindowMinutes: z.int().min(0).max(240).optional(),
+          })
+          .strict(),
+        response: { 200: Schedule, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+      },
+    },
+    async (request) => {
+      const user = allow(request.user, 'schedule');
+      const { id } = request.params;
+      await scopes.units(user, await lifecycle.units(id), `schedule ${id}`);
+      const b = request.body;
+      const targets =
+        b.targets || b.stations ? { ...b.targets, stations: [...(b.targets?.stations ?? []), ...(b.stations ?? [])] } : undefined;
+      const saved = await schedules.update(id, {
+        ...(targets ? { targets } : {}),
+        ...(b.startsAt ? { startsAt: new Date(b.startsAt) } : {}),
+        ...(b.rrule !== undefined ? { rrule: b.rrule } : {}),
+        ...(b.exdates ? { exdates: b.exdates.map((d) => new Date(d)) } : {}),
+        ...(b.priority ? { priority: b.priority } : {}),
+        ...(b.conflict ? { conflict: b.conflict } : {}),
+        ...(b.startWindowMinutes !== undefined ? { startWindowMs: b.startWindowMinutes * 60_000 } : {}),
+        within: withinScope(user),
+      });
+      return toSchedule(saved);
     },
   );
 

@@ -7,7 +7,7 @@ import { type ConflictRule, type Priority, type Resolution, resolveConflict } fr
 import { closesAt } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { Media, Schedule } from '../db/generated/client.ts';
-import { AppError, badRequest, notFound, unprocessable } from '../http/errors.ts';
+import { AppError, badRequest, conflict, notFound, unprocessable } from '../http/errors.ts';
 import { type Airing, checkPolicy, type Violation } from '../scheduling/policy.ts';
 import { hanoiDayNumber, instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
 import type { DispatchService } from './dispatch-service.ts';
@@ -23,6 +23,18 @@ export interface Targets {
   devices?: string[];
   /** "<device>:<zone>" pairs. */
   zones?: string[];
+}
+
+/** What PATCH /schedules/{id} may change (absent: unchanged; rrule null: a one-off from now on). */
+export interface SchedulePatch {
+  targets?: Targets;
+  startsAt?: Date;
+  rrule?: string | null;
+  exdates?: Date[];
+  priority?: Priority;
+  conflict?: ConflictRule;
+  startWindowMs?: number;
+  within?: CreateScheduleInput['within'];
 }
 
 export interface CreateScheduleInput {
@@ -41,7 +53,6 @@ export interface CreateScheduleInput {
   /** 0: hard start; else an item may start this long after its instant (when queued). */
   startWindowMs?: number;
   userId?: string;
-  /** Checks the stations the targets reach (the user's scope) before anything is laid out or written. */
   /** Refuses (naming the first station outside) unless every target station lies in the caller's scope. */
   within?: (stations: { code: string; unitId: string }[]) => Promise<void>;
 }
@@ -151,6 +162,70 @@ export class ScheduleService {
     await this.deps.dispatch.dispatch(stations.map((st) => st.id));
     const saved = await db.schedule.findUniqueOrThrow({
       where: { id: schedule.id },
+      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }], take: 1000 } },
+    });
+    return { ...saved, overlaps };
+  }
+
+  /**
+   * Changes a schedule's time, rule, exceptions, targets, priority or conflict handling: its airings to come
+   * are laid out again from the new definition and re-checked against policy (its own replaced airings
+   * do not count against it); what aired stays. The stations it left and the ones it reaches get new plans.
+   */
+  async update(id: string, patch: SchedulePatch) {
+    const { db, now } = this.deps;
+    const s = await db.schedule.findUnique({ where: { id } });
+    if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${id}`);
+    if (s.status !== 'active') throw conflict('NOT_ACTIVE', `schedule ${id} is ${s.status}: resume it before changing it`);
+    const stored = JSON.parse(s.targets) as Targets;
+    const input: CreateScheduleInput = {
+      ...(s.mediaId ? { mediaId: s.mediaId } : {}),
+      ...(s.playlistId ? { playlistId: s.playlistId } : {}),
+      targets: patch.targets ?? (Object.keys(stored).length ? stored : { stations: JSON.parse(s.stationCodes) as string[] }),
+      startsAt: patch.startsAt ?? s.startsAt,
+      ...((patch.rrule === undefined ? s.rrule : patch.rrule)
+        ? { rrule: (patch.rrule === undefined ? s.rrule : patch.rrule) as string }
+        : {}),
+      exdates: patch.exdates ?? (JSON.parse(s.exdates) as string[]).map((d) => new Date(d)),
+      priority: patch.priority ?? (s.priority as Priority),
+      conflict: patch.conflict ?? (s.conflict as ConflictRule),
+      startWindowMs: patch.startWindowMs ?? s.startWindowMs,
+      ...(patch.within ? { within: patch.within } : {}),
+    };
+    const prepared = await this.prepare(input);
+    const at = now();
+    const plan = prepared.plan.filter((p) => p.startsAt >= at);
+    const { violations, overlaps } = await this.evaluate(prepared.stations, plan, input, id);
+    if (violations.length)
+      throw unprocessable('POLICY_VIOLATION', `${violations[0].message} [rule ${violations[0].rule} of unit ${violations[0].unit}]`, {
+        total: violations.length,
+        violations: violations.slice(0, MAX_LISTED),
+      });
+    const replaced = { scheduleId: id, startsAt: { gte: at }, status: 'scheduled', asRun: null };
+    const left = await db.occurrence.findMany({ where: replaced, distinct: ['stationId'], select: { stationId: true } });
+    const updated = await db.$transaction(async (tx) => {
+      // Airings to come that never aired are laid out anew (nothing refers to them but the plans they were in).
+      await tx.occurrence.deleteMany({ where: replaced });
+      const row = await tx.schedule.update({
+        where: { id },
+        data: {
+          startsAt: input.startsAt,
+          rrule: prepared.rule ? (input.rrule as string) : null,
+          exdates: JSON.stringify(prepared.exdates.map((d) => d.toISOString())),
+          stationCodes: JSON.stringify(prepared.stations.map((st) => st.code)),
+          targets: JSON.stringify(input.targets),
+          priority: input.priority,
+          conflict: input.conflict ?? 'queue',
+          startWindowMs: input.startWindowMs ?? 0,
+          expandedUntil: prepared.rule ? prepared.horizon : null,
+        },
+      });
+      for (const part of chunked(this.occurrences(row, prepared.stations, plan))) await tx.occurrence.createMany({ data: part });
+      return row;
+    });
+    await this.deps.dispatch.dispatch([...new Set([...left.map((o) => o.stationId), ...prepared.stations.map((st) => st.id)])]);
+    const saved = await db.schedule.findUniqueOrThrow({
+      where: { id: updated.id },
       include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }], take: 1000 } },
     });
     return { ...saved, overlaps };
@@ -279,6 +354,8 @@ export class ScheduleService {
     stations: TargetStation[],
     plan: PlanItem[],
     input: { priority: Priority; conflict?: ConflictRule; startWindowMs?: number },
+    /** A schedule being changed: its own airings to come are what the plan replaces, not what it meets. */
+    replacing?: string,
   ): Promise<{ violations: Violation[]; overlaps: Overlap[] }> {
     if (!plan.length || !stations.length) return { violations: [], overlaps: [] };
     const ends = plan.map((p) => p.startsAt.getTime() + p.media.durationMs);
@@ -286,7 +363,9 @@ export class ScheduleService {
     const to = new Date(Math.max(...ends) + DAY_MS);
     const existing = new Map<string, Awaited<ReturnType<typeof this.existingAirings>>>();
     for (const part of chunked(stations.map((s) => s.id)))
-      for (const o of await this.existingAirings(part, from, to)) existing.set(o.stationId, [...(existing.get(o.stationId) ?? []), o]);
+      for (const o of await this.existingAirings(part, from, to))
+        if (!(replacing && o.scheduleId === replacing && o.startsAt >= this.deps.now()))
+          existing.set(o.stationId, [...(existing.get(o.stationId) ?? []), o]);
     const tree = input.priority === 'emergency' ? undefined : await this.deps.units.tree();
     const policies = new Map<string, ReturnType<UnitTree['effectivePolicy']>>();
     const violations: Violation[] = [];

@@ -205,6 +205,10 @@ t.test('the preview shows overlaps and what happens at airtime; nothing is saved
   t.equal(await server.db.schedule.count(), before);
   const saved = await schedule({ ...body, startWindowMinutes: 5 });
   matchExact(t, saved.body.overlaps, { total: 1, items: [{ resolution: 'queue' }] }, 'the created schedule reports its overlaps too');
+  const night = await call('PATCH', `/schedules/${(saved.body as { id?: string }).id}`, { startsAt: '2026-11-27T23:00' });
+  matchExact(t, night, { status: 422, body: { error: { code: 'POLICY_VIOLATION' } } }, 'a change is re-checked against policy');
+  const same = await call('PATCH', `/schedules/${(saved.body as { id?: string }).id}`, { startWindowMinutes: 5, conflict: 'queue' });
+  t.equal(same.status, 200, 'its own airings do not count against it (the rural one-session limit is not hit by itself)');
 });
 
 t.test('the manifest carries the local rules and each entry its conflict rule', async (t) => {

@@ -142,3 +142,42 @@ t.test('cancel ends it for good; archiving an item cancels its airings to come a
   const asRun = await server.db.occurrence.count({ where: { mediaId: media.id as string, status: 'scheduled' } });
   t.equal(asRun, 0, 'nothing of it is left to air');
 });
+
+t.test('a schedule changed: its airings to come laid out again, the stations it left and reaches re-planned', async (t) => {
+  const { body: item } = await uploadApproved(server, makeTone(join(server.dataDir, 'patched.wav'), { seconds: 1, frequency: 620 }));
+  const at = new Date(clock.now() + 2 * 3600_000);
+  const v = await versionNow();
+  const made = await api(server, 'POST', '/schedules', {
+    mediaId: item.id,
+    stations: [station],
+    startsAt: at.toISOString(),
+    rrule: 'FREQ=DAILY;COUNT=3',
+  });
+  t.equal(made.status, 201);
+  const sid = made.body.id as string;
+  await manifest(3, v);
+  const later = new Date(at.getTime() + 30 * 60_000);
+  const moved = await api(server, 'PATCH', `/schedules/${sid}`, { startsAt: later.toISOString() });
+  t.equal(moved.status, 200);
+  const times = (await server.db.occurrence.findMany({ where: { scheduleId: sid }, orderBy: { startsAt: 'asc' } })).map((o) =>
+    o.startsAt.getTime(),
+  );
+  t.same(
+    times,
+    [0, 1, 2].map((d) => later.getTime() + d * 86_400_000),
+    'three airings, each half an hour later',
+  );
+  const v2 = await versionNow();
+  const otherBefore = await otherVersion();
+  matchExact(t, await api(server, 'PATCH', `/schedules/${sid}`, { stations: [other] }), { status: 200, body: { stationCodes: [other] } });
+  await manifest(0, v2);
+  t.ok((await otherVersion()) > otherBefore, 'the station it reaches now got a new plan too');
+  matchExact(t, await api(server, 'PATCH', `/schedules/${sid}`, { rrule: null }), { status: 200, body: { rrule: null } }, 'a one-off now');
+  t.equal(await server.db.occurrence.count({ where: { scheduleId: sid } }), 1);
+  await api(server, 'POST', `/schedules/${sid}/pause`);
+  t.match(await api(server, 'PATCH', `/schedules/${sid}`, { priority: 'priority' }), {
+    status: 409,
+    body: { error: { code: 'NOT_ACTIVE' } },
+  });
+  t.match(await api(server, 'PATCH', `/schedules/${sid}`, { mediaId: 'x' }), { status: 400 }, 'what airs is not changed here');
+});
