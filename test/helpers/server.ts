@@ -143,7 +143,9 @@ export async function scheduleItem(server: ApiTarget, mediaId: unknown, station:
   const res = await fetch(`${server.url}/api/v1/schedules`, {
     method: 'POST',
     headers: { ...server.auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ mediaId, stations: [station], startsAt: new Date(startsAt).toISOString(), ...extra }),
+    // A hard start unless asked otherwise: the tests time their proofs and windows from the instant itself
+    // (the API's own default for a queued item is a 15-minute window).
+    body: JSON.stringify({ mediaId, stations: [station], startsAt: new Date(startsAt).toISOString(), startWindowMinutes: 0, ...extra }),
   });
   if (res.status !== 201) throw new Error(`scheduling on ${station} answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { occurrences: { id: string }[] }).occurrences[0].id;
