@@ -3,12 +3,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type Me } from './api.ts';
 import { lang, setLang, t } from './i18n.ts';
 import { Approvals } from './pages/approvals.tsx';
+import { Calendar } from './pages/calendar.tsx';
 import { Library } from './pages/library.tsx';
 import { Login } from './pages/login.tsx';
 import { Schedules } from './pages/schedules.tsx';
 import { useSignal } from './state.ts';
 
-const PAGES = { library: Library, approvals: Approvals, schedules: Schedules } as const;
+const PAGES = { library: Library, approvals: Approvals, schedules: Schedules, calendar: Calendar } as const;
 type Page = keyof typeof PAGES;
 const pageOf = (hash: string): Page => (hash.replace(/^#\//, '') in PAGES ? (hash.replace(/^#\//, '') as Page) : 'library');
 

@@ -72,6 +72,17 @@ const vi = {
   days: 'T2,T3,T4,T5,T6,T7,CN',
   startsAt: 'Bắt đầu',
   error: 'Có lỗi: {message}',
+  calendar: 'Lịch tuần',
+  previousWeek: '← Tuần trước',
+  thisWeek: 'Tuần này',
+  nextWeek: 'Tuần sau →',
+  'airing.pending': 'Sắp phát',
+  'airing.playing': 'Đang phát',
+  'airing.aired': 'Đã phát',
+  'airing.late': 'Phát muộn',
+  'airing.partial': 'Phát không đủ',
+  'airing.missed': 'Không phát',
+  'airing.skipped': 'Bỏ qua',
 };
 
 const en: Record<keyof typeof vi, string> = {
@@ -145,6 +156,17 @@ const en: Record<keyof typeof vi, string> = {
   days: 'Mon,Tue,Wed,Thu,Fri,Sat,Sun',
   startsAt: 'Starts',
   error: 'Error: {message}',
+  calendar: 'Week',
+  previousWeek: '← Previous week',
+  thisWeek: 'This week',
+  nextWeek: 'Next week →',
+  'airing.pending': 'To come',
+  'airing.playing': 'Playing',
+  'airing.aired': 'Aired',
+  'airing.late': 'Late',
+  'airing.partial': 'Partial',
+  'airing.missed': 'Missed',
+  'airing.skipped': 'Skipped',
 };
 
 export type MessageKey = keyof typeof vi;

@@ -1,7 +1,7 @@
 // The operator console in a real browser (Debian's chromium through playwright-core) against the real
 // server: an operator signs in, uploads two files and watches both finish, submits them; an approver
-// approves one and rejects one; the operator schedules weekdays at 06:00 Hanoi time, previews, saves and
-// pauses it. At desktop and at phone width (375 px), with no CSP violation, no console error, and no
+// approves one and rejects one; the operator schedules weekdays at 06:00 Hanoi time, previews, saves, sees
+// the airings in the week at 06:00 on weekdays only, and pauses it. At desktop and at phone width (375 px), with no CSP violation, no console error, and no
 // serious accessibility violation (axe-core). Screenshots of each page go to console/screenshots/.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -138,6 +138,18 @@ t.test(
     t.match(await row.textContent(), /06:00/, 'listed at 06:00, Hanoi time');
     await desk.screenshot({ path: join(SHOTS, 'schedules-desktop.png'), fullPage: true });
     await axe(desk, 'schedules');
+    // The week: the airings at 06:00 Hanoi time, on weekdays.
+    await desk.getByRole('link', { name: 'Lịch tuần' }).click();
+    await desk.getByRole('heading', { name: 'Lịch tuần' }).waitFor();
+    const airings = desk.locator('.week .airing', { hasText: 'ban-tin-sang.wav' });
+    await airings.first().waitFor();
+    const texts = await airings.allTextContents();
+    t.ok(texts.length >= 3 && texts.every((x) => x.startsWith('06:00')), `${texts.length} airings this week, each at 06:00`);
+    const days = await desk.locator('.week .day', { has: desk.locator('.airing') }).locator('h2').allTextContents();
+    t.notOk(days.some((d) => /Thứ Bảy|Chủ Nhật/i.test(d)), `on weekdays only: ${days.join(', ')}`);
+    await desk.screenshot({ path: join(SHOTS, 'calendar-desktop.png'), fullPage: true });
+    await axe(desk, 'calendar');
+    await desk.getByRole('link', { name: 'Lịch phát' }).click();
     await row.getByRole('button', { name: 'Tạm dừng' }).click();
     await row.getByText('Tạm dừng').first().waitFor();
     const [schedule] = (await api(server, 'GET', '/schedules')).body.items as { status: string; rrule: string; held: number }[];
@@ -159,6 +171,11 @@ t.test(
     await phone.getByRole('heading', { name: 'Lập lịch mới' }).waitFor();
     await phone.screenshot({ path: join(SHOTS, 'schedules-phone.png'), fullPage: true });
     await axe(phone, 'schedules at 375 px');
+    await phone.getByRole('link', { name: 'Lịch tuần' }).click();
+    await phone.locator('.week .airing').first().waitFor();
+    await phone.screenshot({ path: join(SHOTS, 'calendar-phone.png'), fullPage: true });
+    await axe(phone, 'calendar at 375 px');
+    await phone.getByRole('link', { name: 'Lịch phát' }).click();
     const scrolls = await phone.evaluate<boolean>('document.documentElement.scrollWidth > window.innerWidth');
     t.equal(scrolls, false, 'nothing is wider than the phone');
     await phone.getByRole('button', { name: 'English' }).click();
