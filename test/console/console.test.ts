@@ -145,8 +145,14 @@ t.test(
     await airings.first().waitFor();
     const texts = await airings.allTextContents();
     t.ok(texts.length >= 3 && texts.every((x) => x.startsWith('06:00')), `${texts.length} airings this week, each at 06:00`);
-    const days = await desk.locator('.week .day', { has: desk.locator('.airing') }).locator('h2').allTextContents();
-    t.notOk(days.some((d) => /Thứ Bảy|Chủ Nhật/i.test(d)), `on weekdays only: ${days.join(', ')}`);
+    const days = await desk
+      .locator('.week .day', { has: desk.locator('.airing') })
+      .locator('h2')
+      .allTextContents();
+    t.notOk(
+      days.some((d) => /Thứ Bảy|Chủ Nhật/i.test(d)),
+      `on weekdays only: ${days.join(', ')}`,
+    );
     await desk.screenshot({ path: join(SHOTS, 'calendar-desktop.png'), fullPage: true });
     await axe(desk, 'calendar');
     await desk.getByRole('link', { name: 'Lịch phát' }).click();
