@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MergerRow, type NewUnit } from '../services/merger-service.ts';
+import { MergerRow, mostCommon, type NewUnit } from '../services/merger-service.ts';
 
 export const SEED_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../prisma/seed');
 /** The national 2024 list: 63 provinces, their districts and communes. */
@@ -89,12 +89,6 @@ export function merger2025Rows(oldProvinceCodes?: string[]): MergerRow[] {
     }));
   return [...rows, ...extra, ...islands].map((r) => MergerRow.parse(r));
 }
-
-const mostCommon = (values: string[]): string | undefined => {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
-};
 
 /** "Phường Phúc Xá" → "Đài Phúc Xá": a station is named after its (former) commune. */
 export const stationNameFor = (communeName: string) => `Đài ${communeName.replace(/^(Phường|Xã|Thị trấn|Đặc khu) /, '')}`;

@@ -23,24 +23,28 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
 ) => {
   const { db, now, secrets } = deps;
   const code = z.object({ code: z.string().max(10) });
+  // What both sign-ins take, and the per-address limit they share (on top of the per-source throttle: a
+  // flood of tries is cut short before any password check).
+  const Credentials = z.object({
+    username: z.string().min(1).max(100),
+    password: z.string().min(1).max(200),
+    totp: z.string().max(10).optional(),
+  });
+  const SignedIn = z.object({ id: z.string(), username: z.string(), role: z.string() });
+  const perAddress = { rateLimit: { max: loginsPerMinute, timeWindow: 60_000 } };
   app.post(
     '/auth/login',
     {
-      // Per client address, on top of the per-source throttle: a flood of tries is cut short before any password check.
-      config: { rateLimit: { max: loginsPerMinute, timeWindow: 60_000 } },
+      config: perAddress,
       schema: {
         tags: ['auth'],
         summary: 'Exchange a username and password (and a one-time code, when the account has TOTP on) for a bearer token',
-        body: z.object({
-          username: z.string().min(1).max(100),
-          password: z.string().min(1).max(200),
-          totp: z.string().max(10).optional(),
-        }),
+        body: Credentials,
         response: {
           200: z.object({
             token: z.string(),
             expiresAt: z.date(),
-            user: z.object({ id: z.string(), username: z.string(), role: z.string() }),
+            user: SignedIn,
           }),
           401: ErrorBody,
           429: ErrorBody,
@@ -156,23 +160,19 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
   app.post(
     '/auth/session',
     {
-      config: { rateLimit: { max: loginsPerMinute, timeWindow: 60_000 } },
+      config: perAddress,
       schema: {
         tags: ['auth'],
         summary: 'Sign in from the browser: the session goes in an HttpOnly, SameSite=Strict cookie (Secure behind TLS)',
         description:
           `Same checks and throttling as /auth/login. The answer carries csrf, also set as the readable cookie ${CSRF_COOKIE}: every change ` +
           `made with the session cookie must send it back in the ${CSRF_HEADER} header (403 CSRF otherwise). POST /auth/logout ends it.`,
-        body: z.object({
-          username: z.string().min(1).max(100),
-          password: z.string().min(1).max(200),
-          totp: z.string().max(10).optional(),
-        }),
+        body: Credentials,
         response: {
           200: z.object({
             csrf: z.string(),
             expiresAt: z.date(),
-            user: z.object({ id: z.string(), username: z.string(), role: z.string() }),
+            user: SignedIn,
           }),
           401: ErrorBody,
           429: ErrorBody,

@@ -91,7 +91,8 @@ export function hanoi2025Policy(type: string, innerShare: number): Policy {
   return innerShare > 0.5 ? { ...base, ...HANOI_2021.inner } : base;
 }
 
-const mostCommon = (values: string[]) => {
+/** The value that occurs most often (the first such, in order of appearance); undefined for none. */
+export const mostCommon = (values: string[]): string | undefined => {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];

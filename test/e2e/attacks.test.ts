@@ -1,35 +1,17 @@
 // Issue #17's attacks on the embedded MQTT broker and the first start, against the real server program
 // in a child process (so its memory is its own to measure): oversized packets before and after login,
 // a crowd of connections that never log in, and the first administrator's password kept off stdout.
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
-import { publicKeyHex } from '#protocol';
 import { bigPackets, mqttLength, rssMb, silentMqtt } from '../helpers/attacks.ts';
-import { provisionDevice, TEST_ADMIN_PASSWORD } from '../helpers/server.ts';
+import { enrollDevice, TEST_ADMIN_PASSWORD } from '../helpers/server.ts';
 import { serverProcess, until } from '../helpers/server-process.ts';
 
 const server = await serverProcess({ env: { LP_MQTT_PENDING_CONNECTIONS: '40', LP_MQTT_CONNECT_TIMEOUT_MS: '1500' } });
 t.teardown(() => server.stop());
 const pid = server.child?.pid as number;
-
-/** A gateway enrolled over HTTP with a fresh key: its MQTT login. */
-async function enrolled(station: string): Promise<{ device: string; password: string }> {
-  const res = await fetch(`${server.url}/api/v1/gateway/enroll`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      token: await provisionDevice(server, station),
-      publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey),
-      agentVersion: 'test',
-      protocolVersions: [1],
-    }),
-  });
-  const body = (await res.json()) as { device: string; mqtt: { password: string } };
-  return { device: body.device, password: body.mqtt.password };
-}
 
 /** An MQTT 3.1.1 CONNECT packet with a username and password (§3.1). */
 function connectPacket(clientId: string, username: string, password: string): Buffer {
@@ -63,14 +45,14 @@ t.test('a CONNECT declaring 255 MB, on 10 sockets, is cut at its header: the ser
   const after = rssMb(pid);
   t.equal(attack.closed, 10, `all 10 closed (the attackers had queued ${attack.sentMb.toFixed(1)} MB by then)`);
   t.ok(after - before < 50, `server RSS ${before.toFixed(0)} → ${after.toFixed(0)} MB`);
-  const gw = await enrolled('HN-00004');
+  const gw = await enrollDevice(server, 'HN-00004');
   const client = await login(gw);
   t.ok(client.connected, 'a gateway still logs in');
   await client.endAsync();
 });
 
 t.test('after login, a PUBLISH declared over the protocol’s payload limit closes the session', async (t) => {
-  const gw = await enrolled('HN-00006');
+  const gw = await enrollDevice(server, 'HN-00006');
   const before = rssMb(pid);
   const attack = await bigPackets(server.mqttUrl, {
     sockets: 3,
@@ -98,7 +80,7 @@ t.test('connections that never log in: past the pending cap they are closed at o
   t.ok(crowd.open() <= 40, `${crowd.open()} of 60 pending`);
   await until(crowd.onChange, () => crowd.open() === 0, 'the connect timeout to close the rest', 10_000);
   t.equal(crowd.open(), 0, 'none left after the 1.5 s connect timeout');
-  const client = await login(await enrolled('HN-00007'));
+  const client = await login(await enrollDevice(server, 'HN-00007'));
   t.ok(client.connected, 'a gateway logs in afterwards');
   await client.endAsync();
 });

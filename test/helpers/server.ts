@@ -225,7 +225,7 @@ export function deviceClient(server: TestServer, device: string, password: strin
 }
 
 /** Enrolls a new device key for a provisioned station; returns the device code and its MQTT password. */
-export async function enrollDevice(server: TestServer, station: string): Promise<{ device: string; password: string }> {
+export async function enrollDevice(server: ApiTarget, station: string): Promise<{ device: string; password: string }> {
   const res = await fetch(`${server.url}/api/v1/gateway/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
