@@ -54,6 +54,7 @@ import type { DispatchService } from './services/dispatch-service.ts';
 import { HealthService } from './services/health-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
+import type { MediaService } from './services/media-service.ts';
 import type { MergerService } from './services/merger-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
 import type { RefusedRequests } from './services/refused-requests.ts';
@@ -68,6 +69,8 @@ export interface AppDeps {
   now: () => Date;
   tts: TtsService;
   jobs: JobService;
+  /** Level strips of stored items. */
+  media: MediaService;
   library: LibraryService;
   playlists: PlaylistService;
   schedules: ScheduleService;
@@ -206,6 +209,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
         connectSrc: ["'self'", 'ws:', 'wss:'],
+        // The console plays what it recorded or previewed from in-memory blobs before anything is saved.
+        mediaSrc: ["'self'", 'blob:'],
         objectSrc: ["'none'"],
         baseUri: ["'self'"],
         frameAncestors: ["'self'"],
@@ -304,7 +309,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     limits: deps.limits,
     prefix: '/api/v1',
   });
-  await app.register(libraryRoutes, { db: deps.db, library: deps.library, scopes, auth, prefix: '/api/v1' });
+  await app.register(libraryRoutes, { db: deps.db, library: deps.library, media: deps.media, scopes, auth, prefix: '/api/v1' });
   await app.register(playlistRoutes, { playlists: deps.playlists, scopes, auth, prefix: '/api/v1' });
   await app.register(userRoutes, { db: deps.db, now: deps.now, scopes, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, scopes, auth, prefix: '/api/v1' });

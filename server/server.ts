@@ -293,6 +293,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       ffmpegPath: config.ffmpegPath,
       chimeFile: config.ttsChimeFile ?? fileURLToPath(new URL('../audio-samples/chuong-bao-hieu.ogg', import.meta.url)),
       tmpDir: join(config.dataDir, 'tmp'),
+      previewBitrateKbps: config.opusBitrateKbps,
     });
 
     // The server's own login: to the embedded broker a fresh secret each start, never stored; to an
@@ -330,6 +331,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       now,
       jobs,
       tts,
+      media,
       playlists,
       // A withdrawn item's airings to come are cancelled, and its stations get plans without it.
       library: new LibraryService({ db, now, onWithdrawn: (mediaId) => lifecycle.cancelMedia(mediaId) }),

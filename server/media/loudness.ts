@@ -170,3 +170,60 @@ export function encodeCommand(ffmpeg: string, input: string, plan: EncodePlan, t
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/** A level strip: RMS and peak level (dBFS, whole dB) of each equal slice of an item, for a waveform view. */
+export interface Levels {
+  sliceMs: number;
+  rmsDbfs: number[];
+  peakDbfs: number[];
+}
+export const LEVEL_SLICES = 200;
+/** Levels are measured on 8 kHz mono: enough for a strip, and an Opus decode of 2 h takes seconds. */
+const LEVEL_RATE = 8000;
+/** Silence (-inf) is drawn at this floor. */
+export const LEVEL_FLOOR_DB = -90;
+
+/** One decode pass printing each slice's RMS and peak on stdout (ametadata), and nothing else. */
+export function levelsCommand(
+  ffmpeg: string,
+  input: string,
+  durationMs: number,
+  slices = LEVEL_SLICES,
+): { command: Command; sliceMs: number } {
+  const sliceMs = Math.max(100, Math.ceil(durationMs / slices));
+  const samples = Math.round((sliceMs / 1000) * LEVEL_RATE);
+  return {
+    sliceMs,
+    command: {
+      cmd: ffmpeg,
+      args: [
+        '-hide_banner',
+        '-nostdin',
+        '-nostats',
+        '-v',
+        'error',
+        '-i',
+        input,
+        '-map',
+        '0:a:0',
+        '-af',
+        `aformat=sample_rates=${LEVEL_RATE}:channel_layouts=mono,asetnsamples=n=${samples}:p=0,` +
+          'astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level+Peak_level,ametadata=mode=print:file=-',
+        '-f',
+        'null',
+        '-',
+      ],
+    },
+  };
+}
+
+export function parseLevels(stdout: string, sliceMs: number): Levels {
+  const rmsDbfs: number[] = [];
+  const peakDbfs: number[] = [];
+  const db = (v: string) =>
+    v === '-inf' || !Number.isFinite(Number(v)) ? LEVEL_FLOOR_DB : Math.max(LEVEL_FLOOR_DB, Math.round(Number(v)));
+  for (const m of stdout.matchAll(/^lavfi\.astats\.Overall\.(RMS|Peak)_level=(\S+)$/gm))
+    (m[1] === 'RMS' ? rmsDbfs : peakDbfs).push(db(m[2]));
+  const n = Math.min(rmsDbfs.length, peakDbfs.length);
+  return { sliceMs, rmsDbfs: rmsDbfs.slice(0, n), peakDbfs: peakDbfs.slice(0, n) };
+}

@@ -9,6 +9,7 @@ import { ErrorBody, notFound } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
 import { CATEGORIES, type LibraryService, STATUSES } from '../services/library-service.ts';
+import type { MediaService } from '../services/media-service.ts';
 import { MediaItem, toItem } from './media.ts';
 
 const withUnit = { unit: { select: { code: true } } } as const;
@@ -17,9 +18,10 @@ const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 export const libraryRoutes: FastifyPluginAsyncZod<{
   db: Db;
   library: LibraryService;
+  media: MediaService;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, library, scopes, auth }) => {
+}> = async (app, { db, library, media, scopes, auth }) => {
   /** Refuses an item out of the user's sight (404) or, to change it, outside their unit (403). */
   const reach = async (user: AuthUser | undefined, id: string, mode: 'use' | 'edit') => {
     const item = await db.media.findUnique({ where: { id }, select: { unitId: true } });
@@ -74,6 +76,31 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
       await reach(request.user, request.params.id, 'use');
       const item = await db.media.findUniqueOrThrow({ where: { id: request.params.id }, include: withUnit });
       return toItem(item);
+    },
+  );
+
+  app.get(
+    '/media/:id/levels',
+    {
+      onRequest: auth,
+      schema: {
+        tags: ['library'],
+        summary: 'The level strip of an item: RMS and peak level (dBFS, whole dB, floor -90) of each of up to 200 equal slices',
+        description:
+          'Measured on the stored audio when it is made (items stored earlier: on the first request). 404 NO_LEVELS when the audio is not in the store.',
+        security: bearer,
+        params: z.object({ id: z.string().max(64) }),
+        response: {
+          200: z.object({ sliceMs: z.number(), rmsDbfs: z.array(z.number()), peakDbfs: z.array(z.number()) }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      await reach(request.user, request.params.id, 'use');
+      const levels = await media.levelsOf(request.params.id);
+      if (!levels) throw notFound('NO_LEVELS', `the audio of media ${request.params.id} is not in the store`);
+      return levels;
     },
   );
 

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -169,6 +170,39 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
     },
   );
 
+  const Speech = {
+    text: z.string().min(1).max(20_000),
+    voice: z
+      .string()
+      .regex(/^[a-z]{2,3}([-+][A-Za-z0-9]+)*$/)
+      .default('vi'),
+    speed: z.int().min(80).max(450).default(150),
+    pitch: z.int().min(0).max(99).default(50),
+    chime: z.enum(['none', 'intro', 'both']).default('none'),
+  };
+
+  app.post(
+    '/media/tts/preview',
+    {
+      onRequest: author,
+      schema: {
+        tags: ['media'],
+        summary: 'Speak a text to listen to it before saving: the answer is the speech as Ogg Opus, nothing is stored',
+        description:
+          'Same text and voice options as POST /media/tts (no title). The audio is as the engine spoke it; the saved item is then trimmed and normalised.',
+        security: bearer,
+        body: z.object(Speech),
+        produces: ['audio/ogg'],
+      },
+    },
+    async (request, reply) => {
+      // Read whole (a preview at the item bitrate is a few MB at most) so the file is gone before the answer.
+      const { file, done } = await tts.preview(request.body);
+      const audio = await readFile(file).finally(done);
+      return reply.type('audio/ogg').header('cache-control', 'no-store').send(audio);
+    },
+  );
+
   app.post(
     '/media/tts',
     {
@@ -177,17 +211,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
         tags: ['media'],
         summary: 'Speak a Vietnamese text (espeak-ng by default, or the configured HTTP engine) and ingest it like an upload',
         security: bearer,
-        body: z.object({
-          title: z.string().min(1).max(200),
-          text: z.string().min(1).max(20_000),
-          voice: z
-            .string()
-            .regex(/^[a-z]{2,3}([-+][A-Za-z0-9]+)*$/)
-            .default('vi'),
-          speed: z.int().min(80).max(450).default(150),
-          pitch: z.int().min(0).max(99).default(50),
-          chime: z.enum(['none', 'intro', 'both']).default('none'),
-        }),
+        body: z.object({ title: z.string().min(1).max(200), ...Speech }),
         response: { 200: MediaItem, 201: MediaItem, 400: ErrorBody, 502: ErrorBody },
       },
     },

@@ -15,7 +15,14 @@ const OverlapOut = z.object({
   startsAt: z.date(),
   endsAt: z.date(),
   mediaId: z.string(),
-  existing: z.object({ occurrenceId: z.string(), scheduleId: z.string(), startsAt: z.date(), endsAt: z.date(), priority: z.string() }),
+  existing: z.object({
+    occurrenceId: z.string(),
+    scheduleId: z.string(),
+    startsAt: z.date(),
+    endsAt: z.date(),
+    priority: z.string(),
+    title: z.string(),
+  }),
   due: z.enum(['new', 'existing']),
   resolution: z.enum(['preempt', 'queue', 'skip']),
 });
@@ -185,7 +192,9 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
         description:
           'Same body as POST /schedules. violations lists every policy rule the schedule would break (rule, the unit that sets it, station, occurrence); ' +
           'overlaps lists where its airings meet what is already scheduled and what happens then (preempt, queue or skip, [P-5.10]); ' +
-          'skipped (first) counts the new airings that would not air, with a warning. Times may be Hanoi wall-clock times without an offset. ' +
+          'skipped (first) counts the new airings that would not air, with a warning. airings lists every new airing per station and date (up to 5000) ' +
+          'with its outcome: airs, refused (rule, ruleUnit, message), or what happens where it meets another (other): skipped, waits (queued until it ends), ' +
+          'preempts (cuts it), cut (by it), delays (it waits for this one), displaces (it is skipped). Times may be Hanoi wall-clock times without an offset. ' +
           `A queued item without startWindowMinutes may start up to ${DEFAULT_QUEUE_WINDOW_MINUTES} minutes late.`,
         security: bearer,
         body: ScheduleBody,
@@ -203,6 +212,24 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
               ),
             }),
             overlaps: Overlaps,
+            airings: z.object({
+              total: z.number(),
+              items: z.array(
+                z.object({
+                  station: z.string(),
+                  stationName: z.string(),
+                  startsAt: z.date(),
+                  startsAtLocal: z.string(),
+                  endsAt: z.date(),
+                  title: z.string(),
+                  outcome: z.enum(['airs', 'refused', 'skipped', 'cut', 'waits', 'preempts', 'displaces', 'delays']),
+                  rule: z.string().optional(),
+                  ruleUnit: z.string().optional(),
+                  message: z.string().optional(),
+                  other: z.object({ startsAt: z.date(), startsAtLocal: z.string(), title: z.string(), priority: z.string() }).optional(),
+                }),
+              ),
+            }),
           }),
           400: ErrorBody,
           403: ErrorBody,
@@ -213,6 +240,11 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const r = await schedules.preview(await scoped(request.user, request.body));
+      const airings = r.airings.items.map(({ other, ...row }) => ({
+        ...row,
+        startsAtLocal: hanoiLocal(row.startsAt),
+        ...(other ? { other: { ...other, startsAtLocal: hanoiLocal(other.startsAt) } } : {}),
+      }));
       const skipped = r.overlaps.filter((o) => o.due === 'new' && o.resolution === 'skip').length;
       return {
         skipped,
@@ -221,6 +253,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
         occurrences: r.occurrences,
         violations: { total: r.violations.length, items: r.violations.slice(0, 200) },
         overlaps: listOverlaps(r.overlaps),
+        airings: { total: r.airings.total, items: airings },
       };
     },
   );

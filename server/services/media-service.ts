@@ -15,8 +15,11 @@ import {
   type Analysis,
   analysisCommand,
   encodeCommand,
+  type Levels,
   type LoudnessTarget,
+  levelsCommand,
   parseAnalysis,
+  parseLevels,
   planEncode,
   type Rendition,
 } from '../media/loudness.ts';
@@ -110,6 +113,7 @@ export class MediaService {
       if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be encoded: ${lastLine(result.stderr)}`);
       const out = await this.probe(encoded);
       const after = await this.analyse(encoded, track('measure', out.durationMs));
+      const levels = await this.levels(encoded, out.durationMs);
       const { sha256, sizeBytes } = await deps.blobs.adopt(encoded);
       const legacy = deps.mp3RenditionKbps ? await deps.blobs.adopt(mp3, 'mp3') : undefined;
       onProgress(1);
@@ -138,6 +142,7 @@ export class MediaService {
           truePeakAfterDbtp: finite(after.truePeakDbtp),
           gainDb: plan.gainDb,
           limited: plan.limit,
+          levels: levels ? JSON.stringify(levels) : null,
           mp3Sha256: legacy?.sha256,
           mp3SizeBytes: legacy?.sizeBytes,
           createdById: meta.userId,
@@ -150,6 +155,29 @@ export class MediaService {
       await rm(mp3, { force: true });
       await rm(wav, { force: true });
     }
+  }
+
+  /**
+   * The level strip of a stored item, measured once: items stored before strips existed get theirs on
+   * first request. Null when the audio is not in the store.
+   */
+  async levelsOf(mediaId: string): Promise<Levels | null> {
+    const { db, blobs } = this.deps;
+    const item = await db.media.findUniqueOrThrow({ where: { id: mediaId }, select: { levels: true, sha256: true, durationMs: true } });
+    if (item.levels) return JSON.parse(item.levels) as Levels;
+    if (!(await blobs.has(item.sha256))) return null;
+    const levels = await this.levels(join(blobs.dir, blobs.fileName(item.sha256)), item.durationMs);
+    if (levels) await db.media.update({ where: { id: mediaId }, data: { levels: JSON.stringify(levels) } });
+    return levels;
+  }
+
+  /** RMS and peak per slice of an encoded file; null if the pass fails (a strip is never worth refusing an item). */
+  private async levels(file: string, durationMs: number): Promise<Levels | null> {
+    const { command, sliceMs } = levelsCommand(this.deps.ffmpegPath, file, durationMs);
+    const r = await this.deps.run(command, { timeoutMs: 10 * 60_000 });
+    if (r.code !== 0) return null;
+    const levels = parseLevels(r.stdout, sliceMs);
+    return levels.rmsDbfs.length ? levels : null;
   }
 
   private async analyse(file: string, onStdout?: (chunk: string) => void): Promise<Analysis> {

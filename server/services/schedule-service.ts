@@ -8,6 +8,7 @@ import { closesAt } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { Media, Schedule } from '../db/generated/client.ts';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../http/errors.ts';
+import { type AiringRow, airingRows } from '../scheduling/outcomes.ts';
 import { type Airing, checkPolicy, type Violation } from '../scheduling/policy.ts';
 import { hanoiDayNumber, instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
 import type { DispatchService } from './dispatch-service.ts';
@@ -71,7 +72,7 @@ export interface Overlap {
   startsAt: Date;
   endsAt: Date;
   mediaId: string;
-  existing: { occurrenceId: string; scheduleId: string; startsAt: Date; endsAt: Date; priority: string };
+  existing: { occurrenceId: string; scheduleId: string; startsAt: Date; endsAt: Date; priority: string; title: string };
   /** Which of the two is due while the other plays, and what it does then ([P-5.10]). */
   due: 'new' | 'existing';
   resolution: Resolution;
@@ -83,6 +84,13 @@ export interface Analysis {
   violations: Violation[];
   overlaps: Overlap[];
 }
+
+/** A preview's airings, one row per station and airing (up to MAX_PREVIEW_ROWS), with the station's name. */
+export interface Preview extends Analysis {
+  airings: { total: number; items: (AiringRow & { stationName: string })[] };
+}
+/** Rows listed in a preview (every airing of a district-wide daily schedule over the horizon fits). */
+const MAX_PREVIEW_ROWS = 5000;
 
 /** A schedule may start slightly in the past (clock skew between browser and server), not more. */
 const PAST_TOLERANCE_MS = 60_000;
@@ -114,12 +122,29 @@ export class ScheduleService {
   ) {}
 
   /** What a schedule would do, without saving it: its stations, occurrences, policy refusals and overlaps. */
-  async preview(input: CreateScheduleInput): Promise<Analysis> {
-    const prepared = await this.prepare(input);
+  async preview(input: CreateScheduleInput): Promise<Preview> {
+    const { stations, plan } = await this.prepare(input);
+    const { violations, overlaps } = await this.evaluate(stations, plan, input);
+    const rows = airingRows(
+      stations.map((st) => st.code),
+      plan.map((p) => ({ startsAt: p.startsAt, endsAt: new Date(p.startsAt.getTime() + p.media.durationMs), title: p.media.title })),
+      violations,
+      overlaps,
+    ).slice(0, MAX_PREVIEW_ROWS);
+    const named = await this.deps.db.station.findMany({
+      where: { code: { in: [...new Set(rows.map((r) => r.station))] } },
+      select: { code: true, name: true },
+    });
+    const names = new Map(named.map((st) => [st.code, st.name]));
     return {
-      stations: prepared.stations,
-      occurrences: prepared.plan.length * prepared.stations.length,
-      ...(await this.evaluate(prepared.stations, prepared.plan, input)),
+      stations,
+      occurrences: plan.length * stations.length,
+      violations,
+      overlaps,
+      airings: {
+        total: plan.length * stations.length,
+        items: rows.map((r) => ({ ...r, stationName: names.get(r.station) ?? r.station })),
+      },
     };
   }
 
@@ -406,7 +431,14 @@ export class ScheduleService {
             startsAt: p.startsAt,
             endsAt: new Date(ends[i]),
             mediaId: p.media.id,
-            existing: { occurrenceId: o.id, scheduleId: o.scheduleId, startsAt: o.startsAt, endsAt: new Date(oEnd), priority: o.priority },
+            existing: {
+              occurrenceId: o.id,
+              scheduleId: o.scheduleId,
+              startsAt: o.startsAt,
+              endsAt: new Date(oEnd),
+              priority: o.priority,
+              title: o.media.title,
+            },
             due: newDue ? 'new' : 'existing',
             resolution,
           });
@@ -429,7 +461,7 @@ export class ScheduleService {
         scheduleId: true,
         startsAt: true,
         priority: true,
-        media: { select: { durationMs: true } },
+        media: { select: { durationMs: true, title: true } },
         schedule: { select: { conflict: true, startWindowMs: true } },
       },
       orderBy: { startsAt: 'asc' },

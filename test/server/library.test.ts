@@ -1,4 +1,5 @@
 // The library workflow and its rules, through the API.
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { makeTone } from '../helpers/audio.ts';
@@ -168,4 +169,42 @@ t.test('only a province administrator creates users', async (t) => {
     status: 409,
     body: { error: { code: 'USERNAME_TAKEN' } },
   });
+});
+
+t.test('an item has a level strip: loud, quiet and loud again where the audio is; older items get theirs on request', async (t) => {
+  const file = join(server.dataDir, 'levels.wav');
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'aevalsrc=if(between(t\\,1\\,2)\\,0.005\\,0.5)*sin(2*PI*440*t):s=44100:d=3',
+    file,
+  ]);
+  const item = (await upload(server, file)).body;
+  const r = await call('GET', `/media/${item.id}/levels`);
+  t.equal(r.status, 200);
+  const { sliceMs, rmsDbfs, peakDbfs } = r.body as { sliceMs: number; rmsDbfs: number[]; peakDbfs: number[] };
+  t.equal(sliceMs, 100, 'a 3 s item in 100 ms slices');
+  t.equal(rmsDbfs.length, 30);
+  t.equal(peakDbfs.length, 30);
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const loud = mean([...rmsDbfs.slice(2, 9), ...rmsDbfs.slice(22, 29)]);
+  const quiet = mean(rmsDbfs.slice(12, 19));
+  t.ok(loud - quiet > 30, `loud parts at ${loud.toFixed(1)} dBFS, the quiet one at ${quiet.toFixed(1)} dBFS`);
+  t.ok(
+    peakDbfs.every((p, i) => p >= rmsDbfs[i]),
+    'peaks are at or above the RMS',
+  );
+
+  // An item stored before strips existed is measured on its first request, then kept.
+  await server.db.media.update({ where: { id: item.id as string }, data: { levels: null } });
+  t.same((await call('GET', `/media/${item.id}/levels`)).body, r.body);
+  t.ok((await server.db.media.findUniqueOrThrow({ where: { id: item.id as string } })).levels, 'stored again');
+  t.match(await call('GET', '/media/nope/levels'), { status: 404, body: { error: { code: 'UNKNOWN_MEDIA' } } });
+  // The strip is not part of item lists (they stay small).
+  const list = await call('GET', '/media?limit=5');
+  t.notOk('levels' in (list.body.items as object[])[0]);
 });

@@ -138,6 +138,16 @@ t.test('targets: a unit means every station below it, and the policy is checked 
   // Ba Đình 14 + Hoàn Kiếm 18 + Đống Đa 21 + Hai Bà Trưng 18 communes are emergency-only.
   t.equal(preview.body.violations?.total, 14 + 18 + 21 + 18);
   t.ok(preview.body.violations?.items.every((v) => v.rule === 'emergencyOnly'));
+  // Every airing is listed with what happens to it, named by station.
+  const rows = preview.body.airings as {
+    total: number;
+    items: { outcome: string; rule?: string; stationName: string; startsAtLocal: string }[];
+  };
+  t.equal(rows.total, 579);
+  t.equal(rows.items.length, 579);
+  t.equal(rows.items.filter((r) => r.outcome === 'refused' && r.rule === 'emergencyOnly').length, 14 + 18 + 21 + 18);
+  t.equal(rows.items.filter((r) => r.outcome === 'airs').length, 579 - (14 + 18 + 21 + 18));
+  t.ok(rows.items.every((r) => r.stationName && r.startsAtLocal === '2026-11-30T06:45:00+07:00'));
   const unknown = await call('POST', '/schedules/preview', {
     mediaId: media.id,
     targets: { units: ['nope'] },
@@ -181,18 +191,23 @@ t.test('the preview shows overlaps and what happens at airtime; nothing is saved
     occurrences: 1,
     violations: { total: 0 },
     overlaps: { total: 1, items: [{ due: 'new', resolution: 'skip' }] },
+    airings: {
+      total: 1,
+      items: [{ station: RURAL, outcome: 'skipped', other: { title: media.title, startsAtLocal: '2026-11-27T11:00:00+07:00' } }],
+    },
   });
   const byDefault = await call('POST', '/schedules/preview', body);
   matchExact(
     t,
     byDefault.body,
-    { skipped: 0, overlaps: { items: [{ resolution: 'queue' }] } },
+    { skipped: 0, overlaps: { items: [{ resolution: 'queue' }] }, airings: { items: [{ outcome: 'waits' }] } },
     'queued with the default 15-minute window, not silently skipped',
   );
   const windowed = await call('POST', '/schedules/preview', { ...body, startWindowMinutes: 5 });
   matchExact(t, windowed.body.overlaps?.items, [{ resolution: 'queue' }], 'with a start window it waits for the other to end');
   const preempt = await call('POST', '/schedules/preview', { ...body, conflict: 'preempt' });
   matchExact(t, preempt.body.overlaps?.items, [{ resolution: 'preempt' }]);
+  matchExact(t, preempt.body.airings, { items: [{ outcome: 'preempts' }] });
   const urgent = await call('POST', '/schedules/preview', { ...body, priority: 'priority', conflict: 'skip' });
   matchExact(t, urgent.body.overlaps?.items, [{ resolution: 'preempt' }], 'a higher class always preempts');
   const earlier = await call('POST', '/schedules/preview', { ...body, startsAt: at('2026-11-27T10:59:59') });
@@ -202,6 +217,7 @@ t.test('the preview shows overlaps and what happens at airtime; nothing is saved
     [{ due: 'existing', resolution: 'queue' }],
     'the existing item, due second, meets the new one playing: it was made with the default window, so it waits',
   );
+  matchExact(t, earlier.body.airings, { items: [{ outcome: 'delays' }] }, "from the new airing's side: it delays the other");
   t.equal(await server.db.schedule.count(), before);
   const saved = await schedule({ ...body, startWindowMinutes: 5 });
   matchExact(t, saved.body.overlaps, { total: 1, items: [{ resolution: 'queue' }] }, 'the created schedule reports its overlaps too');

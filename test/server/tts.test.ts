@@ -1,5 +1,6 @@
 // Typed bulletins through espeak-ng (real) and through an HTTP TTS service (a local fake).
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
@@ -85,4 +86,37 @@ t.test('an HTTP TTS service is called with the text and options, and its audio g
   const before = await server.db.media.count();
   t.match(await speak(server, { title: 'x', text: 'xin chào' }), { status: 502, body: { error: { code: 'TTS_FAILED' } } });
   t.equal(await server.db.media.count(), before, 'nothing stored when the engine fails');
+});
+
+t.test('a text can be listened to before saving: Ogg Opus back, nothing stored, nothing left behind', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.stop());
+  const before = await server.db.media.count();
+  const res = await fetch(`${server.url}/api/v1/media/tts/preview`, {
+    method: 'POST',
+    headers: { ...server.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ text: TEXT, chime: 'intro' }),
+  });
+  t.equal(res.status, 200);
+  t.equal(res.headers.get('content-type'), 'audio/ogg');
+  t.equal(res.headers.get('cache-control'), 'no-store');
+  const file = join(server.dataDir, 'preview.ogg');
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  const probe = JSON.parse(
+    execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,channels:format=duration', '-of', 'json', file]).toString(),
+  );
+  t.match(probe, { streams: [{ codec_name: 'opus', channels: 1 }] });
+  t.ok(Number(probe.format.duration) > 4, `${probe.format.duration} s of speech and chime`);
+  t.equal(await server.db.media.count(), before, 'nothing stored');
+  t.same(
+    readdirSync(join(server.dataDir, 'tmp')).filter((f) => /preview|tts|chime/.test(f)),
+    [],
+    'no temporary file left',
+  );
+  const empty = await fetch(`${server.url}/api/v1/media/tts/preview`, {
+    method: 'POST',
+    headers: { ...server.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ text: '  ' }),
+  });
+  t.match({ status: empty.status, body: await empty.json() }, { status: 400, body: { error: { code: 'EMPTY_TEXT' } } });
 });
