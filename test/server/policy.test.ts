@@ -26,6 +26,7 @@ type Answer = {
     occurrences?: { id: string }[];
     overlaps?: { total: number; items: { resolution: string; due: string }[] };
     violations?: { total: number; items: Violation[] };
+    airings?: { total: number; items: { outcome: string; rule?: string; stationName: string; startsAtLocal: string }[] };
   };
 };
 const call = async (method: string, path: string, body?: unknown): Promise<Answer> => {
