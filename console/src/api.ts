@@ -13,8 +13,8 @@ export class ApiError extends Error {
 
 const csrf = () => document.cookie.match(/(?:^|; )lp_csrf=([^;]+)/)?.[1] ?? '';
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`/api/v1${path}`, {
+function send(method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`/api/v1${path}`, {
     method,
     credentials: 'same-origin',
     headers: {
@@ -24,10 +24,26 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
+}
+
+async function failure(res: Response): Promise<ApiError> {
   const text = await res.text();
   const json = text ? JSON.parse(text) : null;
-  if (!res.ok) throw new ApiError(res.status, json?.error?.code ?? 'HTTP', json?.error?.message ?? res.statusText);
-  return json as T;
+  return new ApiError(res.status, json?.error?.code ?? 'HTTP', json?.error?.message ?? res.statusText);
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await send(method, path, body);
+  if (!res.ok) throw await failure(res);
+  const text = await res.text();
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+/** A call whose answer is a file (audio to listen to). */
+export async function apiBlob(method: string, path: string, body?: unknown): Promise<Blob> {
+  const res = await send(method, path, body);
+  if (!res.ok) throw await failure(res);
+  return res.blob();
 }
 
 /** Uploads one file with byte progress; resolves with the job the server queued. */

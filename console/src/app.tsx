@@ -11,7 +11,11 @@ import { useSignal } from './state.ts';
 
 const PAGES = { library: Library, approvals: Approvals, schedules: Schedules, calendar: Calendar } as const;
 type Page = keyof typeof PAGES;
-const pageOf = (hash: string): Page => (hash.replace(/^#\//, '') in PAGES ? (hash.replace(/^#\//, '') as Page) : 'library');
+/** "#/schedules?edit=…" → schedules; anything unknown → the library. */
+const pageOf = (hash: string): Page => {
+  const name = hash.replace(/^#\//, '').split('?')[0] ?? '';
+  return name in PAGES ? (name as Page) : 'library';
+};
 
 export function App() {
   useSignal(lang);

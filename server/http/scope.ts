@@ -137,6 +137,12 @@ export class Scopes {
     return units ? { OR: [{ unitId: null }, { unitId: { in: units } }] } : {};
   }
 
+  /** A Prisma filter for content the user may change (and approve): owned by their own subtree. */
+  async editFilter(user: AuthUser | undefined): Promise<{ unitId?: { in: string[] } }> {
+    const mine = await this.subtree(user);
+    return mine ? { unitId: { in: [...mine] } } : {};
+  }
+
   /**
    * Content the user may use: read it, schedule it, put it in a playlist ('use'), or change it
    * ('edit': only what their own subtree owns). Content out of sight answers 404 like unknown content,

@@ -21,6 +21,7 @@ const airingFilter = {
 
 const Row = z.object({
   occurrenceId: z.string(),
+  scheduleId: z.string(),
   station: z.string(),
   stationName: z.string(),
   /** The unit the station had at airtime. */

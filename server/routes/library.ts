@@ -44,14 +44,22 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
           unit: z.string().max(20).optional(),
           from: instant.optional(),
           to: instant.optional(),
+          /** edit: only what this user may change or approve (owned by their unit or below), e.g. their approval queue. */
+          reach: z.enum(['use', 'edit']).default('use'),
           ...page(500, 50),
         }),
         response: { 200: z.object({ total: z.number(), items: z.array(MediaItem) }) },
       },
     },
     async (request) => {
-      const { unit, ...q } = request.query;
-      const where = { AND: [library.where({ ...q, unitCode: unit }), await scopes.contentFilter(request.user)] };
+      const { unit, reach, ...q } = request.query;
+      const where = {
+        AND: [
+          library.where({ ...q, unitCode: unit }),
+          await scopes.contentFilter(request.user),
+          ...(reach === 'edit' ? [await scopes.editFilter(request.user)] : []),
+        ],
+      };
       const [total, rows] = await Promise.all([
         db.media.count({ where }),
         db.media.findMany({ where, include: withUnit, orderBy: { createdAt: 'desc' }, take: q.limit, skip: q.offset }),

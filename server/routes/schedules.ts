@@ -95,6 +95,11 @@ const Schedule = z.object({
   conflict: z.string(),
   startWindowMs: z.number(),
   stationCodes: z.string().transform((j) => JSON.parse(j) as string[]),
+  /** The targets as given (units, stations, devices, zones), for an edit to start from. */
+  targets: z.string().transform((j) => JSON.parse(j) as Record<string, string[]>),
+  /** Instances removed from the rule. */
+  exdates: z.string().transform((j) => JSON.parse(j) as string[]),
+  status: z.string(),
   createdAt: z.date(),
   occurrences: z.array(
     z.object({
@@ -194,9 +199,13 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
           'overlaps lists where its airings meet what is already scheduled and what happens then (preempt, queue or skip, [P-5.10]); ' +
           'skipped (first) counts the new airings that would not air, with a warning. airings lists every new airing per station and date (up to 5000) ' +
           'with its outcome: airs, refused (rule, ruleUnit, message), or what happens where it meets another (other): skipped, waits (queued until it ends), ' +
-          'preempts (cuts it), cut (by it), delays (it waits for this one), displaces (it is skipped). Times may be Hanoi wall-clock times without an offset. ' +
+          'preempts (cuts it), cut (by it), delays (it waits for this one), displaces (it is skipped). ?replacing=<schedule id> previews an edit of that schedule. Times may be Hanoi wall-clock times without an offset. ' +
           `A queued item without startWindowMinutes may start up to ${DEFAULT_QUEUE_WINDOW_MINUTES} minutes late.`,
         security: bearer,
+        querystring: z.object({
+          /** Previewing an edit: the schedule it changes (its own airings to come are replaced, not met). */
+          replacing: z.string().max(64).optional(),
+        }),
         body: ScheduleBody,
         response: {
           200: z.object({
@@ -239,7 +248,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const r = await schedules.preview(await scoped(request.user, request.body));
+      const r = await schedules.preview(await scoped(request.user, request.body), request.query.replacing);
       const airings = r.airings.items.map(({ other, ...row }) => ({
         ...row,
         startsAtLocal: hanoiLocal(row.startsAt),

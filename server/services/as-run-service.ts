@@ -25,6 +25,7 @@ export interface AsRunQuery {
 
 export interface AsRunRow {
   occurrenceId: string;
+  scheduleId: string;
   station: string;
   stationName: string;
   /** The station's unit at airtime: its id, code, name and type. */
@@ -63,7 +64,7 @@ export class AsRunService {
       totals[r.status] = Number(r.n);
     const byStatus = q.status ? { where: ` AND ${STATUS_SQL} = ?`, params: [q.status] } : { where: '', params: [] };
     const rows = await this.query<RawRow>(
-      `${f.cte} SELECT o."id" AS occurrenceId, s."code" AS station, s."name" AS stationName, o."unitId" AS unitId, o."mediaId" AS mediaId,
+      `${f.cte} SELECT o."id" AS occurrenceId, o."scheduleId" AS scheduleId, s."code" AS station, s."name" AS stationName, o."unitId" AS unitId, o."mediaId" AS mediaId,
         m."title" AS title, o."startsAt", o."startedAt", o."endedAt", m."durationMs" AS expectedMs, o."playedMs" AS playedMs,
         o."priority" AS priority, ${STATUS_SQL} AS status, o."discrepancy" AS reason, o."lateMs" AS lateMs, o."deviceReason" AS deviceReason
        FROM "Occurrence" o JOIN "Station" s ON s."id" = o."stationId" JOIN "Media" m ON m."id" = o."mediaId"

@@ -122,9 +122,10 @@ export class ScheduleService {
   ) {}
 
   /** What a schedule would do, without saving it: its stations, occurrences, policy refusals and overlaps. */
-  async preview(input: CreateScheduleInput): Promise<Preview> {
+  /** `replacing`: the schedule an edit would change, whose own airings to come the preview does not meet. */
+  async preview(input: CreateScheduleInput, replacing?: string): Promise<Preview> {
     const { stations, plan } = await this.prepare(input);
-    const { violations, overlaps } = await this.evaluate(stations, plan, input);
+    const { violations, overlaps } = await this.evaluate(stations, plan, input, replacing);
     const rows = airingRows(
       stations.map((st) => st.code),
       plan.map((p) => ({ startsAt: p.startsAt, endsAt: new Date(p.startsAt.getTime() + p.media.durationMs), title: p.media.title })),

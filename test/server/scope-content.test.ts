@@ -162,3 +162,24 @@ t.test('occurrences and deliveries lists hold the own stations only', async (t) 
   const someOther = await server.db.occurrence.findFirstOrThrow({ where: { station: { code: { not: 'HN-00001' } } } });
   t.match(await api(server, 'GET', `/occurrences/${someOther.id}`, undefined, commune), OUT);
 });
+
+t.test("an approver's queue (reach=edit) holds what the approver may approve: their units' items, not the province's", async (t) => {
+  const phucXa = await upload(server, tone('queue-phucxa.wav', 1100), { auth: bearer(editorPhucXa) });
+  const province = await upload(server, tone('queue-province.wav', 1300));
+  for (const [item, auth] of [
+    [phucXa, editorPhucXa],
+    [province, server.token],
+  ] as const)
+    t.match(await api(server, 'POST', `/media/${item.body.id}/submit`, undefined, auth), { status: 200 });
+  const ids = async (token: string, reach: string) =>
+    ((await api(server, 'GET', `/media?status=submitted&reach=${reach}&limit=500`, undefined, token)).body.items as { id: string }[]).map(
+      (m) => m.id,
+    );
+  const seen = await ids(approverBaDinh, 'use');
+  t.ok(seen.includes(phucXa.body.id as string) && seen.includes(province.body.id as string), 'both are in sight');
+  const queue = await ids(approverBaDinh, 'edit');
+  t.ok(queue.includes(phucXa.body.id as string), 'its commune’s item is in the queue');
+  t.notOk(queue.includes(province.body.id as string), 'the province’s item is not (it could not approve it)');
+  t.notOk((await ids(approverSocSon, 'edit')).includes(phucXa.body.id as string), "nor another district's");
+  t.ok((await ids(server.token, 'edit')).includes(province.body.id as string), 'a whole-tree approver has everything');
+});

@@ -1,8 +1,10 @@
-// Items waiting for approval: listen, approve, or reject with a reason. The author cannot approve (the server says so).
+// Items waiting for this approver (their units' items): listen, see the level strip and history, approve or
+// reject with a reason. The author cannot approve (the server says so).
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
+import { History, type Item } from '../components/item-detail.tsx';
+import { LevelStrip } from '../components/level-strip.tsx';
 import { duration, t } from '../i18n.ts';
-import type { Item } from './library.tsx';
 
 export function Approvals(_: { me: Me }) {
   const [items, setItems] = useState<Item[]>([]);
@@ -10,7 +12,7 @@ export function Approvals(_: { me: Me }) {
   const [reasons, setReasons] = useState<Record<string, string>>({});
   const load = useCallback(
     () =>
-      api<{ items: Item[] }>('GET', '/media?status=submitted&limit=100').then(
+      api<{ items: Item[] }>('GET', '/media?status=submitted&reach=edit&limit=100').then(
         (r) => setItems(r.items),
         (err: Error) => setError(err.message),
       ),
@@ -43,7 +45,12 @@ export function Approvals(_: { me: Me }) {
             <h2>{item.title}</h2>
             <p>{duration(item.durationMs)}</p>
             {/* biome-ignore lint/a11y/useMediaCaption: spoken bulletins have no caption track; the title is above */}
-            <audio controls preload="none" src={`/blobs/${item.sha256}`} />
+            <audio controls preload="none" src={`/blobs/${item.sha256}`} aria-label={`${t('listen')}: ${item.title}`} />
+            <LevelStrip mediaId={item.id} />
+            <details>
+              <summary>{t('history')}</summary>
+              <History mediaId={item.id} />
+            </details>
             <div class="row">
               <button type="button" onClick={() => act(item.id, 'approve')}>
                 {t('approve')}

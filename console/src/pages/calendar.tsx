@@ -1,11 +1,13 @@
-// A week of airings in the user's units, day by day in Hanoi time, coloured by priority and marked by
-// status (from the as-run: what is to come, what aired, what was missed or skipped).
+// The airings of the user's units in Hanoi time: a week day by day, or one day hour by hour, coloured by
+// priority and marked by status (from the as-run: to come, aired, missed, skipped). In the day view an
+// airing to come can be cancelled alone, or its schedule opened for editing.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
 import { lang, type MessageKey, t } from '../i18n.ts';
 
 interface Airing {
   occurrenceId: string;
+  scheduleId: string;
   station: string;
   stationName: string;
   title: string;
@@ -22,38 +24,73 @@ const fmt = (opts: Intl.DateTimeFormatOptions) =>
   new Intl.DateTimeFormat(lang.get() === 'vi' ? 'vi-VN' : 'en-GB', { timeZone: 'Asia/Ho_Chi_Minh', ...opts });
 
 export function Calendar(_: { me: Me }) {
+  const [view, setView] = useState<'week' | 'day'>('week');
   const [start, setStart] = useState(() => hanoiMidnight(Date.now()));
   const [airings, setAirings] = useState<Airing[]>([]);
   const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const span = view === 'week' ? 7 * DAY_MS : DAY_MS;
   const load = useCallback(
     () =>
       api<{ items: Airing[] }>(
         'GET',
-        `/as-run?from=${encodeURIComponent(new Date(start).toISOString())}&to=${encodeURIComponent(new Date(start + 7 * DAY_MS).toISOString())}&limit=5000`,
+        `/as-run?from=${encodeURIComponent(new Date(start).toISOString())}&to=${encodeURIComponent(new Date(start + span).toISOString())}&limit=5000`,
       ).then(
         (r) => setAirings(r.items),
         (err: Error) => setError(err.message),
       ),
-    [start],
+    [start, span],
   );
   useEffect(() => {
     void load();
   }, [load]);
-  const days = Array.from({ length: 7 }, (_, i) => start + i * DAY_MS);
   const day = fmt({ weekday: 'long', day: 'numeric', month: 'numeric' });
   const time = fmt({ hour: '2-digit', minute: '2-digit', hour12: false });
+  const openDay = (d: number) => {
+    setStart(d);
+    setView('day');
+  };
+  const cancelOne = async (a: Airing) => {
+    if (!confirm(t('confirmCancelAiring', { title: a.title, station: a.stationName, time: time.format(new Date(a.startsAt)) }))) return;
+    try {
+      setError('');
+      await api('POST', `/occurrences/${a.occurrenceId}/cancel`);
+      setNotice(t('airingCancelled'));
+      await load();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  const card = (a: Airing) => (
+    <>
+      <strong>{time.format(new Date(a.startsAt))}</strong> {a.title}
+      <br />
+      <small>
+        {a.stationName} · {t(`airing.${a.status}` as MessageKey)} · {t(`priority.${a.priority}` as MessageKey)}
+      </small>
+    </>
+  );
+  const inDay = (d: number) =>
+    airings.filter((a) => {
+      const at = Date.parse(a.startsAt);
+      return at >= d && at < d + DAY_MS;
+    });
+
   return (
     <section>
-      <h1>{t('calendar')}</h1>
+      <h1>{view === 'week' ? t('calendar') : t('dayView', { day: day.format(new Date(start)) })}</h1>
       <div class="row">
-        <button type="button" onClick={() => setStart(start - 7 * DAY_MS)}>
-          {t('previousWeek')}
+        <button type="button" onClick={() => setStart(start - span)}>
+          {view === 'week' ? t('previousWeek') : t('previousDay')}
         </button>
         <button type="button" onClick={() => setStart(hanoiMidnight(Date.now()))}>
-          {t('thisWeek')}
+          {view === 'week' ? t('thisWeek') : t('today')}
         </button>
-        <button type="button" onClick={() => setStart(start + 7 * DAY_MS)}>
-          {t('nextWeek')}
+        <button type="button" onClick={() => setStart(start + span)}>
+          {view === 'week' ? t('nextWeek') : t('nextDay')}
+        </button>
+        <button type="button" class="link" aria-pressed={view === 'day'} onClick={() => setView(view === 'week' ? 'day' : 'week')}>
+          {view === 'week' ? t('showDay') : t('showWeek')}
         </button>
       </div>
       {error && (
@@ -61,34 +98,60 @@ export function Calendar(_: { me: Me }) {
           {t('error', { message: error })}
         </p>
       )}
-      <div class="week">
-        {days.map((d) => {
-          const mine = airings.filter((a) => {
-            const at = Date.parse(a.startsAt);
-            return at >= d && at < d + DAY_MS;
-          });
-          return (
-            <section key={d} class="day" aria-label={day.format(new Date(d))}>
-              <h2>{day.format(new Date(d))}</h2>
-              {mine.length === 0 ? (
-                <p class="quiet">—</p>
-              ) : (
+      {notice && <p role="status">{notice}</p>}
+      {view === 'week' ? (
+        <div class="week">
+          {Array.from({ length: 7 }, (_, i) => start + i * DAY_MS).map((d) => {
+            const mine = inDay(d);
+            return (
+              <section key={d} class="day" aria-label={day.format(new Date(d))}>
+                <h2>
+                  <button type="button" class="link" onClick={() => openDay(d)}>
+                    {day.format(new Date(d))}
+                  </button>
+                </h2>
+                {mine.length === 0 ? (
+                  <p class="quiet">—</p>
+                ) : (
+                  <ul>
+                    {mine.map((a) => (
+                      <li key={a.occurrenceId} class={`airing priority-${a.priority} status-${a.status}`}>
+                        {card(a)}
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </section>
+            );
+          })}
+        </div>
+      ) : (
+        <ol class="hours">
+          {Array.from({ length: 24 }, (_, h) => h)
+            .map((h) => ({ h, mine: inDay(start).filter((a) => Math.floor((Date.parse(a.startsAt) - start) / 3600_000) === h) }))
+            .filter(({ h, mine }) => mine.length || (h >= 5 && h <= 21))
+            .map(({ h, mine }) => (
+              <li key={h}>
+                <span class="hour">{String(h).padStart(2, '0')}:00</span>
                 <ul>
                   {mine.map((a) => (
                     <li key={a.occurrenceId} class={`airing priority-${a.priority} status-${a.status}`}>
-                      <strong>{time.format(new Date(a.startsAt))}</strong> {a.title}
-                      <br />
-                      <small>
-                        {a.stationName} · {t(`airing.${a.status}` as MessageKey)} · {t(`priority.${a.priority}` as MessageKey)}
-                      </small>
+                      {card(a)}
+                      {a.status === 'pending' && (
+                        <div class="row">
+                          <button type="button" class="link" onClick={() => cancelOne(a)}>
+                            {t('cancelAiring')}
+                          </button>
+                          <a href={`#/schedules?edit=${a.scheduleId}`}>{t('editSchedule')}</a>
+                        </div>
+                      )}
                     </li>
                   ))}
                 </ul>
-              )}
-            </section>
-          );
-        })}
-      </div>
+              </li>
+            ))}
+        </ol>
+      )}
     </section>
   );
 }

@@ -1,18 +1,12 @@
-// The library: several files uploaded at once (bytes, then the server's processing), the items with their
-// measurements, and submitting an item for approval.
+// The library: upload several files at once (bytes, then the server's processing), record from the
+// microphone, type a bulletin and listen before saving; search (with or without diacritics), open an item
+// (listen, level strip, history, metadata) and submit it for approval.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me, uploadFile } from '../api.ts';
+import { type Item, ItemDetail, lufs } from '../components/item-detail.tsx';
+import { Recorder } from '../components/recorder.tsx';
+import { TtsPanel } from '../components/tts-panel.tsx';
 import { duration, type MessageKey, t } from '../i18n.ts';
-
-export interface Item {
-  id: string;
-  title: string;
-  sha256: string;
-  durationMs: number;
-  status: string;
-  loudnessBeforeLufs: number | null;
-  loudnessAfterLufs: number | null;
-}
 
 interface Upload {
   name: string;
@@ -27,29 +21,39 @@ interface Job {
   error: { message: string } | null;
 }
 
-const lufs = (v: number | null) => (v === null ? '—' : v.toFixed(1));
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function Library(_: { me: Me }) {
   const [items, setItems] = useState<Item[]>([]);
+  const [total, setTotal] = useState(0);
+  const [query, setQuery] = useState('');
+  const [open, setOpen] = useState<string | null>(null);
   const [uploads, setUploads] = useState<Upload[]>([]);
   const [error, setError] = useState('');
   const load = useCallback(
     () =>
-      api<{ items: Item[] }>('GET', '/media?limit=100').then(
-        (r) => setItems(r.items),
+      api<{ total: number; items: Item[] }>('GET', `/media?limit=100${query.trim() ? `&q=${encodeURIComponent(query.trim())}` : ''}`).then(
+        (r) => {
+          setItems(r.items);
+          setTotal(r.total);
+        },
         (err: Error) => setError(err.message),
       ),
-    [],
+    [query],
   );
   useEffect(() => {
-    void load();
+    // Typing searches after a short pause, not at every key.
+    const timer = setTimeout(() => void load(), 250);
+    return () => clearTimeout(timer);
   }, [load]);
 
   const update = (i: number, change: Partial<Upload>) => setUploads((all) => all.map((u, j) => (j === i ? { ...u, ...change } : u)));
   const send = async (files: File[]) => {
-    const start = uploads.length;
-    setUploads((all) => [...all, ...files.map((f) => ({ name: f.name, stage: 'uploading' as const, share: 0 }))]);
+    let start = 0;
+    setUploads((all) => {
+      start = all.length;
+      return [...all, ...files.map((f) => ({ name: f.name, stage: 'uploading' as const, share: 0 }))];
+    });
     await Promise.all(
       files.map(async (file, k) => {
         const i = start + k;
@@ -84,25 +88,32 @@ export function Library(_: { me: Me }) {
   return (
     <section>
       <h1>{t('library')}</h1>
-      <label class="upload">
-        {t('upload')}
-        <input
-          type="file"
-          multiple
-          accept="audio/*,video/*,.amr,.m4a"
-          aria-label={t('chooseFiles')}
-          onChange={(e) => {
-            const input = e.currentTarget as HTMLInputElement;
-            const files = [...(input.files ?? [])];
-            input.value = '';
-            if (files.length) void send(files);
-          }}
-        />
-      </label>
+      <div class="panels">
+        <section class="panel" aria-labelledby="up-h">
+          <h2 id="up-h">{t('upload')}</h2>
+          <label class="upload">
+            {t('chooseFiles')}
+            <input
+              type="file"
+              multiple
+              accept="audio/*,video/*,.amr,.m4a"
+              onChange={(e) => {
+                const input = e.currentTarget as HTMLInputElement;
+                const files = [...(input.files ?? [])];
+                input.value = '';
+                if (files.length) void send(files);
+              }}
+            />
+          </label>
+        </section>
+        <Recorder onRecorded={(file) => void send([file])} />
+        <TtsPanel onSaved={() => void load()} />
+      </div>
       {uploads.length > 0 && (
         <ul class="uploads">
-          {uploads.map((u) => (
-            <li key={u.name}>
+          {uploads.map((u, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: uploads are only ever appended
+            <li key={i}>
               <span>{u.name}</span>
               <progress max={1} value={u.share} aria-label={`${u.name}: ${t(u.stage as MessageKey)}`} />
               <span>
@@ -118,6 +129,13 @@ export function Library(_: { me: Me }) {
           {t('error', { message: error })}
         </p>
       )}
+      <label class="search">
+        {t('search')}
+        <input type="search" value={query} placeholder={t('searchHint')} onInput={(e) => setQuery(e.currentTarget.value)} />
+      </label>
+      <p class="quiet" aria-live="polite">
+        {t('found', { n: total })}
+      </p>
       {items.length === 0 ? (
         <p>{t('empty')}</p>
       ) : (
@@ -132,9 +150,18 @@ export function Library(_: { me: Me }) {
             </tr>
           </thead>
           <tbody>
-            {items.map((item) => (
+            {items.flatMap((item) => [
               <tr key={item.id}>
-                <td data-label={t('title')}>{item.title}</td>
+                <td data-label={t('title')}>
+                  <button
+                    type="button"
+                    class="link"
+                    aria-expanded={open === item.id}
+                    onClick={() => setOpen(open === item.id ? null : item.id)}
+                  >
+                    {item.title}
+                  </button>
+                </td>
                 <td data-label={t('duration')}>{duration(item.durationMs)}</td>
                 <td data-label={t('loudness')}>
                   {lufs(item.loudnessBeforeLufs)} → {lufs(item.loudnessAfterLufs)}
@@ -147,8 +174,17 @@ export function Library(_: { me: Me }) {
                     </button>
                   )}
                 </td>
-              </tr>
-            ))}
+              </tr>,
+              ...(open === item.id
+                ? [
+                    <tr key={`${item.id}-detail`} class="opened">
+                      <td colSpan={5}>
+                        <ItemDetail item={item} onChanged={() => void load()} />
+                      </td>
+                    </tr>,
+                  ]
+                : []),
+            ])}
           </tbody>
         </table>
       )}

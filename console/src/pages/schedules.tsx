@@ -1,9 +1,12 @@
-// The schedules of the user's units (pause, resume, cancel), and a form that builds the repetition rule from
-// plain choices, previews every refusal, then saves. Times are Hanoi's.
+// The schedules of the user's units (edit, pause, resume, cancel), and a form that builds the repetition
+// rule from plain choices, picks targets from the unit tree, lists every airing per station with what will
+// happen to it, then saves. Times are Hanoi's. After each change: which gateways have their new plans.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
+import { DeliveryState } from '../components/delivery.tsx';
+import type { Item } from '../components/item-detail.tsx';
+import { TargetPicker, type Targets } from '../components/target-picker.tsx';
 import { hanoiTime, type MessageKey, t } from '../i18n.ts';
-import type { Item } from './library.tsx';
 
 interface Schedule {
   id: string;
@@ -16,20 +19,42 @@ interface Schedule {
   upcoming: number;
   held: number;
 }
-interface Unit {
-  code: string;
-  name: string;
+interface ScheduleDetail {
+  id: string;
+  mediaId: string | null;
+  startsAtLocal: string;
+  rrule: string | null;
+  exdates: string[];
+  priority: string;
+  conflict: string;
+  startWindowMs: number;
+  targets: { units?: string[]; stations?: string[] };
+}
+interface Row {
+  station: string;
+  stationName: string;
+  startsAt: string;
+  title: string;
+  outcome: 'airs' | 'refused' | 'skipped' | 'cut' | 'waits' | 'preempts' | 'displaces' | 'delays';
+  rule?: string;
+  ruleUnit?: string;
+  message?: string;
+  other?: { startsAt: string; title: string };
 }
 interface Preview {
+  skipped: number;
   stations: number;
   occurrences: number;
-  violations: { total: number; items: { message: string }[] };
-  overlaps: { total: number };
+  violations: { total: number };
+  airings: { total: number; items: Row[] };
 }
 
 const REPEATS = ['once', 'daily', 'weekdays', 'days', 'monthly'] as const;
 type Repeat = (typeof REPEATS)[number];
 const BYDAY = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
+const CONFLICTS = ['queue', 'preempt', 'skip'] as const;
+/** Rows shown at once; the counts above them cover all. */
+const SHOWN_ROWS = 300;
 
 /** The RFC 5545 rule of the form's choices (evaluated by the server in Hanoi time). */
 export function ruleOf(repeat: Repeat, days: string[], until: string): string | undefined {
@@ -47,24 +72,51 @@ export function ruleOf(repeat: Repeat, days: string[], until: string): string | 
   return base && until ? `${base};UNTIL=${until.replace(/-/g, '')}T165959Z` : base;
 }
 
-export function Schedules(_: { me: Me }) {
+/** The form's choices for a saved rule (the inverse of ruleOf), or null for a rule the form cannot show. */
+export function choicesOf(rrule: string | null): { repeat: Repeat; days: string[]; until: string } | null {
+  if (!rrule) return { repeat: 'once', days: [], until: '' };
+  const parts = Object.fromEntries(rrule.split(';').map((p) => p.split('=') as [string, string]));
+  const m = /^(\d{4})(\d{2})(\d{2})T165959Z$/.exec(parts.UNTIL ?? '');
+  if ((parts.UNTIL && !m) || Object.keys(parts).some((k) => !['FREQ', 'BYDAY', 'UNTIL'].includes(k))) return null;
+  const until = m ? `${m[1]}-${m[2]}-${m[3]}` : '';
+  const days = parts.BYDAY ? parts.BYDAY.split(',') : [];
+  if (parts.FREQ === 'DAILY' && !parts.BYDAY) return { repeat: 'daily', days: [], until };
+  if (parts.FREQ === 'MONTHLY' && !parts.BYDAY) return { repeat: 'monthly', days: [], until };
+  if (parts.FREQ === 'WEEKLY' && days.length) return { repeat: days.join(',') === 'MO,TU,WE,TH,FR' ? 'weekdays' : 'days', days, until };
+  return null;
+}
+
+const blank = () => ({
+  mediaId: '',
+  targets: { units: [], stations: [] } as Targets,
+  date: '',
+  time: '06:00',
+  repeat: 'once' as Repeat,
+  days: [] as string[],
+  until: '',
+  exdates: [] as string[],
+  priority: 'normal',
+  conflict: 'queue' as (typeof CONFLICTS)[number],
+  window: 15,
+  /** A saved rule the form cannot show; kept unless the repetition is changed. */
+  keptRule: null as string | null,
+});
+type Form = ReturnType<typeof blank>;
+
+export function Schedules({ me }: { me: Me }) {
   const [list, setList] = useState<Schedule[]>([]);
   const [items, setItems] = useState<Item[]>([]);
-  const [units, setUnits] = useState<Unit[]>([]);
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
+  const [changedAt, setChangedAt] = useState('');
   const [preview, setPreview] = useState<Preview | null>(null);
-  const [form, setForm] = useState({
-    mediaId: '',
-    unit: '',
-    stations: '',
-    date: '',
-    time: '06:00',
-    repeat: 'once' as Repeat,
-    days: [] as string[],
-    until: '',
-    priority: 'normal',
-  });
+  const [editing, setEditing] = useState<string | null>(null);
+  const [form, setFormState] = useState<Form>(blank);
+  const [exdate, setExdate] = useState('');
+  const setForm = (next: Form) => {
+    setFormState(next);
+    setPreview(null);
+  };
   const load = useCallback(
     () =>
       api<{ items: Schedule[] }>('GET', '/schedules?limit=100').then(
@@ -73,37 +125,102 @@ export function Schedules(_: { me: Me }) {
       ),
     [],
   );
-  useEffect(() => {
-    void load();
-    void api<{ items: Item[] }>('GET', '/media?status=approved&limit=100').then((r) => setItems(r.items));
-    void api<{ items: Unit[] }>('GET', '/units?limit=1000').then((r) => setUnits(r.items));
-  }, [load]);
-  const body = () => {
-    const rrule = ruleOf(form.repeat, form.days, form.until);
-    const stations = form.stations.split(/[\s,]+/).filter(Boolean);
-    return {
-      mediaId: form.mediaId,
-      targets: { ...(form.unit ? { units: [form.unit] } : {}), ...(stations.length ? { stations } : {}) },
-      startsAt: `${form.date}T${form.time}:00+07:00`,
-      ...(rrule ? { rrule } : {}),
-      priority: form.priority,
-    };
-  };
   const run = async (what: () => Promise<void>) => {
     try {
       setError('');
+      setNotice('');
       await what();
     } catch (err) {
       setError((err as Error).message);
     }
   };
-  const change = (id: string, action: 'pause' | 'resume' | 'cancel') =>
+  const edit = (id: string) =>
     run(async () => {
-      await api('POST', `/schedules/${id}/${action}`);
-      await load();
+      const s = await api<ScheduleDetail>('GET', `/schedules/${id}`);
+      const choices = choicesOf(s.rrule);
+      const date = s.startsAtLocal.slice(0, 10);
+      const time = s.startsAtLocal.slice(11, 16);
+      setEditing(id);
+      setForm({
+        ...blank(),
+        mediaId: s.mediaId ?? '',
+        targets: { units: s.targets.units ?? [], stations: s.targets.stations ?? [] },
+        date,
+        time,
+        ...(choices ?? { repeat: 'once', days: [], until: '' }),
+        keptRule: choices ? null : s.rrule,
+        exdates: s.exdates.map((d) => new Date(new Date(d).getTime() + 7 * 3600_000).toISOString().slice(0, 10)),
+        priority: s.priority,
+        conflict: s.conflict as Form['conflict'],
+        window: Math.round(s.startWindowMs / 60_000),
+      });
+      document.getElementById('schedule-form')?.scrollIntoView();
     });
-  const set = (key: keyof typeof form) => (e: Event) => setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, when the page opens (edit is remade each render)
+  useEffect(() => {
+    void load();
+    void api<{ items: Item[] }>('GET', '/media?status=approved&limit=200').then((r) => setItems(r.items));
+    // #/schedules?edit=<id>: opened from the calendar.
+    const id = new URLSearchParams(location.hash.split('?')[1] ?? '').get('edit');
+    if (id) void edit(id);
+  }, [load]);
+
+  const rule = () => form.keptRule ?? ruleOf(form.repeat, form.days, form.until);
+  const at = (date: string) => `${date}T${form.time}`;
+  const definition = () => {
+    const rrule = rule();
+    return {
+      targets: {
+        ...(form.targets.units.length ? { units: form.targets.units } : {}),
+        ...(form.targets.stations.length ? { stations: form.targets.stations } : {}),
+      },
+      // Hanoi wall-clock times: the server reads a time without an offset as Hanoi's.
+      startsAt: at(form.date),
+      ...(rrule ? { exdates: form.exdates.map(at) } : {}),
+      priority: form.priority,
+      conflict: form.conflict,
+      startWindowMinutes: form.conflict === 'queue' ? form.window : 0,
+      rrule,
+    };
+  };
+  const createBody = () => {
+    const { rrule, ...rest } = definition();
+    return { mediaId: form.mediaId, ...rest, ...(rrule ? { rrule } : {}) };
+  };
+  const changed = async (message: string) => {
+    setNotice(message);
+    await load();
+  };
+  const act = (id: string, action: 'pause' | 'resume' | 'cancel') =>
+    run(async () => {
+      if (action === 'cancel' && !confirm(t('confirmCancelSchedule'))) return;
+      const since = new Date().toISOString();
+      const r = await api<{ airings: number }>('POST', `/schedules/${id}/${action}`);
+      setChangedAt(since);
+      await changed(t(`changed.${action}` as MessageKey, { n: r.airings }));
+    });
+  const save = () =>
+    run(async () => {
+      const since = new Date().toISOString();
+      if (editing) {
+        const { rrule, ...rest } = definition();
+        await api('PATCH', `/schedules/${editing}`, { ...rest, rrule: rrule ?? null });
+      } else await api('POST', '/schedules', createBody());
+      setChangedAt(since);
+      setEditing(null);
+      setForm(blank());
+      await changed(t('saved'));
+    });
   const dayNames = t('days').split(',');
+  const set = (key: 'mediaId' | 'date' | 'time' | 'until' | 'priority') => (e: Event) =>
+    setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
+  const outcome = (r: Row) => {
+    const other = r.other ? { title: r.other.title, time: hanoiTime(r.other.startsAt) } : { title: '', time: '' };
+    if (r.outcome === 'refused') return t('outcome.refused', { rule: t(`rule.${r.rule}` as MessageKey), unit: r.ruleUnit ?? '' });
+    return t(`outcome.${r.outcome}` as MessageKey, other);
+  };
+  const counts = new Map<Row['outcome'], number>();
+  for (const r of preview?.airings.items ?? []) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
 
   return (
     <section>
@@ -114,6 +231,7 @@ export function Schedules(_: { me: Me }) {
         </p>
       )}
       {notice && <p role="status">{notice}</p>}
+      {changedAt && <DeliveryState since={changedAt} />}
       <table>
         <thead>
           <tr>
@@ -135,18 +253,23 @@ export function Schedules(_: { me: Me }) {
                 {s.held ? ` (${t('held')} ${s.held})` : ''}
               </td>
               <td class="row">
+                {s.status !== 'cancelled' && (
+                  <button type="button" class="link" onClick={() => edit(s.id)}>
+                    {t('edit')}
+                  </button>
+                )}
                 {s.status === 'active' && (
-                  <button type="button" onClick={() => change(s.id, 'pause')}>
+                  <button type="button" onClick={() => act(s.id, 'pause')}>
                     {t('pause')}
                   </button>
                 )}
                 {s.status === 'paused' && (
-                  <button type="button" onClick={() => change(s.id, 'resume')}>
+                  <button type="button" onClick={() => act(s.id, 'resume')}>
                     {t('resume')}
                   </button>
                 )}
                 {s.status !== 'cancelled' && (
-                  <button type="button" onClick={() => change(s.id, 'cancel')}>
+                  <button type="button" onClick={() => act(s.id, 'cancel')}>
                     {t('cancel')}
                   </button>
                 )}
@@ -156,22 +279,17 @@ export function Schedules(_: { me: Me }) {
         </tbody>
       </table>
 
-      <h2>{t('newSchedule')}</h2>
+      <h2 id="schedule-form">{editing ? t('editSchedule') : t('newSchedule')}</h2>
       <form
         class="schedule"
         onSubmit={(e) => {
           e.preventDefault();
-          void run(async () => {
-            await api('POST', '/schedules', body());
-            setNotice(t('saved'));
-            setPreview(null);
-            await load();
-          });
+          void save();
         }}
       >
         <label>
           {t('item')}
-          <select value={form.mediaId} onChange={set('mediaId')} required>
+          <select value={form.mediaId} onChange={set('mediaId')} required disabled={editing !== null}>
             <option value="">{t('chooseItem')}</option>
             {items.map((i) => (
               <option key={i.id} value={i.id}>
@@ -180,40 +298,38 @@ export function Schedules(_: { me: Me }) {
             ))}
           </select>
         </label>
-        <label>
-          {t('unit')}
-          <select value={form.unit} onChange={set('unit')}>
-            <option value="">{t('chooseUnit')}</option>
-            {units.map((u) => (
-              <option key={u.code} value={u.code}>
-                {u.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          {t('stations')}
-          <input value={form.stations} onInput={set('stations')} />
-        </label>
-        <label>
-          {t('date')}
-          <input type="date" value={form.date} onInput={set('date')} required />
-        </label>
-        <label>
-          {t('time')}
-          <input type="time" value={form.time} onInput={set('time')} required />
-        </label>
-        <label>
-          {t('repeat')}
-          <select value={form.repeat} onChange={set('repeat')}>
-            {REPEATS.map((r) => (
-              <option key={r} value={r}>
-                {t(`repeat.${r}` as MessageKey)}
-              </option>
-            ))}
-          </select>
-        </label>
-        {form.repeat === 'days' && (
+        <TargetPicker me={me} value={form.targets} onChange={(targets) => setForm({ ...form, targets })} />
+        <div class="row">
+          <label>
+            {form.repeat === 'once' ? t('date') : t('firstDate')}
+            <input type="date" value={form.date} onInput={set('date')} required />
+          </label>
+          <label>
+            {t('time')}
+            <input type="time" value={form.time} onInput={set('time')} required />
+          </label>
+          <label>
+            {t('repeat')}
+            <select
+              value={form.keptRule ? '' : form.repeat}
+              onChange={(e) => setForm({ ...form, keptRule: null, repeat: e.currentTarget.value as Repeat })}
+            >
+              {form.keptRule && <option value="">{t('repeat.advanced', { rule: form.keptRule })}</option>}
+              {REPEATS.map((r) => (
+                <option key={r} value={r}>
+                  {t(`repeat.${r}` as MessageKey)}
+                </option>
+              ))}
+            </select>
+          </label>
+          {form.repeat !== 'once' && !form.keptRule && (
+            <label>
+              {t('until')}
+              <input type="date" value={form.until} onInput={set('until')} />
+            </label>
+          )}
+        </div>
+        {form.repeat === 'days' && !form.keptRule && (
           <fieldset>
             <legend>{t('repeat.days')}</legend>
             {BYDAY.map((d, i) => (
@@ -230,39 +346,142 @@ export function Schedules(_: { me: Me }) {
             ))}
           </fieldset>
         )}
-        {form.repeat !== 'once' && (
-          <label>
-            {t('until')}
-            <input type="date" value={form.until} onInput={set('until')} />
-          </label>
+        {(form.repeat !== 'once' || form.keptRule) && (
+          <fieldset>
+            <legend>{t('exceptions')}</legend>
+            <div class="row">
+              <label>
+                {t('exceptionDate')}
+                <input type="date" value={exdate} onInput={(e) => setExdate(e.currentTarget.value)} />
+              </label>
+              <button
+                type="button"
+                class="link"
+                disabled={!exdate}
+                onClick={() => {
+                  setForm({ ...form, exdates: [...new Set([...form.exdates, exdate])].sort() });
+                  setExdate('');
+                }}
+              >
+                {t('addException')}
+              </button>
+            </div>
+            {form.exdates.length > 0 && (
+              <ul class="chips">
+                {form.exdates.map((d) => (
+                  <li key={d}>
+                    {d}
+                    <button
+                      type="button"
+                      class="link"
+                      aria-label={t('removeTarget', { name: d })}
+                      onClick={() => setForm({ ...form, exdates: form.exdates.filter((x) => x !== d) })}
+                    >
+                      ×
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </fieldset>
         )}
-        <label>
-          {t('priority')}
-          <select value={form.priority} onChange={set('priority')}>
-            {['normal', 'priority', 'emergency'].map((p) => (
-              <option key={p} value={p}>
-                {t(`priority.${p}` as MessageKey)}
-              </option>
-            ))}
-          </select>
-        </label>
         <div class="row">
-          <button type="button" onClick={() => run(async () => setPreview(await api<Preview>('POST', '/schedules/preview', body())))}>
+          <label>
+            {t('priority')}
+            <select value={form.priority} onChange={set('priority')}>
+              {['normal', 'priority', 'emergency'].map((p) => (
+                <option key={p} value={p}>
+                  {t(`priority.${p}` as MessageKey)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            {t('conflict')}
+            <select value={form.conflict} onChange={(e) => setForm({ ...form, conflict: e.currentTarget.value as Form['conflict'] })}>
+              {CONFLICTS.map((c) => (
+                <option key={c} value={c}>
+                  {t(`conflict.${c}` as MessageKey)}
+                </option>
+              ))}
+            </select>
+          </label>
+          {form.conflict === 'queue' && (
+            <label>
+              {t('startWindow')}
+              <input
+                type="number"
+                min={0}
+                max={240}
+                value={form.window}
+                onInput={(e) => setForm({ ...form, window: Number(e.currentTarget.value) })}
+              />
+            </label>
+          )}
+        </div>
+        <div class="row">
+          <button
+            type="button"
+            onClick={() =>
+              run(async () =>
+                setPreview(
+                  await api<Preview>(
+                    'POST',
+                    `/schedules/preview${editing ? `?replacing=${editing}` : ''}`,
+                    editing ? { ...createBody(), mediaId: form.mediaId } : createBody(),
+                  ),
+                ),
+              )
+            }
+          >
             {t('preview')}
           </button>
-          <button type="submit">{t('save')}</button>
+          <button type="submit">{editing ? t('saveChanges') : t('save')}</button>
+          {editing && (
+            <button
+              type="button"
+              class="link"
+              onClick={() => {
+                setEditing(null);
+                setForm(blank());
+              }}
+            >
+              {t('discard')}
+            </button>
+          )}
         </div>
       </form>
       {preview && (
         <div class="preview" role="status">
+          {preview.skipped > 0 && <p class="error">{t('skippedFirst', { n: preview.skipped })}</p>}
           <p>{t('previewResult', { stations: preview.stations, occurrences: preview.occurrences })}</p>
           <p>{preview.violations.total ? t('refusals', { n: preview.violations.total }) : t('noRefusals')}</p>
-          <ul>
-            {preview.violations.items.slice(0, 50).map((v) => (
-              <li key={v.message}>{v.message}</li>
+          <ul class="counts">
+            {[...counts].map(([o, n]) => (
+              <li key={o} class={`outcome-${o}`}>
+                {t(`count.${o}` as MessageKey, { n })}
+              </li>
             ))}
           </ul>
-          {preview.overlaps.total > 0 && <p>{t('overlaps', { n: preview.overlaps.total })}</p>}
+          <table class="airings">
+            <thead>
+              <tr>
+                <th scope="col">{t('station')}</th>
+                <th scope="col">{t('when')}</th>
+                <th scope="col">{t('outcome')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {preview.airings.items.slice(0, SHOWN_ROWS).map((r) => (
+                <tr key={`${r.station}${r.startsAt}${r.title}`} class={`outcome-${r.outcome}`}>
+                  <td data-label={t('station')}>{r.stationName}</td>
+                  <td data-label={t('when')}>{hanoiTime(r.startsAt)}</td>
+                  <td data-label={t('outcome')}>{outcome(r)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {preview.airings.total > SHOWN_ROWS && <p class="quiet">{t('moreRows', { n: preview.airings.total - SHOWN_ROWS })}</p>}
         </div>
       )}
     </section>
