@@ -14,7 +14,11 @@ export function probeCommand(ffprobe: string, input: string): Command {
 
 export interface ProbeResult {
   formatName: string;
-  durationMs: number;
+  /**
+   * What the container declares; null when it declares nothing (a browser's MediaRecorder writes WebM as a
+   * stream, with no duration): the length is then what decoding finds.
+   */
+  durationMs: number | null;
   codec: string;
   sampleRate: number;
   channels: number;
@@ -32,13 +36,15 @@ export function interpretProbe(json: FfprobeJson): ProbeVerdict {
   if (!audio || !json.format) return { ok: false, code: 'NOT_AUDIO', message: 'the file has no audio stream' };
   // The audio stream's own length when the container says it: a video may run on after its sound ends.
   const own = Number(audio.duration);
-  const seconds = Number.isFinite(own) && own > 0 ? own : Number(json.format.duration);
-  if (!Number.isFinite(seconds) || seconds <= 0) return { ok: false, code: 'ZERO_DURATION', message: 'the audio has no duration' };
+  const declared = json.format.duration === undefined || json.format.duration === 'N/A' ? null : Number(json.format.duration);
+  const seconds = Number.isFinite(own) && own > 0 ? own : declared;
+  if (seconds !== null && (!Number.isFinite(seconds) || seconds <= 0))
+    return { ok: false, code: 'ZERO_DURATION', message: 'the audio has no duration' };
   return {
     ok: true,
     probe: {
       formatName: json.format.format_name ?? 'unknown',
-      durationMs: Math.round(seconds * 1000),
+      durationMs: seconds === null ? null : Math.round(seconds * 1000),
       codec: audio.codec_name ?? 'unknown',
       sampleRate: Number(audio.sample_rate ?? 0),
       channels: audio.channels ?? 0,

@@ -83,9 +83,11 @@ export class MediaService {
     try {
       const sourceSize = (await stat(source)).size;
       const probe = await this.probe(source);
-      if (probe.durationMs > deps.maxDurationS * 1000) {
-        throw badRequest('TOO_LONG', `audio lasts ${Math.round(probe.durationMs / 1000)} s, the maximum is ${deps.maxDurationS} s`);
-      }
+      const tooLong = (ms: number) => {
+        if (ms > deps.maxDurationS * 1000)
+          throw badRequest('TOO_LONG', `audio lasts ${Math.round(ms / 1000)} s, the maximum is ${deps.maxDurationS} s`);
+      };
+      if (probe.durationMs !== null) tooLong(probe.durationMs);
       // A phone's AMR clip goes through sox to PCM first (ffmpeg stops at its first silence: "Not yet implemented").
       let input = source;
       if (/^amr_/.test(probe.codec)) {
@@ -100,8 +102,10 @@ export class MediaService {
         onProgress(a + (b - a) * Math.min(1, Number(m[1]) / 1000 / totalMs));
       };
       // One analysis pass, then one encode pass ([DESIGN §1]: speech at -16 LUFS, -1 dBTP, silence trimmed).
-      const before = await this.analyse(input, track('analyse', probe.durationMs));
-      const verdict = planEncode(before, probe.durationMs, deps.loudness);
+      const before = await this.analyse(input, track('analyse', probe.durationMs ?? 0));
+      // A container that declared no length is as long as it decodes (and cannot be found truncated).
+      if (probe.durationMs === null) tooLong(before.decodedMs);
+      const verdict = planEncode(before, probe.durationMs ?? before.decodedMs, deps.loudness);
       if (!verdict.ok) throw badRequest(verdict.code, verdict.message);
       const { plan } = verdict;
       const renditions: Rendition[] = [
@@ -112,8 +116,10 @@ export class MediaService {
       const result = await deps.run(encode, { timeoutMs: 30 * 60_000, onStdout: track('encode', plan.endMs - plan.startMs) });
       if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be encoded: ${lastLine(result.stderr)}`);
       const out = await this.probe(encoded);
-      const after = await this.analyse(encoded, track('measure', out.durationMs));
-      const levels = await this.levels(encoded, out.durationMs);
+      // Our own Ogg always declares its length; the plan's is the fallback.
+      const outMs = out.durationMs ?? plan.endMs - plan.startMs;
+      const after = await this.analyse(encoded, track('measure', outMs));
+      const levels = await this.levels(encoded, outMs);
       const { sha256, sizeBytes } = await deps.blobs.adopt(encoded);
       const legacy = deps.mp3RenditionKbps ? await deps.blobs.adopt(mp3, 'mp3') : undefined;
       onProgress(1);
@@ -125,7 +131,7 @@ export class MediaService {
           searchText: searchTextOf({ title: meta.title }),
           sha256,
           sizeBytes,
-          durationMs: out.durationMs,
+          durationMs: outMs,
           codec: out.codec,
           sampleRate: out.sampleRate,
           channels: out.channels,

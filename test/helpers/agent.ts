@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ManifestEntry, seal } from '#protocol';
 import type { AgentEvent, AgentOptions } from '../../edge-agent/agent.ts';
+import type { Clock } from '../../edge-agent/clock.ts';
 import { createGatewayAgent } from '../../edge-agent/wire.ts';
-import type { FakeClock } from './fake-clock.ts';
 import { provisionDevice, type TestServer } from './server.ts';
 
 const quiet = { info() {}, warn() {} };
@@ -44,14 +44,14 @@ export function signedManifest(
 }
 
 /**
- * A real agent (real MQTT, HTTP, ffmpeg null sink) on a fake clock. Without `dataDir` it is a new
+ * A real agent (real MQTT, HTTP, ffmpeg null sink), usually on a fake clock. Without `dataDir` it is a new
  * gateway: a device is provisioned for the station and the agent enrolls with its token; with the
  * `dataDir` of an earlier agent it is that gateway restarting. serverUrl and mqttUrl default to the server's.
  */
 export async function makeAgent(opts: {
   station: string;
   server: TestServer;
-  clock: FakeClock;
+  clock: Clock;
   serverUrl?: string;
   mqttUrl?: string;
   dataDir?: string;

@@ -223,3 +223,18 @@ t.test('an MP3 rendition is made in the same encode pass when configured, and se
   t.equal((await res.arrayBuffer()).byteLength, body.mp3SizeBytes);
   t.equal(body.mp3Sha256 === body.sha256, false);
 });
+
+t.test('a WebM recorded as a stream (a browser MediaRecorder: no duration in the file) is measured by decoding', async (t) => {
+  const file = join(dir, 'recorded.webm');
+  // Written to a pipe, the muxer cannot go back to write the duration: exactly what a browser's recorder gives.
+  writeFileSync(
+    file,
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', quietTone(3), '-c:a', 'libopus', '-f', 'webm', 'pipe:1']),
+  );
+  const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-of', 'json', file]).toString());
+  t.equal(probe.format.duration, undefined, 'the file declares no duration');
+  const r = await upload(server, file);
+  t.equal(r.status, 201);
+  t.ok(Math.abs((r.body.durationMs as number) - 3000) <= 100, `${r.body.durationMs} ms`);
+  t.equal(r.body.sourceFormat, 'matroska,webm');
+});

@@ -70,7 +70,7 @@ export function ItemDetail({ item, onChanged }: { item: Item; onChanged: () => v
         .map((s) => s.trim())
         .filter(Boolean);
       await api('PATCH', `/media/${item.id}`, { title: form.title, description: form.description, category: form.category, tags });
-      setNotice(t('saved'));
+      setNotice(t('itemSaved'));
       onChanged();
     } catch (err) {
       setError((err as Error).message);

@@ -68,17 +68,35 @@ export function TargetPicker({ me, value, onChange }: { me: Me; value: Targets; 
       {u.name}
     </label>
   );
+  const [expanded, setExpanded] = useState<Set<string>>(new Set());
+  const expand = (code: string, leaf: boolean) => {
+    const next = new Set(expanded);
+    if (next.has(code)) next.delete(code);
+    else {
+      next.add(code);
+      if (leaf) openStations(code);
+    }
+    setExpanded(next);
+  };
   const node = (u: Unit) => {
     const below = children.get(u.code) ?? [];
+    const open = expanded.has(u.code);
     return (
       <li key={u.code}>
-        <details
-          onToggle={(e) => {
-            if ((e.currentTarget as HTMLDetailsElement).open && !below.length) openStations(u.code);
-          }}
-        >
-          <summary>{unitBox(u)}</summary>
-          {below.length ? (
+        <span class="node">
+          <button
+            type="button"
+            class="link toggle"
+            aria-expanded={open}
+            aria-label={t(below.length ? 'showUnits' : 'showStations', { name: u.name })}
+            onClick={() => expand(u.code, !below.length)}
+          >
+            {open ? '▾' : '▸'}
+          </button>
+          {unitBox(u)}
+        </span>
+        {open &&
+          (below.length ? (
             <ul>{below.map(node)}</ul>
           ) : (
             <ul>
@@ -95,8 +113,7 @@ export function TargetPicker({ me, value, onChange }: { me: Me; value: Targets; 
                 </li>
               ))}
             </ul>
-          )}
-        </details>
+          ))}
       </li>
     );
   };

@@ -29,18 +29,20 @@ export function Calendar(_: { me: Me }) {
   const [airings, setAirings] = useState<Airing[]>([]);
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
+  // Busy until the airings of exactly the days shown have arrived (read by screen readers and tests).
+  const [loadedFor, setLoadedFor] = useState('');
   const span = view === 'week' ? 7 * DAY_MS : DAY_MS;
-  const load = useCallback(
-    () =>
-      api<{ items: Airing[] }>(
-        'GET',
-        `/as-run?from=${encodeURIComponent(new Date(start).toISOString())}&to=${encodeURIComponent(new Date(start + span).toISOString())}&limit=5000`,
-      ).then(
+  const load = useCallback(() => {
+    return api<{ items: Airing[] }>(
+      'GET',
+      `/as-run?from=${encodeURIComponent(new Date(start).toISOString())}&to=${encodeURIComponent(new Date(start + span).toISOString())}&limit=5000`,
+    )
+      .then(
         (r) => setAirings(r.items),
         (err: Error) => setError(err.message),
-      ),
-    [start, span],
-  );
+      )
+      .finally(() => setLoadedFor(`${start} ${span}`));
+  }, [start, span]);
   useEffect(() => {
     void load();
   }, [load]);
@@ -77,7 +79,7 @@ export function Calendar(_: { me: Me }) {
     });
 
   return (
-    <section>
+    <section aria-busy={loadedFor !== `${start} ${span}`}>
       <h1>{view === 'week' ? t('calendar') : t('dayView', { day: day.format(new Date(start)) })}</h1>
       <div class="row">
         <button type="button" onClick={() => setStart(start - span)}>

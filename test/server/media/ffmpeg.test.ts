@@ -12,7 +12,11 @@ t.test('probe results are interpreted', async (t) => {
   t.match(interpretProbe({}), { ok: false, code: 'NOT_AUDIO' });
   t.match(interpretProbe({ streams: [{ codec_type: 'video' }], format: { duration: '3' } }), { ok: false, code: 'NOT_AUDIO' });
   t.match(interpretProbe({ streams: [{ codec_type: 'audio' }], format: { duration: '0' } }), { ok: false, code: 'ZERO_DURATION' });
-  t.match(interpretProbe({ streams: [{ codec_type: 'audio' }], format: {} }), { ok: false, code: 'ZERO_DURATION' });
+  t.match(
+    interpretProbe({ streams: [{ codec_type: 'audio' }], format: {} }),
+    { ok: true, probe: { durationMs: null } },
+    'a stream that declares no length (a browser recording) is measured by decoding',
+  );
   t.same(
     interpretProbe({
       streams: [{ codec_type: 'video' }, { codec_type: 'audio', codec_name: 'aac', sample_rate: '44100', channels: 2 }],
