@@ -14,6 +14,8 @@ interface Airing {
   priority: string;
   startsAt: string;
   status: string;
+  /** Why it did not air as planned (cancelled, …). */
+  reason?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -68,7 +70,8 @@ export function Calendar(_: { me: Me }) {
       <strong>{time.format(new Date(a.startsAt))}</strong> {a.title}
       <br />
       <small>
-        {a.stationName} · {t(`airing.${a.status}` as MessageKey)} · {t(`priority.${a.priority}` as MessageKey)}
+        {a.stationName} · {a.reason === 'cancelled' ? t('airing.cancelled') : t(`airing.${a.status}` as MessageKey)} ·{' '}
+        {t(`priority.${a.priority}` as MessageKey)}
       </small>
     </>
   );
