@@ -150,7 +150,9 @@ t.test(
     await desk.getByText('Tìm thấy 1 bản tin').waitFor();
     await desk.getByRole('button', { name: /^Họp dân tổ 5/ }).click();
     await desk.locator('svg.levels').waitFor();
-    const bars = await desk.locator('svg.levels rect.rms').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
+    const bars = await desk
+      .locator('svg.levels rect.rms')
+      .evaluateAll((rects) => rects.map((r) => Number((r as unknown as { getAttribute(name: string): string }).getAttribute('height'))));
     // The fake microphone beeps once a second: loud slices with silence between, as the strip must show.
     t.ok(
       bars.length >= 25 && bars.filter((h) => h > 20).length >= 3 && bars.filter((h) => h === 0).length >= 10,

@@ -420,8 +420,9 @@ console.log('spawned');`;
       });
     });
     const deadline = Date.now() + 10_000;
-    // The runner's own command line names the file too: only its ffmpeg counts.
-    const players = () => mediaProcesses(out).filter((p) => p.pid !== child.pid);
+    // The runner's own command line names the file too: only its ffmpeg counts, once setpriv has set the
+    // death signal and exec'd it (killed in the microseconds before, the child is setpriv and escapes).
+    const players = () => mediaProcesses(out).filter((p) => p.pid !== child.pid && /^\S*ffmpeg /.test(p.cmd));
     let before = players();
     while (!before.length && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
