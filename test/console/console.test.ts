@@ -348,6 +348,19 @@ t.test(
     await phone.getByRole('heading', { name: 'Lập lịch mới' }).waitFor();
     await phone.screenshot({ path: join(SHOTS, 'schedules-phone.png'), fullPage: true });
     await axe(phone, 'schedules at 375 px');
+    // On the phone too: a one-off airing tomorrow at 17:30 at the same commune, picked, previewed, saved, delivered.
+    await phone.getByRole('combobox', { name: /^Bản tin/ }).selectOption({ label: 'ban-tin-sang.wav' });
+    await phone.getByLabel('Tìm đơn vị').fill(folded.replace(/^(xa|phuong|thi tran) /, ''));
+    await phone.locator('ul.found').getByLabel(commune.unitName, { exact: true }).check();
+    await phone.getByLabel('Ngày', { exact: true }).fill(tomorrow);
+    await phone.getByLabel('Giờ (giờ Hà Nội)').fill('17:30');
+    await phone.getByRole('button', { name: 'Xem trước' }).click();
+    await phone.locator('table.airings tbody tr', { hasText: 'Phát đúng giờ' }).waitFor();
+    t.match(await phone.locator('table.airings tbody tr').allTextContents(), [/17:30.*Phát đúng giờ/], 'one airing at 17:30, on time');
+    await phone.screenshot({ path: join(SHOTS, 'schedules-preview-phone.png'), fullPage: true });
+    await phone.getByRole('button', { name: 'Lưu lịch' }).click();
+    await phone.getByText(/Kế hoạch mới: 1\/1 trạm đã nhận, 0 đang chờ, 0 lỗi/).waitFor({ timeout: 30_000 });
+    t.equal(await applied('a one-off airing saved on a phone'), 1, 'the gateway holds it (the paused schedule holds nothing)');
     await phone.getByRole('link', { name: 'Lịch tuần' }).click();
     await phone.locator('.week .airing').first().waitFor();
     await phone.screenshot({ path: join(SHOTS, 'calendar-phone.png'), fullPage: true });
