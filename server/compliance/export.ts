@@ -5,32 +5,36 @@ import ExcelJS from 'exceljs';
 import { HANOI_OFFSET_MS } from '../scheduling/recurrence.ts';
 import type { ComplianceReport, Tally } from '../services/as-run-service.ts';
 
-const COLUMNS: { key: keyof Tally; title: string }[] = [
-  { key: 'scheduled', title: 'Lịch phát (scheduled)' },
-  { key: 'aired', title: 'Phát đủ đúng giờ (aired)' },
-  { key: 'late', title: 'Phát muộn (late)' },
-  { key: 'partial', title: 'Phát không đủ (partial)' },
-  { key: 'missed', title: 'Không phát (missed)' },
-  { key: 'skipped', title: 'Bỏ qua theo quy định (skipped)' },
-  { key: 'pending', title: 'Chưa đến giờ (pending)' },
-  { key: 'stations', title: 'Số đài (stations)' },
-  { key: 'complianceRate', title: 'Tỷ lệ phát đủ (compliance rate)' },
-  { key: 'onTimeRate', title: 'Tỷ lệ đúng giờ (on-time rate)' },
-  { key: 'coverageRate', title: 'Tỷ lệ đài phát đúng giờ ±2 s (coverage)' },
-  { key: 'airedMinutes', title: 'Số phút đã phát (aired minutes)' },
-  { key: 'limitMinutesPerDay', title: 'Giới hạn phút/ngày (limit per day)' },
-  { key: 'overLimitDays', title: 'Ngày-đài vượt giới hạn (over-limit days)' },
-  { key: 'maxDayMinutes', title: 'Số phút cao nhất/ngày (max minutes a day)' },
-  { key: 'uptimeRate', title: 'Thời gian trực tuyến (uptime)' },
+type Value = string | number | null;
+/** Each column: its title, its value on a line, and whether it is a rate (shown as a percentage). */
+const COLUMNS: { title: string; value: (t: Tally) => Value; rate?: true }[] = [
+  { title: 'Lịch phát (scheduled)', value: (t) => t.scheduled },
+  { title: 'Phát đủ đúng giờ (aired)', value: (t) => t.aired },
+  { title: 'Phát muộn (late)', value: (t) => t.late },
+  { title: 'Phát không đủ (partial)', value: (t) => t.partial },
+  { title: 'Không phát (missed)', value: (t) => t.missed },
+  { title: 'Bỏ qua theo quy định (skipped)', value: (t) => t.skipped },
+  { title: 'Chưa đến giờ (pending)', value: (t) => t.pending },
+  { title: 'Số đài (stations)', value: (t) => t.stations },
+  { title: 'Tỷ lệ phát đủ (compliance rate)', value: (t) => t.complianceRate, rate: true },
+  { title: 'Tỷ lệ đúng giờ (on-time rate)', value: (t) => t.onTimeRate, rate: true },
+  { title: 'Tỷ lệ lượt phát đúng giờ ±2 s (coverage)', value: (t) => t.coverageRate, rate: true },
+  { title: 'Độ phủ trung bình mỗi đài (station coverage)', value: (t) => t.stationCoverageRate, rate: true },
+  { title: 'Đài phát đủ mọi lượt ±2 s (stations fully covered)', value: (t) => t.stationsFullyCovered },
+  { title: 'Khẩn cấp: tỷ lệ phát đủ (emergency compliance)', value: (t) => t.emergency.complianceRate, rate: true },
+  { title: 'Thường xuyên: tỷ lệ phát đủ (regular compliance)', value: (t) => t.regular.complianceRate, rate: true },
+  { title: 'Số phút đã phát (aired minutes)', value: (t) => t.airedMinutes },
+  { title: 'Giới hạn phút/ngày (limit per day)', value: (t) => t.limitMinutesPerDay },
+  { title: 'Ngày-đài vượt giới hạn (over-limit days)', value: (t) => t.overLimitDays },
+  { title: 'Số phút cao nhất/ngày (max minutes a day)', value: (t) => t.maxDayMinutes },
+  { title: 'Thời gian trực tuyến (uptime)', value: (t) => t.uptimeRate, rate: true },
 ];
-
-const RATES = ['complianceRate', 'onTimeRate', 'coverageRate', 'uptimeRate'] as const;
 
 const GROUP_TITLE = { unit: 'Đơn vị (unit)', station: 'Đài (station)', media: 'Bản tin (item)' } as const;
 
-function table(report: ComplianceReport): (string | number | null)[][] {
+function table(report: ComplianceReport): Value[][] {
   const header = ['Mã (code)', GROUP_TITLE[report.groupBy], ...COLUMNS.map((c) => c.title)];
-  const row = (key: string, name: string, t: Tally) => [key, name, ...COLUMNS.map((c) => t[c.key])];
+  const row = (key: string, name: string, t: Tally) => [key, name, ...COLUMNS.map((c) => c.value(t))];
   return [header, ...report.groups.map((g) => row(g.key, g.name, g)), row('', 'Tổng cộng (total)', report.total)];
 }
 
@@ -45,7 +49,7 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
   const book = new ExcelJS.Workbook();
   book.creator = 'loaphuong';
   const sheet = book.addWorksheet('Báo cáo (report)');
-  sheet.addRow([`Báo cáo phát thanh ${unitLabel(report)}`, `${report.from.toISOString()} – ${report.to.toISOString()}`]);
+  sheet.addRow([`Báo cáo phát thanh ${unitLabel(report)}`, `${hanoi(report.from)} – ${hanoi(report.to)} (giờ Hà Nội)`]);
   const [header, ...rows] = table(report);
   const head = sheet.addRow(header as string[]);
   head.font = { bold: true };
@@ -53,7 +57,7 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
   sheet.columns.forEach((c, i) => {
     c.width = i < 2 ? 28 : 16;
   });
-  for (const key of RATES) sheet.getColumn(3 + COLUMNS.findIndex((c) => c.key === key)).numFmt = '0.00%';
+  for (const [i, c] of COLUMNS.entries()) if (c.rate) sheet.getColumn(3 + i).numFmt = '0.00%';
   return Buffer.from(await book.xlsx.writeBuffer());
 }
 
@@ -81,8 +85,8 @@ ${bars
   .join('\n')}
 <line x1="220" x2="220" y1="0" y2="${bars.length * (barH + 4)}" stroke="#333"/><line x1="720" x2="720" y1="0" y2="${bars.length * (barH + 4)}" stroke="#999" stroke-dasharray="3"/>
 </svg>`;
-  const rates = new Set(RATES.map((key) => 2 + COLUMNS.findIndex((c) => c.key === key)));
-  const cell = (v: string | number | null, i: number) => `<td>${rates.has(i) ? pct(v as number | null) : esc(String(v ?? ''))}</td>`;
+  const rates = new Set(COLUMNS.flatMap((c, i) => (c.rate ? [2 + i] : [])));
+  const cell = (v: Value, i: number) => `<td>${rates.has(i) ? pct(v as number | null) : esc(String(v ?? ''))}</td>`;
   return `<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>Báo cáo phát thanh cơ sở</title>
 <style>
@@ -101,4 +105,80 @@ ${chart}
 <tbody>${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n')}</tbody></table>
 </body></html>
 `;
+}
+
+const STATUS_VI: Record<string, string> = {
+  pending: 'Chưa đến giờ',
+  playing: 'Đang phát',
+  aired: 'Phát đủ đúng giờ',
+  late: 'Phát muộn',
+  partial: 'Phát không đủ',
+  missed: 'Không phát',
+  skipped: 'Bỏ qua',
+};
+const REASON_VI: Record<string, string> = {
+  preempted: 'Bị bản tin ưu tiên hơn ngắt',
+  policy: 'Trái quy định (giờ yên tĩnh, khung giờ)',
+  stale: 'Bản tin hết hạn',
+  offline: 'Trạm mất kết nối',
+  'device-fault': 'Lỗi thiết bị',
+  'file-missing': 'Thiếu tệp âm thanh',
+  cancelled: 'Đã hủy',
+  silent: 'Phát ra im lặng',
+};
+
+export interface AsRunLine {
+  station: string;
+  stationName: string;
+  unitCode: string | null;
+  unitName: string | null;
+  title: string;
+  priority: string;
+  startsAt: Date;
+  startedAt: Date | null;
+  expectedMs: number;
+  playedMs: number | null;
+  status: string;
+  reason?: string;
+  lateMs?: number;
+  deviceReason?: string;
+}
+
+/** The as-run log as CSV (UTF-8 with BOM): one airing a line, Hanoi times, status and reason in Vietnamese and as codes. */
+export function asRunCsv(rows: AsRunLine[]): string {
+  const header = [
+    'Đài (station)',
+    'Tên đài (name)',
+    'Đơn vị (unit)',
+    'Bản tin (item)',
+    'Mức ưu tiên (priority)',
+    'Giờ phát theo lịch (scheduled, Hanoi)',
+    'Giờ bắt đầu thực tế (started, Hanoi)',
+    'Muộn (ms) (late)',
+    'Thời lượng (ms) (expected)',
+    'Đã phát (ms) (played)',
+    'Trạng thái (status)',
+    'Mã trạng thái (status code)',
+    'Lý do (reason)',
+    'Mã lý do (reason code)',
+    'Mã của thiết bị (device code)',
+  ];
+  const lines = rows.map((r) => [
+    r.station,
+    r.stationName,
+    r.unitName ? `${r.unitName} (${r.unitCode})` : '',
+    r.title,
+    r.priority,
+    hanoi(r.startsAt),
+    r.startedAt ? hanoi(r.startedAt) : '',
+    r.lateMs ?? '',
+    r.expectedMs,
+    r.playedMs ?? '',
+    STATUS_VI[r.status] ?? r.status,
+    r.status,
+    r.reason ? (REASON_VI[r.reason] ?? r.reason) : '',
+    r.reason ?? '',
+    r.deviceReason ?? '',
+  ]);
+  return `\uFEFF${stringify([header, ...lines])}`;
 }

@@ -2,7 +2,7 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DISCREPANCIES, AS_RUN_STATUSES as STATUSES } from '../compliance/as-run.ts';
-import { reportCsv, reportHtml, reportXlsx } from '../compliance/export.ts';
+import { type AsRunLine, asRunCsv, reportCsv, reportHtml, reportXlsx } from '../compliance/export.ts';
 import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
@@ -11,9 +11,20 @@ import type { AsRunService } from '../services/as-run-service.ts';
 import type { ReportService } from '../services/report-service.ts';
 
 /** Which airings: a range of at most 31 days, narrowed to a station, a unit's subtree or an item. */
+/**
+ * An instant in a query string, as people type them: with an offset ("+07:00", also when the "+" arrived
+ * unencoded as a space), a Hanoi wall-clock time without one, or a plain date (its Hanoi midnight).
+ */
+export const queryInstant = z
+  .string()
+  .max(40)
+  .transform((v) => v.trim().replace(/ (\d{2}:?\d{2})$/, '+$1'))
+  .transform((v) => (/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00+07:00` : v))
+  .pipe(z.union([z.iso.datetime({ offset: true }), z.iso.datetime({ local: true })]))
+  .transform((v) => (/(Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v.length === 16 ? `${v}:00` : v}+07:00`));
 const airingFilter = {
-  from: z.iso.datetime({ offset: true }),
-  to: z.iso.datetime({ offset: true }),
+  from: queryInstant,
+  to: queryInstant,
   station: z.string().max(64).optional(),
   unit: z.string().max(64).optional(),
   media: z.string().max(64).optional(),
@@ -83,6 +94,16 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
     },
   );
 
+  const ClassSchema = z.object({
+    scheduled: z.number(),
+    due: z.number(),
+    aired: z.number(),
+    late: z.number(),
+    partial: z.number(),
+    missed: z.number(),
+    complianceRate: z.number().nullable(),
+    onTimeRate: z.number().nullable(),
+  });
   const TallySchema = z.object({
     scheduled: z.number(),
     ...Object.fromEntries(STATUSES.map((st) => [st, z.number()])),
@@ -90,6 +111,11 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
     complianceRate: z.number().nullable(),
     onTimeRate: z.number().nullable(),
     coverageRate: z.number().nullable(),
+    stationCoverageRate: z.number().nullable(),
+    stationsDue: z.number(),
+    stationsFullyCovered: z.number(),
+    emergency: ClassSchema,
+    regular: ClassSchema,
     airedMinutes: z.number(),
     limitMinutesPerDay: z.number().nullable(),
     overLimitDays: z.number(),
@@ -164,6 +190,8 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
         querystring: z.object({
           ...airingFilter,
           status: z.enum(STATUSES).optional(),
+          /** csv: every airing of the range and filters (pages of 5,000 joined), with Vietnamese status and reason. */
+          format: z.enum(['json', 'csv']).default('json'),
           ...page(5000, 500),
         }),
         response: {
@@ -174,9 +202,21 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
         },
       },
     },
-    async (request) => {
-      const q = await scoped(request.user, request.query);
-      return asRun.list({ ...q, from: new Date(q.from), to: new Date(q.to) });
+    async (request, reply) => {
+      const { format, ...asked } = await scoped(request.user, request.query);
+      const q = { ...asked, from: new Date(asked.from), to: new Date(asked.to) };
+      if (format === 'json') return asRun.list(q);
+      const rows: AsRunLine[] = [];
+      for (let offset = 0; ; offset += 5000) {
+        const page = await asRun.list({ ...q, limit: 5000, offset });
+        rows.push(...page.items);
+        if (rows.length >= page.total || !page.items.length) break;
+      }
+      reply.header(
+        'content-disposition',
+        `attachment; filename="nhat-ky-phat-${asked.unit ?? asked.station ?? 'all'}-${asked.from.slice(0, 10)}.csv"`,
+      );
+      return reply.type('text/csv; charset=utf-8').send(asRunCsv(rows) as never);
     },
   );
 };

@@ -69,6 +69,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes
               })
               .nullable(),
             manifestVersion: z.number(),
+            inServiceSince: z.date().nullable(),
             from: z.date(),
             to: z.date(),
             uptimeRate: z.number().nullable(),

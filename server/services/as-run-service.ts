@@ -2,7 +2,7 @@
 // proof ingest, or by the sweep when a window closes without proof) and aggregated in SQL: a month of
 // all Hanoi (~174,000 airings) is one indexed range scan, grouped in the database, rolled up here.
 import { AS_RUN_RULES, AS_RUN_STATUSES, type AsRunStatus, type Discrepancy } from '../compliance/as-run.ts';
-import type { Db } from '../db/client.ts';
+import { chunked, type Db } from '../db/client.ts';
 import { sqlTime } from '../db/proof-ledger.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 import { dayOfNumber, hanoiDayNumber, isHanoiMidnight } from '../scheduling/recurrence.ts';
@@ -166,11 +166,27 @@ export class AsRunService {
     };
   }
 
-  /** Share of [from, min(to, now)) each station was online, from its availability history. */
+  /**
+   * Share of [from, min(to, now)) each station was online, from its availability history, counted from the
+   * station's entry into service (installation or its first enrollment, whichever is later): time before
+   * it is not offline. A station not in service during the range has no uptime (absent from the map).
+   */
   async uptime(stationIds: string[], from: Date, to: Date): Promise<Map<string, number>> {
     const end = Math.min(to.getTime(), this.deps.now().getTime());
     const out = new Map<string, number>();
     if (end <= from.getTime() || stationIds.length === 0) return out;
+    const starts = new Map<string, number>();
+    for (const part of chunked(stationIds))
+      for (const st of await this.deps.db.station.findMany({
+        where: { id: { in: part } },
+        select: { id: true, installedAt: true, devices: { select: { enrolledAt: true } } },
+      })) {
+        const since = inServiceSince(
+          st.installedAt,
+          st.devices.map((d) => d.enrolledAt),
+        );
+        if (since && since.getTime() < end) starts.set(st.id, Math.max(from.getTime(), since.getTime()));
+      }
     const events = await this.query<{ stationId: string; online: number; at: Date }>(
       `WITH ids(id) AS (SELECT value FROM json_each(?))
        SELECT e."stationId" AS stationId, e."online" AS online, e."at" AS at FROM "StationEvent" e JOIN ids ON ids.id = e."stationId"
@@ -184,7 +200,7 @@ export class AsRunService {
       list.push({ online: Boolean(e.online), at: new Date(e.at).getTime() });
       byStation.set(e.stationId, list);
     }
-    for (const id of stationIds) out.set(id, onlineShare(byStation.get(id) ?? [], from.getTime(), end));
+    for (const [id, start] of starts) out.set(id, onlineShare(byStation.get(id) ?? [], start, end));
     return out;
   }
 
@@ -289,13 +305,21 @@ function toRow(r: RawRow, tree: UnitTree): AsRunRow {
 
 const zeroes = () => Object.fromEntries(AS_RUN_STATUSES.map((st) => [st, 0])) as Record<AsRunStatus, number>;
 
+/** Airings that were due: everything but those skipped by rule and those not over yet. */
+const isDue = (status: AsRunStatus) => status !== 'skipped' && status !== 'pending' && status !== 'playing';
+
 interface Group {
   key: string;
   name: string;
   counts: Record<AsRunStatus, number>;
+  /** By class: emergencies apart from regular and priority airings. */
+  byClass: Record<'emergency' | 'regular', Record<AsRunStatus, number>>;
   playedMs: number;
+  /** Aired in full within ±2 s of the scheduled start. */
+  onTime: number;
   stations: Set<string>;
-  onTimeStations: Set<string>;
+  /** Per station: its due airings and those aired on time, for coverage per station. */
+  perStation: Map<string, { due: number; onTime: number }>;
   limits: Set<number | null>;
   overLimitDays: number;
   maxDayMinutes: number;
@@ -305,19 +329,27 @@ const newGroup = (key: string, name: string): Group => ({
   key,
   name,
   counts: zeroes(),
+  byClass: { emergency: zeroes(), regular: zeroes() },
   playedMs: 0,
+  onTime: 0,
   stations: new Set(),
-  onTimeStations: new Set(),
+  perStation: new Map(),
   limits: new Set(),
   overLimitDays: 0,
   maxDayMinutes: 0,
 });
 
 function add(g: Group, c: Cell): void {
-  g.counts[c.status] += Number(c.n);
+  const n = Number(c.n);
+  g.counts[c.status] += n;
+  g.byClass[c.emergency ? 'emergency' : 'regular'][c.status] += n;
   g.playedMs += Number(c.playedMs);
+  g.onTime += Number(c.onTime);
   g.stations.add(c.stationId);
-  if (Number(c.onTime) > 0) g.onTimeStations.add(c.stationId);
+  const st = g.perStation.get(c.stationId) ?? { due: 0, onTime: 0 };
+  if (isDue(c.status)) st.due += n;
+  st.onTime += Number(c.onTime);
+  g.perStation.set(c.stationId, st);
 }
 
 /** Minutes a station of `unitId` may air on an ISO weekday under its effective policy; null when unlimited. */
@@ -329,6 +361,13 @@ function dailyLimit(tree: UnitTree, unitId: string, weekday: number): number | n
 }
 
 const isoWeekday = (day: string) => ((new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7) + 1;
+
+/** When a station entered service: the later of its installation and its first enrollment (those known); null if neither. */
+export function inServiceSince(installedAt: Date | null, enrolledAt: (Date | null)[]): Date | null {
+  const enrolled = enrolledAt.filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0];
+  const known = [installedAt, enrolled].filter((d): d is Date => d instanceof Date);
+  return known.length ? new Date(Math.max(...known.map((d) => d.getTime()))) : null;
+}
 
 /** Online share of [from, end) from a station's events in order (the first may precede `from`). */
 export function onlineShare(events: { online: boolean; at: number }[], from: number, end: number): number {
@@ -352,8 +391,16 @@ export interface Tally extends Record<AsRunStatus, number> {
   complianceRate: number | null;
   /** Aired in full within the 2 s tolerance over the same. */
   onTimeRate: number | null;
-  /** Share of the group's stations that aired in full within ±2 s (per item: "97.3 % of stations aired it on time"). */
+  /** Due airings that aired in full within ±2 s of their scheduled start, over the due airings; null when none was due. */
   coverageRate: number | null;
+  /** The mean, over the group's stations with a due airing, of each station's own coverage. */
+  stationCoverageRate: number | null;
+  /** Stations with a due airing, and those of them whose every due airing aired in full within ±2 s. */
+  stationsDue: number;
+  stationsFullyCovered: number;
+  /** The same counts and rates for emergencies and for the rest (regular and priority airings). */
+  emergency: ClassTally;
+  regular: ClassTally;
   /** Audio that went out, in minutes (aired, late and partial airings). */
   airedMinutes: number;
   /** The policy's daily limit (sessions × session minutes) when every station of the group has the same; null otherwise or unlimited. */
@@ -364,6 +411,17 @@ export interface Tally extends Record<AsRunStatus, number> {
   maxDayMinutes: number;
   /** Mean share of the range its stations were online (up to now); null when the range has not begun. */
   uptimeRate: number | null;
+}
+
+export interface ClassTally {
+  scheduled: number;
+  due: number;
+  aired: number;
+  late: number;
+  partial: number;
+  missed: number;
+  complianceRate: number | null;
+  onTimeRate: number | null;
 }
 
 export interface ComplianceReport {
@@ -380,11 +438,29 @@ export interface ComplianceReport {
 
 const round = (x: number, places = 4) => Math.round(x * 10 ** places) / 10 ** places;
 
+const dueOf = (c: Record<AsRunStatus, number>) => AS_RUN_STATUSES.filter(isDue).reduce((a, st) => a + c[st], 0);
+
+function classTally(c: Record<AsRunStatus, number>): ClassTally {
+  const due = dueOf(c);
+  const rate = (n: number) => (due > 0 ? round(n / due) : null);
+  return {
+    scheduled: Object.values(c).reduce((a, b) => a + b, 0),
+    due,
+    aired: c.aired,
+    late: c.late,
+    partial: c.partial,
+    missed: c.missed,
+    complianceRate: rate(c.aired + c.late),
+    onTimeRate: rate(c.aired),
+  };
+}
+
 function tally(g: Group, uptime: Map<string, number>, byMedia: boolean): Tally {
   const c = g.counts;
   const scheduled = Object.values(c).reduce((a, b) => a + b, 0);
-  const due = scheduled - c.skipped - c.pending - c.playing;
+  const due = dueOf(c);
   const rate = (n: number) => (due > 0 ? round(n / due) : null);
+  const withDue = [...g.perStation.values()].filter((st) => st.due > 0);
   const ups = [...g.stations].flatMap((id) => (uptime.has(id) ? [uptime.get(id) as number] : []));
   const limits = [...g.limits];
   return {
@@ -393,7 +469,12 @@ function tally(g: Group, uptime: Map<string, number>, byMedia: boolean): Tally {
     stations: g.stations.size,
     complianceRate: rate(c.aired + c.late),
     onTimeRate: rate(c.aired),
-    coverageRate: g.stations.size ? round(g.onTimeStations.size / g.stations.size) : null,
+    coverageRate: rate(g.onTime),
+    stationCoverageRate: withDue.length ? round(withDue.reduce((a, st) => a + st.onTime / st.due, 0) / withDue.length) : null,
+    stationsDue: withDue.length,
+    stationsFullyCovered: withDue.filter((st) => st.onTime >= st.due).length,
+    emergency: classTally(g.byClass.emergency),
+    regular: classTally(g.byClass.regular),
     airedMinutes: round(g.playedMs / 60_000, 2),
     limitMinutesPerDay: !byMedia && limits.length === 1 ? (limits[0] ?? null) : null,
     overLimitDays: g.overLimitDays,

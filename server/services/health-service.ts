@@ -4,7 +4,7 @@
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
-import { onlineShare } from './as-run-service.ts';
+import { inServiceSince, onlineShare } from './as-run-service.ts';
 import type { UnitService } from './unit-service.ts';
 
 export const ALERT_KINDS = ['offline', 'missed', 'silent', 'refused_proofs'] as const;
@@ -29,10 +29,19 @@ export class HealthService {
     const { db } = this.deps;
     const now = this.deps.now();
     const to = range.to ?? now;
-    const from = range.from ?? new Date(to.getTime() - 7 * 86_400_000);
-    if (to <= from) throw badRequest('INVALID_RANGE', '`to` must be after `from`');
-    const st = await db.station.findUnique({ where: { code }, include: { unit: { select: { code: true, name: true, type: true } } } });
+    const asked = range.from ?? new Date(to.getTime() - 7 * 86_400_000);
+    if (to <= asked) throw badRequest('INVALID_RANGE', '`to` must be after `from`');
+    const st = await db.station.findUnique({
+      where: { code },
+      include: { unit: { select: { code: true, name: true, type: true } }, devices: { select: { enrolledAt: true } } },
+    });
     if (!st) throw notFound('UNKNOWN_STATION', `unknown station ${code}`);
+    // Time before the station entered service is neither online nor offline: the history starts there.
+    const inService = inServiceSince(
+      st.installedAt,
+      st.devices.map((d) => d.enrolledAt),
+    );
+    const from = new Date(Math.max(asked.getTime(), inService?.getTime() ?? now.getTime()));
     await this.deps.sweep();
     const before = await db.stationEvent.findFirst({ where: { stationId: st.id, at: { lt: from } }, orderBy: { at: 'desc' } });
     const end = new Date(Math.min(to.getTime(), now.getTime()));
@@ -56,7 +65,9 @@ export class HealthService {
     if (end > since || ongoing) history.push({ online: state, from: since, to: end, durationMs: end.getTime() - since.getTime(), ongoing });
     // The same share the reports compute, from the events already at hand.
     const changes = [...(before ? [before] : []), ...events].map((e) => ({ online: e.online, at: e.at.getTime() }));
-    const uptimeRate = end > from ? onlineShare(changes, from.getTime(), end.getTime()) : null;
+    const serving = inService !== null && inService <= end;
+    if (!serving) history.length = 0;
+    const uptimeRate = serving && end > from ? onlineShare(changes, from.getTime(), end.getTime()) : null;
     const alerts = await db.alert.findMany({ where: { stationId: st.id, status: { not: 'resolved' } }, orderBy: { raisedAt: 'desc' } });
     return {
       station: st.code,
@@ -80,6 +91,8 @@ export class HealthService {
         : null,
       /** The manifest version the server last compiled; behind telemetry's when the gateway has not synced. */
       manifestVersion: st.manifestVersion,
+      /** Installation or first enrollment, whichever is later; the history and uptime count from there. */
+      inServiceSince: inService,
       from,
       to,
       uptimeRate,

@@ -1,0 +1,170 @@
+// The figures of server/STATISTICS-API.md on one scenario with exact expected numbers: coverage per airing
+// and per station, compliance and on-time rates, the emergency/regular split, uptime counted from entry
+// into service; and the report's inputs and files as a provincial officer uses them. The as-run verdicts are
+// written as the ingest writes them (their derivation from proofs is test/e2e/compliance.test.ts's).
+import { join } from 'node:path';
+import ExcelJS from 'exceljs';
+import t from 'tap';
+import { hanoiDayNumber } from '../../server/scheduling/recurrence.ts';
+import { makeTone } from '../helpers/audio.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { matchExact } from '../helpers/match.ts';
+import { api, startTestServer, uploadApproved } from '../helpers/server.ts';
+
+const HOUR = 3600_000;
+// A Hanoi day, two days before the server's now.
+const from = new Date('2026-11-20T00:00:00+07:00');
+const to = new Date(from.getTime() + 24 * HOUR);
+const clock = new FakeClock(from.getTime() + 48 * HOUR);
+const server = await startTestServer({ now: clock.date });
+t.teardown(() => server.stop());
+const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'stat.wav'), { seconds: 2 }));
+const mediaId = media.id as string;
+// Four communes of Sóc Sơn (district 016).
+const stations = await server.db.station.findMany({ where: { unit: { parent: { code: '016' } } }, orderBy: { code: 'asc' }, take: 4 });
+const [A, B, C, D] = stations.map((s) => s.id) as [string, string, string, string];
+const schedule = await server.db.schedule.create({ data: { mediaId, startsAt: from, stationCodes: '[]' } });
+
+type Verdict = { asRun: string; lateMs?: number; priority?: string; discrepancy?: string };
+const airings: [string, Verdict][] = [
+  // A (the Nam Sơn case): 1 of 4 aired. Coverage 25 %, not 100 %.
+  [A, { asRun: 'aired', lateMs: 0 }],
+  [A, { asRun: 'missed', discrepancy: 'offline' }],
+  [A, { asRun: 'missed', discrepancy: 'offline' }],
+  [A, { asRun: 'missed', discrepancy: 'device-fault' }],
+  // B: both aired in full; one 1.5 s late (within ±2 s), one 5 s late inside its start window (on time, not covered).
+  [B, { asRun: 'aired', lateMs: 1500 }],
+  [B, { asRun: 'aired', lateMs: 5000 }],
+  // C: an emergency aired; a regular item late.
+  [C, { asRun: 'aired', lateMs: 0, priority: 'emergency' }],
+  [C, { asRun: 'late', lateMs: 60_000 }],
+  // D: skipped by rule, nothing due.
+  [D, { asRun: 'skipped', discrepancy: 'policy' }],
+];
+for (const [i, [stationId, v]] of airings.entries()) {
+  const startsAt = new Date(from.getTime() + (6 + i) * HOUR);
+  const st = stations.find((s) => s.id === stationId);
+  await server.db.occurrence.create({
+    data: {
+      scheduleId: schedule.id,
+      stationId,
+      unitId: st?.unitId,
+      mediaId,
+      startsAt,
+      day: hanoiDayNumber(startsAt),
+      priority: v.priority ?? 'normal',
+      status: v.asRun === 'skipped' ? 'skipped' : 'done',
+      asRun: v.asRun,
+      discrepancy: v.discrepancy,
+      lateMs: v.lateMs,
+      playedMs: ['aired', 'late'].includes(v.asRun) ? 2000 : 0,
+      closesAt: new Date(startsAt.getTime() + 15 * 60_000),
+    },
+  });
+}
+// Service and availability: A installed at 12:00, enrolled at 06:00 (in service from 12:00), online 12:00–18:00;
+// B enrolled the day before, online until 06:00; C installed and enrolled before, never heard from; D never installed.
+const at = (h: number) => new Date(from.getTime() + h * HOUR);
+await server.db.station.update({ where: { id: A }, data: { installedAt: at(12) } });
+await server.db.station.update({ where: { id: C }, data: { installedAt: at(-30) } });
+for (const [stationId, enrolledAt] of [
+  [A, at(6)],
+  [B, at(-24)],
+  [C, at(-30)],
+] as const)
+  await server.db.device.create({ data: { code: `GW-${stationId.slice(0, 8)}`, stationId, enrolledAt } });
+for (const [stationId, online, h] of [
+  [A, true, 12],
+  [A, false, 18],
+  [B, true, -20],
+  [B, false, 6],
+] as const)
+  await server.db.stationEvent.create({ data: { stationId, online, at: at(h), source: 'state' } });
+
+const range = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}&unit=016`;
+
+t.test('each figure, exactly', async (t) => {
+  const r = await api(server, 'GET', `/compliance/report?${range}&groupBy=station`);
+  t.equal(r.status, 200);
+  matchExact(t, r.body.total, {
+    scheduled: 9,
+    aired: 4,
+    late: 1,
+    missed: 3,
+    skipped: 1,
+    stations: 4,
+    complianceRate: 0.625, // (4 aired + 1 late) / 8 due
+    onTimeRate: 0.5, // 4 aired / 8 due
+    coverageRate: 0.375, // 3 within ±2 s / 8 due
+    stationCoverageRate: 0.4167, // mean of A 1/4, B 1/2, C 1/2 (D had nothing due)
+    stationsDue: 3,
+    stationsFullyCovered: 0,
+    emergency: { scheduled: 1, due: 1, aired: 1, complianceRate: 1, onTimeRate: 1 },
+    regular: { scheduled: 8, due: 7, aired: 3, late: 1, missed: 3, complianceRate: 0.5714, onTimeRate: 0.4286 },
+    uptimeRate: 0.25, // mean of A 6 h of 12 in service, B 6 h of 24, C 0 of 24; D not in service
+  });
+  const line = (id: string) =>
+    (r.body.groups as { key: string }[]).find((g) => g.key === stations.find((s) => s.id === id)?.code) as Record<string, unknown>;
+  matchExact(t, line(A), { coverageRate: 0.25, stationCoverageRate: 0.25, complianceRate: 0.25, uptimeRate: 0.5 }, 'A: 1 of 4');
+  matchExact(t, line(B), { coverageRate: 0.5, onTimeRate: 1, complianceRate: 1, uptimeRate: 0.25 });
+  matchExact(t, line(C), { coverageRate: 0.5, complianceRate: 1, onTimeRate: 0.5, uptimeRate: 0 });
+  matchExact(t, line(D), { coverageRate: null, complianceRate: null, stationsDue: 0, uptimeRate: null }, 'D: nothing due, not in service');
+});
+
+t.test('health counts from entry into service: a station installed 15 minutes ago is not 7 days offline', async (t) => {
+  await server.db.station.update({ where: { id: D }, data: { installedAt: new Date(clock.now() - 15 * 60_000) } });
+  const code = stations[3]?.code;
+  const h = await api(server, 'GET', `/stations/${code}/health`);
+  matchExact(t, h.body, {
+    inServiceSince: new Date(clock.now() - 15 * 60_000).toISOString(),
+    uptimeRate: 0,
+    offlineMs: 15 * 60_000,
+    history: [{ online: false, durationMs: 15 * 60_000, ongoing: true }],
+  });
+  const never = await api(
+    server,
+    'GET',
+    `/stations/${(await server.db.station.findFirstOrThrow({ where: { code: 'HN-00001' } })).code}/health`,
+  );
+  matchExact(t, never.body, { inServiceSince: null, uptimeRate: null, offlineMs: 0, history: [] }, 'never installed: no history');
+});
+
+t.test('times as people type them: an unencoded +07:00, a plain date, a local time', async (t) => {
+  const want = (await api(server, 'GET', `/compliance/report?${range}`)).body.total;
+  for (const q of [
+    'from=2026-11-20T00:00:00+07:00&to=2026-11-21T00:00:00+07:00',
+    'from=2026-11-20&to=2026-11-21',
+    'from=2026-11-20T00:00&to=2026-11-21T00:00',
+  ]) {
+    const r = await api(server, 'GET', `/compliance/report?${q}&unit=016`);
+    t.equal(r.status, 200, q);
+    t.same(r.body.total, want, q);
+  }
+  t.match(await api(server, 'GET', '/compliance/report?from=yesterday&to=2026-11-21'), {
+    status: 400,
+    body: { error: { code: 'VALIDATION_FAILED' } },
+  });
+});
+
+t.test('the as-run log as CSV: every airing with its status and reason, in Hanoi time', async (t) => {
+  const res = await fetch(`${server.url}/api/v1/as-run?${range}&format=csv`, { headers: server.auth });
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /^text\/csv/);
+  const lines = (await res.text())
+    .replace(/^\uFEFF/, '')
+    .trim()
+    .split('\n');
+  t.equal(lines.length, 1 + 9, 'a header and the 9 airings');
+  t.match(lines[0], /Lý do \(reason\)/);
+  t.match(lines[2], /2026-11-20 07:00,.*Không phát,missed,Trạm mất kết nối,offline/, 'A’s second airing: missed, offline, at 07:00 Hanoi');
+  t.match(lines.at(-1), /Bỏ qua,skipped,"Trái quy định/);
+});
+
+t.test('the XLSX names the unit and gives the period in Hanoi time', async (t) => {
+  const res = await fetch(`${server.url}/api/v1/compliance/report?${range}&format=xlsx`, { headers: server.auth });
+  const book = new ExcelJS.Workbook();
+  await book.xlsx.load(Buffer.from(await res.arrayBuffer()) as unknown as ArrayBuffer);
+  const [title, period] = (book.worksheets[0]?.getRow(1).values as string[]).slice(1);
+  t.match(title, /Huyện Sóc Sơn \(016\)/);
+  t.equal(period, '2026-11-20 00:00 – 2026-11-21 00:00 (giờ Hà Nội)');
+});
