@@ -4,12 +4,13 @@ import { api, type Me } from './api.ts';
 import { lang, setLang, t } from './i18n.ts';
 import { Approvals } from './pages/approvals.tsx';
 import { Calendar } from './pages/calendar.tsx';
+import { Compliance } from './pages/compliance.tsx';
 import { Library } from './pages/library.tsx';
 import { Login } from './pages/login.tsx';
 import { Schedules } from './pages/schedules.tsx';
 import { useSignal } from './state.ts';
 
-const PAGES = { library: Library, approvals: Approvals, schedules: Schedules, calendar: Calendar } as const;
+const PAGES = { library: Library, approvals: Approvals, schedules: Schedules, calendar: Calendar, compliance: Compliance } as const;
 type Page = keyof typeof PAGES;
 /** "#/schedules?edit=…" → schedules; anything unknown → the library. */
 const pageOf = (hash: string): Page => {

@@ -1,15 +1,14 @@
-// The figures of server/STATISTICS-API.md on one scenario with exact expected numbers: coverage per airing
-// and per station, compliance and on-time rates, the emergency/regular split, uptime counted from entry
-// into service; and the report's inputs and files as a provincial officer uses them. The as-run verdicts are
-// written as the ingest writes them (their derivation from proofs is test/e2e/compliance.test.ts's).
-import { join } from 'node:path';
+// The figures of server/STATISTICS-API.md on one scenario (test/helpers/compliance-day.ts) with exact expected
+// numbers: coverage per airing and per station, compliance and on-time rates, the emergency/regular split,
+// uptime counted from entry into service; and the report's inputs and files as a provincial officer uses
+// them. The as-run verdicts are written as the ingest writes them (their derivation from proofs is
+// test/e2e/compliance.test.ts's).
 import ExcelJS from 'exceljs';
 import t from 'tap';
-import { hanoiDayNumber } from '../../server/scheduling/recurrence.ts';
-import { makeTone } from '../helpers/audio.ts';
+import { seedComplianceDay } from '../helpers/compliance-day.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { matchExact } from '../helpers/match.ts';
-import { api, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { api, startTestServer } from '../helpers/server.ts';
 
 const HOUR = 3600_000;
 // A Hanoi day, two days before the server's now.
@@ -18,68 +17,8 @@ const to = new Date(from.getTime() + 24 * HOUR);
 const clock = new FakeClock(from.getTime() + 48 * HOUR);
 const server = await startTestServer({ now: clock.date });
 t.teardown(() => server.stop());
-const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'stat.wav'), { seconds: 2 }));
-const mediaId = media.id as string;
-// Four communes of Sóc Sơn (district 016).
-const stations = await server.db.station.findMany({ where: { unit: { parent: { code: '016' } } }, orderBy: { code: 'asc' }, take: 4 });
-const [A, B, C, D] = stations.map((s) => s.id) as [string, string, string, string];
-const schedule = await server.db.schedule.create({ data: { mediaId, startsAt: from, stationCodes: '[]' } });
-
-type Verdict = { asRun: string; lateMs?: number; priority?: string; discrepancy?: string };
-const airings: [string, Verdict][] = [
-  // A (the Nam Sơn case): 1 of 4 aired. Coverage 25 %, not 100 %.
-  [A, { asRun: 'aired', lateMs: 0 }],
-  [A, { asRun: 'missed', discrepancy: 'offline' }],
-  [A, { asRun: 'missed', discrepancy: 'offline' }],
-  [A, { asRun: 'missed', discrepancy: 'device-fault' }],
-  // B: both aired in full; one 1.5 s late (within ±2 s), one 5 s late inside its start window (on time, not covered).
-  [B, { asRun: 'aired', lateMs: 1500 }],
-  [B, { asRun: 'aired', lateMs: 5000 }],
-  // C: an emergency aired; a regular item late.
-  [C, { asRun: 'aired', lateMs: 0, priority: 'emergency' }],
-  [C, { asRun: 'late', lateMs: 60_000 }],
-  // D: skipped by rule, nothing due.
-  [D, { asRun: 'skipped', discrepancy: 'policy' }],
-];
-for (const [i, [stationId, v]] of airings.entries()) {
-  const startsAt = new Date(from.getTime() + (6 + i) * HOUR);
-  const st = stations.find((s) => s.id === stationId);
-  await server.db.occurrence.create({
-    data: {
-      scheduleId: schedule.id,
-      stationId,
-      unitId: st?.unitId,
-      mediaId,
-      startsAt,
-      day: hanoiDayNumber(startsAt),
-      priority: v.priority ?? 'normal',
-      status: v.asRun === 'skipped' ? 'skipped' : 'done',
-      asRun: v.asRun,
-      discrepancy: v.discrepancy,
-      lateMs: v.lateMs,
-      playedMs: ['aired', 'late'].includes(v.asRun) ? 2000 : 0,
-      closesAt: new Date(startsAt.getTime() + 15 * 60_000),
-    },
-  });
-}
-// Service and availability: A installed at 12:00, enrolled at 06:00 (in service from 12:00), online 12:00–18:00;
-// B enrolled the day before, online until 06:00; C installed and enrolled before, never heard from; D never installed.
-const at = (h: number) => new Date(from.getTime() + h * HOUR);
-await server.db.station.update({ where: { id: A }, data: { installedAt: at(12) } });
-await server.db.station.update({ where: { id: C }, data: { installedAt: at(-30) } });
-for (const [stationId, enrolledAt] of [
-  [A, at(6)],
-  [B, at(-24)],
-  [C, at(-30)],
-] as const)
-  await server.db.device.create({ data: { code: `GW-${stationId.slice(0, 8)}`, stationId, enrolledAt } });
-for (const [stationId, online, h] of [
-  [A, true, 12],
-  [A, false, 18],
-  [B, true, -20],
-  [B, false, 6],
-] as const)
-  await server.db.stationEvent.create({ data: { stationId, online, at: at(h), source: 'state' } });
+const { stations, ids } = await seedComplianceDay(server, from);
+const { A, B, C, D } = ids;
 
 const range = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}&unit=016`;
 
@@ -164,7 +103,9 @@ t.test('the XLSX names the unit and gives the period in Hanoi time', async (t) =
   const res = await fetch(`${server.url}/api/v1/compliance/report?${range}&format=xlsx`, { headers: server.auth });
   const book = new ExcelJS.Workbook();
   await book.xlsx.load(Buffer.from(await res.arrayBuffer()) as unknown as ArrayBuffer);
-  const [title, period] = (book.worksheets[0]?.getRow(1).values as string[]).slice(1);
+  const sheet = book.worksheets[0];
+  if (!sheet) throw new Error('no sheet');
+  const [title, period] = (sheet.getRow(1).values as string[]).slice(1);
   t.match(title, /Huyện Sóc Sơn \(016\)/);
   t.equal(period, '2026-11-20 00:00 – 2026-11-21 00:00 (giờ Hà Nội)');
 });
