@@ -20,16 +20,22 @@ export const commandRoutes: FastifyPluginAsyncZod<{ commands: CommandService; sc
         summary: "Send a remote command to a station's gateway and wait for its reply",
         description:
           'The body is a command of PROTOCOL.md §P-3.5 without txn, e.g. {"action":"volume","level":60} or {"action":"self-test"}. ' +
-          "The answer is the gateway's signed reply (ok, or an error with a stable code).",
+          "The answer is the gateway's signed reply. A reply that refuses the command is no success: it answers 422 DEVICE_REFUSED, " +
+          "the message naming the gateway's code and reason, details.reply the signed reply itself.",
         security: bearer,
         params: z.object({ code: z.string().max(64) }),
         body: z.looseObject({ action: z.string().min(1).max(32) }),
-        response: { 200: Reply, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 504: ErrorBody },
+        response: { 200: Reply, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 504: ErrorBody },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       await scopes.station(allow(request.user, 'command'), request.params.code);
-      return commands.send(request.params.code, request.body);
+      const answer = await commands.send(request.params.code, request.body);
+      if (answer.ok) return answer;
+      const { code, message } = answer.error;
+      return reply.status(422).send({
+        error: { code: 'DEVICE_REFUSED', message: `the gateway refused the command: ${code}: ${message}`, details: { reply: answer } },
+      });
     },
   );
 };

@@ -63,9 +63,20 @@ t.test('play-now fetches the audio and airs it at once, with proof', async (t) =
 
 t.test('actions this agent version does not implement get NOT_SUPPORTED, not silence', async (t) => {
   const r = await command({ action: 'live.stop', streamId: 'ab'.repeat(16) });
-  t.match(r.body, { ok: false, action: 'live.stop', error: { code: 'NOT_SUPPORTED' } });
-  t.match((await command({ action: 'reboot' })).body, { ok: false, error: { code: 'NOT_SUPPORTED' } });
-  t.match((await command({ action: 'stop', zone: 'nowhere' })).body, { ok: false, error: { code: 'UNKNOWN_ZONE' } });
+  // A refusal is no success: 422 with the gateway's own code and its signed reply.
+  const refused = (code: string, action?: string) => ({
+    status: 422,
+    body: {
+      error: {
+        code: 'DEVICE_REFUSED',
+        message: new RegExp(`refused the command: ${code}`),
+        details: { reply: { ok: false, ...(action ? { action } : {}), error: { code } } },
+      },
+    },
+  });
+  t.match(r, refused('NOT_SUPPORTED', 'live.stop'));
+  t.match(await command({ action: 'reboot' }), refused('NOT_SUPPORTED'));
+  t.match(await command({ action: 'stop', zone: 'nowhere' }), refused('UNKNOWN_ZONE'));
 });
 
 t.test('a volume command turns down what is playing at once, and the proof measures it', async (t) => {
@@ -108,7 +119,10 @@ t.test('emergency.start cuts what plays (PREEMPTED), repeats until cancelled, an
     media: mediaRef(siren),
     repeatUntil: new Date(clock.now() - 1000).toISOString(),
   });
-  t.match(past.body, { ok: false, error: { code: 'EXPIRED' } });
+  t.match(past, {
+    status: 422,
+    body: { error: { code: 'DEVICE_REFUSED', details: { reply: { ok: false, error: { code: 'EXPIRED' } } } } },
+  });
 });
 
 t.test('the server refuses malformed commands and unknown stations before sending anything', async (t) => {
