@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Me } from './api.ts';
 import { lang, setLang, t } from './i18n.ts';
+import { Alerts } from './pages/alerts.tsx';
 import { Approvals } from './pages/approvals.tsx';
 import { Calendar } from './pages/calendar.tsx';
 import { Compliance } from './pages/compliance.tsx';
@@ -10,7 +11,14 @@ import { Login } from './pages/login.tsx';
 import { Schedules } from './pages/schedules.tsx';
 import { useSignal } from './state.ts';
 
-const PAGES = { library: Library, approvals: Approvals, schedules: Schedules, calendar: Calendar, compliance: Compliance } as const;
+const PAGES = {
+  library: Library,
+  approvals: Approvals,
+  schedules: Schedules,
+  calendar: Calendar,
+  compliance: Compliance,
+  alerts: Alerts,
+} as const;
 type Page = keyof typeof PAGES;
 /** "#/schedules?edit=…" → schedules; anything unknown → the library. */
 const pageOf = (hash: string): Page => {

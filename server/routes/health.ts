@@ -16,10 +16,16 @@ const Alert = z.object({
   kind: z.string(),
   status: z.string(),
   occurrenceId: z.string().nullable(),
+  /** English, for logs and integrations. */
   message: z.string(),
+  /** The same said in Vietnamese with Hanoi times, for people. */
+  messageVi: z.string(),
   count: z.number(),
   raisedAt: z.date(),
+  /** Hanoi wall-clock times ("2026-12-02 06:00"). */
+  raisedAtLocal: z.string(),
   lastAt: z.date(),
+  lastAtLocal: z.string(),
   acknowledgedAt: z.date().nullable(),
   acknowledgedBy: z.string().nullable(),
   resolvedAt: z.date().nullable(),

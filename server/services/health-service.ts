@@ -157,6 +157,20 @@ type AlertRow = Prisma.AlertGetPayload<object>;
 const STATION_PLACE = { select: { code: true, name: true, unit: { select: { code: true, name: true, type: true } } } } as const;
 type Place = { code: string; name: string; unit: { code: string; name: string; type: string } };
 
+/** An instant as Hanoi wall-clock time, for people ("2026-12-02 06:00"). */
+const hanoiText = (d: Date) => new Date(d.getTime() + 7 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+const KIND_VI: Record<string, string> = {
+  offline: 'mất kết nối khi đến giờ phát',
+  missed: 'không phát lượt đã lên lịch',
+  silent: 'phát ra im lặng',
+  refused_proofs: 'gửi bằng chứng phát bị từ chối',
+};
+/** The alert said in Vietnamese for the people it reaches, with Hanoi times. */
+const messageVi = (place: Place, a: AlertRow) =>
+  `${place.name} (${place.unit.name}): ${KIND_VI[a.kind] ?? a.kind}, từ ${hanoiText(a.raisedAt)}` +
+  (a.count > 1 ? `, ${a.count} lần, lần cuối ${hanoiText(a.lastAt)}` : '') +
+  ' (giờ Hà Nội)';
+
 const alertView = (place: Place) => (a: AlertRow) => ({
   id: a.id,
   station: place.code,
@@ -168,9 +182,12 @@ const alertView = (place: Place) => (a: AlertRow) => ({
   status: a.status,
   occurrenceId: a.occurrenceId,
   message: a.message,
+  messageVi: messageVi(place, a),
   count: a.count,
   raisedAt: a.raisedAt,
+  raisedAtLocal: hanoiText(a.raisedAt),
   lastAt: a.lastAt,
+  lastAtLocal: hanoiText(a.lastAt),
   acknowledgedAt: a.acknowledgedAt,
   acknowledgedBy: a.acknowledgedBy,
   resolvedAt: a.resolvedAt,

@@ -1,6 +1,7 @@
 // The compliance page in a real browser, as the provincial office uses it: yesterday's figures for Hà Nội,
 // drilled down to Sóc Sơn, a commune, its station and its airings, each one that did not air with its reason;
-// a day of proofs verified; the exports opened with the session (no token to paste).
+// a day of proofs verified; the exports opened with the session (no token to paste); an alert taken and
+// resolved by the district operator on duty.
 import { join } from 'node:path';
 import t from 'tap';
 import { launchBrowser, SHOTS, signIn, skipWithoutChromium } from '../helpers/browser.ts';
@@ -75,6 +76,48 @@ t.test(
     );
     t.equal(csv.status(), 200);
     t.match(await csv.text(), /Trạm mất kết nối/);
+
+    // Alerts: a district operator on duty sees the outage in Vietnamese with Hanoi times, takes it and closes it.
+    t.equal(
+      (await api(server, 'POST', '/users', { username: 'truc.socson', password: PASSWORD, role: 'district_operator', unit: '016' })).status,
+      201,
+    );
+    const raisedAt = new Date(from.getTime() + 7 * 3600_000);
+    const alert = await server.db.alert.create({
+      data: {
+        stationId: a.id,
+        kind: 'offline',
+        message: `${a.code}: offline`,
+        count: 2,
+        raisedAt,
+        lastAt: new Date(raisedAt.getTime() + 3600_000),
+      },
+    });
+    const duty = await open(1280);
+    await signIn(duty, server.url, 'truc.socson', PASSWORD);
+    await duty.getByRole('link', { name: 'Cảnh báo' }).click();
+    const card = duty.locator('.cards li', { hasText: a.name });
+    await card.waitFor();
+    t.match(
+      await card.textContent(),
+      new RegExp(
+        `Mất kết nối · Mới.*${a.name} \\(${commune.name}\\): mất kết nối khi đến giờ phát, từ ${yesterday} 07:00, 2 lần, lần cuối ${yesterday} 08:00 \\(giờ Hà Nội\\)`,
+      ),
+    );
+    await duty.screenshot({ path: join(SHOTS, 'alerts-desktop.png'), fullPage: true });
+    t.same((await axe(duty)).serious, [], 'alerts: no serious accessibility violation');
+    await card.getByRole('button', { name: 'Tiếp nhận' }).click();
+    await duty.getByLabel('Trạng thái').selectOption('');
+    await card.getByText('truc.socson tiếp nhận lúc').waitFor();
+    await card.getByLabel('Ghi chú khi xử lý').fill('Đã thay bộ nguồn');
+    await card.getByRole('button', { name: 'Đã xử lý xong' }).click();
+    await card.getByText(/truc\.socson xử lý lúc .*\(Đã thay bộ nguồn\)/).waitFor();
+    t.match(await server.db.alert.findUniqueOrThrow({ where: { id: alert.id } }), {
+      status: 'resolved',
+      acknowledgedBy: 'truc.socson',
+      resolvedBy: 'truc.socson',
+      note: 'Đã thay bộ nguồn',
+    });
 
     const phone = await open(375);
     await signIn(phone, server.url, 'so.ttt', PASSWORD);
