@@ -40,6 +40,7 @@ import { healthRoutes } from './routes/health.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { libraryRoutes } from './routes/library.ts';
 import { mediaRoutes } from './routes/media.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { type HealthCheck, opsRoutes } from './routes/ops.ts';
 import { playlistRoutes } from './routes/playlists.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
@@ -56,6 +57,7 @@ import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
 import type { MediaService } from './services/media-service.ts';
 import type { MergerService } from './services/merger-service.ts';
+import type { NotifyService } from './services/notify-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
 import type { RefusedRequests } from './services/refused-requests.ts';
 import type { ReportService } from './services/report-service.ts';
@@ -71,6 +73,8 @@ export interface AppDeps {
   jobs: JobService;
   /** Level strips of stored items. */
   media: MediaService;
+  /** Alerts pushed out by e-mail and webhook. */
+  notify: NotifyService;
   library: LibraryService;
   playlists: PlaylistService;
   schedules: ScheduleService;
@@ -312,6 +316,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(libraryRoutes, { db: deps.db, library: deps.library, media: deps.media, scopes, auth, prefix: '/api/v1' });
   await app.register(playlistRoutes, { playlists: deps.playlists, scopes, auth, prefix: '/api/v1' });
   await app.register(userRoutes, { db: deps.db, now: deps.now, scopes, auth, prefix: '/api/v1' });
+  await app.register(notificationRoutes, { notify: deps.notify, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, scopes, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, {
     db: deps.db,

@@ -23,6 +23,10 @@ export const ENV_KEYS = {
   LP_MQTT_WS_PATH: 'mqttWsPath',
   LP_MOSQUITTO_DIR: 'mosquittoDir',
   LP_BROKER_HOOK_SECRET: 'brokerHookSecret',
+  LP_SMTP_URL: 'smtpUrl',
+  LP_SMTP_FROM: 'smtpFrom',
+  LP_NOTIFY_INTERVAL_S: 'notifyIntervalS',
+  LP_NOTIFY_TICK_MS: 'notifyTickMs',
   LP_LOGINS_PER_MINUTE: 'loginsPerMinute',
   LP_MAX_UPLOAD_BYTES: 'maxUploadBytes',
   LP_TRUST_PROXY: 'trustProxy',
@@ -87,6 +91,16 @@ export const ConfigSchema = z.strictObject({
   mosquittoDir: z.string().min(1).optional(),
   /** External EMQX or RabbitMQ: enables the HTTP auth/ACL hooks under /broker/, which must present this secret. */
   brokerHookSecret: z.string().min(24).optional(),
+  /** Where alert e-mails go out (smtp://user:pass@host:port, smtps://… for TLS); unset: e-mail channels record an error. */
+  smtpUrl: z
+    .string()
+    .regex(/^smtps?:\/\//, 'expected smtp:// or smtps://')
+    .optional(),
+  smtpFrom: z.string().min(3).default('Truyền thanh cơ sở <loaphuong@localhost>'),
+  /** One message per channel at most this often: an outage of 100 stations is one digest, not 100 messages. */
+  notifyIntervalS: z.coerce.number().int().min(1).max(86_400).default(300),
+  /** How often new alerts are looked for. */
+  notifyTickMs: z.coerce.number().int().min(50).max(600_000).default(10_000),
   /** Login attempts one client address may make per minute (on top of the per-source throttle). */
   loginsPerMinute: z.coerce.number().int().min(1).max(100_000).default(30),
   /**

@@ -6,6 +6,7 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import nodemailer from 'nodemailer';
 import pino from 'pino';
 import { Piscina } from 'piscina';
 import { receiptTopic, seal } from '#protocol';
@@ -35,6 +36,7 @@ import { JobService } from './services/job-service.ts';
 import { LibraryService } from './services/library-service.ts';
 import { MediaService } from './services/media-service.ts';
 import { MergerService } from './services/merger-service.ts';
+import { NotifyService } from './services/notify-service.ts';
 import { PlaylistService } from './services/playlist-service.ts';
 import { RefusedRequests } from './services/refused-requests.ts';
 import { ReportService } from './services/report-service.ts';
@@ -68,6 +70,8 @@ export interface RunningServer {
   jobs: JobService;
   /** Refused anonymous requests, counted (flushed every few seconds; tests flush at once). */
   refused: RefusedRequests;
+  /** Alerts pushed out (ticks every LP_NOTIFY_TICK_MS; tests tick at once). */
+  notify: NotifyService;
   /** The embedded broker (absent with an external one). */
   broker?: EmbeddedBroker;
   /** Per-address connection cap of the HTTP server. */
@@ -296,6 +300,26 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       previewBitrateKbps: config.opusBitrateKbps,
     });
 
+    // Alerts out by e-mail (nodemailer's SMTP transport) and signed webhooks, as digests.
+    const mailer = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : undefined;
+    const notify = new NotifyService({
+      db,
+      now,
+      units,
+      fetch,
+      minIntervalMs: config.notifyIntervalS * 1000,
+      log: log.child({ part: 'notify' }),
+      sendMail: async (mail) => {
+        if (!mailer) throw new Error('no SMTP server is configured (LP_SMTP_URL)');
+        await mailer.sendMail({ from: config.smtpFrom, ...mail });
+      },
+    });
+    const notifier = setInterval(() => {
+      notify.tick().catch((err: Error) => log.error({ err }, 'pushing alerts out failed'));
+    }, config.notifyTickMs);
+    notifier.unref();
+    stops.push({ name: 'alert notifications', stop: async () => clearInterval(notifier) });
+
     // The server's own login: to the embedded broker a fresh secret each start, never stored; to an
     // external broker the credentials in LP_MQTT_URL.
     const serverMqttSecret = randomBytes(32).toString('base64url');
@@ -332,6 +356,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       jobs,
       tts,
       media,
+      notify,
       playlists,
       // A withdrawn item's airings to come are cancelled, and its stations get plans without it.
       library: new LibraryService({ db, now, onWithdrawn: (mediaId) => lifecycle.cancelMedia(mediaId) }),
@@ -462,6 +487,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       devices,
       jobs,
       refused,
+      notify,
       ...(broker ? { broker } : {}),
       connections,
       url,

@@ -154,7 +154,7 @@ export class HealthService {
 type AlertRow = Prisma.AlertGetPayload<object>;
 
 /** An alert's station with its name and unit (code, name, type), as every alert view shows them. */
-const STATION_PLACE = { select: { code: true, name: true, unit: { select: { code: true, name: true, type: true } } } } as const;
+export const STATION_PLACE = { select: { code: true, name: true, unit: { select: { code: true, name: true, type: true } } } } as const;
 type Place = { code: string; name: string; unit: { code: string; name: string; type: string } };
 
 /** An instant as Hanoi wall-clock time, for people ("2026-12-02 06:00"). */
@@ -171,7 +171,7 @@ const messageVi = (place: Place, a: AlertRow) =>
   (a.count > 1 ? `, ${a.count} lần, lần cuối ${hanoiText(a.lastAt)}` : '') +
   ' (giờ Hà Nội)';
 
-const alertView = (place: Place) => (a: AlertRow) => ({
+export const alertView = (place: Place) => (a: AlertRow) => ({
   id: a.id,
   station: place.code,
   stationName: place.name,
