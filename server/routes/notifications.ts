@@ -60,8 +60,9 @@ export const notificationRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       const user = allow(request.user, 'alerts');
-      const code = request.body.unit ?? (user.unitId ? (await units.tree()).byId.get(user.unitId)?.code : undefined) ?? null;
-      const unitId = code ? (await units.tree()).get(code).id : null;
+      const tree = await units.tree();
+      const code = request.body.unit ?? (user.unitId ? tree.byId.get(user.unitId)?.code : undefined) ?? null;
+      const unitId = code ? tree.get(code).id : null;
       await scopes.units(user, [unitId], code ? `unit ${code}` : 'every station');
       return reply
         .status(201)

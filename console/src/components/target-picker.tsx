@@ -50,8 +50,11 @@ export function TargetPicker({ me, value, onChange }: { me: Me; value: Targets; 
   const byCode = new Map(units.map((u) => [u.code, u]));
   // A scoped user starts at their own unit; a whole-tree user at the top of the tree.
   const roots = me.unit ? units.filter((u) => u.code === me.unit?.code) : (children.get(null) ?? []);
-  const inScope = (u: Unit): boolean =>
-    !me.unit || u.code === me.unit.code || (u.parentCode !== null && inScope(byCode.get(u.parentCode) ?? u));
+  const inScope = (u: Unit): boolean => {
+    if (!me.unit || u.code === me.unit.code) return true;
+    const parent = u.parentCode === null ? undefined : byCode.get(u.parentCode);
+    return parent ? inScope(parent) : false;
+  };
 
   const toggle = (key: keyof Targets, code: string, on: boolean) =>
     onChange({ ...value, [key]: on ? [...new Set([...value[key], code])] : value[key].filter((c) => c !== code) });

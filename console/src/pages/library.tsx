@@ -1,7 +1,7 @@
 // The library: upload several files at once (bytes, then the server's processing), record from the
 // microphone, type a bulletin and listen before saving; search (with or without diacritics), open an item
 // (listen, level strip, history, metadata) and submit it for approval.
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Me, uploadFile } from '../api.ts';
 import { type Item, ItemDetail, lufs } from '../components/item-detail.tsx';
 import { Recorder } from '../components/recorder.tsx';
@@ -29,6 +29,7 @@ export function Library(_: { me: Me }) {
   const [query, setQuery] = useState('');
   const [open, setOpen] = useState<string | null>(null);
   const [uploads, setUploads] = useState<Upload[]>([]);
+  const added = useRef(0);
   const [error, setError] = useState('');
   const load = useCallback(
     () =>
@@ -49,11 +50,10 @@ export function Library(_: { me: Me }) {
 
   const update = (i: number, change: Partial<Upload>) => setUploads((all) => all.map((u, j) => (j === i ? { ...u, ...change } : u)));
   const send = async (files: File[]) => {
-    let start = 0;
-    setUploads((all) => {
-      start = all.length;
-      return [...all, ...files.map((f) => ({ name: f.name, stage: 'uploading' as const, share: 0 }))];
-    });
+    // Rows are only ever appended: this batch's rows start at the count so far.
+    const start = added.current;
+    added.current += files.length;
+    setUploads((all) => [...all, ...files.map((f) => ({ name: f.name, stage: 'uploading' as const, share: 0 }))]);
     await Promise.all(
       files.map(async (file, k) => {
         const i = start + k;
