@@ -240,6 +240,16 @@ const vi = {
   acknowledge: 'Tiếp nhận',
   resolve: 'Đã xử lý xong',
   resolveNote: 'Ghi chú khi xử lý',
+  channels: 'Gửi cảnh báo tới',
+  channelsHint: 'Mỗi nơi nhận một bản tổng hợp các cảnh báo mới, nhiều nhất 5 phút một lần.',
+  'channel.email': 'Thư điện tử',
+  'channel.webhook': 'Webhook (Zalo, SMS)',
+  channelKind: 'Cách gửi',
+  channelAddress: 'Địa chỉ thư hoặc URL',
+  addChannel: 'Thêm nơi nhận',
+  channelSent: 'đã gửi {n} lần, lần cuối {at}',
+  channelNotYet: 'chưa gửi lần nào',
+  channelSecret: 'Khóa ký của webhook (chỉ hiện một lần): {secret}',
 };
 
 const en: Record<keyof typeof vi, string> = {
@@ -481,6 +491,16 @@ const en: Record<keyof typeof vi, string> = {
   acknowledge: 'Acknowledge',
   resolve: 'Resolve',
   resolveNote: 'Note on resolving',
+  channels: 'Send alerts to',
+  channelsHint: 'Each receives one digest of the new alerts, at most every 5 minutes.',
+  'channel.email': 'E-mail',
+  'channel.webhook': 'Webhook (Zalo, SMS)',
+  channelKind: 'How',
+  channelAddress: 'E-mail address or URL',
+  addChannel: 'Add',
+  channelSent: 'sent {n} times, last {at}',
+  channelNotYet: 'nothing sent yet',
+  channelSecret: 'The webhook signing key (shown once): {secret}',
 };
 
 export type MessageKey = keyof typeof vi;

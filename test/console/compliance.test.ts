@@ -119,6 +119,17 @@ t.test(
       note: 'Đã thay bộ nguồn',
     });
 
+    // The same page sets where alerts go: an e-mail address for the district's alerts.
+    await duty.getByLabel('Địa chỉ thư hoặc URL').fill('truc-ban@socson.example');
+    await duty.getByRole('button', { name: 'Thêm nơi nhận' }).click();
+    await duty.getByText(/Thư điện tử: truc-ban@socson\.example · Huyện Sóc Sơn · chưa gửi lần nào/).waitFor();
+    t.match(await server.db.notificationChannel.findFirstOrThrow({ include: { unit: true } }), {
+      kind: 'email',
+      address: 'truc-ban@socson.example',
+      unit: { code: '016' },
+    });
+    await duty.screenshot({ path: join(SHOTS, 'alerts-desktop.png'), fullPage: true });
+
     const phone = await open(375);
     await signIn(phone, server.url, 'so.ttt', PASSWORD);
     await phone.goto(`${server.url}/#/compliance`);

@@ -20,6 +20,16 @@ interface Alert {
   note: string | null;
 }
 
+interface Channel {
+  id: string;
+  kind: 'email' | 'webhook';
+  address: string;
+  unitName: string | null;
+  lastSentAt: string | null;
+  lastError: string | null;
+  sent: number;
+}
+
 const STATUSES = ['', 'new', 'acknowledged', 'resolved'] as const;
 const KINDS = ['', 'offline', 'missed', 'silent', 'refused_proofs'] as const;
 
@@ -28,6 +38,35 @@ export function Alerts(_: { me: Me }) {
   const [alerts, setAlerts] = useState<{ total: number; items: Alert[] }>({ total: 0, items: [] });
   const [notes, setNotes] = useState<Record<string, string>>({});
   const [error, setError] = useState('');
+  const [channels, setChannels] = useState<Channel[]>([]);
+  const [channel, setChannel] = useState({ kind: 'email' as Channel['kind'], address: '' });
+  const [secret, setSecret] = useState('');
+  const loadChannels = useCallback(
+    () =>
+      api<{ items: Channel[] }>('GET', '/notifications/channels').then(
+        (r) => setChannels(r.items),
+        () => setChannels([]),
+      ),
+    [],
+  );
+  useEffect(() => {
+    void loadChannels();
+  }, [loadChannels]);
+  const addChannel = async () => {
+    try {
+      setError('');
+      const made = await api<{ secret?: string }>('POST', '/notifications/channels', channel);
+      setSecret(made.secret ?? '');
+      setChannel({ ...channel, address: '' });
+      await loadChannels();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  const removeChannel = async (id: string) => {
+    await api('DELETE', `/notifications/channels/${id}`).catch((err: Error) => setError(err.message));
+    await loadChannels();
+  };
   const load = useCallback(() => {
     const q = new URLSearchParams({
       limit: '200',
@@ -122,6 +161,43 @@ export function Alerts(_: { me: Me }) {
           </li>
         ))}
       </ul>
+      <section class="panel" aria-labelledby="channels-h">
+        <h2 id="channels-h">{t('channels')}</h2>
+        <p class="quiet">{t('channelsHint')}</p>
+        <ul class="history">
+          {channels.map((c) => (
+            <li key={c.id}>
+              {t(`channel.${c.kind}` as MessageKey)}: {c.address} · {c.unitName ?? t('all')} ·{' '}
+              {c.lastSentAt ? t('channelSent', { n: c.sent, at: hanoiTime(c.lastSentAt) }) : t('channelNotYet')}
+              {c.lastError ? <span class="error"> ({c.lastError})</span> : null}{' '}
+              <button type="button" class="link" onClick={() => removeChannel(c.id)}>
+                {t('removeTarget', { name: c.address })}
+              </button>
+            </li>
+          ))}
+        </ul>
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void addChannel();
+          }}
+        >
+          <label>
+            {t('channelKind')}
+            <select value={channel.kind} onChange={(e) => setChannel({ ...channel, kind: e.currentTarget.value as Channel['kind'] })}>
+              <option value="email">{t('channel.email')}</option>
+              <option value="webhook">{t('channel.webhook')}</option>
+            </select>
+          </label>
+          <label>
+            {t('channelAddress')}
+            <input value={channel.address} required onInput={(e) => setChannel({ ...channel, address: e.currentTarget.value })} />
+          </label>
+          <button type="submit">{t('addChannel')}</button>
+        </form>
+        {secret && <p role="status">{t('channelSecret', { secret })}</p>}
+      </section>
     </section>
   );
 }
