@@ -528,4 +528,7 @@ export function hanoiTime(iso: string): string {
   }).format(new Date(iso));
 }
 
+/** The Hanoi date (YYYY-MM-DD) of an instant (Hanoi is UTC+7 all year). */
+export const hanoiDate = (at: string | number) => new Date(new Date(at).getTime() + 7 * 3600_000).toISOString().slice(0, 10);
+
 export const duration = (ms: number) => `${Math.floor(ms / 60_000)}:${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}`;

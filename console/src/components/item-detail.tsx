@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { duration, hanoiTime, type MessageKey, t } from '../i18n.ts';
+import { ErrorLine } from './error-line.tsx';
 import { LevelStrip } from './level-strip.tsx';
 
 export interface Item {
@@ -136,11 +137,7 @@ export function ItemDetail({ item, onChanged }: { item: Item; onChanged: () => v
           <button type="submit">{t('saveChanges')}</button>
         </fieldset>
       </form>
-      {error && (
-        <p role="alert" class="error">
-          {t('error', { message: error })}
-        </p>
-      )}
+      <ErrorLine message={error} />
       {notice && <p role="status">{notice}</p>}
     </div>
   );

@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, apiBlob } from '../api.ts';
 import { type MessageKey, t } from '../i18n.ts';
+import { ErrorLine } from './error-line.tsx';
 
 const CHIMES = ['none', 'intro', 'both'] as const;
 
@@ -100,11 +101,7 @@ export function TtsPanel({ onSaved }: { onSaved: () => void }) {
             <audio controls autoplay src={heard.url} aria-label={t('listen')} />
           </div>
         )}
-        {error && (
-          <p role="alert" class="error">
-            {t('error', { message: error })}
-          </p>
-        )}
+        <ErrorLine message={error} />
         {notice && <p role="status">{notice}</p>}
       </form>
     </section>

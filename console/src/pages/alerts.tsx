@@ -2,6 +2,7 @@
 // the text in Vietnamese with Hanoi times (the server's messageVi), a note when resolving.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
+import { ErrorLine } from '../components/error-line.tsx';
 import { hanoiTime, type MessageKey, t } from '../i18n.ts';
 
 interface Alert {
@@ -115,11 +116,7 @@ export function Alerts(_: { me: Me }) {
           </select>
         </label>
       </div>
-      {error && (
-        <p role="alert" class="error">
-          {t('error', { message: error })}
-        </p>
-      )}
+      <ErrorLine message={error} />
       <p class="quiet" aria-live="polite">
         {t('alertsFound', { n: alerts.total })}
       </p>

@@ -2,6 +2,7 @@
 // reject with a reason. The author cannot approve (the server says so).
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
+import { ErrorLine } from '../components/error-line.tsx';
 import { History, type Item } from '../components/item-detail.tsx';
 import { LevelStrip } from '../components/level-strip.tsx';
 import { duration, t } from '../i18n.ts';
@@ -33,11 +34,7 @@ export function Approvals(_: { me: Me }) {
   return (
     <section>
       <h1>{t('approvals')}</h1>
-      {error && (
-        <p role="alert" class="error">
-          {t('error', { message: error })}
-        </p>
-      )}
+      <ErrorLine message={error} />
       {items.length === 0 && <p>{t('nothingToApprove')}</p>}
       <ul class="cards">
         {items.map((item) => (

@@ -3,6 +3,7 @@
 // airing to come can be cancelled alone, or its schedule opened for editing.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
+import { ErrorLine } from '../components/error-line.tsx';
 import { lang, type MessageKey, t } from '../i18n.ts';
 
 interface Airing {
@@ -98,11 +99,7 @@ export function Calendar(_: { me: Me }) {
           {view === 'week' ? t('showDay') : t('showWeek')}
         </button>
       </div>
-      {error && (
-        <p role="alert" class="error">
-          {t('error', { message: error })}
-        </p>
-      )}
+      <ErrorLine message={error} />
       {notice && <p role="status">{notice}</p>}
       {view === 'week' ? (
         <div class="week">

@@ -4,8 +4,9 @@
 // exports as CSV, XLSX or a print-ready page from the same API.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
+import { ErrorLine } from '../components/error-line.tsx';
 import { loadUnits, type Unit } from '../components/target-picker.tsx';
-import { hanoiTime, type MessageKey, t } from '../i18n.ts';
+import { hanoiDate, hanoiTime, type MessageKey, t } from '../i18n.ts';
 
 interface Tally {
   scheduled: number;
@@ -43,7 +44,7 @@ interface Verified {
 
 const DAY_MS = 86_400_000;
 /** Today's date in Hanoi (YYYY-MM-DD). */
-const hanoiToday = () => new Date(Date.now() + 7 * 3600_000).toISOString().slice(0, 10);
+const hanoiToday = () => hanoiDate(Date.now());
 const shift = (day: string, days: number) => new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
 const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 
@@ -84,12 +85,11 @@ export function Compliance({ me }: { me: Me }) {
       ...path,
       groupBy === 'station' ? { kind: 'station', code: g.key, name: g.name } : { kind: 'unit', code: g.key, name: g.name },
     ]);
-  const verify = async (a: Airing) => {
-    const day = new Date(Date.parse(a.startsAt) + 7 * 3600_000).toISOString().slice(0, 10);
-    const key = `${a.station} ${day}`;
+  /** A station's Hanoi day of proofs, re-checked by the server; kept by "station day". */
+  const verify = async (station: string, day: string) => {
     try {
-      const r = await api<Verified>('GET', `/stations/${a.station}/proofs/${day}/verify`);
-      setVerified((all) => ({ ...all, [key]: r }));
+      const r = await api<Verified>('GET', `/stations/${station}/proofs/${day}/verify`);
+      setVerified((all) => ({ ...all, [`${station} ${day}`]: r }));
     } catch (err) {
       setError((err as Error).message);
     }
@@ -149,11 +149,7 @@ export function Compliance({ me }: { me: Me }) {
           </span>
         ))}
       </nav>
-      {error && (
-        <p role="alert" class="error">
-          {t('error', { message: error })}
-        </p>
-      )}
+      <ErrorLine message={error} />
       {here?.kind === 'unit' && (
         <p class="row">
           {t('export')}: <a href={`${base}&format=csv`}>CSV</a> <a href={`${base}&format=xlsx`}>XLSX</a>{' '}
@@ -216,7 +212,7 @@ export function Compliance({ me }: { me: Me }) {
               </thead>
               <tbody>
                 {airings.map((a) => {
-                  const day = new Date(Date.parse(a.startsAt) + 7 * 3600_000).toISOString().slice(0, 10);
+                  const day = hanoiDate(a.startsAt);
                   const v = verified[`${a.station} ${day}`];
                   return (
                     <tr key={a.occurrenceId} class={`status-${a.status}`}>
@@ -235,7 +231,7 @@ export function Compliance({ me }: { me: Me }) {
                             {v.ok ? t('proofOk', { n: v.proofs }) : t('proofBad', { n: v.problems.length })}
                           </span>
                         ) : (
-                          <button type="button" class="link" onClick={() => verify(a)}>
+                          <button type="button" class="link" onClick={() => verify(a.station, day)}>
                             {t('verifyProof')}
                           </button>
                         )}

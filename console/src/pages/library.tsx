@@ -3,6 +3,7 @@
 // (listen, level strip, history, metadata) and submit it for approval.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Me, uploadFile } from '../api.ts';
+import { ErrorLine } from '../components/error-line.tsx';
 import { type Item, ItemDetail, lufs } from '../components/item-detail.tsx';
 import { Recorder } from '../components/recorder.tsx';
 import { TtsPanel } from '../components/tts-panel.tsx';
@@ -124,11 +125,7 @@ export function Library(_: { me: Me }) {
           ))}
         </ul>
       )}
-      {error && (
-        <p role="alert" class="error">
-          {t('error', { message: error })}
-        </p>
-      )}
+      <ErrorLine message={error} />
       <label class="search">
         {t('search')}
         <input type="search" value={query} placeholder={t('searchHint')} onInput={(e) => setQuery(e.currentTarget.value)} />

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api, type Me } from '../api.ts';
+import { ErrorLine } from '../components/error-line.tsx';
 import { lang, setLang, t } from '../i18n.ts';
 
 export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
@@ -40,11 +41,7 @@ export function Login({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
             <small>{t('totpNeeded')}</small>
           </label>
         )}
-        {error && (
-          <p role="alert" class="error">
-            {t('error', { message: error })}
-          </p>
-        )}
+        <ErrorLine message={error} />
         <button type="submit">{t('signIn')}</button>
         <button type="button" class="link" onClick={() => setLang(lang.get() === 'vi' ? 'en' : 'vi')}>
           {t('language')}

@@ -4,9 +4,10 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
 import { DeliveryState } from '../components/delivery.tsx';
+import { ErrorLine } from '../components/error-line.tsx';
 import type { Item } from '../components/item-detail.tsx';
 import { TargetPicker, type Targets } from '../components/target-picker.tsx';
-import { hanoiTime, type MessageKey, t } from '../i18n.ts';
+import { hanoiDate, hanoiTime, type MessageKey, t } from '../i18n.ts';
 
 interface Schedule {
   id: string;
@@ -149,7 +150,7 @@ export function Schedules({ me }: { me: Me }) {
         time,
         ...(choices ?? { repeat: 'once', days: [], until: '' }),
         keptRule: choices ? null : s.rrule,
-        exdates: s.exdates.map((d) => new Date(new Date(d).getTime() + 7 * 3600_000).toISOString().slice(0, 10)),
+        exdates: s.exdates.map(hanoiDate),
         priority: s.priority,
         conflict: s.conflict as Form['conflict'],
         window: Math.round(s.startWindowMs / 60_000),
@@ -225,11 +226,7 @@ export function Schedules({ me }: { me: Me }) {
   return (
     <section>
       <h1>{t('schedules')}</h1>
-      {error && (
-        <p role="alert" class="error">
-          {t('error', { message: error })}
-        </p>
-      )}
+      <ErrorLine message={error} />
       {notice && <p role="status">{notice}</p>}
       {changedAt && <DeliveryState since={changedAt} />}
       <table>
