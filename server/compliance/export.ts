@@ -2,7 +2,7 @@
 // Vietnamese names) and XLSX (exceljs). Column titles are Vietnamese first, the English key after.
 import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
-import { HANOI_OFFSET_MS } from '../scheduling/recurrence.ts';
+import { hanoiMinute } from '../scheduling/recurrence.ts';
 import type { ComplianceReport, Tally } from '../services/as-run-service.ts';
 
 type Value = string | number | null;
@@ -49,7 +49,7 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
   const book = new ExcelJS.Workbook();
   book.creator = 'loaphuong';
   const sheet = book.addWorksheet('Báo cáo (report)');
-  sheet.addRow([`Báo cáo phát thanh ${unitLabel(report)}`, `${hanoi(report.from)} – ${hanoi(report.to)} (giờ Hà Nội)`]);
+  sheet.addRow([`Báo cáo phát thanh ${unitLabel(report)}`, `${hanoiMinute(report.from)} – ${hanoiMinute(report.to)} (giờ Hà Nội)`]);
   const [header, ...rows] = table(report);
   const head = sheet.addRow(header as string[]);
   head.font = { bold: true };
@@ -63,7 +63,6 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
-const hanoi = (d: Date) => new Date(d.getTime() + HANOI_OFFSET_MS).toISOString().slice(0, 16).replace('T', ' ');
 
 /**
  * A print-ready page (A4 landscape, no scripts, no external assets): the table and a bar chart of each
@@ -96,7 +95,7 @@ table { border-collapse: collapse; width: 100% } th, td { border: 1px solid #999
 th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left } tr:last-child { font-weight: bold } thead { display: table-header-group }
 </style></head><body>
 <h1>Báo cáo phát thanh cơ sở <small>(broadcast compliance report)</small></h1>
-<p>Đơn vị (unit): <b>${esc(unitLabel(report))}</b> · Từ (from) ${hanoi(report.from)} đến (to) ${hanoi(report.to)} (giờ Hà Nội) ·
+<p>Đơn vị (unit): <b>${esc(unitLabel(report))}</b> · Từ (from) ${hanoiMinute(report.from)} đến (to) ${hanoiMinute(report.to)} (giờ Hà Nội) ·
 Tỷ lệ phát đủ (compliance): <b>${pct(report.total.complianceRate)}</b> · Đúng giờ (on time): <b>${pct(report.total.onTimeRate)}</b></p>
 <h2>Tỷ lệ phát đủ (compliance rate)</h2>
 ${chart}
@@ -169,8 +168,8 @@ export function asRunCsv(rows: AsRunLine[]): string {
     r.unitName ? `${r.unitName} (${r.unitCode})` : '',
     r.title,
     r.priority,
-    hanoi(r.startsAt),
-    r.startedAt ? hanoi(r.startedAt) : '',
+    hanoiMinute(r.startsAt),
+    r.startedAt ? hanoiMinute(r.startedAt) : '',
     r.lateMs ?? '',
     r.expectedMs,
     r.playedMs ?? '',

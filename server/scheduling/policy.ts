@@ -2,7 +2,7 @@
 // rules override its parent's, absent fields are inherited. Times of day are Hanoi wall-clock time
 // ("HH:MM", Asia/Ho_Chi_Minh, UTC+7 all year). Emergencies are exempt from every rule.
 import { z } from 'zod';
-import { HANOI_OFFSET_MS } from './recurrence.ts';
+import { HANOI_OFFSET_MS, hanoiMinute } from './recurrence.ts';
 
 const hhmm = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'expected HH:MM (00:00–24:00)');
 const range = z.object({ start: hhmm, end: hhmm });
@@ -115,7 +115,6 @@ export interface Violation {
 const local = (d: Date) => new Date(d.getTime() + HANOI_OFFSET_MS);
 /** Start of the Hanoi day holding `d`, as a UTC instant. */
 const dayStart = (d: Date) => new Date(Math.floor(local(d).getTime() / DAY_MS) * DAY_MS - HANOI_OFFSET_MS);
-const hanoiTime = (d: Date) => local(d).toISOString().slice(0, 16).replace('T', ' ');
 
 /** Whether [a, b) (minutes from the start of a Hanoi day, b may pass 1440) meets a time-of-day range. */
 function meetsRange(a: number, b: number, r: { start: string; end: string }): boolean {
@@ -154,7 +153,7 @@ export function checkPolicy(
     const day = dayStart(a.startsAt);
     const from = (a.startsAt.getTime() - day.getTime()) / 60_000;
     const to = (a.endsAt.getTime() - day.getTime()) / 60_000;
-    const when = `${station} at ${hanoiTime(a.startsAt)}`;
+    const when = `${station} at ${hanoiMinute(a.startsAt)}`;
     if (policy.emergencyOnly) add('emergencyOnly', a.startsAt, `${when}: only emergencies may air here`);
     const weekday = ((local(a.startsAt).getUTCDay() + 6) % 7) + 1;
     if (policy.weekdays && !policy.weekdays.includes(weekday))
@@ -193,13 +192,13 @@ export function checkPolicy(
         add(
           'maxSessionMinutes',
           firstNew.startsAt,
-          `${station} at ${hanoiTime(s.start)}: the session would last ${lengthMin.toFixed(1)} minutes, over the limit of ${policy.maxSessionMinutes}`,
+          `${station} at ${hanoiMinute(s.start)}: the session would last ${lengthMin.toFixed(1)} minutes, over the limit of ${policy.maxSessionMinutes}`,
         );
       if (policy.maxSessionsPerDay !== undefined && i >= policy.maxSessionsPerDay)
         add(
           'maxSessionsPerDay',
           firstNew.startsAt,
-          `${station} on ${hanoiTime(s.start).slice(0, 10)}: session ${i + 1} of the day, over the limit of ${policy.maxSessionsPerDay}`,
+          `${station} on ${hanoiMinute(s.start).slice(0, 10)}: session ${i + 1} of the day, over the limit of ${policy.maxSessionsPerDay}`,
         );
     }
   }

@@ -19,6 +19,9 @@ export const dayOfNumber = (n: number): string => new Date(n * DAY_MS).toISOStri
 /** The calendar day in Asia/Ho_Chi_Minh (UTC+7, no DST since 1975) of an instant, as YYYY-MM-DD. */
 export const hanoiDay = (at: Date): string => dayOfNumber(hanoiDayNumber(at));
 
+/** An instant as Hanoi wall-clock time to the minute, for people: "2026-12-02 06:00". */
+export const hanoiMinute = (at: Date): string => new Date(at.getTime() + HANOI_OFFSET_MS).toISOString().slice(0, 16).replace('T', ' ');
+
 /** Whether an instant is a Hanoi midnight (a day boundary). */
 export const isHanoiMidnight = (at: Date): boolean => (at.getTime() + HANOI_OFFSET_MS) % DAY_MS === 0;
 const ALLOWED_FREQ = new Set([RRule.DAILY, RRule.WEEKLY, RRule.MONTHLY, RRule.YEARLY]);

@@ -4,6 +4,7 @@
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
+import { hanoiMinute } from '../scheduling/recurrence.ts';
 import { inServiceSince, onlineShare } from './as-run-service.ts';
 import type { UnitService } from './unit-service.ts';
 
@@ -157,8 +158,6 @@ type AlertRow = Prisma.AlertGetPayload<object>;
 export const STATION_PLACE = { select: { code: true, name: true, unit: { select: { code: true, name: true, type: true } } } } as const;
 type Place = { code: string; name: string; unit: { code: string; name: string; type: string } };
 
-/** An instant as Hanoi wall-clock time, for people ("2026-12-02 06:00"). */
-const hanoiText = (d: Date) => new Date(d.getTime() + 7 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
 const KIND_VI: Record<string, string> = {
   offline: 'mất kết nối khi đến giờ phát',
   missed: 'không phát lượt đã lên lịch',
@@ -167,8 +166,8 @@ const KIND_VI: Record<string, string> = {
 };
 /** The alert said in Vietnamese for the people it reaches, with Hanoi times. */
 const messageVi = (place: Place, a: AlertRow) =>
-  `${place.name} (${place.unit.name}): ${KIND_VI[a.kind] ?? a.kind}, từ ${hanoiText(a.raisedAt)}` +
-  (a.count > 1 ? `, ${a.count} lần, lần cuối ${hanoiText(a.lastAt)}` : '') +
+  `${place.name} (${place.unit.name}): ${KIND_VI[a.kind] ?? a.kind}, từ ${hanoiMinute(a.raisedAt)}` +
+  (a.count > 1 ? `, ${a.count} lần, lần cuối ${hanoiMinute(a.lastAt)}` : '') +
   ' (giờ Hà Nội)';
 
 export const alertView = (place: Place) => (a: AlertRow) => ({
@@ -185,9 +184,9 @@ export const alertView = (place: Place) => (a: AlertRow) => ({
   messageVi: messageVi(place, a),
   count: a.count,
   raisedAt: a.raisedAt,
-  raisedAtLocal: hanoiText(a.raisedAt),
+  raisedAtLocal: hanoiMinute(a.raisedAt),
   lastAt: a.lastAt,
-  lastAtLocal: hanoiText(a.lastAt),
+  lastAtLocal: hanoiMinute(a.lastAt),
   acknowledgedAt: a.acknowledgedAt,
   acknowledgedBy: a.acknowledgedBy,
   resolvedAt: a.resolvedAt,
