@@ -1,8 +1,7 @@
 // The library workflow and its rules, through the API.
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
-import { makeTone } from '../helpers/audio.ts';
+import { makeSignal, makeTone } from '../helpers/audio.ts';
 import { matchExact } from '../helpers/match.ts';
 import { approverAuth, startTestServer, upload } from '../helpers/server.ts';
 
@@ -172,17 +171,8 @@ t.test('only a province administrator creates users', async (t) => {
 });
 
 t.test('an item has a level strip: loud, quiet and loud again where the audio is; older items get theirs on request', async (t) => {
-  const file = join(server.dataDir, 'levels.wav');
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'aevalsrc=if(between(t\\,1\\,2)\\,0.005\\,0.5)*sin(2*PI*440*t):s=44100:d=3',
-    file,
-  ]);
+  // 3 s of a 440 Hz tone, 40 dB down in the middle second.
+  const file = makeSignal(join(server.dataDir, 'levels.wav'), 'if(between(t\\,1\\,2)\\,0.005\\,0.5)*sin(2*PI*440*t)', 3);
   const item = (await upload(server, file)).body;
   const r = await call('GET', `/media/${item.id}/levels`);
   t.equal(r.status, 200);
