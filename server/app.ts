@@ -39,6 +39,7 @@ import { gatewayRoutes } from './routes/gateway.ts';
 import { healthRoutes } from './routes/health.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { libraryRoutes } from './routes/library.ts';
+import { liveRoutes } from './routes/live.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { type HealthCheck, opsRoutes } from './routes/ops.ts';
@@ -55,6 +56,7 @@ import type { DispatchService } from './services/dispatch-service.ts';
 import { HealthService } from './services/health-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
+import type { LiveService } from './services/live-service.ts';
 import type { MediaService } from './services/media-service.ts';
 import type { MergerService } from './services/merger-service.ts';
 import type { NotifyService } from './services/notify-service.ts';
@@ -63,12 +65,16 @@ import type { RefusedRequests } from './services/refused-requests.ts';
 import type { ReportService } from './services/report-service.ts';
 import type { ScheduleLifecycle } from './services/schedule-lifecycle.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
+import type { StationService } from './services/station-service.ts';
 import type { TtsService } from './services/tts-service.ts';
 import type { UnitService } from './services/unit-service.ts';
 
 export interface AppDeps {
   db: Db;
   now: () => Date;
+  /** Stations' live states pushed to browsers. */
+  live: LiveService;
+  stations: StationService;
   tts: TtsService;
   jobs: JobService;
   /** Level strips of stored items. */
@@ -156,6 +162,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // JSON bodies: nesting limited before parsing, prototype poisoning refused (http/json-body.ts).
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBody);
+  // Imports (units, mergers, station metadata) take CSV as text; each route parses it.
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   // A body must arrive within its deadline; uploads have their own guard (routes/media.ts).
   app.addHook('onRequest', bodyDeadline(deps.limits));
   app.addHook('preValidation', bodyArrived);
@@ -303,7 +311,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(stationRoutes, { db: deps.db, dispatch: deps.dispatch, scopes, auth, prefix: '/api/v1' });
   await app.register(unitRoutes, { db: deps.db, units: deps.units, mergers: deps.mergers, scopes, auth, prefix: '/api/v1' });
-  await app.register(deviceRoutes, { db: deps.db, devices: deps.devices, units: deps.units, scopes, auth, prefix: '/api/v1' });
+  await app.register(deviceRoutes, {
+    db: deps.db,
+    devices: deps.devices,
+    stations: deps.stations,
+    units: deps.units,
+    scopes,
+    auth,
+    prefix: '/api/v1',
+  });
   await app.register(mediaRoutes, {
     jobs: deps.jobs,
     db: deps.db,
@@ -328,7 +344,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
   await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, prefix: '/api/v1' });
-  const health = new HealthService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
+  const health = new HealthService({
+    db: deps.db,
+    now: deps.now,
+    units: deps.units,
+    sweep: () => deps.reports.sweep(),
+    onStationsChanged: (ids) => deps.live.changed(ids),
+  });
+  await app.register(liveRoutes, { live: deps.live, scopes, auth, prefix: '/api/v1' });
   await app.register(auditRoutes, { audit, refused: deps.refused, scopes, auth, prefix: '/api/v1' });
   await app.register(keyRoutes, { db: deps.db, key: deps.key, dispatch: deps.dispatch, auth, prefix: '/api/v1' });
   await app.register(healthRoutes, { health, scopes, auth, prefix: '/api/v1' });

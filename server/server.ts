@@ -34,6 +34,7 @@ import { DeviceService } from './services/device-service.ts';
 import { DispatchService } from './services/dispatch-service.ts';
 import { JobService } from './services/job-service.ts';
 import { LibraryService } from './services/library-service.ts';
+import { LiveService } from './services/live-service.ts';
 import { MediaService } from './services/media-service.ts';
 import { MergerService } from './services/merger-service.ts';
 import { NotifyService } from './services/notify-service.ts';
@@ -42,6 +43,7 @@ import { RefusedRequests } from './services/refused-requests.ts';
 import { ReportService } from './services/report-service.ts';
 import { ScheduleLifecycle } from './services/schedule-lifecycle.ts';
 import { ScheduleService } from './services/schedule-service.ts';
+import { StationService } from './services/station-service.ts';
 import { TtsService } from './services/tts-service.ts';
 import { UnitService } from './services/unit-service.ts';
 
@@ -70,6 +72,8 @@ export interface RunningServer {
   jobs: JobService;
   /** Refused anonymous requests, counted (flushed every few seconds; tests flush at once). */
   refused: RefusedRequests;
+  /** Stations' live states pushed to browsers (tests wait on `idle()`). */
+  live: LiveService;
   /** Alerts pushed out (ticks every LP_NOTIFY_TICK_MS; tests tick at once). */
   notify: NotifyService;
   /** The embedded broker (absent with an external one). */
@@ -226,6 +230,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const schedules = new ScheduleService({ db, dispatch, playlists, units, now, horizonDays: config.manifestHorizonDays });
     const lifecycle = new ScheduleLifecycle({ db, dispatch, now });
     const ledger = new ProofLedger(config.databaseFile);
+    // Stations' live states, pushed to the console's map and lists as the ingest and the sweep change them.
+    const live = new LiveService({ db, now, log });
     // Signature checks of proofs and heartbeats on every core (Ed25519 verify is the ingest's largest cost).
     const openers = Math.max(1, availableParallelism());
     const pool = new Piscina<OpenTask, OpenResult[]>({
@@ -243,6 +249,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       log,
       open: (task) => pool.run(task),
       openers,
+      onStationsChanged: (ids) => live.changed(ids),
       // [P-3.8] Only after the commit: the gateway deletes what a receipt lists.
       receipt: (device, body) =>
         lazyLink.publish(receiptTopic(device), JSON.stringify(seal('receipt', body, key.signer, { now: now(), ttlMs: RECEIPT_TTL_MS })), {
@@ -353,6 +360,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const app = await buildApp({
       db,
       now,
+      live,
+      stations: new StationService({ db }),
       jobs,
       tts,
       media,
@@ -398,6 +407,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       },
     });
     stops.push({ name: 'http', stop: () => app.close() });
+    // Before the HTTP server closes (it waits for open connections): the browsers' event streams end.
+    stops.push({ name: 'live streams', stop: async () => live.close() });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -488,6 +499,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       jobs,
       refused,
       notify,
+      live,
       ...(broker ? { broker } : {}),
       connections,
       url,

@@ -1,13 +1,16 @@
 // Station metadata, gateways (devices) with their zones, and provisioning.
+
+import { parse } from 'csv-parse/sync';
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { recordFields } from '../http/audit-change.ts';
-import { ErrorBody, notFound } from '../http/errors.ts';
+import { badRequest, ErrorBody, notFound } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { requireCapability, type Scopes } from '../http/scope.ts';
 import type { DeviceService } from '../services/device-service.ts';
+import { STATION_META_COLUMNS, type StationService } from '../services/station-service.ts';
 import type { UnitService } from '../services/unit-service.ts';
 
 const zoneCode = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/);
@@ -61,10 +64,11 @@ export const StationMeta = z.object({
 export const deviceRoutes: FastifyPluginAsyncZod<{
   db: Db;
   devices: DeviceService;
+  stations: StationService;
   units: UnitService;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, devices, units, scopes, auth }) => {
+}> = async (app, { db, devices, stations, units, scopes, auth }) => {
   // Province administrators and district operators manage stations and gateways, each within their unit.
   const admin = [auth, requireCapability('stations')];
   const code = z.object({ code: z.string().max(64) });
@@ -106,6 +110,46 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       });
       recordFields(request, found, s, Object.keys(request.body) as (keyof typeof s)[]);
       return s;
+    },
+  );
+
+  app.post(
+    '/stations/import',
+    {
+      onRequest: admin,
+      bodyLimit: 4 * 1024 * 1024,
+      schema: {
+        tags: ['stations'],
+        summary: `Update station metadata from CSV (text/csv, header row: ${STATION_META_COLUMNS.join(',')}; only code is required)`,
+        description:
+          'For the live map: latitude and longitude (WGS 84 decimal degrees) go together. An empty cell leaves that field as it is. ' +
+          'Every row is checked first (unknown station, outside your unit, twice, bad value) and nothing is written when any is wrong: 400 INVALID_IMPORT with details.rows [{row, code, message}].',
+        security: bearer,
+        consumes: ['text/csv', 'application/json'],
+        body: z.union([z.object({ stations: z.array(z.record(z.string(), z.unknown())).max(20_000) }), z.string().max(4_000_000)]),
+        response: { 200: z.object({ updated: z.number(), unchanged: z.number() }), 400: ErrorBody },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      let rows: unknown[];
+      if (typeof body === 'string') {
+        try {
+          rows = parse(body, {
+            columns: true,
+            skip_empty_lines: true,
+            trim: true,
+            bom: true,
+            delimiter: [',', ';'],
+            relax_column_count: true,
+          });
+        } catch (err) {
+          throw badRequest('INVALID_CSV', (err as Error).message);
+        }
+      } else rows = body.stations;
+      if (rows.length > 20_000) throw badRequest('INVALID_IMPORT', 'at most 20,000 rows per import');
+      const mine = await scopes.subtree(request.user);
+      return stations.importMeta(rows, (unitId) => !mine || mine.has(unitId));
     },
   );
 

@@ -31,8 +31,6 @@ export const unitRoutes: FastifyPluginAsyncZod<{
     const tree = await units.tree();
     for (const code of codes) if (code) await scopes.units(user, [tree.get(code).id], `unit ${code}`);
   };
-  // CSV arrives as text; it is parsed (with its header row) by the import route.
-  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.get(
     '/units',

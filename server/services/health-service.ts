@@ -20,6 +20,8 @@ export interface HealthDeps {
   now: () => Date;
   units: UnitService;
   sweep: () => Promise<unknown>;
+  /** An alert moved: its station's live state changed. */
+  onStationsChanged?: (stationIds: string[]) => void;
 }
 
 export class HealthService {
@@ -148,6 +150,7 @@ export class HealthService {
     const alert = await db.alert.findUnique({ where: { id }, include: { station: STATION_PLACE } });
     if (!alert) throw notFound('UNKNOWN_ALERT', `unknown alert ${id}`);
     if (moved.count === 0) throw conflict('INVALID_TRANSITION', `cannot ${move} an alert that is ${alert.status}`);
+    this.deps.onStationsChanged?.([alert.stationId]);
     return alertView(alert.station)(alert);
   }
 }

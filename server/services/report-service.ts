@@ -42,6 +42,8 @@ export interface ReportDeps {
   retryDelaysMs?: number[];
   /** Most messages waiting in memory; past it the MQTT link stops reading (default 20,000). */
   maxQueue?: number;
+  /** Stations whose live state (online, playing, alerts) may have changed, after the commit that changed it. */
+  onStationsChanged?: (stationIds: string[]) => void;
 }
 
 /** [P-3.2] How far a proof's instants may lie ahead of the server's clock before it is refused as untrue. */
@@ -295,6 +297,7 @@ export class ReportService {
         return w;
       });
       for (const [job, r] of written.results) results.set(job, r);
+      if (written.changed.size) this.deps.onStationsChanged?.([...written.changed]);
       for (const r of written.results.values())
         metrics.reports.inc({ result: r.kind === 'telemetry' ? 'telemetry' : r.outcome === 'stored' ? 'stored' : 'duplicate' });
       if (written.stations) log.info({ proofs: written.proofs, stations: written.stations }, 'playback reports stored');
@@ -397,7 +400,10 @@ export class ReportService {
   }
 
   /** Inside the batch's transaction: synchronous prepared statements only; the outcomes count once it commits. */
-  private write(accepted: Opened[], occurrences: Map<string, Occ>): { results: Map<Job, Result>; proofs: number; stations: number } {
+  private write(
+    accepted: Opened[],
+    occurrences: Map<string, Occ>,
+  ): { results: Map<Job, Result>; proofs: number; stations: number; changed: Set<string> } {
     const { ledger } = this.deps;
     const results = new Map<Job, Result>();
     const receivedAt = this.deps.now();
@@ -405,10 +411,11 @@ export class ReportService {
     const tails = new Map<string, { seq: number; hash: string }>();
     const seenIds = new Set<string>();
     const seenStations = new Set<string>();
+    const changed = new Set<string>();
     for (const { job, identity, envelope, report, telemetry } of accepted) {
       const stationId = identity.station.id;
       if (telemetry) {
-        this.storeTelemetry(stationId, telemetry, receivedAt);
+        if (this.storeTelemetry(stationId, telemetry, receivedAt)) changed.add(stationId);
         results.set(job, { outcome: 'stored', kind: 'telemetry' });
         continue;
       }
@@ -445,8 +452,11 @@ export class ReportService {
       seenStations.add(stationId);
       results.set(job, { outcome: 'stored', kind: report.kind, id: envelope.id });
     }
-    for (const id of seenStations) ledger.touchStation(id, receivedAt);
-    return { results, proofs: seenIds.size, stations: seenStations.size };
+    for (const id of seenStations) {
+      ledger.touchStation(id, receivedAt);
+      changed.add(id);
+    }
+    return { results, proofs: seenIds.size, stations: seenStations.size, changed };
   }
 
   /** Moves the occurrence on and records its as-run verdict when the proof ends the airing. */
@@ -490,7 +500,8 @@ export class ReportService {
     );
   }
 
-  private storeTelemetry(stationId: string, t: Telemetry, at: Date): void {
+  /** Returns whether the heartbeat brought the station back online. */
+  private storeTelemetry(stationId: string, t: Telemetry, at: Date): boolean {
     const { ledger } = this.deps;
     ledger.storeTelemetry({
       stationId,
@@ -504,7 +515,9 @@ export class ReportService {
       appliedManifest: t.manifestVersion ?? null,
     });
     // A signed heartbeat is better evidence of life than a retained state that may be stale.
-    if (ledger.setOnline(stationId, true, at, 'telemetry')) ledger.resolveAlerts(stationId, 'offline', at, 'station back online');
+    if (!ledger.setOnline(stationId, true, at, 'telemetry')) return false;
+    ledger.resolveAlerts(stationId, 'offline', at, 'station back online');
+    return true;
   }
 
   /**
@@ -517,9 +530,12 @@ export class ReportService {
       const { ledger } = this.deps;
       const now = this.deps.now();
       let closed = 0;
+      const changed = new Set<string>();
       ledger.transaction(() => {
-        for (const a of ledger.dueAtOfflineStations(now))
+        for (const a of ledger.dueAtOfflineStations(now)) {
           ledger.raiseAlert(a.stationId, 'offline', a.id, `${a.stationCode}: offline when an airing was due at ${a.startsAt}`, now, false);
+          changed.add(a.stationId);
+        }
       });
       for (;;) {
         const n = ledger.transaction(() => {
@@ -527,6 +543,7 @@ export class ReportService {
           for (const a of rows) {
             const lateMs = a.startedAt ? Math.max(0, Date.parse(a.startedAt) - Date.parse(a.startsAt)) : null;
             ledger.closeAiring(a.id, a.startedAt ? 'partial' : 'missed', lateMs);
+            changed.add(a.stationId);
             const message = `${a.stationCode}: no proof for the airing at ${a.startsAt}`;
             if (a.online) ledger.raiseAlert(a.stationId, 'missed', a.id, message, now);
             else ledger.raiseAlert(a.stationId, 'offline', a.id, message, now, false);
@@ -537,6 +554,7 @@ export class ReportService {
         if (n < SWEEP_CHUNK) break;
         await new Promise((r) => setImmediate(r));
       }
+      if (changed.size) this.deps.onStationsChanged?.([...changed]);
       return { closed };
     });
   }
@@ -561,15 +579,18 @@ export class ReportService {
       return;
     }
     const online = state.data.online;
-    await this.inLane(() => {
+    const stationId = identity.station.id;
+    const flipped = await this.inLane(() => {
       const at = this.deps.now();
       const { ledger } = this.deps;
-      ledger.transaction(() => {
-        ledger.touchStation(identity.station.id, at);
-        if (ledger.setOnline(identity.station.id, online, at, 'state') && online)
-          ledger.resolveAlerts(identity.station.id, 'offline', at, 'station back online');
+      return ledger.transaction(() => {
+        ledger.touchStation(stationId, at);
+        const flip = ledger.setOnline(stationId, online, at, 'state');
+        if (flip && online) ledger.resolveAlerts(stationId, 'offline', at, 'station back online');
+        return flip;
       });
     });
+    if (flipped) this.deps.onStationsChanged?.([stationId]);
   }
 }
 
