@@ -2,13 +2,16 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Me } from './api.ts';
 import { lang, setLang, t } from './i18n.ts';
+import { stopLive } from './live.ts';
 import { Alerts } from './pages/alerts.tsx';
 import { Approvals } from './pages/approvals.tsx';
 import { Calendar } from './pages/calendar.tsx';
 import { Compliance } from './pages/compliance.tsx';
 import { Library } from './pages/library.tsx';
+import { Live } from './pages/live.tsx';
 import { Login } from './pages/login.tsx';
 import { Schedules } from './pages/schedules.tsx';
+import { Station } from './pages/station.tsx';
 import { useSignal } from './state.ts';
 
 const PAGES = {
@@ -16,10 +19,14 @@ const PAGES = {
   approvals: Approvals,
   schedules: Schedules,
   calendar: Calendar,
+  live: Live,
   compliance: Compliance,
   alerts: Alerts,
+  station: Station,
 } as const;
 type Page = keyof typeof PAGES;
+/** Pages reached from others (a station from the map or a list), not from the header. */
+const NAV = (Object.keys(PAGES) as Page[]).filter((p) => p !== 'station');
 /** "#/schedules?edit=…" → schedules; anything unknown → the library. */
 const pageOf = (hash: string): Page => {
   const name = hash.replace(/^#\//, '').split('?')[0] ?? '';
@@ -43,6 +50,7 @@ export function App() {
   const Current = PAGES[page];
   const signOut = async () => {
     await api('POST', '/auth/logout').catch(() => {});
+    stopLive();
     setMe(null);
   };
   return (
@@ -50,8 +58,8 @@ export function App() {
       <header>
         <strong>{t('appName')}</strong>
         <nav aria-label={t('appName')}>
-          {(Object.keys(PAGES) as Page[]).map((p) => (
-            <a key={p} href={`#/${p}`} aria-current={p === page ? 'page' : undefined}>
+          {NAV.map((p) => (
+            <a key={p} href={`#/${p}`} aria-current={p === page || (p === 'live' && page === 'station') ? 'page' : undefined}>
               {t(p)}
             </a>
           ))}

@@ -47,6 +47,8 @@ const Row = z.object({
   endedAt: z.date().nullable(),
   expectedMs: z.number(),
   playedMs: z.number().nullable(),
+  /** Output level the gateway measured over the airing, dBFS (from its end proof). */
+  rmsDbfs: z.number().nullable(),
   status: z.enum(STATUSES),
   reason: z.enum(DISCREPANCIES).optional(),
   lateMs: z.number().optional(),

@@ -40,6 +40,8 @@ export interface AsRunRow {
   endedAt: Date | null;
   expectedMs: number;
   playedMs: number | null;
+  /** The output level the gateway measured over the airing (its end proof), dBFS. */
+  rmsDbfs: number | null;
   priority: string;
   status: AsRunStatus;
   reason?: Discrepancy;
@@ -66,7 +68,7 @@ export class AsRunService {
     const rows = await this.query<RawRow>(
       `${f.cte} SELECT o."id" AS occurrenceId, o."scheduleId" AS scheduleId, s."code" AS station, s."name" AS stationName, o."unitId" AS unitId, o."mediaId" AS mediaId,
         m."title" AS title, o."startsAt", o."startedAt", o."endedAt", m."durationMs" AS expectedMs, o."playedMs" AS playedMs,
-        o."priority" AS priority, ${STATUS_SQL} AS status, o."discrepancy" AS reason, o."lateMs" AS lateMs, o."deviceReason" AS deviceReason
+        o."rmsDbfs" AS rmsDbfs, o."priority" AS priority, ${STATUS_SQL} AS status, o."discrepancy" AS reason, o."lateMs" AS lateMs, o."deviceReason" AS deviceReason
        FROM "Occurrence" o JOIN "Station" s ON s."id" = o."stationId" JOIN "Media" m ON m."id" = o."mediaId"
        WHERE ${f.where}${byStatus.where} ORDER BY o."startsAt", o."id" LIMIT ? OFFSET ?`,
       [...f.params, ...byStatus.params, q.limit, q.offset],
