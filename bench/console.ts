@@ -1,12 +1,16 @@
 // `npm run bench -- console`: the console's weight and speed on loopback.
 // - console_js_kb_gzip: its script files gzipped (goal ≤ 150);
-// - first_screen_ms: from opening the sign-in page to the week calendar shown after signing in (median of 5).
+// - first_screen_ms: from opening the sign-in page to the week calendar shown after signing in (median of 5);
+// - live_update_ms: from a gateway's state message (100 enrolled gateways on MQTT, each going offline and
+//   online again) to the dot on the browser's live map changing colour, p95.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { type Browser, chromium } from 'playwright-core';
+import { stateTopic } from '#protocol';
 import { CONSOLE_DIR } from '../server/routes/console.ts';
-import { api, startTestServer } from '../test/helpers/server.ts';
+import { stationCoordinatesCsv } from '../test/helpers/coordinates.ts';
+import { api, deviceClient, enrollDevice, startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../test/helpers/server.ts';
 import { figure, median } from './report.ts';
 
 export async function run(): Promise<void> {
@@ -45,8 +49,72 @@ export async function run(): Promise<void> {
       await context.close();
     }
     figure('console', 'first_screen_ms', Math.round(median(times)), 'ms', { runs: times.map(Math.round) });
+    await liveUpdates(server, browser);
   } finally {
     await browser.close();
     await server.stop();
   }
+}
+
+/** 100 gateways flip offline → online one at a time; each flip is timed from its publish to the DOM change. */
+async function liveUpdates(server: TestServer, browser: Browser): Promise<void> {
+  const N = 100;
+  const { csv } = await stationCoordinatesCsv(server.db);
+  await fetch(`${server.url}/api/v1/stations/import`, {
+    method: 'POST',
+    headers: { ...server.auth, 'content-type': 'text/csv' },
+    body: csv,
+  });
+  const stations = (await server.db.station.findMany({ select: { code: true }, orderBy: { code: 'asc' }, take: N })).map((s) => s.code);
+  const gateways = [];
+  for (const station of stations) {
+    const { device, password } = await enrollDevice(server, station);
+    gateways.push({ station, device, client: await deviceClient(server, device, password) });
+  }
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.url}/#/live`);
+  await page.getByLabel('Tên đăng nhập').fill('admin');
+  await page.getByLabel('Mật khẩu').fill(TEST_ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.getByRole('heading', { name: 'Thư viện' }).waitFor();
+  await page.goto(`${server.url}/#/live`);
+  await page.locator('circle[data-station]').first().waitFor();
+  // The page records when each dot's state attribute changes (wall clock, same machine as the publisher).
+  await page.evaluate(() => {
+    const seen: Record<string, number> = {};
+    (window as unknown as { seen: Record<string, number> }).seen = seen;
+    new MutationObserver((records) => {
+      for (const r of records) {
+        const el = r.target as Element;
+        seen[`${el.getAttribute('data-station')}:${el.getAttribute('data-state')}`] = Date.now();
+      }
+    }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-state'] });
+  });
+  const latencies: number[] = [];
+  for (const online of [true, false, true]) {
+    for (const g of gateways) {
+      const state = online ? 'online' : 'offline';
+      const sentAt = Date.now();
+      await g.client.publishAsync(stateTopic(g.device), JSON.stringify({ station: g.station, online }), { qos: 1, retain: true });
+      const key = `${g.station}:${state}`;
+      await page.waitForFunction((k) => (window as unknown as { seen: Record<string, number> }).seen[k] !== undefined, key, {
+        timeout: 10_000,
+      });
+      const at = await page.evaluate((k) => (window as unknown as { seen: Record<string, number> }).seen[k] as number, key);
+      await page.evaluate((k) => delete (window as unknown as { seen: Record<string, number> }).seen[k], key);
+      latencies.push(at - sentAt);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const p95 = latencies[Math.floor(latencies.length * 0.95)] ?? Number.NaN;
+  figure('console', 'live_update_ms', p95, 'ms', {
+    p50: latencies[Math.floor(latencies.length / 2)],
+    max: latencies.at(-1),
+    changes: latencies.length,
+    gateways: N,
+    goal: 1000,
+  });
+  for (const g of gateways) await g.client.endAsync();
+  await context.close();
 }
