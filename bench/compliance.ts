@@ -167,7 +167,7 @@ export async function reportMonthCity(): Promise<void> {
  * dropped during the load and rebuilt after, as a bulk import would. A fixed mix: 93 % aired, 2 % late,
  * 2 % partial, 2 % missed, 1 % skipped; two sessions a day (five items from 06:00 and from 17:00, Hanoi).
  */
-function generateYear(file: string, scheduleId: string, mediaIds: string[]): number {
+export function generateYear(file: string, scheduleId: string, mediaIds: string[]): number {
   const db = new Database(file, { timeout: 15_000 });
   const indexes = db
     .prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'Occurrence' AND sql IS NOT NULL`)

@@ -10,7 +10,6 @@ import type { Scopes } from '../http/scope.ts';
 import type { AsRunService } from '../services/as-run-service.ts';
 import type { ReportService } from '../services/report-service.ts';
 
-/** Which airings: a range of at most 31 days, narrowed to a station, a unit's subtree or an item. */
 /**
  * An instant in a query string, as people type them: with an offset ("+07:00", also when the "+" arrived
  * unencoded as a space), a Hanoi wall-clock time without one, or a plain date (its Hanoi midnight).
@@ -22,6 +21,7 @@ export const queryInstant = z
   .transform((v) => (/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00+07:00` : v))
   .pipe(z.union([z.iso.datetime({ offset: true }), z.iso.datetime({ local: true })]))
   .transform((v) => (/(Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v.length === 16 ? `${v}:00` : v}+07:00`));
+/** Which airings: a range of at most 366 days, narrowed to a station, a unit's subtree or an item. */
 const airingFilter = {
   from: queryInstant,
   to: queryInstant,
@@ -153,6 +153,14 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
             groupBy: z.string(),
             total: TallySchema,
             groups: z.array(TallySchema.extend({ key: z.string(), name: z.string() })),
+            series: z.array(
+              ClassSchema.extend({
+                period: z.string(),
+                bucket: z.enum(['day', 'month']),
+                skipped: z.number(),
+                coverageRate: z.number().nullable(),
+              }),
+            ),
           }),
           400: ErrorBody,
           403: ErrorBody,

@@ -8,7 +8,7 @@ import rrulePkg from 'rrule';
 const { RRule } = rrulePkg as unknown as typeof import('rrule');
 
 export const HANOI_OFFSET_MS = 7 * 3600_000;
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 /** The Hanoi calendar day of an instant as a day number (days since 1970-01-01): reports group and range by it. */
 export const hanoiDayNumber = (at: Date): number => Math.floor((at.getTime() + HANOI_OFFSET_MS) / DAY_MS);

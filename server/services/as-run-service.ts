@@ -5,11 +5,11 @@ import { AS_RUN_RULES, AS_RUN_STATUSES, type AsRunStatus, type Discrepancy } fro
 import { chunked, type Db } from '../db/client.ts';
 import { sqlTime } from '../db/proof-ledger.ts';
 import { badRequest, notFound } from '../http/errors.ts';
-import { dayOfNumber, hanoiDayNumber, isHanoiMidnight } from '../scheduling/recurrence.ts';
+import { DAY_MS, dayOfNumber, HANOI_OFFSET_MS, hanoiDayNumber, isHanoiMidnight } from '../scheduling/recurrence.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
-/** The longest range one request may cover (a month report is the largest the office asks for). */
-export const MAX_RANGE_MS = 31 * 86_400_000;
+/** The longest range one request may cover: a year (a leap year's 366 days). */
+export const MAX_RANGE_MS = 366 * DAY_MS;
 
 export interface AsRunQuery {
   from: Date;
@@ -52,6 +52,8 @@ export interface AsRunRow {
 /** Airings with neither a start proof nor a verdict are pending. */
 const STATUS_SQL = `COALESCE(o."asRun", 'pending')`;
 const AIRED_SQL = `o."asRun" IN ('aired', 'late', 'partial')`;
+/** Aired in full within the tolerance (the ReportDay triggers say the same in SQL). */
+const ON_TIME_SQL = `CASE WHEN o."asRun" = 'aired' AND coalesce(o."lateMs", 0) <= ${AS_RUN_RULES.lateToleranceMs} THEN 1 ELSE 0 END`;
 
 export class AsRunService {
   constructor(private readonly deps: { db: Db; now: () => Date; units: UnitService; sweep: () => Promise<unknown> }) {}
@@ -84,36 +86,29 @@ export class AsRunService {
    * With coverage (stations that aired within ±2 s), minutes against the policy's daily limit, uptime.
    */
   async report(q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'> & { groupBy: GroupBy }): Promise<ComplianceReport> {
-    const f = await this.filter(q, 'day');
-    const tree = await this.deps.units.tree();
     const byMedia = q.groupBy === 'media';
-    // One scan of the covering index in its own order (day, unit at airtime, station, status, priority):
-    // SQLite streams the groups without sorting. By item, the item joins the key (and a sort).
+    const cells = await this.cells(q, byMedia || Boolean(q.media));
+    const tree = await this.deps.units.tree();
+    // Per unit at airtime, station (and item), status and class: what the groups, coverage per station and
+    // the class split are made of.
     const raw = await this.query<RawCell>(
-      `${f.cte} SELECT o."day" AS day, o."unitId" AS unitId, o."stationId" AS stationId, o."asRun" AS status, o."priority" AS priority,
-        ${byMedia ? 'o."mediaId"' : 'NULL'} AS mediaId, count(*) AS n, total(CASE WHEN ${AIRED_SQL} THEN o."playedMs" ELSE 0 END) AS playedMs,
-        sum(CASE WHEN o."asRun" = 'aired' AND coalesce(o."lateMs", 0) <= ${AS_RUN_RULES.lateToleranceMs} THEN 1 ELSE 0 END) AS onTime
-       FROM "Occurrence" o WHERE ${f.where} GROUP BY 1, 2, 3, 4, 5${byMedia ? ', 6' : ''}`,
-      f.params,
+      `${cells.sql} SELECT unitId, stationId, ${byMedia ? 'mediaId' : 'NULL'} AS mediaId, asRun AS status, emergency,
+        sum(n) AS n, sum(playedMs) AS playedMs, sum(onTime) AS onTime FROM cells GROUP BY 1, 2, 3, 4, 5`,
+      cells.params,
     );
-    const cells: Cell[] = raw.map((c) => ({
-      ...c,
-      day: byMedia || c.day === null ? null : dayOfNumber(Number(c.day)),
-      status: c.status ?? 'pending',
-      emergency: c.priority === 'emergency',
+    const rows: Cell[] = raw.map((c) => ({
+      unitId: c.unitId || null,
+      stationId: c.stationId,
+      mediaId: c.mediaId,
+      status: c.status,
+      emergency: Boolean(Number(c.emergency)),
+      n: Number(c.n),
+      playedMs: Number(c.playedMs),
+      onTime: Number(c.onTime),
     }));
-    // Minutes aired per station and Hanoi day, emergencies exempt, for the policy's daily limit.
-    const days = new Map<string, { stationId: string; unitId: string | null; day: string; playedMs: number }>();
-    for (const c of cells) {
-      if (!c.day || c.emergency) continue;
-      const key = `${c.stationId} ${c.unitId} ${c.day}`;
-      const d = days.get(key) ?? { stationId: c.stationId, unitId: c.unitId, day: c.day, playedMs: 0 };
-      d.playedMs += Number(c.playedMs);
-      days.set(key, d);
-    }
-    const stationIds = [...new Set(cells.map((c) => c.stationId))];
+    const stationIds = [...new Set(rows.map((c) => c.stationId))];
     const stations = await this.names('Station', stationIds);
-    const media = byMedia ? await this.names('Media', [...new Set(cells.map((c) => c.mediaId as string))], 'title') : new Map();
+    const media = byMedia ? await this.names('Media', [...new Set(rows.map((c) => c.mediaId as string))], 'title') : new Map();
     const uptime = await this.uptime(stationIds, q.from, q.to);
 
     const base = q.unit ? tree.get(q.unit) : undefined;
@@ -133,24 +128,18 @@ export class AsRunService {
       groups.set(k.key, g);
       return g;
     };
-    for (const c of cells) {
+    for (const c of rows) {
       const g = groupOf(keyOf(c.unitId, c.stationId, c.mediaId));
       for (const x of [g, all]) add(x, c);
     }
-    const limits = new Map<string, number | null>();
-    const limitOf = (unitId: string | null, day: string) => {
-      const key = `${unitId} ${isoWeekday(day)}`;
-      if (!limits.has(key)) limits.set(key, unitId ? dailyLimit(tree, unitId, isoWeekday(day)) : null);
-      return limits.get(key) ?? null;
-    };
-    for (const d of days.values()) {
-      const g = groupOf(keyOf(d.unitId, d.stationId, null));
-      const minutes = Number(d.playedMs) / 60_000;
-      const limit = limitOf(d.unitId, d.day);
-      for (const x of [g, all]) {
-        x.limits.add(limit);
-        x.maxDayMinutes = Math.max(x.maxDayMinutes, minutes);
-        if (limit !== null && minutes > limit) x.overLimitDays++;
+    if (!byMedia) {
+      for (const d of await this.limitDays(cells, tree, [...new Set(rows.map((c) => c.unitId).filter((u) => u !== null))])) {
+        const g = groupOf(keyOf(d.unitId || null, d.stationId, null));
+        for (const x of [g, all]) {
+          for (const l of d.limits) x.limits.add(l);
+          x.maxDayMinutes = Math.max(x.maxDayMinutes, Number(d.maxMs) / 60_000);
+          x.overLimitDays += Number(d.overDays);
+        }
       }
     }
     const lines = [...groups.values()]
@@ -165,6 +154,96 @@ export class AsRunService {
       groupBy: q.groupBy,
       total: tally(all, uptime, byMedia),
       groups: lines,
+      series: await this.series(cells, q),
+    };
+  }
+
+  /**
+   * Station-days against the policy's daily limit (emergencies exempt), summed in the database: per unit at
+   * airtime and station, the days over the limit, the most ms aired in a day and the limits met (null: none).
+   */
+  private async limitDays(
+    cells: { sql: string; params: unknown[] },
+    tree: UnitTree,
+    unitIds: string[],
+  ): Promise<{ unitId: string; stationId: string; overDays: number; maxMs: number; limits: (number | null)[] }[]> {
+    const limits = unitIds.flatMap((u) => [1, 2, 3, 4, 5, 6, 7].map((wd) => [u, wd, dailyLimit(tree, u, wd)]));
+    const rows = await this.query<{ unitId: string; stationId: string; overDays: number; maxMs: number; limits: string }>(
+      `${cells.sql}, lim(unitId, wd, minutes) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)),
+        d AS (SELECT unitId, stationId, day, (day + 3) % 7 + 1 AS wd, sum(playedMs) AS ms FROM cells WHERE NOT emergency GROUP BY 1, 2, 3)
+       SELECT d.unitId AS unitId, d.stationId AS stationId, sum(CASE WHEN lim.minutes IS NOT NULL AND d.ms > lim.minutes * 60000 THEN 1 ELSE 0 END) AS overDays,
+        max(d.ms) AS maxMs, group_concat(DISTINCT coalesce(lim.minutes, 'null')) AS limits
+       FROM d LEFT JOIN lim ON lim.unitId = d.unitId AND lim.wd = d.wd GROUP BY 1, 2`,
+      [...cells.params, JSON.stringify(limits)],
+    );
+    return rows.map((r) => ({
+      ...r,
+      limits: String(r.limits)
+        .split(',')
+        .map((l) => (l === 'null' ? null : Number(l))),
+    }));
+  }
+
+  /** The range's rates over time: by Hanoi day up to 62 days, by Hanoi month beyond. */
+  private async series(cells: { sql: string; params: unknown[] }, q: { from: Date; to: Date }): Promise<SeriesPoint[]> {
+    const bucket = q.to.getTime() - q.from.getTime() > 62 * DAY_MS ? 'month' : 'day';
+    const raw = await this.query<{ day: number; status: AsRunStatus; n: number; onTime: number }>(
+      `${cells.sql} SELECT day, asRun AS status, sum(n) AS n, sum(onTime) AS onTime FROM cells GROUP BY 1, 2 ORDER BY 1`,
+      cells.params,
+    );
+    const points = new Map<string, { counts: Record<AsRunStatus, number>; onTime: number }>();
+    for (const r of raw) {
+      const day = dayOfNumber(Number(r.day));
+      const period = bucket === 'month' ? day.slice(0, 7) : day;
+      const p = points.get(period) ?? { counts: zeroes(), onTime: 0 };
+      p.counts[r.status] += Number(r.n);
+      p.onTime += Number(r.onTime);
+      points.set(period, p);
+    }
+    return [...points].map(([period, p]) => {
+      const c = classTally(p.counts);
+      return { period, bucket, ...c, skipped: p.counts.skipped, coverageRate: c.due > 0 ? round(p.onTime / c.due) : null };
+    });
+  }
+
+  /**
+   * The airings of a report as a `cells` CTE (day, unitId, stationId, mediaId, asRun, emergency, n, playedMs,
+   * onTime): whole Hanoi days from the ReportDay rollup, the cut days at either end (a range that does not
+   * start or end at a Hanoi midnight) from the occurrences themselves; everything from the occurrences when
+   * the item matters (the rollup does not keep it).
+   */
+  private async cells(q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'>, byMedia: boolean): Promise<{ sql: string; params: unknown[] }> {
+    const scope = await this.scope(q);
+    const fromOccurrences = (where: string, params: unknown[], withMedia: boolean) => ({
+      sql: `SELECT o."day" AS day, coalesce(o."unitId", '') AS unitId, o."stationId" AS stationId, ${withMedia ? 'o."mediaId"' : 'NULL'} AS mediaId,
+          ${STATUS_SQL} AS asRun, o."priority" = 'emergency' AS emergency, count(*) AS n,
+          total(CASE WHEN ${AIRED_SQL} THEN o."playedMs" ELSE 0 END) AS playedMs, sum(${ON_TIME_SQL}) AS onTime
+        FROM "Occurrence" o WHERE ${[where, ...scope.where('o')].join(' AND ')} GROUP BY 1, 2, 3, 4, 5, 6`,
+      params: [...params, ...scope.params],
+    });
+    const parts: { sql: string; params: unknown[] }[] = [];
+    // The Hanoi days wholly inside [from, to): their midnights bound the rollup's part.
+    const first = hanoiDayNumber(q.from) + (isHanoiMidnight(q.from) ? 0 : 1);
+    const last = hanoiDayNumber(q.to) - 1;
+    if (byMedia || first > last) {
+      parts.push(fromOccurrences('o."startsAt" >= ? AND o."startsAt" < ?', [sqlTime(q.from), sqlTime(q.to)], byMedia));
+    } else {
+      parts.push({
+        sql: `SELECT r."day" AS day, r."unitId" AS unitId, r."stationId" AS stationId, NULL AS mediaId, r."asRun" AS asRun, r."emergency" AS emergency,
+            r."n" AS n, r."playedMs" AS playedMs, r."onTime" AS onTime
+          FROM "ReportDay" r WHERE ${['r."day" >= ? AND r."day" <= ?', ...scope.where('r')].join(' AND ')}`,
+        params: [first, last, ...scope.params],
+      });
+      const firstMidnight = new Date(first * DAY_MS - HANOI_OFFSET_MS);
+      const lastMidnight = new Date((last + 1) * DAY_MS - HANOI_OFFSET_MS);
+      if (q.from < firstMidnight)
+        parts.push(fromOccurrences('o."startsAt" >= ? AND o."startsAt" < ?', [sqlTime(q.from), sqlTime(firstMidnight)], false));
+      if (q.to > lastMidnight)
+        parts.push(fromOccurrences('o."startsAt" >= ? AND o."startsAt" < ?', [sqlTime(lastMidnight), sqlTime(q.to)], false));
+    }
+    return {
+      sql: `${scope.cte ? `${scope.cte}, ` : 'WITH '}cells AS (${parts.map((p) => p.sql).join(' UNION ALL ')})`,
+      params: [...scope.cteParams, ...parts.flatMap((p) => p.params)],
     };
   }
 
@@ -206,17 +285,31 @@ export class AsRunService {
     return out;
   }
 
-  /** The range checks, and the WHERE clause (with a recursive unit subtree) shared by every query. */
-  private async filter(
-    q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'>,
-    by: 'instant' | 'day' = 'instant',
-  ): Promise<{ cte: string; where: string; params: unknown[] }> {
+  /** The range checks, and the WHERE clause (with a recursive unit subtree) of the as-run list. */
+  private async filter(q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'>): Promise<{ cte: string; where: string; params: unknown[] }> {
+    const scope = await this.scope(q);
+    return {
+      cte: scope.cte,
+      where: ['o."startsAt" >= ?', 'o."startsAt" < ?', ...scope.where('o')].join(' AND '),
+      params: [...scope.cteParams, sqlTime(q.from), sqlTime(q.to), ...scope.params],
+    };
+  }
+
+  /**
+   * Checks the range and names the airings' station filter: a unit's subtree (a recursive CTE over the
+   * units, by the unit at airtime), a station, an item. `where(alias)` gives the conditions on a table with
+   * "unitId", "stationId" (and "mediaId"), whose values are `params`.
+   */
+  private async scope(q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'>): Promise<{
+    cte: string;
+    cteParams: unknown[];
+    where: (alias: string) => string[];
+    params: unknown[];
+  }> {
     if (q.to <= q.from) throw badRequest('INVALID_RANGE', '`to` must be after `from`');
-    if (q.to.getTime() - q.from.getTime() > MAX_RANGE_MS) throw badRequest('RANGE_TOO_LONG', 'at most 31 days per request');
+    if (q.to.getTime() - q.from.getTime() > MAX_RANGE_MS) throw badRequest('RANGE_TOO_LONG', 'at most 366 days per request');
     // Verdicts of windows that closed by now are written before anyone reads them.
     await this.deps.sweep();
-    const params: unknown[] = [];
-    let cte = '';
     // A unit that is the only root holds every airing: no subtree test per row then.
     let subtree = false;
     if (q.unit) {
@@ -225,32 +318,27 @@ export class AsRunService {
       const roots = [...tree.byId.values()].filter((u) => !u.parentId);
       subtree = !(roots.length === 1 && roots[0]?.id === unit.id);
     }
-    if (subtree) {
-      cte = `WITH RECURSIVE sub(id) AS (SELECT "id" FROM "Unit" WHERE "code" = ? UNION ALL SELECT u."id" FROM "Unit" u JOIN sub ON u."parentId" = sub.id)`;
-      params.push(q.unit);
-    }
-    const where: string[] = [];
-    if (by === 'day') {
-      // The report's index leads with the Hanoi day; instants are checked only when the range cuts a day.
-      where.push('o."day" >= ?', 'o."day" <= ?');
-      params.push(hanoiDayNumber(q.from), hanoiDayNumber(new Date(q.to.getTime() - 1)));
-    }
-    if (by === 'instant' || !isHanoiMidnight(q.from) || !isHanoiMidnight(q.to)) {
-      where.push('o."startsAt" >= ?', 'o."startsAt" < ?');
-      params.push(sqlTime(q.from), sqlTime(q.to));
-    }
-    if (subtree) where.push('o."unitId" IN (SELECT id FROM sub)');
+    const conditions: ((alias: string) => string)[] = [];
+    const params: unknown[] = [];
+    if (subtree) conditions.push((a) => `${a}."unitId" IN (SELECT id FROM sub)`);
     if (q.station) {
       const st = await this.deps.db.station.findUnique({ where: { code: q.station }, select: { id: true } });
       if (!st) throw notFound('UNKNOWN_STATION', `unknown station ${q.station}`);
-      where.push('o."stationId" = ?');
+      conditions.push((a) => `${a}."stationId" = ?`);
       params.push(st.id);
     }
     if (q.media) {
-      where.push('o."mediaId" = ?');
+      conditions.push((a) => `${a}."mediaId" = ?`);
       params.push(q.media);
     }
-    return { cte, where: where.join(' AND '), params };
+    return {
+      cte: subtree
+        ? `WITH RECURSIVE sub(id) AS (SELECT "id" FROM "Unit" WHERE "code" = ? UNION ALL SELECT u."id" FROM "Unit" u JOIN sub ON u."parentId" = sub.id)`
+        : '',
+      cteParams: subtree ? [q.unit] : [],
+      where: (alias) => conditions.map((c) => c(alias)),
+      params,
+    };
   }
 
   private query<T>(sql: string, params: unknown[]): Promise<T[]> {
@@ -274,20 +362,19 @@ type RawRow = Omit<AsRunRow, 'reason' | 'lateMs' | 'deviceReason' | 'unitCode' |
   deviceReason: string | null;
 };
 type Cell = {
+  /** The station's unit at airtime. */
   unitId: string | null;
   stationId: string;
   mediaId: string | null;
-  /** Hanoi day (YYYY-MM-DD); null when grouped by item. */
-  day: string | null;
   status: AsRunStatus;
-  /** Emergencies are exempt from the daily limit. */
+  /** Emergencies are exempt from the daily limit, and counted apart. */
   emergency: boolean;
   n: number;
   playedMs: number;
   onTime: number;
 };
 
-type RawCell = Omit<Cell, 'day' | 'status' | 'emergency'> & { day: number | null; status: AsRunStatus | null; priority: string };
+type RawCell = Omit<Cell, 'unitId' | 'emergency'> & { unitId: string; emergency: number | bigint };
 
 function toRow(r: RawRow, tree: UnitTree): AsRunRow {
   const { reason, lateMs, deviceReason, ...rest } = r;
@@ -362,8 +449,6 @@ function dailyLimit(tree: UnitTree, unitId: string, weekday: number): number | n
   return policy.maxSessionMinutes * policy.maxSessionsPerDay;
 }
 
-const isoWeekday = (day: string) => ((new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7) + 1;
-
 /** When a station entered service: the later of its installation and its first enrollment (those known); null if neither. */
 export function inServiceSince(installedAt: Date | null, enrolledAt: (Date | null)[]): Date | null {
   const enrolled = enrolledAt.filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0];
@@ -426,6 +511,15 @@ export interface ClassTally {
   onTimeRate: number | null;
 }
 
+/** One period of a report's range: its counts and rates, as the whole report gives them. */
+export interface SeriesPoint extends ClassTally {
+  /** The Hanoi day (YYYY-MM-DD) or month (YYYY-MM). */
+  period: string;
+  bucket: 'day' | 'month';
+  skipped: number;
+  coverageRate: number | null;
+}
+
 export interface ComplianceReport {
   from: Date;
   to: Date;
@@ -436,6 +530,8 @@ export interface ComplianceReport {
   groupBy: GroupBy;
   total: Tally;
   groups: ({ key: string; name: string } & Tally)[];
+  /** The range's rates over time (by day up to 62 days, by month beyond). */
+  series: SeriesPoint[];
 }
 
 const round = (x: number, places = 4) => Math.round(x * 10 ** places) / 10 ** places;

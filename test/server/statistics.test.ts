@@ -68,6 +68,66 @@ t.test('health counts from entry into service: a station installed 15 minutes ag
   matchExact(t, never.body, { inServiceSince: null, uptimeRate: null, offlineMs: 0, history: [] }, 'never installed: no history');
 });
 
+t.test('a year, a month and cut days: the rollup (ReportDay) and the occurrences agree, and the rates over time', async (t) => {
+  const year = await api(server, 'GET', '/compliance/report?from=2025-12-01&to=2026-12-01&unit=016');
+  t.equal(year.status, 200, 'a year is one request');
+  matchExact(t, year.body.total, { scheduled: 9, aired: 4, late: 1, missed: 3, skipped: 1, complianceRate: 0.625, coverageRate: 0.375 });
+  matchExact(t, year.body.series, [
+    {
+      period: '2026-11',
+      bucket: 'month',
+      scheduled: 9,
+      due: 8,
+      aired: 4,
+      late: 1,
+      missed: 3,
+      skipped: 1,
+      complianceRate: 0.625,
+      coverageRate: 0.375,
+    },
+  ]);
+  const month = await api(server, 'GET', '/compliance/report?from=2026-11-01&to=2026-12-01&unit=016');
+  t.same(
+    month.body.series.map((p: { period: string; due: number }) => [p.period, p.due]),
+    [['2026-11-20', 8]],
+    'by day within two months',
+  );
+  t.match(await api(server, 'GET', '/compliance/report?from=2025-11-01&to=2026-12-01&unit=016'), {
+    status: 400,
+    body: { error: { code: 'RANGE_TOO_LONG' } },
+  });
+  // Ranges that cut Hanoi days are read from the occurrences at their ends: the counts are the as-run log's.
+  for (const [a, b] of [
+    ['2026-11-19T12:00', '2026-11-20T08:00'],
+    ['2026-11-20T06:30', '2026-11-22T00:00'],
+    ['2026-11-20T07:00', '2026-11-20T19:00'],
+  ]) {
+    const q = `from=${a}&to=${b}&unit=016`;
+    const report = (await api(server, 'GET', `/compliance/report?${q}`)).body.total;
+    const log = (await api(server, 'GET', `/as-run?${q}`)).body.totals;
+    t.same(Object.fromEntries(Object.keys(log).map((k) => [k, report[k]])), log, `${a} – ${b}`);
+  }
+  // The rollup follows every write to the occurrences: a verdict changed, an airing removed, then put back.
+  const before = (await api(server, 'GET', `/compliance/report?${range}`)).body.total;
+  const missed = await server.db.occurrence.findFirstOrThrow({ where: { stationId: A, asRun: 'missed' } });
+  await server.db.occurrence.update({ where: { id: missed.id }, data: { asRun: 'aired', playedMs: 60_000, lateMs: 0 } });
+  matchExact(t, (await api(server, 'GET', `/compliance/report?${range}`)).body.total, {
+    aired: before.aired + 1,
+    missed: before.missed - 1,
+    airedMinutes: before.airedMinutes + 1,
+  });
+  await server.db.occurrence.update({
+    where: { id: missed.id },
+    data: { asRun: 'missed', playedMs: missed.playedMs, lateMs: missed.lateMs },
+  });
+  await server.db.occurrence.delete({ where: { id: missed.id } });
+  matchExact(t, (await api(server, 'GET', `/compliance/report?${range}`)).body.total, { scheduled: 8, missed: before.missed - 1 });
+  await server.db.occurrence.create({ data: missed });
+  t.same((await api(server, 'GET', `/compliance/report?${range}`)).body.total, before, 'back as it was');
+  const rows = await server.db.$queryRawUnsafe<{ n: bigint }[]>('SELECT count(*) AS n FROM "ReportDay" WHERE "n" <= 0');
+  t.equal(Number(rows[0]?.n), 0, 'no empty rows left behind');
+});
+
 t.test('times as people type them: an unencoded +07:00, a plain date, a local time', async (t) => {
   const want = (await api(server, 'GET', `/compliance/report?${range}`)).body.total;
   for (const q of [
