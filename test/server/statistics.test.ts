@@ -88,7 +88,7 @@ t.test('a year, a month and cut days: the rollup (ReportDay) and the occurrences
   ]);
   const month = await api(server, 'GET', '/compliance/report?from=2026-11-01&to=2026-12-01&unit=016');
   t.same(
-    month.body.series.map((p: { period: string; due: number }) => [p.period, p.due]),
+    (month.body.series as { period: string; due: number }[]).map((p) => [p.period, p.due]),
     [['2026-11-20', 8]],
     'by day within two months',
   );
@@ -103,12 +103,12 @@ t.test('a year, a month and cut days: the rollup (ReportDay) and the occurrences
     ['2026-11-20T07:00', '2026-11-20T19:00'],
   ]) {
     const q = `from=${a}&to=${b}&unit=016`;
-    const report = (await api(server, 'GET', `/compliance/report?${q}`)).body.total;
-    const log = (await api(server, 'GET', `/as-run?${q}`)).body.totals;
+    const report = (await api(server, 'GET', `/compliance/report?${q}`)).body.total as Record<string, number>;
+    const log = (await api(server, 'GET', `/as-run?${q}`)).body.totals as Record<string, number>;
     t.same(Object.fromEntries(Object.keys(log).map((k) => [k, report[k]])), log, `${a} – ${b}`);
   }
   // The rollup follows every write to the occurrences: a verdict changed, an airing removed, then put back.
-  const before = (await api(server, 'GET', `/compliance/report?${range}`)).body.total;
+  const before = (await api(server, 'GET', `/compliance/report?${range}`)).body.total as Record<string, number>;
   const missed = await server.db.occurrence.findFirstOrThrow({ where: { stationId: A, asRun: 'missed' } });
   await server.db.occurrence.update({ where: { id: missed.id }, data: { asRun: 'aired', playedMs: 60_000, lateMs: 0 } });
   matchExact(t, (await api(server, 'GET', `/compliance/report?${range}`)).body.total, {
