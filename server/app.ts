@@ -343,7 +343,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     prefix: '/api/v1',
   });
   const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
-  await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, prefix: '/api/v1' });
+  await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, now: deps.now, prefix: '/api/v1' });
   const health = new HealthService({
     db: deps.db,
     now: deps.now,

@@ -39,7 +39,8 @@ function table(report: ComplianceReport): Value[][] {
 }
 
 /** "Huyện Sóc Sơn (016)": a unit is shown by its name, with its code. */
-const unitLabel = (report: ComplianceReport) => (report.unit ? `${report.unitName ?? report.unit} (${report.unit})` : 'toàn bộ (all)');
+export const unitLabel = (report: ComplianceReport) =>
+  report.unit ? `${report.unitName ?? report.unit} (${report.unit})` : 'toàn bộ (all)';
 
 export function reportCsv(report: ComplianceReport): string {
   return `\uFEFF${stringify(table(report))}`;
@@ -62,7 +63,7 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
+export const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 
 /**
  * A print-ready page (A4 landscape, no scripts, no external assets): the table and a bar chart of each
@@ -106,7 +107,7 @@ ${chart}
 `;
 }
 
-const STATUS_VI: Record<string, string> = {
+export const STATUS_VI: Record<string, string> = {
   pending: 'Chưa đến giờ',
   playing: 'Đang phát',
   aired: 'Phát đủ đúng giờ',
@@ -115,7 +116,7 @@ const STATUS_VI: Record<string, string> = {
   missed: 'Không phát',
   skipped: 'Bỏ qua',
 };
-const REASON_VI: Record<string, string> = {
+export const REASON_VI: Record<string, string> = {
   preempted: 'Bị bản tin ưu tiên hơn ngắt',
   policy: 'Trái quy định (giờ yên tĩnh, khung giờ)',
   stale: 'Bản tin hết hạn',

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DISCREPANCIES, AS_RUN_STATUSES as STATUSES } from '../compliance/as-run.ts';
 import { type AsRunLine, asRunCsv, reportCsv, reportHtml, reportXlsx } from '../compliance/export.ts';
+import { PDF_MAX_AIRINGS, reportPdf } from '../compliance/report-pdf.ts';
 import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
@@ -60,7 +61,8 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
   reports: ReportService;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { asRun, reports, scopes, auth }) => {
+  now: () => Date;
+}> = async (app, { asRun, reports, scopes, auth, now }) => {
   /** A user reads within their unit: a unit asked for must lie in it, none asked for means theirs; a station must too. */
   const scoped = async <Q extends { unit?: string; station?: string }>(user: AuthUser | undefined, q: Q): Promise<Q> => {
     if (q.station) await scopes.station(user, q.station);
@@ -135,13 +137,20 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
         description:
           'groupBy=unit groups by the units one level below `unit` (or below the top of the tree), counting every station at any level ' +
           'beneath by the unit it had at airtime. complianceRate = (aired + late) / (airings due that were not skipped by rule); ' +
-          'onTimeRate = aired / the same. format=csv|xlsx returns a file with Vietnamese column titles; format=html a print-ready page with a chart.',
+          'onTimeRate = aired / the same. format=csv|xlsx returns a file with Vietnamese column titles; format=html a print-ready page with a chart; ' +
+          'format=pdf an A4 file (embedded font) with who generated it and when, the rates over time, the table, every airing not aired in full with its reason, and a signatory block.',
         security: bearer,
-        produces: ['application/json', 'text/csv', 'text/html', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+        produces: [
+          'application/json',
+          'text/csv',
+          'text/html',
+          'application/pdf',
+          'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+        ],
         querystring: z.object({
           ...airingFilter,
           groupBy: z.enum(['unit', 'station', 'media']).default('unit'),
-          format: z.enum(['json', 'csv', 'xlsx', 'html']).default('json'),
+          format: z.enum(['json', 'csv', 'xlsx', 'html', 'pdf']).default('json'),
         }),
         response: {
           200: z.object({
@@ -175,8 +184,20 @@ export const asRunRoutes: FastifyPluginAsyncZod<{
       if (format === 'json') return report;
       // Pages and files bypass the JSON response schema: Fastify sends strings and buffers as they are.
       if (format === 'html') return reply.type('text/html; charset=utf-8').send(reportHtml(report) as never);
-      const name = `bao-cao-${q.unit ?? 'all'}-${q.from.slice(0, 10)}`;
+      const name = `bao-cao-${q.station ?? q.unit ?? 'all'}-${q.from.slice(0, 10)}`;
       reply.header('content-disposition', `attachment; filename="${name}.${format}"`);
+      if (format === 'pdf') {
+        const range = { ...q, from: new Date(q.from), to: new Date(q.to), offset: 0, limit: PDF_MAX_AIRINGS };
+        const pages = await Promise.all((['missed', 'partial', 'skipped'] as const).map((status) => asRun.list({ ...range, status })));
+        const notAired = pages.flatMap((p) => p.items).sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime());
+        const file = await reportPdf(report, {
+          generatedBy: request.user?.username ?? '',
+          generatedAt: now(),
+          notAired: notAired.slice(0, PDF_MAX_AIRINGS),
+          notAiredTotal: pages.reduce((a, p) => a + p.total, 0),
+        });
+        return reply.type('application/pdf').send(file as never);
+      }
       const file = format === 'csv' ? reportCsv(report) : await reportXlsx(report);
       reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
       return reply.send(file as never);

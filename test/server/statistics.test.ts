@@ -3,6 +3,9 @@
 // uptime counted from entry into service; and the report's inputs and files as a provincial officer uses
 // them. The as-run verdicts are written as the ingest writes them (their derivation from proofs is
 // test/e2e/compliance.test.ts's).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import t from 'tap';
 import { seedComplianceDay } from '../helpers/compliance-day.ts';
@@ -11,6 +14,7 @@ import { matchExact } from '../helpers/match.ts';
 import { api, startTestServer } from '../helpers/server.ts';
 
 const HOUR = 3600_000;
+const pdftotext = spawnSync('pdftotext', ['-v']).error ? undefined : 'pdftotext';
 // A Hanoi day, two days before the server's now.
 const from = new Date('2026-11-20T00:00:00+07:00');
 const to = new Date(from.getTime() + 24 * HOUR);
@@ -169,3 +173,38 @@ t.test('the XLSX names the unit and gives the period in Hanoi time', async (t) =
   t.match(title, /Huyện Sóc Sơn \(016\)/);
   t.equal(period, '2026-11-20 00:00 – 2026-11-21 00:00 (giờ Hà Nội)');
 });
+
+t.test(
+  'the PDF, read back by pdftotext: unit names, totals, every airing not aired with its reason, who made it, the signatories',
+  { skip: pdftotext ? false : 'pdftotext (Debian poppler-utils) is not installed' },
+  async (t) => {
+    const res = await fetch(`${server.url}/api/v1/compliance/report?${range}&groupBy=station&format=pdf`, { headers: server.auth });
+    t.equal(res.status, 200);
+    t.equal(res.headers.get('content-type'), 'application/pdf');
+    t.match(res.headers.get('content-disposition'), /bao-cao-016-.*\.pdf/);
+    const file = join(server.dataDir, 'report.pdf');
+    writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+    const fonts = execFileSync('pdffonts', [file], { encoding: 'utf8' });
+    t.match(fonts, /DejaVuSans\s.*yes\s+yes/, 'the font is embedded (subset)');
+    const text = execFileSync(pdftotext as string, ['-layout', file, '-'], { encoding: 'utf8' });
+    t.match(text, /BÁO CÁO KẾT QUẢ PHÁT THANH CƠ SỞ/);
+    t.match(text, /Đơn vị: Huyện Sóc Sơn \(016\)/, 'the unit by its Vietnamese name');
+    t.match(text, /Kỳ báo cáo: 2026-11-20 00:00 – 2026-11-21 00:00 \(giờ Hà Nội\)/);
+    t.match(text, /Người lập: admin · lập lúc 2026-11-22 00:00 \(giờ Hà Nội\)/, 'who and when, on the server clock');
+    t.match(text, /Tổng cộng: 9 lượt theo lịch, 8 lượt đến hạn tại 4 đài; phát đủ 62\.5 %; đúng giờ 50\.0 %; đúng giờ ±2 giây 37\.5 %/);
+    t.match(text, /Khẩn cấp: 1\/1 lượt phát đủ \(100\.0 %\)\. Thường xuyên: 4\/7 \(57\.1 %\)/);
+    for (const s of stations) t.match(text, new RegExp(`${s.name} \\(${s.code}\\)`), `${s.code} has its line`);
+    t.match(
+      text,
+      /Tổng cộng\s+9\s+4\s+1\s+0\s+3\s+1\s+62\.5 %\s+50\.0 %\s+37\.5 %\s+25\.0 %/,
+      'the total line: the same figures as the JSON',
+    );
+    t.match(text, /Lượt không phát đủ và lý do \(4\)/);
+    t.equal(text.match(/Không phát · Trạm mất kết nối/g)?.length, 2, 'two missed airings, offline');
+    t.match(text, /09:00 · Đài Sóc Sơn \(HN-00376\) · Bản tin sáng · Không phát · Lỗi thiết bị/, 'and one device fault');
+    t.match(text, /Bỏ qua · Trái quy định/);
+    t.match(text, /NGƯỜI LẬP BIỂU\s+THỦ TRƯỞNG ĐƠN VỊ/);
+    t.match(text, /Hà Nội, ngày 22 tháng 11 năm 2026/);
+    t.match(text, /Trang 1\/\d/);
+  },
+);
