@@ -5,6 +5,7 @@ import { lang, setLang, t } from './i18n.ts';
 import { stopLive } from './live.ts';
 import { Alerts } from './pages/alerts.tsx';
 import { Approvals } from './pages/approvals.tsx';
+import { AUDIT_ROLES, Audit } from './pages/audit.tsx';
 import { Calendar } from './pages/calendar.tsx';
 import { Compliance } from './pages/compliance.tsx';
 import { Library } from './pages/library.tsx';
@@ -22,6 +23,7 @@ const PAGES = {
   live: Live,
   compliance: Compliance,
   alerts: Alerts,
+  audit: Audit,
   station: Station,
 } as const;
 type Page = keyof typeof PAGES;
@@ -58,7 +60,7 @@ export function App() {
       <header>
         <strong>{t('appName')}</strong>
         <nav aria-label={t('appName')}>
-          {NAV.map((p) => (
+          {NAV.filter((p) => p !== 'audit' || AUDIT_ROLES.includes(me.role)).map((p) => (
             <a key={p} href={`#/${p}`} aria-current={p === page || (p === 'live' && page === 'station') ? 'page' : undefined}>
               {t(p)}
             </a>

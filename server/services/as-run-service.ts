@@ -89,23 +89,7 @@ export class AsRunService {
     const byMedia = q.groupBy === 'media';
     const cells = await this.cells(q, byMedia || Boolean(q.media));
     const tree = await this.deps.units.tree();
-    // Per unit at airtime, station (and item), status and class: what the groups, coverage per station and
-    // the class split are made of.
-    const raw = await this.query<RawCell>(
-      `${cells.sql} SELECT unitId, stationId, ${byMedia ? 'mediaId' : 'NULL'} AS mediaId, asRun AS status, emergency,
-        sum(n) AS n, sum(playedMs) AS playedMs, sum(onTime) AS onTime FROM cells GROUP BY 1, 2, 3, 4, 5`,
-      cells.params,
-    );
-    const rows: Cell[] = raw.map((c) => ({
-      unitId: c.unitId || null,
-      stationId: c.stationId,
-      mediaId: c.mediaId,
-      status: c.status,
-      emergency: Boolean(Number(c.emergency)),
-      n: Number(c.n),
-      playedMs: Number(c.playedMs),
-      onTime: Number(c.onTime),
-    }));
+    const { rows, days } = await this.stationWeekdays(cells, tree, byMedia);
     const stationIds = [...new Set(rows.map((c) => c.stationId))];
     const stations = await this.names('Station', stationIds);
     const media = byMedia ? await this.names('Media', [...new Set(rows.map((c) => c.mediaId as string))], 'title') : new Map();
@@ -132,14 +116,13 @@ export class AsRunService {
       const g = groupOf(keyOf(c.unitId, c.stationId, c.mediaId));
       for (const x of [g, all]) add(x, c);
     }
-    if (!byMedia) {
-      for (const d of await this.limitDays(cells, tree, [...new Set(rows.map((c) => c.unitId).filter((u) => u !== null))])) {
-        const g = groupOf(keyOf(d.unitId || null, d.stationId, null));
-        for (const x of [g, all]) {
-          for (const l of d.limits) x.limits.add(l);
-          x.maxDayMinutes = Math.max(x.maxDayMinutes, Number(d.maxMs) / 60_000);
-          x.overLimitDays += Number(d.overDays);
-        }
+    // Station-days against the policy's daily limit (emergencies exempt).
+    for (const d of days) {
+      const g = groupOf(keyOf(d.unitId, d.stationId, null));
+      for (const x of [g, all]) {
+        x.limits.add(d.limit);
+        x.maxDayMinutes = Math.max(x.maxDayMinutes, d.maxMs / 60_000);
+        x.overLimitDays += d.overDays;
       }
     }
     const lines = [...groups.values()]
@@ -159,29 +142,78 @@ export class AsRunService {
   }
 
   /**
-   * Station-days against the policy's daily limit (emergencies exempt), summed in the database: per unit at
-   * airtime and station, the days over the limit, the most ms aired in a day and the limits met (null: none).
+   * One pass over the cells: each Hanoi day of each station (and item) summed in index order, then per unit at
+   * airtime, station (item) and weekday: the airings by status and class, audio out, on-time airings, and the
+   * days whose non-emergency audio exceeded each daily limit the policies name (a weekday has one limit per unit).
    */
-  private async limitDays(
+  private async stationWeekdays(
     cells: { sql: string; params: unknown[] },
     tree: UnitTree,
-    unitIds: string[],
-  ): Promise<{ unitId: string; stationId: string; overDays: number; maxMs: number; limits: (number | null)[] }[]> {
-    const limits = unitIds.flatMap((u) => [1, 2, 3, 4, 5, 6, 7].map((wd) => [u, wd, dailyLimit(tree, u, wd)]));
-    const rows = await this.query<{ unitId: string; stationId: string; overDays: number; maxMs: number; limits: string }>(
-      `${cells.sql}, lim(unitId, wd, minutes) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)),
-        d AS (SELECT unitId, stationId, day, (day + 3) % 7 + 1 AS wd, sum(playedMs) AS ms FROM cells WHERE NOT emergency GROUP BY 1, 2, 3)
-       SELECT d.unitId AS unitId, d.stationId AS stationId, sum(CASE WHEN lim.minutes IS NOT NULL AND d.ms > lim.minutes * 60000 THEN 1 ELSE 0 END) AS overDays,
-        max(d.ms) AS maxMs, group_concat(DISTINCT coalesce(lim.minutes, 'null')) AS limits
-       FROM d LEFT JOIN lim ON lim.unitId = d.unitId AND lim.wd = d.wd GROUP BY 1, 2`,
-      [...cells.params, JSON.stringify(limits)],
+    byMedia: boolean,
+  ): Promise<{
+    rows: Cell[];
+    days: { unitId: string | null; stationId: string; limit: number | null; overDays: number; maxMs: number }[];
+  }> {
+    const limitOf = (unitId: string, wd: number) => (byMedia ? null : dailyLimit(tree, unitId, wd));
+    const limitValues = byMedia
+      ? []
+      : [...new Set([...tree.byId.keys()].flatMap((u) => [1, 2, 3, 4, 5, 6, 7].map((wd) => limitOf(u, wd))))].filter((l) => l !== null);
+    const classes = [
+      ['e', 'emergency'],
+      ['r', 'NOT emergency'],
+    ] as const;
+    const inner = classes.flatMap(([c, when]) => [
+      ...AS_RUN_STATUSES.map((st) => `sum(CASE WHEN ${when} AND asRun = '${st}' THEN n ELSE 0 END) AS ${c}_${st}`),
+      `sum(CASE WHEN ${when} THEN playedMs ELSE 0 END) AS ${c}_ms`,
+      `sum(CASE WHEN ${when} THEN onTime ELSE 0 END) AS ${c}_on`,
+      `max(CASE WHEN ${when} THEN 1 ELSE 0 END) AS ${c}_any`,
+    ]);
+    const outer = classes.flatMap(([c]) =>
+      [...AS_RUN_STATUSES.map((st) => `${c}_${st}`), `${c}_ms`, `${c}_on`].map((k) => `sum(${k}) AS ${k}`),
     );
-    return rows.map((r) => ({
-      ...r,
-      limits: String(r.limits)
-        .split(',')
-        .map((l) => (l === 'null' ? null : Number(l))),
-    }));
+    const key = byMedia ? 'unitId, stationId, mediaId' : 'unitId, stationId';
+    const raw = await this.query<Record<string, unknown>>(
+      `${cells.sql}, d AS (SELECT day, ${key}, ${inner.join(', ')} FROM cells GROUP BY day, ${key})
+       SELECT ${key}, (day + 3) % 7 + 1 AS wd, ${outer.join(', ')}, sum(r_any) AS regularDays,
+        max(CASE WHEN r_any = 1 THEN r_ms END) AS maxMs${limitValues.map((_, i) => `, sum(CASE WHEN r_any = 1 AND r_ms > ? THEN 1 ELSE 0 END) AS over${i}`).join('')}
+       FROM d GROUP BY ${key}, wd`,
+      [...cells.params, ...limitValues.map((l) => l * 60_000)],
+    );
+    const rows: Cell[] = [];
+    const days: { unitId: string | null; stationId: string; limit: number | null; overDays: number; maxMs: number }[] = [];
+    for (const r of raw) {
+      const unitId = (r.unitId as string) || null;
+      const stationId = r.stationId as string;
+      const mediaId = byMedia ? (r.mediaId as string) : null;
+      for (const [c] of classes) {
+        const emergency = c === 'e';
+        const counts = AS_RUN_STATUSES.map((st) => [st, Number(r[`${c}_${st}`])] as const).filter(([, n]) => n > 0);
+        if (!counts.length) continue;
+        // Audio out and on-time airings ride on the class's "aired" cell (present, with n = 0 if none aired).
+        if (!counts.some(([st]) => st === 'aired')) counts.push(['aired', 0]);
+        for (const [status, n] of counts)
+          rows.push({
+            unitId,
+            stationId,
+            mediaId,
+            status,
+            emergency,
+            n,
+            playedMs: status === 'aired' ? Number(r[`${c}_ms`]) : 0,
+            onTime: status === 'aired' ? Number(r[`${c}_on`]) : 0,
+          });
+      }
+      if (byMedia || Number(r.regularDays) === 0) continue;
+      const limit = unitId ? limitOf(unitId, Number(r.wd)) : null;
+      days.push({
+        unitId,
+        stationId,
+        limit,
+        maxMs: Number(r.maxMs),
+        overDays: limit === null ? 0 : Number(r[`over${limitValues.indexOf(limit)}`]),
+      });
+    }
+    return { rows, days };
   }
 
   /** The range's rates over time: by Hanoi day up to 62 days, by Hanoi month beyond. */
@@ -373,8 +405,6 @@ type Cell = {
   playedMs: number;
   onTime: number;
 };
-
-type RawCell = Omit<Cell, 'unitId' | 'emergency'> & { unitId: string; emergency: number | bigint };
 
 function toRow(r: RawRow, tree: UnitTree): AsRunRow {
   const { reason, lateMs, deviceReason, ...rest } = r;

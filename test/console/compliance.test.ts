@@ -1,6 +1,7 @@
 // The compliance page in a real browser, as the provincial office uses it: yesterday's figures for Hà Nội,
 // drilled down to Sóc Sơn, a commune, its station and its airings, each one that did not air with its reason;
-// a day of proofs verified; the exports opened with the session (no token to paste); an alert taken and
+// a day of proofs verified; the exports (PDF too) opened with the session (no token to paste); the rates over
+// time for a day and for twelve months; the audit view of the officer's own reads; an alert taken and
 // resolved by the district operator on duty.
 import { join } from 'node:path';
 import t from 'tap';
@@ -76,6 +77,36 @@ t.test(
     );
     t.equal(csv.status(), 200);
     t.match(await csv.text(), /Trạm mất kết nối/);
+    const pdf = await page.request.get(
+      new URL((await page.getByRole('link', { name: 'PDF' }).getAttribute('href')) ?? '', server.url).toString(),
+    );
+    t.equal(pdf.status(), 200);
+    t.equal(pdf.headers()['content-type'], 'application/pdf');
+    t.match((await pdf.body()).subarray(0, 5).toString(), '%PDF-', 'a PDF, opened with the session');
+
+    // Rates over time: the day's point in the chart's table; twelve months are one request, drawn by month.
+    await page.locator('figure.rate-chart canvas').first().waitFor();
+    t.match(await page.locator(`table.series tr[data-period="${yesterday}"]`).textContent(), /62\.5 %.*50\.0 %.*37\.5 %/);
+    await page.getByRole('button', { name: '12 tháng qua' }).click();
+    await page.locator('figure.rate-chart figcaption', { hasText: 'theo tháng' }).waitFor();
+    t.match(
+      await page.locator(`table.series tr[data-period="${yesterday.slice(0, 7)}"]`).textContent(),
+      /62\.5 %/,
+      'the month of the seeded day',
+    );
+    await page.screenshot({ path: join(SHOTS, 'compliance-year-desktop.png'), fullPage: true });
+
+    // The audit view: the officer's own reads of the evidence, within the city.
+    await page.getByRole('link', { name: 'Nhật ký kiểm tra' }).click();
+    await page.getByRole('heading', { name: 'Nhật ký kiểm tra' }).waitFor();
+    await page.getByLabel('Thao tác (một phần đường dẫn)').fill('compliance/report');
+    await page.getByRole('button', { name: 'Tìm', exact: true }).click();
+    const auditRows = page.locator('table.audit tbody tr');
+    await auditRows.first().waitFor();
+    t.match(await auditRows.first().textContent(), /so\.ttt \(auditor\).*GET \/api\/v1\/compliance\/report/);
+    t.ok((await auditRows.count()) >= 5, 'each report read is there');
+    t.same((await axe(page)).serious, [], 'audit: no serious accessibility violation');
+    await page.screenshot({ path: join(SHOTS, 'audit-desktop.png'), fullPage: true });
 
     // Alerts: a district operator on duty sees the outage in Vietnamese with Hanoi times, takes it and closes it.
     t.equal(
@@ -95,6 +126,7 @@ t.test(
     });
     const duty = await open(1280);
     await signIn(duty, server.url, 'truc.socson', PASSWORD);
+    t.equal(await duty.getByRole('link', { name: 'Nhật ký kiểm tra' }).count(), 0, 'an operator has no audit view');
     await duty.getByRole('link', { name: 'Cảnh báo' }).click();
     const card = duty.locator('.cards li', { hasText: a.name });
     await card.waitFor();

@@ -208,3 +208,18 @@ t.test(
     t.match(text, /Trang 1\/\d/);
   },
 );
+
+t.test('minutes against the daily limit: station-days over it, the most minutes in a day, emergencies exempt', async (t) => {
+  const unitOf = async (id: string) =>
+    (await server.db.station.findUniqueOrThrow({ where: { id }, select: { unit: { select: { code: true } } } })).unit.code;
+  // A's commune: nothing but emergencies (0 minutes a day); B's: one session of one minute.
+  t.equal((await api(server, 'PUT', `/units/${await unitOf(A)}/policy`, { maxSessionsPerDay: 0, maxSessionMinutes: 15 })).status, 200);
+  t.equal((await api(server, 'PUT', `/units/${await unitOf(B)}/policy`, { maxSessionsPerDay: 1, maxSessionMinutes: 1 })).status, 200);
+  const r = await api(server, 'GET', `/compliance/report?${range}&groupBy=station`);
+  const line = (id: string) => (r.body.groups as { key: string }[]).find((g) => g.key === stations.find((s) => s.id === id)?.code);
+  // A aired one regular airing of 2 s: over its 0 minutes. B aired 2 × 2 s: under its minute. C's aired airing is an emergency.
+  matchExact(t, line(A), { limitMinutesPerDay: 0, overLimitDays: 1, maxDayMinutes: 0.03 });
+  matchExact(t, line(B), { limitMinutesPerDay: 1, overLimitDays: 0, maxDayMinutes: 0.07 });
+  matchExact(t, line(C), { limitMinutesPerDay: null, overLimitDays: 0 });
+  matchExact(t, r.body.total, { limitMinutesPerDay: null, overLimitDays: 1, maxDayMinutes: 0.07 }, 'mixed limits: none for the whole');
+});

@@ -1,10 +1,11 @@
 // Compliance for the provincial office and each unit: what aired where, in full, on time, and why not.
 // Province → unit → station → airing, over a chosen range in Hanoi days; every airing that did not air shows
 // its reason, and a station's day of proofs can be verified (signatures and hash chain) on the spot. Each view
-// exports as CSV, XLSX or a print-ready page from the same API.
+// exports as CSV, XLSX, PDF or a print-ready page from the same API; ranges reach a year, with the rates over time.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
 import { ErrorLine } from '../components/error-line.tsx';
+import { RateChart, type SeriesPoint } from '../components/rate-chart.tsx';
 import { loadUnits, type Unit } from '../components/target-picker.tsx';
 import { hanoiDate, hanoiTime, type MessageKey, t } from '../i18n.ts';
 
@@ -25,6 +26,7 @@ interface Tally {
 interface Report {
   total: Tally;
   groups: (Tally & { key: string; name: string })[];
+  series: SeriesPoint[];
 }
 interface Airing {
   occurrenceId: string;
@@ -77,7 +79,7 @@ export function Compliance({ me }: { me: Me }) {
     setAirings(null);
     const fail = (err: Error) => setError(err.message);
     if (here.kind === 'station') void api<{ items: Airing[] }>('GET', `/as-run?${query}&limit=5000`).then((r) => setAirings(r.items), fail);
-    else void api<Report>('GET', `/compliance/report?${query}&groupBy=${groupBy}`).then(setReport, fail);
+    void api<Report>('GET', `/compliance/report?${query}&groupBy=${groupBy}`).then(setReport, fail);
   }, [here, query, groupBy]);
 
   const open = (g: { key: string; name: string }) =>
@@ -134,6 +136,12 @@ export function Compliance({ me }: { me: Me }) {
         <button type="button" class="link" onClick={() => setRange({ from: shift(hanoiToday(), -7), to: hanoiToday() })}>
           {t('last7Days')}
         </button>
+        <button type="button" class="link" onClick={() => setRange({ from: shift(hanoiToday(), -30), to: shift(hanoiToday(), -1) })}>
+          {t('last30Days')}
+        </button>
+        <button type="button" class="link" onClick={() => setRange({ from: shift(hanoiToday(), -365), to: shift(hanoiToday(), -1) })}>
+          {t('last12Months')}
+        </button>
       </div>
       <nav aria-label={t('drillPath')} class="crumbs">
         {path.map((p, i) => (
@@ -150,16 +158,18 @@ export function Compliance({ me }: { me: Me }) {
         ))}
       </nav>
       <ErrorLine message={error} />
-      {here?.kind === 'unit' && (
+      {here && (
         <p class="row">
-          {t('export')}: <a href={`${base}&format=csv`}>CSV</a> <a href={`${base}&format=xlsx`}>XLSX</a>{' '}
+          {t('export')}: <a href={`${base}&format=pdf`}>PDF</a> <a href={`${base}&format=csv`}>CSV</a>{' '}
+          <a href={`${base}&format=xlsx`}>XLSX</a>{' '}
           <a href={`${base}&format=html`} target="_blank" rel="noopener">
             {t('printable')}
           </a>{' '}
           <a href={`/api/v1/as-run?${query}&format=csv`}>{t('asRunCsv')}</a>
         </p>
       )}
-      {report && (
+      {report && <RateChart series={report.series} />}
+      {report && here?.kind === 'unit' && (
         <table class="report">
           <thead>
             <tr>
@@ -191,59 +201,54 @@ export function Compliance({ me }: { me: Me }) {
           </tbody>
         </table>
       )}
-      {report && report.groups.length === 0 && <p>{t('noAirings')}</p>}
-      {here?.kind === 'station' && airings && (
-        <>
-          <p class="row">
-            {t('export')}: <a href={`/api/v1/as-run?${query}&format=csv`}>{t('asRunCsv')}</a>
-          </p>
-          {airings.length === 0 ? (
-            <p>{t('noAirings')}</p>
-          ) : (
-            <table class="airings">
-              <thead>
-                <tr>
-                  <th scope="col">{t('when')}</th>
-                  <th scope="col">{t('item')}</th>
-                  <th scope="col">{t('status')}</th>
-                  <th scope="col">{t('reasonGiven')}</th>
-                  <th scope="col">{t('proof')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {airings.map((a) => {
-                  const day = hanoiDate(a.startsAt);
-                  const v = verified[`${a.station} ${day}`];
-                  return (
-                    <tr key={a.occurrenceId} class={`status-${a.status}`}>
-                      <td data-label={t('when')}>{hanoiTime(a.startsAt)}</td>
-                      <td data-label={t('item')}>
-                        {a.title} <small>({t(`priority.${a.priority}` as MessageKey)})</small>
-                      </td>
-                      <td data-label={t('status')}>
-                        {t(`airing.${a.status}` as MessageKey)}
-                        {a.lateMs && a.status === 'late' ? ` (+${Math.round(a.lateMs / 1000)} s)` : ''}
-                      </td>
-                      <td data-label={t('reasonGiven')}>{a.reason ? t(`reason.${a.reason}` as MessageKey) : ''}</td>
-                      <td data-label={t('proof')}>
-                        {v ? (
-                          <span class={v.ok ? 'ok' : 'error'}>
-                            {v.ok ? t('proofOk', { n: v.proofs }) : t('proofBad', { n: v.problems.length })}
-                          </span>
-                        ) : (
-                          <button type="button" class="link" onClick={() => verify(a.station, day)}>
-                            {t('verifyProof')}
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          )}
-        </>
-      )}
+      {report && here?.kind === 'unit' && report.groups.length === 0 && <p>{t('noAirings')}</p>}
+      {here?.kind === 'station' &&
+        airings &&
+        (airings.length === 0 ? (
+          <p>{t('noAirings')}</p>
+        ) : (
+          <table class="airings">
+            <thead>
+              <tr>
+                <th scope="col">{t('when')}</th>
+                <th scope="col">{t('item')}</th>
+                <th scope="col">{t('status')}</th>
+                <th scope="col">{t('reasonGiven')}</th>
+                <th scope="col">{t('proof')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {airings.map((a) => {
+                const day = hanoiDate(a.startsAt);
+                const v = verified[`${a.station} ${day}`];
+                return (
+                  <tr key={a.occurrenceId} class={`status-${a.status}`}>
+                    <td data-label={t('when')}>{hanoiTime(a.startsAt)}</td>
+                    <td data-label={t('item')}>
+                      {a.title} <small>({t(`priority.${a.priority}` as MessageKey)})</small>
+                    </td>
+                    <td data-label={t('status')}>
+                      {t(`airing.${a.status}` as MessageKey)}
+                      {a.lateMs && a.status === 'late' ? ` (+${Math.round(a.lateMs / 1000)} s)` : ''}
+                    </td>
+                    <td data-label={t('reasonGiven')}>{a.reason ? t(`reason.${a.reason}` as MessageKey) : ''}</td>
+                    <td data-label={t('proof')}>
+                      {v ? (
+                        <span class={v.ok ? 'ok' : 'error'}>
+                          {v.ok ? t('proofOk', { n: v.proofs }) : t('proofBad', { n: v.problems.length })}
+                        </span>
+                      ) : (
+                        <button type="button" class="link" onClick={() => verify(a.station, day)}>
+                          {t('verifyProof')}
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        ))}
     </section>
   );
 }
