@@ -26,6 +26,8 @@ export function RateChart({ series }: { series: SeriesPoint[] }) {
   useEffect(() => {
     const el = box.current;
     if (!el || series.length === 0) return;
+    const xs = series.map((p) => startOf(p.period));
+    const pad = (series[0]?.bucket === 'month' ? 15 : 0.5) * 86_400;
     const rate = (k: 'complianceRate' | 'onTimeRate' | 'coverageRate') =>
       series.map((p) => (p[k] === null ? null : (p[k] as number) * 100));
     const plot = new uPlot(
@@ -34,16 +36,17 @@ export function RateChart({ series }: { series: SeriesPoint[] }) {
         height: 220,
         // Axis dates in Hanoi time, whatever the browser's zone.
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Asia/Ho_Chi_Minh'),
-        scales: { y: { range: [0, 100] } },
+        // Half a period either side, so one day or one month is drawn in its place rather than over years.
+        scales: { x: { time: true, auto: false, range: [(xs[0] ?? 0) - pad, (xs.at(-1) ?? 0) + pad] }, y: { range: [0, 100] } },
         axes: [{}, { values: (_u, ticks) => ticks.map((v) => `${v} %`) }],
         series: [
-          {},
+          { label: t('period') },
           { label: t('complianceRate'), stroke: '#2e7d32', width: 2, points: { show: series.length < 40 } },
           { label: t('onTimeRate'), stroke: '#1565c0', width: 1.5, points: { show: series.length < 40 } },
           { label: t('coverageRate'), stroke: '#8e24aa', width: 1.5, dash: [5, 4], points: { show: series.length < 40 } },
         ],
       },
-      [series.map((p) => startOf(p.period)), rate('complianceRate'), rate('onTimeRate'), rate('coverageRate')],
+      [xs, rate('complianceRate'), rate('onTimeRate'), rate('coverageRate')],
       el,
     );
     const resize = () => plot.setSize({ width: Math.max(280, el.clientWidth), height: 220 });
