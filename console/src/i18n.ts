@@ -706,6 +706,8 @@ export function hanoiTime(iso: string): string {
 }
 
 /** The Hanoi date (YYYY-MM-DD) of an instant (Hanoi is UTC+7 all year). */
+/** A rate (0–1) as a percentage with one decimal; a dash when there is none. */
+export const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 export const hanoiDate = (at: string | number) => new Date(new Date(at).getTime() + 7 * 3600_000).toISOString().slice(0, 10);
 
 export const duration = (ms: number) => `${Math.floor(ms / 60_000)}:${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}`;

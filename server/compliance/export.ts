@@ -63,6 +63,8 @@ export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Green from 95 %, amber from 80 %, red below; grey when nothing was due. */
+export const rateColour = (r: number | null) => (r === null ? '#bbb' : r >= 0.95 ? '#2e7d32' : r >= 0.8 ? '#f9a825' : '#c62828');
 export const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 
 /**
@@ -78,8 +80,7 @@ ${bars
   .map((g, i) => {
     const y = i * (barH + 4);
     const w = Math.round((g.complianceRate ?? 0) * 500);
-    const fill =
-      g.complianceRate === null ? '#bbb' : g.complianceRate >= 0.95 ? '#2e7d32' : g.complianceRate >= 0.8 ? '#f9a825' : '#c62828';
+    const fill = rateColour(g.complianceRate);
     return `<text x="0" y="${y + 12}" font-size="11">${esc(g.name || g.key).slice(0, 34)}</text><rect x="220" y="${y}" width="${w}" height="${barH}" fill="${fill}"/><text x="${226 + w}" y="${y + 12}" font-size="11">${pct(g.complianceRate)}</text>`;
   })
   .join('\n')}

@@ -5,9 +5,9 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import PDFDocument from 'pdfkit';
-import { hanoiMinute } from '../scheduling/recurrence.ts';
+import { hanoiDay, hanoiMinute } from '../scheduling/recurrence.ts';
 import type { ComplianceReport, Tally } from '../services/as-run-service.ts';
-import { type AsRunLine, pct, REASON_VI, STATUS_VI, unitLabel } from './export.ts';
+import { type AsRunLine, pct, REASON_VI, rateColour, STATUS_VI, unitLabel } from './export.ts';
 
 const FONTS = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 const REGULAR = join(FONTS, 'DejaVuSans.ttf');
@@ -83,7 +83,7 @@ export function reportPdf(report: ComplianceReport, ctx: PdfContext): Promise<Bu
     .font('regular')
     .text(`${ctx.generatedBy} · lập lúc ${hanoiMinute(ctx.generatedAt)} (giờ Hà Nội)`);
   const t = report.total;
-  const due = t.scheduled - t.skipped - t.pending - t.playing;
+  const due = t.emergency.due + t.regular.due;
   doc.moveDown(0.4);
   doc.text(
     `Tổng cộng: ${t.scheduled} lượt theo lịch, ${due} lượt đến hạn tại ${t.stations} đài; phát đủ ${pct(t.complianceRate)}; ` +
@@ -119,8 +119,7 @@ export function reportPdf(report: ComplianceReport, ctx: PdfContext): Promise<Bu
   const labelEvery = Math.max(1, Math.ceil(points.length / 14));
   points.forEach((p, i) => {
     const h = (p.complianceRate ?? 0) * chartH;
-    const colour =
-      p.complianceRate === null ? '#bbb' : p.complianceRate >= 0.95 ? '#2e7d32' : p.complianceRate >= 0.8 ? '#f9a825' : '#c62828';
+    const colour = rateColour(p.complianceRate);
     const barW = Math.min(Math.max(step * 0.7, 0.5), 40);
     const x = axisX + i * step + (step - barW) / 2;
     doc
@@ -194,17 +193,10 @@ export function reportPdf(report: ComplianceReport, ctx: PdfContext): Promise<Bu
   // The signatory block: place and date, who prepared it, who approves it.
   if (doc.y > bottom() - 110) doc.addPage();
   doc.moveDown(1.5).fontSize(10);
-  const local = new Date(ctx.generatedAt.getTime() + 7 * 3600_000);
+  const [year, month, day] = hanoiDay(ctx.generatedAt).split('-');
   const colW = width / 2;
   const signTop = doc.y;
-  doc
-    .font('regular')
-    .text(
-      `Hà Nội, ngày ${String(local.getUTCDate()).padStart(2, '0')} tháng ${String(local.getUTCMonth() + 1).padStart(2, '0')} năm ${local.getUTCFullYear()}`,
-      MARGIN + colW,
-      signTop,
-      { width: colW, align: 'center' },
-    );
+  doc.font('regular').text(`Hà Nội, ngày ${day} tháng ${month} năm ${year}`, MARGIN + colW, signTop, { width: colW, align: 'center' });
   const signY = doc.y + 6;
   doc.font('bold').text('NGƯỜI LẬP BIỂU', MARGIN, signY, { width: colW, align: 'center' });
   doc.font('bold').text('THỦ TRƯỞNG ĐƠN VỊ', MARGIN + colW, signY, { width: colW, align: 'center' });

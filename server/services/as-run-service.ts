@@ -155,10 +155,11 @@ export class AsRunService {
     rows: Cell[];
     days: { unitId: string | null; stationId: string; limit: number | null; overDays: number; maxMs: number }[];
   }> {
-    const limitOf = (unitId: string, wd: number) => (byMedia ? null : dailyLimit(tree, unitId, wd));
     const limitValues = byMedia
       ? []
-      : [...new Set([...tree.byId.keys()].flatMap((u) => [1, 2, 3, 4, 5, 6, 7].map((wd) => limitOf(u, wd))))].filter((l) => l !== null);
+      : [...new Set([...tree.byId.keys()].flatMap((u) => [1, 2, 3, 4, 5, 6, 7].map((wd) => dailyLimit(tree, u, wd))))].filter(
+          (l) => l !== null,
+        );
     const classes = [
       ['e', 'emergency'],
       ['r', 'NOT emergency'],
@@ -205,7 +206,7 @@ export class AsRunService {
           });
       }
       if (byMedia || Number(r.regularDays) === 0) continue;
-      const limit = unitId ? limitOf(unitId, Number(r.wd)) : null;
+      const limit = unitId ? dailyLimit(tree, unitId, Number(r.wd)) : null;
       days.push({
         unitId,
         stationId,
@@ -247,19 +248,19 @@ export class AsRunService {
    */
   private async cells(q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'>, byMedia: boolean): Promise<{ sql: string; params: unknown[] }> {
     const scope = await this.scope(q);
-    const fromOccurrences = (where: string, params: unknown[], withMedia: boolean) => ({
+    const fromOccurrences = (from: Date, to: Date, withMedia: boolean) => ({
       sql: `SELECT o."day" AS day, coalesce(o."unitId", '') AS unitId, o."stationId" AS stationId, ${withMedia ? 'o."mediaId"' : 'NULL'} AS mediaId,
           ${STATUS_SQL} AS asRun, o."priority" = 'emergency' AS emergency, count(*) AS n,
           total(CASE WHEN ${AIRED_SQL} THEN o."playedMs" ELSE 0 END) AS playedMs, sum(${ON_TIME_SQL}) AS onTime
-        FROM "Occurrence" o WHERE ${[where, ...scope.where('o')].join(' AND ')} GROUP BY 1, 2, 3, 4, 5, 6`,
-      params: [...params, ...scope.params],
+        FROM "Occurrence" o WHERE ${['o."startsAt" >= ? AND o."startsAt" < ?', ...scope.where('o')].join(' AND ')} GROUP BY 1, 2, 3, 4, 5, 6`,
+      params: [sqlTime(from), sqlTime(to), ...scope.params],
     });
     const parts: { sql: string; params: unknown[] }[] = [];
     // The Hanoi days wholly inside [from, to): their midnights bound the rollup's part.
     const first = hanoiDayNumber(q.from) + (isHanoiMidnight(q.from) ? 0 : 1);
     const last = hanoiDayNumber(q.to) - 1;
     if (byMedia || first > last) {
-      parts.push(fromOccurrences('o."startsAt" >= ? AND o."startsAt" < ?', [sqlTime(q.from), sqlTime(q.to)], byMedia));
+      parts.push(fromOccurrences(q.from, q.to, byMedia));
     } else {
       parts.push({
         sql: `SELECT r."day" AS day, r."unitId" AS unitId, r."stationId" AS stationId, NULL AS mediaId, r."asRun" AS asRun, r."emergency" AS emergency,
@@ -269,10 +270,8 @@ export class AsRunService {
       });
       const firstMidnight = new Date(first * DAY_MS - HANOI_OFFSET_MS);
       const lastMidnight = new Date((last + 1) * DAY_MS - HANOI_OFFSET_MS);
-      if (q.from < firstMidnight)
-        parts.push(fromOccurrences('o."startsAt" >= ? AND o."startsAt" < ?', [sqlTime(q.from), sqlTime(firstMidnight)], false));
-      if (q.to > lastMidnight)
-        parts.push(fromOccurrences('o."startsAt" >= ? AND o."startsAt" < ?', [sqlTime(lastMidnight), sqlTime(q.to)], false));
+      if (q.from < firstMidnight) parts.push(fromOccurrences(q.from, firstMidnight, false));
+      if (q.to > lastMidnight) parts.push(fromOccurrences(lastMidnight, q.to, false));
     }
     return {
       sql: `${scope.cte ? `${scope.cte}, ` : 'WITH '}cells AS (${parts.map((p) => p.sql).join(' UNION ALL ')})`,

@@ -4,7 +4,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { lang, t } from '../i18n.ts';
+import { lang, pct, t } from '../i18n.ts';
 
 export interface SeriesPoint {
   period: string;
@@ -15,7 +15,6 @@ export interface SeriesPoint {
   coverageRate: number | null;
 }
 
-const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 /** The Hanoi midnight a period starts at, in seconds (uPlot's unit). */
 const startOf = (period: string) => Date.parse(`${period.length === 7 ? `${period}-01` : period}T00:00:00+07:00`) / 1000;
 

@@ -7,7 +7,7 @@ import { api, type Me } from '../api.ts';
 import { ErrorLine } from '../components/error-line.tsx';
 import { RateChart, type SeriesPoint } from '../components/rate-chart.tsx';
 import { loadUnits, type Unit } from '../components/target-picker.tsx';
-import { hanoiDate, hanoiTime, type MessageKey, t } from '../i18n.ts';
+import { hanoiDate, hanoiTime, type MessageKey, pct, t } from '../i18n.ts';
 
 interface Tally {
   scheduled: number;
@@ -48,7 +48,6 @@ const DAY_MS = 86_400_000;
 /** Today's date in Hanoi (YYYY-MM-DD). */
 const hanoiToday = () => hanoiDate(Date.now());
 const shift = (day: string, days: number) => new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
-const pct = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 
 type Level = { kind: 'unit'; code: string; name: string } | { kind: 'station'; code: string; name: string };
 
