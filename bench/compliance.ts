@@ -7,7 +7,9 @@ import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type PlaybackReport, publicKeyHex, seal, wallClockSequence } from '#protocol';
+import { hanoiDayNumber } from '../server/scheduling/recurrence.ts';
 import { makeTone } from '../test/helpers/audio.ts';
+import { FakeClock } from '../test/helpers/fake-clock.ts';
 import { provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../test/helpers/server.ts';
 import { figure, median } from './report.ts';
 
@@ -20,7 +22,9 @@ export async function run(): Promise<void> {
 }
 
 async function proofIngest(): Promise<void> {
-  const server = await startTestServer();
+  // The proofs are of airings that have happened: the server's clock moves past them before the ingest.
+  const clock = new FakeClock(Date.now());
+  const server = await startTestServer({ now: clock.date });
   try {
     const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-proof.wav'), { seconds: 1 }));
     const stations = (
@@ -54,6 +58,8 @@ async function proofIngest(): Promise<void> {
           unitId: st.unitId,
           mediaId: media.id as string,
           startsAt: new Date(start + (i + 1) * 60_000),
+          // As scheduling writes it: the rollup's triggers run on every verdict the ingest stores.
+          day: hanoiDayNumber(new Date(start + (i + 1) * 60_000)),
         })),
       });
       const signer = { kid: `dev:${hex.slice(0, 16)}`, privateKey, nextSeq: wallClockSequence(Date.now) };
@@ -81,6 +87,7 @@ async function proofIngest(): Promise<void> {
     // Interleave stations, as proofs arrive from many gateways at once.
     payloads.sort((a, b) => a.payload.length - b.payload.length || a.device.localeCompare(b.device));
     const outcomes: Record<string, number> = {};
+    clock.advanceTo(start + PER_STATION * 60_000 + 60_000);
     const t0 = performance.now();
     // As the MQTT link does: every message handed over as it arrives, none waiting for the one before.
     await Promise.all(

@@ -4,7 +4,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { lang, pct, t } from '../i18n.ts';
+import { hanoiDate, lang, pct, t } from '../i18n.ts';
 
 export interface SeriesPoint {
   period: string;
@@ -15,6 +15,7 @@ export interface SeriesPoint {
   coverageRate: number | null;
 }
 
+const DAY_S = 86_400;
 /** The Hanoi midnight a period starts at, in seconds (uPlot's unit). */
 const startOf = (period: string) => Date.parse(`${period.length === 7 ? `${period}-01` : period}T00:00:00+07:00`) / 1000;
 
@@ -26,7 +27,8 @@ export function RateChart({ series }: { series: SeriesPoint[] }) {
     const el = box.current;
     if (!el || series.length === 0) return;
     const xs = series.map((p) => startOf(p.period));
-    const pad = (series[0]?.bucket === 'month' ? 15 : 0.5) * 86_400;
+    const monthly = series[0]?.bucket === 'month';
+    const pad = (monthly ? 15 : 0.5) * DAY_S;
     const rate = (k: 'complianceRate' | 'onTimeRate' | 'coverageRate') =>
       series.map((p) => (p[k] === null ? null : (p[k] as number) * 100));
     const plot = new uPlot(
@@ -37,7 +39,14 @@ export function RateChart({ series }: { series: SeriesPoint[] }) {
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Asia/Ho_Chi_Minh'),
         // Half a period either side, so one day or one month is drawn in its place rather than over years.
         scales: { x: { time: true, auto: false, range: [(xs[0] ?? 0) - pad, (xs.at(-1) ?? 0) + pad] }, y: { range: [0, 100] } },
-        axes: [{}, { values: (_u, ticks) => ticks.map((v) => `${v} %`) }],
+        // Ticks on whole days (or months), labelled with the Hanoi date as the periods are named.
+        axes: [
+          {
+            incrs: monthly ? [30 * DAY_S, 91 * DAY_S, 182 * DAY_S] : [DAY_S, 2 * DAY_S, 7 * DAY_S, 14 * DAY_S, 30 * DAY_S],
+            values: (_u, ticks) => ticks.map((ts) => hanoiDate(ts * 1000).slice(monthly ? 0 : 5, monthly ? 7 : 10)),
+          },
+          { values: (_u, ticks) => ticks.map((v) => `${v} %`) },
+        ],
         series: [
           { label: t('period') },
           { label: t('complianceRate'), stroke: '#2e7d32', width: 2, points: { show: series.length < 40 } },
