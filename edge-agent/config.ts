@@ -36,6 +36,8 @@ export const AgentConfig = z.strictObject({
   cacheBudgetMB: z.number().int().positive().default(1024),
   heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
   fadeMs: z.number().int().min(0).max(5000).default(300),
+  /** The operator's choice to start without an unreadable state (kept aside): a new enrollment token is needed then. */
+  resetState: z.boolean().default(false),
 });
 export type AgentConfig = z.infer<typeof AgentConfig> & { dataDir: string };
 
@@ -65,6 +67,8 @@ Options (each also from the environment variable shown, or a JSON file given wit
   --ffmpeg PATH         ffmpeg to play with (default ffmpeg)                                        LP_FFMPEG
   --config FILE         JSON file with the same settings and zones, prefetchHorizonHours,           LP_AGENT_CONFIG
                         cacheBudgetMB, heartbeatSeconds, fadeMs
+  --reset-state         start although the state is unreadable (it is kept aside; the gateway must
+                        enroll again with a new token). Never needed otherwise.
   --help                this text
 `;
 
@@ -89,10 +93,14 @@ export function loadAgentConfig(
     );
   const { values } = parseArgs({
     args: joinValues(argv),
-    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+    options: {
+      ...Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+      'reset-state': { type: 'boolean' as const },
+    },
     strict: true,
   });
-  const pick = (flag: keyof typeof FLAGS) => (values[flag] as string | undefined) ?? (env[FLAGS[flag]] || undefined);
+  const pick = (flag: keyof typeof FLAGS) =>
+    ((values as Record<string, unknown>)[flag] as string | undefined) ?? (env[FLAGS[flag]] || undefined);
   const configFile = pick('config');
   let fromFile: Record<string, unknown> = {};
   if (configFile) {
@@ -114,6 +122,7 @@ export function loadAgentConfig(
       dataDir: pick('data-dir'),
       alsaDevice: pick('alsa-device'),
       ffmpegPath: pick('ffmpeg'),
+      resetState: values['reset-state'] === true ? true : undefined,
     }).filter(([, v]) => v !== undefined),
   );
   const parsed = AgentConfig.safeParse({ ...fromFile, ...given });

@@ -28,6 +28,7 @@ async function main() {
     clock: systemClock,
     zones,
     ffmpegPath: config.ffmpegPath,
+    resetState: config.resetState,
     options: {
       prefetchHorizonMs: config.prefetchHorizonHours * 3600_000,
       cacheBudgetBytes: config.cacheBudgetMB * 1024 * 1024,

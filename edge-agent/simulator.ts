@@ -10,14 +10,10 @@ import {
   type BodyOf,
   type BodyType,
   commandTopic,
-  EnrollResponse,
   type Manifest,
   type ManifestEntry,
   manifestTopic,
-  open,
-  publicKeyFromHex,
   publicKeyHex,
-  type ReplayGuard,
   receiptTopic,
   replyTopic,
   reportTopic,
@@ -28,6 +24,7 @@ import {
 } from '#protocol';
 import { Backoff, connectWithBackoff } from './backoff.ts';
 import type { Clock } from './clock.ts';
+import { emptyTrustMemory, enroll, ServerTrust } from './trust.ts';
 
 const TTL_MS = 3600_000;
 const REPORT_TTL_MS = 30 * 86_400_000;
@@ -72,12 +69,10 @@ export class VirtualGateway {
   private readonly signer: Signer;
   private mqtt?: MqttClient;
   private login?: { clientId: string; username: string; password: string };
-  /** [P-4.7] Trusted server keys by kid, replaced by each applied manifest's serverKeys. */
-  private serverKeys = new Map<string, KeyObject>();
+  /** [P-4.3], [P-4.7] The agent's own trust and replay code, with its memory kept in this process. */
+  private readonly trust: ServerTrust;
   private device = '';
   private station = '';
-  private lastSeq = -1;
-  private readonly seen = new Set<string>();
   private readonly timers = new Map<string, () => void>();
   private readonly played = new Set<string>();
   /** Reports sent and not yet named by a receipt, by envelope id (a memory-only outbox). */
@@ -95,6 +90,7 @@ export class VirtualGateway {
     const hex = publicKeyHex(createPublicKey(this.privateKey));
     this.signer = { kid: `dev:${hex.slice(0, 16)}`, privateKey: this.privateKey, nextSeq: wallClockSequence(() => deps.clock.now()) };
     this.resendBackoff = new Backoff({ random: deps.random });
+    this.trust = new ServerTrust(emptyTrustMemory(), () => deps.clock.now());
   }
 
   get id(): string {
@@ -103,22 +99,15 @@ export class VirtualGateway {
 
   /** Enrolls with a one-time token and connects; resolves once subscribed. */
   async start(enrollToken: string): Promise<void> {
-    const { deps } = this;
-    const res = await deps.fetch(`${deps.serverUrl}/api/v1/gateway/enroll`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        token: enrollToken,
-        publicKeyHex: publicKeyHex(createPublicKey(this.privateKey)),
-        agentVersion: 'simulator',
-        protocolVersions: [1],
-      }),
+    const enrolled = await enroll(this.deps, {
+      token: enrollToken,
+      publicKeyHex: publicKeyHex(createPublicKey(this.privateKey)),
+      agentVersion: 'simulator',
+      protocolVersions: [1],
     });
-    if (!res.ok) throw new Error(`enrollment answered ${res.status}: ${await res.text()}`);
-    const enrolled = EnrollResponse.parse(await res.json());
     this.device = enrolled.device;
     this.station = enrolled.station;
-    this.trust(enrolled.serverKeys);
+    this.trust.trust(enrolled.serverKeys);
     this.login = enrolled.mqtt;
     await this.connect();
   }
@@ -190,7 +179,7 @@ export class VirtualGateway {
   }
 
   private onReceipt(payload: Buffer): void {
-    const opened = open(payload, 'receipt', { keys: (kid) => this.serverKeys.get(kid), now: new Date(this.deps.clock.now()) });
+    const opened = this.trust.openIdempotent(payload, 'receipt');
     if (!opened.ok || opened.body.station !== this.station) return;
     for (const id of opened.body.stored) if (this.unreceipted.delete(id)) this.emit({ type: 'receipted', device: this.device, id });
     for (const { id, code } of opened.body.refused)
@@ -208,27 +197,6 @@ export class VirtualGateway {
     await this.mqtt?.endAsync(!this.mqtt.connected);
   }
 
-  private readonly guard: ReplayGuard = {
-    hasSeen: (id) => this.seen.has(id),
-    lastSeq: () => this.lastSeq,
-    remember: (env) => {
-      this.seen.add(env.id);
-      this.lastSeq = Math.max(this.lastSeq, env.seq);
-    },
-  };
-
-  private trust(keys: { kid: string; publicKeyHex: string }[]): void {
-    this.serverKeys = new Map(keys.map((k) => [k.kid, publicKeyFromHex(k.publicKeyHex)]));
-  }
-
-  private open<T extends BodyType>(payload: Buffer, type: T) {
-    return open(payload, type, {
-      keys: (kid) => this.serverKeys.get(kid),
-      now: new Date(this.deps.clock.now()),
-      guard: this.guard,
-    });
-  }
-
   /** Seals and publishes a message; returns its envelope id and the payload as sent. */
   private publish<T extends BodyType>(topic: string, type: T, body: BodyOf<T>, ttlMs = TTL_MS): { id: string; payload: string } {
     const envelope = seal(type, body, this.signer, { now: new Date(this.deps.clock.now()), ttlMs });
@@ -238,9 +206,12 @@ export class VirtualGateway {
   }
 
   private onManifest(payload: Buffer): void {
-    const opened = this.open(payload, 'manifest');
+    const opened = this.trust.open(payload, 'manifest');
     if (!opened.ok) {
-      if (opened.code !== 'REPLAYED') this.ack({ station: this.station, version: 0, status: 'rejected', code: opened.code });
+      // The retained manifest again at a reconnect: acknowledged again, as the agent does ([P-3.7]).
+      if (opened.code === 'REPLAYED' && this.trust.isApplied(payload) && this.manifest)
+        this.ack({ station: this.station, version: this.manifest.version, status: 'applied', entries: this.manifest.entries.length });
+      else if (opened.code !== 'REPLAYED') this.ack({ station: this.station, version: 0, status: 'rejected', code: opened.code });
       return;
     }
     const m = opened.body;
@@ -248,7 +219,8 @@ export class VirtualGateway {
       this.ack({ station: this.station, version: m.version, status: 'rejected', code: 'WRONG_STATION' });
       return;
     }
-    if (m.serverKeys?.some((k) => k.kid === opened.envelope.kid)) this.trust(m.serverKeys);
+    this.trust.adopt(opened.envelope, m.serverKeys);
+    this.trust.applied(opened.envelope);
     this.manifest = m;
     this.arm(m.entries);
     this.ack({ station: this.station, version: m.version, status: 'applied', entries: m.entries.length });
@@ -310,8 +282,9 @@ export class VirtualGateway {
   }
 
   private onCommand(payload: Buffer): void {
-    const opened = this.open(payload, 'command');
+    const opened = this.trust.open(payload, 'command');
     if (!opened.ok) return;
+    this.trust.remember(opened.envelope);
     const { txn, action } = opened.body;
     this.publish(replyTopic(this.device), 'reply', {
       txn,

@@ -1,8 +1,20 @@
 // Durable agent state on the gateway's disk: written to a temp file, fsync'd, then renamed,
 // so a power cut leaves either the old state or the new one, never half of each.
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { Manifest, ManifestEntry } from '#protocol';
 
@@ -62,21 +74,83 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
   renameSync(tmp, file);
 }
 
+/** A local file that could not be read, and where it was kept. */
+export interface CorruptFile {
+  file: string;
+  keptAs: string;
+  error: string;
+}
+
+/** The state cannot be read and no earlier generation can stand in: the operator decides (see the message). */
+export class CorruptStateError extends Error {
+  readonly code = 'CORRUPT_STATE';
+}
+
 export class StateStore {
   private readonly file: string;
-  constructor(private readonly dir: string) {
+  private readonly prevFile: string;
+  /** Files found unreadable since this store was made, each moved aside rather than overwritten. */
+  readonly corrupt: CorruptFile[] = [];
+
+  /** `reset`: the operator's explicit choice to start without an unreadable state (a new enrollment follows). */
+  constructor(
+    private readonly dir: string,
+    private readonly opts: { reset?: boolean; now?: () => number } = {},
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = join(dir, 'state.json');
+    this.prevFile = join(dir, 'state.prev.json');
   }
 
+  /**
+   * The state, never silently reset: an unreadable state.json is kept aside and the previous generation
+   * (state.prev.json, one save older) stands in; with neither readable the agent refuses to start, since
+   * its enrollment and replay memory are in there, unless the operator chose to reset.
+   */
   load(): AgentState {
-    if (!existsSync(this.file)) return AgentState.parse({});
-    const parsed = AgentState.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
-    // A state file we cannot read must not stop the gateway: start clean and resync from the server.
-    return parsed.success ? parsed.data : AgentState.parse({});
+    const current = this.read(this.file);
+    if (current !== undefined) return current;
+    if (!existsSync(this.file) && !existsSync(this.prevFile)) return AgentState.parse({});
+    const prev = this.read(this.prevFile);
+    if (prev !== undefined) return prev;
+    if (this.opts.reset) return AgentState.parse({});
+    throw new CorruptStateError(
+      `the agent state in ${this.dir} is unreadable (kept as ${this.corrupt.map((c) => c.keptAs).join(', ')}): it holds this gateway's ` +
+        'enrollment and replay memory. Restore a readable copy, or start once with --reset-state and a new enrollment token from provisioning.',
+    );
   }
 
+  /** A state file's content, undefined when absent or unreadable (then kept aside). */
+  private read(file: string): AgentState | undefined {
+    if (!existsSync(file)) return undefined;
+    let error: string;
+    try {
+      const parsed = AgentState.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+      if (parsed.success) return parsed.data;
+      error = parsed.error.message;
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    this.keepAside(file, error);
+    return undefined;
+  }
+
+  /** Moves an unreadable file to `<name>.corrupt-<time>` and records it. */
+  private keepAside(file: string, error: string): void {
+    // Never over an earlier kept file: each is evidence of its own.
+    const stamp = (this.opts.now ?? Date.now)();
+    let keptAs = `${file}.corrupt-${stamp}`;
+    for (let n = 1; existsSync(keptAs); n++) keptAs = `${file}.corrupt-${stamp}-${n}`;
+    renameSync(file, keptAs);
+    this.corrupt.push({ file: basename(file), keptAs, error: error.slice(0, 300) });
+  }
+
+  /** The last state stays readable as state.prev.json until the new one has its name. */
   save(state: AgentState): void {
+    if (existsSync(this.file)) {
+      rmSync(this.prevFile, { force: true });
+      linkSync(this.file, this.prevFile);
+    }
     writeFileAtomic(this.file, JSON.stringify(state));
   }
 
@@ -89,14 +163,20 @@ export class StateStore {
     writeFileAtomic(this.nowPlayingFile, JSON.stringify(now));
   }
 
+  /** The journal of what played when the process ended; an unreadable one is kept aside and recorded, not dropped. */
   loadNowPlaying(): NowPlaying | undefined {
-    if (!existsSync(this.nowPlayingFile)) return undefined;
+    const file = this.nowPlayingFile;
+    if (!existsSync(file)) return undefined;
+    let error: string;
     try {
-      const parsed = NowPlaying.safeParse(JSON.parse(readFileSync(this.nowPlayingFile, 'utf8')));
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
+      const parsed = NowPlaying.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+      if (parsed.success) return parsed.data;
+      error = parsed.error.message;
+    } catch (err) {
+      error = (err as Error).message;
     }
+    this.keepAside(file, error);
+    return undefined;
   }
 
   clearNowPlaying(): void {

@@ -20,6 +20,8 @@ export interface GatewayWiring {
   enrollToken?: string;
   ffmpegPath?: string;
   reboot?: () => void;
+  /** Start although the state is unreadable ([StateStore.load]); the operator's explicit choice. */
+  resetState?: boolean;
   options?: Partial<AgentOptions>;
   reconnect?: BackoffOptions;
 }
@@ -30,7 +32,7 @@ export function createGatewayAgent(w: GatewayWiring): Agent {
     serverUrl: w.serverUrl,
     clock: w.clock,
     fetch,
-    store: new StateStore(w.dataDir),
+    store: new StateStore(w.dataDir, { reset: w.resetState, now: () => w.clock.now() }),
     outbox: new Outbox(w.dataDir),
     cache: new AudioCache(join(w.dataDir, 'cache'), { fetch }),
     player: createFfmpegPlayer({ ffmpegPath: w.ffmpegPath ?? 'ffmpeg', zones: w.zones }),

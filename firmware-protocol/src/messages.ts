@@ -195,6 +195,8 @@ export const Telemetry = z.object({
   manifestVersion: z.int().nonnegative().optional(),
   nowPlaying: z.object({ occurrenceId: occurrenceId.optional(), streamId: z.string().max(64).optional(), since: isoInstant }).optional(),
   volume: z.record(z.string().max(32), z.int().min(0).max(100)).optional(),
+  /** Faults the gateway found in itself, e.g. `CORRUPT_STATE:state.json` (a local file unreadable, kept aside). */
+  faults: z.array(z.string().max(64)).max(16).optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;
 

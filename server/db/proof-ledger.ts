@@ -59,7 +59,7 @@ export interface ClosedAiring {
   startedAt: string | null;
 }
 
-export type AlertKind = 'offline' | 'missed' | 'silent' | 'refused_proofs';
+export type AlertKind = 'offline' | 'missed' | 'silent' | 'refused_proofs' | 'device_fault';
 
 const uuid = () => crypto.randomUUID();
 const t = (d: Date | null | undefined) => (d ? sqlTime(d) : null);

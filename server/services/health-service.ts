@@ -8,7 +8,7 @@ import { hanoiMinute } from '../scheduling/recurrence.ts';
 import { inServiceSince, onlineShare } from './as-run-service.ts';
 import type { UnitService } from './unit-service.ts';
 
-export const ALERT_KINDS = ['offline', 'missed', 'silent', 'refused_proofs'] as const;
+export const ALERT_KINDS = ['offline', 'missed', 'silent', 'refused_proofs', 'device_fault'] as const;
 export const ALERT_STATUSES = ['new', 'acknowledged', 'resolved'] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 
@@ -166,6 +166,7 @@ const KIND_VI: Record<string, string> = {
   missed: 'không phát lượt đã lên lịch',
   silent: 'phát ra im lặng',
   refused_proofs: 'gửi bằng chứng phát bị từ chối',
+  device_fault: 'thiết bị báo lỗi',
 };
 /** The alert said in Vietnamese for the people it reaches, with Hanoi times. */
 const messageVi = (place: Place, a: AlertRow) =>

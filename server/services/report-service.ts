@@ -514,6 +514,9 @@ export class ReportService {
       cacheMissing: t.cache.missing ?? null,
       appliedManifest: t.manifestVersion ?? null,
     });
+    // A fault the gateway found in itself (an unreadable state file kept aside) stays an open alert while reported.
+    if (t.faults?.length) ledger.raiseAlert(stationId, 'device_fault', null, `the gateway reports ${t.faults.join(', ')}`, at, false);
+    else ledger.resolveAlerts(stationId, 'device_fault', at, 'no fault reported');
     // A signed heartbeat is better evidence of life than a retained state that may be stale.
     if (!ledger.setOnline(stationId, true, at, 'telemetry')) return false;
     ledger.resolveAlerts(stationId, 'offline', at, 'station back online');

@@ -25,7 +25,7 @@ type Keys = {
 t.test('announce, confirm, promote: the gateway follows; a gateway that has not confirmed blocks the switch', async (t) => {
   const station = 'HN-00043';
   const gw = await onlineAgent(t, { station, server, clock });
-  const agent = gw.agent as unknown as { device: string; state: { serverKeys: { kid: string }[] } };
+  const agent = gw.agent.inspect().ctx;
   const delivered = (since: Date) => async () =>
     (await server.db.manifestDelivery.count({ where: { device: agent.device, status: 'delivered', publishedAt: { gte: since } } })) > 0;
   await untilAcked(server, delivered(new Date(0)));

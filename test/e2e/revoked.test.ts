@@ -22,9 +22,9 @@ t.test('a revoked gateway is refused by the broker, the ingest and the API', asy
   const occurrenceId = await scheduleItem(server, media.id, station, startsAt);
   const gw = await onlineAgent(t, { station, server, clock });
   await gw.waitFor('armed');
-  const agent = gw.agent as unknown as { device: string; signer: Signer; state: { enrollment: { mqtt: { password: string } } } };
+  const agent = gw.agent.inspect().ctx;
   const { device, signer } = agent;
-  const password = agent.state.enrollment.mqtt.password;
+  const password = agent.state.enrollment?.mqtt.password as string;
   // Proofs sealed with the gateway's own key, as the gateway (or whoever stole its key) would send them.
   const proof = (kind: PlaybackReport['kind'], extra: Partial<PlaybackReport> = {}) =>
     Buffer.from(
@@ -48,9 +48,7 @@ t.test('a revoked gateway is refused by the broker, the ingest and the API', asy
     );
   t.equal(await server.reports.handleReport(device, proof('playback.started')), 'stored', 'before revocation its proofs count');
 
-  const closed = new Promise<void>((resolve) =>
-    (gw.agent as unknown as { mqtt: { once(e: string, f: () => void): void } }).mqtt.once('close', resolve),
-  );
+  const closed = new Promise<void>((resolve) => gw.agent.inspect().ctx.mqtt?.once('close', resolve));
   t.equal((await api(server, 'POST', `/devices/${device}/revoke`)).status, 204);
   await closed;
   t.pass('its live MQTT session is closed at once');

@@ -58,11 +58,16 @@ export async function makeAgent(opts: {
   options?: Partial<AgentOptions>;
   /** The gateway's outputs (all null sinks); default one zone "z1", as the server provisions. */
   zones?: string[];
+  /** Start although the state is unreadable (the operator's --reset-state). */
+  resetState?: boolean;
+  /** Enroll with a new token even with a `dataDir` (after a reset). */
+  reenroll?: boolean;
 }) {
   const zones = opts.zones ?? ['z1'];
-  const enrollToken = opts.dataDir
-    ? undefined
-    : await provisionDevice(opts.server, opts.station, opts.zones ? { zones: zones.map((code) => ({ code })) } : {});
+  const enrollToken =
+    opts.dataDir && !opts.reenroll
+      ? undefined
+      : await provisionDevice(opts.server, opts.station, opts.zones ? { zones: zones.map((code) => ({ code })) } : {});
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-agent-'));
   const mqttUrl = opts.mqttUrl ?? opts.server.mqttUrl;
   const agent = createGatewayAgent({
@@ -74,6 +79,7 @@ export async function makeAgent(opts: {
     zones: Object.fromEntries(zones.map((z) => [z, { kind: 'null' as const }])),
     log: quiet,
     options: opts.options,
+    resetState: opts.resetState,
   });
   const events: AgentEvent[] = [];
   const waiters: { pred: (e: AgentEvent) => boolean; resolve: (e: AgentEvent) => void }[] = [];

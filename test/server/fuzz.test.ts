@@ -138,13 +138,7 @@ t.test('every MQTT handler, and the agent’s: random and forged messages are re
   while (!(await server.db.station.findUniqueOrThrow({ where: { code: station } })).telemetryAt)
     await once(server.reports.events, 'telemetry');
   await server.reports.drain();
-  const agent = gw.agent as unknown as {
-    device: string;
-    signer: Signer;
-    state: object;
-    onManifest(payload: Buffer): Promise<void>;
-    onCommand(payload: Buffer): Promise<void>;
-  };
+  const { ctx: agent, rooms } = gw.agent.inspect();
   const device = agent.device;
 
   // Messages signed with the gateway's real key but carrying random bodies; and envelopes with random fields.
@@ -216,8 +210,8 @@ t.test('every MQTT handler, and the agent’s: random and forged messages are re
   // The gateway: its state (manifest, sequence, volume, seen ids) is untouched by what it refuses.
   const agentBefore = JSON.stringify(agent.state);
   for (const p of payloads) {
-    await agent.onManifest(p).catch((err: Error) => t.fail(`manifest handler threw ${err.message}`));
-    await agent.onCommand(p).catch((err: Error) => t.fail(`command handler threw ${err.message}`));
+    await rooms.sync.onManifest(p).catch((err: Error) => t.fail(`manifest handler threw ${err.message}`));
+    await rooms.commands.onCommand(p).catch((err: Error) => t.fail(`command handler threw ${err.message}`));
   }
   t.equal(JSON.stringify(agent.state), agentBefore, 'the agent state is unchanged');
 

@@ -29,7 +29,7 @@ const post = async (path: string, body: object = {}) => {
 t.test('a gateway’s signed telemetry is stored; going offline and back shows as periods with durations', async (t) => {
   const station = 'HN-00031';
   const gw = await onlineAgent(t, { station, server, clock });
-  const device = (gw.agent as unknown as { device: string }).device;
+  const device = gw.agent.inspect().ctx.device;
   const sent = await gw.waitFor('telemetry');
   while (!(await server.db.station.findUniqueOrThrow({ where: { code: station } })).telemetryAt)
     await once(server.reports.events, 'telemetry');
@@ -70,11 +70,11 @@ t.test('a gateway’s signed telemetry is stored; going offline and back shows a
 t.test('telemetry that is forged, names another station or is not JSON is refused, counted, and writes nothing', async (t) => {
   const station = 'HN-00034';
   const gw = await onlineAgent(t, { station, server, clock });
-  const device = (gw.agent as unknown as { device: string }).device;
+  const device = gw.agent.inspect().ctx.device;
   await gw.waitFor('telemetry');
   const before = await server.db.station.findUniqueOrThrow({ where: { code: 'HN-00037' } });
   // The gateway's own key, as a compromised or buggy gateway would hold it.
-  const { signer } = gw.agent as unknown as { signer: Signer };
+  const { signer } = gw.agent.inspect().ctx;
   const body = {
     station: 'HN-00037',
     uptimeS: 1,

@@ -32,7 +32,7 @@ interface Channel {
 }
 
 const STATUSES = ['', 'new', 'acknowledged', 'resolved'] as const;
-const KINDS = ['', 'offline', 'missed', 'silent', 'refused_proofs'] as const;
+const KINDS = ['', 'offline', 'missed', 'silent', 'refused_proofs', 'device_fault'] as const;
 
 export function Alerts(_: { me: Me }) {
   const [filter, setFilter] = useState({ status: 'new' as (typeof STATUSES)[number], kind: '' as (typeof KINDS)[number] });
