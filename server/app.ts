@@ -19,7 +19,7 @@ import type { SecretBox } from './auth/secret-box.ts';
 import type { LoginThrottle } from './auth/throttle.ts';
 import type { Db } from './db/client.ts';
 import { requireUser } from './http/auth.ts';
-import { AppError } from './http/errors.ts';
+import { statusOf } from './http/errors.ts';
 import { jsonBody } from './http/json-body.ts';
 import { bodyArrived, bodyDeadline, type ConnectionGuard, closeUnfinished, type HttpLimits, limitedServer } from './http/limits.ts';
 import { localized } from './http/messages-vi.ts';
@@ -48,12 +48,13 @@ import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { unitRoutes } from './routes/units.ts';
 import { userRoutes } from './routes/users.ts';
-import { AsRunService } from './services/as-run-service.ts';
-import { AuditService } from './services/audit-service.ts';
+import type { AsRunService } from './services/as-run-service.ts';
+import type { AuditService } from './services/audit-service.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { DeviceService } from './services/device-service.ts';
 import type { DispatchService } from './services/dispatch-service.ts';
-import { HealthService } from './services/health-service.ts';
+import { DomainError } from './services/errors.ts';
+import type { HealthService } from './services/health-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { LibraryService } from './services/library-service.ts';
 import type { LiveService } from './services/live-service.ts';
@@ -93,6 +94,12 @@ export interface AppDeps {
   mergers: MergerService;
   dispatch: DispatchService;
   reports: ReportService;
+  /** As-run lists and compliance reports. */
+  asRun: AsRunService;
+  /** Alerts and station uptime. */
+  stationHealth: HealthService;
+  /** The audit log: every change and every read of evidence is appended. */
+  audit: AuditService;
   blobs: BlobStore;
   key: ServerKey;
   metrics: Metrics;
@@ -170,16 +177,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onSend', closeUnfinished);
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof AppError) {
-      if (err.statusCode >= 500) {
+    if (err instanceof DomainError) {
+      const status = statusOf(err);
+      if (status >= 500) {
         request.log.error({ err }, err.message);
         // The cause is in the log under the request id; the answer names the id, never the internals.
         return reply
-          .status(err.statusCode)
+          .status(status)
           .send({ error: { code: err.code, message: localized(request, err.code, err.message), requestId: request.id } });
       }
       return reply
-        .status(err.statusCode)
+        .status(status)
         .send({ error: { code: err.code, message: localized(request, err.code, err.message), details: err.details } });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -236,7 +244,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Rate limits only where a route asks for one (the login); the answer is the API's error shape.
   await app.register(fastifyRateLimit, {
     global: false,
-    errorResponseBuilder: (_request, context) => new AppError(429, 'RATE_LIMITED', `too many requests; try again in ${context.after}`),
+    errorResponseBuilder: (_request, context) =>
+      new DomainError('rate-limited', 'RATE_LIMITED', `too many requests; try again in ${context.after}`),
   });
   await app.register(fastifySwagger, {
     openapi: {
@@ -256,7 +265,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // answer goes out, so no change is acknowledged without its record. A failure to record fails the request.
   // Refused requests by nobody signed in are counted instead (services/refused-requests.ts): strangers
   // cannot grow the log.
-  const audit = new AuditService({ db: deps.db });
+  const { audit } = deps;
   app.addHook('onSend', async (request, reply, payload) => {
     const evidence = request.routeOptions.config.audit === true;
     if ((!MUTATING.has(request.method) && !evidence) || !request.url.startsWith('/api/v1/')) return payload;
@@ -342,18 +351,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     auth,
     prefix: '/api/v1',
   });
-  const asRun = new AsRunService({ db: deps.db, now: deps.now, units: deps.units, sweep: () => deps.reports.sweep() });
-  await app.register(asRunRoutes, { asRun, reports: deps.reports, scopes, auth, now: deps.now, prefix: '/api/v1' });
-  const health = new HealthService({
-    db: deps.db,
-    now: deps.now,
-    units: deps.units,
-    sweep: () => deps.reports.sweep(),
-    onStationsChanged: (ids) => deps.live.changed(ids),
-  });
+  await app.register(asRunRoutes, { asRun: deps.asRun, reports: deps.reports, scopes, auth, now: deps.now, prefix: '/api/v1' });
   await app.register(liveRoutes, { live: deps.live, scopes, auth, prefix: '/api/v1' });
   await app.register(auditRoutes, { audit, refused: deps.refused, scopes, auth, prefix: '/api/v1' });
   await app.register(keyRoutes, { db: deps.db, key: deps.key, dispatch: deps.dispatch, auth, prefix: '/api/v1' });
-  await app.register(healthRoutes, { health, scopes, auth, prefix: '/api/v1' });
+  await app.register(healthRoutes, { health: deps.stationHealth, scopes, auth, prefix: '/api/v1' });
   return app;
 }

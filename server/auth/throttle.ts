@@ -6,7 +6,7 @@
 //   - "ip:<address>": failures from one address on any accounts; past a limit the address is blocked.
 // A failure counts after its window has passed without another only as a fresh start.
 import type { Db } from '../db/client.ts';
-import { AppError } from '../http/errors.ts';
+import { DomainError } from '../services/errors.ts';
 
 export const THROTTLE = {
   /** Failures on one account from one address before the waits start. */
@@ -43,14 +43,19 @@ export class LoginThrottle {
       if (row.key.startsWith('ip:')) {
         const until = row.blockedUntil?.getTime() ?? 0;
         if (until > at)
-          throw new AppError(429, 'SOURCE_BLOCKED', `too many failed logins from this address; try again in ${retryIn(until - at)}`, {
-            retryAfterS: Math.ceil((until - at) / 1000),
-          });
+          throw new DomainError(
+            'rate-limited',
+            'SOURCE_BLOCKED',
+            `too many failed logins from this address; try again in ${retryIn(until - at)}`,
+            {
+              retryAfterS: Math.ceil((until - at) / 1000),
+            },
+          );
       } else {
         const wait = row.lastFailureAt.getTime() + delayAfter(row.failures) - at;
         if (wait > 0)
-          throw new AppError(
-            429,
+          throw new DomainError(
+            'rate-limited',
             'LOGIN_THROTTLED',
             `too many failed logins for this account from this address; try again in ${retryIn(wait)}`,
             {

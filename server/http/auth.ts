@@ -9,7 +9,7 @@ import type { SecretBox } from '../auth/secret-box.ts';
 import type { LoginThrottle } from '../auth/throttle.ts';
 import { acceptTotp, totpPurpose } from '../auth/totp.ts';
 import type { Db } from '../db/client.ts';
-import { AppError } from './errors.ts';
+import { DomainError } from '../services/errors.ts';
 
 export const SESSION_TTL_MS = 12 * 3600_000;
 
@@ -27,7 +27,7 @@ declare module 'fastify' {
   }
 }
 
-const unauthorized = () => new AppError(401, 'UNAUTHORIZED', 'a valid bearer token is required');
+const unauthorized = () => new DomainError('unauthenticated', 'UNAUTHORIZED', 'a valid bearer token is required');
 
 // Verifying against a fixed hash when the user is unknown keeps response time from telling which usernames exist.
 let dummyHash: Promise<string> | undefined;
@@ -53,10 +53,11 @@ export async function login(deps: LoginDeps, address: string, username: string, 
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
   if (!user || !ok) {
     await throttle.failed(username, address);
-    throw new AppError(401, 'BAD_CREDENTIALS', 'wrong username or password');
+    throw new DomainError('unauthenticated', 'BAD_CREDENTIALS', 'wrong username or password');
   }
   if (user.totpEnabledAt && user.totpSecret) {
-    if (!totp) throw new AppError(401, 'TOTP_REQUIRED', 'this account needs the 6-digit code from its authenticator app (totp)');
+    if (!totp)
+      throw new DomainError('unauthenticated', 'TOTP_REQUIRED', 'this account needs the 6-digit code from its authenticator app (totp)');
     const step = acceptTotp(secrets.open(user.totpSecret, totpPurpose(user.id)), totp, now, user.totpLastStep);
     // The step is recorded only if no other login recorded one meanwhile: a code works once.
     const claimed =
@@ -65,7 +66,7 @@ export async function login(deps: LoginDeps, address: string, username: string, 
         : (await db.user.updateMany({ where: { id: user.id, totpLastStep: user.totpLastStep }, data: { totpLastStep: step } })).count;
     if (!claimed) {
       await throttle.failed(username, address);
-      throw new AppError(401, 'BAD_TOTP', 'wrong, expired or already used one-time code');
+      throw new DomainError('unauthenticated', 'BAD_TOTP', 'wrong, expired or already used one-time code');
     }
   }
   await throttle.succeeded(username, address);
@@ -115,7 +116,7 @@ export function requireUser(db: Db, now: () => Date, authenticated: (request: Fa
     const { token } = found;
     // A change made with the cookie must echo the session's CSRF token: another site can send the cookie, not read it.
     if (found.via === 'cookie' && !SAFE.has(request.method) && request.headers[CSRF_HEADER] !== csrfFor(token))
-      throw new AppError(403, 'CSRF', `a change from the console needs the ${CSRF_HEADER} header of its session`);
+      throw new DomainError('forbidden', 'CSRF', `a change from the console needs the ${CSRF_HEADER} header of its session`);
     const at = now();
     if (token.startsWith(API_TOKEN_PREFIX)) {
       const api = await db.apiToken.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });

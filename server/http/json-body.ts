@@ -3,7 +3,7 @@
 // (__proto__, constructor.prototype) is refused as Fastify's own parser does. An empty body is no body.
 import type { FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
-import { AppError } from './errors.ts';
+import { DomainError } from '../services/errors.ts';
 
 /** Deepest nesting of objects and arrays a body may have; the API's deepest body is far shallower. */
 export const MAX_JSON_DEPTH = 16;
@@ -38,12 +38,12 @@ export function jsonBody(_request: FastifyRequest, body: string | Buffer, done: 
     return;
   }
   if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
-    done(new AppError(400, 'TOO_DEEP', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
+    done(new DomainError('invalid', 'TOO_DEEP', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
     return;
   }
   try {
     done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
   } catch (err) {
-    done(new AppError(400, 'INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`));
+    done(new DomainError('invalid', 'INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`));
   }
 }

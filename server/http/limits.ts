@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from './errors.ts';
+import { DomainError } from '../services/errors.ts';
 
 export interface HttpLimits {
   /** A request body (other than an upload) must arrive whole within this. */
@@ -147,12 +147,12 @@ export async function bodyArrived(request: FastifyRequest): Promise<void> {
  */
 export function uploadGuard(request: FastifyRequest, reply: FastifyReply, limits: HttpLimits) {
   const socket = request.raw.socket;
-  let reject!: (err: AppError) => void;
+  let reject!: (err: DomainError) => void;
   const failed = new Promise<never>((_resolve, r) => {
     reject = r;
   });
   failed.catch(() => {});
-  const fail = (err: AppError) => {
+  const fail = (err: DomainError) => {
     stop();
     reply.header('connection', 'close');
     reply.raw.once('finish', () => socket.destroy());
@@ -170,9 +170,9 @@ export function uploadGuard(request: FastifyRequest, reply: FastifyReply, limits
         lastProgress = at;
       }
       if (at - started >= limits.uploadTimeoutMs)
-        fail(new AppError(408, 'UPLOAD_TIMEOUT', `the upload did not finish within ${limits.uploadTimeoutMs} ms`));
+        fail(new DomainError('input-timeout', 'UPLOAD_TIMEOUT', `the upload did not finish within ${limits.uploadTimeoutMs} ms`));
       else if (at - lastProgress >= limits.uploadIdleTimeoutMs)
-        fail(new AppError(408, 'UPLOAD_STALLED', `the upload sent nothing for ${limits.uploadIdleTimeoutMs} ms`));
+        fail(new DomainError('input-timeout', 'UPLOAD_STALLED', `the upload sent nothing for ${limits.uploadIdleTimeoutMs} ms`));
     },
     Math.max(50, Math.min(1000, limits.uploadIdleTimeoutMs / 4)),
   );

@@ -8,9 +8,9 @@
 // meant for every station below it). Lists are filtered to the scope; a single thing outside it is refused.
 import type { FastifyRequest } from 'fastify';
 import type { Db } from '../db/client.ts';
+import { forbidden, notFound } from '../services/errors.ts';
 import type { UnitService } from '../services/unit-service.ts';
 import type { AuthUser } from './auth.ts';
-import { forbidden, notFound } from './errors.ts';
 
 const OPERATORS = ['province_admin', 'district_operator', 'commune_operator'];
 

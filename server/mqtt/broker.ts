@@ -14,8 +14,11 @@ export interface EmbeddedBroker {
   port: number;
   /** The loopback port the server's own link uses before the public listener opens. */
   internalPort: number;
-  /** Opens the public listeners (TCP and WebSocket): called once every server handler is subscribed. */
-  open(): Promise<void>;
+  /**
+   * Opens the public listeners, TCP and (given the HTTP server) WebSocket on it: called once every server
+   * handler is subscribed.
+   */
+  open(httpServer?: HttpServer): Promise<void>;
   /** Closes the public listeners (no new gateway sessions); the first step of shutdown. */
   closeListeners(): Promise<void>;
   clients(): number;
@@ -52,8 +55,7 @@ export function limitedWarnings(log: { warn(obj: object, msg: string): void }, p
 export async function startEmbeddedBroker(opts: {
   host: string;
   port: number;
-  /** When given, MQTT over WebSocket is accepted on this server at wsPath. */
-  httpServer?: HttpServer;
+  /** MQTT over WebSocket is accepted at this path of the HTTP server given to open(). */
   wsPath: string;
   /** Decides a CONNECT (username and password as given, absent for an anonymous client): who it is, or null. */
   authenticate: (clientId: string, username: string | undefined, password: string | undefined) => Promise<MqttPrincipal | null>;
@@ -161,8 +163,9 @@ export async function startEmbeddedBroker(opts: {
     });
   };
   let port = opts.port;
+  let http: HttpServer | undefined;
   const closeListeners = async () => {
-    opts.httpServer?.off('upgrade', upgrade);
+    http?.off('upgrade', upgrade);
     if (tcp.listening) await new Promise<void>((r) => tcp.close(() => r()));
   };
 
@@ -171,14 +174,15 @@ export async function startEmbeddedBroker(opts: {
       return port;
     },
     internalPort: (internal.address() as AddressInfo).port,
-    async open() {
+    async open(httpServer) {
       tcp.listen(opts.port, opts.host);
       await once(tcp, 'listening');
       port = (tcp.address() as AddressInfo).port;
-      if (opts.httpServer) {
+      if (httpServer) {
+        http = httpServer;
         // One WebSocket message carries at most one packet's worth (a packet over several is caught by the scanner).
         wss = new WebSocketServer({ noServer: true, maxPayload: PACKET_CAPS.publish + 16 });
-        opts.httpServer.on('upgrade', upgrade);
+        httpServer.on('upgrade', upgrade);
       }
     },
     closeListeners,

@@ -1,16 +1,17 @@
-// The server's MQTT client: one connection to the broker (embedded or external), topic
-// dispatch to handlers, and publishing through the protocol's topic builders only.
+// The server's MQTT client: one connection to the broker (embedded or external), topic dispatch to
+// handlers, and publishing through the protocol's topic builders only. Made first and connected last:
+// the services that publish hold it from the start, and every handler is registered before the
+// connection opens (a persistent session on an external broker delivers what queued while the server
+// was away as soon as it connects).
 import { connect, type MqttClient } from 'mqtt';
 import { assertPublishable, type DeviceChannel, filters, LIMITS, parseTopic } from '#protocol';
 
 /** Handles a message a device published; `device` comes from the topic ([P-2.2]). */
-export type TopicHandler = (device: string, payload: Buffer) => Promise<void>;
+export type TopicHandler = (device: string, payload: Buffer) => Promise<unknown> | unknown;
 
-export interface MqttLink {
+/** What services need of the link: publishing. */
+export interface Publisher {
   publish(topic: string, payload: string, opts: { retain: boolean }): Promise<void>;
-  on(channel: DeviceChannel, handler: TopicHandler): void;
-  connected(): boolean;
-  stop(): Promise<void>;
 }
 
 export interface LinkLog {
@@ -19,78 +20,81 @@ export interface LinkLog {
   error(obj: object, msg: string): void;
 }
 
-export async function startMqttLink(opts: {
-  url: string;
-  clientId: string;
-  username?: string;
-  password?: string;
-  log: LinkLog;
+export class MqttLink implements Publisher {
+  private readonly handlers = new Map<DeviceChannel, TopicHandler>();
+  private client?: MqttClient;
   /**
    * Back-pressure: a promise while the server cannot take more messages. MQTT.js reads the next packet
    * (and PUBACKs this one) only when handleMessage calls back, so the broker keeps the rest meanwhile.
    */
   room?: () => Promise<void> | undefined;
-  /**
-   * Handlers in place before the connection opens: a persistent session on an external broker delivers what
-   * queued while the server was away as soon as it connects, before anything could be registered later.
-   */
-  handlers?: Partial<Record<DeviceChannel, TopicHandler>>;
-}): Promise<MqttLink> {
-  const handlers = new Map<DeviceChannel, TopicHandler>(Object.entries(opts.handlers ?? {}) as [DeviceChannel, TopicHandler][]);
-  const client: MqttClient = connect(opts.url, {
-    clientId: opts.clientId,
-    username: opts.username,
-    password: opts.password,
-    protocolVersion: 4, // MQTT 3.1.1 only ([P-1])
-    clean: false,
-    reconnectPeriod: 1000,
-    connectTimeout: 10_000,
-  });
-  client.on('connect', () => {
-    const stream = (client as unknown as { stream?: { setNoDelay?: (v: boolean) => void } }).stream;
-    stream?.setNoDelay?.(true);
-  });
-  client.on('error', (err) => opts.log.warn({ err: err.message, url: opts.url }, 'mqtt link error'));
-  const room = opts.room;
-  if (room)
-    client.handleMessage = (_packet, callback) => {
-      const wait = room();
-      if (!wait) return callback();
-      wait.then(() => callback());
-    };
 
-  client.on('message', (topic, payload) => {
-    const parsed = parseTopic(topic);
-    const handler = parsed?.scope === 'dev' ? handlers.get(parsed.channel) : undefined;
-    if (!parsed || !handler) return;
-    if (payload.length > LIMITS.maxPayloadBytes) {
-      opts.log.warn({ topic, bytes: payload.length }, 'dropped oversized message');
-      return;
-    }
-    // Handlers validate and report their own errors; this catch keeps a bug from killing the process.
-    handler(parsed.id, payload).catch((err: Error) => opts.log.error({ topic, err: err.message }, 'mqtt handler failed'));
-  });
+  constructor(private readonly opts: { clientId: string; log: LinkLog }) {}
 
-  await new Promise<void>((resolvePromise, reject) => {
-    const onError = (err: Error) => reject(err);
-    client.once('connect', () => {
-      client.off('error', onError);
-      resolvePromise();
+  /** Registers the handler of one device channel; only before connect(). */
+  on(channel: DeviceChannel, handler: TopicHandler): void {
+    if (this.client) throw new Error('mqtt link handlers are registered before it connects');
+    this.handlers.set(channel, handler);
+  }
+
+  async publish(topic: string, payload: string, { retain }: { retain: boolean }): Promise<void> {
+    if (!this.client) throw new Error('mqtt link not started');
+    await this.client.publishAsync(assertPublishable(topic), payload, { qos: 1, retain });
+  }
+
+  connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Connects and subscribes to every device channel; resolves once subscribed. */
+  async connect(url: string, login: { username?: string; password?: string } = {}): Promise<void> {
+    const { log } = this.opts;
+    const client: MqttClient = connect(url, {
+      clientId: this.opts.clientId,
+      ...login,
+      protocolVersion: 4, // MQTT 3.1.1 only ([P-1])
+      clean: false,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
     });
-    client.once('error', onError);
-  });
-  await client.subscribeAsync([...filters.server], { qos: 1 });
+    this.client = client;
+    client.on('connect', () => {
+      const stream = (client as unknown as { stream?: { setNoDelay?: (v: boolean) => void } }).stream;
+      stream?.setNoDelay?.(true);
+    });
+    client.on('error', (err) => log.warn({ err: err.message, url }, 'mqtt link error'));
+    const room = this.room;
+    if (room)
+      client.handleMessage = (_packet, callback) => {
+        const wait = room();
+        if (!wait) return callback();
+        wait.then(() => callback());
+      };
+    client.on('message', (topic, payload) => {
+      const parsed = parseTopic(topic);
+      const handler = parsed?.scope === 'dev' ? this.handlers.get(parsed.channel) : undefined;
+      if (!parsed || !handler) return;
+      if (payload.length > LIMITS.maxPayloadBytes) {
+        log.warn({ topic, bytes: payload.length }, 'dropped oversized message');
+        return;
+      }
+      // Handlers validate and report their own errors; this catch keeps a bug from killing the process.
+      Promise.resolve()
+        .then(() => handler(parsed.id, payload))
+        .catch((err: Error) => log.error({ topic, err: err.message }, 'mqtt handler failed'));
+    });
+    await new Promise<void>((resolvePromise, reject) => {
+      const onError = (err: Error) => reject(err);
+      client.once('connect', () => {
+        client.off('error', onError);
+        resolvePromise();
+      });
+      client.once('error', onError);
+    });
+    await client.subscribeAsync([...filters.server], { qos: 1 });
+  }
 
-  return {
-    async publish(topic, payload, { retain }) {
-      await client.publishAsync(assertPublishable(topic), payload, { qos: 1, retain });
-    },
-    on(channel, handler) {
-      handlers.set(channel, handler);
-    },
-    connected: () => client.connected,
-    async stop() {
-      await client.endAsync();
-    },
-  };
+  async stop(): Promise<void> {
+    await this.client?.endAsync();
+  }
 }

@@ -1,10 +1,11 @@
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ErrorBody, forbidden } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import { requireCapability, type Scopes } from '../http/scope.ts';
 import type { AuditService } from '../services/audit-service.ts';
+import { forbidden } from '../services/errors.ts';
 import type { RefusedRequests } from '../services/refused-requests.ts';
 
 const Entry = z.object({

@@ -14,8 +14,9 @@ import {
   SESSION_TTL_MS,
   sessionToken,
 } from '../http/auth.ts';
-import { AppError, badRequest, conflict, ErrorBody } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
+import { badRequest, conflict, DomainError } from '../services/errors.ts';
 
 export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onRequestAsyncHookHandler; loginsPerMinute: number }> = async (
   app,
@@ -132,7 +133,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
     async (request, reply) => {
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
       const { user } = await confirm(request.user!.id, request.body.code);
-      if (!user.totpEnabledAt) throw new AppError(409, 'TOTP_NOT_ENABLED', 'two-factor sign-in is off');
+      if (!user.totpEnabledAt) throw new DomainError('conflict', 'TOTP_NOT_ENABLED', 'two-factor sign-in is off');
       await db.user.update({ where: { id: user.id }, data: TOTP_OFF });
       return reply.status(204).send(null);
     },

@@ -12,10 +12,10 @@ import { z } from 'zod';
 import { mayPublish, maySubscribe } from '#protocol';
 import { sameSecret } from '../auth/passwords.ts';
 import { bearerToken } from '../http/auth.ts';
-import { AppError } from '../http/errors.ts';
 import type { BrokerAccess } from '../mqtt/access.ts';
+import { DomainError } from '../services/errors.ts';
 
-const refused = () => new AppError(401, 'UNAUTHORIZED', 'the broker hook secret is missing or wrong');
+const refused = () => new DomainError('unauthenticated', 'UNAUTHORIZED', 'the broker hook secret is missing or wrong');
 const field = z.string().max(1024);
 
 /** RabbitMQ writes MQTT topics as AMQP routing keys: "/" → ".", "+" → "*" ("#" stays). */

@@ -6,10 +6,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { recordFields } from '../http/audit-change.ts';
-import { badRequest, ErrorBody, notFound } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { requireCapability, type Scopes } from '../http/scope.ts';
 import type { DeviceService } from '../services/device-service.ts';
+import { badRequest, notFound } from '../services/errors.ts';
 import { STATION_META_COLUMNS, type StationService } from '../services/station-service.ts';
 import type { UnitService } from '../services/unit-service.ts';
 

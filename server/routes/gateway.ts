@@ -2,10 +2,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { EnrollRequest, EnrollResponse, ServerKeyInfo, TimeResponse } from '#protocol';
-import { ErrorBody, notFound } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
 import { type BlobStore, CONTENT_TYPES } from '../media/blob-store.ts';
 import type { DeviceService } from '../services/device-service.ts';
+import { notFound } from '../services/errors.ts';
 
 export const gatewayRoutes: FastifyPluginAsyncZod<{ devices: DeviceService; key: ServerKey; blobs: BlobStore; now: () => Date }> = async (
   app,

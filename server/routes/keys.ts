@@ -6,11 +6,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ServerKeyInfo } from '#protocol';
 import type { Db } from '../db/client.ts';
-import { AppError, conflict, ErrorBody, forbidden } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { allow } from '../http/scope.ts';
 import type { ServerKey } from '../keys.ts';
 import type { DispatchService } from '../services/dispatch-service.ts';
+import { conflict, DomainError, forbidden } from '../services/errors.ts';
 
 const Status = z.object({
   active: z.string(),
@@ -111,7 +112,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{
       if (!key.status().next) throw conflict('NO_ROTATION', 'no key is announced; POST /keys/rotate first');
       const waiting = await pending();
       if (waiting.length && !request.body?.force)
-        throw new AppError(409, 'ROTATION_NOT_CONFIRMED', `${waiting.length} gateways have not confirmed the new key`, {
+        throw new DomainError('conflict', 'ROTATION_NOT_CONFIRMED', `${waiting.length} gateways have not confirmed the new key`, {
           pending: waiting,
         });
       const before = key.status();

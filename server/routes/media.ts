@@ -4,11 +4,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import type { Job as JobRow } from '../db/generated/client.ts';
-import { badRequest, ErrorBody, notFound } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { type HttpLimits, uploadGuard } from '../http/limits.ts';
 import { bearer } from '../http/schemas.ts';
 import { requireCapability } from '../http/scope.ts';
 import type { Metrics } from '../metrics.ts';
+import { badRequest, notFound } from '../services/errors.ts';
 import type { JobService } from '../services/job-service.ts';
 import type { TtsService } from '../services/tts-service.ts';
 

@@ -2,9 +2,10 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuthUser } from '../http/auth.ts';
-import { ErrorBody, notFound } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
+import { notFound } from '../services/errors.ts';
 import { layout, type PlaylistService, type PlaylistWithItems } from '../services/playlist-service.ts';
 
 const Items = z

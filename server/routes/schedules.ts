@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { ConflictRule, Priority } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { AuthUser } from '../http/auth.ts';
-import { ErrorBody, forbidden, notFound } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
+import { forbidden, notFound } from '../services/errors.ts';
 import type { ScheduleLifecycle } from '../services/schedule-lifecycle.ts';
 import type { CreateScheduleInput, Overlap, ScheduleService } from '../services/schedule-service.ts';
 

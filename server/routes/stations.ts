@@ -2,10 +2,11 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
-import { ErrorBody, notFound } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import type { Scopes } from '../http/scope.ts';
 import type { DispatchService } from '../services/dispatch-service.ts';
+import { notFound } from '../services/errors.ts';
 
 const Station = z.object({
   code: z.string(),

@@ -6,11 +6,12 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
-import { badRequest, ErrorBody, forbidden } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import { requireCapability, type Scopes } from '../http/scope.ts';
 import { Policy } from '../scheduling/policy.ts';
 import { CountryImport } from '../services/country-import.ts';
+import { badRequest, forbidden } from '../services/errors.ts';
 import { MergerRow, type MergerService } from '../services/merger-service.ts';
 import type { UnitService } from '../services/unit-service.ts';
 

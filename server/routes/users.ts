@@ -7,9 +7,10 @@ import { hashPassword } from '../auth/passwords.ts';
 import { TOTP_OFF } from '../auth/totp.ts';
 import type { Db } from '../db/client.ts';
 import { newApiToken } from '../http/auth.ts';
-import { badRequest, conflict, ErrorBody, notFound } from '../http/errors.ts';
+import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
+import { badRequest, conflict, notFound } from '../services/errors.ts';
 
 export const ROLES = ['province_admin', 'district_operator', 'commune_operator', 'editor', 'approver', 'auditor', 'integration'] as const;
 

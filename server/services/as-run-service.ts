@@ -5,8 +5,8 @@
 import { AS_RUN_RULES, AS_RUN_STATUSES, type AsRunStatus, type Discrepancy } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
 import { sqlTime } from '../db/proof-ledger.ts';
-import { badRequest, notFound } from '../http/errors.ts';
 import { DAY_MS, dayOfNumber, HANOI_OFFSET_MS, hanoiDayNumber, isHanoiMidnight } from '../scheduling/recurrence.ts';
+import { badRequest, notFound } from './errors.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
 /** The longest range one request may cover: a year (a leap year's 366 days). */

@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { Command, commandTopic, type Reply, seal } from '#protocol';
 import type { Db } from '../db/client.ts';
-import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
-import type { MqttLink } from '../mqtt/link.ts';
+import type { Publisher } from '../mqtt/link.ts';
 import type { DeviceService } from './device-service.ts';
+import { badRequest, conflict, DomainError, notFound } from './errors.ts';
 import { LibraryService } from './library-service.ts';
 
 /**
@@ -31,7 +31,7 @@ const COMMAND_TTL_MS = 60_000;
 export interface CommandDeps {
   db: Db;
   devices: DeviceService;
-  link: MqttLink;
+  link: Publisher;
   key: ServerKey;
   now: () => Date;
   timeoutMs: number;
@@ -77,7 +77,7 @@ export class CommandService {
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new AppError(504, 'COMMAND_TIMEOUT', `no reply from ${device} within ${this.deps.timeoutMs} ms`));
+        reject(new DomainError('upstream-timeout', 'COMMAND_TIMEOUT', `no reply from ${device} within ${this.deps.timeoutMs} ms`));
       }, this.deps.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
     });
@@ -112,7 +112,7 @@ export class CommandService {
   close(): void {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new AppError(503, 'SHUTTING_DOWN', 'the server is stopping'));
+      p.reject(new DomainError('unavailable', 'SHUTTING_DOWN', 'the server is stopping'));
       this.pending.delete(id);
     }
   }

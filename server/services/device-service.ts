@@ -15,8 +15,9 @@ import {
 } from '#protocol';
 import { mosquittoHash, newToken, sha256 } from '../auth/passwords.ts';
 import { chunked, type Db } from '../db/client.ts';
-import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
 import type { ServerKey } from '../keys.ts';
+import { badRequest, conflict, DomainError, notFound } from './errors.ts';
+import type { DomainEvents } from './events.ts';
 
 /** An enrollment token is good for this long. */
 export const ENROLL_TOKEN_TTL_MS = 7 * 86_400_000;
@@ -45,12 +46,8 @@ export class DeviceService {
       now: () => Date;
       key: ServerKey;
       mqttUrl: () => string;
-      /** A station's gateways changed (one enrolled or was revoked): its manifests go to the new set. */
-      onStationChanged?: (stationId: string) => Promise<unknown>;
-      /** Ends a revoked device's live MQTT session. */
-      onRevoked?: (device: string) => void;
-      /** Called after a device's broker credentials were issued or withdrawn (enrollment, revocation); awaited. */
-      onCredentialsChanged?: () => Promise<unknown>;
+      /** Told of revocations, credentials issued or withdrawn, and stations whose gateways changed. */
+      events?: DomainEvents;
     },
   ) {}
 
@@ -150,9 +147,9 @@ export class DeviceService {
       data: { revokedAt: this.deps.now(), enrollTokenHash: null, mqttSecretHash: null, mqttSecretPbkdf2: null },
     });
     if (!count || !device) throw notFound('UNKNOWN_DEVICE', `unknown or already revoked device ${code}`);
-    this.deps.onRevoked?.(code);
-    await this.deps.onCredentialsChanged?.();
-    await this.deps.onStationChanged?.(device.stationId);
+    await this.deps.events?.emit('device-revoked', code);
+    await this.deps.events?.emit('credentials-changed');
+    await this.deps.events?.emit('stations-changed', [device.stationId]);
   }
 
   /** [P-6.4] Spends the token once; the same request again gets 401, so a leaked token is useless afterwards. */
@@ -166,7 +163,7 @@ export class DeviceService {
     if (!request.protocolVersions.includes(1)) throw badRequest('UNSUPPORTED_VERSION', 'this server speaks protocol version 1');
     const device = await db.device.findUnique({ where: { enrollTokenHash: sha256(request.token) }, include: { station: true } });
     if (!device || device.revokedAt || !device.enrollTokenExpiresAt || device.enrollTokenExpiresAt <= now())
-      throw new AppError(401, 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token is unknown, spent, expired or revoked');
+      throw new DomainError('unauthenticated', 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token is unknown, spent, expired or revoked');
     const { token: password, hash } = newToken();
     // Spending the token is conditional on it still being there: two concurrent enrollments cannot both win.
     const { count } = await db.device.updateMany({
@@ -181,12 +178,12 @@ export class DeviceService {
         enrolledAt: now(),
       },
     });
-    if (!count) throw new AppError(401, 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token was spent concurrently');
+    if (!count) throw new DomainError('unauthenticated', 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token was spent concurrently');
     const groups = await this.unitChain(device.station.unitId);
     // An external broker's credential files hold the gateway before enrollment answers.
-    await this.deps.onCredentialsChanged?.();
+    await this.deps.events?.emit('credentials-changed');
     // The new gateway's plan is waiting for it, retained, when it subscribes.
-    await this.deps.onStationChanged?.(device.stationId);
+    await this.deps.events?.emit('stations-changed', [device.stationId]);
     return {
       device: device.code,
       station: device.station.code,
@@ -217,6 +214,12 @@ export class DeviceService {
     const identity = await this.identify(device);
     if (!identity) return null;
     return { role: 'device', device: identity.device, units: await this.unitChain(identity.station.unitId) };
+  }
+
+  /** The topic ids of the stations' devices. */
+  async codesAt(stationIds: string[]): Promise<string[]> {
+    const rows = await this.deps.db.device.findMany({ where: { stationId: { in: stationIds } }, select: { code: true } });
+    return rows.map((d) => d.code);
   }
 
   /** The enrolled, unrevoked device behind a topic id, or null. */

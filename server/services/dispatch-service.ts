@@ -7,7 +7,7 @@ import { type LocalPolicy, type Manifest, type ManifestEntry, manifestTopic, sea
 import type { Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Metrics } from '../metrics.ts';
-import type { MqttLink } from '../mqtt/link.ts';
+import type { Publisher } from '../mqtt/link.ts';
 import type { DeviceService } from './device-service.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
@@ -15,7 +15,7 @@ const DAY_MS = 86_400_000;
 
 export interface DispatchDeps {
   db: Db;
-  link: MqttLink;
+  link: Publisher;
   key: ServerKey;
   devices: DeviceService;
   units: UnitService;

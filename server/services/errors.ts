@@ -28,6 +28,10 @@ export const ERROR_KINDS = [
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
+/** A stored kind read back; anything unknown is an internal failure. */
+export const asErrorKind = (kind: string | null | undefined): ErrorKind =>
+  (ERROR_KINDS as readonly string[]).includes(kind ?? '') ? (kind as ErrorKind) : 'internal';
+
 export class DomainError extends Error {
   constructor(
     readonly kind: ErrorKind,
@@ -42,6 +46,5 @@ export class DomainError extends Error {
 export const badRequest = (code: string, message: string, details?: unknown) => new DomainError('invalid', code, message, details);
 export const notFound = (code: string, message: string) => new DomainError('not-found', code, message);
 export const forbidden = (code: string, message: string) => new DomainError('forbidden', code, message);
-export const unprocessable = (code: string, message: string, details?: unknown) =>
-  new DomainError('unprocessable', code, message, details);
+export const unprocessable = (code: string, message: string, details?: unknown) => new DomainError('unprocessable', code, message, details);
 export const conflict = (code: string, message: string) => new DomainError('conflict', code, message);

@@ -3,9 +3,9 @@
 // their workflow new → acknowledged → resolved.
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
-import { badRequest, conflict, notFound } from '../http/errors.ts';
 import { hanoiMinute } from '../scheduling/recurrence.ts';
 import { inServiceSince, onlineShare } from './as-run-service.ts';
+import { badRequest, conflict, notFound } from './errors.ts';
 import type { UnitService } from './unit-service.ts';
 
 export const ALERT_KINDS = ['offline', 'missed', 'silent', 'refused_proofs', 'device_fault'] as const;

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import PQueue from 'p-queue';
 import type { Db } from '../db/client.ts';
 import type { Job } from '../db/generated/client.ts';
-import { AppError, notFound } from '../http/errors.ts';
+import { asErrorKind, DomainError, notFound } from './errors.ts';
 import type { IngestMeta, MediaService } from './media-service.ts';
 
 export const MAX_ATTEMPTS = 3;
@@ -58,7 +58,7 @@ export class JobService {
         await this.finish(job.id, input, {
           status: 'failed',
           errorCode: 'INTERRUPTED',
-          errorStatus: 500,
+          errorKind: 'internal',
           errorMessage: `stopped ${job.attempts} time(s) while processing`,
         });
         failed++;
@@ -107,7 +107,7 @@ export class JobService {
   async result(id: string): Promise<{ mediaId: string; created: boolean }> {
     const done = await this.wait(id);
     if (done.status === 'failed' || !done.mediaId) {
-      throw new AppError(done.errorStatus ?? 500, done.errorCode ?? 'INTERNAL', done.errorMessage ?? 'processing failed');
+      throw new DomainError(asErrorKind(done.errorKind), done.errorCode ?? 'INTERNAL', done.errorMessage ?? 'processing failed');
     }
     return { mediaId: done.mediaId, created: done.created ?? false };
   }
@@ -145,10 +145,10 @@ export class JobService {
       await this.finish(id, input, { status: 'succeeded', progress: 1, mediaId: item.id, created });
       log.info({ job: id, media: item.id, created }, 'ingest job succeeded');
     } catch (err) {
-      const e = err instanceof AppError ? err : new AppError(500, 'INTERNAL', 'processing failed');
-      if (!(err instanceof AppError)) log.error({ job: id, err }, 'ingest job crashed');
+      const e = err instanceof DomainError ? err : new DomainError('internal', 'INTERNAL', 'processing failed');
+      if (!(err instanceof DomainError)) log.error({ job: id, err }, 'ingest job crashed');
       await written;
-      await this.finish(id, input, { status: 'failed', errorCode: e.code, errorStatus: e.statusCode, errorMessage: e.message });
+      await this.finish(id, input, { status: 'failed', errorCode: e.code, errorKind: e.kind, errorMessage: e.message });
     }
   }
 

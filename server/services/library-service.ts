@@ -3,8 +3,8 @@
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 import type { AuthUser } from '../http/auth.ts';
-import { AppError, badRequest, forbidden, notFound } from '../http/errors.ts';
 import { fold, searchTextOf } from '../library/fold.ts';
+import { badRequest, DomainError, forbidden, notFound } from './errors.ts';
 
 export const CATEGORIES = ['news', 'policy', 'emergency', 'announcement', 'music'] as const;
 export const STATUSES = ['draft', 'submitted', 'approved', 'rejected', 'archived'] as const;
@@ -59,7 +59,7 @@ export class LibraryService {
     const item = await db.media.findUnique({ where: { id } });
     if (!item) throw notFound('UNKNOWN_MEDIA', `unknown media ${id}`);
     if (!EDITABLE.includes(item.status as Status)) {
-      throw new AppError(409, 'NOT_EDITABLE', `a ${item.status} item cannot be edited; only draft or rejected items can`);
+      throw new DomainError('conflict', 'NOT_EDITABLE', `a ${item.status} item cannot be edited; only draft or rejected items can`);
     }
     const validFrom = input.validFrom === undefined ? item.validFrom : input.validFrom;
     const validUntil = input.validUntil === undefined ? item.validUntil : input.validUntil;
@@ -94,7 +94,7 @@ export class LibraryService {
     if (!item) throw notFound('UNKNOWN_MEDIA', `unknown media ${id}`);
     const rule = TRANSITIONS[action];
     if (!rule.from.includes(item.status as Status)) {
-      throw new AppError(409, 'INVALID_TRANSITION', `cannot ${action} a ${item.status} item`);
+      throw new DomainError('conflict', 'INVALID_TRANSITION', `cannot ${action} a ${item.status} item`);
     }
     if (action === 'approve' || action === 'reject') {
       if (!APPROVER_ROLES.has(user.role)) throw forbidden('NOT_APPROVER', `role ${user.role} cannot ${action}`);
@@ -138,12 +138,12 @@ export class LibraryService {
     startsAt: Date,
   ) {
     if (item.status !== 'approved')
-      throw new AppError(409, 'MEDIA_NOT_APPROVED', `media ${item.id} is ${item.status}; only approved items can be scheduled`);
+      throw new DomainError('conflict', 'MEDIA_NOT_APPROVED', `media ${item.id} is ${item.status}; only approved items can be scheduled`);
     if (item.validFrom && startsAt < item.validFrom) {
-      throw new AppError(409, 'MEDIA_NOT_VALID', `media ${item.id} is valid from ${item.validFrom.toISOString()}`);
+      throw new DomainError('conflict', 'MEDIA_NOT_VALID', `media ${item.id} is valid from ${item.validFrom.toISOString()}`);
     }
     if (item.validUntil && startsAt.getTime() + item.durationMs > item.validUntil.getTime()) {
-      throw new AppError(409, 'MEDIA_NOT_VALID', `media ${item.id} is valid until ${item.validUntil.toISOString()}`);
+      throw new DomainError('conflict', 'MEDIA_NOT_VALID', `media ${item.id} is valid until ${item.validUntil.toISOString()}`);
     }
   }
 }

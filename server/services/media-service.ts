@@ -7,7 +7,6 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/client.ts';
 import type { Media } from '../db/generated/client.ts';
-import { AppError, badRequest } from '../http/errors.ts';
 import { searchTextOf } from '../library/fold.ts';
 import type { BlobStore } from '../media/blob-store.ts';
 import { interpretProbe, type ProbeResult, probeCommand } from '../media/ffmpeg.ts';
@@ -24,6 +23,7 @@ import {
   type Rendition,
 } from '../media/loudness.ts';
 import type { Runner } from '../media/process-runner.ts';
+import { badRequest, DomainError } from './errors.ts';
 
 export interface MediaServiceDeps {
   db: Db;
@@ -62,7 +62,7 @@ export class MediaService {
     const file = join(dir, `${randomUUID()}.upload`);
     try {
       await pipeline(stream, createWriteStream(file));
-      if (truncated?.()) throw new AppError(413, 'TOO_LARGE', 'the file exceeds the upload size limit');
+      if (truncated?.()) throw new DomainError('too-large', 'TOO_LARGE', 'the file exceeds the upload size limit');
       return file;
     } catch (err) {
       await rm(file, { force: true });
@@ -208,7 +208,7 @@ export class MediaService {
     try {
       json = JSON.parse(result.stdout || '{}');
     } catch {
-      throw new AppError(500, 'PROBE_FAILED', 'ffprobe returned unreadable output');
+      throw new DomainError('internal', 'PROBE_FAILED', 'ffprobe returned unreadable output');
     }
     if (result.code !== 0) throw badRequest('NOT_AUDIO', 'the file is not a recognizable audio or video file');
     const verdict = interpretProbe(json as Parameters<typeof interpretProbe>[0]);

@@ -12,8 +12,8 @@
 // stations keep the other candidates in `unitCandidates` until an operator confirms one.
 import { z } from 'zod';
 import { chunked, type Db } from '../db/client.ts';
-import { badRequest, conflict } from '../http/errors.ts';
 import { HANOI_2021, type Policy } from '../scheduling/policy.ts';
+import { badRequest, conflict } from './errors.ts';
 import type { UnitRow, UnitService } from './unit-service.ts';
 
 export const MergerRow = z.object({

@@ -4,7 +4,7 @@
 // A failed send keeps its alerts for the next try.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Db } from '../db/client.ts';
-import { badRequest, notFound } from '../http/errors.ts';
+import { badRequest, notFound } from './errors.ts';
 import { alertView, STATION_PLACE } from './health-service.ts';
 import type { UnitService } from './unit-service.ts';
 

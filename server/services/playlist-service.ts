@@ -1,7 +1,7 @@
 // Playlists: ordered library items with optional gaps, reusable, schedulable like one item.
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
-import { badRequest, notFound } from '../http/errors.ts';
+import { badRequest, notFound } from './errors.ts';
 
 export interface PlaylistItemInput {
   mediaId: string;

@@ -12,10 +12,10 @@ import { type ChainProblem, chainGenesis, chainHash, checkChain } from '../compl
 import openMany, { type OpenResult, type OpenTask } from '../compliance/open-worker.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { ProofLedger } from '../db/proof-ledger.ts';
-import { notFound } from '../http/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { hanoiDay } from '../scheduling/recurrence.ts';
 import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
+import { notFound } from './errors.ts';
 
 /** Below this share of the expected duration a completed playback counts as partial. */
 export const FULL_PLAY_RATIO = AS_RUN_RULES.fullPlayRatio;

@@ -4,8 +4,8 @@
 // the as-run (deliberate, never "missed"); resuming puts the future ones back.
 import { chunked, type Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
-import { conflict, notFound } from '../http/errors.ts';
 import type { DispatchService } from './dispatch-service.ts';
+import { conflict, notFound } from './errors.ts';
 
 export type ScheduleStatus = 'active' | 'paused' | 'cancelled';
 

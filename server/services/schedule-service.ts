@@ -7,11 +7,11 @@ import { type ConflictRule, type Priority, type Resolution, resolveConflict } fr
 import { closesAt } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { Media, Schedule } from '../db/generated/client.ts';
-import { AppError, badRequest, conflict, notFound, unprocessable } from '../http/errors.ts';
 import { type AiringRow, airingRows } from '../scheduling/outcomes.ts';
 import { type Airing, checkPolicy, type Violation } from '../scheduling/policy.ts';
 import { hanoiDayNumber, instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
 import type { DispatchService } from './dispatch-service.ts';
+import { badRequest, conflict, DomainError, notFound, unprocessable } from './errors.ts';
 import { LibraryService } from './library-service.ts';
 import { layout, type PlaylistService } from './playlist-service.ts';
 import { UnitService, type UnitTree } from './unit-service.ts';
@@ -287,7 +287,7 @@ export class ScheduleService {
     const deviceCodes = [...new Set([...(targets.devices ?? []), ...(targets.zones ?? []).map((z) => z.split(':')[0])])];
     if (!units.length && !stationCodes.length && !deviceCodes.length)
       throw badRequest('NO_TARGETS', 'give at least one unit, station, device or zone');
-    const fail = (err: AppError) => {
+    const fail = (err: DomainError) => {
       if (!lenient) throw err;
     };
     const byId = new Map<string, TargetStation>();
@@ -305,7 +305,7 @@ export class ScheduleService {
         try {
           UnitService.assertCurrent(u, tree);
         } catch (err) {
-          fail(err as AppError);
+          fail(err as DomainError);
           continue;
         }
         unitIds.push(u.id);
@@ -523,7 +523,7 @@ export class ScheduleService {
     try {
       return parseRule(rrule, dtstart);
     } catch (err) {
-      if (err instanceof RecurrenceError) throw new AppError(400, err.code, err.message);
+      if (err instanceof RecurrenceError) throw new DomainError('invalid', err.code, err.message);
       throw err;
     }
   }

@@ -3,7 +3,7 @@
 // written when any is wrong.
 import { z } from 'zod';
 import { chunked, type Db } from '../db/client.ts';
-import { badRequest } from '../http/errors.ts';
+import { badRequest } from './errors.ts';
 
 /** An empty cell leaves the field as it is (clearing one is a PATCH of that station). */
 const blank = (v: unknown) => (v === '' || v === null ? undefined : v);

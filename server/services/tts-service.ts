@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppError, badRequest } from '../http/errors.ts';
 import type { Runner } from '../media/process-runner.ts';
 import { type TtsEngine, TtsError, type TtsOptions, withChimeCommand } from '../media/tts.ts';
+import { badRequest, DomainError } from './errors.ts';
 import type { JobService } from './job-service.ts';
 
 export interface TtsInput extends TtsOptions {
@@ -67,7 +67,7 @@ export class TtsService {
       );
       if (r.code !== 0) {
         await rm(out, { force: true });
-        throw new AppError(500, 'PREVIEW_FAILED', 'the speech could not be encoded');
+        throw new DomainError('internal', 'PREVIEW_FAILED', 'the speech could not be encoded');
       }
     });
     return { file: out, done: () => rm(out, { force: true }) };
@@ -86,7 +86,7 @@ export class TtsService {
         // Only the voice options leave this server: never the title, user or anything else of the input.
         await deps.engine.synthesize(input.text, { voice: input.voice, speed: input.speed, pitch: input.pitch }, speech);
       } catch (err) {
-        if (err instanceof TtsError) throw new AppError(502, err.code, err.message);
+        if (err instanceof TtsError) throw new DomainError('upstream', err.code, err.message);
         throw err;
       }
       let file = speech;
@@ -94,7 +94,7 @@ export class TtsService {
         const r = await deps.run(withChimeCommand(deps.ffmpegPath, speech, deps.chimeFile, input.chime, withChime), {
           timeoutMs: 10 * 60_000,
         });
-        if (r.code !== 0) throw new AppError(500, 'CHIME_FAILED', 'the chime could not be added');
+        if (r.code !== 0) throw new DomainError('internal', 'CHIME_FAILED', 'the chime could not be added');
         file = withChime;
       }
       return await use(file);

@@ -4,8 +4,9 @@
 import { z } from 'zod';
 import { chunked, type Db } from '../db/client.ts';
 import type { Unit } from '../db/generated/client.ts';
-import { badRequest, conflict, notFound } from '../http/errors.ts';
 import { inherit, Policy, type PolicyRule } from '../scheduling/policy.ts';
+import { badRequest, conflict, notFound } from './errors.ts';
+import type { DomainEvents } from './events.ts';
 
 export type UnitRow = Pick<
   Unit,
@@ -102,10 +103,9 @@ export class UnitService {
   constructor(
     private readonly deps: {
       db: Db;
-      now: () => Date /** Called with the stations whose plan changed (moved by a merge, or under a changed policy). */;
-      onStationsChanged?: (stationIds: string[]) => Promise<unknown>;
-      /** Called with the stations a merge moved to another unit (their gateways' group topics change). */
-      onStationsMoved?: (stationIds: string[]) => Promise<unknown>;
+      now: () => Date;
+      /** Told of stations moved by a merge and of plans changed under a changed policy. */
+      events?: DomainEvents;
     },
   ) {}
 
@@ -306,8 +306,8 @@ export class UnitService {
     });
     // Policy and group topics may differ under the new unit: the moved stations get new plans.
     this.changed();
-    await this.deps.onStationsMoved?.(result.stations);
-    await this.deps.onStationsChanged?.(result.stations);
+    await this.deps.events?.emit('stations-moved', result.stations);
+    await this.deps.events?.emit('stations-changed', result.stations);
     target = undefined;
     return {
       into: result.into,
@@ -404,8 +404,8 @@ export class UnitService {
   /** Stations that moved to other units: their gateways' group topics and plans follow. */
   async stationsMoved(stationIds: string[]): Promise<void> {
     if (!stationIds.length) return;
-    await this.deps.onStationsMoved?.(stationIds);
-    await this.deps.onStationsChanged?.(stationIds);
+    await this.deps.events?.emit('stations-moved', stationIds);
+    await this.deps.events?.emit('stations-changed', stationIds);
   }
 
   async policy(code: string) {
@@ -431,7 +431,10 @@ export class UnitService {
     ]);
     this.changed();
     // Quiet hours and volume limits travel in the manifests of every station below.
-    await this.deps.onStationsChanged?.((await this.stationsBelow([unit.id])).map((st) => st.id));
+    await this.deps.events?.emit(
+      'stations-changed',
+      (await this.stationsBelow([unit.id])).map((st) => st.id),
+    );
     return this.policy(code);
   }
 

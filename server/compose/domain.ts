@@ -1,0 +1,88 @@
+// The domain: the administrative map, stations and their gateways, the library, playlists, schedules,
+// compiled plans and their delivery, commands, the audit log and alerts out. Services are built here in
+// the order they depend on each other; what one tells another it does through DomainEvents.
+import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Metrics } from '../metrics.ts';
+import type { MqttLink } from '../mqtt/link.ts';
+import { AuditService } from '../services/audit-service.ts';
+import { CommandService } from '../services/command-service.ts';
+import { DeviceService } from '../services/device-service.ts';
+import { DispatchService } from '../services/dispatch-service.ts';
+import { DomainEvents } from '../services/events.ts';
+import { LibraryService } from '../services/library-service.ts';
+import { LiveService } from '../services/live-service.ts';
+import { MergerService } from '../services/merger-service.ts';
+import { NotifyService } from '../services/notify-service.ts';
+import { PlaylistService } from '../services/playlist-service.ts';
+import { ScheduleLifecycle } from '../services/schedule-lifecycle.ts';
+import { ScheduleService } from '../services/schedule-service.ts';
+import { StationService } from '../services/station-service.ts';
+import { UnitService } from '../services/unit-service.ts';
+import type { Storage } from './storage.ts';
+
+export type Domain = ReturnType<typeof buildDomain>;
+
+/** Where gateways reach the broker: configured, or the embedded broker's once it listens. */
+export interface Endpoints {
+  mqtt: string;
+}
+
+export function buildDomain(c: {
+  config: Config;
+  now: () => Date;
+  log: Logger;
+  storage: Storage;
+  link: MqttLink;
+  metrics: Metrics;
+  endpoints: Endpoints;
+}) {
+  const { config, now, log, link, metrics } = c;
+  const { db, key } = c.storage;
+  const events = new DomainEvents();
+  const units = new UnitService({ db, now, events });
+  const devices = new DeviceService({ db, now, key, events, mqttUrl: () => c.endpoints.mqtt });
+  const dispatch = new DispatchService({ db, link, key, devices, units, metrics, now, horizonDays: config.manifestHorizonDays, log });
+  events.on('stations-changed', (ids) => dispatch.dispatch(ids));
+  link.on('ack', (device, payload) => dispatch.handleAck(device, payload));
+  const playlists = new PlaylistService({ db });
+  const schedules = new ScheduleService({ db, dispatch, playlists, units, now, horizonDays: config.manifestHorizonDays });
+  const lifecycle = new ScheduleLifecycle({ db, dispatch, now });
+  // A withdrawn item's airings to come are cancelled, and its stations get plans without it.
+  const library = new LibraryService({ db, now, onWithdrawn: (mediaId) => lifecycle.cancelMedia(mediaId) });
+  const commands = new CommandService({ db, devices, link, key, now, timeoutMs: config.commandTimeoutMs, log });
+  link.on('reply', (device, payload) => commands.handleReply(device, payload));
+  // Stations' live states, pushed to the console's map and lists as the ingest and the sweep change them.
+  const live = new LiveService({ db, now, log });
+  // Alerts out by e-mail (nodemailer's SMTP transport) and signed webhooks, as digests.
+  const mailer = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : undefined;
+  const notify = new NotifyService({
+    db,
+    now,
+    units,
+    fetch,
+    minIntervalMs: config.notifyIntervalS * 1000,
+    log: log.child({ part: 'notify' }),
+    sendMail: async (mail) => {
+      if (!mailer) throw new Error('no SMTP server is configured (LP_SMTP_URL)');
+      await mailer.sendMail({ from: config.smtpFrom, ...mail });
+    },
+  });
+  return {
+    events,
+    units,
+    devices,
+    dispatch,
+    playlists,
+    schedules,
+    lifecycle,
+    library,
+    commands,
+    live,
+    notify,
+    stations: new StationService({ db }),
+    mergers: new MergerService({ db, now, units }),
+    audit: new AuditService({ db }),
+  };
+}
