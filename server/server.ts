@@ -2,7 +2,7 @@
 // a module of compose/ that returns its parts and registers what stops them. Stopped in reverse.
 import pino from 'pino';
 import type { App } from './app.ts';
-import { type Broker, SERVER_MQTT_USER, startBroker } from './compose/broker.ts';
+import { type Broker, startBroker } from './compose/broker.ts';
 import { buildCompliance } from './compose/compliance.ts';
 import { buildDomain, type Domain, type Endpoints } from './compose/domain.ts';
 import { startHttp } from './compose/http.ts';
