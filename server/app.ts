@@ -69,6 +69,7 @@ import type { ScheduleService } from './services/schedule-service.ts';
 import type { StationService } from './services/station-service.ts';
 import type { TtsService } from './services/tts-service.ts';
 import type { UnitService } from './services/unit-service.ts';
+import type { UserService } from './services/user-service.ts';
 
 export interface AppDeps {
   db: Db;
@@ -90,6 +91,8 @@ export interface AppDeps {
   commands: CommandService;
   devices: DeviceService;
   units: UnitService;
+  /** Accounts, two-factor sign-in and API tokens. */
+  users: UserService;
   /** Reforms of the map imported from conversion tables. */
   mergers: MergerService;
   dispatch: DispatchService;
@@ -314,14 +317,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(gatewayRoutes, { devices: deps.devices, key: deps.key, blobs: deps.blobs, now: deps.now });
   await app.register(authRoutes, {
     login: { db: deps.db, now: deps.now, throttle: deps.throttle, secrets: deps.secrets },
+    users: deps.users,
     auth,
     loginsPerMinute: deps.loginsPerMinute,
     prefix: '/api/v1',
   });
-  await app.register(stationRoutes, { db: deps.db, dispatch: deps.dispatch, scopes, auth, prefix: '/api/v1' });
-  await app.register(unitRoutes, { db: deps.db, units: deps.units, mergers: deps.mergers, scopes, auth, prefix: '/api/v1' });
+  await app.register(stationRoutes, { stations: deps.stations, dispatch: deps.dispatch, scopes, auth, prefix: '/api/v1' });
+  await app.register(unitRoutes, { units: deps.units, mergers: deps.mergers, scopes, auth, prefix: '/api/v1' });
   await app.register(deviceRoutes, {
-    db: deps.db,
     devices: deps.devices,
     stations: deps.stations,
     units: deps.units,
@@ -331,20 +334,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(mediaRoutes, {
     jobs: deps.jobs,
-    db: deps.db,
+    library: deps.library,
     tts: deps.tts,
     metrics: deps.metrics,
     auth,
     limits: deps.limits,
     prefix: '/api/v1',
   });
-  await app.register(libraryRoutes, { db: deps.db, library: deps.library, media: deps.media, scopes, auth, prefix: '/api/v1' });
+  await app.register(libraryRoutes, { library: deps.library, units: deps.units, media: deps.media, scopes, auth, prefix: '/api/v1' });
   await app.register(playlistRoutes, { playlists: deps.playlists, scopes, auth, prefix: '/api/v1' });
-  await app.register(userRoutes, { db: deps.db, now: deps.now, scopes, auth, prefix: '/api/v1' });
+  await app.register(userRoutes, { users: deps.users, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(notificationRoutes, { notify: deps.notify, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, scopes, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, {
-    db: deps.db,
+    library: deps.library,
+    playlists: deps.playlists,
     schedules: deps.schedules,
     lifecycle: deps.lifecycle,
     scopes,
@@ -354,7 +358,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(asRunRoutes, { asRun: deps.asRun, reports: deps.reports, scopes, auth, now: deps.now, prefix: '/api/v1' });
   await app.register(liveRoutes, { live: deps.live, scopes, auth, prefix: '/api/v1' });
   await app.register(auditRoutes, { audit, refused: deps.refused, scopes, auth, prefix: '/api/v1' });
-  await app.register(keyRoutes, { db: deps.db, key: deps.key, dispatch: deps.dispatch, auth, prefix: '/api/v1' });
+  await app.register(keyRoutes, { key: deps.key, dispatch: deps.dispatch, auth, prefix: '/api/v1' });
   await app.register(healthRoutes, { health: deps.stationHealth, scopes, auth, prefix: '/api/v1' });
   return app;
 }

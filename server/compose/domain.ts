@@ -20,6 +20,7 @@ import { ScheduleLifecycle } from '../services/schedule-lifecycle.ts';
 import { ScheduleService } from '../services/schedule-service.ts';
 import { StationService } from '../services/station-service.ts';
 import { UnitService } from '../services/unit-service.ts';
+import { UserService } from '../services/user-service.ts';
 import type { Storage } from './storage.ts';
 
 export type Domain = ReturnType<typeof buildDomain>;
@@ -84,5 +85,6 @@ export function buildDomain(c: {
     stations: new StationService({ db }),
     mergers: new MergerService({ db, now, units }),
     audit: new AuditService({ db }),
+    users: new UserService({ db, now, secrets: c.storage.secrets }),
   };
 }

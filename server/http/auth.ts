@@ -77,8 +77,8 @@ export async function login(deps: LoginDeps, address: string, username: string, 
 }
 
 /** Ends the session the token belongs to; the token is refused from then on. */
-export async function logout(db: Db, now: Date, token: string): Promise<void> {
-  await db.session.updateMany({ where: { tokenHash: sha256(token), revokedAt: null }, data: { revokedAt: now } });
+export async function logout({ db, now }: { db: Db; now: () => Date }, token: string): Promise<void> {
+  await db.session.updateMany({ where: { tokenHash: sha256(token), revokedAt: null }, data: { revokedAt: now() } });
 }
 
 /** The bearer token of a request, if it carries one. */

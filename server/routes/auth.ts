@@ -2,7 +2,6 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { THROTTLE } from '../auth/throttle.ts';
-import { acceptTotp, newTotpSecret, TOTP_OFF, totpPurpose } from '../auth/totp.ts';
 import {
   CSRF_COOKIE,
   CSRF_HEADER,
@@ -16,13 +15,14 @@ import {
 } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
-import { badRequest, conflict, DomainError } from '../services/errors.ts';
+import type { UserService } from '../services/user-service.ts';
 
-export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onRequestAsyncHookHandler; loginsPerMinute: number }> = async (
-  app,
-  { login: deps, auth, loginsPerMinute },
-) => {
-  const { db, now, secrets } = deps;
+export const authRoutes: FastifyPluginAsyncZod<{
+  login: LoginDeps;
+  users: UserService;
+  auth: onRequestAsyncHookHandler;
+  loginsPerMinute: number;
+}> = async (app, { login: deps, users, auth, loginsPerMinute }) => {
   const code = z.object({ code: z.string().max(10) });
   // What both sign-ins take, and the per-address limit they share (on top of the per-source throttle: a
   // flood of tries is cut short before any password check).
@@ -80,24 +80,10 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
     },
     async (request) => {
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
-      const user = request.user!;
-      const { secret, uri } = newTotpSecret(user.username);
-      const { count } = await db.user.updateMany({
-        where: { id: user.id, totpEnabledAt: null },
-        data: { totpSecret: secrets.seal(secret, totpPurpose(user.id)), totpLastStep: null },
-      });
-      if (!count) throw conflict('TOTP_ENABLED', 'two-factor sign-in is already on; turn it off first');
-      return { secret, uri };
+      return users.setupTotp(request.user!);
     },
   );
 
-  const confirm = async (userId: string, given: string) => {
-    const u = await db.user.findUniqueOrThrow({ where: { id: userId } });
-    if (!u.totpSecret) throw conflict('TOTP_NOT_SET_UP', 'start with POST /auth/totp/setup');
-    const step = acceptTotp(secrets.open(u.totpSecret, totpPurpose(u.id)), given, now(), u.totpLastStep);
-    if (step === null) throw badRequest('BAD_TOTP', 'wrong, expired or already used one-time code');
-    return { user: u, step };
-  };
   app.post(
     '/auth/totp/enable',
     {
@@ -112,9 +98,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
     },
     async (request, reply) => {
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
-      const { user, step } = await confirm(request.user!.id, request.body.code);
-      if (user.totpEnabledAt) throw conflict('TOTP_ENABLED', 'two-factor sign-in is already on');
-      await db.user.update({ where: { id: user.id }, data: { totpEnabledAt: now(), totpLastStep: step } });
+      await users.enableTotp(request.user!.id, request.body.code);
       return reply.status(204).send(null);
     },
   );
@@ -132,9 +116,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
     },
     async (request, reply) => {
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
-      const { user } = await confirm(request.user!.id, request.body.code);
-      if (!user.totpEnabledAt) throw new DomainError('conflict', 'TOTP_NOT_ENABLED', 'two-factor sign-in is off');
-      await db.user.update({ where: { id: user.id }, data: TOTP_OFF });
+      await users.disableTotp(request.user!.id, request.body.code);
       return reply.status(204).send(null);
     },
   );
@@ -152,7 +134,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
     },
     async (request, reply) => {
       // requireUser has checked that the token is there and live (a bearer token, or the console's cookie).
-      await logout(db, now(), sessionToken(request)?.token as string);
+      await logout(deps, sessionToken(request)?.token as string);
       return reply.clearCookie(SESSION_COOKIE, { path: '/' }).clearCookie(CSRF_COOKIE, { path: '/' }).status(204).send(null);
     },
   );
@@ -211,10 +193,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ login: LoginDeps; auth: onReque
     async (request) => {
       // biome-ignore lint/style/noNonNullAssertion: the auth hook sets the user
       const user = request.user!;
-      const unit = user.unitId
-        ? await db.unit.findUnique({ where: { id: user.unitId }, select: { code: true, name: true, type: true } })
-        : null;
-      return { username: user.username, role: user.role, unit };
+      return { username: user.username, role: user.role, unit: await users.unitOf(user.unitId) };
     },
   );
 };

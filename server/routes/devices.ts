@@ -4,7 +4,6 @@ import { parse } from 'csv-parse/sync';
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
 import { recordFields } from '../http/audit-change.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
@@ -50,7 +49,6 @@ const toDevice = (d: DeviceRow) => ({
   agentVersion: d.agentVersion,
   publicKeyHex: d.publicKeyHex,
 });
-const WITH = { zones: { orderBy: { code: 'asc' } }, station: { select: { code: true } } } as const;
 
 export const StationMeta = z.object({
   address: z.string().max(300).nullable(),
@@ -63,13 +61,12 @@ export const StationMeta = z.object({
 });
 
 export const deviceRoutes: FastifyPluginAsyncZod<{
-  db: Db;
   devices: DeviceService;
   stations: StationService;
   units: UnitService;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, devices, stations, units, scopes, auth }) => {
+}> = async (app, { devices, stations, units, scopes, auth }) => {
   // Province administrators and district operators manage stations and gateways, each within their unit.
   const admin = [auth, requireCapability('stations')];
   const code = z.object({ code: z.string().max(64) });
@@ -98,17 +95,9 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const { installedAt, ...rest } = request.body;
-      const found = await db.station.findUnique({ where: { code: request.params.code } });
-      if (!found) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
+      const found = await stations.get(request.params.code);
       await scopes.units(request.user, [found.unitId], `station ${request.params.code}`);
-      const s = await db.station.update({
-        where: { id: found.id },
-        data: {
-          ...rest,
-          ...(installedAt !== undefined ? { installedAt: installedAt ? new Date(`${installedAt}T00:00:00+07:00`) : null } : {}),
-        },
-      });
+      const s = await stations.update(found.id, request.body);
       recordFields(request, found, s, Object.keys(request.body) as (keyof typeof s)[]);
       return s;
     },
@@ -168,10 +157,8 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       await scopes.station(request.user, request.params.code);
-      const station = await db.station.findUnique({ where: { code: request.params.code }, select: { id: true } });
-      if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
-      const rows = await db.device.findMany({ where: { stationId: station.id }, include: WITH, orderBy: { createdAt: 'asc' } });
-      return { items: rows.map(toDevice) };
+      const station = await stations.get(request.params.code);
+      return { items: (await devices.at(station.id)).map(toDevice) };
     },
   );
 
@@ -240,12 +227,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{
     async (request) => {
       const body = request.body;
       if ('stations' in body) {
-        const found = await db.station.findMany({ where: { code: { in: body.stations } }, select: { code: true, unitId: true } });
-        await scopes.units(
-          request.user,
-          found.map((st) => st.unitId),
-          'a listed station',
-        );
+        await scopes.units(request.user, await stations.unitsOf(body.stations), 'a listed station');
         return devices.provisionMany(body.stations);
       }
       const unit = (await units.tree()).get(body.unit);

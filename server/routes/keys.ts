@@ -5,7 +5,6 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ServerKeyInfo } from '#protocol';
-import type { Db } from '../db/client.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { allow } from '../http/scope.ts';
@@ -26,11 +25,10 @@ const Status = z.object({
 });
 
 export const keyRoutes: FastifyPluginAsyncZod<{
-  db: Db;
   key: ServerKey;
   dispatch: DispatchService;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, key, dispatch, auth }) => {
+}> = async (app, { key, dispatch, auth }) => {
   const wholeTree = async (request: { user?: { role: string; unitId: string | null } & { id: string; username: string } }) => {
     const user = allow(request.user, 'administer');
     if (user.unitId) throw forbidden('OUT_OF_SCOPE', "the server's keys are the whole tree's administrators' business");
@@ -38,24 +36,9 @@ export const keyRoutes: FastifyPluginAsyncZod<{
   /** Gateways that have not applied a manifest published since the next key was announced. */
   const pending = async (): Promise<string[]> => {
     const announcedAt = key.status().announcedAt;
-    if (!announcedAt) return [];
-    // Each gateway must have applied its own manifest published since the announcement.
-    const confirmed = new Set(
-      (
-        await db.manifestDelivery.findMany({
-          where: { status: 'delivered', publishedAt: { gte: new Date(announcedAt) } },
-          select: { device: true },
-        })
-      ).map((d) => d.device),
-    );
-    const enrolled = await db.device.findMany({
-      where: { revokedAt: null, enrolledAt: { not: null } },
-      select: { code: true },
-      orderBy: { code: 'asc' },
-    });
-    return enrolled.map((d) => d.code).filter((code) => !confirmed.has(code));
+    return announcedAt ? dispatch.unconfirmedSince(new Date(announcedAt)) : [];
   };
-  const republishAll = async () => dispatch.dispatch((await db.station.findMany({ select: { id: true } })).map((s) => s.id));
+  const republishAll = () => dispatch.dispatchAll();
   const view = async () => ({ ...key.status(), trusted: key.trusted(), pending: await pending() });
 
   app.get(

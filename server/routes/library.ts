@@ -2,7 +2,6 @@
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
 import { recordFields } from '../http/audit-change.ts';
 import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
@@ -11,21 +10,21 @@ import { allow, type Scopes } from '../http/scope.ts';
 import { notFound } from '../services/errors.ts';
 import { CATEGORIES, type LibraryService, STATUSES } from '../services/library-service.ts';
 import type { MediaService } from '../services/media-service.ts';
+import type { UnitService } from '../services/unit-service.ts';
 import { MediaItem, toItem } from './media.ts';
 
-const withUnit = { unit: { select: { code: true } } } as const;
 const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 export const libraryRoutes: FastifyPluginAsyncZod<{
-  db: Db;
   library: LibraryService;
+  units: UnitService;
   media: MediaService;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, library, media, scopes, auth }) => {
+}> = async (app, { library, units, media, scopes, auth }) => {
   /** Refuses an item out of the user's sight (404) or, to change it, outside their unit (403). */
   const reach = async (user: AuthUser | undefined, id: string, mode: 'use' | 'edit') => {
-    const item = await db.media.findUnique({ where: { id }, select: { unitId: true } });
+    const item = await library.owner(id);
     const unknown = () => notFound('UNKNOWN_MEDIA', `unknown media ${id}`);
     if (!item) throw unknown();
     await scopes.content(user, item, mode, `media ${id}`, unknown);
@@ -61,10 +60,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
           ...(reach === 'edit' ? [await scopes.editFilter(request.user)] : []),
         ],
       };
-      const [total, rows] = await Promise.all([
-        db.media.count({ where }),
-        db.media.findMany({ where, include: withUnit, orderBy: { createdAt: 'desc' }, take: q.limit, skip: q.offset }),
-      ]);
+      const { total, rows } = await library.search(where, q);
       return { total, items: rows.map(toItem) };
     },
   );
@@ -83,8 +79,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       await reach(request.user, request.params.id, 'use');
-      const item = await db.media.findUniqueOrThrow({ where: { id: request.params.id }, include: withUnit });
-      return toItem(item);
+      return toItem(await library.get(request.params.id));
     },
   );
 
@@ -140,10 +135,10 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
       const { unitCode } = request.body;
       // A new owner must lie in the editor's unit too (only a whole-tree user can hand an item to the province).
       if (unitCode !== undefined) {
-        const unit = unitCode === null ? null : await db.unit.findUnique({ where: { code: unitCode }, select: { id: true } });
+        const unit = unitCode === null ? null : (await units.tree()).byCode.get(unitCode);
         if (unitCode === null || unit) await scopes.units(user, [unit?.id ?? null], `unit ${unitCode ?? '(province)'}`);
       }
-      const before = toItem(await db.media.findUniqueOrThrow({ where: { id: request.params.id }, include: withUnit }));
+      const before = toItem(await library.get(request.params.id));
       const after = toItem(await library.update(request.params.id, request.body));
       recordFields(request, before, after, Object.keys(request.body) as (keyof typeof after)[]);
       return after;
@@ -177,7 +172,7 @@ export const libraryRoutes: FastifyPluginAsyncZod<{
       // Approval is the approver's (checked by the workflow); submitting and archiving are the authors'.
       const user = action === 'approve' || action === 'reject' ? request.user : allow(request.user, 'content');
       await reach(user, id, 'edit');
-      const { status } = await db.media.findUniqueOrThrow({ where: { id }, select: { status: true } });
+      const { status } = await library.get(id);
       // biome-ignore lint/style/noNonNullAssertion: the auth pre-handler sets the user
       const moved = await library.transition(id, action, user!, request.body?.reason);
       const after = toItem(moved);

@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
 import type { Job as JobRow } from '../db/generated/client.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { type HttpLimits, uploadGuard } from '../http/limits.ts';
@@ -11,6 +10,7 @@ import { requireCapability } from '../http/scope.ts';
 import type { Metrics } from '../metrics.ts';
 import { badRequest, notFound } from '../services/errors.ts';
 import type { JobService } from '../services/job-service.ts';
+import type { LibraryService } from '../services/library-service.ts';
 import type { TtsService } from '../services/tts-service.ts';
 
 export const MediaItem = z.object({
@@ -50,7 +50,6 @@ export const MediaItem = z.object({
 
 type MediaRow = Omit<z.infer<typeof MediaItem>, 'tags' | 'unitCode'> & { tags: string; unit?: { code: string } | null };
 /** A stored row as the API shows it: tags parsed, the owning unit by code. */
-const WITH_UNIT = { unit: { select: { code: true } } } as const;
 
 export const toItem = ({ unit, tags, ...row }: MediaRow) => ({ ...row, tags: JSON.parse(tags) as string[], unitCode: unit?.code ?? null });
 
@@ -80,13 +79,13 @@ const toJob = (j: JobRow) => ({
 });
 
 export const mediaRoutes: FastifyPluginAsyncZod<{
-  db: Db;
+  library: LibraryService;
   jobs: JobService;
   tts: TtsService;
   metrics: Metrics;
   auth: onRequestAsyncHookHandler;
   limits: HttpLimits;
-}> = async (app, { db, jobs, tts, metrics, auth, limits }) => {
+}> = async (app, { library, jobs, tts, metrics, auth, limits }) => {
   // New items belong to the uploader's unit; a job is followed by whoever submitted it.
   const author = [auth, requireCapability('content')];
   app.post(
@@ -140,9 +139,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
         }
         const { mediaId, created } = waited;
         metrics.uploads.inc({ result: created ? 'created' : 'existing' });
-        return reply
-          .status(created ? 201 : 200)
-          .send(toItem(await db.media.findUniqueOrThrow({ where: { id: mediaId }, include: WITH_UNIT })));
+        return reply.status(created ? 201 : 200).send(toItem(await library.get(mediaId)));
       } catch (err) {
         guard.done();
         metrics.uploads.inc({ result: (err as { code?: string }).code ?? 'error' });
@@ -219,9 +216,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       const { mediaId, created } = await tts.create({ ...request.body, userId: request.user?.id, unitId: request.user?.unitId });
       metrics.uploads.inc({ result: created ? 'tts_created' : 'tts_existing' });
-      return reply
-        .status(created ? 201 : 200)
-        .send(toItem(await db.media.findUniqueOrThrow({ where: { id: mediaId }, include: WITH_UNIT })));
+      return reply.status(created ? 201 : 200).send(toItem(await library.get(mediaId)));
     },
   );
 };

@@ -2,12 +2,13 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ConflictRule, Priority } from '#protocol';
-import type { Db } from '../db/client.ts';
 import type { AuthUser } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
 import { forbidden, notFound } from '../services/errors.ts';
+import type { LibraryService } from '../services/library-service.ts';
+import type { PlaylistService } from '../services/playlist-service.ts';
 import type { ScheduleLifecycle } from '../services/schedule-lifecycle.ts';
 import type { CreateScheduleInput, Overlap, ScheduleService } from '../services/schedule-service.ts';
 
@@ -131,12 +132,13 @@ const toSchedule = (s: ScheduleRow) => ({
 });
 
 export const scheduleRoutes: FastifyPluginAsyncZod<{
-  db: Db;
+  library: LibraryService;
+  playlists: PlaylistService;
   schedules: ScheduleService;
   lifecycle: ScheduleLifecycle;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, schedules, lifecycle, scopes, auth }) => {
+}> = async (app, { library, playlists, schedules, lifecycle, scopes, auth }) => {
   /** One check per unit; the refusal names the first station outside the user's units. */
   const withinScope = (user: AuthUser) => async (stations: { code: string; unitId: string }[]) => {
     for (const [unitId, code] of new Map(stations.map((st) => [st.unitId, st.code]))) await scopes.units(user, [unitId], `station ${code}`);
@@ -146,11 +148,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
     const user = allow(authUser, 'schedule');
     // What airs must be content the user may use (another commune's bulletin is unknown to them).
     const id = body.mediaId ?? body.playlistId;
-    const owned = body.mediaId
-      ? await db.media.findUnique({ where: { id: body.mediaId }, select: { unitId: true } })
-      : body.playlistId
-        ? await db.playlist.findUnique({ where: { id: body.playlistId }, select: { unitId: true } })
-        : null;
+    const owned = body.mediaId ? await library.owner(body.mediaId) : body.playlistId ? await playlists.owner(body.playlistId) : null;
     if (owned && id) {
       const [code, what] = body.mediaId ? ['UNKNOWN_MEDIA', 'media'] : ['UNKNOWN_PLAYLIST', 'playlist'];
       await scopes.content(user, owned, 'use', `${what} ${id}`, () => notFound(code, `unknown ${what} ${id}`));
@@ -281,11 +279,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const s = await db.schedule.findUnique({
-        where: { id: request.params.id },
-        include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }] } },
-      });
-      if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${request.params.id}`);
+      const s = await schedules.withAirings(request.params.id);
       // A scoped user sees the airings at their own stations, and no schedule that reaches none of them.
       const mine = await scopes.subtree(request.user);
       if (!mine) return toSchedule(s);
@@ -438,11 +432,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const user = allow(request.user, 'schedule');
-      const o = await db.occurrence.findUnique({
-        where: { id: request.params.id },
-        select: { unitId: true, station: { select: { code: true } } },
-      });
-      if (!o) throw notFound('UNKNOWN_OCCURRENCE', `unknown airing ${request.params.id}`);
+      const o = await lifecycle.airing(request.params.id);
       await scopes.units(user, [o.unitId], `station ${o.station.code}`);
       return lifecycle.cancelOccurrence(request.params.id);
     },

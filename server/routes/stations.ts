@@ -1,12 +1,11 @@
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import type { Scopes } from '../http/scope.ts';
 import type { DispatchService } from '../services/dispatch-service.ts';
-import { notFound } from '../services/errors.ts';
+import type { StationService } from '../services/station-service.ts';
 
 const Station = z.object({
   code: z.string(),
@@ -53,7 +52,6 @@ type StationRow = Omit<z.infer<typeof Station>, 'unitCode' | 'unitName' | 'unitT
   unit: { code: string; name: string; type: string };
   unitCandidates: string | null;
 };
-const UNIT = { unit: { select: { code: true, name: true, type: true } } };
 const toStation = ({ unit, ...s }: StationRow) => ({
   code: s.code,
   name: s.name,
@@ -73,11 +71,6 @@ const toStation = ({ unit, ...s }: StationRow) => ({
   installedAt: s.installedAt,
 });
 
-/** A unit and everything below it, for trees up to four levels (province → district → commune → village). */
-const belowUnit = (code: string) => ({
-  OR: [{ code }, { parent: { code } }, { parent: { parent: { code } } }, { parent: { parent: { parent: { code } } } }],
-});
-
 const Delivery = z.object({
   station: z.string(),
   device: z.string(),
@@ -91,11 +84,11 @@ const Delivery = z.object({
 });
 
 export const stationRoutes: FastifyPluginAsyncZod<{
-  db: Db;
+  stations: StationService;
   dispatch: DispatchService;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, dispatch, scopes, auth }) => {
+}> = async (app, { stations, dispatch, scopes, auth }) => {
   // Lists show the stations of the user's unit only; one station outside it is refused.
   app.get(
     '/deliveries',
@@ -119,30 +112,9 @@ export const stationRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const q = request.query;
-      await dispatch.expireDeliveries();
-      const mine = await scopes.unitFilter(request.user);
-      const where = {
-        AND: [{ station: mine }],
-        ...(q.station ? { station: { code: q.station } } : {}),
-        ...(q.unit
-          ? { station: { unit: { OR: [{ code: q.unit }, { parent: { code: q.unit } }, { parent: { parent: { code: q.unit } } }] } } }
-          : {}),
-        ...(q.since ? { publishedAt: { gte: new Date(q.since) } } : {}),
-      };
-      const [groups, rows] = await Promise.all([
-        db.manifestDelivery.groupBy({ by: ['status'], where, _count: { _all: true } }),
-        db.manifestDelivery.findMany({
-          where: { ...where, ...(q.status ? { status: q.status } : {}) },
-          include: { station: { select: { code: true } } },
-          orderBy: [{ publishedAt: 'desc' }, { version: 'desc' }, { device: 'asc' }],
-          take: q.limit,
-          skip: q.offset,
-        }),
-      ]);
-      const byStatus = Object.fromEntries(groups.map((g) => [g.status, g._count._all]));
+      const { total, byStatus, rows } = await dispatch.deliveries(request.query, await scopes.unitFilter(request.user));
       return {
-        total: q.status ? (byStatus[q.status] ?? 0) : groups.reduce((n, g) => n + g._count._all, 0),
+        total,
         byStatus,
         items: rows.map(({ station, ...d }) => ({ ...d, station: station.code, status: d.status as z.infer<typeof Delivery>['status'] })),
       };
@@ -162,12 +134,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const { unit, limit, offset } = request.query;
-      const where = { ...(unit ? { unit: belowUnit(unit) } : {}), ...(await scopes.unitFilter(request.user)) };
-      const [total, rows] = await Promise.all([
-        db.station.count({ where }),
-        db.station.findMany({ where, include: UNIT, orderBy: { code: 'asc' }, take: limit, skip: offset }),
-      ]);
+      const { total, rows } = await stations.list(request.query, await scopes.unitFilter(request.user));
       return { total, items: rows.map(toStation) };
     },
   );
@@ -186,9 +153,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       await scopes.station(request.user, request.params.code);
-      const s = await db.station.findUnique({ where: { code: request.params.code }, include: UNIT });
-      if (!s) throw notFound('UNKNOWN_STATION', `unknown station ${request.params.code}`);
-      return toStation(s);
+      return toStation(await stations.get(request.params.code));
     },
   );
 
@@ -212,24 +177,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const q = request.query;
-      const where = {
-        AND: [{ station: await scopes.unitFilter(request.user) }],
-        ...(q.station ? { station: { code: q.station } } : {}),
-        ...(q.schedule ? { scheduleId: q.schedule } : {}),
-        ...(q.status ? { status: q.status } : {}),
-        ...(q.from || q.to ? { startsAt: { ...(q.from ? { gte: new Date(q.from) } : {}), ...(q.to ? { lt: new Date(q.to) } : {}) } } : {}),
-      };
-      const [total, rows] = await Promise.all([
-        db.occurrence.count({ where }),
-        db.occurrence.findMany({
-          where,
-          include: { station: { select: { code: true } } },
-          orderBy: { startsAt: 'asc' },
-          take: q.limit,
-          skip: q.offset,
-        }),
-      ]);
+      const { total, rows } = await stations.occurrences(request.query, await scopes.unitFilter(request.user));
       return { total, items: rows.map(({ station, ...o }) => ({ ...o, station: station.code })) };
     },
   );
@@ -247,11 +195,7 @@ export const stationRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const o = await db.occurrence.findUnique({
-        where: { id: request.params.id },
-        include: { station: { select: { code: true } }, reports: { orderBy: { receivedAt: 'asc' } } },
-      });
-      if (!o) throw notFound('UNKNOWN_OCCURRENCE', `unknown occurrence ${request.params.id}`);
+      const o = await stations.occurrence(request.params.id);
       await scopes.station(request.user, o.station.code);
       const { station, reports, ...rest } = o;
       return { ...rest, station: station.code, reports };

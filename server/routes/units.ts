@@ -5,12 +5,10 @@ import { stringify } from 'csv-stringify/sync';
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer, page } from '../http/schemas.ts';
 import { requireCapability, type Scopes } from '../http/scope.ts';
 import { Policy } from '../scheduling/policy.ts';
-import { CountryImport } from '../services/country-import.ts';
 import { badRequest, forbidden } from '../services/errors.ts';
 import { MergerRow, type MergerService } from '../services/merger-service.ts';
 import type { UnitService } from '../services/unit-service.ts';
@@ -20,12 +18,11 @@ const unitCode = z.object({ code: z.string().max(20) });
 const PolicyView = z.object({ unit: z.string(), own: z.unknown(), effective: z.unknown(), source: z.record(z.string(), z.string()) });
 
 export const unitRoutes: FastifyPluginAsyncZod<{
-  db: Db;
   units: UnitService;
   mergers: MergerService;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { db, units, mergers, scopes, auth }) => {
+}> = async (app, { units, mergers, scopes, auth }) => {
   // Province administrators change the tree and its policies, within their own unit when they have one.
   const admin = [auth, requireCapability('administer')];
   const inScope = async (user: Parameters<Scopes['units']>[0], codes: (string | null | undefined)[]) => {
@@ -70,30 +67,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => {
-      const { parent, includeEnded, at, limit, offset } = request.query;
-      // A date alone is that day in Hanoi.
-      const instant = at ? new Date(at.length === 10 ? `${at}T00:00:00+07:00` : at) : undefined;
-      const when = instant
-        ? {
-            AND: [
-              { OR: [{ endedAt: null }, { endedAt: { gt: instant } }] },
-              { OR: [{ validFrom: null }, { validFrom: { lte: instant } }] },
-            ],
-          }
-        : includeEnded
-          ? {}
-          : { endedAt: null };
-      const where = { ...(parent ? { parent: { code: parent } } : {}), ...when };
-      const [total, rows] = await Promise.all([
-        db.unit.count({ where }),
-        db.unit.findMany({
-          where,
-          include: { parent: { select: { code: true } }, mergedInto: { select: { code: true } } },
-          orderBy: { code: 'asc' },
-          take: limit,
-          skip: offset,
-        }),
-      ]);
+      const { total, rows } = await units.list(request.query);
       return {
         total,
         items: rows.map((u) => ({
@@ -334,7 +308,7 @@ export const unitRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       if (request.user?.unitId) throw forbidden('OUT_OF_SCOPE', 'loading the country needs an administrator of the whole tree');
-      return new CountryImport({ db, units, mergers, byId: request.user?.id }).run({ history: request.body.history });
+      return mergers.importCountry({ history: request.body.history, byId: request.user?.id });
     },
   );
 

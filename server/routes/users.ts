@@ -3,14 +3,13 @@
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { hashPassword } from '../auth/passwords.ts';
-import { TOTP_OFF } from '../auth/totp.ts';
-import type { Db } from '../db/client.ts';
 import { newApiToken } from '../http/auth.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { allow, type Scopes } from '../http/scope.ts';
 import { badRequest, conflict, notFound } from '../services/errors.ts';
+import type { UnitService } from '../services/unit-service.ts';
+import type { UserService } from '../services/user-service.ts';
 
 export const ROLES = ['province_admin', 'district_operator', 'commune_operator', 'editor', 'approver', 'auditor', 'integration'] as const;
 
@@ -24,14 +23,15 @@ const ApiTokenView = z.object({
   createdAt: z.date(),
 });
 
-export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes: Scopes; auth: onRequestAsyncHookHandler }> = async (
-  app,
-  { db, now, scopes, auth },
-) => {
+export const userRoutes: FastifyPluginAsyncZod<{
+  users: UserService;
+  units: UnitService;
+  scopes: Scopes;
+  auth: onRequestAsyncHookHandler;
+}> = async (app, { users, units, scopes, auth }) => {
   /** A user the (administering) caller may manage: one acting within the caller's unit. */
   const managed = async (caller: Parameters<Scopes['units']>[0], username: string) => {
-    const user = await db.user.findUnique({ where: { username } });
-    if (!user) throw notFound('UNKNOWN_USER', `unknown user ${username}`);
+    const user = await users.get(username);
     await scopes.units(caller, [user.unitId], `user ${username}`);
     return user;
   };
@@ -65,17 +65,8 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
       const user = await managed(caller, request.body.user);
       if (user.role !== 'integration') throw badRequest('NOT_INTEGRATION', 'API tokens are for users with the integration role');
       const { token, hash } = newApiToken();
-      const days = request.body.expiresInDays;
-      const created = await db.apiToken.create({
-        data: {
-          name: request.body.name,
-          tokenHash: hash,
-          userId: user.id,
-          createdById: caller.id,
-          expiresAt: days ? new Date(now().getTime() + days * 86_400_000) : null,
-        },
-        include: { user: { select: { username: true } } },
-      });
+      const { name, expiresInDays } = request.body;
+      const created = await users.issueToken({ userId: user.id, createdById: caller.id, name, tokenHash: hash, expiresInDays });
       return reply.status(201).send({ ...toView(created), token });
     },
   );
@@ -93,11 +84,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
     },
     async (request) => {
       const caller = allow(request.user, 'administer');
-      const rows = await db.apiToken.findMany({
-        where: { user: await scopes.unitFilter(caller) },
-        include: { user: { select: { username: true } } },
-        orderBy: { createdAt: 'asc' },
-      });
+      const rows = await users.tokens(await scopes.unitFilter(caller));
       return { items: rows.map(toView) };
     },
   );
@@ -116,11 +103,10 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
     },
     async (request, reply) => {
       const caller = allow(request.user, 'administer');
-      const t = await db.apiToken.findUnique({ where: { id: request.params.id }, include: { user: true } });
-      if (!t || t.revokedAt) throw notFound('UNKNOWN_TOKEN', `unknown or revoked token ${request.params.id}`);
+      const t = await users.liveToken(request.params.id);
       await scopes.units(caller, [t.user.unitId], `token ${t.id}`);
-      const revoked = await db.apiToken.update({ where: { id: t.id }, data: { revokedAt: now() } });
-      request.auditChange = { before: { token: t.name, revokedAt: null }, after: { token: t.name, revokedAt: revoked.revokedAt } };
+      const revokedAt = await users.revokeToken(t.id);
+      request.auditChange = { before: { token: t.name, revokedAt: null }, after: { token: t.name, revokedAt } };
       return reply.status(204).send(null);
     },
   );
@@ -139,7 +125,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
     },
     async (request, reply) => {
       const user = await managed(allow(request.user, 'administer'), request.params.username);
-      await db.user.update({ where: { id: user.id }, data: TOTP_OFF });
+      await users.resetTotp(user.id);
       return reply.status(204).send(null);
     },
   );
@@ -170,17 +156,12 @@ export const userRoutes: FastifyPluginAsyncZod<{ db: Db; now: () => Date; scopes
     async (request, reply) => {
       const creator = allow(request.user, 'administer');
       const { username, password, role, unit } = request.body;
-      const scope = unit ? await db.unit.findUnique({ where: { code: unit }, select: { id: true, endedAt: true } }) : null;
+      const scope = unit ? (await units.tree()).byCode.get(unit) : undefined;
       if (unit && !scope) throw notFound('UNKNOWN_UNIT', `unknown unit ${unit}`);
       // A user acts on today's map: a unit that ended (merged by a reform) has no stations to act on.
       if (scope?.endedAt) throw conflict('UNIT_ENDED', `unit ${unit} no longer exists (ended ${scope.endedAt.toISOString()})`);
       if (scope) await scopes.units(creator, [scope.id], `unit ${unit}`);
-      if (await db.user.findUnique({ where: { username } })) throw conflict('USERNAME_TAKEN', `user ${username} exists`);
-      const user = await db.user.create({
-        data: { username, role, unitId: scope?.id ?? creator.unitId, passwordHash: await hashPassword(password) },
-      });
-      const unitCode = user.unitId ? (await db.unit.findUnique({ where: { id: user.unitId }, select: { code: true } }))?.code : null;
-      const created = { id: user.id, username: user.username, role: user.role, unit: unitCode ?? null };
+      const created = await users.create({ username, password, role, unitId: scope?.id ?? creator.unitId });
       request.auditChange = { before: null, after: created };
       return reply.status(201).send(created);
     },

@@ -216,6 +216,15 @@ export class DeviceService {
     return { role: 'device', device: identity.device, units: await this.unitChain(identity.station.unitId) };
   }
 
+  /** A station's gateways with their zones, oldest first. */
+  at(stationId: string) {
+    return this.deps.db.device.findMany({
+      where: { stationId },
+      include: { zones: { orderBy: { code: 'asc' } }, station: { select: { code: true } } },
+      orderBy: { createdAt: 'asc' },
+    });
+  }
+
   /** The topic ids of the stations' devices. */
   async codesAt(stationIds: string[]): Promise<string[]> {
     const rows = await this.deps.db.device.findMany({ where: { stationId: { in: stationIds } }, select: { code: true } });

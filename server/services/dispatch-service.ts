@@ -205,6 +205,54 @@ export class DispatchService {
   }
 
   /** Marks deliveries whose envelope lifetime ended unacknowledged as expired. */
+  /** Enrolled gateways that have not applied a manifest of their own published since `at` (a key announcement). */
+  async unconfirmedSince(at: Date): Promise<string[]> {
+    const { db } = this.deps;
+    const confirmed = new Set(
+      (await db.manifestDelivery.findMany({ where: { status: 'delivered', publishedAt: { gte: at } }, select: { device: true } })).map(
+        (d) => d.device,
+      ),
+    );
+    const enrolled = await db.device.findMany({
+      where: { revokedAt: null, enrolledAt: { not: null } },
+      select: { code: true },
+      orderBy: { code: 'asc' },
+    });
+    return enrolled.map((d) => d.code).filter((code) => !confirmed.has(code));
+  }
+
+  /** Every station gets a new plan (after a key change). */
+  async dispatchAll(): Promise<number> {
+    return this.dispatch((await this.deps.db.station.findMany({ select: { id: true } })).map((s) => s.id));
+  }
+
+  /** Manifest deliveries to the stations within `scope`, newest first, with counts by status (expired ones marked first). */
+  async deliveries(q: { station?: string; unit?: string; status?: string; since?: string; limit: number; offset: number }, scope: object) {
+    const { db } = this.deps;
+    await this.expireDeliveries();
+    const where = {
+      AND: [{ station: scope }],
+      ...(q.station ? { station: { code: q.station } } : {}),
+      ...(q.unit
+        ? { station: { unit: { OR: [{ code: q.unit }, { parent: { code: q.unit } }, { parent: { parent: { code: q.unit } } }] } } }
+        : {}),
+      ...(q.since ? { publishedAt: { gte: new Date(q.since) } } : {}),
+    };
+    const [groups, rows] = await Promise.all([
+      db.manifestDelivery.groupBy({ by: ['status'], where, _count: { _all: true } }),
+      db.manifestDelivery.findMany({
+        where: { ...where, ...(q.status ? { status: q.status } : {}) },
+        include: { station: { select: { code: true } } },
+        orderBy: [{ publishedAt: 'desc' }, { version: 'desc' }, { device: 'asc' }],
+        take: q.limit,
+        skip: q.offset,
+      }),
+    ]);
+    const byStatus: Record<string, number> = Object.fromEntries(groups.map((g) => [g.status, g._count._all]));
+    const total = q.status ? (byStatus[q.status] ?? 0) : groups.reduce((n, g) => n + g._count._all, 0);
+    return { total, byStatus, rows };
+  }
+
   async expireDeliveries(): Promise<number> {
     const { count } = await this.deps.db.manifestDelivery.updateMany({
       where: { status: 'pending', expiresAt: { lte: this.deps.now() } },

@@ -119,6 +119,28 @@ export class LibraryService {
     });
   }
 
+  /** The unit that owns an item (null: the province), or null when there is no such item. */
+  owner(id: string) {
+    return this.deps.db.media.findUnique({ where: { id }, select: { unitId: true } });
+  }
+
+  /** One item with its unit's code; UNKNOWN_MEDIA when there is none. */
+  async get(id: string) {
+    const item = await this.deps.db.media.findUnique({ where: { id }, include: WITH_UNIT });
+    if (!item) throw notFound('UNKNOWN_MEDIA', `unknown media ${id}`);
+    return item;
+  }
+
+  /** A page of the items matching `where` (see where()), newest first. */
+  async search(where: Prisma.MediaWhereInput, page: { limit: number; offset: number }) {
+    const { db } = this.deps;
+    const [total, rows] = await Promise.all([
+      db.media.count({ where }),
+      db.media.findMany({ where, include: WITH_UNIT, orderBy: { createdAt: 'desc' }, take: page.limit, skip: page.offset }),
+    ]);
+    return { total, rows };
+  }
+
   where(input: SearchInput): Prisma.MediaWhereInput {
     const words = input.q ? fold(input.q).split(' ').filter(Boolean).slice(0, 10) : [];
     return {

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { chunked, type Db } from '../db/client.ts';
 import { HANOI_2021, type Policy } from '../scheduling/policy.ts';
+import { CountryImport } from './country-import.ts';
 import { badRequest, conflict } from './errors.ts';
 import type { UnitRow, UnitService } from './unit-service.ts';
 
@@ -100,6 +101,11 @@ export const mostCommon = (values: string[]): string | undefined => {
 
 export class MergerService {
   constructor(private readonly deps: { db: Db; now: () => Date; units: UnitService }) {}
+
+  /** Loads the whole country's 2025 map (and, with `history`, its 2024 units as ended ones); see country-import.ts. */
+  importCountry(opts: { history: boolean; byId?: string }) {
+    return new CountryImport({ db: this.deps.db, units: this.deps.units, mergers: this, byId: opts.byId }).run({ history: opts.history });
+  }
 
   /** What the reform would do here, without writing anything. */
   async plan(input: MergerInput): Promise<MergerPlan> {

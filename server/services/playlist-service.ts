@@ -60,6 +60,11 @@ export class PlaylistService {
     return this.getOrThrow(id);
   }
 
+  /** The unit that owns a playlist (null: the province), or null when there is no such playlist. */
+  owner(id: string) {
+    return this.deps.db.playlist.findUnique({ where: { id }, select: { unitId: true } });
+  }
+
   get(id: string) {
     return this.deps.db.playlist.findUnique({ where: { id }, include: INCLUDE });
   }

@@ -112,6 +112,13 @@ export class ScheduleLifecycle {
     });
   }
 
+  /** One airing's unit and station; UNKNOWN_OCCURRENCE when there is none. */
+  async airing(id: string) {
+    const o = await this.deps.db.occurrence.findUnique({ where: { id }, select: { unitId: true, station: { select: { code: true } } } });
+    if (!o) throw notFound('UNKNOWN_OCCURRENCE', `unknown airing ${id}`);
+    return o;
+  }
+
   /** Cancels one airing still to come. */
   async cancelOccurrence(id: string) {
     const { db } = this.deps;

@@ -123,6 +123,16 @@ export class ScheduleService {
 
   /** What a schedule would do, without saving it: its stations, occurrences, policy refusals and overlaps. */
   /** `replacing`: the schedule an edit would change, whose own airings to come the preview does not meet. */
+  /** One schedule with its airings (and their stations), by start; UNKNOWN_SCHEDULE when there is none. */
+  async withAirings(id: string) {
+    const s = await this.deps.db.schedule.findUnique({
+      where: { id },
+      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }] } },
+    });
+    if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${id}`);
+    return s;
+  }
+
   async preview(input: CreateScheduleInput, replacing?: string): Promise<Preview> {
     const { stations, plan } = await this.prepare(input);
     const { violations, overlaps } = await this.evaluate(stations, plan, input, replacing);

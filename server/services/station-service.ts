@@ -3,7 +3,25 @@
 // written when any is wrong.
 import { z } from 'zod';
 import { chunked, type Db } from '../db/client.ts';
-import { badRequest } from './errors.ts';
+import { badRequest, notFound } from './errors.ts';
+
+const UNIT = { unit: { select: { code: true, name: true, type: true } } } as const;
+
+/** A unit and everything below it, for trees up to four levels (province → district → commune → village). */
+export const belowUnit = (code: string) => ({
+  OR: [{ code }, { parent: { code } }, { parent: { parent: { code } } }, { parent: { parent: { parent: { code } } } }],
+});
+
+/** The occurrence statuses a list may filter on. */
+export type OccurrenceFilter = {
+  station?: string;
+  schedule?: string;
+  status?: string;
+  from?: string;
+  to?: string;
+  limit: number;
+  offset: number;
+};
 
 /** An empty cell leaves the field as it is (clearing one is a PATCH of that station). */
 const blank = (v: unknown) => (v === '' || v === null ? undefined : v);
@@ -37,6 +55,75 @@ export interface ImportError {
 
 export class StationService {
   constructor(private readonly deps: { db: Db }) {}
+
+  /** Stations within `scope` (a unit filter), optionally below one unit, by code. */
+  async list(q: { unit?: string; limit: number; offset: number }, scope: object) {
+    const { db } = this.deps;
+    const where = { ...(q.unit ? { unit: belowUnit(q.unit) } : {}), ...scope };
+    const [total, rows] = await Promise.all([
+      db.station.count({ where }),
+      db.station.findMany({ where, include: UNIT, orderBy: { code: 'asc' }, take: q.limit, skip: q.offset }),
+    ]);
+    return { total, rows };
+  }
+
+  /** One station with its unit; UNKNOWN_STATION when there is none. */
+  async get(code: string) {
+    const s = await this.deps.db.station.findUnique({ where: { code }, include: UNIT });
+    if (!s) throw notFound('UNKNOWN_STATION', `unknown station ${code}`);
+    return s;
+  }
+
+  /** The units of the stations named (unknown codes are left out). */
+  async unitsOf(codes: string[]): Promise<string[]> {
+    const found = await this.deps.db.station.findMany({ where: { code: { in: codes } }, select: { unitId: true } });
+    return found.map((st) => st.unitId);
+  }
+
+  /** Changes one station's metadata; `installedAt` is a Hanoi calendar date (null clears it). */
+  update(id: string, change: { installedAt?: string | null } & Record<string, unknown>) {
+    const { installedAt, ...rest } = change;
+    return this.deps.db.station.update({
+      where: { id },
+      data: {
+        ...rest,
+        ...(installedAt !== undefined ? { installedAt: installedAt ? new Date(`${installedAt}T00:00:00+07:00`) : null } : {}),
+      },
+    });
+  }
+
+  /** Airings of the stations within `scope`, by start. */
+  async occurrences(q: OccurrenceFilter, scope: object) {
+    const { db } = this.deps;
+    const where = {
+      AND: [{ station: scope }],
+      ...(q.station ? { station: { code: q.station } } : {}),
+      ...(q.schedule ? { scheduleId: q.schedule } : {}),
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.from || q.to ? { startsAt: { ...(q.from ? { gte: new Date(q.from) } : {}), ...(q.to ? { lt: new Date(q.to) } : {}) } } : {}),
+    };
+    const [total, rows] = await Promise.all([
+      db.occurrence.count({ where }),
+      db.occurrence.findMany({
+        where,
+        include: { station: { select: { code: true } } },
+        orderBy: { startsAt: 'asc' },
+        take: q.limit,
+        skip: q.offset,
+      }),
+    ]);
+    return { total, rows };
+  }
+
+  /** One airing with the playback reports that prove it; UNKNOWN_OCCURRENCE when there is none. */
+  async occurrence(id: string) {
+    const o = await this.deps.db.occurrence.findUnique({
+      where: { id },
+      include: { station: { select: { code: true } }, reports: { orderBy: { receivedAt: 'asc' } } },
+    });
+    if (!o) throw notFound('UNKNOWN_OCCURRENCE', `unknown occurrence ${id}`);
+    return o;
+  }
 
   /**
    * Updates the metadata of existing stations; `inScope` says whether the caller may change a station of

@@ -379,6 +379,32 @@ export class UnitService {
    * The tree, cached: every dispatch and enrollment needs it, and only this service changes units after
    * the seed, so each change below drops the cache (a failed load is not kept).
    */
+  /** A page of units by code: children of `parent`, those current at `at` (a Hanoi date or an instant), or all with `includeEnded`. */
+  async list(q: { parent?: string; includeEnded?: boolean; at?: string; limit: number; offset: number }) {
+    const { db } = this.deps;
+    // A date alone is that day in Hanoi.
+    const instant = q.at ? new Date(q.at.length === 10 ? `${q.at}T00:00:00+07:00` : q.at) : undefined;
+    const when = instant
+      ? {
+          AND: [{ OR: [{ endedAt: null }, { endedAt: { gt: instant } }] }, { OR: [{ validFrom: null }, { validFrom: { lte: instant } }] }],
+        }
+      : q.includeEnded
+        ? {}
+        : { endedAt: null };
+    const where = { ...(q.parent ? { parent: { code: q.parent } } : {}), ...when };
+    const [total, rows] = await Promise.all([
+      db.unit.count({ where }),
+      db.unit.findMany({
+        where,
+        include: { parent: { select: { code: true } }, mergedInto: { select: { code: true } } },
+        orderBy: { code: 'asc' },
+        take: q.limit,
+        skip: q.offset,
+      }),
+    ]);
+    return { total, rows };
+  }
+
   tree(): Promise<UnitTree> {
     this.cached ??= this.deps.db.unit.findMany({ select: UNIT_SELECT }).then(
       (rows) => new UnitTree(rows),

@@ -3,7 +3,7 @@
 // are refused, and it gets no new enrollment token. A real agent, a real broker, the real ingest.
 import { join } from 'node:path';
 import t from 'tap';
-import { type PlaybackReport, type Signer, seal } from '#protocol';
+import { type PlaybackReport, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
-import { manifestTopic, type Signer, seal } from '#protocol';
+import { manifestTopic, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
