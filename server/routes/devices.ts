@@ -9,7 +9,7 @@ import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { requireCapability, type Scopes } from '../http/scope.ts';
 import type { DeviceService } from '../services/device-service.ts';
-import { badRequest, notFound } from '../services/errors.ts';
+import { badRequest } from '../services/errors.ts';
 import { STATION_META_COLUMNS, type StationService } from '../services/station-service.ts';
 import type { UnitService } from '../services/unit-service.ts';
 
