@@ -44,6 +44,7 @@ import { mediaRoutes } from './routes/media.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { type HealthCheck, opsRoutes } from './routes/ops.ts';
 import { playlistRoutes } from './routes/playlists.ts';
+import { reformRoutes } from './routes/reforms.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { unitRoutes } from './routes/units.ts';
@@ -323,7 +324,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     prefix: '/api/v1',
   });
   await app.register(stationRoutes, { stations: deps.stations, dispatch: deps.dispatch, scopes, auth, prefix: '/api/v1' });
-  await app.register(unitRoutes, { units: deps.units, mergers: deps.mergers, scopes, auth, prefix: '/api/v1' });
+  await app.register(unitRoutes, { units: deps.units, scopes, auth, prefix: '/api/v1' });
+  await app.register(reformRoutes, { units: deps.units, mergers: deps.mergers, scopes, auth, prefix: '/api/v1' });
   await app.register(deviceRoutes, {
     devices: deps.devices,
     stations: deps.stations,

@@ -1,9 +1,10 @@
 // `npm run verify -- <station> <YYYY-MM-DD>`: re-checks a station's proofs of play of one Hanoi day in
 // the server's database (hash chain, device signatures, stored fields). Exit 0 when every proof holds,
 // 1 when one does not (each problem printed), 2 on bad usage.
+
+import { verifyProofDay } from './compliance/verify-day.ts';
 import { loadConfig } from './config.ts';
 import { openDatabase } from './db/client.ts';
-import { verifyProofDay } from './services/report-service.ts';
 
 const [station, day] = process.argv.slice(2);
 if (!station || !day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) {

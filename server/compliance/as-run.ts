@@ -64,6 +64,11 @@ export function closesAt(a: Pick<AiringFacts, 'startsAt' | 'expectedMs' | 'start
   return new Date(a.startsAt.getTime() + a.startWindowMs + a.expectedMs + rules.proofGraceMs);
 }
 
+/** Whether a playback played (nearly) all it should: below the full-play ratio it is partial. */
+export function playedInFull(playedMs: number | null | undefined, expectedMs: number, rules = AS_RUN_RULES): boolean {
+  return (playedMs ?? 0) >= expectedMs * rules.fullPlayRatio;
+}
+
 export function asRun(a: AiringFacts, now: Date, rules = AS_RUN_RULES): AsRun {
   const lateMs = a.startedAt ? Math.max(0, a.startedAt.getTime() - a.startsAt.getTime()) : undefined;
   const withLate = lateMs !== undefined ? { lateMs } : {};
@@ -82,7 +87,7 @@ export function asRun(a: AiringFacts, now: Date, rules = AS_RUN_RULES): AsRun {
   }
   if (end.rmsDbfs !== null && end.rmsDbfs !== undefined && end.rmsDbfs <= rules.silentBelowDbfs)
     return { status: 'missed', reason: 'silent', ...withLate, ...given };
-  if ((end.playedMs ?? 0) < a.expectedMs * rules.fullPlayRatio)
+  if (!playedInFull(end.playedMs, a.expectedMs, rules))
     return { status: 'partial', reason: reason ?? 'device-fault', ...withLate, ...given };
   const late = lateMs !== undefined && lateMs > Math.max(rules.lateToleranceMs, a.startWindowMs);
   return { status: late ? 'late' : 'aired', ...withLate, ...given };

@@ -3,7 +3,7 @@
 import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
 import { hanoiMinute } from '../scheduling/recurrence.ts';
-import type { ComplianceReport, Tally } from '../services/as-run-service.ts';
+import type { ComplianceReport, Tally } from './tally.ts';
 
 type Value = string | number | null;
 /** Each column: its title, its value on a line, and whether it is a rate (shown as a percentage). */

@@ -6,8 +6,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import PDFDocument from 'pdfkit';
 import { hanoiDay, hanoiMinute } from '../scheduling/recurrence.ts';
-import type { ComplianceReport, Tally } from '../services/as-run-service.ts';
 import { type AsRunLine, pct, REASON_VI, rateColour, STATUS_VI, unitLabel } from './export.ts';
+import type { ComplianceReport, Tally } from './tally.ts';
 
 const FONTS = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 const REGULAR = join(FONTS, 'DejaVuSans.ttf');

@@ -43,7 +43,7 @@ export function buildDomain(c: {
   const { db, key } = c.storage;
   const events = new DomainEvents();
   const units = new UnitService({ db, now, events });
-  const devices = new DeviceService({ db, now, key, events, mqttUrl: () => c.endpoints.mqtt });
+  const devices = new DeviceService({ db, now, key, units, events, mqttUrl: () => c.endpoints.mqtt });
   const dispatch = new DispatchService({ db, link, key, devices, units, metrics, now, horizonDays: config.manifestHorizonDays, log });
   events.on('stations-changed', (ids) => dispatch.dispatch(ids));
   link.on('ack', (device, payload) => dispatch.handleAck(device, payload));

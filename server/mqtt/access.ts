@@ -80,12 +80,7 @@ export class BrokerAccess {
     const found = await loading;
     if (!found) return null;
     const tree = await this.deps.units.tree();
-    const units = tree
-      .chain(found.unitId)
-      .map((u) => u.code)
-      .reverse()
-      .slice(0, 8);
-    return { secretHash: found.secretHash, principal: { role: 'device', device, units } };
+    return { secretHash: found.secretHash, principal: { role: 'device', device, units: tree.groups(found.unitId) } };
   }
 
   /** Drops what is known about a device's login (or every device's): after enrollment, revocation or a move. */

@@ -3,11 +3,28 @@
 // ReportDay rollup (kept by triggers) and only cut days from the occurrences: a year of all Hanoi (~2.1 M
 // airings) is ~211,000 rollup rows, summed in the database per station and weekday, rolled up here.
 import { AS_RUN_RULES, AS_RUN_STATUSES, type AsRunStatus, type Discrepancy } from '../compliance/as-run.ts';
-import { chunked, type Db } from '../db/client.ts';
+import {
+  add,
+  type Cell,
+  type ComplianceReport,
+  classTally,
+  dailyLimit,
+  type Group,
+  type GroupBy,
+  newGroup,
+  round,
+  type SeriesPoint,
+  tally,
+  zeroes,
+} from '../compliance/tally.ts';
+import { uptimeShares } from '../compliance/uptime.ts';
+import type { Db } from '../db/client.ts';
 import { sqlTime } from '../db/proof-ledger.ts';
 import { DAY_MS, dayOfNumber, HANOI_OFFSET_MS, hanoiDayNumber, isHanoiMidnight } from '../scheduling/recurrence.ts';
 import { badRequest, notFound } from './errors.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
+
+export type { ComplianceReport, Tally } from '../compliance/tally.ts';
 
 /** The longest range one request may cover: a year (a leap year's 366 days). */
 export const MAX_RANGE_MS = 366 * DAY_MS;
@@ -279,42 +296,9 @@ export class AsRunService {
     };
   }
 
-  /**
-   * Share of [from, min(to, now)) each station was online, from its availability history, counted from the
-   * station's entry into service (installation or its first enrollment, whichever is later): time before
-   * it is not offline. A station not in service during the range has no uptime (absent from the map).
-   */
-  async uptime(stationIds: string[], from: Date, to: Date): Promise<Map<string, number>> {
-    const end = Math.min(to.getTime(), this.deps.now().getTime());
-    const out = new Map<string, number>();
-    if (end <= from.getTime() || stationIds.length === 0) return out;
-    const starts = new Map<string, number>();
-    for (const part of chunked(stationIds))
-      for (const st of await this.deps.db.station.findMany({
-        where: { id: { in: part } },
-        select: { id: true, installedAt: true, devices: { select: { enrolledAt: true } } },
-      })) {
-        const since = inServiceSince(
-          st.installedAt,
-          st.devices.map((d) => d.enrolledAt),
-        );
-        if (since && since.getTime() < end) starts.set(st.id, Math.max(from.getTime(), since.getTime()));
-      }
-    const events = await this.query<{ stationId: string; online: number; at: Date }>(
-      `WITH ids(id) AS (SELECT value FROM json_each(?))
-       SELECT e."stationId" AS stationId, e."online" AS online, e."at" AS at FROM "StationEvent" e JOIN ids ON ids.id = e."stationId"
-       WHERE e."at" < ? AND (e."at" >= ? OR e."at" = (SELECT max(p."at") FROM "StationEvent" p WHERE p."stationId" = e."stationId" AND p."at" < ?))
-       ORDER BY e."stationId", e."at"`,
-      [JSON.stringify(stationIds), sqlTime(new Date(end)), sqlTime(from), sqlTime(from)],
-    );
-    const byStation = new Map<string, { online: boolean; at: number }[]>();
-    for (const e of events) {
-      const list = byStation.get(e.stationId) ?? [];
-      list.push({ online: Boolean(e.online), at: new Date(e.at).getTime() });
-      byStation.set(e.stationId, list);
-    }
-    for (const [id, start] of starts) out.set(id, onlineShare(byStation.get(id) ?? [], start, end));
-    return out;
+  /** Share of the range each station in service was online (compliance/uptime.ts). */
+  uptime(stationIds: string[], from: Date, to: Date): Promise<Map<string, number>> {
+    return uptimeShares(this.deps.db, stationIds, from, new Date(Math.min(to.getTime(), this.deps.now().getTime())));
   }
 
   /** The range checks, and the WHERE clause (with a recursive unit subtree) of the as-run list. */
@@ -387,25 +371,11 @@ export class AsRunService {
   }
 }
 
-type GroupBy = 'unit' | 'station' | 'media';
 type RawRow = Omit<AsRunRow, 'reason' | 'lateMs' | 'deviceReason' | 'unitCode' | 'unitName' | 'unitType'> & {
   reason: Discrepancy | null;
   lateMs: number | null;
   deviceReason: string | null;
 };
-type Cell = {
-  /** The station's unit at airtime. */
-  unitId: string | null;
-  stationId: string;
-  mediaId: string | null;
-  status: AsRunStatus;
-  /** Emergencies are exempt from the daily limit, and counted apart. */
-  emergency: boolean;
-  n: number;
-  playedMs: number;
-  onTime: number;
-};
-
 function toRow(r: RawRow, tree: UnitTree): AsRunRow {
   const { reason, lateMs, deviceReason, ...rest } = r;
   const unit = r.unitId ? tree.byId.get(r.unitId) : undefined;
@@ -419,194 +389,5 @@ function toRow(r: RawRow, tree: UnitTree): AsRunRow {
     ...(reason ? { reason } : {}),
     ...(lateMs !== null ? { lateMs: Number(lateMs) } : {}),
     ...(deviceReason ? { deviceReason } : {}),
-  };
-}
-
-const zeroes = () => Object.fromEntries(AS_RUN_STATUSES.map((st) => [st, 0])) as Record<AsRunStatus, number>;
-
-/** Airings that were due: everything but those skipped by rule and those not over yet. */
-const isDue = (status: AsRunStatus) => status !== 'skipped' && status !== 'pending' && status !== 'playing';
-
-interface Group {
-  key: string;
-  name: string;
-  counts: Record<AsRunStatus, number>;
-  /** By class: emergencies apart from regular and priority airings. */
-  byClass: Record<'emergency' | 'regular', Record<AsRunStatus, number>>;
-  playedMs: number;
-  /** Aired in full within ±2 s of the scheduled start. */
-  onTime: number;
-  stations: Set<string>;
-  /** Per station: its due airings and those aired on time, for coverage per station. */
-  perStation: Map<string, { due: number; onTime: number }>;
-  limits: Set<number | null>;
-  overLimitDays: number;
-  maxDayMinutes: number;
-}
-
-const newGroup = (key: string, name: string): Group => ({
-  key,
-  name,
-  counts: zeroes(),
-  byClass: { emergency: zeroes(), regular: zeroes() },
-  playedMs: 0,
-  onTime: 0,
-  stations: new Set(),
-  perStation: new Map(),
-  limits: new Set(),
-  overLimitDays: 0,
-  maxDayMinutes: 0,
-});
-
-function add(g: Group, c: Cell): void {
-  const n = Number(c.n);
-  g.counts[c.status] += n;
-  g.byClass[c.emergency ? 'emergency' : 'regular'][c.status] += n;
-  g.playedMs += Number(c.playedMs);
-  g.onTime += Number(c.onTime);
-  g.stations.add(c.stationId);
-  const st = g.perStation.get(c.stationId) ?? { due: 0, onTime: 0 };
-  if (isDue(c.status)) st.due += n;
-  st.onTime += Number(c.onTime);
-  g.perStation.set(c.stationId, st);
-}
-
-/** Minutes a station of `unitId` may air on an ISO weekday under its effective policy; null when unlimited. */
-function dailyLimit(tree: UnitTree, unitId: string, weekday: number): number | null {
-  const { policy } = tree.effectivePolicy(unitId);
-  if (policy.emergencyOnly || (policy.weekdays && !policy.weekdays.includes(weekday))) return 0;
-  if (policy.maxSessionMinutes === undefined || policy.maxSessionsPerDay === undefined) return null;
-  return policy.maxSessionMinutes * policy.maxSessionsPerDay;
-}
-
-/** When a station entered service: the later of its installation and its first enrollment (those known); null if neither. */
-export function inServiceSince(installedAt: Date | null, enrolledAt: (Date | null)[]): Date | null {
-  const enrolled = enrolledAt.filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0];
-  const known = [installedAt, enrolled].filter((d): d is Date => d instanceof Date);
-  return known.length ? new Date(Math.max(...known.map((d) => d.getTime()))) : null;
-}
-
-/** Online share of [from, end) from a station's events in order (the first may precede `from`). */
-export function onlineShare(events: { online: boolean; at: number }[], from: number, end: number): number {
-  let online = false;
-  let since = from;
-  let up = 0;
-  for (const e of events) {
-    const at = Math.max(e.at, from);
-    if (online) up += at - since;
-    online = e.online;
-    since = at;
-  }
-  if (online) up += end - since;
-  return Math.round((up / (end - from)) * 10_000) / 10_000;
-}
-
-export interface Tally extends Record<AsRunStatus, number> {
-  scheduled: number;
-  stations: number;
-  /** Aired in full (on time or late) over the airings that were due and not skipped by rule; null when none. */
-  complianceRate: number | null;
-  /** Aired in full within the 2 s tolerance over the same. */
-  onTimeRate: number | null;
-  /** Due airings that aired in full within ±2 s of their scheduled start, over the due airings; null when none was due. */
-  coverageRate: number | null;
-  /** The mean, over the group's stations with a due airing, of each station's own coverage. */
-  stationCoverageRate: number | null;
-  /** Stations with a due airing, and those of them whose every due airing aired in full within ±2 s. */
-  stationsDue: number;
-  stationsFullyCovered: number;
-  /** The same counts and rates for emergencies and for the rest (regular and priority airings). */
-  emergency: ClassTally;
-  regular: ClassTally;
-  /** Audio that went out, in minutes (aired, late and partial airings). */
-  airedMinutes: number;
-  /** The policy's daily limit (sessions × session minutes) when every station of the group has the same; null otherwise or unlimited. */
-  limitMinutesPerDay: number | null;
-  /** Station-days whose aired minutes (emergencies exempt) exceeded the station's daily limit. */
-  overLimitDays: number;
-  /** The most minutes one station aired in one day (emergencies exempt). */
-  maxDayMinutes: number;
-  /** Mean share of the range its stations were online (up to now); null when the range has not begun. */
-  uptimeRate: number | null;
-}
-
-export interface ClassTally {
-  scheduled: number;
-  due: number;
-  aired: number;
-  late: number;
-  partial: number;
-  missed: number;
-  complianceRate: number | null;
-  onTimeRate: number | null;
-}
-
-/** One period of a report's range: its counts and rates, as the whole report gives them. */
-export interface SeriesPoint extends ClassTally {
-  /** The Hanoi day (YYYY-MM-DD) or month (YYYY-MM). */
-  period: string;
-  bucket: 'day' | 'month';
-  skipped: number;
-  coverageRate: number | null;
-}
-
-export interface ComplianceReport {
-  from: Date;
-  to: Date;
-  unit: string | null;
-  /** The unit's name and type ("Huyện Sóc Sơn", "Huyện"), for people. */
-  unitName: string | null;
-  unitType: string | null;
-  groupBy: GroupBy;
-  total: Tally;
-  groups: ({ key: string; name: string } & Tally)[];
-  /** The range's rates over time (by day up to 62 days, by month beyond). */
-  series: SeriesPoint[];
-}
-
-const round = (x: number, places = 4) => Math.round(x * 10 ** places) / 10 ** places;
-
-const dueOf = (c: Record<AsRunStatus, number>) => AS_RUN_STATUSES.filter(isDue).reduce((a, st) => a + c[st], 0);
-
-function classTally(c: Record<AsRunStatus, number>): ClassTally {
-  const due = dueOf(c);
-  const rate = (n: number) => (due > 0 ? round(n / due) : null);
-  return {
-    scheduled: Object.values(c).reduce((a, b) => a + b, 0),
-    due,
-    aired: c.aired,
-    late: c.late,
-    partial: c.partial,
-    missed: c.missed,
-    complianceRate: rate(c.aired + c.late),
-    onTimeRate: rate(c.aired),
-  };
-}
-
-function tally(g: Group, uptime: Map<string, number>, byMedia: boolean): Tally {
-  const c = g.counts;
-  const scheduled = Object.values(c).reduce((a, b) => a + b, 0);
-  const due = dueOf(c);
-  const rate = (n: number) => (due > 0 ? round(n / due) : null);
-  const withDue = [...g.perStation.values()].filter((st) => st.due > 0);
-  const ups = [...g.stations].flatMap((id) => (uptime.has(id) ? [uptime.get(id) as number] : []));
-  const limits = [...g.limits];
-  return {
-    scheduled,
-    ...c,
-    stations: g.stations.size,
-    complianceRate: rate(c.aired + c.late),
-    onTimeRate: rate(c.aired),
-    coverageRate: rate(g.onTime),
-    stationCoverageRate: withDue.length ? round(withDue.reduce((a, st) => a + st.onTime / st.due, 0) / withDue.length) : null,
-    stationsDue: withDue.length,
-    stationsFullyCovered: withDue.filter((st) => st.onTime >= st.due).length,
-    emergency: classTally(g.byClass.emergency),
-    regular: classTally(g.byClass.regular),
-    airedMinutes: round(g.playedMs / 60_000, 2),
-    limitMinutesPerDay: !byMedia && limits.length === 1 ? (limits[0] ?? null) : null,
-    overLimitDays: g.overLimitDays,
-    maxDayMinutes: round(g.maxDayMinutes, 2),
-    uptimeRate: ups.length ? round(ups.reduce((a, b) => a + b, 0) / ups.length) : null,
   };
 }

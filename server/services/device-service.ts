@@ -18,6 +18,7 @@ import { chunked, type Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import { badRequest, conflict, DomainError, notFound } from './errors.ts';
 import type { DomainEvents } from './events.ts';
+import type { UnitService } from './unit-service.ts';
 
 /** An enrollment token is good for this long. */
 export const ENROLL_TOKEN_TTL_MS = 7 * 86_400_000;
@@ -45,6 +46,7 @@ export class DeviceService {
       db: Db;
       now: () => Date;
       key: ServerKey;
+      units: UnitService;
       mqttUrl: () => string;
       /** Told of revocations, credentials issued or withdrawn, and stations whose gateways changed. */
       events?: DomainEvents;
@@ -194,19 +196,9 @@ export class DeviceService {
     };
   }
 
-  /** A unit's code and its ancestors', nearest first ([P-2.5] groups): a few lookups up the tree, not the whole tree. */
+  /** A unit's code and its ancestors', nearest first ([P-2.5] groups), from the cached tree. */
   private async unitChain(unitId: string): Promise<string[]> {
-    const groups: string[] = [];
-    for (let id: string | null = unitId; id && groups.length < 8; ) {
-      const u: { code: string; parentId: string | null } | null = await this.deps.db.unit.findUnique({
-        where: { id },
-        select: { code: true, parentId: true },
-      });
-      if (!u) break;
-      groups.push(u.code);
-      id = u.parentId;
-    }
-    return groups;
+    return (await this.deps.units.tree()).groups(unitId);
   }
 
   /** [P-2.6] The broker principal of a device that logged in: its code and its station's unit chain. */

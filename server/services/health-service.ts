@@ -1,10 +1,11 @@
 // Station health for the provincial office: availability history with durations, the last telemetry,
 // and the alerts the ingest and the sweep raise (offline in a scheduled window, missed, silent), with
 // their workflow new → acknowledged → resolved.
+
+import { inServiceSince, onlineShare } from '../compliance/tally.ts';
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
 import { hanoiMinute } from '../scheduling/recurrence.ts';
-import { inServiceSince, onlineShare } from './as-run-service.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import type { UnitService } from './unit-service.ts';
 

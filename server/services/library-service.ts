@@ -43,6 +43,8 @@ export interface SearchInput {
   offset: number;
 }
 
+type SchedulableItem = { id: string; status: string; validFrom: Date | null; validUntil: Date | null; durationMs: number };
+
 export class LibraryService {
   constructor(
     private readonly deps: {
@@ -155,17 +157,19 @@ export class LibraryService {
   }
 
   /** Throws unless the item may air from `startsAt` for its whole duration ([DESIGN §1]: never stale). */
-  static assertSchedulable(
-    item: { id: string; status: string; validFrom: Date | null; validUntil: Date | null; durationMs: number },
-    startsAt: Date,
-  ) {
+  static assertSchedulable(item: SchedulableItem, startsAt: Date) {
+    const refusal = LibraryService.whyNotSchedulable(item, startsAt);
+    if (refusal) throw refusal;
+  }
+
+  /** Why an item may not air at `startsAt` (not approved, outside its validity window), or undefined when it may. */
+  static whyNotSchedulable(item: SchedulableItem, startsAt: Date): DomainError | undefined {
     if (item.status !== 'approved')
-      throw new DomainError('conflict', 'MEDIA_NOT_APPROVED', `media ${item.id} is ${item.status}; only approved items can be scheduled`);
-    if (item.validFrom && startsAt < item.validFrom) {
-      throw new DomainError('conflict', 'MEDIA_NOT_VALID', `media ${item.id} is valid from ${item.validFrom.toISOString()}`);
-    }
-    if (item.validUntil && startsAt.getTime() + item.durationMs > item.validUntil.getTime()) {
-      throw new DomainError('conflict', 'MEDIA_NOT_VALID', `media ${item.id} is valid until ${item.validUntil.toISOString()}`);
-    }
+      return new DomainError('conflict', 'MEDIA_NOT_APPROVED', `media ${item.id} is ${item.status}; only approved items can be scheduled`);
+    if (item.validFrom && startsAt < item.validFrom)
+      return new DomainError('conflict', 'MEDIA_NOT_VALID', `media ${item.id} is valid from ${item.validFrom.toISOString()}`);
+    if (item.validUntil && startsAt.getTime() + item.durationMs > item.validUntil.getTime())
+      return new DomainError('conflict', 'MEDIA_NOT_VALID', `media ${item.id} is valid until ${item.validUntil.toISOString()}`);
+    return undefined;
   }
 }

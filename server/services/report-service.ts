@@ -6,19 +6,18 @@
 // order, so the duplicate check and the chain's next link always see the last write.
 
 import { EventEmitter } from 'node:events';
-import { LIMITS, open, type PlaybackReport, publicKeyFromHex, type ReportReceipt, StationState, type Telemetry } from '#protocol';
-import { AS_RUN_RULES, asRun } from '../compliance/as-run.ts';
-import { type ChainProblem, chainGenesis, chainHash, checkChain } from '../compliance/chain.ts';
+import { LIMITS, type PlaybackReport, type ReportReceipt, StationState, type Telemetry } from '#protocol';
 import openMany, { type OpenResult, type OpenTask } from '../compliance/open-worker.ts';
-import { chunked, type Db } from '../db/client.ts';
+import { FINAL_REFUSALS, UNTRUE, untrueProof } from '../compliance/proof-rules.ts';
+import { type DayVerification, verifyProofDay } from '../compliance/verify-day.ts';
+import type { Db } from '../db/client.ts';
 import type { ProofLedger } from '../db/proof-ledger.ts';
 import type { Metrics } from '../metrics.ts';
-import { hanoiDay } from '../scheduling/recurrence.ts';
 import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
-import { notFound } from './errors.ts';
+import { airingsOf, type Job, type Opened, ProofWriter, type ReportOutcome, type Result } from './proof-writer.ts';
 
-/** Below this share of the expected duration a completed playback counts as partial. */
-export const FULL_PLAY_RATIO = AS_RUN_RULES.fullPlayRatio;
+export { CLOCK_TOLERANCE_MS, FULL_PLAY_RATIO, PLAYED_TOLERANCE_MS, untrueProof } from '../compliance/proof-rules.ts';
+export type { ReportOutcome };
 
 export interface ReportDeps {
   db: Db;
@@ -46,56 +45,8 @@ export interface ReportDeps {
   onStationsChanged?: (stationIds: string[]) => void;
 }
 
-/** [P-3.2] How far a proof's instants may lie ahead of the server's clock before it is refused as untrue. */
-export const CLOCK_TOLERANCE_MS = 120_000;
-/** How much more audio than elapsed wall time a proof may claim (samples counted against a device clock). */
-export const PLAYED_TOLERANCE_MS = 2_000;
-/** Refused proofs from one station, counted on its open alert, that make it a `refused_proofs` alert. */
-const REFUSALS_FOR_ALERT = 3;
-/**
- * Refusals decided after the device's signature verified: the proof is authentic and would be refused
- * again, so the receipt names it and the device lets it go. A refusal before that (unknown key, bad
- * signature) is not receipted: anyone could have sent it under that id.
- */
-const FINAL_REFUSALS = new Set([
-  'EXPIRED',
-  'INVALID_BODY',
-  'STATION_MISMATCH',
-  'UNKNOWN_OCCURRENCE',
-  'FUTURE_AIRING',
-  'FUTURE_PROOF',
-  'ENDED_BEFORE_STARTED',
-  'PLAYED_EXCEEDS_ELAPSED',
-]);
-/** Refusals that say the gateway's evidence cannot be true; repeated, they raise an alert. */
-const UNTRUE = new Set(['FUTURE_AIRING', 'FUTURE_PROOF', 'ENDED_BEFORE_STARTED', 'PLAYED_EXCEEDS_ELAPSED']);
-
-/**
- * [P-3.2] A proof that cannot be true at `now`: an airing that begins later than now (beyond the clock
- * tolerance), instants in the future, an end before the start, more audio played than time elapsed.
- */
-export function untrueProof(r: PlaybackReport, airingStartsAt: Date, now: number): { code: string; detail: string } | undefined {
-  const limit = now + CLOCK_TOLERANCE_MS;
-  if (airingStartsAt.getTime() > limit)
-    return { code: 'FUTURE_AIRING', detail: `the airing begins at ${airingStartsAt.toISOString()}, after now + ${CLOCK_TOLERANCE_MS} ms` };
-  const started = Date.parse(r.startedAt);
-  const ended = r.endedAt === undefined ? undefined : Date.parse(r.endedAt);
-  if (started > limit || (ended !== undefined && ended > limit))
-    return { code: 'FUTURE_PROOF', detail: `startedAt ${r.startedAt} / endedAt ${r.endedAt} lie after now + ${CLOCK_TOLERANCE_MS} ms` };
-  if (ended !== undefined && ended < started)
-    return { code: 'ENDED_BEFORE_STARTED', detail: `endedAt ${r.endedAt} < startedAt ${r.startedAt}` };
-  if (ended !== undefined && (r.playedMs ?? 0) > ended - started + PLAYED_TOLERANCE_MS)
-    return { code: 'PLAYED_EXCEEDS_ELAPSED', detail: `playedMs ${r.playedMs} > ${ended - started} ms elapsed` };
-  return undefined;
-}
-
-export type ReportOutcome = 'stored' | 'duplicate' | 'rejected';
-type Result = { outcome: ReportOutcome; kind: string; id?: string };
-type Job = { type: 'report' | 'telemetry'; device: string; payload: Buffer; done: (r: Result) => void };
-type Opened = { job: Job; identity: DeviceIdentity; envelope: { id: string }; report?: PlaybackReport; telemetry?: Telemetry };
 /** A batch once opened: early verdicts, the messages that verified, and each known device's station code. */
 type Batch = { results: Map<Job, Result>; opened: Opened[]; stations: Map<string, string> };
-type Occ = { id: string; stationId: string; startsAt: Date; startWindowMs: number; durationMs: number };
 
 /** Batches opened ahead of the one being written. */
 const MAX_BATCHES_IN_FLIGHT = 3;
@@ -113,10 +64,11 @@ export class ReportService {
   /** Set while the last batch could not be committed: the store is down and nothing is receipted. */
   private storeDown?: { since: Date; detail: string };
   private readonly roomWaiters: (() => void)[] = [];
-  /** When each station's recent untrue proofs were refused (the last hour's). */
-  private readonly untrue = new Map<string, number[]>();
+  private readonly writer: ProofWriter;
 
-  constructor(private readonly deps: ReportDeps) {}
+  constructor(private readonly deps: ReportDeps) {
+    this.writer = new ProofWriter(deps);
+  }
 
   /** Whether proofs are being committed (and so receipted); for /health. */
   storeHealth(): { ok: boolean; detail?: string } {
@@ -266,7 +218,10 @@ export class ReportService {
       const { results: early, opened, stations: known } = await opening;
       results = early;
       stations = known;
-      const occurrences = await this.occurrences(opened.flatMap((o) => (o.report ? [o.report.occurrenceId] : [])));
+      const occurrences = await airingsOf(
+        this.deps.db,
+        opened.flatMap((o) => (o.report ? [o.report.occurrenceId] : [])),
+      );
       const now = this.deps.now().getTime();
       const accepted = opened.filter((o) => {
         if (!o.report) return true;
@@ -292,8 +247,8 @@ export class ReportService {
         }
       }
       const written = await this.commit(() => {
-        const w = this.write(accepted, occurrences);
-        for (const [stationId, { station, codes }] of refusedUntrue) this.refusalAlert(stationId, station, codes);
+        const w = this.writer.write(accepted, occurrences);
+        for (const [stationId, { station, codes }] of refusedUntrue) this.writer.refusalAlert(stationId, station, codes);
         return w;
       });
       for (const [job, r] of written.results) results.set(job, r);
@@ -363,164 +318,6 @@ export class ReportService {
         }
       }),
     );
-  }
-
-  /** Inside the batch's transaction: a station that keeps sending untrue proofs (3 within an hour) gets an alert. */
-  private refusalAlert(stationId: string, station: string, codes: string[]): void {
-    const at = this.deps.now();
-    const recent = (this.untrue.get(stationId) ?? []).filter((t) => t > at.getTime() - 3600_000);
-    recent.push(...codes.map(() => at.getTime()));
-    this.untrue.set(stationId, recent);
-    if (recent.length < REFUSALS_FOR_ALERT) return;
-    const message = `${station}: ${recent.length} proofs refused as untrue within an hour (${[...new Set(codes)].join(', ')}); check the gateway's clock`;
-    this.deps.ledger.raiseAlert(stationId, 'refused_proofs', null, message, at);
-  }
-
-  private async occurrences(ids: string[]): Promise<Map<string, Occ>> {
-    const found = new Map<string, Occ>();
-    for (const part of chunked([...new Set(ids)]))
-      for (const o of await this.deps.db.occurrence.findMany({
-        where: { id: { in: part } },
-        select: {
-          id: true,
-          stationId: true,
-          startsAt: true,
-          schedule: { select: { startWindowMs: true } },
-          media: { select: { durationMs: true } },
-        },
-      }))
-        found.set(o.id, {
-          id: o.id,
-          stationId: o.stationId,
-          startsAt: o.startsAt,
-          startWindowMs: o.schedule.startWindowMs,
-          durationMs: o.media.durationMs,
-        });
-    return found;
-  }
-
-  /** Inside the batch's transaction: synchronous prepared statements only; the outcomes count once it commits. */
-  private write(
-    accepted: Opened[],
-    occurrences: Map<string, Occ>,
-  ): { results: Map<Job, Result>; proofs: number; stations: number; changed: Set<string> } {
-    const { ledger } = this.deps;
-    const results = new Map<Job, Result>();
-    const receivedAt = this.deps.now();
-    const chainDay = hanoiDay(receivedAt);
-    const tails = new Map<string, { seq: number; hash: string }>();
-    const seenIds = new Set<string>();
-    const seenStations = new Set<string>();
-    const changed = new Set<string>();
-    for (const { job, identity, envelope, report, telemetry } of accepted) {
-      const stationId = identity.station.id;
-      if (telemetry) {
-        if (this.storeTelemetry(stationId, telemetry, receivedAt)) changed.add(stationId);
-        results.set(job, { outcome: 'stored', kind: 'telemetry' });
-        continue;
-      }
-      if (!report) continue;
-      if (seenIds.has(envelope.id) || ledger.isStored(envelope.id)) {
-        results.set(job, { outcome: 'duplicate', kind: report.kind, id: envelope.id });
-        continue;
-      }
-      seenIds.add(envelope.id);
-      const occ = occurrences.get(report.occurrenceId) as Occ;
-      const raw = job.payload.toString('utf8');
-      const tail = tails.get(stationId) ?? ledger.chainTail(stationId, chainDay);
-      const chainPrev = tail?.hash ?? chainGenesis(stationId, chainDay);
-      const link = { seq: (tail?.seq ?? 0) + 1, hash: chainHash(chainPrev, envelope.id, raw) };
-      tails.set(stationId, link);
-      ledger.insertReport({
-        id: envelope.id,
-        occurrenceId: occ.id,
-        stationId,
-        kind: report.kind.replace('playback.', ''),
-        reportedAt: new Date(report.endedAt ?? report.startedAt),
-        receivedAt,
-        playedMs: report.playedMs ?? null,
-        rmsDbfs: report.level?.rmsDbfs ?? null,
-        peakDbfs: report.level?.peakDbfs ?? null,
-        sha256: report.sha256,
-        raw,
-        chainDay,
-        chainSeq: link.seq,
-        chainPrev,
-        chainHash: link.hash,
-      });
-      this.applyReport(occ, report, identity.station.code, receivedAt);
-      seenStations.add(stationId);
-      results.set(job, { outcome: 'stored', kind: report.kind, id: envelope.id });
-    }
-    for (const id of seenStations) {
-      ledger.touchStation(id, receivedAt);
-      changed.add(id);
-    }
-    return { results, proofs: seenIds.size, stations: seenStations.size, changed };
-  }
-
-  /** Moves the occurrence on and records its as-run verdict when the proof ends the airing. */
-  private applyReport(occ: Occ, r: PlaybackReport, stationCode: string, at: Date): void {
-    const { ledger } = this.deps;
-    const startedAt = new Date(r.startedAt);
-    if (r.kind === 'playback.started') {
-      ledger.markStarted(occ.id, startedAt);
-      return;
-    }
-    const end = {
-      kind: r.kind === 'playback.failed' ? ('failed' as const) : ('completed' as const),
-      playedMs: r.playedMs ?? null,
-      reason: r.reason,
-      rmsDbfs: r.level?.rmsDbfs,
-    };
-    const verdict = asRun({ startsAt: occ.startsAt, expectedMs: occ.durationMs, startWindowMs: occ.startWindowMs, startedAt, end }, at);
-    const status = end.kind === 'failed' ? 'failed' : (r.playedMs ?? 0) >= r.expectedMs * FULL_PLAY_RATIO ? 'aired' : 'partial';
-    ledger.markEnded({
-      id: occ.id,
-      status,
-      startedAt,
-      endedAt: new Date(r.endedAt ?? r.startedAt),
-      playedMs: r.playedMs ?? null,
-      asRun: verdict.status,
-      discrepancy: verdict.reason ?? null,
-      deviceReason: verdict.deviceReason ?? null,
-      lateMs: verdict.lateMs ?? null,
-      rmsDbfs: r.level?.rmsDbfs ?? null,
-    });
-    if (verdict.status !== 'missed') return;
-    const silent = verdict.reason === 'silent';
-    ledger.raiseAlert(
-      occ.stationId,
-      silent ? 'silent' : 'missed',
-      occ.id,
-      silent
-        ? `${stationCode}: output measured silent (${r.level?.rmsDbfs} dBFS) for the airing at ${r.scheduledAt}`
-        : `${stationCode}: airing at ${r.scheduledAt} failed (${verdict.deviceReason ?? verdict.reason})`,
-      at,
-    );
-  }
-
-  /** Returns whether the heartbeat brought the station back online. */
-  private storeTelemetry(stationId: string, t: Telemetry, at: Date): boolean {
-    const { ledger } = this.deps;
-    ledger.storeTelemetry({
-      stationId,
-      at,
-      clockOffsetMs: t.clockOffsetMs ?? null,
-      diskFreeBytes: t.diskFreeBytes,
-      agentVersion: t.agentVersion,
-      uptimeS: t.uptimeS,
-      cacheItems: t.cache.items,
-      cacheMissing: t.cache.missing ?? null,
-      appliedManifest: t.manifestVersion ?? null,
-    });
-    // A fault the gateway found in itself (an unreadable state file kept aside) stays an open alert while reported.
-    if (t.faults?.length) ledger.raiseAlert(stationId, 'device_fault', null, `the gateway reports ${t.faults.join(', ')}`, at, false);
-    else ledger.resolveAlerts(stationId, 'device_fault', at, 'no fault reported');
-    // A signed heartbeat is better evidence of life than a retained state that may be stale.
-    if (!ledger.setOnline(stationId, true, at, 'telemetry')) return false;
-    ledger.resolveAlerts(stationId, 'offline', at, 'station back online');
-    return true;
   }
 
   /**
@@ -595,48 +392,4 @@ export class ReportService {
     });
     if (flipped) this.deps.onStationsChanged?.([stationId]);
   }
-}
-
-export interface DayVerification {
-  station: string;
-  day: string;
-  proofs: number;
-  ok: boolean;
-  problems: (ChainProblem | { seq: number | null; id: string; code: string; message: string })[];
-}
-
-/**
- * Re-checks one station's proofs of one Hanoi day: the hash chain, each proof's device signature (as
- * of its receipt), and that the stored columns say what the signed message says.
- */
-export async function verifyProofDay(db: Db, stationCode: string, day: string): Promise<DayVerification> {
-  const station = await db.station.findUnique({
-    where: { code: stationCode },
-    select: { id: true, devices: { select: { publicKeyHex: true } } },
-  });
-  if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${stationCode}`);
-  const links = await db.playbackReport.findMany({ where: { stationId: station.id, chainDay: day }, orderBy: { chainSeq: 'asc' } });
-  const problems: DayVerification['problems'] = checkChain(station.id, day, links);
-  const keys = new Map(
-    station.devices.flatMap((d) => (d.publicKeyHex ? [[deviceKid(d.publicKeyHex), publicKeyFromHex(d.publicKeyHex)] as const] : [])),
-  );
-  for (const l of links) {
-    const at = { seq: l.chainSeq, id: l.id };
-    const opened = open(l.raw, 'report', { keys: (kid) => keys.get(kid), now: l.receivedAt });
-    if (!opened.ok) {
-      problems.push({ ...at, code: opened.code, message: opened.message });
-      continue;
-    }
-    const b = opened.body;
-    const same =
-      opened.envelope.id === l.id &&
-      b.occurrenceId === l.occurrenceId &&
-      `playback.${l.kind}` === b.kind &&
-      (b.playedMs ?? null) === l.playedMs &&
-      (b.level?.rmsDbfs ?? null) === l.rmsDbfs &&
-      b.sha256 === l.sha256;
-    if (!same) problems.push({ ...at, code: 'FIELDS_MISMATCH', message: 'stored columns differ from the signed proof' });
-  }
-  problems.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
-  return { station: stationCode, day, proofs: links.length, ok: problems.length === 0, problems };
 }

@@ -3,28 +3,22 @@
 // follow each other with their gaps. Recurring schedules are expanded up to the manifest horizon and
 // extended as time moves on.
 
-import { type ConflictRule, type Priority, type Resolution, resolveConflict } from '#protocol';
+import type { ConflictRule, Priority, Resolution } from '#protocol';
 import { closesAt } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { Media, Schedule } from '../db/generated/client.ts';
 import { type AiringRow, airingRows } from '../scheduling/outcomes.ts';
-import { type Airing, checkPolicy, type Violation } from '../scheduling/policy.ts';
+import type { Violation } from '../scheduling/policy.ts';
 import { hanoiDayNumber, instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
 import type { DispatchService } from './dispatch-service.ts';
 import { badRequest, conflict, DomainError, notFound, unprocessable } from './errors.ts';
 import { LibraryService } from './library-service.ts';
 import { layout, type PlaylistService } from './playlist-service.ts';
-import { UnitService, type UnitTree } from './unit-service.ts';
+import { evaluatePlan, type PlanItem, type PlanRule } from './schedule-check.ts';
+import { resolveTargets, type TargetStation, type Targets } from './targets.ts';
+import type { UnitService } from './unit-service.ts';
 
-export interface Targets {
-  /** Unit codes: every station at or below each unit. */
-  units?: string[];
-  stations?: string[];
-  /** Device codes: every output of the device. */
-  devices?: string[];
-  /** "<device>:<zone>" pairs. */
-  zones?: string[];
-}
+export type { TargetStation, Targets };
 
 /** What PATCH /schedules/{id} may change (absent: unchanged; rrule null: a one-off from now on). */
 export interface SchedulePatch {
@@ -56,14 +50,6 @@ export interface CreateScheduleInput {
   userId?: string;
   /** Refuses (naming the first station outside) unless every target station lies in the caller's scope. */
   within?: (stations: { code: string; unitId: string }[]) => Promise<void>;
-}
-
-/** A station a schedule reaches, and on which outputs ("<device>:<zone>"; empty = all). */
-export interface TargetStation {
-  id: string;
-  code: string;
-  unitId: string;
-  zones: string[];
 }
 
 export interface Overlap {
@@ -98,7 +84,6 @@ const DAY_MS = 86_400_000;
 /** Listed in an error or preview; the totals are always given. */
 const MAX_LISTED = 200;
 
-type PlanItem = { media: Media; startsAt: Date; position: number | null };
 type Item = { media: Media; offsetMs: number; position: number | null };
 type Prepared = {
   rule?: ReturnType<typeof parseRule>;
@@ -289,194 +274,14 @@ export class ScheduleService {
     return { rule, exdates, items, stations, horizon, plan: starts.flatMap((at) => this.airable(items, at)) };
   }
 
-  /** The stations (and outputs) a set of targets reaches. Unknown or merged targets are refused unless `lenient`. */
-  async resolveTargets(targets: Targets, lenient = false): Promise<TargetStation[]> {
-    const { db } = this.deps;
-    const units = targets.units ?? [];
-    const stationCodes = targets.stations ?? [];
-    const deviceCodes = [...new Set([...(targets.devices ?? []), ...(targets.zones ?? []).map((z) => z.split(':')[0])])];
-    if (!units.length && !stationCodes.length && !deviceCodes.length)
-      throw badRequest('NO_TARGETS', 'give at least one unit, station, device or zone');
-    const fail = (err: DomainError) => {
-      if (!lenient) throw err;
-    };
-    const byId = new Map<string, TargetStation>();
-    const whole = (st: { id: string; code: string; unitId: string }) => byId.set(st.id, { ...st, zones: [] });
-
-    if (units.length) {
-      const tree = await this.deps.units.tree();
-      const unitIds: string[] = [];
-      for (const code of new Set(units)) {
-        const u = tree.byCode.get(code);
-        if (!u) {
-          fail(notFound('UNKNOWN_UNIT', `unknown unit ${code}`));
-          continue;
-        }
-        try {
-          UnitService.assertCurrent(u, tree);
-        } catch (err) {
-          fail(err as DomainError);
-          continue;
-        }
-        unitIds.push(u.id);
-      }
-      for (const st of await this.deps.units.stationsBelow(unitIds)) whole(st);
-    }
-    const codes = [...new Set(stationCodes)];
-    const found = (
-      await Promise.all(
-        chunked(codes).map((part) =>
-          db.station.findMany({ where: { code: { in: part } }, select: { id: true, code: true, unitId: true } }),
-        ),
-      )
-    ).flat();
-    if (found.length !== codes.length) {
-      const known = new Set(found.map((s) => s.code));
-      fail(
-        notFound(
-          'UNKNOWN_STATION',
-          `unknown station(s): ${codes
-            .filter((c) => !known.has(c))
-            .slice(0, 20)
-            .join(', ')}`,
-        ),
-      );
-    }
-    for (const st of found) whole(st);
-
-    if (deviceCodes.length) {
-      const devices = (
-        await Promise.all(
-          chunked(deviceCodes).map((part) =>
-            db.device.findMany({
-              where: { code: { in: part }, revokedAt: null },
-              include: { zones: { select: { code: true } }, station: { select: { id: true, code: true, unitId: true } } },
-            }),
-          ),
-        )
-      ).flat();
-      const byCode = new Map(devices.map((d) => [d.code, d]));
-      const missing = deviceCodes.filter((c) => !byCode.has(c));
-      if (missing.length) fail(notFound('UNKNOWN_DEVICE', `unknown or revoked device(s): ${missing.slice(0, 20).join(', ')}`));
-      const wanted = new Map<string, Set<string>>();
-      for (const d of targets.devices ?? []) if (byCode.has(d)) wanted.set(d, new Set(['*']));
-      for (const z of targets.zones ?? []) {
-        const [device, zone] = z.split(':');
-        const d = byCode.get(device);
-        if (!d) continue;
-        if (!zone || !d.zones.some((x) => x.code === zone)) {
-          fail(notFound('UNKNOWN_ZONE', `device ${device} has no zone "${zone ?? ''}"`));
-          continue;
-        }
-        if (!wanted.get(device)?.has('*')) wanted.set(device, new Set([...(wanted.get(device) ?? []), zone]));
-      }
-      for (const [device, zones] of wanted) {
-        const st = (byCode.get(device) as (typeof devices)[number]).station;
-        const existing = byId.get(st.id);
-        if (existing && existing.zones.length === 0) continue; // the whole station is targeted already
-        const entry = existing ?? { ...st, zones: [] as string[] };
-        entry.zones.push(...[...zones].map((z) => `${device}:${z}`));
-        byId.set(st.id, entry);
-      }
-    }
-    return [...byId.values()].sort((a, b) => a.code.localeCompare(b.code));
+  /** The stations (and outputs) a set of targets reaches (targets.ts). */
+  resolveTargets(targets: Targets, lenient = false): Promise<TargetStation[]> {
+    return resolveTargets({ db: this.deps.db, units: this.deps.units }, targets, lenient);
   }
 
-  /**
-   * Checks the new airings against each station's inherited policy (emergencies are exempt) and finds
-   * where they meet what is already scheduled there, with the [P-5.10] outcome.
-   */
-  private async evaluate(
-    stations: TargetStation[],
-    plan: PlanItem[],
-    input: { priority: Priority; conflict?: ConflictRule; startWindowMs?: number },
-    /** A schedule being changed: its own airings to come are what the plan replaces, not what it meets. */
-    replacing?: string,
-  ): Promise<{ violations: Violation[]; overlaps: Overlap[] }> {
-    if (!plan.length || !stations.length) return { violations: [], overlaps: [] };
-    const ends = plan.map((p) => p.startsAt.getTime() + p.media.durationMs);
-    const from = new Date(Math.min(...plan.map((p) => p.startsAt.getTime())) - DAY_MS);
-    const to = new Date(Math.max(...ends) + DAY_MS);
-    const existing = new Map<string, Awaited<ReturnType<typeof this.existingAirings>>>();
-    for (const part of chunked(stations.map((s) => s.id)))
-      for (const o of await this.existingAirings(part, from, to))
-        if (!(replacing && o.scheduleId === replacing && o.startsAt >= this.deps.now()))
-          existing.set(o.stationId, [...(existing.get(o.stationId) ?? []), o]);
-    const tree = input.priority === 'emergency' ? undefined : await this.deps.units.tree();
-    const policies = new Map<string, ReturnType<UnitTree['effectivePolicy']>>();
-    const violations: Violation[] = [];
-    const overlaps: Overlap[] = [];
-    for (const st of stations) {
-      const theirs = existing.get(st.id) ?? [];
-      if (tree) {
-        if (!policies.has(st.unitId)) policies.set(st.unitId, tree.effectivePolicy(st.unitId));
-        const airings: Airing[] = [
-          ...plan.map((p, i) => ({ startsAt: p.startsAt, endsAt: new Date(ends[i]), priority: input.priority, isNew: true })),
-          ...theirs.map((o) => ({
-            startsAt: o.startsAt,
-            endsAt: new Date(o.startsAt.getTime() + o.media.durationMs),
-            priority: o.priority,
-            isNew: false,
-          })),
-        ];
-        violations.push(...checkPolicy(st.code, policies.get(st.unitId) as ReturnType<UnitTree['effectivePolicy']>, airings));
-      }
-      for (const [i, p] of plan.entries()) {
-        for (const o of theirs) {
-          const oEnd = o.startsAt.getTime() + o.media.durationMs;
-          if (!(o.startsAt.getTime() < ends[i] && p.startsAt.getTime() < oEnd)) continue;
-          const newDue = p.startsAt >= o.startsAt;
-          const resolution = newDue
-            ? resolveConflict(
-                { priority: input.priority, conflict: input.conflict, slackMs: input.startWindowMs },
-                { priority: o.priority as Priority },
-                oEnd - p.startsAt.getTime(),
-              )
-            : resolveConflict(
-                { priority: o.priority as Priority, conflict: o.schedule.conflict as ConflictRule, slackMs: o.schedule.startWindowMs },
-                { priority: input.priority },
-                ends[i] - o.startsAt.getTime(),
-              );
-          overlaps.push({
-            station: st.code,
-            startsAt: p.startsAt,
-            endsAt: new Date(ends[i]),
-            mediaId: p.media.id,
-            existing: {
-              occurrenceId: o.id,
-              scheduleId: o.scheduleId,
-              startsAt: o.startsAt,
-              endsAt: new Date(oEnd),
-              priority: o.priority,
-              title: o.media.title,
-            },
-            due: newDue ? 'new' : 'existing',
-            resolution,
-          });
-        }
-      }
-    }
-    return { violations, overlaps };
-  }
-
-  private existingAirings(stationIds: string[], from: Date, to: Date) {
-    return this.deps.db.occurrence.findMany({
-      where: {
-        stationId: { in: stationIds },
-        startsAt: { gte: from, lt: to },
-        status: { in: ['scheduled', 'playing', 'aired', 'partial'] },
-      },
-      select: {
-        id: true,
-        stationId: true,
-        scheduleId: true,
-        startsAt: true,
-        priority: true,
-        media: { select: { durationMs: true, title: true } },
-        schedule: { select: { conflict: true, startWindowMs: true } },
-      },
-      orderBy: { startsAt: 'asc' },
-    });
+  /** Policy violations and overlaps of a plan at its stations (schedule-check.ts). */
+  private evaluate(stations: TargetStation[], plan: PlanItem[], input: PlanRule, replacing?: string) {
+    return evaluatePlan(this.deps, stations, plan, input, replacing);
   }
 
   /**
@@ -557,12 +362,7 @@ export class ScheduleService {
   /** An instance's items, or none when any of them may not air then (withdrawn, or outside its window). */
   private airable(items: Item[], at: Date): PlanItem[] {
     const plan = this.layoutAt(items, at);
-    try {
-      for (const p of plan) LibraryService.assertSchedulable(p.media, p.startsAt);
-      return plan;
-    } catch {
-      return [];
-    }
+    return plan.every((p) => !LibraryService.whyNotSchedulable(p.media, p.startsAt)) ? plan : [];
   }
 
   private occurrences(s: Schedule, stations: TargetStation[], plan: PlanItem[]) {

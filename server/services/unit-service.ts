@@ -1,61 +1,15 @@
 // The administrative tree: lookups, inherited policy, and the changes real users make to it (import,
 // rename, merge under the 2025 reform). History is never rewritten: a merged unit keeps its code and
 // past airings stay attributed to it; every change is a UnitEvent.
-import { z } from 'zod';
 import { chunked, type Db } from '../db/client.ts';
-import type { Unit } from '../db/generated/client.ts';
-import { inherit, Policy, type PolicyRule } from '../scheduling/policy.ts';
-import { badRequest, conflict, notFound } from './errors.ts';
+import { Policy } from '../scheduling/policy.ts';
+import { badRequest, notFound } from './errors.ts';
 import type { DomainEvents } from './events.ts';
+import { exportUnits, importUnits } from './unit-import.ts';
+import { type UnitRow, UnitTree } from './unit-tree.ts';
 
-export type UnitRow = Pick<
-  Unit,
-  'id' | 'code' | 'name' | 'type' | 'level' | 'parentId' | 'policy' | 'endedAt' | 'mergedIntoId' | 'validFrom'
->;
-
-/** An in-memory snapshot of the tree (~11,000 units for the whole country). */
-export class UnitTree {
-  readonly byId = new Map<string, UnitRow>();
-  readonly byCode = new Map<string, UnitRow>();
-  private readonly children = new Map<string, UnitRow[]>();
-
-  constructor(rows: UnitRow[]) {
-    for (const u of rows) {
-      this.byId.set(u.id, u);
-      this.byCode.set(u.code, u);
-      if (u.parentId) this.children.set(u.parentId, [...(this.children.get(u.parentId) ?? []), u]);
-    }
-  }
-
-  get(code: string): UnitRow {
-    const u = this.byCode.get(code);
-    if (!u) throw notFound('UNKNOWN_UNIT', `unknown unit ${code}`);
-    return u;
-  }
-
-  /** The unit and every unit below it. */
-  subtree(id: string): UnitRow[] {
-    const out: UnitRow[] = [];
-    const stack = [this.byId.get(id)].filter((u): u is UnitRow => Boolean(u));
-    while (stack.length) {
-      const u = stack.pop() as UnitRow;
-      out.push(u);
-      stack.push(...(this.children.get(u.id) ?? []));
-    }
-    return out;
-  }
-
-  /** Root first, ending with the unit itself. */
-  chain(id: string): UnitRow[] {
-    const out: UnitRow[] = [];
-    for (let u = this.byId.get(id); u; u = u.parentId ? this.byId.get(u.parentId) : undefined) out.unshift(u);
-    return out;
-  }
-
-  effectivePolicy(id: string): { policy: Policy; source: Partial<Record<PolicyRule, string>> } {
-    return inherit(this.chain(id).map((u) => ({ code: u.code, policy: u.policy ? (JSON.parse(u.policy) as Policy) : null })));
-  }
-}
+export { UnitRecord } from './unit-import.ts';
+export { type UnitRow, UnitTree };
 
 const UNIT_SELECT = {
   id: true,
@@ -69,26 +23,6 @@ const UNIT_SELECT = {
   mergedIntoId: true,
   validFrom: true,
 };
-
-/** One unit in import and export files (CSV columns or JSON fields). */
-export const UnitRecord = z.object({
-  code: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, 'a national unit code such as 00004'),
-  name: z.string().trim().min(1).max(200),
-  type: z.string().trim().min(1).max(60),
-  level: z.coerce.number().int().min(1).max(5).optional(),
-  parentCode: z
-    .string()
-    .max(20)
-    .transform((v) => v || null)
-    .nullish(),
-  /** Creates the unit's broadcasting station under this code when it has none by that code yet. */
-  stationCode: z
-    .string()
-    .regex(/^([A-Za-z0-9_-]{1,64})?$/)
-    .transform((v) => v || null)
-    .nullish(),
-});
-export type UnitRecord = z.infer<typeof UnitRecord>;
 
 export interface MergeInput {
   sources: string[];
@@ -109,103 +43,19 @@ export class UnitService {
     },
   ) {}
 
-  /** Every unit (ended ones too, for history), parents before children. */
-  async export(): Promise<(UnitRecord & { level: number; endedAt: string | null; mergedInto: string | null })[]> {
-    const tree = await this.tree();
-    const stationOf = new Map<string, string>();
-    for (const st of await this.deps.db.station.findMany({ select: { code: true, unitId: true }, orderBy: { code: 'desc' } }))
-      stationOf.set(st.unitId, st.code);
-    return [...tree.byId.values()]
-      .sort((a, b) => a.level - b.level || a.code.localeCompare(b.code))
-      .map((u) => ({
-        code: u.code,
-        name: u.name,
-        type: u.type,
-        level: u.level,
-        parentCode: u.parentId ? (tree.byId.get(u.parentId)?.code ?? null) : null,
-        stationCode: stationOf.get(u.id) ?? null,
-        endedAt: u.endedAt?.toISOString() ?? null,
-        mergedInto: u.mergedIntoId ? (tree.byId.get(u.mergedIntoId)?.code ?? null) : null,
-      }));
+  /** Every unit (ended ones too, for history), parents before children (unit-import.ts). */
+  async export() {
+    return exportUnits(this.deps.db, await this.tree());
   }
 
-  /**
-   * Creates new units and updates the name, type and parent of existing ones; never deletes (history).
-   * All rows are validated first, and nothing is written when any row is wrong.
-   */
-  async import(rows: unknown[], byId?: string): Promise<{ created: number; updated: number; unchanged: number; stationsCreated: number }> {
-    const { db, now } = this.deps;
-    const errors: string[] = [];
-    const records: UnitRecord[] = [];
-    rows.forEach((row, i) => {
-      const r = UnitRecord.safeParse(row);
-      if (r.success) records.push(r.data);
-      else errors.push(`row ${i + 1}: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
-    });
-    const tree = await this.tree();
-    const incoming = new Map(records.map((r) => [r.code, r]));
-    if (incoming.size !== records.length) errors.push('a code appears more than once');
-    for (const r of records) {
-      if (r.parentCode && !incoming.has(r.parentCode) && !tree.byCode.has(r.parentCode))
-        errors.push(`unit ${r.code}: unknown parent ${r.parentCode}`);
-      if (r.parentCode === r.code) errors.push(`unit ${r.code} is its own parent`);
+  /** Creates and updates units from import rows; never deletes (unit-import.ts). */
+  async import(rows: unknown[], byId?: string) {
+    this.changed();
+    try {
+      return await importUnits(this.deps, await this.tree(), rows, byId);
+    } finally {
+      this.changed();
     }
-    // Levels follow the parents; a cycle leaves a level undecided.
-    const levelOf = new Map<string, number>();
-    const level = (code: string, seen = new Set<string>()): number => {
-      if (levelOf.has(code)) return levelOf.get(code) as number;
-      const r = incoming.get(code);
-      if (!r) return tree.byCode.get(code)?.level ?? 0;
-      if (seen.has(code)) throw badRequest('INVALID_IMPORT', `units ${[...seen].join(' → ')} form a cycle`);
-      seen.add(code);
-      const l = r.parentCode ? level(r.parentCode, seen) + 1 : 1;
-      levelOf.set(code, l);
-      return l;
-    };
-    if (!errors.length) for (const r of records) level(r.code);
-    if (errors.length)
-      throw badRequest('INVALID_IMPORT', errors.slice(0, 5).join(' | '), { errors: errors.slice(0, 200), total: errors.length });
-
-    const sorted = [...records].sort((a, b) => (levelOf.get(a.code) ?? 0) - (levelOf.get(b.code) ?? 0));
-    let created = 0;
-    let updated = 0;
-    const wantedStations = records.filter((r) => r.stationCode).map((r) => r.stationCode as string);
-    const existingStations = new Set<string>();
-    for (const part of chunked(wantedStations))
-      for (const st of await db.station.findMany({ where: { code: { in: part } }, select: { code: true } })) existingStations.add(st.code);
-    const newStations: { code: string; name: string; unitCode: string }[] = records
-      .filter((r) => r.stationCode && !existingStations.has(r.stationCode))
-      .map((r) => ({ code: r.stationCode as string, name: `Đài truyền thanh ${r.name}`, unitCode: r.code }));
-    this.changed();
-    await db.$transaction(async (tx) => {
-      const ids = new Map([...tree.byCode].map(([code, u]) => [code, u.id]));
-      for (const r of sorted) {
-        const parentId = r.parentCode ? (ids.get(r.parentCode) ?? null) : null;
-        const lvl = levelOf.get(r.code) ?? 1;
-        const existing = tree.byCode.get(r.code);
-        if (!existing) {
-          const u = await tx.unit.create({ data: { code: r.code, name: r.name, type: r.type, level: lvl, parentId } });
-          ids.set(r.code, u.id);
-          await tx.unitEvent.create({ data: { unitId: u.id, kind: 'create', after: JSON.stringify(r), byId, at: now() } });
-          created++;
-          continue;
-        }
-        const before = { name: existing.name, type: existing.type, parentId: existing.parentId, level: existing.level };
-        const after = { name: r.name, type: r.type, parentId, level: lvl };
-        if (JSON.stringify(before) === JSON.stringify(after)) continue;
-        await tx.unit.update({ where: { id: existing.id }, data: after });
-        const kind = before.parentId !== after.parentId ? 'move' : 'rename';
-        await tx.unitEvent.create({
-          data: { unitId: existing.id, kind, before: JSON.stringify(before), after: JSON.stringify(after), byId, at: now() },
-        });
-        updated++;
-      }
-      await tx.station.createMany({
-        data: newStations.map((st) => ({ code: st.code, name: st.name, unitId: ids.get(st.unitCode) as string })),
-      });
-    });
-    this.changed();
-    return { created, updated, unchanged: records.length - created - updated, stationsCreated: newStations.length };
   }
 
   /** Renames a unit (or changes its type); the old name stays in its history. */
@@ -243,11 +93,11 @@ export class UnitService {
     const tree = await this.tree();
     const sources = [...new Set(input.sources)].map((c) => tree.get(c));
     if (!sources.length) throw badRequest('NO_SOURCES', 'name the units to merge');
-    for (const u of sources) UnitService.assertCurrent(u, tree);
+    for (const u of sources) tree.assertCurrent(u);
     if (sources.some((u) => u.code === input.into.code))
       throw badRequest('MERGE_INTO_SOURCE', 'a unit cannot be merged into itself; list only the others');
     let target = tree.byCode.get(input.into.code);
-    if (target) UnitService.assertCurrent(target, tree);
+    if (target) tree.assertCurrent(target);
     const parentCode = input.into.parentCode ?? (target?.parentId ? tree.byId.get(target.parentId)?.code : undefined) ?? null;
     const parent = parentCode ? tree.get(parentCode) : undefined;
     if (!target && (!input.into.name || !input.into.type)) throw badRequest('MERGE_TARGET_INCOMPLETE', 'a new unit needs name and type');
@@ -325,7 +175,7 @@ export class UnitService {
     const { db, now } = this.deps;
     const tree = await this.tree();
     const unit = tree.get(unitCode);
-    UnitService.assertCurrent(unit, tree);
+    tree.assertCurrent(unit);
     const station = await db.station.findUnique({ where: { code }, include: { unit: { select: { code: true } } } });
     if (!station) throw notFound('UNKNOWN_STATION', `unknown station ${code}`);
     const at = now();
@@ -462,12 +312,5 @@ export class UnitService {
       (await this.stationsBelow([unit.id])).map((st) => st.id),
     );
     return this.policy(code);
-  }
-
-  /** Refuses a unit that no longer exists as a target of new work, naming its successor. */
-  static assertCurrent(u: UnitRow, tree: UnitTree): void {
-    if (!u.endedAt) return;
-    const successor = u.mergedIntoId ? tree.byId.get(u.mergedIntoId)?.code : undefined;
-    throw conflict('UNIT_ENDED', `unit ${u.code} ${successor ? `was merged into ${successor}` : 'no longer exists'}`);
   }
 }
