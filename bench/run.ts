@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   faults: async () => (await import('./faults.ts')).run(),
   attacks: async () => (await import('./attacks.ts')).run(),
   console: async () => (await import('./console.ts')).run(),
+  start: async () => (await import('./start.ts')).run(),
 };
 
 const names = process.argv.slice(2).filter((a) => a !== '--');

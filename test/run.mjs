@@ -14,6 +14,8 @@ for (const [name, cmd, args] of [
   ['lint (biome)', bin('biome'), ['check', '--error-on-warnings', '.']],
   ['typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']],
   ['typecheck console (tsc)', bin('tsc'), ['-p', 'console/tsconfig.json']],
+  // The server as `npm start` runs it (compiled JavaScript): tests of the server program use it.
+  ['build (server/build.mjs)', process.execPath, ['server/build.mjs', '--if-stale']],
 ]) {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });
   if (r.status === 0) {

@@ -1,4 +1,4 @@
-// The real server program (`npm start`'s server/main.ts) in a child process, for faults that only a
+// The real server program (`npm start`'s compiled server/main.js) in a child process, for faults that only a
 // separate process can suffer: kill -9, restart on the same ports and data directory. Every wait has a
 // deadline that fails with what the process printed.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -54,7 +54,8 @@ export async function serverProcess(
     output: () => printed.slice(-4000),
     async start() {
       printed = '';
-      const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      // What `npm start` runs: the compiled server (npm test builds it first when stale).
+      const child = spawn(process.execPath, ['--conditions=production', 'server/main.js'], {
         cwd: ROOT,
         env: {
           ...process.env,
