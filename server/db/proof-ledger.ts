@@ -1,7 +1,7 @@
 // The compliance hot path's own SQLite connection: prepared statements run inside one synchronous
 // transaction per batch of proofs. Prisma through the driver adapter costs ~10× raw better-sqlite3 per
 // statement (DESIGN §3), and proofs arrive by the thousand when gateways flush their outboxes.
-// SQL only; what to write is decided by the services (proof-ingest.ts, as-run sweep).
+// SQL only; what to write is decided by the services (proof-writer.ts, the sweep in report-service.ts).
 import Database from 'better-sqlite3';
 
 /** The text form Prisma's SQLite adapter stores DateTime in, so raw writes compare and read back alike. */
