@@ -10,16 +10,11 @@ import type { LoginThrottle } from '../auth/throttle.ts';
 import { acceptTotp, totpPurpose } from '../auth/totp.ts';
 import type { Db } from '../db/client.ts';
 import { DomainError } from '../services/errors.ts';
+import type { AuthUser } from '../services/user-service.ts';
 
 export const SESSION_TTL_MS = 12 * 3600_000;
 
-export interface AuthUser {
-  id: string;
-  username: string;
-  role: string;
-  /** The unit whose subtree the user may act on; null = the whole tree. */
-  unitId: string | null;
-}
+export type { AuthUser };
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -2,14 +2,13 @@ import { readFile } from 'node:fs/promises';
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Job as JobRow } from '../db/generated/client.ts';
 import { ErrorBody } from '../http/errors.ts';
 import { type HttpLimits, uploadGuard } from '../http/limits.ts';
 import { bearer } from '../http/schemas.ts';
 import { requireCapability } from '../http/scope.ts';
 import type { Metrics } from '../metrics.ts';
 import { badRequest, notFound } from '../services/errors.ts';
-import type { JobService } from '../services/job-service.ts';
+import type { Job as JobRow, JobService } from '../services/job-service.ts';
 import type { LibraryService } from '../services/library-service.ts';
 import type { TtsService } from '../services/tts-service.ts';
 

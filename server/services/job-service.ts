@@ -9,6 +9,9 @@ import type { Readable } from 'node:stream';
 import PQueue from 'p-queue';
 import type { Db } from '../db/client.ts';
 import type { Job } from '../db/generated/client.ts';
+
+export type { Job };
+
 import { asErrorKind, DomainError, notFound } from './errors.ts';
 import type { IngestMeta, MediaService } from './media-service.ts';
 

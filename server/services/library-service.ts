@@ -2,9 +2,9 @@
 // are valid at their airtime can be scheduled; the approver is never the author; every step is recorded.
 import type { Db } from '../db/client.ts';
 import type { Prisma } from '../db/generated/client.ts';
-import type { AuthUser } from '../http/auth.ts';
 import { fold, searchTextOf } from '../library/fold.ts';
 import { badRequest, DomainError, forbidden, notFound } from './errors.ts';
+import type { AuthUser } from './user-service.ts';
 
 export const CATEGORIES = ['news', 'policy', 'emergency', 'announcement', 'music'] as const;
 export const STATUSES = ['draft', 'submitted', 'approved', 'rejected', 'archived'] as const;

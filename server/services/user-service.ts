@@ -6,6 +6,15 @@ import { acceptTotp, newTotpSecret, TOTP_OFF, totpPurpose } from '../auth/totp.t
 import type { Db } from '../db/client.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 
+/** Who acts: a signed-in user or an integration's token, with the unit whose subtree they act within. */
+export interface AuthUser {
+  id: string;
+  username: string;
+  role: string;
+  /** The unit whose subtree the user may act on; null = the whole tree. */
+  unitId: string | null;
+}
+
 const WITH_USERNAME = { user: { select: { username: true } } } as const;
 
 export class UserService {
