@@ -39,3 +39,44 @@ t.test('createMigration writes a Prisma-format folder when the schema is ahead',
   await t.rejects(createMigration('Bad Name', { dir }), { message: /migration name/ });
   t.same(readdirSync(dir).sort(), ['20260102030405_init', 'migration_lock.toml']);
 });
+
+t.test('a failed job keeps the kind of its failure: the migration maps the HTTP statuses an older database stored', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lp-migrate-jobs-'));
+  const before = join(dir, 'migrations-before');
+  // The database as the previous main left it: every migration up to the one that adds errorKind.
+  cpSync(MIGRATIONS_DIR, before, {
+    recursive: true,
+    filter: (src) => !src.includes('20261205045703_job_error_kind'),
+  });
+  const file = join(dir, 'db.sqlite');
+  await applyMigrations(file, before);
+  const old = new Database(file);
+  const insert = old.prepare(
+    `INSERT INTO "Job" ("id","kind","status","input","errorCode","errorMessage","errorStatus") VALUES (?,'ingest','failed','{}',?,?,?)`,
+  );
+  for (const [id, code, status] of [
+    ['j400', 'NOT_AUDIO', 400],
+    ['j413', 'TOO_LARGE', 413],
+    ['j422', 'TOO_LONG', 422],
+    ['j500', 'INTERNAL', 500],
+    ['j502', 'TTS_FAILED', 502],
+  ] as const)
+    insert.run(id, code, `failed with ${status}`, status);
+  old.prepare(`INSERT INTO "Job" ("id","kind","status","input") VALUES ('ok','ingest','succeeded','{}')`).run();
+  old.close();
+
+  t.same(await applyMigrations(file), ['20261205045703_job_error_kind']);
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('SELECT "id", "errorCode", "errorMessage", "errorKind" FROM "Job" ORDER BY "id"').all();
+  const columns = (db.prepare('PRAGMA table_info("Job")').all() as { name: string }[]).map((c) => c.name);
+  db.close();
+  t.same(rows, [
+    { id: 'j400', errorCode: 'NOT_AUDIO', errorMessage: 'failed with 400', errorKind: 'invalid' },
+    { id: 'j413', errorCode: 'TOO_LARGE', errorMessage: 'failed with 413', errorKind: 'too-large' },
+    { id: 'j422', errorCode: 'TOO_LONG', errorMessage: 'failed with 422', errorKind: 'unprocessable' },
+    { id: 'j500', errorCode: 'INTERNAL', errorMessage: 'failed with 500', errorKind: 'internal' },
+    { id: 'j502', errorCode: 'TTS_FAILED', errorMessage: 'failed with 502', errorKind: 'upstream' },
+    { id: 'ok', errorCode: null, errorMessage: null, errorKind: null },
+  ]);
+  t.notOk(columns.includes('errorStatus'), 'the HTTP status column is gone');
+});
