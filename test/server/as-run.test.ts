@@ -1,6 +1,6 @@
 // The as-run log: statuses derived from schedules and proofs, the pure rule and through the API with a
 // real agent, server, broker and ffmpeg on a fake clock.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import t from 'tap';
@@ -166,12 +166,21 @@ t.test('the as-run API: a station that plays is aired, one that never reports is
   const verified = await verify();
   t.match(verified, { ok: true, proofs: 2 }, 'started and completed, chained and signed');
   t.same(verified.problems, [], 'no problem found');
+  // Run beside the in-process server, never blocking it (a synchronous wait freezes its keep-alive timers,
+  // and the next request can meet a socket the server closes as it wakes).
   const cli = () =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'server/verify-cli.ts', playing, day], {
-      encoding: 'utf8',
-      env: { ...process.env, LP_DATA_DIR: server.dataDir },
+    new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'server/verify-cli.ts', playing, day], {
+        env: { ...process.env, LP_DATA_DIR: server.dataDir },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+      });
+      child.once('close', (status) => resolve({ status, stdout }));
     });
-  t.equal(cli().status, 0, 'the verify command agrees');
+  t.equal((await cli()).status, 0, 'the verify command agrees');
 
   const completed = await server.db.playbackReport.findFirstOrThrow({ where: { occurrenceId: aired, kind: 'completed' } });
   await server.db.playbackReport.update({ where: { id: completed.id }, data: { playedMs: 1 } });
@@ -184,7 +193,7 @@ t.test('the as-run API: a station that plays is aired, one that never reports is
     ['HASH_MISMATCH', 'BAD_SIGNATURE'],
     'a proof rewritten whole: the chain and the device signature both catch it',
   );
-  const run = cli();
+  const run = await cli();
   t.equal(run.status, 1, 'the verify command fails');
   t.match(run.stdout, /FAILED: 2 problem\(s\) in 2 proofs/);
   await server.db.playbackReport.update({ where: { id: completed.id }, data: { playedMs: completed.playedMs, raw: completed.raw } });
