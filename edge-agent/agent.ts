@@ -121,13 +121,19 @@ export class Agent {
     const reports = new ReportSender(ctx, trust);
     const onAir = new OnAir(ctx, reports);
     const playout = new Playout(ctx, onAir, reports);
+    const commands = new Commands(ctx, trust, { onAir, playout });
     const sync = new ManifestSync(
       ctx,
       trust,
-      (manifest) => playout.arm(manifest),
+      (manifest) => {
+        playout.arm(manifest);
+        if (manifest.groups)
+          commands
+            .followGroups(manifest.groups)
+            .catch((err: Error) => ctx.deps.log.warn('group topics not followed', { err: err.message }));
+      },
       () => onAir.current?.entry?.media.sha256,
     );
-    const commands = new Commands(ctx, trust, { onAir, playout });
     const telemetry = new Telemetry(
       ctx,
       () => ({ playing: onAir.current, missing: sync.missing, corrupt }),
@@ -144,8 +150,8 @@ export class Agent {
     const offline: StationState = { station: ctx.station, online: false };
     const mqtt = deps.connectMqtt({ topic: stateTopic(ctx.device), payload: JSON.stringify(offline) }, login);
     ctx.mqtt = mqtt;
-    const topics = [...rooms.sync.topics, ...rooms.commands.topics, receiptTopic(ctx.device)];
     mqtt.on('connect', () => {
+      const topics = [...rooms.sync.topics, ...rooms.commands.topics, receiptTopic(ctx.device)];
       const online: StationState = {
         station: ctx.station,
         online: true,
@@ -165,10 +171,13 @@ export class Agent {
       rooms.telemetry.beat();
     });
     mqtt.on('message', (topic, payload) => {
-      const channel = parseTopic(topic)?.channel;
+      const parsed = parseTopic(topic);
+      const channel = parsed?.channel;
       if (channel === 'receipt') return rooms.reports.onReceipt(payload);
+      // A unit's group topic carries commands for every station below it ([P-2.3]).
+      const group = parsed?.scope === 'grp' ? parsed.id : undefined;
       const work =
-        channel === 'manifest' ? rooms.sync.onManifest(payload) : channel === 'cmd' ? rooms.commands.onCommand(payload) : undefined;
+        channel === 'manifest' ? rooms.sync.onManifest(payload) : channel === 'cmd' ? rooms.commands.onCommand(payload, group) : undefined;
       work?.catch((err: Error) => deps.log.warn(`${channel} handling failed`, { err: err.message }));
     });
     mqtt.on('error', (err) => deps.log.warn('mqtt error', { err: err.message, url: brokerUrl(mqtt.options) }));

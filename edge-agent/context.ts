@@ -82,6 +82,8 @@ export type AgentEvent =
   | { type: 'fetch-failed'; sha256: string; retryInMs: number; error: string }
   /** A local file could not be read; it was kept aside under `keptAs` ([P-3.2] nothing is forgotten silently). */
   | { type: 'corrupt-state'; file: string; keptAs: string; error: string }
+  /** [P-2.5] The group topics followed changed (a manifest named the station's units anew). */
+  | { type: 'groups'; groups: string[] }
   | { type: 'subscribed' };
 
 /** One item on the air (or about to be); `ended` settles when its report is written. */

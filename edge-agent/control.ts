@@ -1,6 +1,8 @@
 // Commands from the server ([P-3.5], [P-3.6]): verified, run against the agent's rooms, and answered
-// with exactly one signed reply (an error reply for one that fails verification, never silence).
-import { commandTopic, type ManifestEntry, manifestTopic, type Reply, replyTopic, seal } from '#protocol';
+// with exactly one signed reply (an error reply for one that fails verification, never silence). They come
+// on the device's own `cmd` topic and on the `cmd` topic of each unit it belongs to ([P-2.3], [P-2.5]):
+// a group carries what concerns every station below a unit at once, emergencies and live audio ([P-5.5]).
+import { type Command, commandTopic, groupCommandTopic, type ManifestEntry, manifestTopic, type Reply, replyTopic, seal } from '#protocol';
 import type { OnAir } from './airing.ts';
 import { type CommandTarget, errorReply, peekTxn, runCommand } from './commands.ts';
 import type { AgentContext } from './context.ts';
@@ -9,6 +11,8 @@ import { audioAvailable } from './sync.ts';
 import type { ServerTrust } from './trust.ts';
 
 const REPLY_TTL_MS = 3600_000;
+/** What a unit's group topic may carry; any other action there is refused (NOT_SUPPORTED) and not run. */
+const GROUP_ACTIONS: ReadonlySet<Command['action']> = new Set(['emergency.start', 'emergency.cancel', 'live.start', 'live.stop']);
 
 export class Commands {
   constructor(
@@ -17,12 +21,40 @@ export class Commands {
     private readonly rooms: { onAir: OnAir; playout: Playout },
   ) {}
 
-  /** The topics this room listens on. */
+  /** The topics this room listens on: the device's own commands and its units' group commands. */
   get topics(): string[] {
-    return [commandTopic(this.ctx.device)];
+    return [commandTopic(this.ctx.device), ...this.groups().map(groupCommandTopic)];
   }
 
-  async onCommand(payload: Buffer): Promise<void> {
+  /** The units whose group topics this gateway follows, nearest first (enrollment's, then each manifest's). */
+  private groups(): string[] {
+    return this.ctx.state.enrollment?.groups ?? [];
+  }
+
+  /**
+   * [P-2.5] The station's units as the latest manifest names them (a merge moved it): the group topics
+   * follow at once, without a new enrollment or a reconnect.
+   */
+  async followGroups(groups: string[]): Promise<void> {
+    const { ctx } = this;
+    const enrollment = ctx.state.enrollment;
+    const before = this.groups();
+    if (!enrollment || (before.length === groups.length && before.every((g, i) => g === groups[i]))) return;
+    enrollment.groups = groups;
+    ctx.save();
+    const gone = before.filter((g) => !groups.includes(g)).map(groupCommandTopic);
+    const added = groups.filter((g) => !before.includes(g)).map(groupCommandTopic);
+    ctx.deps.log.info('group topics changed', { groups });
+    // Offline: the next connect subscribes with the new list.
+    if (ctx.mqtt?.connected) {
+      if (gone.length) await ctx.mqtt.unsubscribeAsync(gone);
+      if (added.length) await ctx.mqtt.subscribeAsync(added, { qos: 1 });
+    }
+    ctx.emit({ type: 'groups', groups });
+  }
+
+  /** A command from the device's own topic, or (`group`) from a unit's group topic. */
+  async onCommand(payload: Buffer, group?: string): Promise<void> {
     const { ctx } = this;
     const opened = this.trust.open(payload, 'command');
     if (!opened.ok) {
@@ -34,6 +66,10 @@ export class Commands {
     }
     this.trust.remember(opened.envelope);
     ctx.save();
+    if (group && !GROUP_ACTIONS.has(opened.body.action)) {
+      const message = `${opened.body.action} is not sent to a group (unit ${group}); only emergency.* and live.* are`;
+      return this.reply(errorReply(opened.body.txn, opened.body.action, 'NOT_SUPPORTED', message));
+    }
     let outcome: Awaited<ReturnType<typeof runCommand>>;
     try {
       outcome = await runCommand(opened.body, this.target);

@@ -84,6 +84,11 @@ export const Manifest = z.object({
   policy: LocalPolicy.optional(),
   /** [P-4.7] The server keys the device trusts from now on (rotation with overlap). */
   serverKeys: z.array(ServerKeyInfo).min(1).max(4).optional(),
+  /**
+   * [P-2.5] The station's units now, nearest first (as enrollment's `groups`): the group topics to listen on.
+   * Replaces the enrollment's list, so a merge that moves the station needs no new enrollment.
+   */
+  groups: z.array(code).min(1).max(8).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 

@@ -52,7 +52,7 @@ export function buildDomain(c: {
   const lifecycle = new ScheduleLifecycle({ db, dispatch, now });
   // A withdrawn item's airings to come are cancelled, and its stations get plans without it.
   const library = new LibraryService({ db, now, onWithdrawn: (mediaId) => lifecycle.cancelMedia(mediaId) });
-  const commands = new CommandService({ db, devices, link, key, now, timeoutMs: config.commandTimeoutMs, log });
+  const commands = new CommandService({ db, devices, units, link, key, now, timeoutMs: config.commandTimeoutMs, log });
   link.on('reply', (device, payload) => commands.handleReply(device, payload));
   // Stations' live states, pushed to the console's map and lists as the ingest and the sweep change them.
   const live = new LiveService({ db, now, log });

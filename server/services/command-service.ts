@@ -1,14 +1,18 @@
 // [P-5.8] Remote commands: sign and publish a command to one device, then wait for its reply,
-// correlated by transaction id and verified with the device's key.
+// correlated by transaction id and verified with the device's key. Group commands [P-2.3]: one signed
+// message on a unit's group topic for every gateway below it (emergencies, [P-5.5]); each gateway answers
+// on its own reply topic, and the replies are collected per transaction.
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import { Command, commandTopic, type Reply, seal } from '#protocol';
+import { Command, commandTopic, groupCommandTopic, type Reply, seal } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Publisher } from '../mqtt/link.ts';
 import type { DeviceService } from './device-service.ts';
 import { badRequest, conflict, DomainError, notFound } from './errors.ts';
 import { LibraryService } from './library-service.ts';
+import type { UnitService } from './unit-service.ts';
 
 /**
  * What a caller may send: exactly a command's fields, nothing else, at every level (an unknown field is
@@ -31,6 +35,7 @@ const COMMAND_TTL_MS = 60_000;
 export interface CommandDeps {
   db: Db;
   devices: DeviceService;
+  units: UnitService;
   link: Publisher;
   key: ServerKey;
   now: () => Date;
@@ -38,7 +43,14 @@ export interface CommandDeps {
   log: { warn(obj: object, msg: string): void };
 }
 
+/** Actions a unit's group topic carries ([P-2.3]); the others go to one device at a time. */
+const GROUP_ACTIONS = new Set(['emergency.start', 'emergency.cancel']);
+
 export class CommandService {
+  /** Emits ('group-reply', txn, device, reply) for each reply to a group command. */
+  readonly events = new EventEmitter();
+  /** Group commands still collecting replies, by txn: each answering gateway's reply. */
+  private readonly groups = new Map<string, Map<string, Reply>>();
   private readonly pending = new Map<string, { resolve: (reply: Reply) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
 
   constructor(private readonly deps: CommandDeps) {}
@@ -89,11 +101,51 @@ export class CommandService {
     return reply;
   }
 
+  /**
+   * Signs `input` once and publishes it on the unit's group topic: every enrolled gateway at or below the
+   * unit receives it. Returns the txn and the gateways expected to answer; replies() collects them.
+   */
+  async sendToGroup(unitCode: string, input: Record<string, unknown>): Promise<{ txn: string; unit: string; devices: string[] }> {
+    const { db, link, key, now } = this.deps;
+    const unit = (await this.deps.units.tree()).get(unitCode);
+    const txn = randomUUID();
+    const parsed = StrictCommand.safeParse({ ...input, txn });
+    if (!parsed.success)
+      throw badRequest('INVALID_COMMAND', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!GROUP_ACTIONS.has(parsed.data.action))
+      throw badRequest('NOT_A_GROUP_ACTION', `${parsed.data.action} goes to one station; a group carries ${[...GROUP_ACTIONS].join(', ')}`);
+    if (parsed.data.action === 'emergency.start') {
+      const media = await db.media.findUnique({ where: { sha256: parsed.data.media.sha256 } });
+      if (!media) throw notFound('UNKNOWN_MEDIA', `no media item with sha256 ${parsed.data.media.sha256}`);
+      LibraryService.assertSchedulable(media, now());
+    }
+    const stationIds = (await this.deps.units.stationsBelow([unit.id])).map((st) => st.id);
+    const devices = await this.deps.devices.enrolledAt(stationIds);
+    const replies = new Map<string, Reply>();
+    this.groups.set(txn, replies);
+    // Late replies are still worth a log line, not memory forever.
+    setTimeout(() => this.groups.delete(txn), this.deps.timeoutMs * 10).unref();
+    const envelope = seal('command', parsed.data, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
+    await link.publish(groupCommandTopic(unit.code), JSON.stringify(envelope), { retain: false });
+    return { txn, unit: unit.code, devices };
+  }
+
+  /** The replies to a group command so far, by device. */
+  replies(txn: string): Map<string, Reply> {
+    return new Map(this.groups.get(txn) ?? []);
+  }
+
   /** A reply published by a device; resolves the matching pending command. */
   async handleReply(device: string, payload: Buffer): Promise<void> {
     const opened = await this.deps.devices.open(device, payload, 'reply');
     if (!opened.ok) return this.deps.log.warn({ device, code: opened.code }, 'reply rejected');
     const { txn } = opened.body;
+    const group = txn ? this.groups.get(txn) : undefined;
+    if (txn && group) {
+      group.set(device, opened.body);
+      this.events.emit('group-reply', txn, device, opened.body);
+      return;
+    }
     if (!txn || !this.settle(`${device}:${txn}`, opened.body)) {
       this.deps.log.warn({ device, txn }, 'reply matches no pending command');
     }

@@ -217,6 +217,16 @@ export class DeviceService {
     });
   }
 
+  /** The topic ids of the stations' enrolled, unrevoked devices. */
+  async enrolledAt(stationIds: string[]): Promise<string[]> {
+    const rows = await this.deps.db.device.findMany({
+      where: { stationId: { in: stationIds }, enrolledAt: { not: null }, revokedAt: null },
+      select: { code: true },
+      orderBy: { code: 'asc' },
+    });
+    return rows.map((d) => d.code);
+  }
+
   /** The topic ids of the stations' devices. */
   async codesAt(stationIds: string[]): Promise<string[]> {
     const rows = await this.deps.db.device.findMany({ where: { stationId: { in: stationIds } }, select: { code: true } });

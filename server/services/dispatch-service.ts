@@ -130,6 +130,7 @@ export class DispatchService {
             horizonUntil: horizonUntil.toISOString(),
             policy: policies.get(station.unitId),
             serverKeys: this.deps.key.trusted(),
+            groups: tree.groups(station.unitId),
             entries: entries.flatMap(({ zones, entry }) => {
               // zones: "<device>:<zone>" or "<device>:*"; none = every output of every device.
               if (!zones.length) return [entry];

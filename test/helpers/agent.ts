@@ -31,7 +31,7 @@ export const manifestEntry = (
 /** A full manifest for one day ahead, signed with the server's key, as the payload a device receives; issued at `issuedAt` (default `now`). */
 export function signedManifest(
   server: TestServer,
-  m: { station: string; version: number; entries: ManifestEntry[]; now: number; issuedAt?: number },
+  m: { station: string; version: number; entries: ManifestEntry[]; now: number; issuedAt?: number; groups?: string[] },
 ): string {
   const body = {
     station: m.station,
@@ -39,6 +39,7 @@ export function signedManifest(
     generatedAt: new Date(m.now).toISOString(),
     horizonUntil: new Date(m.now + 86_400_000).toISOString(),
     entries: m.entries,
+    ...(m.groups ? { groups: m.groups } : {}),
   };
   return JSON.stringify(seal('manifest', body, server.key.signer, { now: new Date(m.issuedAt ?? m.now), ttlMs: 3600_000 }));
 }
