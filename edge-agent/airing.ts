@@ -173,13 +173,18 @@ export class OnAir {
 
   /**
    * The zones an item plays on, each at min(its volume, else the all-zones volume, the policy's ceiling
-   * now) ([P-3.1.3]); undefined when the item names only zones this gateway does not have.
+   * now) ([P-3.1.3]), an emergency at the policy's emergency level (100 when it names none) ([P-5.5]);
+   * undefined when the item names only zones this gateway does not have.
    */
   zoneLevels(entry: ManifestEntry | undefined, at: number): Record<string, number> | undefined {
     const { state, deps } = this.ctx;
     const own = deps.player.zones;
     const names = entry?.zones ? entry.zones.filter((z) => own.includes(z)) : own;
     if (names.length === 0) return undefined;
+    if (entry?.priority === 'emergency') {
+      const level = state.manifest?.policy?.emergencyVolume ?? 100;
+      return Object.fromEntries(names.map((z) => [z, level]));
+    }
     const ceiling = volumeCeilingAt(state.manifest?.policy, at);
     return Object.fromEntries(names.map((z) => [z, Math.min(state.volume[z] ?? state.volume['*'] ?? 100, ceiling)]));
   }

@@ -46,6 +46,8 @@ export const LocalPolicy = z.object({
   quietHours: z.array(z.object({ start: timeOfDay, end: timeOfDay })).max(4),
   /** Output ceiling 0–100 by time of day. */
   maxVolume: z.array(z.object({ start: timeOfDay, end: timeOfDay, level: z.int().min(0).max(100) })).max(12),
+  /** [P-5.5] The level emergencies play at, above any ceiling and the device's volume; absent: 100. */
+  emergencyVolume: z.int().min(0).max(100).optional(),
 });
 export type LocalPolicy = z.infer<typeof LocalPolicy>;
 

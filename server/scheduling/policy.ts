@@ -24,6 +24,8 @@ export const Policy = z
     quietHours: z.array(range).max(4),
     /** Output level ceiling (0–100) by time of day, enforced by the gateway. */
     maxVolume: z.array(dayRange.and(z.object({ level: z.int().min(0).max(100) }))).max(12),
+    /** The level (0–100) emergencies play at, lifted above every ceiling; the gateway's default is 100. */
+    emergencyVolume: z.int().min(0).max(100),
   })
   .partial()
   .strict();

@@ -90,6 +90,7 @@ export class DispatchService {
           timeZone: 'Asia/Ho_Chi_Minh',
           quietHours: policy.quietHours ?? [],
           maxVolume: policy.maxVolume ?? [],
+          ...(policy.emergencyVolume !== undefined ? { emergencyVolume: policy.emergencyVolume } : {}),
         });
       }
       const entries = (byStation.get(station.id) ?? [])

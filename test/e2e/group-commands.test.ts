@@ -9,7 +9,7 @@ import { groupCommandTopic, type Reply, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { startTestServer, uploadApproved } from '../helpers/server.ts';
+import { api, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -94,6 +94,33 @@ t.test('a group carries only emergencies and live audio: the server refuses the 
   await a.agent.inspect().rooms.commands.onCommand(Buffer.from(JSON.stringify(envelope)), district);
   t.match((await got).reply, { ok: false, error: { code: 'NOT_SUPPORTED' } });
   t.same(a.agent.inspect().ctx.state.volume, before, 'and does not act on it');
+});
+
+t.test('an emergency plays at the level the policy names for emergencies, above the ceiling that holds the rest down', async (t) => {
+  if (!a) throw new Error('agents did not start');
+  const version = a.agent.inspect().ctx.state.manifest?.version ?? 0;
+  const policy = { maxVolume: [{ start: '00:00', end: '24:00', level: 20 }], emergencyVolume: 90 };
+  t.equal((await api(server, 'PUT', `/units/${district}/policy`, policy)).status, 200);
+  await a.waitFor('manifest', (e) => e.version > version);
+  t.match(a.agent.inspect().ctx.state.manifest?.policy, { emergencyVolume: 90 }, 'the manifest carries it');
+  const { body: talk } = await uploadApproved(server, makeTone(join(server.dataDir, 'v-talk.wav'), { seconds: 20, frequency: 300 }));
+  const { body: siren } = await uploadApproved(server, makeTone(join(server.dataDir, 'v-siren.wav'), { seconds: 5, frequency: 1400 }));
+  const station = sameDistrict[0]?.code as string;
+  await server.commands.send(station, { action: 'play-now', occurrenceId: 'v-talk', priority: 'normal', media: mediaRef(talk) });
+  await a.waitFor('started', (e) => e.occurrenceId === 'v-talk');
+  const { onAir } = a.agent.inspect().rooms;
+  t.same(onAir.current?.zones, { z1: 20 }, 'a normal item under the ceiling');
+  const sent = await server.commands.sendToGroup(district, { action: 'emergency.start', occurrenceId: 'v-em', media: mediaRef(siren) });
+  await a.waitFor('started', (e) => e.occurrenceId === 'v-em');
+  t.same(onAir.current?.zones, { z1: 90 }, 'the emergency at its own level');
+  t.match(await server.commands.send(station, { action: 'volume', level: 5 }), { ok: true });
+  t.same(onAir.current?.zones, { z1: 90 }, 'a volume command does not turn an emergency down');
+  await repliesFrom(sent.txn, [a.agent.identity().device]);
+  const cancel = await server.commands.sendToGroup(district, { action: 'emergency.cancel', occurrenceId: 'v-em' });
+  await a.waitFor('finished', (e) => e.occurrenceId === 'v-em');
+  await repliesFrom(cancel.txn, [a.agent.identity().device]);
+  await server.commands.send(station, { action: 'volume', level: 100 });
+  t.equal((await api(server, 'PUT', `/units/${district}/policy`, {})).status, 200);
 });
 
 t.test('a merge that moves a station to another district moves its gateway’s group topics with the next manifest', async (t) => {
