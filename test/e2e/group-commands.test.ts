@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
-import { groupCommandTopic, type Reply, seal } from '#protocol';
+import { type Reply, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
