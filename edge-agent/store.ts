@@ -3,6 +3,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import {
   closeSync,
+  copyFileSync,
   existsSync,
   fsyncSync,
   linkSync,
@@ -149,7 +150,12 @@ export class StateStore {
   save(state: AgentState): void {
     if (existsSync(this.file)) {
       rmSync(this.prevFile, { force: true });
-      linkSync(this.file, this.prevFile);
+      try {
+        linkSync(this.file, this.prevFile);
+      } catch {
+        // A file system without hard links (FAT on some gateways' cards): a copy does the same.
+        copyFileSync(this.file, this.prevFile);
+      }
     }
     writeFileAtomic(this.file, JSON.stringify(state));
   }
