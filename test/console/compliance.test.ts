@@ -102,7 +102,8 @@ t.test(
     await page.getByLabel('Thao tác (một phần đường dẫn)').fill('compliance/report');
     await page.getByRole('button', { name: 'Tìm', exact: true }).click();
     const auditRows = page.locator('table.audit tbody tr');
-    await auditRows.first().waitFor();
+    // The unfiltered rows stay on screen until the filtered answer replaces them: wait for that answer.
+    await auditRows.first().filter({ hasText: 'compliance/report' }).waitFor();
     t.match(await auditRows.first().textContent(), /so\.ttt \(auditor\).*GET \/api\/v1\/compliance\/report/);
     t.ok((await auditRows.count()) >= 5, 'each report read is there');
     t.same((await axe(page)).serious, [], 'audit: no serious accessibility violation');
