@@ -109,10 +109,10 @@ export class StateStore {
    * its enrollment and replay memory are in there, unless the operator chose to reset.
    */
   load(): AgentState {
-    const current = this.read(this.file);
+    const current = this.read(this.file, AgentState);
     if (current !== undefined) return current;
     if (!existsSync(this.file) && !existsSync(this.prevFile)) return AgentState.parse({});
-    const prev = this.read(this.prevFile);
+    const prev = this.read(this.prevFile, AgentState);
     if (prev !== undefined) return prev;
     if (this.opts.reset) return AgentState.parse({});
     throw new CorruptStateError(
@@ -121,12 +121,12 @@ export class StateStore {
     );
   }
 
-  /** A state file's content, undefined when absent or unreadable (then kept aside). */
-  private read(file: string): AgentState | undefined {
+  /** A file's content as `schema` reads it; undefined when absent or unreadable (then kept aside and recorded). */
+  private read<T>(file: string, schema: z.ZodType<T>): T | undefined {
     if (!existsSync(file)) return undefined;
     let error: string;
     try {
-      const parsed = AgentState.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+      const parsed = schema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
       if (parsed.success) return parsed.data;
       error = parsed.error.message;
     } catch (err) {
@@ -171,18 +171,7 @@ export class StateStore {
 
   /** The journal of what played when the process ended; an unreadable one is kept aside and recorded, not dropped. */
   loadNowPlaying(): NowPlaying | undefined {
-    const file = this.nowPlayingFile;
-    if (!existsSync(file)) return undefined;
-    let error: string;
-    try {
-      const parsed = NowPlaying.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-      if (parsed.success) return parsed.data;
-      error = parsed.error.message;
-    } catch (err) {
-      error = (err as Error).message;
-    }
-    this.keepAside(file, error);
-    return undefined;
+    return this.read(this.nowPlayingFile, NowPlaying);
   }
 
   clearNowPlaying(): void {

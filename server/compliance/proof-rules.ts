@@ -1,10 +1,6 @@
 // [P-3.2] What makes a proof acceptable: the clock tolerance, what counts as untrue evidence, and which
 // refusals are final (receipted, so the gateway lets the proof go).
 import type { PlaybackReport } from '#protocol';
-import { AS_RUN_RULES } from './as-run.ts';
-
-/** Below this share of the expected duration a completed playback counts as partial. */
-export const FULL_PLAY_RATIO = AS_RUN_RULES.fullPlayRatio;
 
 /** [P-3.2] How far a proof's instants may lie ahead of the server's clock before it is refused as untrue. */
 export const CLOCK_TOLERANCE_MS = 120_000;

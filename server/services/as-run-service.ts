@@ -24,8 +24,6 @@ import { DAY_MS, dayOfNumber, HANOI_OFFSET_MS, hanoiDayNumber, isHanoiMidnight }
 import { badRequest, notFound } from './errors.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
-export type { ComplianceReport, Tally } from '../compliance/tally.ts';
-
 /** The longest range one request may cover: a year (a leap year's 366 days). */
 export const MAX_RANGE_MS = 366 * DAY_MS;
 

@@ -29,6 +29,13 @@ const StrictCommand = z.discriminatedUnion(
   ) as unknown as typeof Command.options,
 );
 
+/** A caller's command with its txn, exactly as the protocol shapes it; INVALID_COMMAND otherwise. */
+function command(input: Record<string, unknown>): Command {
+  const parsed = StrictCommand.safeParse(input);
+  if (!parsed.success) throw badRequest('INVALID_COMMAND', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
 /** [P-4.6] a command lives 60 s. */
 const COMMAND_TTL_MS = 60_000;
 
@@ -75,16 +82,9 @@ export class CommandService {
         `station ${stationCode} has no enrolled gateway${deviceCode ? ` ${deviceCode}` : ''} to answer`,
       );
     const txn = randomUUID();
-    const parsed = StrictCommand.safeParse({ ...input, txn });
-    if (!parsed.success)
-      throw badRequest('INVALID_COMMAND', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    if (parsed.data.action === 'play-now') {
-      // Airing at once is scheduling too: only an approved, valid item of the library.
-      const media = await db.media.findUnique({ where: { sha256: parsed.data.media.sha256 } });
-      if (!media) throw notFound('UNKNOWN_MEDIA', `no media item with sha256 ${parsed.data.media.sha256}`);
-      LibraryService.assertSchedulable(media, now());
-    }
-    const envelope = seal('command', parsed.data, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
+    const cmd = command({ ...input, txn });
+    if (cmd.action === 'play-now') await this.assertAirable(cmd.media.sha256);
+    const envelope = seal('command', cmd, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
     const id = `${device}:${txn}`;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -96,7 +96,7 @@ export class CommandService {
     try {
       await link.publish(commandTopic(device), JSON.stringify(envelope), { retain: false });
     } catch (err) {
-      this.settle(id, { txn, action: parsed.data.action, ok: false, error: { code: 'NOT_SENT', message: (err as Error).message } });
+      this.settle(id, { txn, action: cmd.action, ok: false, error: { code: 'NOT_SENT', message: (err as Error).message } });
     }
     return reply;
   }
@@ -106,26 +106,20 @@ export class CommandService {
    * unit receives it. Returns the txn and the gateways expected to answer; replies() collects them.
    */
   async sendToGroup(unitCode: string, input: Record<string, unknown>): Promise<{ txn: string; unit: string; devices: string[] }> {
-    const { db, link, key, now } = this.deps;
+    const { link, key, now } = this.deps;
     const unit = (await this.deps.units.tree()).get(unitCode);
     const txn = randomUUID();
-    const parsed = StrictCommand.safeParse({ ...input, txn });
-    if (!parsed.success)
-      throw badRequest('INVALID_COMMAND', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    if (!GROUP_ACTIONS.has(parsed.data.action))
-      throw badRequest('NOT_A_GROUP_ACTION', `${parsed.data.action} goes to one station; a group carries ${[...GROUP_ACTIONS].join(', ')}`);
-    if (parsed.data.action === 'emergency.start') {
-      const media = await db.media.findUnique({ where: { sha256: parsed.data.media.sha256 } });
-      if (!media) throw notFound('UNKNOWN_MEDIA', `no media item with sha256 ${parsed.data.media.sha256}`);
-      LibraryService.assertSchedulable(media, now());
-    }
+    const cmd = command({ ...input, txn });
+    if (!GROUP_ACTIONS.has(cmd.action))
+      throw badRequest('NOT_A_GROUP_ACTION', `${cmd.action} goes to one station; a group carries ${[...GROUP_ACTIONS].join(', ')}`);
+    if (cmd.action === 'emergency.start') await this.assertAirable(cmd.media.sha256);
     const stationIds = (await this.deps.units.stationsBelow([unit.id])).map((st) => st.id);
     const devices = await this.deps.devices.enrolledAt(stationIds);
     const replies = new Map<string, Reply>();
     this.groups.set(txn, replies);
     // Late replies are still worth a log line, not memory forever.
     setTimeout(() => this.groups.delete(txn), this.deps.timeoutMs * 10).unref();
-    const envelope = seal('command', parsed.data, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
+    const envelope = seal('command', cmd, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
     await link.publish(groupCommandTopic(unit.code), JSON.stringify(envelope), { retain: false });
     return { txn, unit: unit.code, devices };
   }
@@ -133,6 +127,13 @@ export class CommandService {
   /** The replies to a group command so far, by device. */
   replies(txn: string): Map<string, Reply> {
     return new Map(this.groups.get(txn) ?? []);
+  }
+
+  /** Airing at once is scheduling too: only an approved item of the library, valid now. */
+  private async assertAirable(sha256: string): Promise<void> {
+    const media = await this.deps.db.media.findUnique({ where: { sha256 } });
+    if (!media) throw notFound('UNKNOWN_MEDIA', `no media item with sha256 ${sha256}`);
+    LibraryService.assertSchedulable(media, this.deps.now());
   }
 
   /** A reply published by a device; resolves the matching pending command. */

@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics.ts';
 import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
 import { airingsOf, type Job, type Opened, ProofWriter, type ReportOutcome, type Result } from './proof-writer.ts';
 
-export { CLOCK_TOLERANCE_MS, FULL_PLAY_RATIO, PLAYED_TOLERANCE_MS, untrueProof } from '../compliance/proof-rules.ts';
+export { CLOCK_TOLERANCE_MS, untrueProof } from '../compliance/proof-rules.ts';
 export type { ReportOutcome };
 
 export interface ReportDeps {

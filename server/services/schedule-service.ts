@@ -18,8 +18,6 @@ import { evaluatePlan, type PlanItem, type PlanRule } from './schedule-check.ts'
 import { resolveTargets, type TargetStation, type Targets } from './targets.ts';
 import type { UnitService } from './unit-service.ts';
 
-export type { TargetStation, Targets };
-
 /** What PATCH /schedules/{id} may change (absent: unchanged; rrule null: a one-off from now on). */
 export interface SchedulePatch {
   targets?: Targets;

@@ -8,7 +8,6 @@ import type { DomainEvents } from './events.ts';
 import { exportUnits, importUnits } from './unit-import.ts';
 import { type UnitRow, UnitTree } from './unit-tree.ts';
 
-export { UnitRecord } from './unit-import.ts';
 export { type UnitRow, UnitTree };
 
 const UNIT_SELECT = {

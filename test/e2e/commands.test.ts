@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
 import { commandTopic, LIMITS, seal } from '#protocol';
-import { onlineAgent } from '../helpers/agent.ts';
+import { mediaRef, onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { matchExact } from '../helpers/match.ts';
@@ -18,14 +18,6 @@ const station = 'HN-00019';
 const gw = await onlineAgent(t, { station, server, clock });
 
 const command = (body: unknown, code = station) => sendCommand(server, code, body);
-
-const mediaRef = (media: Record<string, unknown>) => ({
-  sha256: media.sha256,
-  path: `/blobs/${media.sha256}`,
-  durationMs: media.durationMs,
-  sizeBytes: media.sizeBytes,
-  codec: 'opus',
-});
 
 t.test('volume is acknowledged and kept across restarts of the agent state', async (t) => {
   const r = await command({ action: 'volume', level: 40 });

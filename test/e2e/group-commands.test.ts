@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
 import { type Reply, seal } from '#protocol';
-import { onlineAgent } from '../helpers/agent.ts';
+import { mediaRef, onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { api, startTestServer, uploadApproved } from '../helpers/server.ts';
@@ -23,14 +23,6 @@ const sameDistrict = stations.filter((s) => s.unit.parent?.code === district).sl
 const elsewhere = stations.find((s) => s.unit.parent?.code !== district) as (typeof stations)[number];
 const [a, b, c] = await Promise.all([...sameDistrict, elsewhere].map((s) => onlineAgent(t, { station: s.code, server, clock })));
 for (const gw of [a, b, c]) await gw?.waitFor('manifest');
-
-const mediaRef = (media: Record<string, unknown>) => ({
-  sha256: media.sha256,
-  path: `/blobs/${media.sha256}`,
-  durationMs: media.durationMs,
-  sizeBytes: media.sizeBytes,
-  codec: 'opus',
-});
 
 /** Waits until each named device has answered the group command. */
 async function repliesFrom(txn: string, devices: string[]): Promise<Map<string, Reply>> {

@@ -9,6 +9,15 @@ import { provisionDevice, type TestServer } from './server.ts';
 
 const quiet = { info() {}, warn() {} };
 
+/** An uploaded item as manifests and commands name it ([P-3.1] media). */
+export const mediaRef = (media: Record<string, unknown>): ManifestEntry['media'] => ({
+  sha256: media.sha256 as string,
+  path: `/blobs/${media.sha256}`,
+  durationMs: media.durationMs as number,
+  sizeBytes: media.sizeBytes as number,
+  codec: 'opus',
+});
+
 /** A manifest entry for an uploaded item, as the server would write it. */
 export const manifestEntry = (
   media: Record<string, unknown>,
@@ -19,13 +28,7 @@ export const manifestEntry = (
   occurrenceId,
   startsAt: new Date(startsAt).toISOString(),
   priority,
-  media: {
-    sha256: media.sha256 as string,
-    path: `/blobs/${media.sha256}`,
-    durationMs: media.durationMs as number,
-    sizeBytes: media.sizeBytes as number,
-    codec: 'opus',
-  },
+  media: mediaRef(media),
 });
 
 /** A full manifest for one day ahead, signed with the server's key, as the payload a device receives; issued at `issuedAt` (default `now`). */
