@@ -2,7 +2,17 @@
 // with exactly one signed reply (an error reply for one that fails verification, never silence). They come
 // on the device's own `cmd` topic and on the `cmd` topic of each unit it belongs to ([P-2.3], [P-2.5]):
 // a group carries what concerns every station below a unit at once, emergencies and live audio ([P-5.5]).
-import { type Command, commandTopic, groupCommandTopic, type ManifestEntry, manifestTopic, type Reply, replyTopic, seal } from '#protocol';
+import {
+  type Command,
+  commandTopic,
+  groupAiringId,
+  groupCommandTopic,
+  type ManifestEntry,
+  manifestTopic,
+  type Reply,
+  replyTopic,
+  seal,
+} from '#protocol';
 import type { OnAir } from './airing.ts';
 import { type CommandTarget, errorReply, peekTxn, runCommand } from './commands.ts';
 import type { AgentContext } from './context.ts';
@@ -70,9 +80,14 @@ export class Commands {
       const message = `${opened.body.action} is not sent to a group (unit ${group}); only emergency.* and live.* are`;
       return this.reply(errorReply(opened.body.txn, opened.body.action, 'NOT_SUPPORTED', message));
     }
+    // [P-5.5] an emergency sent to a group airs here under this station's own id
+    const cmd =
+      group && (opened.body.action === 'emergency.start' || opened.body.action === 'emergency.cancel')
+        ? { ...opened.body, occurrenceId: groupAiringId(opened.body.occurrenceId, ctx.station) }
+        : opened.body;
     let outcome: Awaited<ReturnType<typeof runCommand>>;
     try {
-      outcome = await runCommand(opened.body, this.target);
+      outcome = await runCommand(cmd, this.target);
     } catch (err) {
       outcome = { reply: errorReply(opened.body.txn, opened.body.action, 'DEVICE_FAULT', (err as Error).message) };
     }

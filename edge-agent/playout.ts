@@ -1,7 +1,8 @@
 // Playout: arms a timer per planned item, and at airtime decides against what plays ([P-5.10]: preempt,
-// queue within the start window, skip). Emergencies by command ([P-5.5]) air at once and repeat until
-// their repeatUntil; a queued item may start late only until its latestStartAt.
-import { type Command, type Manifest, type ManifestEntry, type PlaybackReport, resolveConflict } from '#protocol';
+// queue within the start window, skip). Emergencies ([P-5.5]), by command or as an alert entry of the
+// manifest (one found late still airs while valid), air at once and repeat as they say; a queued item may
+// start late only until its latestStartAt.
+import { type Command, type EmergencyRepeat, type Manifest, type ManifestEntry, type PlaybackReport, resolveConflict } from '#protocol';
 import { type OnAir, START_GRACE_MS } from './airing.ts';
 import type { AgentContext } from './context.ts';
 import type { ReportSender } from './reports.ts';
@@ -12,8 +13,14 @@ const EMERGENCY_TTL_MS = 3600_000;
 export class Playout {
   private readonly timers = new Map<string, () => void>();
   private queue: ManifestEntry[] = [];
-  /** Emergencies started by command, by occurrence: the entry airing now or next, and whether it repeats. */
-  private readonly emergencies = new Map<string, { entry: ManifestEntry; repeatUntil?: number }>();
+  /**
+   * Emergencies on the air, by occurrence: the entry airing now or next, the plays still to come, until when,
+   * the gap between plays, the timer of the next play while it waits out that gap, and whether a manifest listed it.
+   */
+  private readonly emergencies = new Map<
+    string,
+    { entry: ManifestEntry; left: number; until?: number; intervalMs: number; next?: () => void; planned?: boolean }
+  >();
 
   constructor(
     private readonly ctx: AgentContext,
@@ -27,8 +34,14 @@ export class Playout {
   arm(manifest: Manifest): void {
     this.stop();
     const played = new Set(this.ctx.state.played);
+    const planned = new Set(manifest.entries.map((e) => e.occurrenceId));
+    // An alert the plan listed and no longer does was cancelled (its cancel command may never have come).
+    for (const [id, emergency] of this.emergencies) {
+      if (planned.has(id)) emergency.planned = true;
+      else if (emergency.planned) void this.cancelEmergency(id);
+    }
     for (const entry of manifest.entries) {
-      if (played.has(entry.occurrenceId)) continue;
+      if (played.has(entry.occurrenceId) || this.emergencies.has(entry.occurrenceId)) continue;
       const at = Date.parse(entry.startsAt);
       this.timers.set(
         entry.occurrenceId,
@@ -46,6 +59,11 @@ export class Playout {
   private due(entry: ManifestEntry): void {
     this.timers.delete(entry.occurrenceId);
     if (this.ctx.stopped) return;
+    if (isAlert(entry)) {
+      const r = this.startEmergency(entry, entry);
+      if (r === 'EXPIRED') this.skip(entry, 'EXPIRED_ITEM');
+      return;
+    }
     const current = this.onAir.current;
     if (!current) return void this.onAir.play(entry, false);
     // [P-5.10] the due item decides: preempt what plays, wait for it within its slack, or skip.
@@ -82,17 +100,23 @@ export class Playout {
     ctx.emit({ type: 'finished', occurrenceId: entry.occurrenceId, report });
   }
 
-  /** An item's report is written: an emergency airs again until its repeatUntil, then the queue goes on. */
+  /** An item's report is written: an emergency airs again while it repeats, then the queue goes on. */
   ended(entry: ManifestEntry, report: PlaybackReport): void {
     const { ctx } = this;
     const emergency = this.emergencies.get(entry.occurrenceId);
     if (emergency?.entry === entry) {
-      const again = report.kind === 'playback.completed' && !report.reason && !ctx.stopped;
-      const now = ctx.deps.clock.now();
-      if (again && emergency.repeatUntil !== undefined && now + entry.media.durationMs <= emergency.repeatUntil) {
-        const next = { ...entry, startsAt: new Date(now).toISOString() };
+      const aired = report.kind === 'playback.completed' && !report.reason && !ctx.stopped;
+      emergency.left -= 1;
+      const at = ctx.deps.clock.now() + emergency.intervalMs;
+      if (aired && emergency.left > 0 && (emergency.until === undefined || at + entry.media.durationMs <= emergency.until)) {
+        const next = { ...entry, startsAt: new Date(at).toISOString() };
         emergency.entry = next;
-        this.queue.unshift(next);
+        if (emergency.intervalMs === 0) this.queue.unshift(next);
+        else
+          emergency.next = ctx.deps.clock.at(at, () => {
+            emergency.next = undefined;
+            if (!ctx.stopped) this.air(next);
+          });
       } else this.emergencies.delete(entry.occurrenceId);
     }
     for (let next = this.queue.shift(); next && !ctx.stopped; next = this.queue.shift()) {
@@ -105,34 +129,63 @@ export class Playout {
     }
   }
 
-  /** [P-5.5] An emergency goes on the air now: whatever plays is cut (PREEMPTED), on every zone. */
+  /** [P-5.5] An emergency by command goes on the air now. */
   emergency(cmd: Extract<Command, { action: 'emergency.start' }>): { startedAt: string; repeatUntil?: string } | 'EXPIRED' {
-    const now = this.ctx.deps.clock.now();
-    const repeatUntil = cmd.repeatUntil ? Date.parse(cmd.repeatUntil) : undefined;
-    if (repeatUntil !== undefined && repeatUntil <= now) return 'EXPIRED';
-    const entry: ManifestEntry = {
-      occurrenceId: cmd.occurrenceId,
-      startsAt: new Date(now).toISOString(),
+    const now = new Date(this.ctx.deps.clock.now()).toISOString();
+    return this.startEmergency({ occurrenceId: cmd.occurrenceId, startsAt: now, priority: 'emergency', media: cmd.media }, cmd);
+  }
+
+  /**
+   * An emergency goes on the air now, whatever plays is cut (PREEMPTED), on every zone; it lasts until its
+   * repeatUntil or an hour and airs at least once in full. One already on the air or aired here is not
+   * started again (the command and the manifest may both bring it).
+   */
+  private startEmergency(
+    entry: ManifestEntry,
+    repeat: EmergencyRepeat,
+  ): { startedAt: string; repeatUntil?: string; already?: true } | 'EXPIRED' {
+    const { ctx } = this;
+    const now = ctx.deps.clock.now();
+    const on = this.emergencies.get(entry.occurrenceId);
+    if (on || ctx.state.played.includes(entry.occurrenceId)) return { startedAt: on?.entry.startsAt ?? entry.startsAt, already: true };
+    const until = repeat.repeatUntil ? Date.parse(repeat.repeatUntil) : undefined;
+    if (until !== undefined && until <= now) return 'EXPIRED';
+    if (entry.validUntil && Date.parse(entry.validUntil) < now + entry.media.durationMs) return 'EXPIRED';
+    const airing: ManifestEntry = {
+      ...entry,
       priority: 'emergency',
-      media: cmd.media,
       // [P-4.5] an emergency lasts until repeatUntil, or an hour; it airs at least once in full
-      validUntil: new Date(Math.max(repeatUntil ?? now + EMERGENCY_TTL_MS, now + cmd.media.durationMs + START_GRACE_MS)).toISOString(),
+      validUntil:
+        entry.validUntil ??
+        new Date(Math.max(until ?? now + EMERGENCY_TTL_MS, now + entry.media.durationMs + START_GRACE_MS)).toISOString(),
     };
-    this.emergencies.set(cmd.occurrenceId, { entry, repeatUntil });
+    const left = repeat.repeatCount ?? (until !== undefined ? Number.POSITIVE_INFINITY : 1);
+    this.emergencies.set(entry.occurrenceId, { entry: airing, left, until, intervalMs: repeat.repeatIntervalMs ?? 0 });
+    this.air(airing);
+    return { startedAt: new Date(now).toISOString(), ...(repeat.repeatUntil ? { repeatUntil: repeat.repeatUntil } : {}) };
+  }
+
+  /** Puts an emergency on the air at once: what plays is cut, and it goes first. */
+  private air(entry: ManifestEntry): void {
     const current = this.onAir.current;
-    if (!current) void this.onAir.play(entry, true);
-    else {
-      this.queue.unshift(entry);
-      void this.onAir.cut(current, 'PREEMPTED');
-    }
-    return { startedAt: entry.startsAt, ...(cmd.repeatUntil ? { repeatUntil: cmd.repeatUntil } : {}) };
+    if (!current) return void this.onAir.play(entry, true);
+    this.queue.unshift(entry);
+    void this.onAir.cut(current, 'PREEMPTED');
   }
 
   async cancelEmergency(occurrenceId: string): Promise<{ cancelled: string | null }> {
-    if (!this.emergencies.delete(occurrenceId)) return { cancelled: null };
+    const emergency = this.emergencies.get(occurrenceId);
+    if (!emergency) return { cancelled: null };
+    emergency.next?.();
+    this.emergencies.delete(occurrenceId);
     this.queue = this.queue.filter((e) => e.occurrenceId !== occurrenceId);
     const current = this.onAir.current;
     if (current?.entry?.occurrenceId === occurrenceId) await this.onAir.cut(current, 'CANCELLED');
     return { cancelled: occurrenceId };
   }
+}
+
+/** [P-5.5] A manifest entry that is an alert: it airs as `emergency.start` would, found late too. */
+function isAlert(entry: ManifestEntry): boolean {
+  return entry.priority === 'emergency' && (entry.repeatCount !== undefined || entry.repeatUntil !== undefined);
 }

@@ -6,6 +6,8 @@ import type { AgentContext } from './context.ts';
 import { claimed, type ServerTrust } from './trust.ts';
 
 const ACK_TTL_MS = 3600_000;
+/** Airings started by command and not (yet) in any manifest, remembered as played. */
+const UNPLANNED_KEPT = 64;
 
 export class ManifestSync {
   /** Audio downloads that failed, each waiting out its own backoff. */
@@ -74,11 +76,15 @@ export class ManifestSync {
 
   private apply(envelope: Envelope, manifest: Manifest): void {
     const { ctx } = this;
+    // What aired and is no longer planned is forgotten; what aired without having been planned (an emergency
+    // by command) is kept a while, so the manifest that lists it a moment later does not air it again.
+    const before = new Set(ctx.state.manifest?.entries.map((e) => e.occurrenceId));
     this.trust.adopt(envelope, manifest.serverKeys);
     ctx.state.manifest = manifest;
     this.trust.applied(envelope);
     const live = new Set(manifest.entries.map((e) => e.occurrenceId));
-    ctx.state.played = ctx.state.played.filter((id) => live.has(id));
+    const unplanned = ctx.state.played.filter((id) => !live.has(id) && !before.has(id)).slice(-UNPLANNED_KEPT);
+    ctx.state.played = [...ctx.state.played.filter((id) => live.has(id)), ...unplanned];
     ctx.save();
     ctx.deps.log.info('manifest applied', { version: manifest.version, entries: manifest.entries.length });
     ctx.emit({ type: 'manifest', version: manifest.version, entries: manifest.entries.length });
@@ -128,8 +134,12 @@ export class ManifestSync {
     const played = new Set(ctx.state.played);
     const upcoming = manifest.entries
       .filter((e) => !played.has(e.occurrenceId) && Date.parse(e.startsAt) + e.media.durationMs > now)
-      .sort((a, b) => Date.parse(a.startsAt) - Date.parse(b.startsAt));
-    const needed = new Set(upcoming.map((e) => e.media.sha256));
+      .sort((a, b) => Date.parse(a.startsAt) - Date.parse(b.startsAt))
+      .filter((e) => Date.parse(e.startsAt) <= now + options.prefetchHorizonMs)
+      .map((e) => e.media);
+    // [P-5.5] then the prepared emergency templates, whenever they will be needed
+    const wanted = [...upcoming, ...(manifest.prefetch ?? [])];
+    const needed = new Set(wanted.map((m) => m.sha256));
     const playing = this.playingSha();
     if (playing) needed.add(playing);
     const evicted = await deps.cache.evict(needed, options.cacheBudgetBytes);
@@ -137,9 +147,9 @@ export class ManifestSync {
     let { bytes } = evicted;
     let missing = 0;
     const seen = new Set<string>();
-    for (const entry of upcoming) {
-      const { sha256, sizeBytes } = entry.media;
-      if (ctx.stopped || Date.parse(entry.startsAt) > now + options.prefetchHorizonMs) break;
+    for (const media of wanted) {
+      const { sha256, sizeBytes } = media;
+      if (ctx.stopped) break;
       if (seen.has(sha256)) continue;
       seen.add(sha256);
       if (await deps.cache.has(sha256)) {
@@ -157,7 +167,7 @@ export class ManifestSync {
         continue;
       }
       try {
-        await fetchAudio(ctx, entry.media);
+        await fetchAudio(ctx, media);
         this.retry.delete(sha256);
         bytes += sizeBytes;
         this.announce(sha256);

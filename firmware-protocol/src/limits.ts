@@ -10,4 +10,8 @@ export const LIMITS = {
   maxReceiptIds: 500,
   /** Largest Opus packet in a live frame (RFC 6716 §3.4: 1275 bytes). */
   maxFramePayloadBytes: 1275,
+  /** Most media references a manifest's `prefetch` lists ([P-5.5] emergency templates). */
+  maxPrefetch: 32,
+  /** Longest occurrenceId of an emergency sent to a group, so that `{occurrenceId}@{station}` fits in 64 ([P-5.5]). */
+  maxGroupOccurrenceIdLength: 15,
 } as const;

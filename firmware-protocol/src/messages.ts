@@ -51,6 +51,23 @@ export const LocalPolicy = z.object({
 });
 export type LocalPolicy = z.infer<typeof LocalPolicy>;
 
+/**
+ * [P-5.5] How an emergency repeats: it airs again right after it ends (or `repeatIntervalMs` later) until
+ * `repeatCount` plays in all, or while another play can end by `repeatUntil`; with neither, it airs once.
+ */
+export const EmergencyRepeat = z.object({
+  repeatUntil: isoInstant.optional(),
+  repeatCount: z.int().min(1).max(100).optional(),
+  repeatIntervalMs: z.int().min(0).max(3_600_000).optional(),
+});
+export type EmergencyRepeat = z.infer<typeof EmergencyRepeat>;
+
+/**
+ * [P-5.5] An emergency received on a group topic airs at each station under its own id,
+ * `{occurrenceId}@{station}`: the id its reports carry and its manifest entries use.
+ */
+export const groupAiringId = (occurrenceId: string, station: string): string => `${occurrenceId}@${station}`;
+
 /** [P-3.1] One item in a device manifest. */
 export const ManifestEntry = z.object({
   occurrenceId,
@@ -65,6 +82,11 @@ export const ManifestEntry = z.object({
   latestStartAt: isoInstant.optional(),
   /** Outputs to play on; absent = all zones of the device. */
   zones: z.array(zone).max(16).optional(),
+  /**
+   * [P-5.5] An emergency entry airs like `emergency.start` (preempting, found late while `validUntil` allows)
+   * and repeats as its command would; additive in v1.
+   */
+  ...EmergencyRepeat.shape,
 });
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
@@ -91,6 +113,11 @@ export const Manifest = z.object({
    * Replaces the enrollment's list, so a merge that moves the station needs no new enrollment.
    */
   groups: z.array(code).min(1).max(8).optional(),
+  /**
+   * [P-5.5] Audio to keep in the cache ahead of any plan (prepared emergency templates), so an alert that
+   * uses one airs without a download; additive in v1.
+   */
+  prefetch: z.array(MediaRef).max(LIMITS.maxPrefetch).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 
@@ -215,7 +242,7 @@ export const Command = z.discriminatedUnion('action', [
   z.object({ action: z.literal('sync-now'), txn }),
   z.object({ action: z.literal('self-test'), txn }),
   z.object({ action: z.literal('reboot'), txn }),
-  z.object({ action: z.literal('emergency.start'), txn, occurrenceId, media: MediaRef, repeatUntil: isoInstant.optional() }),
+  z.object({ action: z.literal('emergency.start'), txn, occurrenceId, media: MediaRef, ...EmergencyRepeat.shape }),
   z.object({ action: z.literal('emergency.cancel'), txn, occurrenceId }),
   z.object({
     action: z.literal('live.start'),

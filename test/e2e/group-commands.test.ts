@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
-import { type Reply, seal } from '#protocol';
+import { groupAiringId, type Reply, seal } from '#protocol';
 import { mediaRef, onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
@@ -23,6 +23,9 @@ const sameDistrict = stations.filter((s) => s.unit.parent?.code === district).sl
 const elsewhere = stations.find((s) => s.unit.parent?.code !== district) as (typeof stations)[number];
 const [a, b, c] = await Promise.all([...sameDistrict, elsewhere].map((s) => onlineAgent(t, { station: s.code, server, clock })));
 for (const gw of [a, b, c]) await gw?.waitFor('manifest');
+
+/** [P-5.5] The id a group emergency airs under at a gateway's station. */
+const airedAs = (gw: { agent: { identity(): { station: string } } }, id: string) => groupAiringId(id, gw.agent.identity().station);
 
 /** Waits until each named device has answered the group command. */
 async function repliesFrom(txn: string, devices: string[]): Promise<Map<string, Reply>> {
@@ -57,18 +60,18 @@ t.test('an emergency on the district group reaches its gateways only: preempts, 
   for (const device of expected) t.match(replies.get(device), { ok: true, action: 'emergency.start', result: { repeatUntil } });
   const cut = await a.waitFor('finished', (e) => e.occurrenceId === 'g-talk');
   t.match(cut.report, { kind: 'playback.completed', reason: 'PREEMPTED' }, 'what played is cut and says why');
-  for (const gw of [a, b]) await gw.waitFor('started', (e) => e.occurrenceId === 'g-em-1');
+  for (const gw of [a, b]) await gw.waitFor('started', (e) => e.occurrenceId === airedAs(gw, 'g-em-1'));
   t.notOk(
-    c.events.some((e) => e.type === 'started' && e.occurrenceId === 'g-em-1'),
+    c.events.some((e) => e.type === 'started' && e.occurrenceId === airedAs(c, 'g-em-1')),
     'a gateway of another district never airs it',
   );
   t.notOk(replies.has(c.agent.identity().device), 'nor answers it');
 
   const cancel = await server.commands.sendToGroup(district, { action: 'emergency.cancel', occurrenceId: 'g-em-1' });
   const cancelled = await repliesFrom(cancel.txn, expected);
-  for (const device of expected) t.match(cancelled.get(device), { ok: true, result: { cancelled: 'g-em-1' } });
+  for (const gw of [a, b]) t.match(cancelled.get(gw.agent.identity().device), { ok: true, result: { cancelled: airedAs(gw, 'g-em-1') } });
   for (const gw of [a, b]) {
-    const end = await gw.waitFor('finished', (e) => e.occurrenceId === 'g-em-1' && e.report.reason === 'CANCELLED');
+    const end = await gw.waitFor('finished', (e) => e.occurrenceId === airedAs(gw, 'g-em-1') && e.report.reason === 'CANCELLED');
     t.equal(end.report.reason, 'CANCELLED');
   }
 });
@@ -103,13 +106,13 @@ t.test('an emergency plays at the level the policy names for emergencies, above 
   const { onAir } = a.agent.inspect().rooms;
   t.same(onAir.current?.zones, { z1: 20 }, 'a normal item under the ceiling');
   const sent = await server.commands.sendToGroup(district, { action: 'emergency.start', occurrenceId: 'v-em', media: mediaRef(siren) });
-  await a.waitFor('started', (e) => e.occurrenceId === 'v-em');
+  await a.waitFor('started', (e) => e.occurrenceId === airedAs(a, 'v-em'));
   t.same(onAir.current?.zones, { z1: 90 }, 'the emergency at its own level');
   t.match(await server.commands.send(station, { action: 'volume', level: 5 }), { ok: true });
   t.same(onAir.current?.zones, { z1: 90 }, 'a volume command does not turn an emergency down');
   await repliesFrom(sent.txn, [a.agent.identity().device]);
   const cancel = await server.commands.sendToGroup(district, { action: 'emergency.cancel', occurrenceId: 'v-em' });
-  await a.waitFor('finished', (e) => e.occurrenceId === 'v-em');
+  await a.waitFor('finished', (e) => e.occurrenceId === airedAs(a, 'v-em'));
   await repliesFrom(cancel.txn, [a.agent.identity().device]);
   await server.commands.send(station, { action: 'volume', level: 100 });
   t.equal((await api(server, 'PUT', `/units/${district}/policy`, {})).status, 200);
