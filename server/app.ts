@@ -35,6 +35,7 @@ import { brokerHookRoutes } from './routes/broker-hooks.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { deviceRoutes } from './routes/devices.ts';
+import { emergencyRoutes } from './routes/emergencies.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
 import { healthRoutes } from './routes/health.ts';
 import { keyRoutes } from './routes/keys.ts';
@@ -54,6 +55,8 @@ import type { AuditService } from './services/audit-service.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { DeviceService } from './services/device-service.ts';
 import type { DispatchService } from './services/dispatch-service.ts';
+import type { EmergencyService } from './services/emergency-service.ts';
+import type { EmergencyTemplates } from './services/emergency-templates.ts';
 import { DomainError } from './services/errors.ts';
 import type { HealthService } from './services/health-service.ts';
 import type { JobService } from './services/job-service.ts';
@@ -79,6 +82,8 @@ export interface AppDeps {
   live: LiveService;
   stations: StationService;
   tts: TtsService;
+  emergencies: EmergencyService;
+  emergencyTemplates: EmergencyTemplates;
   jobs: JobService;
   /** Level strips of stored items. */
   media: MediaService;
@@ -348,6 +353,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(userRoutes, { users: deps.users, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(notificationRoutes, { notify: deps.notify, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, scopes, auth, prefix: '/api/v1' });
+  await app.register(emergencyRoutes, { emergencies: deps.emergencies, templates: deps.emergencyTemplates, auth, prefix: '/api/v1' });
   await app.register(scheduleRoutes, {
     library: deps.library,
     playlists: deps.playlists,

@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { App } from './app.ts';
 import { type Broker, startBroker } from './compose/broker.ts';
 import { buildCompliance } from './compose/compliance.ts';
-import { buildDomain, type Domain, type Endpoints } from './compose/domain.ts';
+import { buildAlerts, buildDomain, type Domain, type Endpoints } from './compose/domain.ts';
 import { startHttp } from './compose/http.ts';
 import { buildMedia } from './compose/media.ts';
 import { Parts } from './compose/parts.ts';
@@ -16,6 +16,7 @@ import { type Runner, spawnRunner } from './media/process-runner.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import type { EmbeddedBroker } from './mqtt/broker.ts';
 import { MqttLink } from './mqtt/link.ts';
+import type { EmergencyService } from './services/emergency-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { RefusedRequests } from './services/refused-requests.ts';
 import type { ReportService } from './services/report-service.ts';
@@ -31,6 +32,7 @@ export type RunningServer = Pick<Storage, 'db' | 'key' | 'seed' | 'appliedMigrat
     metrics: Metrics;
     reports: ReportService;
     jobs: JobService;
+    emergencies: EmergencyService;
     /** Refused anonymous requests, counted (flushed every few seconds; tests flush at once). */
     refused: RefusedRequests;
     /** The embedded broker (absent with an external one). */
@@ -64,7 +66,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const broker = await startBroker({ config, now, log, domain, link, metrics, endpoints, storage, parts });
     // Before the link closes: what was received is stored and its receipts go out.
     parts.add('proof queue', () => compliance.reports.drain());
-    const http = await startHttp({ config, now, log, storage, domain, compliance, media, broker, metrics, parts });
+    const alerts = buildAlerts({ domain, tts: media.tts, now, log });
+    const http = await startHttp({ config, now, log, storage, domain, compliance, media, broker, metrics, parts, alerts });
     await broker.open(http.app.server);
     const { refused, throttle } = http;
     startTimers({ config, log, domain, compliance, refused, throttleSweep: () => throttle.sweep(), parts });
@@ -75,6 +78,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     return {
       ...storage,
       ...domain,
+      emergencies: alerts.emergencies,
       app: http.app,
       metrics,
       reports: compliance.reports,

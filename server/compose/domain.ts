@@ -10,6 +10,8 @@ import { AuditService } from '../services/audit-service.ts';
 import { CommandService } from '../services/command-service.ts';
 import { DeviceService } from '../services/device-service.ts';
 import { DispatchService } from '../services/dispatch-service.ts';
+import { EmergencyService } from '../services/emergency-service.ts';
+import { EmergencyTemplates } from '../services/emergency-templates.ts';
 import { DomainEvents } from '../services/events.ts';
 import { LibraryService } from '../services/library-service.ts';
 import { LiveService } from '../services/live-service.ts';
@@ -19,6 +21,7 @@ import { PlaylistService } from '../services/playlist-service.ts';
 import { ScheduleLifecycle } from '../services/schedule-lifecycle.ts';
 import { ScheduleService } from '../services/schedule-service.ts';
 import { StationService } from '../services/station-service.ts';
+import type { TtsService } from '../services/tts-service.ts';
 import { UnitService } from '../services/unit-service.ts';
 import { UserService } from '../services/user-service.ts';
 import type { Storage } from './storage.ts';
@@ -71,6 +74,7 @@ export function buildDomain(c: {
     },
   });
   return {
+    db,
     events,
     units,
     devices,
@@ -87,4 +91,20 @@ export function buildDomain(c: {
     audit: new AuditService({ db }),
     users: new UserService({ db, now, secrets: c.storage.secrets }),
   };
+}
+
+/** Emergency alerts: the domain's commands and plans, and the speech engine of the media parts for typed alerts. */
+export function buildAlerts(c: { domain: Domain; tts: TtsService; now: () => Date; log: Logger }) {
+  const { domain, tts, now, log } = c;
+  const templates = new EmergencyTemplates({ db: domain.db, units: domain.units, dispatch: domain.dispatch, now });
+  const emergencies = new EmergencyService({
+    db: domain.db,
+    units: domain.units,
+    commands: domain.commands,
+    dispatch: domain.dispatch,
+    tts,
+    now,
+    log: log.child({ part: 'alerts' }),
+  });
+  return { emergencies, templates };
 }

@@ -11,7 +11,7 @@ import type { ComponentHealth } from '../routes/ops.ts';
 import { RefusedRequests } from '../services/refused-requests.ts';
 import type { Broker } from './broker.ts';
 import type { Compliance } from './compliance.ts';
-import type { Domain } from './domain.ts';
+import type { buildAlerts, Domain } from './domain.ts';
 import type { Media } from './media.ts';
 import type { Parts } from './parts.ts';
 import type { Storage } from './storage.ts';
@@ -27,6 +27,7 @@ export async function startHttp(c: {
   broker: Broker;
   metrics: Metrics;
   parts: Parts;
+  alerts: ReturnType<typeof buildAlerts>;
 }): Promise<{ app: App; url: string; connections: ConnectionGuard; refused: RefusedRequests; throttle: LoginThrottle }> {
   const { config, now, log, storage, domain, compliance, media, parts } = c;
   const { db } = storage;
@@ -48,6 +49,8 @@ export async function startHttp(c: {
     ...domain,
     ...compliance,
     ...media,
+    emergencies: c.alerts.emergencies,
+    emergencyTemplates: c.alerts.templates,
     db,
     now,
     blobs: storage.blobs,

@@ -26,6 +26,10 @@ export const Policy = z
     maxVolume: z.array(dayRange.and(z.object({ level: z.int().min(0).max(100) }))).max(12),
     /** The level (0–100) emergencies play at, lifted above every ceiling; the gateway's default is 100. */
     emergencyVolume: z.int().min(0).max(100),
+    /** An actual alert beyond one commune waits this long for a second person's confirmation, then lapses. */
+    emergencyConfirmMinutes: z.int().min(1).max(120),
+    /** CAP alerts for this unit's area must carry a valid XML signature of a configured sender. */
+    capSignatureRequired: z.boolean(),
   })
   .partial()
   .strict();

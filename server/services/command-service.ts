@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import { Command, commandTopic, groupCommandTopic, type Reply, seal } from '#protocol';
+import { Command, commandTopic, groupCommandTopic, LIMITS, type Reply, seal } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Publisher } from '../mqtt/link.ts';
@@ -63,7 +63,7 @@ export class CommandService {
   constructor(private readonly deps: CommandDeps) {}
 
   /** Sends `input` (a command without txn) to the station's gateway (its first enrolled one unless named) and resolves with the reply. */
-  async send(stationCode: string, input: Record<string, unknown>, deviceCode?: string): Promise<Reply> {
+  async send(stationCode: string, input: Record<string, unknown>, deviceCode?: string, opts: { ttlMs?: number } = {}): Promise<Reply> {
     const { db, link, key, now } = this.deps;
     const station = await db.station.findUnique({
       where: { code: stationCode },
@@ -84,7 +84,7 @@ export class CommandService {
     const txn = randomUUID();
     const cmd = command({ ...input, txn });
     if (cmd.action === 'play-now') await this.assertAirable(cmd.media.sha256);
-    const envelope = seal('command', cmd, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
+    const envelope = seal('command', cmd, key.signer, { now: now(), ttlMs: opts.ttlMs ?? COMMAND_TTL_MS });
     const id = `${device}:${txn}`;
     const reply = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -105,13 +105,19 @@ export class CommandService {
    * Signs `input` once and publishes it on the unit's group topic: every enrolled gateway at or below the
    * unit receives it. Returns the txn and the gateways expected to answer; replies() collects them.
    */
-  async sendToGroup(unitCode: string, input: Record<string, unknown>): Promise<{ txn: string; unit: string; devices: string[] }> {
+  async sendToGroup(
+    unitCode: string,
+    input: Record<string, unknown>,
+    opts: { ttlMs?: number } = {},
+  ): Promise<{ txn: string; unit: string; devices: string[] }> {
     const { link, key, now } = this.deps;
     const unit = (await this.deps.units.tree()).get(unitCode);
     const txn = randomUUID();
     const cmd = command({ ...input, txn });
     if (!GROUP_ACTIONS.has(cmd.action))
       throw badRequest('NOT_A_GROUP_ACTION', `${cmd.action} goes to one station; a group carries ${[...GROUP_ACTIONS].join(', ')}`);
+    if ('occurrenceId' in cmd && cmd.occurrenceId.length > LIMITS.maxGroupOccurrenceIdLength)
+      throw badRequest('INVALID_COMMAND', `a group emergency's occurrenceId has at most ${LIMITS.maxGroupOccurrenceIdLength} characters`);
     if (cmd.action === 'emergency.start') await this.assertAirable(cmd.media.sha256);
     const stationIds = (await this.deps.units.stationsBelow([unit.id])).map((st) => st.id);
     const devices = await this.deps.devices.enrolledAt(stationIds);
@@ -119,7 +125,7 @@ export class CommandService {
     this.groups.set(txn, replies);
     // Late replies are still worth a log line, not memory forever.
     setTimeout(() => this.groups.delete(txn), this.deps.timeoutMs * 10).unref();
-    const envelope = seal('command', cmd, key.signer, { now: now(), ttlMs: COMMAND_TTL_MS });
+    const envelope = seal('command', cmd, key.signer, { now: now(), ttlMs: opts.ttlMs ?? COMMAND_TTL_MS });
     await link.publish(groupCommandTopic(unit.code), JSON.stringify(envelope), { retain: false });
     return { txn, unit: unit.code, devices };
   }

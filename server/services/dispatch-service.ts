@@ -3,7 +3,7 @@
 // stations a change touches are recompiled. Each publication is a delivery, tracked until the gateway's
 // signed acknowledgement ([P-3.7]): pending → delivered | failed | expired | superseded.
 import { EventEmitter } from 'node:events';
-import { type LocalPolicy, type Manifest, type ManifestEntry, manifestTopic, seal } from '#protocol';
+import { LIMITS, type LocalPolicy, type Manifest, type ManifestEntry, type MediaRef, manifestTopic, seal } from '#protocol';
 import type { Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Metrics } from '../metrics.ts';
@@ -59,24 +59,42 @@ export class DispatchService {
     const horizonUntil = new Date(at.getTime() + horizonDays * DAY_MS);
     // An item still playing stays in the manifest so a gateway restarting mid-item knows about it.
     const lookBack = new Date(at.getTime() - DAY_MS);
-    const { stations, occurrences, devices } = await db.$transaction(async (tx) => {
+    const { stations, occurrences, devices, emergencies, templates } = await db.$transaction(async (tx) => {
       await tx.station.updateMany({ where: { id: { in: stationIds } }, data: { manifestVersion: { increment: 1 } } });
       const stations = await tx.station.findMany({
         where: { id: { in: stationIds } },
         select: { id: true, code: true, unitId: true, manifestVersion: true },
       });
       const occurrences = await tx.occurrence.findMany({
-        where: { stationId: { in: stationIds }, startsAt: { gte: lookBack, lt: horizonUntil }, status: 'scheduled' },
-        include: { media: true, schedule: { select: { conflict: true, startWindowMs: true } } },
+        where: {
+          stationId: { in: stationIds },
+          startsAt: { gte: lookBack, lt: horizonUntil },
+          // An alert stays in the plan while valid, aired or not: the gateway holds it as played, and one
+          // that dropped out would be taken as cancelled ([P-5.5]).
+          OR: [{ status: 'scheduled' }, { status: { not: 'cancelled' }, schedule: { emergencyId: { not: null } } }],
+        },
+        include: { media: true, schedule: { select: { conflict: true, startWindowMs: true, emergencyId: true } } },
         orderBy: { startsAt: 'asc' },
+      });
+      const emergencyIds = [...new Set(occurrences.flatMap((o) => (o.schedule.emergencyId ? [o.schedule.emergencyId] : [])))];
+      const emergencies = emergencyIds.length
+        ? await tx.emergency.findMany({
+            where: { id: { in: emergencyIds }, state: 'active' },
+            select: { id: true, validUntil: true, repeatCount: true, repeatIntervalS: true, repeatUntil: true },
+          })
+        : [];
+      const templates = await tx.emergencyTemplate.findMany({
+        select: { unitId: true, media: true, endMedia: true },
+        orderBy: { createdAt: 'asc' },
       });
       const devices = await tx.device.findMany({
         where: { stationId: { in: stationIds }, revokedAt: null },
         select: { code: true, stationId: true },
         orderBy: { createdAt: 'asc' },
       });
-      return { stations, occurrences, devices };
+      return { stations, occurrences, devices, emergencies, templates };
     });
+    const alerts = new Map(emergencies.map((e) => [e.id, e]));
     const byStation = new Map<string, typeof occurrences>();
     for (const o of occurrences) byStation.set(o.stationId, [...(byStation.get(o.stationId) ?? []), o]);
     const devicesOf = new Map<string, string[]>();
@@ -94,7 +112,11 @@ export class DispatchService {
         });
       }
       const entries = (byStation.get(station.id) ?? [])
-        .filter((o) => o.startsAt.getTime() + o.media.durationMs > at.getTime())
+        .filter((o) => (o.schedule.emergencyId ? alerts.has(o.schedule.emergencyId) : true))
+        .filter((o) => {
+          const alert = o.schedule.emergencyId ? alerts.get(o.schedule.emergencyId) : undefined;
+          return (alert ? alert.validUntil.getTime() : o.startsAt.getTime() + o.media.durationMs) > at.getTime();
+        })
         // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled.
         .filter(
           (o) =>
@@ -117,6 +139,7 @@ export class DispatchService {
             ...(o.media.validUntil ? { validUntil: o.media.validUntil.toISOString() } : {}),
             conflict: o.schedule.conflict as ManifestEntry['conflict'],
             ...(o.schedule.startWindowMs ? { latestStartAt: new Date(o.startsAt.getTime() + o.schedule.startWindowMs).toISOString() } : {}),
+            ...alertFields(o.schedule.emergencyId ? alerts.get(o.schedule.emergencyId) : undefined, o.media.validUntil),
           } satisfies ManifestEntry,
         }));
       // One manifest per unrevoked gateway; a station without any yet gets one under its own code, retained for its first gateway.
@@ -132,6 +155,7 @@ export class DispatchService {
             policy: policies.get(station.unitId),
             serverKeys: this.deps.key.trusted(),
             groups: tree.groups(station.unitId),
+            ...prefetchOf(templates, new Set(tree.chain(station.unitId).map((u) => u.id))),
             entries: entries.flatMap(({ zones, entry }) => {
               // zones: "<device>:<zone>" or "<device>:*"; none = every output of every device.
               if (!zones.length) return [entry];
@@ -297,4 +321,43 @@ export class DispatchService {
     await this.dispatch(rows.map((r) => r.stationId));
     return rows.length;
   }
+}
+
+/** [P-5.5] An alert's entry airs as its command would: valid until the alert ends, repeating as it says. */
+function alertFields(
+  alert: { validUntil: Date; repeatCount: number | null; repeatIntervalS: number | null; repeatUntil: Date | null } | undefined,
+  mediaValidUntil: Date | null,
+): Partial<ManifestEntry> {
+  if (!alert) return {};
+  const until = mediaValidUntil && mediaValidUntil < alert.validUntil ? mediaValidUntil : alert.validUntil;
+  return {
+    validUntil: until.toISOString(),
+    ...(alert.repeatUntil ? { repeatUntil: alert.repeatUntil.toISOString() } : {}),
+    ...(alert.repeatCount || !alert.repeatUntil ? { repeatCount: alert.repeatCount ?? 1 } : {}),
+    ...(alert.repeatIntervalS ? { repeatIntervalMs: alert.repeatIntervalS * 1000 } : {}),
+  };
+}
+
+type MediaRow = { sha256: string; durationMs: number; sizeBytes: number; codec: string; status: string };
+
+/** [P-5.5] The alert templates of the station's units (and the province-wide ones), approved, kept on its gateway ahead of need. */
+function prefetchOf(
+  templates: { unitId: string | null; media: MediaRow; endMedia: MediaRow | null }[],
+  units: Set<string>,
+): { prefetch?: MediaRef[] } {
+  const refs = new Map<string, MediaRef>();
+  for (const t of templates) {
+    if (t.unitId && !units.has(t.unitId)) continue;
+    for (const m of [t.media, t.endMedia])
+      if (m && m.status === 'approved')
+        refs.set(m.sha256, {
+          sha256: m.sha256,
+          path: `/blobs/${m.sha256}`,
+          durationMs: m.durationMs,
+          sizeBytes: m.sizeBytes,
+          codec: m.codec,
+        });
+  }
+  const prefetch = [...refs.values()].slice(0, LIMITS.maxPrefetch);
+  return prefetch.length ? { prefetch } : {};
 }

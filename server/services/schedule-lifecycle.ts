@@ -81,8 +81,10 @@ export class ScheduleLifecycle {
 
   /** The unit ids of a schedule's airings (for the caller's scope check: a change needs all of them). */
   async units(id: string): Promise<string[]> {
-    const s = await this.deps.db.schedule.findUnique({ where: { id }, select: { id: true } });
+    const s = await this.deps.db.schedule.findUnique({ where: { id }, select: { id: true, emergencyId: true } });
     if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${id}`);
+    if (s.emergencyId)
+      throw conflict('EMERGENCY_SCHEDULE', `schedule ${id} airs an emergency alert: correct or cancel it at /emergencies/${s.emergencyId}`);
     const rows = await this.deps.db.occurrence.findMany({ where: { scheduleId: id }, distinct: ['unitId'], select: { unitId: true } });
     return rows.map((r) => r.unitId).filter((u): u is string => u !== null);
   }

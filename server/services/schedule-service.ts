@@ -195,6 +195,8 @@ export class ScheduleService {
     const { db, now } = this.deps;
     const s = await db.schedule.findUnique({ where: { id } });
     if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${id}`);
+    if (s.emergencyId)
+      throw conflict('EMERGENCY_SCHEDULE', `schedule ${id} airs an emergency alert: correct or cancel it at /emergencies/${s.emergencyId}`);
     if (s.status !== 'active') throw conflict('NOT_ACTIVE', `schedule ${id} is ${s.status}: resume it before changing it`);
     const stored = JSON.parse(s.targets) as Targets;
     const input: CreateScheduleInput = {
