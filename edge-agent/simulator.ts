@@ -10,6 +10,8 @@ import {
   type BodyOf,
   type BodyType,
   commandTopic,
+  groupAiringId,
+  groupCommandTopic,
   type Manifest,
   type ManifestEntry,
   manifestTopic,
@@ -73,6 +75,8 @@ export class VirtualGateway {
   private readonly trust: ServerTrust;
   private device = '';
   private station = '';
+  /** [P-2.5] The units whose group topics it follows (enrollment's). */
+  private groups: string[] = [];
   private readonly timers = new Map<string, () => void>();
   private readonly played = new Set<string>();
   /** Reports sent and not yet named by a receipt, by envelope id (a memory-only outbox). */
@@ -107,6 +111,7 @@ export class VirtualGateway {
     });
     this.device = enrolled.device;
     this.station = enrolled.station;
+    this.groups = enrolled.groups;
     this.trust.trust(enrolled.serverKeys);
     this.login = enrolled.mqtt;
     await this.connect();
@@ -130,11 +135,17 @@ export class VirtualGateway {
     this.mqtt.on('message', (topic, payload) => {
       if (topic === manifestTopic(this.device)) this.onManifest(payload);
       else if (topic === commandTopic(this.device)) this.onCommand(payload);
+      else if (topic.endsWith('/cmd')) this.onCommand(payload, true);
       else if (topic === receiptTopic(this.device)) this.onReceipt(payload);
     });
     this.mqtt.on('error', () => {});
     const online = JSON.stringify({ station: this.station, online: true, agentVersion: 'simulator', protocolVersions: [1] });
-    const topics = [manifestTopic(this.device), commandTopic(this.device), receiptTopic(this.device)];
+    const topics = [
+      manifestTopic(this.device),
+      commandTopic(this.device),
+      receiptTopic(this.device),
+      ...this.groups.map(groupCommandTopic),
+    ];
     // Every (re)connect: say so, subscribe (the first time below, awaited), and send what no receipt has named yet.
     let first = true;
     this.mqtt.on('connect', () => {
@@ -281,16 +292,29 @@ export class VirtualGateway {
     this.emit({ type: 'reported', device: this.device, occurrenceId: body.occurrenceId, kind: body.kind, id });
   }
 
-  private onCommand(payload: Buffer): void {
+  /**
+   * [P-5.5] An emergency (on its own topic or a unit's, `group`) "plays" at once, reported like any item
+   * and answered ok; a cancel is answered ok. Anything else is NOT_SUPPORTED.
+   */
+  private onCommand(payload: Buffer, group = false): void {
     const opened = this.trust.open(payload, 'command');
     if (!opened.ok) return;
     this.trust.remember(opened.envelope);
-    const { txn, action } = opened.body;
+    const cmd = opened.body;
+    const { txn, action } = cmd;
+    if (cmd.action === 'emergency.start' || cmd.action === 'emergency.cancel') {
+      const occurrenceId = group ? groupAiringId(cmd.occurrenceId, this.station) : cmd.occurrenceId;
+      const now = new Date(this.deps.clock.now()).toISOString();
+      if (cmd.action === 'emergency.start' && !this.played.has(occurrenceId) && !this.behaviour.down)
+        this.play({ occurrenceId, startsAt: now, priority: 'emergency', media: cmd.media });
+      this.publish(replyTopic(this.device), 'reply', { txn, action, ok: true, result: { startedAt: now } });
+      return;
+    }
     this.publish(replyTopic(this.device), 'reply', {
       txn,
       action,
       ok: false,
-      error: { code: 'NOT_SUPPORTED', message: 'a simulated gateway only syncs and reports' },
+      error: { code: 'NOT_SUPPORTED', message: 'a simulated gateway only syncs, reports and airs emergencies' },
     });
   }
 }

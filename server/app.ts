@@ -55,6 +55,7 @@ import type { AuditService } from './services/audit-service.ts';
 import type { CommandService } from './services/command-service.ts';
 import type { DeviceService } from './services/device-service.ts';
 import type { DispatchService } from './services/dispatch-service.ts';
+import type { CapIntake } from './services/emergency-cap.ts';
 import type { EmergencyService } from './services/emergency-service.ts';
 import type { EmergencyTemplates } from './services/emergency-templates.ts';
 import { DomainError } from './services/errors.ts';
@@ -84,6 +85,7 @@ export interface AppDeps {
   tts: TtsService;
   emergencies: EmergencyService;
   emergencyTemplates: EmergencyTemplates;
+  cap: CapIntake;
   jobs: JobService;
   /** Level strips of stored items. */
   media: MediaService;
@@ -353,7 +355,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(userRoutes, { users: deps.users, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(notificationRoutes, { notify: deps.notify, units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(commandRoutes, { commands: deps.commands, scopes, auth, prefix: '/api/v1' });
-  await app.register(emergencyRoutes, { emergencies: deps.emergencies, templates: deps.emergencyTemplates, auth, prefix: '/api/v1' });
+  await app.register(emergencyRoutes, {
+    emergencies: deps.emergencies,
+    templates: deps.emergencyTemplates,
+    cap: deps.cap,
+    auth,
+    prefix: '/api/v1',
+  });
   await app.register(scheduleRoutes, {
     library: deps.library,
     playlists: deps.playlists,

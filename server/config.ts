@@ -57,6 +57,8 @@ export const ENV_KEYS = {
   LP_TTS_HTTP_URL: 'ttsHttpUrl',
   LP_TTS_HTTP_TOKEN: 'ttsHttpToken',
   LP_TTS_CHIME_FILE: 'ttsChimeFile',
+  LP_CAP_SENDERS_FILE: 'capSendersFile',
+  LP_CAP_SENDER: 'capSender',
   LP_LOG_LEVEL: 'logLevel',
   LP_SEED: 'seed',
   LP_SEED_POLICY: 'seedPolicy',
@@ -133,6 +135,13 @@ export const ConfigSchema = z.strictObject({
   mqttPendingConnections: z.coerce.number().int().min(1).max(1_000_000).default(4096),
   /** Embedded broker: a connection must send its CONNECT within this. */
   mqttConnectTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** CAP alerts in: a JSON file {"<CAP sender>": "<PEM certificate or public key>"} of the senders whose signatures are trusted. */
+  capSendersFile: z.string().min(1).optional(),
+  /** CAP alerts out: the sender id our exported alerts carry. */
+  capSender: z
+    .string()
+    .regex(/^[^\s,<&]+$/)
+    .default('loaphuong@localhost'),
   maxUploadBytes: z.coerce
     .number()
     .int()

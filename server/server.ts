@@ -66,7 +66,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const broker = await startBroker({ config, now, log, domain, link, metrics, endpoints, storage, parts });
     // Before the link closes: what was received is stored and its receipts go out.
     parts.add('proof queue', () => compliance.reports.drain());
-    const alerts = buildAlerts({ domain, tts: media.tts, now, log });
+    const alerts = buildAlerts({ config, domain, tts: media.tts, now, log });
     const http = await startHttp({ config, now, log, storage, domain, compliance, media, broker, metrics, parts, alerts });
     await broker.open(http.app.server);
     const { refused, throttle } = http;

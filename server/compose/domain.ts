@@ -1,6 +1,7 @@
 // The domain: the administrative map, stations and their gateways, the library, playlists, schedules,
 // compiled plans and their delivery, commands, the audit log and alerts out. Services are built here in
 // the order they depend on each other; what one tells another it does through DomainEvents.
+import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -10,6 +11,7 @@ import { AuditService } from '../services/audit-service.ts';
 import { CommandService } from '../services/command-service.ts';
 import { DeviceService } from '../services/device-service.ts';
 import { DispatchService } from '../services/dispatch-service.ts';
+import { CapIntake } from '../services/emergency-cap.ts';
 import { EmergencyService } from '../services/emergency-service.ts';
 import { EmergencyTemplates } from '../services/emergency-templates.ts';
 import { DomainEvents } from '../services/events.ts';
@@ -94,8 +96,8 @@ export function buildDomain(c: {
 }
 
 /** Emergency alerts: the domain's commands and plans, and the speech engine of the media parts for typed alerts. */
-export function buildAlerts(c: { domain: Domain; tts: TtsService; now: () => Date; log: Logger }) {
-  const { domain, tts, now, log } = c;
+export function buildAlerts(c: { config: Config; domain: Domain; tts: TtsService; now: () => Date; log: Logger }) {
+  const { config, domain, tts, now, log } = c;
   const templates = new EmergencyTemplates({ db: domain.db, units: domain.units, dispatch: domain.dispatch, now });
   const emergencies = new EmergencyService({
     db: domain.db,
@@ -106,5 +108,8 @@ export function buildAlerts(c: { domain: Domain; tts: TtsService; now: () => Dat
     now,
     log: log.child({ part: 'alerts' }),
   });
-  return { emergencies, templates };
+  // Trusted CAP senders' keys, read once at start.
+  const senders = config.capSendersFile ? (JSON.parse(readFileSync(config.capSendersFile, 'utf8')) as Record<string, string>) : {};
+  const cap = new CapIntake({ emergencies, senders, sender: config.capSender, now });
+  return { emergencies, templates, cap };
 }

@@ -51,6 +51,7 @@ export async function startHttp(c: {
     ...media,
     emergencies: c.alerts.emergencies,
     emergencyTemplates: c.alerts.templates,
+    cap: c.alerts.cap,
     db,
     now,
     blobs: storage.blobs,

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { ErrorBody } from '../http/errors.ts';
 import { bearer } from '../http/schemas.ts';
 import { allow } from '../http/scope.ts';
+import { CAP_MAX_BYTES } from '../services/cap.ts';
+import type { CapIntake } from '../services/emergency-cap.ts';
 import type { EmergencyService } from '../services/emergency-service.ts';
 import type { EmergencyTemplates } from '../services/emergency-templates.ts';
 
@@ -63,9 +65,52 @@ const Alert = z.any();
 export const emergencyRoutes: FastifyPluginAsyncZod<{
   emergencies: EmergencyService;
   templates: EmergencyTemplates;
+  cap: CapIntake;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { emergencies, templates, auth }) => {
+}> = async (app, { emergencies, templates, cap, auth }) => {
   const tags = ['emergencies'];
+  // CAP 1.2 documents arrive as XML text, size-limited before they are read.
+  app.addContentTypeParser(
+    ['application/cap+xml', 'application/xml', 'text/xml'],
+    { parseAs: 'string', bodyLimit: CAP_MAX_BYTES },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.post(
+    '/emergencies/cap',
+    {
+      onRequest: auth,
+      schema: {
+        tags,
+        summary: 'Receive a CAP 1.2 alert (application/cap+xml): Alert raises, Update corrects, Cancel cancels',
+        description:
+          'Refused with a stable code: XML_DTD_REFUSED (any DOCTYPE or entity: no XXE, no entity expansion), MALFORMED_XML, NOT_CAP, CAP_NAMESPACE, ' +
+          'INVALID_CAP (the CAP 1.2 rules), CAP_DRAFT, CAP_NOT_AN_ALERT, CAP_NO_AREA, CAP_UNKNOWN_SENDER / CAP_BAD_SIGNATURE (an enveloped signature ' +
+          'that a configured sender did not make), CAP_SIGNATURE_REQUIRED (the area’s policy takes signed alerts only). Area: geocodes VN-UNIT ' +
+          '(national unit code) and VN-STATION, polygons and circles. The Vietnamese info is spoken.',
+        security: bearer,
+        body: z.string().max(CAP_MAX_BYTES),
+        response: { 201: Alert, ...errors },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await cap.receive(allow(request.user, 'command'), request.body)),
+  );
+
+  app.get(
+    '/emergencies/:id/cap',
+    {
+      onRequest: auth,
+      schema: {
+        tags,
+        summary: 'The alert as CAP 1.2 XML, for upstream systems',
+        security: bearer,
+        params: Id,
+        produces: ['application/cap+xml'],
+      },
+    },
+    async (request, reply) =>
+      reply.type('application/cap+xml; charset=utf-8').send(await cap.export(allow(request.user, 'command'), request.params.id)),
+  );
   app.post(
     '/emergencies/area',
     {

@@ -14,6 +14,9 @@ export interface Area {
   /** A closed ring of at least 3 points; the last may repeat the first. */
   polygon?: Point[];
   circle?: { lat: number; lon: number; radiusM: number };
+  /** More shapes (a CAP alert may carry several). */
+  polygons?: Point[][];
+  circles?: { lat: number; lon: number; radiusM: number }[];
 }
 
 export interface AreaStation {
@@ -61,8 +64,11 @@ const STATION_FIELDS = { id: true, code: true, name: true, unitId: true, latitud
 
 /** The stations an area reaches and how to carry the alert to them. Unknown or ended units and unknown stations are refused. */
 export async function resolveArea(db: Db, tree: UnitTree, area: Area): Promise<ResolvedArea> {
-  const { units = [], stations = [], polygon, circle } = area;
-  if (!units.length && !stations.length && !polygon && !circle) throw badRequest('NO_AREA', 'give units, stations, a polygon or a circle');
+  const { units = [], stations = [] } = area;
+  const polygons = [...(area.polygon ? [area.polygon] : []), ...(area.polygons ?? [])];
+  const circles = [...(area.circle ? [area.circle] : []), ...(area.circles ?? [])];
+  if (!units.length && !stations.length && !polygons.length && !circles.length)
+    throw badRequest('NO_AREA', 'give units, stations, a polygon or a circle');
   const all = await db.station.findMany({ select: STATION_FIELDS });
   const picked = new Map<string, AreaStation>();
   const unitIds = new Set<string>();
@@ -79,9 +85,7 @@ export async function resolveArea(db: Db, tree: UnitTree, area: Area): Promise<R
   for (const s of all) {
     const at: Point | null = s.latitude !== null && s.longitude !== null ? [s.latitude, s.longitude] : null;
     const inShape =
-      at !== null &&
-      ((polygon !== undefined && insidePolygon(at, polygon)) ||
-        (circle !== undefined && distanceM(at, [circle.lat, circle.lon]) <= circle.radiusM));
+      at !== null && (polygons.some((ring) => insidePolygon(at, ring)) || circles.some((c) => distanceM(at, [c.lat, c.lon]) <= c.radiusM));
     if (unitIds.has(s.unitId) || named.has(s.code) || inShape) picked.set(s.id, s);
   }
   const reached = [...picked.values()].sort((a, b) => a.code.localeCompare(b.code));

@@ -3,7 +3,7 @@ import { chunked, type Db } from '../db/client.ts';
 import { hanoiDayNumber } from '../scheduling/recurrence.ts';
 import type { CommandService } from './command-service.ts';
 import type { DispatchService } from './dispatch-service.ts';
-import { type Area, type AreaStation, type ResolvedArea, resolveArea } from './emergency-area.ts';
+import { type Area, type ResolvedArea, resolveArea } from './emergency-area.ts';
 import { type AlertStatus, airingKey, alertContent, type Content, commandRepeat, type Repeat, repeatOf } from './emergency-content.ts';
 import { type EmergencyRow, EmergencyTracking } from './emergency-tracking.ts';
 import { badRequest, conflict, forbidden, notFound } from './errors.ts';
@@ -51,7 +51,10 @@ export class EmergencyService {
     this.tracking = new EmergencyTracking({ db: deps.db });
     deps.commands.events.on('group-reply', (txn: string, device: string, reply) => {
       const id = this.txns.get(txn);
-      if (id) void this.answered(id, device, reply).catch((err: Error) => deps.log.warn({ err: err.message }, 'alert answer not recorded'));
+      if (id)
+        void this.tracking
+          .answered(id, device, reply, deps.now())
+          .catch((err: Error) => deps.log.warn({ err: err.message }, 'alert answer not recorded'));
     });
   }
 
@@ -67,15 +70,18 @@ export class EmergencyService {
     };
   }
 
-  /** Raises an alert: on the air at once, or pending a second person's confirmation (actual, beyond one commune). */
-  async create(user: AuthUser, input: EmergencyInput, source: { cap?: { sender: string; identifier: string } } = {}) {
+  /**
+   * Raises an alert: on the air at once, or pending a second person's confirmation (actual, beyond one
+   * commune). A CAP alert whose signature a trusted sender made counts as confirmed by that sender.
+   */
+  async create(user: AuthUser, input: EmergencyInput, source: { cap?: { sender: string; identifier: string; signed: boolean } } = {}) {
     const { db, now } = this.deps;
     const at = now();
     const resolved = await this.area(user, input.area);
     const validUntil = this.validUntil(input.validUntil, at);
     const { media, templateId, text } = await alertContent(this.deps, user, input.content, input.status, input.headline);
     const repeat = repeatOf(input.repeat, validUntil);
-    const pending = input.status === 'actual' && resolved.communes > 1;
+    const pending = input.status === 'actual' && resolved.communes > 1 && !source.cap?.signed;
     const minutes = resolved.unitId
       ? ((await this.deps.units.tree()).effectivePolicy(resolved.unitId).policy.emergencyConfirmMinutes ?? DEFAULT_CONFIRM_MINUTES)
       : DEFAULT_CONFIRM_MINUTES;
@@ -99,6 +105,7 @@ export class EmergencyService {
         createdById: user.id,
         createdAt: at,
         confirmBy: pending ? new Date(at.getTime() + minutes * 60_000) : null,
+        ...(source.cap?.signed ? { confirmedById: `cap:${source.cap.sender}`, confirmedAt: at } : {}),
         source: source.cap ? 'cap' : 'api',
         capSender: source.cap?.sender ?? null,
         capIdentifier: source.cap?.identifier ?? null,
@@ -195,6 +202,21 @@ export class EmergencyService {
     return this.get(user, id);
   }
 
+  /** The broadcast policy of the narrowest unit holding the area (none for an area across provinces). */
+  async areaPolicy(user: AuthUser, area: Area) {
+    const { unitId } = await this.area(user, area);
+    return unitId ? (await this.deps.units.tree()).effectivePolicy(unitId).policy : {};
+  }
+
+  /** The alert a CAP message refers to (by its sender and identifier), in the user's scope. */
+  async byCapReference(user: AuthUser, refs: { sender: string; identifier: string }[]) {
+    for (const r of refs) {
+      const row = await this.deps.db.emergency.findFirst({ where: { capSender: r.sender, capIdentifier: r.identifier } });
+      if (row) return (await this.row(user, row.id)).id;
+    }
+    throw notFound('UNKNOWN_EMERGENCY', `no alert matches the CAP references ${refs.map((r) => `${r.sender},${r.identifier}`).join(' ')}`);
+  }
+
   /** Alerts in the user's scope, newest first. */
   async list(user: AuthUser, limit = 50) {
     const subtree = await this.subtree(user);
@@ -289,9 +311,10 @@ export class EmergencyService {
       const occurrenceId = `${row.airing}@${st.code}`;
       void commands
         .send(st.code, { action: 'emergency.start', occurrenceId, media: ref, ...repeat }, undefined, { ttlMs })
-        .then((reply) => this.record(row.id, st, reply.ok ? null : reply.error))
+        .then((reply) => this.tracking.record(row.id, st, reply.ok ? null : reply.error, now()))
         .catch((err: { code?: string; message: string }) => {
-          if (err.code !== 'COMMAND_TIMEOUT') return this.record(row.id, st, { code: err.code ?? 'NOT_SENT', message: err.message });
+          if (err.code !== 'COMMAND_TIMEOUT')
+            return this.tracking.record(row.id, st, { code: err.code ?? 'NOT_SENT', message: err.message }, now());
         });
     }
     log.info(
@@ -336,18 +359,6 @@ export class EmergencyService {
   private track(txn: string, id: string): void {
     this.txns.set(txn, id);
     setTimeout(() => this.txns.delete(txn), 3600_000).unref();
-  }
-
-  private async answered(id: string, device: string, reply: { ok: boolean; error?: { code: string; message: string } }): Promise<void> {
-    const d = await this.deps.db.device.findUnique({ where: { code: device }, select: { station: { select: { id: true, code: true } } } });
-    if (d) await this.record(id, d.station, reply.ok ? null : (reply.error ?? null));
-  }
-
-  private async record(id: string, st: Pick<AreaStation, 'id' | 'code'>, error: { code: string; message: string } | null): Promise<void> {
-    await this.deps.db.emergencyStation.updateMany({
-      where: { emergencyId: id, stationId: st.id },
-      data: error ? { errorCode: error.code, errorMessage: error.message.slice(0, 500) } : { receivedAt: this.deps.now(), errorCode: null },
-    });
   }
 
   /** The area, refused when any of it lies outside the user's units. */

@@ -7,6 +7,9 @@ import type { Area } from './emergency-area.ts';
 export type EmergencyRow = NonNullable<Awaited<ReturnType<Db['emergency']['findUnique']>>>;
 type Row = EmergencyRow;
 
+/** Refusals that say a gateway had the alert already (by its plan, or the same command twice), not that it failed. */
+const STALE_ANSWERS = new Set(['REPLAYED', 'STALE_SEQUENCE']);
+
 export class EmergencyTracking {
   constructor(private readonly deps: { db: Db }) {}
 
@@ -133,5 +136,21 @@ export class EmergencyTracking {
   /** The schedules of an alert's airings (the occurrences' indexed key). */
   async schedules(id: string): Promise<string[]> {
     return (await this.deps.db.schedule.findMany({ where: { emergencyId: id }, select: { id: true } })).map((s) => s.id);
+  }
+
+  /** A gateway's answer to the alert's group command, recorded for its station. */
+  async answered(id: string, device: string, reply: { ok: boolean; error?: { code: string; message: string } }, at: Date): Promise<void> {
+    const d = await this.deps.db.device.findUnique({ where: { code: device }, select: { station: { select: { id: true, code: true } } } });
+    if (d) await this.record(id, d.station, reply.ok ? null : (reply.error ?? null), at);
+  }
+
+  /** Received (ok) or refused (with its code) by a station's gateway. */
+  async record(id: string, st: { id: string }, error: { code: string; message: string } | null, at: Date): Promise<void> {
+    // The command met again, or after the plan that already carried the alert: no news about the airing.
+    if (error && STALE_ANSWERS.has(error.code)) return;
+    await this.deps.db.emergencyStation.updateMany({
+      where: { emergencyId: id, stationId: st.id },
+      data: error ? { errorCode: error.code, errorMessage: error.message.slice(0, 500) } : { receivedAt: at, errorCode: null },
+    });
   }
 }
