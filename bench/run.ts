@@ -4,6 +4,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   e2e: async () => (await import('./e2e.ts')).run(),
   content: async () => (await import('./content.ts')).run(),
   dispatch: async () => (await import('./dispatch.ts')).run(),
+  emergency: async () => (await import('./emergency.ts')).run(),
   agent: async () => (await import('./agent.ts')).run(),
   compliance: async () => (await import('./compliance.ts')).run(),
   faults: async () => (await import('./faults.ts')).run(),

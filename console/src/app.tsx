@@ -8,6 +8,7 @@ import { Approvals } from './pages/approvals.tsx';
 import { AUDIT_ROLES, Audit } from './pages/audit.tsx';
 import { Calendar } from './pages/calendar.tsx';
 import { Compliance } from './pages/compliance.tsx';
+import { Emergency } from './pages/emergency.tsx';
 import { Library } from './pages/library.tsx';
 import { Live } from './pages/live.tsx';
 import { Login } from './pages/login.tsx';
@@ -25,11 +26,14 @@ const PAGES = {
   alerts: Alerts,
   audit: Audit,
   station: Station,
+  emergency: Emergency,
 } as const;
 type Page = keyof typeof PAGES;
-/** Pages reached from others (a station from the map or a list), not from the header. */
-const NAV = (Object.keys(PAGES) as Page[]).filter((p) => p !== 'station');
+/** Pages reached from others (a station from the map or a list), or by their own button (emergency), not from the list. */
+const NAV = (Object.keys(PAGES) as Page[]).filter((p) => p !== 'station' && p !== 'emergency');
 /** "#/schedules?edit=…" → schedules; anything unknown → the library. */
+/** Who may raise an alert: the operators (the server's `command` capability). */
+const EMERGENCY_ROLES = ['province_admin', 'district_operator', 'commune_operator'];
 const pageOf = (hash: string): Page => {
   const name = hash.replace(/^#\//, '').split('?')[0] ?? '';
   return name in PAGES ? (name as Page) : 'library';
@@ -66,6 +70,11 @@ export function App() {
             </a>
           ))}
         </nav>
+        {EMERGENCY_ROLES.includes(me.role) && (
+          <a class="emergency-button" href="#/emergency" aria-current={page === 'emergency' ? 'page' : undefined}>
+            {t('emergency')}
+          </a>
+        )}
         <span class="who">
           {me.username}
           {me.unit ? ` · ${me.unit.name}` : ''}

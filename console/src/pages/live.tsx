@@ -4,39 +4,17 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type Me } from '../api.ts';
 import { ErrorLine } from '../components/error-line.tsx';
+import { fitMap, loadOutlines, MAP_W, type Outlines } from '../components/map.ts';
 import { fold } from '../components/target-picker.tsx';
 import { hanoiTime, type MessageKey, t } from '../i18n.ts';
 import { followLive, type LiveState, type LiveStation, liveConnected, liveStations, stopLive } from '../live.ts';
 import { useSignal } from '../state.ts';
 
-interface Outlines {
-  name: string;
-  districts: { code: string; name: string; polygons: number[][][][] }[];
-}
-
 const STATES: LiveState[] = ['online', 'playing', 'alert', 'offline'];
 const DRAW_ORDER: LiveState[] = ['offline', 'online', 'alert', 'playing'];
 const stateKey = (s: LiveState) => `state.${s}` as MessageKey;
-const W = 1000;
 /** Most rows the list shows at once (filter to narrow). */
 const LIST_MAX = 300;
-
-/** An equirectangular projection fitted to the bounding box (exact enough for one province). */
-function projection(points: number[][]) {
-  let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const point of points) {
-    const lon = point[0] as number;
-    const lat = point[1] as number;
-    minX = Math.min(minX, lon);
-    maxX = Math.max(maxX, lon);
-    minY = Math.min(minY, lat);
-    maxY = Math.max(maxY, lat);
-  }
-  const k = Math.cos((((minY + maxY) / 2) * Math.PI) / 180);
-  const scale = W / ((maxX - minX) * k || 1);
-  const height = Math.ceil((maxY - minY) * scale) || W;
-  return { height, at: (lon: number, lat: number) => [(lon - minX) * k * scale, (maxY - lat) * scale] as const };
-}
 
 export function Live({ me }: { me: Me }) {
   const stations = useSignal(liveStations);
@@ -47,9 +25,7 @@ export function Live({ me }: { me: Me }) {
   const [imported, setImported] = useState('');
   useEffect(() => {
     followLive();
-    fetch('/api/v1/map/outlines', { credentials: 'same-origin' })
-      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
-      .then(setOutlines, (err: Error) => setError(err.message));
+    loadOutlines().then(setOutlines, (err: Error) => setError(err.message));
   }, []);
   const all = useMemo(() => [...(stations?.values() ?? [])], [stations]);
   // Drawn in this order, so what needs looking at lies on top where dots overlap.
@@ -59,32 +35,10 @@ export function Live({ me }: { me: Me }) {
   const unplaced = all.filter((s) => s.latitude === null || s.longitude === null);
   // The fit covers the outlines and every placed station: recomputed only when a position changes.
   const positions = placed.map((s) => `${s.longitude},${s.latitude}`).join(';');
-  const map = useMemo(() => {
-    if (!outlines) return null;
-    const points = outlines.districts.flatMap((d) => d.polygons.flat(2));
-    if (positions) for (const xy of positions.split(';')) points.push(xy.split(',').map(Number));
-    const p = projection(points);
-    const paths = outlines.districts.map((d) => ({
-      code: d.code,
-      name: d.name,
-      d: d.polygons
-        .flatMap((poly) =>
-          poly.map(
-            (ring) =>
-              `M${ring
-                .map((xy) =>
-                  p
-                    .at(xy[0] as number, xy[1] as number)
-                    .map((v) => v.toFixed(1))
-                    .join(' '),
-                )
-                .join('L')}Z`,
-          ),
-        )
-        .join(''),
-    }));
-    return { ...p, paths };
-  }, [outlines, positions]);
+  const map = useMemo(
+    () => (outlines ? fitMap(outlines, positions ? positions.split(';').map((xy) => xy.split(',').map(Number)) : []) : null),
+    [outlines, positions],
+  );
   const counts = Object.fromEntries(STATES.map((s) => [s, all.filter((x) => x.state === s).length])) as Record<LiveState, number>;
   const wanted = fold(filter.text);
   const listed = all.filter(
@@ -133,7 +87,7 @@ export function Live({ me }: { me: Me }) {
       <div class="live-grid">
         <figure class="map">
           {map ? (
-            <svg viewBox={`0 0 ${W} ${map.height}`} role="img" aria-label={t('mapOf', { name: outlines?.name ?? '' })}>
+            <svg viewBox={`0 0 ${MAP_W} ${map.height}`} role="img" aria-label={t('mapOf', { name: outlines?.name ?? '' })}>
               {map.paths.map((p) => (
                 <path key={p.code} d={p.d} class="district">
                   <title>{p.name}</title>
