@@ -170,10 +170,25 @@ export class DispatchService {
     return out;
   }
 
-  /** Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out. */
-  async dispatch(stationIds: Iterable<string>): Promise<number> {
-    const { db, now, key, link, metrics, horizonDays, log } = this.deps;
+  /**
+   * Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out.
+   * One dispatch at a time: two at once would contend for the database's one writer (an alert and its
+   * cancel, a schedule and an extension) and each station's versions must go out in order.
+   */
+  dispatch(stationIds: Iterable<string>): Promise<number> {
     const ids = [...new Set(stationIds)];
+    const run = this.queue.then(() => this.dispatchNow(ids));
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+
+  private async dispatchNow(ids: string[]): Promise<number> {
+    const { db, now, key, link, metrics, horizonDays, log } = this.deps;
     if (!ids.length) return 0;
     const tree = await this.deps.units.tree();
     const ttlMs = (horizonDays + 1) * DAY_MS;

@@ -22,6 +22,8 @@ export interface EmergencyInput {
 }
 export type EmergencyPatch = Partial<Pick<EmergencyInput, 'headline' | 'content' | 'repeat' | 'validUntil'>>;
 
+/** How long after an alert's commands its plans go out. */
+const PLANS_AFTER_MS = 1500;
 /** An alert lives an hour unless told otherwise, a day at most (a plan looks back a day). */
 const DEFAULT_VALID_MS = 3600_000;
 const MAX_VALID_MS = 86_400_000;
@@ -48,13 +50,10 @@ export class EmergencyService {
   private readonly tracking: EmergencyTracking;
 
   constructor(private readonly deps: EmergencyDeps) {
-    this.tracking = new EmergencyTracking({ db: deps.db });
+    this.tracking = new EmergencyTracking({ db: deps.db, log: deps.log });
     deps.commands.events.on('group-reply', (txn: string, device: string, reply) => {
       const id = this.txns.get(txn);
-      if (id)
-        void this.tracking
-          .answered(id, device, reply, deps.now())
-          .catch((err: Error) => deps.log.warn({ err: err.message }, 'alert answer not recorded'));
+      if (id) this.tracking.answered(id, device, reply, deps.now());
     });
   }
 
@@ -321,10 +320,14 @@ export class EmergencyService {
       { alert: row.id, airing: row.airing, stations: area.stations.length, groups: area.groups.length, singles: area.singles.length },
       'alert on the air',
     );
-    // The plans follow, so a gateway that missed the command (offline) airs it when it returns.
-    void this.deps.dispatch
-      .dispatch(area.stations.map((s) => s.id))
-      .catch((err: Error) => log.warn({ err: err.message }, 'alert plans not sent'));
+    // The plans follow once the command has had its moment (the gateways online answer within a second, and
+    // signing thousands of manifests meanwhile would slow them), so a gateway that missed it (offline) airs it
+    // when it returns.
+    const ids = area.stations.map((s) => s.id);
+    setTimeout(
+      () => void this.deps.dispatch.dispatch(ids).catch((err: Error) => log.warn({ err: err.message }, 'alert plans not sent')),
+      PLANS_AFTER_MS,
+    ).unref();
   }
 
   /** Takes the current airing off: cancel commands, airings still to come cancelled, plans without it. */

@@ -11,7 +11,7 @@ type Row = EmergencyRow;
 const STALE_ANSWERS = new Set(['REPLAYED', 'STALE_SEQUENCE']);
 
 export class EmergencyTracking {
-  constructor(private readonly deps: { db: Db }) {}
+  constructor(private readonly deps: { db: Db; log?: { warn(obj: object, msg: string): void } }) {}
 
   /** The alert with its people, content and counts (without the station list). */
   async summary(fresh: Row) {
@@ -138,10 +138,48 @@ export class EmergencyTracking {
     return (await this.deps.db.schedule.findMany({ where: { emergencyId: id }, select: { id: true } })).map((s) => s.id);
   }
 
-  /** A gateway's answer to the alert's group command, recorded for its station. */
-  async answered(id: string, device: string, reply: { ok: boolean; error?: { code: string; message: string } }, at: Date): Promise<void> {
-    const d = await this.deps.db.device.findUnique({ where: { code: device }, select: { station: { select: { id: true, code: true } } } });
-    if (d) await this.record(id, d.station, reply.ok ? null : (reply.error ?? null), at);
+  /**
+   * A gateway's answer to the alert's group command, recorded for its station. Answers come by the
+   * thousand within a second: they are written together, a tenth of a second after the first.
+   */
+  answered(id: string, device: string, reply: { ok: boolean; error?: { code: string; message: string } }, at: Date): void {
+    const error = reply.ok ? null : (reply.error ?? null);
+    if (error && STALE_ANSWERS.has(error.code)) return;
+    this.answers.push({ id, device, error, at });
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush().catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'alert answers not recorded'));
+    }, 100);
+  }
+
+  private answers: { id: string; device: string; error: { code: string; message: string } | null; at: Date }[] = [];
+  private flushTimer?: NodeJS.Timeout;
+
+  /** The answers so far: one query for their stations, one update per alert for those received. */
+  private async flush(): Promise<void> {
+    const { db } = this.deps;
+    const batch = this.answers.splice(0);
+    const devices = await db.device.findMany({
+      where: { code: { in: [...new Set(batch.map((a) => a.device))] } },
+      select: { code: true, stationId: true },
+    });
+    const stationOf = new Map(devices.map((d) => [d.code, d.stationId]));
+    const received = new Map<string, { stations: string[]; at: Date }>();
+    for (const a of batch) {
+      const stationId = stationOf.get(a.device);
+      if (!stationId) continue;
+      if (a.error) await this.record(a.id, { id: stationId }, a.error, a.at);
+      else {
+        const r = received.get(a.id) ?? { stations: [], at: a.at };
+        r.stations.push(stationId);
+        received.set(a.id, r);
+      }
+    }
+    for (const [id, r] of received)
+      await db.emergencyStation.updateMany({
+        where: { emergencyId: id, stationId: { in: r.stations } },
+        data: { receivedAt: r.at, errorCode: null },
+      });
   }
 
   /** Received (ok) or refused (with its code) by a station's gateway. */
