@@ -1,5 +1,6 @@
 // The composition root: storage → link → domain → compliance → media → broker → HTTP → timers, each
 // a module of compose/ that returns its parts and registers what stops them. Stopped in reverse.
+import { join } from 'node:path';
 import pino from 'pino';
 import type { App } from './app.ts';
 import { type Broker, startBroker } from './compose/broker.ts';
@@ -66,7 +67,14 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const broker = await startBroker({ config, now, log, domain, link, metrics, endpoints, storage, parts });
     // Before the link closes: what was received is stored and its receipts go out.
     parts.add('proof queue', () => compliance.reports.drain());
-    const alerts = buildAlerts({ config, domain, tts: media.tts, now, log });
+    const alerts = buildAlerts({
+      config,
+      domain,
+      tts: media.tts,
+      blobFile: (sha) => join(storage.blobs.dir, storage.blobs.fileName(sha)),
+      now,
+      log,
+    });
     const http = await startHttp({ config, now, log, storage, domain, compliance, media, broker, metrics, parts, alerts });
     await broker.open(http.app.server);
     const { refused, throttle } = http;

@@ -96,8 +96,15 @@ export function buildDomain(c: {
 }
 
 /** Emergency alerts: the domain's commands and plans, and the speech engine of the media parts for typed alerts. */
-export function buildAlerts(c: { config: Config; domain: Domain; tts: TtsService; now: () => Date; log: Logger }) {
-  const { config, domain, tts, now, log } = c;
+export function buildAlerts(c: {
+  config: Config;
+  domain: Domain;
+  tts: TtsService;
+  blobFile: (sha256: string) => string;
+  now: () => Date;
+  log: Logger;
+}) {
+  const { config, domain, tts, blobFile, now, log } = c;
   const templates = new EmergencyTemplates({ db: domain.db, units: domain.units, dispatch: domain.dispatch, now });
   const emergencies = new EmergencyService({
     db: domain.db,
@@ -105,6 +112,7 @@ export function buildAlerts(c: { config: Config; domain: Domain; tts: TtsService
     commands: domain.commands,
     dispatch: domain.dispatch,
     tts,
+    blobFile,
     now,
     log: log.child({ part: 'alerts' }),
   });

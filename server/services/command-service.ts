@@ -142,19 +142,37 @@ export class CommandService {
     LibraryService.assertSchedulable(media, this.deps.now());
   }
 
-  /** A reply published by a device; resolves the matching pending command. */
-  async handleReply(device: string, payload: Buffer): Promise<void> {
-    const opened = await this.deps.devices.open(device, payload, 'reply');
-    if (!opened.ok) return this.deps.log.warn({ device, code: opened.code }, 'reply rejected');
-    const { txn } = opened.body;
-    const group = txn ? this.groups.get(txn) : undefined;
-    if (txn && group) {
-      group.set(device, opened.body);
-      this.events.emit('group-reply', txn, device, opened.body);
-      return;
-    }
-    if (!txn || !this.settle(`${device}:${txn}`, opened.body)) {
-      this.deps.log.warn({ device, txn }, 'reply matches no pending command');
+  /**
+   * A reply published by a device; resolves the matching pending command. Replies are opened in batches
+   * (the devices looked up with one query): a group command brings thousands within a second.
+   */
+  handleReply(device: string, payload: Buffer): Promise<void> {
+    this.inbox.push({ device, payload });
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.openReplies());
+    return this.flushing;
+  }
+
+  private inbox: { device: string; payload: Buffer }[] = [];
+  private flushing?: Promise<void>;
+
+  private async openReplies(): Promise<void> {
+    const batch = this.inbox.splice(0);
+    this.flushing = undefined;
+    const identities = await this.deps.devices.identifyMany([...new Set(batch.map((r) => r.device))]);
+    for (const { device, payload } of batch) {
+      const opened = this.deps.devices.openAs(identities.get(device), device, payload, 'reply');
+      if (!opened.ok) {
+        this.deps.log.warn({ device, code: opened.code }, 'reply rejected');
+        continue;
+      }
+      const { txn } = opened.body;
+      const group = txn ? this.groups.get(txn) : undefined;
+      if (txn && group) {
+        group.set(device, opened.body);
+        this.events.emit('group-reply', txn, device, opened.body);
+        continue;
+      }
+      if (!txn || !this.settle(`${device}:${txn}`, opened.body)) this.deps.log.warn({ device, txn }, 'reply matches no pending command');
     }
   }
 

@@ -262,7 +262,16 @@ export class DeviceService {
     payload: Buffer,
     type: T,
   ): Promise<{ ok: true; identity: DeviceIdentity; body: BodyOf<T>; envelope: Envelope } | { ok: false; code: string; message: string }> {
-    const identity = await this.identify(device);
+    return this.openAs(await this.identify(device), device, payload, type);
+  }
+
+  /** `open` with the device's identity already looked up (null: none enrolled), e.g. by `identifyMany` for a batch. */
+  openAs<T extends BodyType>(
+    identity: DeviceIdentity | null | undefined,
+    device: string,
+    payload: Buffer,
+    type: T,
+  ): { ok: true; identity: DeviceIdentity; body: BodyOf<T>; envelope: Envelope } | { ok: false; code: string; message: string } {
     if (!identity) return { ok: false, code: 'UNKNOWN_DEVICE', message: `no enrolled device ${device}` };
     const key = publicKeyFromHex(identity.publicKeyHex);
     const kid = deviceKid(identity.publicKeyHex);

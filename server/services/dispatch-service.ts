@@ -59,40 +59,41 @@ export class DispatchService {
     const horizonUntil = new Date(at.getTime() + horizonDays * DAY_MS);
     // An item still playing stays in the manifest so a gateway restarting mid-item knows about it.
     const lookBack = new Date(at.getTime() - DAY_MS);
-    const { stations, occurrences, devices, emergencies, templates } = await db.$transaction(async (tx) => {
-      await tx.station.updateMany({ where: { id: { in: stationIds } }, data: { manifestVersion: { increment: 1 } } });
-      const stations = await tx.station.findMany({
-        where: { id: { in: stationIds } },
-        select: { id: true, code: true, unitId: true, manifestVersion: true },
-      });
-      const occurrences = await tx.occurrence.findMany({
-        where: {
-          stationId: { in: stationIds },
-          startsAt: { gte: lookBack, lt: horizonUntil },
-          // An alert stays in the plan while valid, aired or not: the gateway holds it as played, and one
-          // that dropped out would be taken as cancelled ([P-5.5]).
-          OR: [{ status: 'scheduled' }, { status: { not: 'cancelled' }, schedule: { emergencyId: { not: null } } }],
-        },
-        include: { media: true, schedule: { select: { conflict: true, startWindowMs: true, emergencyId: true } } },
-        orderBy: { startsAt: 'asc' },
-      });
-      const emergencyIds = [...new Set(occurrences.flatMap((o) => (o.schedule.emergencyId ? [o.schedule.emergencyId] : [])))];
-      const emergencies = emergencyIds.length
-        ? await tx.emergency.findMany({
-            where: { id: { in: emergencyIds }, state: 'active' },
-            select: { id: true, validUntil: true, repeatCount: true, repeatIntervalS: true, repeatUntil: true },
-          })
-        : [];
-      const templates = await tx.emergencyTemplate.findMany({
-        select: { unitId: true, media: true, endMedia: true },
-        orderBy: { createdAt: 'asc' },
-      });
-      const devices = await tx.device.findMany({
-        where: { stationId: { in: stationIds }, revokedAt: null },
-        select: { code: true, stationId: true },
-        orderBy: { createdAt: 'asc' },
-      });
-      return { stations, occurrences, devices, emergencies, templates };
+    // No interactive transaction: it would hold the database's write lock across awaits, while the proof
+    // ledger's synchronous connection (server/db/proof-ledger.ts) may wait for that lock on this same event
+    // loop, which then cannot finish the transaction (a 15 s stall, then "database is locked"). The version
+    // bump is one atomic statement.
+    await db.station.updateMany({ where: { id: { in: stationIds } }, data: { manifestVersion: { increment: 1 } } });
+    const stations = await db.station.findMany({
+      where: { id: { in: stationIds } },
+      select: { id: true, code: true, unitId: true, manifestVersion: true },
+    });
+    const occurrences = await db.occurrence.findMany({
+      where: {
+        stationId: { in: stationIds },
+        startsAt: { gte: lookBack, lt: horizonUntil },
+        // An alert stays in the plan while valid, aired or not: the gateway holds it as played, and one
+        // that dropped out would be taken as cancelled ([P-5.5]).
+        OR: [{ status: 'scheduled' }, { status: { not: 'cancelled' }, schedule: { emergencyId: { not: null } } }],
+      },
+      include: { media: true, schedule: { select: { conflict: true, startWindowMs: true, emergencyId: true } } },
+      orderBy: { startsAt: 'asc' },
+    });
+    const emergencyIds = [...new Set(occurrences.flatMap((o) => (o.schedule.emergencyId ? [o.schedule.emergencyId] : [])))];
+    const emergencies = emergencyIds.length
+      ? await db.emergency.findMany({
+          where: { id: { in: emergencyIds }, state: 'active' },
+          select: { id: true, validUntil: true, repeatCount: true, repeatIntervalS: true, repeatUntil: true },
+        })
+      : [];
+    const templates = await db.emergencyTemplate.findMany({
+      select: { unitId: true, media: true, endMedia: true },
+      orderBy: { createdAt: 'asc' },
+    });
+    const devices = await db.device.findMany({
+      where: { stationId: { in: stationIds }, revokedAt: null },
+      select: { code: true, stationId: true },
+      orderBy: { createdAt: 'asc' },
     });
     const alerts = new Map(emergencies.map((e) => [e.id, e]));
     const byStation = new Map<string, typeof occurrences>();
@@ -170,25 +171,10 @@ export class DispatchService {
     return out;
   }
 
-  /**
-   * Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out.
-   * One dispatch at a time: two at once would contend for the database's one writer (an alert and its
-   * cancel, a schedule and an extension) and each station's versions must go out in order.
-   */
-  dispatch(stationIds: Iterable<string>): Promise<number> {
-    const ids = [...new Set(stationIds)];
-    const run = this.queue.then(() => this.dispatchNow(ids));
-    this.queue = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
-  }
-
-  private queue: Promise<void> = Promise.resolve();
-
-  private async dispatchNow(ids: string[]): Promise<number> {
+  /** Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out. */
+  async dispatch(stationIds: Iterable<string>): Promise<number> {
     const { db, now, key, link, metrics, horizonDays, log } = this.deps;
+    const ids = [...new Set(stationIds)];
     if (!ids.length) return 0;
     const tree = await this.deps.units.tree();
     const ttlMs = (horizonDays + 1) * DAY_MS;

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EmergencyRepeat } from '#protocol';
 import type { Db } from '../db/client.ts';
+import type { Area } from './emergency-area.ts';
 import type { EmergencyRow } from './emergency-tracking.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { LibraryService } from './library-service.ts';
@@ -17,6 +18,16 @@ export interface Repeat {
   until?: Date;
 }
 
+export interface EmergencyInput {
+  status: AlertStatus;
+  headline: string;
+  area: Area;
+  content: Content;
+  repeat?: Repeat;
+  validUntil?: Date;
+}
+export type EmergencyPatch = Partial<Pick<EmergencyInput, 'headline' | 'content' | 'repeat' | 'validUntil'>>;
+
 /** What an alert says before its content when it is not real (DESIGN §1: never mistaken for one). */
 const ANNOUNCE: Record<AlertStatus, string> = {
   actual: '',
@@ -25,12 +36,50 @@ const ANNOUNCE: Record<AlertStatus, string> = {
 };
 /** The alert's audio: an approved library item, a template's, or the typed text spoken now (approved by raising the alert). */
 export async function alertContent(
-  deps: { db: Db; tts?: TtsService; now: () => Date },
+  deps: { db: Db; tts?: TtsService; now: () => Date; blobFile?: (sha256: string) => string },
   user: AuthUser,
   content: Content,
   status: AlertStatus,
   headline: string,
 ) {
+  const { db } = deps;
+  const recorded = await recording(deps, content);
+  if (recorded && status === 'actual') return recorded;
+  const tts = deps.tts;
+  if (!tts) throw conflict('TTS_UNAVAILABLE', 'no speech engine is configured');
+  const speech = {
+    title: `${status === 'actual' ? 'Khẩn cấp' : status === 'exercise' ? 'Diễn tập' : 'Thử nghiệm'}: ${headline}`.slice(0, 200),
+    voice: 'voice' in content && content.voice ? content.voice : 'vi',
+    speed: 150,
+    pitch: 50,
+    userId: user.id,
+    unitId: user.unitId,
+  };
+  // An exercise or a test says so first: typed words get the sentence before them, a recording is preceded
+  // by it spoken (a new item, so a template's copy on the gateways is not used for a drill).
+  const blobFile = deps.blobFile;
+  if (recorded && !blobFile) throw conflict('TTS_UNAVAILABLE', 'the audio store is not reachable to announce the exercise');
+  const { mediaId } = recorded
+    ? await tts.spokenBefore({
+        ...speech,
+        text: ANNOUNCE[status],
+        chime: 'none',
+        after: (blobFile as (sha: string) => string)(recorded.media.sha256),
+      })
+    : await tts.create({ ...speech, text: `${ANNOUNCE[status]}${'text' in content ? content.text.trim() : ''}`, chime: 'intro' });
+  const media = await db.media.update({
+    where: { id: mediaId },
+    data: { status: 'approved', category: 'emergency', statusReason: 'spoken for an emergency alert' },
+  });
+  await db.mediaTransition.create({
+    data: { mediaId, from: 'draft', to: 'approved', byId: user.id, reason: 'emergency alert', at: deps.now() },
+  });
+  const text = recorded ? `${ANNOUNCE[status]}${recorded.text}` : `${ANNOUNCE[status]}${'text' in content ? content.text.trim() : ''}`;
+  return { media, templateId: recorded?.templateId ?? null, text };
+}
+
+/** A template's or a library item's audio, approved and valid now; undefined for typed words. */
+async function recording(deps: { db: Db; now: () => Date }, content: Content) {
   const { db } = deps;
   if ('template' in content) {
     const t = await db.emergencyTemplate.findUnique({ where: { code: content.template }, include: { media: true } });
@@ -44,27 +93,7 @@ export async function alertContent(
     LibraryService.assertSchedulable(media, deps.now());
     return { media, templateId: null, text: '' };
   }
-  const tts = deps.tts;
-  if (!tts) throw conflict('TTS_UNAVAILABLE', 'no speech engine is configured');
-  const text = `${ANNOUNCE[status]}${content.text.trim()}`;
-  const { mediaId } = await tts.create({
-    title: `Khẩn cấp: ${headline}`.slice(0, 200),
-    text,
-    chime: 'intro',
-    voice: content.voice ?? 'vi',
-    speed: 150,
-    pitch: 50,
-    userId: user.id,
-    unitId: user.unitId,
-  });
-  const media = await db.media.update({
-    where: { id: mediaId },
-    data: { status: 'approved', category: 'emergency', statusReason: 'spoken for an emergency alert' },
-  });
-  await db.mediaTransition.create({
-    data: { mediaId, from: 'draft', to: 'approved', byId: user.id, reason: 'emergency alert', at: deps.now() },
-  });
-  return { media, templateId: null, text };
+  return undefined;
 }
 
 /** The airing key: the occurrenceId of its group commands, short enough for `{key}@{station}` ([P-5.5]). */
@@ -91,4 +120,17 @@ export function commandRepeat(row: Pick<EmergencyRow, 'repeatCount' | 'repeatInt
     ...(row.repeatIntervalS ? { repeatIntervalMs: row.repeatIntervalS * 1000 } : {}),
     ...(!row.repeatCount && !row.repeatUntil ? { repeatCount: 1 } : {}),
   };
+}
+
+/** An alert lives an hour unless told otherwise, a day at most (a plan looks back a day). */
+const DEFAULT_VALID_MS = 3600_000;
+const MAX_VALID_MS = 86_400_000;
+
+/** When an alert stops: as given (not past, a day at most), else an hour from now. */
+export function alertValidUntil(given: Date | undefined, at: Date): Date {
+  const until = given ?? new Date(at.getTime() + DEFAULT_VALID_MS);
+  if (until <= at) throw badRequest('VALID_UNTIL_PAST', `validUntil ${until.toISOString()} has passed`);
+  if (until.getTime() - at.getTime() > MAX_VALID_MS)
+    throw badRequest('VALID_TOO_LONG', 'an alert is valid for at most 24 hours; raise it again after');
+  return until;
 }

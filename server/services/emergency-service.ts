@@ -4,29 +4,25 @@ import { hanoiDayNumber } from '../scheduling/recurrence.ts';
 import type { CommandService } from './command-service.ts';
 import type { DispatchService } from './dispatch-service.ts';
 import { type Area, type ResolvedArea, resolveArea } from './emergency-area.ts';
-import { type AlertStatus, airingKey, alertContent, type Content, commandRepeat, type Repeat, repeatOf } from './emergency-content.ts';
+import {
+  type AlertStatus,
+  airingKey,
+  alertContent,
+  alertValidUntil,
+  commandRepeat,
+  type EmergencyInput,
+  type EmergencyPatch,
+  repeatOf,
+} from './emergency-content.ts';
 import { type EmergencyRow, EmergencyTracking } from './emergency-tracking.ts';
-import { badRequest, conflict, forbidden, notFound } from './errors.ts';
+import { conflict, forbidden, notFound } from './errors.ts';
 import { LibraryService } from './library-service.ts';
 import type { TtsService } from './tts-service.ts';
 import type { UnitService } from './unit-service.ts';
 import type { AuthUser } from './user-service.ts';
 
-export interface EmergencyInput {
-  status: AlertStatus;
-  headline: string;
-  area: Area;
-  content: Content;
-  repeat?: Repeat;
-  validUntil?: Date;
-}
-export type EmergencyPatch = Partial<Pick<EmergencyInput, 'headline' | 'content' | 'repeat' | 'validUntil'>>;
-
 /** How long after an alert's commands its plans go out. */
 const PLANS_AFTER_MS = 1500;
-/** An alert lives an hour unless told otherwise, a day at most (a plan looks back a day). */
-const DEFAULT_VALID_MS = 3600_000;
-const MAX_VALID_MS = 86_400_000;
 const DEFAULT_CONFIRM_MINUTES = 10;
 /** The short "end of alert" of a template airs within this window. */
 const END_VALID_MS = 15 * 60_000;
@@ -37,6 +33,8 @@ export interface EmergencyDeps {
   commands: CommandService;
   dispatch: DispatchService;
   tts?: TtsService;
+  /** Where a stored item's audio lies (for an exercise's spoken announcement before it). */
+  blobFile?: (sha256: string) => string;
   now: () => Date;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
@@ -77,7 +75,7 @@ export class EmergencyService {
     const { db, now } = this.deps;
     const at = now();
     const resolved = await this.area(user, input.area);
-    const validUntil = this.validUntil(input.validUntil, at);
+    const validUntil = alertValidUntil(input.validUntil, at);
     const { media, templateId, text } = await alertContent(this.deps, user, input.content, input.status, input.headline);
     const repeat = repeatOf(input.repeat, validUntil);
     const pending = input.status === 'actual' && resolved.communes > 1 && !source.cap?.signed;
@@ -141,7 +139,7 @@ export class EmergencyService {
     const row = await this.row(user, id);
     if (row.state !== 'active' && row.state !== 'pending') throw conflict('NOT_ACTIVE', `alert ${id} is ${row.state}`);
     const at = this.deps.now();
-    const validUntil = patch.validUntil ? this.validUntil(patch.validUntil, at) : row.validUntil;
+    const validUntil = patch.validUntil ? alertValidUntil(patch.validUntil, at) : row.validUntil;
     const content = patch.content
       ? await alertContent(this.deps, user, patch.content, row.status as AlertStatus, patch.headline ?? row.headline)
       : undefined;
@@ -230,7 +228,8 @@ export class EmergencyService {
   /** One alert with its coverage now: counts by state and every station not reached, with why. */
   async get(user: AuthUser, id: string) {
     const row = await this.row(user, id);
-    return { ...(await this.tracking.summary(row)), stations: await this.tracking.stationStates(row) };
+    const stations = await this.tracking.stationStates(row);
+    return { ...(await this.tracking.summary(row, stations)), stations };
   }
 
   /** A pending alert past its confirmation time lapses; an active one past its validity has ended. */
@@ -388,13 +387,5 @@ export class EmergencyService {
     const subtree = await this.subtree(user);
     if (!row || (subtree && !subtree.has(row.unitId))) throw notFound('UNKNOWN_EMERGENCY', `unknown alert ${id}`);
     return this.settle(row);
-  }
-
-  private validUntil(given: Date | undefined, at: Date): Date {
-    const until = given ?? new Date(at.getTime() + DEFAULT_VALID_MS);
-    if (until <= at) throw badRequest('VALID_UNTIL_PAST', `validUntil ${until.toISOString()} has passed`);
-    if (until.getTime() - at.getTime() > MAX_VALID_MS)
-      throw badRequest('VALID_TOO_LONG', 'an alert is valid for at most 24 hours; raise it again after');
-    return until;
   }
 }

@@ -14,7 +14,7 @@ export class EmergencyTracking {
   constructor(private readonly deps: { db: Db; log?: { warn(obj: object, msg: string): void } }) {}
 
   /** The alert with its people, content and counts (without the station list). */
-  async summary(fresh: Row) {
+  async summary(fresh: Row, states?: Awaited<ReturnType<EmergencyTracking['stationStates']>>) {
     const users = await this.deps.db.user.findMany({
       where: {
         id: { in: [fresh.createdById, fresh.confirmedById, fresh.cancelledById, fresh.updatedById].filter((x): x is string => !!x) },
@@ -51,12 +51,12 @@ export class EmergencyTracking {
       updatedAt: fresh.updatedAt,
       cancelledBy: name(fresh.cancelledById),
       cancelledAt: fresh.cancelledAt,
-      counts: await this.counts(fresh),
+      counts: await this.counts(fresh, states),
     };
   }
 
-  async counts(row: Row) {
-    const states = await this.stationStates(row);
+  async counts(row: Row, known?: Awaited<ReturnType<EmergencyTracking['stationStates']>>) {
+    const states = known ?? (await this.stationStates(row));
     const n = (s: string) => states.filter((x) => x.state === s).length;
     if (!states.length) {
       // Not on the air yet (pending, lapsed): every station of its area is still to reach.

@@ -43,6 +43,26 @@ export class TtsService {
   }
 
   /**
+   * The text spoken, then an existing audio file (`after`): how an exercise or a test alert made from a
+   * recording says what it is before the recording. Stored through the same job queue.
+   */
+  async spokenBefore(input: TtsInput & { after: string }) {
+    const { deps } = this;
+    const job = await this.speak({ ...input, chime: 'none' }, async (speech) => {
+      const out = join(deps.tmpDir, `${randomUUID()}.before.wav`);
+      try {
+        const r = await deps.run(withChimeCommand(deps.ffmpegPath, input.after, speech, 'intro', out), { timeoutMs: 10 * 60_000 });
+        if (r.code !== 0) throw new DomainError('internal', 'CHIME_FAILED', 'the announcement could not be joined to the audio');
+        const meta = { fileName: `${deps.engine.name}.wav`, title: input.title, userId: input.userId, unitId: input.unitId };
+        return await deps.jobs.submit(createReadStream(out), meta);
+      } finally {
+        await rm(out, { force: true });
+      }
+    });
+    return deps.jobs.result(job.id);
+  }
+
+  /**
    * The speech as Ogg Opus, to listen to before saving (not normalised or trimmed: the stored item is).
    * The caller reads the file and then calls `done()`, which removes it.
    */

@@ -307,15 +307,15 @@ t.test('a template is on the gateways below its unit before it is used; its end 
     'POST',
     '/emergencies',
     {
-      status: 'test',
-      headline: 'Thử còi',
-      area: { units: [district] },
+      status: 'actual',
+      headline: 'Bão vào',
+      area: { units: [stA.unit.code] },
       content: { template: 'bao' },
       repeat: { count: 50 },
     },
     districtOp,
   );
-  t.equal(raised.body.state, 'active');
+  t.equal(raised.body.state, 'active', 'one commune: no second person');
   await a.waitFor('started', (e) => e.occurrenceId === airedAs(a, raised.body.airing));
   t.equal(a.events.filter((e) => e.type === 'cached').length, fetchesBefore, 'aired from the cache, no download');
   await alertApi('POST', `/emergencies/${raised.body.id}/cancel`, undefined, districtOp);
@@ -325,4 +325,19 @@ t.test('a template is on the gateways below its unit before it is used; its end 
     (e) => a.agent.inspect().rooms.onAir.current?.entry?.media.sha256 === end.sha256 && e.at > 0,
   );
   t.ok(endStarted, 'the end of alert airs');
+
+  // A test from the same template says what it is first: the announcement spoken before the recording.
+  const drill = await alertApi(
+    'POST',
+    '/emergencies',
+    { status: 'test', headline: 'Thử còi', area: { units: [stA.unit.code] }, content: { template: 'bao' } },
+    districtOp,
+  );
+  t.equal(drill.status, 201, JSON.stringify(drill.body.error ?? ''));
+  const media = (drill.body as unknown as { media: { sha256: string; durationMs: number } }).media;
+  t.not(media.sha256, bell.sha256, 'a new item, not the template’s recording alone');
+  t.ok(media.durationMs > (bell.durationMs as number) + 1000, `the announcement comes first (${media.durationMs} ms)`);
+  t.match(drill.body.text, /^Đây là tin thử nghiệm/);
+  await a.waitFor('started', (e) => e.occurrenceId === airedAs(a, drill.body.airing));
+  await alertApi('POST', `/emergencies/${drill.body.id}/cancel`, undefined, districtOp);
 });
