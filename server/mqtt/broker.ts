@@ -101,8 +101,10 @@ export async function startEmbeddedBroker(opts: {
   const aedes = await Aedes.createBroker({
     connectTimeout: opts.connectTimeoutMs,
     // Deliveries in flight before aedes queues; its queue drains recursively and overflows the stack when
-    // thousands of gateways publish at once (moscajs/aedes#193, mcollina/mqemitter#204), so keep it wide.
-    concurrency: 20_000,
+    // thousands of gateways publish at once (moscajs/aedes#193, mcollina/mqemitter#204), so keep it wide: a
+    // country-wide alert brings a reply, a start proof and a heartbeat from each of 10,542 gateways within a
+    // second (20,000 overflowed the stack there).
+    concurrency: 100_000,
     authenticate: (client, username, password, done) => {
       opts.authenticate(client.id, username || undefined, password?.toString('utf8')).then(
         (principal) => {
