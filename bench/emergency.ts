@@ -8,14 +8,14 @@
 // the CAP alert from its POST (signed by a trusted agency, its signature stands for the second person).
 // The gateways run in a child process, as real ones run elsewhere.
 import { type ChildProcess, fork } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignedXml } from 'xml-crypto';
 import { makeTone } from '../test/helpers/audio.ts';
+import { signCap } from '../test/helpers/cap.ts';
 import { startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
 import { figure } from './report.ts';
 
@@ -168,7 +168,14 @@ export async function run(): Promise<void> {
     });
     // Signed by the agency: its signature stands for the second person, the clock runs from the POST.
     const cap = await toAir(server, hanoi, async () => ({
-      send: () => call(server, 'POST', '/emergencies/cap', signCap(capAlert(text), privateKey), 'application/cap+xml'),
+      send: () =>
+        call(
+          server,
+          'POST',
+          '/emergencies/cap',
+          signCap(capAlert(text), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
+          'application/cap+xml',
+        ),
     }));
     figure('emergency', 'cap_to_air_ms_579', cap.ms, 'ms', { gateways: hanoi, started: cap.started, request_ms: cap.request_ms });
     await stopChild(child);
@@ -198,23 +205,6 @@ export async function run(): Promise<void> {
     await stopChild(child);
     await server.stop();
   }
-}
-
-/** An enveloped XML signature over the whole alert, as the agency's system would make it. */
-function signCap(xml: string, key: KeyObject): string {
-  const sig = new SignedXml({
-    privateKey: key.export({ type: 'pkcs8', format: 'pem' }) as string,
-    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
-    signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-  });
-  sig.addReference({
-    xpath: "/*[local-name(.)='alert']",
-    isEmptyUri: true,
-    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
-    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
-  });
-  sig.computeSignature(xml, { location: { reference: "/*[local-name(.)='alert']", action: 'append' } });
-  return sig.getSignedXml();
 }
 
 /** A CAP 1.2 alert for Hà Nội (geocode by the national unit code), its instruction to be spoken. */

@@ -7,8 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { SignedXml } from 'xml-crypto';
 import { readCap } from '../../server/services/cap.ts';
+import { signCap } from '../helpers/cap.ts';
 import { api, startTestServer } from '../helpers/server.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -88,21 +88,7 @@ function cap(
 </alert>`;
 }
 
-function signed(xml: string): string {
-  const sig = new SignedXml({
-    privateKey: keyPem,
-    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
-    signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-  });
-  sig.addReference({
-    xpath: "/*[local-name(.)='alert']",
-    isEmptyUri: true,
-    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
-    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
-  });
-  sig.computeSignature(xml, { location: { reference: "/*[local-name(.)='alert']", action: 'append' } });
-  return sig.getSignedXml();
-}
+const signed = (xml: string) => signCap(xml, keyPem);
 
 t.test(
   'an Exercise by geocode airs to the unit, in Vietnamese, saying it is an exercise; Update corrects it, Cancel ends it',
