@@ -6,6 +6,7 @@ import { parseTopic, publicKeyHex, receiptTopic, type StationState, stateTopic, 
 import { OnAir } from './airing.ts';
 import { AGENT_VERSION, type AgentContext, type AgentDeps, type AgentEvent, type AgentOptions, DEFAULT_AGENT_OPTIONS } from './context.ts';
 import { Commands } from './control.ts';
+import { LiveRoom } from './live.ts';
 import { Playout } from './playout.ts';
 import { ReportSender } from './reports.ts';
 import type { AgentState } from './store.ts';
@@ -23,6 +24,7 @@ export interface Rooms {
   onAir: OnAir;
   playout: Playout;
   commands: Commands;
+  live: LiveRoom;
   telemetry: Telemetry;
 }
 
@@ -121,7 +123,8 @@ export class Agent {
     const reports = new ReportSender(ctx, trust);
     const onAir = new OnAir(ctx, reports);
     const playout = new Playout(ctx, onAir, reports);
-    const commands = new Commands(ctx, trust, { onAir, playout });
+    const live = new LiveRoom(ctx, playout, trust.key);
+    const commands = new Commands(ctx, trust, { onAir, playout, live });
     const sync = new ManifestSync(
       ctx,
       trust,
@@ -140,7 +143,7 @@ export class Agent {
       () => sync.request(),
     );
     onAir.changed = () => void telemetry.send().catch((err: Error) => ctx.deps.log.warn('telemetry failed', { err: err.message }));
-    this.rooms = { trust, reports, sync, onAir, playout, commands, telemetry };
+    this.rooms = { trust, reports, sync, onAir, playout, commands, live, telemetry };
     return this.rooms;
   }
 
@@ -174,6 +177,15 @@ export class Agent {
       const parsed = parseTopic(topic);
       const channel = parsed?.channel;
       if (channel === 'receipt') return rooms.reports.onReceipt(payload);
+      if (channel === 'live') {
+        // A frame is handled synchronously; whatever it holds, it must not take the agent down.
+        try {
+          rooms.live.onFrame(payload);
+        } catch (err) {
+          deps.log.warn('live frame handling failed', { err: (err as Error).message });
+        }
+        return;
+      }
       // A unit's group topic carries commands for every station below it ([P-2.3]).
       const group = parsed?.scope === 'grp' ? parsed.id : undefined;
       const work =
@@ -191,6 +203,7 @@ export class Agent {
     rooms.telemetry.stop();
     rooms.sync.stop();
     rooms.reports.stop();
+    rooms.live.close();
     const current = rooms.onAir.current;
     // Reported INTERRUPTED now, through the outbox, rather than found in the journal at the next start.
     if (current) await rooms.onAir.cut(current, 'INTERRUPTED', false);

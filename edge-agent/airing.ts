@@ -2,8 +2,20 @@
 // measured second ([P-3.2]), at the zone levels the volume and the policy's ceiling allow ([P-3.1.3]).
 import { type ManifestEntry, type PlaybackReport, quietRangeAt, volumeCeilingAt } from '#protocol';
 import type { AgentContext, Airing } from './context.ts';
+import type { Source } from './player.ts';
 import type { ReportSender } from './reports.ts';
 import type { NowPlaying } from './store.ts';
+
+/** [P-5.6] A live stream as the player airs it: its audio, and what its end report says about it. */
+export interface LiveAiring {
+  source: Source;
+  /** The stream's length as this device knows it at the end, ms. */
+  expectedMs(): number;
+  stats(): NonNullable<PlaybackReport['live']>;
+  /** Why it ended, when not as it should (e.g. LIVE_GAP). */
+  reason(): string | undefined;
+}
+
 import { fetchAudio } from './sync.ts';
 
 /** An item found more than this late (agent was down), and past its start window, is not started; it is reported missed. */
@@ -64,8 +76,11 @@ export class OnAir {
     ctx.emit({ type: 'finished', occurrenceId: was.entry.occurrenceId, report });
   }
 
-  /** Plays an item now: `queued` when it waited behind another, so its start window no longer applies. */
-  async play(entry: ManifestEntry, queued: boolean): Promise<void> {
+  /**
+   * Plays an item now: `queued` when it waited behind another, so its start window no longer applies;
+   * `live` for a live stream, which has no file.
+   */
+  async play(entry: ManifestEntry, queued: boolean, live?: LiveAiring): Promise<void> {
     const { ctx } = this;
     const { deps } = ctx;
     const scheduledAt = Date.parse(entry.startsAt);
@@ -76,7 +91,8 @@ export class OnAir {
       sha256: entry.media.sha256,
       scheduledAt: entry.startsAt,
       startedAt: new Date(startedAt).toISOString(),
-      expectedMs: entry.media.durationMs,
+      // A live stream's length is known at its end.
+      expectedMs: live ? 0 : entry.media.durationMs,
     };
     const refuse = (reason: string) =>
       this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason });
@@ -84,6 +100,7 @@ export class OnAir {
 
     // [P-3.1.1] a stale item never airs, even when a manifest says so
     if (entry.validUntil && startedAt + entry.media.durationMs > Date.parse(entry.validUntil)) return refuse('EXPIRED_ITEM');
+    // Quiet hours hold for live speech too, unless it was started as an emergency.
     const quiet = entry.priority === 'emergency' ? undefined : quietRangeAt(ctx.state.manifest?.policy, startedAt);
     if (quiet) {
       // [P-3.1.3] quiet hours hold on the gateway even against its own plan (a relay set to air at 03:15)
@@ -110,7 +127,7 @@ export class OnAir {
       settle();
       return true;
     };
-    if (!(await deps.cache.has(entry.media.sha256))) {
+    if (!live && !(await deps.cache.has(entry.media.sha256))) {
       // Due before its prefetch finished (or the cache lost it): one direct fetch before giving up.
       try {
         await fetchAudio(ctx, entry.media);
@@ -125,14 +142,15 @@ export class OnAir {
     // Preempted or stopped while its audio was being checked: it never reached the air.
     if (cancelled()) return;
     // Not awaited: nothing may come between the checks above and the player starting but what must.
-    void deps.cache.touch(entry.media.sha256, startedAt);
+    if (!live) void deps.cache.touch(entry.media.sha256, startedAt);
     // Journalled before the player starts and after each measured second: what a restart must report.
     const journal: NowPlaying = { entry, startedAt, playedMs: 0, checkpointAt: startedAt };
     deps.store.saveNowPlaying(journal);
-    const playback = deps.player.play(deps.cache.path(entry.media.sha256), {
+    const playback = deps.player.play(live ? live.source : deps.cache.path(entry.media.sha256), {
       zones,
-      fadeMs: ctx.options.fadeMs,
-      durationMs: entry.media.durationMs,
+      // Live speech is not faded in: its first syllable is the message.
+      fadeMs: live ? 0 : ctx.options.fadeMs,
+      durationMs: live ? undefined : entry.media.durationMs,
       onProgress: (playedMs, level) => {
         const now = deps.clock.now();
         // The player emits in real time, so the first measured second began `playedMs` ago: that is when sound began.
@@ -152,6 +170,7 @@ export class OnAir {
     if (result.error) deps.log.warn('player failed', { occurrenceId: entry.occurrenceId, err: result.error });
     const endedAt = new Date(deps.clock.now()).toISOString();
     const measured = {
+      ...(live ? { expectedMs: live.expectedMs(), live: live.stats() } : {}),
       ...(result.level ? { level: result.level } : {}),
       ...(result.zoneLevels ? { zoneLevels: Object.entries(result.zoneLevels).map(([zone, l]) => ({ zone, ...l })) } : {}),
     };
@@ -159,6 +178,7 @@ export class OnAir {
       ? { ...played, kind: 'playback.failed', endedAt, playedMs: result.playedMs, reason: 'PLAYER_ERROR' }
       : { ...played, kind: 'playback.completed', endedAt, playedMs: result.playedMs, ...measured };
     if (!result.completed && !result.error) report.reason = current.why ?? 'STOPPED';
+    else if (live && !result.error && live.reason()) report.reason = live.reason();
     this.finish(entry, report, true);
     settle();
     this.changed();

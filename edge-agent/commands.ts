@@ -14,6 +14,8 @@ export interface CommandTarget {
   ): Promise<{ startedAt: string; repeatUntil?: string } | 'FILE_MISSING' | 'EXPIRED'>;
   cancelEmergency(occurrenceId: string): Promise<{ cancelled: string | null }>;
   playNow(cmd: Extract<Command, { action: 'play-now' }>): Promise<{ startedAt: string } | 'BUSY' | 'FILE_MISSING'>;
+  liveStart(cmd: Extract<Command, { action: 'live.start' }>): Promise<{ streamId: string; bufferMs: number } | 'BUSY' | 'NOT_SUPPORTED'>;
+  liveStop(streamId: string): { stopped: string | null };
   reboot?: () => void;
 }
 
@@ -66,9 +68,16 @@ export async function runCommand(cmd: Command, target: CommandTarget): Promise<{
       if (!target.reboot) return { reply: errorReply(cmd.txn, cmd.action, 'NOT_SUPPORTED', 'this device has no reboot hook') };
       // [P-3.5] reply first, then restart
       return { reply: ok(cmd), after: target.reboot };
+    case 'live.start': {
+      const r = await target.liveStart(cmd);
+      if (r === 'BUSY') return { reply: errorReply(cmd.txn, cmd.action, 'BUSY', 'an emergency or another live stream is on the air') };
+      if (r === 'NOT_SUPPORTED') return { reply: errorReply(cmd.txn, cmd.action, 'NOT_SUPPORTED', 'this gateway cannot decode Opus') };
+      return { reply: ok(cmd, r) };
+    }
+    case 'live.stop':
+      return { reply: ok(cmd, target.liveStop(cmd.streamId)) };
     default:
-      // live.* needs the Opus frame player ([P-5.6], [P-8.3]); it has its own issue.
-      return { reply: errorReply(cmd.txn, cmd.action, 'NOT_SUPPORTED', `${cmd.action} is not supported by this agent version`) };
+      return { reply: errorReply(null, null, 'UNKNOWN_ACTION', 'unknown action') };
   }
 }
 

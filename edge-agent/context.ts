@@ -4,6 +4,8 @@ import type { MqttClient } from 'mqtt';
 import type { ManifestEntry, PlaybackReport, Reply, Signer, Telemetry } from '#protocol';
 import type { AudioCache, Fetch } from './cache.ts';
 import type { Clock } from './clock.ts';
+import type { JitterOptions } from './jitter.ts';
+import type { OpusDecoder } from './live.ts';
 import type { Playback, Player } from './player.ts';
 import type { AgentState, Outbox, StateStore } from './store.ts';
 
@@ -21,6 +23,8 @@ export interface AgentOptions {
   fadeMs: number;
   /** Uniform in [0, 1), for retry jitter. */
   random: () => number;
+  /** [P-8.3] The live playout buffer's bounds (defaults: 40 ms floor, 1000 ms ceiling). */
+  liveJitter?: Partial<Omit<JitterOptions, 'frameMs'>>;
 }
 export const DEFAULT_AGENT_OPTIONS: AgentOptions = {
   prefetchHorizonMs: 3 * 86_400_000,
@@ -55,6 +59,8 @@ export interface AgentDeps {
   outbox: Outbox;
   cache: AudioCache;
   player: Player;
+  /** [P-5.6] Opus decoding for live audio, loaded when the first stream comes; absent: live.start answers NOT_SUPPORTED. */
+  opusDecoder?: () => Promise<OpusDecoder>;
   /** Called after replying to a reboot command; absent where the agent may not reboot its host. */
   reboot?: () => void;
   /** Creates the MQTT connection with the given last-will and login; the agent owns it afterwards. */
@@ -84,7 +90,9 @@ export type AgentEvent =
   | { type: 'corrupt-state'; file: string; keptAs: string; error: string }
   /** [P-2.5] The group topics followed changed (a manifest named the station's units anew). */
   | { type: 'groups'; groups: string[] }
-  | { type: 'subscribed' };
+  | { type: 'subscribed' }
+  /** [P-5.6] A live stream was prepared, went on the air, or ended (and why). */
+  | { type: 'live'; streamId: string; state: 'ready' | 'on-air' | 'ended'; why?: string };
 
 /** One item on the air (or about to be); `ended` settles when its report is written. */
 export interface Airing {

@@ -7,6 +7,7 @@ import {
   commandTopic,
   groupAiringId,
   groupCommandTopic,
+  liveTopic,
   type ManifestEntry,
   manifestTopic,
   type Reply,
@@ -16,6 +17,7 @@ import {
 import type { OnAir } from './airing.ts';
 import { type CommandTarget, errorReply, peekTxn, runCommand } from './commands.ts';
 import type { AgentContext } from './context.ts';
+import type { LiveRoom } from './live.ts';
 import type { Playout } from './playout.ts';
 import { audioAvailable } from './sync.ts';
 import type { ServerTrust } from './trust.ts';
@@ -28,12 +30,12 @@ export class Commands {
   constructor(
     private readonly ctx: AgentContext,
     private readonly trust: ServerTrust,
-    private readonly rooms: { onAir: OnAir; playout: Playout },
+    private readonly rooms: { onAir: OnAir; playout: Playout; live: LiveRoom },
   ) {}
 
-  /** The topics this room listens on: the device's own commands and its units' group commands. */
+  /** The topics this room listens on: the device's own commands, and its units' group commands and live frames. */
   get topics(): string[] {
-    return [commandTopic(this.ctx.device), ...this.groups().map(groupCommandTopic)];
+    return [commandTopic(this.ctx.device), ...this.groups().flatMap(groupTopics)];
   }
 
   /** The units whose group topics this gateway follows, nearest first (enrollment's, then each manifest's). */
@@ -52,8 +54,8 @@ export class Commands {
     if (!enrollment || (before.length === groups.length && before.every((g, i) => g === groups[i]))) return;
     enrollment.groups = groups;
     ctx.save();
-    const gone = before.filter((g) => !groups.includes(g)).map(groupCommandTopic);
-    const added = groups.filter((g) => !before.includes(g)).map(groupCommandTopic);
+    const gone = before.filter((g) => !groups.includes(g)).flatMap(groupTopics);
+    const added = groups.filter((g) => !before.includes(g)).flatMap(groupTopics);
     ctx.deps.log.info('group topics changed', { groups });
     // Offline: the next connect subscribes with the new list.
     if (ctx.mqtt?.connected) {
@@ -87,7 +89,7 @@ export class Commands {
         : opened.body;
     let outcome: Awaited<ReturnType<typeof runCommand>>;
     try {
-      outcome = await runCommand(cmd, this.target);
+      outcome = await runCommand(cmd, this.target(opened.envelope.kid));
     } catch (err) {
       outcome = { reply: errorReply(opened.body.txn, opened.body.action, 'DEVICE_FAULT', (err as Error).message) };
     }
@@ -102,10 +104,10 @@ export class Commands {
     ctx.emit({ type: 'replied', reply });
   }
 
-  /** What command handlers may do to this agent. */
-  private get target(): CommandTarget {
+  /** What command handlers may do to this agent; `kid` signed the command (a live stream's frames must be signed by it). */
+  private target(kid: string): CommandTarget {
     const { ctx } = this;
-    const { onAir, playout } = this.rooms;
+    const { onAir, playout, live } = this.rooms;
     const ownZone = (zone: string | undefined) => zone === undefined || ctx.deps.player.zones.includes(zone);
     return {
       resync: async () => {
@@ -137,7 +139,12 @@ export class Commands {
         void onAir.play(entry, true);
         return { startedAt: entry.startsAt };
       },
+      liveStart: (cmd) => live.start(cmd, kid),
+      liveStop: (streamId) => live.stop(streamId),
       reboot: ctx.deps.reboot,
     };
   }
 }
+
+/** A unit's group channels a gateway follows: its commands and its live frames ([P-2.5]). */
+const groupTopics = (unit: string): string[] => [groupCommandTopic(unit), liveTopic(unit)];

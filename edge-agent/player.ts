@@ -41,8 +41,14 @@ const SAMPLE_RATE = 48_000;
 /** ffmpeg reads one interactive command per 100 ms; a fade-out is ramped in steps of that. */
 const COMMAND_STEP_MS = 100;
 
-/** What to play: a file, or a generated test tone (self-test, [P-3.5]). */
-export type Source = { file: string } | { toneHz: number; seconds: number };
+/**
+ * What to play: a file, a generated test tone (self-test, [P-3.5]), or a live stream's decoded audio
+ * (signed 16-bit mono PCM at 48 kHz, paced by its writer: [P-5.6]).
+ */
+export type Source = { file: string } | { toneHz: number; seconds: number } | { pcm: NodeJS.ReadableStream };
+
+/** Read what comes as soon as it comes: no probing, no input buffering (live audio's delay is the jitter buffer's). */
+const LIVE_INPUT = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'];
 
 export interface PlayOptions {
   /** Level 0–100 per zone to play on ([P-3.5] volume; 100 leaves the audio as it is). Absent: every zone at 100. */
@@ -70,13 +76,16 @@ export function playbackCommand(
   opts: PlayOptions = {},
 ): { cmd: string; args: string[]; zones: string[] } {
   const src: Source = typeof source === 'string' ? { file: source } : source;
-  const input =
-    'file' in src
-      ? ['-re', '-i', src.file]
-      : ['-re', '-f', 'lavfi', '-i', `sine=frequency=${src.toneHz}:sample_rate=${SAMPLE_RATE}:duration=${src.seconds}`];
   const levels = opts.zones ?? Object.fromEntries(Object.keys(zones).map((z) => [z, 100]));
   const names = Object.keys(levels).filter((z) => z in zones);
   if (names.length === 0) throw new Error('no zone to play on');
+  // A live stream comes on the pipe after the meters' (fd 3 + zones).
+  const input =
+    'file' in src
+      ? ['-re', '-i', src.file]
+      : 'pcm' in src
+        ? [...LIVE_INPUT, '-f', 's16le', '-ar', String(SAMPLE_RATE), '-ac', '1', '-i', `pipe:${3 + names.length}`]
+        : ['-re', '-f', 'lavfi', '-i', `sine=frequency=${src.toneHz}:sample_rate=${SAMPLE_RATE}:duration=${src.seconds}`];
   const split = names.length > 1 ? `,asplit=${names.length}` : '';
   const graph = [`[0:a]aresample=${SAMPLE_RATE}${fades(opts)},volume@all=1.000${split}${names.map((_, i) => `[a${i}]`).join('')}`];
   const outputs: string[] = [];
@@ -183,7 +192,14 @@ export function createFfmpegPlayer(opts: { ffmpegPath: string; zones: Zones }): 
       }
       const { cmd, args, zones } = built;
       const [program, argv] = diesWithParent(cmd, args);
-      const child = spawn(program, argv, { stdio: ['pipe', 'ignore', 'pipe', ...zones.map(() => 'pipe' as const)] });
+      const pcm = typeof source === 'object' && 'pcm' in source ? source.pcm : undefined;
+      const pipes = zones.map(() => 'pipe' as const);
+      const child = spawn(program, argv, { stdio: ['pipe', 'ignore', 'pipe', ...pipes, ...(pcm ? ['pipe' as const] : [])] });
+      if (pcm) {
+        const input = child.stdio[3 + zones.length] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+        input.on('error', () => {}); // ffmpeg gone (stopped): what is still written goes nowhere
+        pcm.pipe(input);
+      }
       const commands = new VolumeCommands((line) => child.stdin?.write(line));
       const meters = zones.map(() => new LevelMeter());
       const loudest = () => loudestOf(zones.map((z, i) => [z, meters[i]?.levels] as const));

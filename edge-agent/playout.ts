@@ -3,7 +3,7 @@
 // manifest (one found late still airs while valid), air at once and repeat as they say; a queued item may
 // start late only until its latestStartAt.
 import { type Command, type EmergencyRepeat, type Manifest, type ManifestEntry, type PlaybackReport, resolveConflict } from '#protocol';
-import { type OnAir, START_GRACE_MS } from './airing.ts';
+import { type LiveAiring, type OnAir, START_GRACE_MS } from './airing.ts';
 import type { AgentContext } from './context.ts';
 import type { ReportSender } from './reports.ts';
 
@@ -13,6 +13,8 @@ const EMERGENCY_TTL_MS = 3600_000;
 export class Playout {
   private readonly timers = new Map<string, () => void>();
   private queue: ManifestEntry[] = [];
+  /** The live stream on the air or about to be ([P-5.6]): items due meanwhile wait for it or are skipped. */
+  private liveEntry?: ManifestEntry;
   /**
    * Emergencies on the air, by occurrence: the entry airing now or next, the plays still to come, until when,
    * the gap between plays, the timer of the next play while it waits out that gap, and whether a manifest listed it.
@@ -64,6 +66,12 @@ export class Playout {
       if (r === 'EXPIRED') this.skip(entry, 'EXPIRED_ITEM');
       return;
     }
+    // [P-5.5] live speech outranks every item but an emergency: the item waits within its window, or is skipped.
+    if (this.liveEntry && entry.priority !== 'emergency') {
+      if (entry.latestStartAt) this.queue.push(entry);
+      else this.skip(entry, 'CONFLICT');
+      return;
+    }
     const current = this.onAir.current;
     if (!current) return void this.onAir.play(entry, false);
     // [P-5.10] the due item decides: preempt what plays, wait for it within its slack, or skip.
@@ -80,7 +88,7 @@ export class Playout {
   }
 
   /** Reports an item that will not air, without touching what plays now. */
-  private skip(entry: ManifestEntry, reason: string): void {
+  skip(entry: ManifestEntry, reason: string): void {
     const { ctx } = this;
     const at = new Date(ctx.deps.clock.now()).toISOString();
     this.onAir.markPlayed(entry.occurrenceId);
@@ -119,6 +127,12 @@ export class Playout {
           });
       } else this.emergencies.delete(entry.occurrenceId);
     }
+    if (entry === this.liveEntry) this.liveEntry = undefined;
+    // Cut to make room for live speech: the queue waits for it, unless an emergency came first.
+    else if (this.liveEntry) {
+      if (this.queue[0]?.priority !== 'emergency') return;
+      this.liveEntry = undefined;
+    }
     for (let next = this.queue.shift(); next && !ctx.stopped; next = this.queue.shift()) {
       if (next.latestStartAt && ctx.deps.clock.now() > Date.parse(next.latestStartAt)) {
         this.skip(next, 'CONFLICT');
@@ -127,6 +141,25 @@ export class Playout {
       void this.onAir.play(next, true);
       return;
     }
+  }
+
+  /** Whether an emergency is playing now (live speech then waits: [P-5.5]). */
+  emergencyOnAir(): boolean {
+    return this.onAir.current?.entry?.priority === 'emergency' && this.emergencies.has(this.onAir.current.entry.occurrenceId);
+  }
+
+  /**
+   * [P-5.6] Live speech goes on the air now: what plays is cut (PREEMPTED) and does not resume. Resolves
+   * when the stream's airing has ended, true when it aired; false when an emergency took the air first.
+   */
+  async live(entry: ManifestEntry, stream: LiveAiring): Promise<boolean> {
+    const current = this.onAir.current;
+    if (current?.entry?.priority === 'emergency') return false;
+    this.liveEntry = entry;
+    if (current) await this.onAir.cut(current, 'PREEMPTED');
+    if (this.liveEntry !== entry || this.onAir.current) return false;
+    await this.onAir.play(entry, true, stream);
+    return true;
   }
 
   /** [P-5.5] An emergency by command goes on the air now. */

@@ -1,6 +1,7 @@
 // Wires the agent to the real adapters (files under one data directory, ffmpeg, MQTT.js, fetch).
 // The entry point, the tests and the benchmarks all build their agents here.
 import { join } from 'node:path';
+import { openOpusCodec } from '#protocol';
 import { Agent, type AgentLog, type AgentOptions } from './agent.ts';
 import { type BackoffOptions, gatewayConnector } from './backoff.ts';
 import { AudioCache } from './cache.ts';
@@ -37,6 +38,8 @@ export function createGatewayAgent(w: GatewayWiring): Agent {
     cache: new AudioCache(join(w.dataDir, 'cache'), { fetch }),
     player: createFfmpegPlayer({ ffmpegPath: w.ffmpegPath ?? 'ffmpeg', zones: w.zones }),
     connectMqtt: gatewayConnector(w.mqttUrl, w.reconnect),
+    // [P-5.6] libopus is loaded when the first live stream comes, not at start.
+    opusDecoder: () => openOpusCodec(),
     reboot: w.reboot,
     log: w.log,
     options: w.options,

@@ -7,6 +7,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -50,6 +51,7 @@ import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { unitRoutes } from './routes/units.ts';
 import { userRoutes } from './routes/users.ts';
+import { VOICE_MAX_MESSAGE_BYTES, voiceRoutes } from './routes/voice.ts';
 import type { AsRunService } from './services/as-run-service.ts';
 import type { AuditService } from './services/audit-service.ts';
 import type { CommandService } from './services/command-service.ts';
@@ -75,6 +77,7 @@ import type { StationService } from './services/station-service.ts';
 import type { TtsService } from './services/tts-service.ts';
 import type { UnitService } from './services/unit-service.ts';
 import type { UserService } from './services/user-service.ts';
+import type { VoiceService } from './services/voice-service.ts';
 
 export interface AppDeps {
   db: Db;
@@ -86,6 +89,8 @@ export interface AppDeps {
   emergencies: EmergencyService;
   emergencyTemplates: EmergencyTemplates;
   cap: CapIntake;
+  /** Live voice broadcasts from the console. */
+  voice: VoiceService;
   jobs: JobService;
   /** Level strips of stored items. */
   media: MediaService;
@@ -252,6 +257,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   // The browser console's session cookie (http/auth.ts); API clients use bearer tokens.
   await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: VOICE_MAX_MESSAGE_BYTES } });
   // Rate limits only where a route asks for one (the login); the answer is the API's error shape.
   await app.register(fastifyRateLimit, {
     global: false,
@@ -372,6 +378,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     prefix: '/api/v1',
   });
   await app.register(asRunRoutes, { asRun: deps.asRun, reports: deps.reports, scopes, auth, now: deps.now, prefix: '/api/v1' });
+  await app.register(voiceRoutes, { voice: deps.voice, auth, prefix: '/api/v1' });
   await app.register(liveRoutes, { live: deps.live, scopes, auth, prefix: '/api/v1' });
   await app.register(auditRoutes, { audit, refused: deps.refused, scopes, auth, prefix: '/api/v1' });
   await app.register(keyRoutes, { key: deps.key, dispatch: deps.dispatch, auth, prefix: '/api/v1' });

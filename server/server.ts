@@ -5,7 +5,7 @@ import pino from 'pino';
 import type { App } from './app.ts';
 import { type Broker, startBroker } from './compose/broker.ts';
 import { buildCompliance } from './compose/compliance.ts';
-import { buildAlerts, buildDomain, type Domain, type Endpoints } from './compose/domain.ts';
+import { buildAlerts, buildDomain, buildVoice, type Domain, type Endpoints } from './compose/domain.ts';
 import { startHttp } from './compose/http.ts';
 import { buildMedia } from './compose/media.ts';
 import { Parts } from './compose/parts.ts';
@@ -21,6 +21,7 @@ import type { EmergencyService } from './services/emergency-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { RefusedRequests } from './services/refused-requests.ts';
 import type { ReportService } from './services/report-service.ts';
+import type { VoiceService } from './services/voice-service.ts';
 
 export interface ServerDeps {
   now: () => Date;
@@ -34,6 +35,8 @@ export type RunningServer = Pick<Storage, 'db' | 'key' | 'seed' | 'appliedMigrat
     reports: ReportService;
     jobs: JobService;
     emergencies: EmergencyService;
+    /** Live voice broadcasts ([P-5.6]). */
+    voice: VoiceService;
     /** Refused anonymous requests, counted (flushed every few seconds; tests flush at once). */
     refused: RefusedRequests;
     /** The embedded broker (absent with an external one). */
@@ -75,7 +78,10 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       now,
       log,
     });
-    const http = await startHttp({ config, now, log, storage, domain, compliance, media, broker, metrics, parts, alerts });
+    const voice = buildVoice({ config, domain, storage, link, now, log });
+    const http = await startHttp({ config, now, log, storage, domain, compliance, media, broker, metrics, parts, alerts, voice });
+    // Before the link closes: broadcasts on the air end with their last frame and live.stop.
+    parts.add('live broadcasts', () => voice.close());
     await broker.open(http.app.server);
     const { refused, throttle } = http;
     startTimers({ config, log, domain, compliance, refused, throttleSweep: () => throttle.sweep(), parts });
@@ -87,6 +93,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       ...storage,
       ...domain,
       emergencies: alerts.emergencies,
+      voice,
       app: http.app,
       metrics,
       reports: compliance.reports,

@@ -14,6 +14,7 @@ import { Live } from './pages/live.tsx';
 import { Login } from './pages/login.tsx';
 import { Schedules } from './pages/schedules.tsx';
 import { Station } from './pages/station.tsx';
+import { Voice } from './pages/voice.tsx';
 import { useSignal } from './state.ts';
 
 const PAGES = {
@@ -27,10 +28,11 @@ const PAGES = {
   audit: Audit,
   station: Station,
   emergency: Emergency,
+  voice: Voice,
 } as const;
 type Page = keyof typeof PAGES;
 /** Pages reached from others (a station from the map or a list), or by their own button (emergency), not from the list. */
-const NAV = (Object.keys(PAGES) as Page[]).filter((p) => p !== 'station' && p !== 'emergency');
+const NAV = (Object.keys(PAGES) as Page[]).filter((p) => p !== 'station' && p !== 'emergency' && p !== 'voice');
 /** "#/schedules?edit=…" → schedules; anything unknown → the library. */
 /** Who may raise an alert: the operators (the server's `command` capability). */
 const EMERGENCY_ROLES = ['province_admin', 'district_operator', 'commune_operator'];
@@ -70,6 +72,11 @@ export function App() {
             </a>
           ))}
         </nav>
+        {EMERGENCY_ROLES.includes(me.role) && (
+          <a class="voice-button" href="#/voice" aria-current={page === 'voice' ? 'page' : undefined}>
+            {t('voice')}
+          </a>
+        )}
         {EMERGENCY_ROLES.includes(me.role) && (
           <a class="emergency-button" href="#/emergency" aria-current={page === 'emergency' ? 'page' : undefined}>
             {t('emergency')}

@@ -6,4 +6,5 @@ export * from './limits.ts';
 export * from './live.ts';
 export * from './local-policy.ts';
 export * from './messages.ts';
+export * from './opus.ts';
 export * from './topics.ts';

@@ -1,6 +1,6 @@
 // [P-8] Live audio frames: binary, one Opus packet each, every frame signed by the server key
 // that signed the live.start command. Binary because JSON+base64 would add a third to every frame.
-import { type KeyObject, sign, verify } from 'node:crypto';
+import { createHash, type KeyObject, sign, verify } from 'node:crypto';
 import { LIMITS } from './limits.ts';
 
 export const LIVE_MAGIC = Buffer.from('LPA1', 'ascii');
@@ -63,4 +63,14 @@ export function decodeLiveFrame(buf: Buffer, publicKey: KeyObject): LiveVerdict 
       payload: Buffer.from(buf.subarray(LIVE_HEADER_BYTES, LIVE_HEADER_BYTES + length)),
     },
   };
+}
+
+/** [P-5.6] The `sha256` a live airing's reports carry: SHA-256 of the 16 stream id bytes (there is no file). */
+export function liveSha256(streamId: string): string {
+  return createHash('sha256').update(Buffer.from(streamId, 'hex')).digest('hex');
+}
+
+/** [P-8.2] The stream id of a frame, read without verifying it (to route it to its stream's key). */
+export function peekLiveStream(buf: Buffer): string | undefined {
+  return buf.length >= LIVE_HEADER_BYTES && buf.subarray(0, 4).equals(LIVE_MAGIC) ? buf.subarray(6, 22).toString('hex') : undefined;
 }

@@ -146,6 +146,8 @@ export const ReportReason = z.enum([
   'CONFLICT',
   'INTERRUPTED',
   'UNKNOWN_ZONE',
+  /** [P-8.3] a live stream ended by a gap of more than 5 s without frames. */
+  'LIVE_GAP',
 ]);
 
 /** [P-3.2] Proof of playback, sent when playback starts and when it ends. */
@@ -173,6 +175,20 @@ export const PlaybackReport = z.object({
     .optional(),
   /** One of ReportReason; receivers accept other strings from newer devices. */
   reason: z.string().max(64).optional(),
+  /**
+   * [P-5.6] A live stream's frames: played as sent, concealed (missing at their turn), dropped (late past their
+   * turn, duplicate, stale), skipped (silent frames left out to shorten the delay, [P-8.3]).
+   */
+  live: z
+    .object({
+      framesPlayed: z.int().nonnegative(),
+      framesConcealed: z.int().nonnegative(),
+      framesDropped: z.int().nonnegative(),
+      framesSkipped: z.int().nonnegative().optional(),
+      /** The playout buffer the device settled on ([P-8.3] adaptive), ms. */
+      bufferMs: z.int().nonnegative(),
+    })
+    .optional(),
 });
 export type PlaybackReport = z.infer<typeof PlaybackReport>;
 
@@ -255,6 +271,15 @@ export const Command = z.discriminatedUnion('action', [
     frameMs: z.union([z.literal(20), z.literal(40), z.literal(60)]),
     /** Unit whose live topic carries the frames ([P-2.3]). */
     unit: code,
+    /**
+     * [P-5.6] The airing's id (at most 15 characters): the device reports the stream as `{occurrenceId}@{station}`
+     * with `sha256` = liveSha256(streamId). Absent: the device plays it and reports nothing (v1.0 servers).
+     */
+    occurrenceId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .max(LIMITS.maxGroupOccurrenceIdLength)
+      .optional(),
   }),
   z.object({ action: z.literal('live.stop'), txn, streamId: z.string().regex(/^[0-9a-f]{32}$/) }),
 ]);

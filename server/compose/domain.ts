@@ -2,9 +2,12 @@
 // compiled plans and their delivery, commands, the audit log and alerts out. Services are built here in
 // the order they depend on each other; what one tells another it does through DomainEvents.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
+import { openOpusCodec } from '#protocol';
 import type { Config } from '../config.ts';
+import { ffmpegRecorder } from '../media/recorder.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MqttLink } from '../mqtt/link.ts';
 import { AuditService } from '../services/audit-service.ts';
@@ -26,6 +29,7 @@ import { StationService } from '../services/station-service.ts';
 import type { TtsService } from '../services/tts-service.ts';
 import { UnitService } from '../services/unit-service.ts';
 import { UserService } from '../services/user-service.ts';
+import { VoiceService } from '../services/voice-service.ts';
 import type { Storage } from './storage.ts';
 
 export type Domain = ReturnType<typeof buildDomain>;
@@ -120,4 +124,22 @@ export function buildAlerts(c: {
   const senders = config.capSendersFile ? (JSON.parse(readFileSync(config.capSendersFile, 'utf8')) as Record<string, string>) : {};
   const cap = new CapIntake({ emergencies, senders, sender: config.capSender, now });
   return { emergencies, templates, cap };
+}
+
+/** Live voice: the speaker's frames signed with the server key onto the units' live topics, recorded by ffmpeg. */
+export function buildVoice(c: { config: Config; domain: Domain; storage: Storage; link: MqttLink; now: () => Date; log: Logger }) {
+  const { config, domain, storage } = c;
+  return new VoiceService({
+    db: domain.db,
+    units: domain.units,
+    commands: domain.commands,
+    link: c.link,
+    key: storage.key,
+    blobs: storage.blobs,
+    tmpDir: join(config.dataDir, 'tmp'),
+    opus: () => openOpusCodec(),
+    recorder: ffmpegRecorder(config.ffmpegPath),
+    now: c.now,
+    log: c.log.child({ part: 'voice' }),
+  });
 }

@@ -9,6 +9,7 @@ import { ConnectionGuard, type HttpLimits } from '../http/limits.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ComponentHealth } from '../routes/ops.ts';
 import { RefusedRequests } from '../services/refused-requests.ts';
+import type { VoiceService } from '../services/voice-service.ts';
 import type { Broker } from './broker.ts';
 import type { Compliance } from './compliance.ts';
 import type { buildAlerts, Domain } from './domain.ts';
@@ -28,6 +29,7 @@ export async function startHttp(c: {
   metrics: Metrics;
   parts: Parts;
   alerts: ReturnType<typeof buildAlerts>;
+  voice: VoiceService;
 }): Promise<{ app: App; url: string; connections: ConnectionGuard; refused: RefusedRequests; throttle: LoginThrottle }> {
   const { config, now, log, storage, domain, compliance, media, parts } = c;
   const { db } = storage;
@@ -52,6 +54,7 @@ export async function startHttp(c: {
     emergencies: c.alerts.emergencies,
     emergencyTemplates: c.alerts.templates,
     cap: c.alerts.cap,
+    voice: c.voice,
     db,
     now,
     blobs: storage.blobs,

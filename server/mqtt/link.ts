@@ -14,6 +14,11 @@ export interface Publisher {
   publish(topic: string, payload: string, opts: { retain: boolean }): Promise<void>;
 }
 
+/** [P-8.1] Live frames: binary, QoS 0, never retained; a frame that cannot go now is dropped (a late frame is worthless). */
+export interface LivePublisher {
+  publishFrame(topic: string, frame: Buffer): boolean;
+}
+
 export interface LinkLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -40,6 +45,12 @@ export class MqttLink implements Publisher {
   async publish(topic: string, payload: string, { retain }: { retain: boolean }): Promise<void> {
     if (!this.client) throw new Error('mqtt link not started');
     await this.client.publishAsync(assertPublishable(topic), payload, { qos: 1, retain });
+  }
+
+  publishFrame(topic: string, frame: Buffer): boolean {
+    if (!this.client?.connected) return false;
+    this.client.publish(assertPublishable(topic), frame, { qos: 0, retain: false });
+    return true;
   }
 
   connected(): boolean {

@@ -51,7 +51,7 @@ export interface CommandDeps {
 }
 
 /** Actions a unit's group topic carries ([P-2.3]); the others go to one device at a time. */
-const GROUP_ACTIONS = new Set(['emergency.start', 'emergency.cancel']);
+const GROUP_ACTIONS = new Set(['emergency.start', 'emergency.cancel', 'live.start', 'live.stop']);
 
 export class CommandService {
   /** Emits ('group-reply', txn, device, reply) for each reply to a group command. */
@@ -116,7 +116,7 @@ export class CommandService {
     const cmd = command({ ...input, txn });
     if (!GROUP_ACTIONS.has(cmd.action))
       throw badRequest('NOT_A_GROUP_ACTION', `${cmd.action} goes to one station; a group carries ${[...GROUP_ACTIONS].join(', ')}`);
-    if ('occurrenceId' in cmd && cmd.occurrenceId.length > LIMITS.maxGroupOccurrenceIdLength)
+    if ('occurrenceId' in cmd && cmd.occurrenceId && cmd.occurrenceId.length > LIMITS.maxGroupOccurrenceIdLength)
       throw badRequest('INVALID_COMMAND', `a group emergency's occurrenceId has at most ${LIMITS.maxGroupOccurrenceIdLength} characters`);
     if (cmd.action === 'emergency.start') await this.assertAirable(cmd.media.sha256);
     const stationIds = (await this.deps.units.stationsBelow([unit.id])).map((st) => st.id);

@@ -2,7 +2,7 @@
 // matched against the stations' coordinates; then the fewest group topics that carry it ([P-2.3]): every
 // unit all of whose stations are in the area, topmost first, and the stations left over one by one.
 import type { Db } from '../db/client.ts';
-import { badRequest, notFound } from './errors.ts';
+import { badRequest, forbidden, notFound } from './errors.ts';
 import type { UnitTree } from './unit-tree.ts';
 
 /** [lat, lon] in degrees (WGS 84), as CAP 1.2 writes its points. */
@@ -91,6 +91,21 @@ export async function resolveArea(db: Db, tree: UnitTree, area: Area): Promise<R
   const reached = [...picked.values()].sort((a, b) => a.code.localeCompare(b.code));
   if (!reached.length) throw badRequest('EMPTY_AREA', 'the area holds no station');
   return { stations: reached, ...cover(tree, all, reached) };
+}
+
+/** The units a user acts for: their unit and all below it; null for a user of no unit (the whole country). */
+export function scopeOf(tree: UnitTree, user: { unitId: string | null }): Set<string> | null {
+  return user.unitId === null ? null : new Set(tree.subtree(user.unitId).map((u) => u.id));
+}
+
+/** The area resolved, refused (OUT_OF_SCOPE) when any of it lies outside the user's units. */
+export async function scopedArea(db: Db, tree: UnitTree, user: { unitId: string | null }, area: Area): Promise<ResolvedArea> {
+  const resolved = await resolveArea(db, tree, area);
+  const scope = scopeOf(tree, user);
+  const outside = scope ? resolved.stations.filter((s) => !scope.has(s.unitId)) : [];
+  if (outside.length)
+    throw forbidden('OUT_OF_SCOPE', `the area reaches ${outside.length} station(s) outside your units, e.g. ${outside[0]?.code}`);
+  return resolved;
 }
 
 /** The topmost units whose stations are all in the area, the stations left, the area's narrowest unit. */

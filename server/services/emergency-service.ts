@@ -3,7 +3,7 @@ import { chunked, type Db } from '../db/client.ts';
 import { hanoiDayNumber } from '../scheduling/recurrence.ts';
 import type { CommandService } from './command-service.ts';
 import type { DispatchService } from './dispatch-service.ts';
-import { type Area, type ResolvedArea, resolveArea } from './emergency-area.ts';
+import { type Area, type ResolvedArea, scopedArea, scopeOf } from './emergency-area.ts';
 import {
   type AlertStatus,
   airingKey,
@@ -365,20 +365,11 @@ export class EmergencyService {
 
   /** The area, refused when any of it lies outside the user's units. */
   private async area(user: AuthUser, area: Area): Promise<ResolvedArea> {
-    const resolved = await resolveArea(this.deps.db, await this.deps.units.tree(), area);
-    const subtree = await this.subtree(user);
-    if (subtree) {
-      const outside = resolved.stations.filter((s) => !subtree.has(s.unitId));
-      if (outside.length)
-        throw forbidden('OUT_OF_SCOPE', `the area reaches ${outside.length} station(s) outside your units, e.g. ${outside[0]?.code}`);
-    }
-    return resolved;
+    return scopedArea(this.deps.db, await this.deps.units.tree(), user, area);
   }
 
   private async subtree(user: AuthUser): Promise<Set<string> | null> {
-    if (user.unitId === null) return null;
-    const tree = await this.deps.units.tree();
-    return new Set(tree.subtree(user.unitId).map((u) => u.id));
+    return scopeOf(await this.deps.units.tree(), user);
   }
 
   /** One alert the user may see; UNKNOWN_EMERGENCY otherwise (outside the scope too, so its existence does not leak). */

@@ -81,10 +81,9 @@ export class ScheduleLifecycle {
 
   /** The unit ids of a schedule's airings (for the caller's scope check: a change needs all of them). */
   async units(id: string): Promise<string[]> {
-    const s = await this.deps.db.schedule.findUnique({ where: { id }, select: { id: true, emergencyId: true } });
+    const s = await this.deps.db.schedule.findUnique({ where: { id }, select: { id: true, emergencyId: true, broadcastId: true } });
     if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${id}`);
-    if (s.emergencyId)
-      throw conflict('EMERGENCY_SCHEDULE', `schedule ${id} airs an emergency alert: correct or cancel it at /emergencies/${s.emergencyId}`);
+    assertOrdinary(s);
     const rows = await this.deps.db.occurrence.findMany({ where: { scheduleId: id }, distinct: ['unitId'], select: { unitId: true } });
     return rows.map((r) => r.unitId).filter((u): u is string => u !== null);
   }
@@ -168,4 +167,11 @@ export class ScheduleLifecycle {
     await this.deps.dispatch.dispatch(result.stationIds);
     return { id, status: move.to, airings: result.airings, stations: result.stationIds.length };
   }
+}
+
+/** Alerts and live broadcasts own their schedules: they are changed through those, never as schedules. */
+export function assertOrdinary(s: { id: string; emergencyId: string | null; broadcastId: string | null }): void {
+  if (s.emergencyId)
+    throw conflict('EMERGENCY_SCHEDULE', `schedule ${s.id} airs an emergency alert: correct or cancel it at /emergencies/${s.emergencyId}`);
+  if (s.broadcastId) throw conflict('LIVE_SCHEDULE', `schedule ${s.id} is the airing of live broadcast ${s.broadcastId}, not a plan`);
 }

@@ -15,6 +15,7 @@ import { badRequest, conflict, DomainError, notFound, unprocessable } from './er
 import { LibraryService } from './library-service.ts';
 import { layout, type PlaylistService } from './playlist-service.ts';
 import { evaluatePlan, type PlanItem, type PlanRule } from './schedule-check.ts';
+import { assertOrdinary } from './schedule-lifecycle.ts';
 import { resolveTargets, type TargetStation, type Targets } from './targets.ts';
 import type { UnitService } from './unit-service.ts';
 
@@ -195,8 +196,7 @@ export class ScheduleService {
     const { db, now } = this.deps;
     const s = await db.schedule.findUnique({ where: { id } });
     if (!s) throw notFound('UNKNOWN_SCHEDULE', `unknown schedule ${id}`);
-    if (s.emergencyId)
-      throw conflict('EMERGENCY_SCHEDULE', `schedule ${id} airs an emergency alert: correct or cancel it at /emergencies/${s.emergencyId}`);
+    assertOrdinary(s);
     if (s.status !== 'active') throw conflict('NOT_ACTIVE', `schedule ${id} is ${s.status}: resume it before changing it`);
     const stored = JSON.parse(s.targets) as Targets;
     const input: CreateScheduleInput = {

@@ -1,0 +1,28 @@
+// Live voice capture (AudioWorklet): the microphone's samples, mono, cut into 20 ms frames (960 samples at
+// 48 kHz) and posted to the page, which encodes them (WebCodecs Opus) or sends them as PCM. A file of its
+// own: the console's CSP allows scripts from this origin only.
+class VoiceFrames extends AudioWorkletProcessor {
+  constructor(options) {
+    super();
+    this.size = options.processorOptions.frameSamples;
+    this.frame = new Float32Array(this.size);
+    this.filled = 0;
+  }
+
+  process(inputs) {
+    const input = inputs[0];
+    const channel = input?.[0];
+    if (!channel) return true;
+    for (let i = 0; i < channel.length; i++) {
+      this.frame[this.filled++] = channel[i];
+      if (this.filled === this.size) {
+        this.port.postMessage(this.frame, [this.frame.buffer]);
+        this.frame = new Float32Array(this.size);
+        this.filled = 0;
+      }
+    }
+    return true;
+  }
+}
+
+registerProcessor('voice-frames', VoiceFrames);
