@@ -89,6 +89,10 @@ export class LiveRoom {
     };
     this.watchGap(this.stream);
     ctx.emit({ type: 'live', streamId: cmd.streamId, state: 'ready' });
+    // Frames that overtook their live.start (QoS 0 frames are not held back while it is verified and set up).
+    const early = (this.early.get(cmd.streamId) ?? []).filter((f) => f.at >= now - EARLY_MS);
+    this.early.clear();
+    for (const f of early) this.onFrame(f.payload, f.at);
     return { streamId: cmd.streamId, bufferMs: buffer.targetMs };
   }
 
@@ -119,7 +123,10 @@ export class LiveRoom {
     const now = arrivedAt ?? this.ctx.deps.clock.now();
     const s = this.stream;
     const id = peekLiveStream(payload);
-    if (id && id !== s?.id) return this.keepEarly(id, payload, now);
+    if (id && id !== s?.id) {
+      this.keepEarly(id, payload, now);
+      return;
+    }
     if (!s || s.ended) return;
     const verdict = decodeLiveFrame(payload, s.key);
     if (!verdict.ok || verdict.frame.streamId !== s.id) return;
