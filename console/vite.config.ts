@@ -7,6 +7,8 @@ export default defineConfig({
   base: '/',
   plugins: [preact()],
   build: {
+    // LP_DEBUG_STACK=1: source maps, and the console tests print a page error's stack.
+    sourcemap: Boolean(process.env.LP_DEBUG_STACK),
     outDir: 'dist',
     emptyOutDir: true,
     // Modern browsers of commune offices' phones; no legacy polyfills.

@@ -11,6 +11,8 @@ export interface LiveAiring {
   source: Source;
   /** The stream's length as this device knows it at the end, ms. */
   expectedMs(): number;
+  /** How much of it went out in its turn, ms: frames played, and silent ones skipped to shorten the delay (not holes). */
+  playedMs(): number;
   stats(): NonNullable<PlaybackReport['live']>;
   /** Why it ended, when not as it should (e.g. LIVE_GAP). */
   reason(): string | undefined;
@@ -170,7 +172,7 @@ export class OnAir {
     if (result.error) deps.log.warn('player failed', { occurrenceId: entry.occurrenceId, err: result.error });
     const endedAt = new Date(deps.clock.now()).toISOString();
     const measured = {
-      ...(live ? { expectedMs: live.expectedMs(), live: live.stats() } : {}),
+      ...(live ? { expectedMs: live.expectedMs(), playedMs: live.playedMs(), live: live.stats() } : {}),
       ...(result.level ? { level: result.level } : {}),
       ...(result.zoneLevels ? { zoneLevels: Object.entries(result.zoneLevels).map(([zone, l]) => ({ zone, ...l })) } : {}),
     };

@@ -194,6 +194,7 @@ export class LiveRoom {
     const aired = this.playout.live(s.entry, {
       source: { pcm: s.pcm },
       expectedMs: () => s.buffer.spanMs,
+      playedMs: () => (s.buffer.counts.played + s.buffer.counts.skipped) * s.frameMs,
       stats: () => ({
         framesPlayed: s.buffer.counts.played,
         framesConcealed: s.buffer.counts.concealed,

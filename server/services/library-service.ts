@@ -146,7 +146,8 @@ export class LibraryService {
   where(input: SearchInput): Prisma.MediaWhereInput {
     const words = input.q ? fold(input.q).split(' ').filter(Boolean).slice(0, 10) : [];
     return {
-      ...(input.status ? { status: input.status } : {}),
+      // A live broadcast's airings have a media row of status "live": not a library item ([P-5.6]).
+      status: input.status ?? { not: 'live' },
       ...(input.category ? { category: input.category } : {}),
       ...(input.unitCode ? { unit: { code: input.unitCode } } : {}),
       ...(input.from || input.to

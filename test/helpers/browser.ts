@@ -15,7 +15,8 @@ export const SHOTS =
   process.env.LP_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../console/screenshots') : mkdtempSync(join(tmpdir(), 'lp-shots-'));
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-export async function launchBrowser(t: { teardown(fn: () => unknown): void }) {
+/** `microphone`: a WAV file the fake microphone plays (looped) instead of its beep. */
+export async function launchBrowser(t: { teardown(fn: () => unknown): void }, opts: { microphone?: string } = {}) {
   mkdirSync(SHOTS, { recursive: true });
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -27,6 +28,7 @@ export async function launchBrowser(t: { teardown(fn: () => unknown): void }) {
       '--disable-background-networking',
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
+      ...(opts.microphone ? [`--use-file-for-fake-audio-capture=${opts.microphone}`] : []),
     ],
   });
   t.teardown(() => browser.close());
@@ -38,7 +40,7 @@ export async function launchBrowser(t: { teardown(fn: () => unknown): void }) {
     page.on('console', (m) => {
       if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`${width}px: ${m.text()}`);
     });
-    page.on('pageerror', (e) => problems.push(`${width}px: ${e.message}`));
+    page.on('pageerror', (e) => problems.push(`${width}px: ${e.message} ${process.env.LP_DEBUG_STACK ? e.stack : ''}`));
     return page;
   };
   /** axe-core in a copy of the page's state that bypasses the CSP (axe is injected inline; the page itself never is). */

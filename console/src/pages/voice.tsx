@@ -40,7 +40,7 @@ export function Voice({ me }: { me: Me }) {
   const [level, setLevel] = useState(0);
   const [error, setError] = useState('');
   const [history, setHistory] = useState<Broadcast[]>([]);
-  const live = useRef<{ socket: WebSocket; capture?: Capture } | null>(null);
+  const live = useRef<{ socket: WebSocket; capture?: Capture; started?: boolean } | null>(null);
 
   const refresh = () => void api<Broadcast[]>('GET', '/voice/broadcasts?limit=20').then(setHistory, () => {});
   // biome-ignore lint/correctness/useExhaustiveDependencies: once, when the page opens; both read only refs and setters
@@ -69,11 +69,13 @@ export function Voice({ me }: { me: Me }) {
     setPhase('starting');
     const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/voice/ws`);
     socket.binaryType = 'arraybuffer';
-    const session: { socket: WebSocket; capture?: Capture } = { socket };
+    const session: { socket: WebSocket; capture?: Capture; started?: boolean } = { socket };
     live.current = session;
     socket.onmessage = async (e) => {
       const msg = JSON.parse(e.data as string) as { type: string; code?: string; message?: string; status?: Status } & Partial<Status>;
       if (msg.type === 'started') {
+        // The audio goes out from now on (the server refuses frames before it).
+        session.started = true;
         setPhase('on-air');
         setStatus({ stations: msg.stations ?? 0, ready: 0, refused: {}, playing: 0, durationMs: 0 });
       } else if (msg.type === 'status') setStatus(msg as Status);
@@ -99,7 +101,7 @@ export function Voice({ me }: { me: Me }) {
       try {
         // The microphone first: a browser that refuses it never goes on the air.
         const capture = await startCapture(
-          (frame) => socket.readyState === WebSocket.OPEN && session.capture && socket.send(frame),
+          (frame) => socket.readyState === WebSocket.OPEN && session.started && socket.send(frame),
           (rms) => setLevel(rms),
         );
         session.capture = capture;
@@ -125,8 +127,7 @@ export function Voice({ me }: { me: Me }) {
       <ErrorLine message={error} />
       <section aria-labelledby="voice-area-h">
         <h2 id="voice-area-h">{t('voiceArea')}</h2>
-        <fieldset disabled={phase !== 'idle'}>
-          <legend>{t('alertArea')}</legend>
+        <fieldset class="plain" disabled={phase !== 'idle'}>
           <TargetPicker me={me} value={targets} onChange={setTargets} />
         </fieldset>
         <fieldset disabled={phase !== 'idle'}>

@@ -1,0 +1,81 @@
+// "Phát trực tiếp" in a real browser against the real server and two real gateways: a district operator opens
+// it from any page, picks the district, presses to start; Chromium's fake microphone (a speech file) is
+// captured, encoded and sent; both gateways of the district play it, the page counts them from their proofs
+// ("Đang phát ở 2 / 14 trạm"), the stop ends it everywhere, the broadcast is listed with its recording. A page
+// closed mid-broadcast ends it cleanly on the gateways. Desktop and phone, no console error or CSP violation,
+// no serious axe finding.
+import { join } from 'node:path';
+import t from 'tap';
+import { systemClock } from '../../edge-agent/clock.ts';
+import { onlineAgent } from '../helpers/agent.ts';
+import { makeSpeech } from '../helpers/audio.ts';
+import { launchBrowser, SHOTS, signIn, skipWithoutChromium } from '../helpers/browser.ts';
+import { api, startTestServer } from '../helpers/server.ts';
+
+const PASSWORD = 'a-long-password-1';
+
+t.test(
+  'a district operator speaks live to the district from the console; a closed page ends it',
+  { skip: skipWithoutChromium },
+  async (t) => {
+    const server = await startTestServer();
+    t.teardown(() => server.stop());
+    t.equal(
+      (await api(server, 'POST', '/users', { username: 'loa.badinh', password: PASSWORD, role: 'district_operator', unit: '001' })).status,
+      201,
+    );
+    const inDistrict = await server.db.station.count({ where: { unit: { parent: { code: '001' } } } });
+    const phucXa = await onlineAgent(t, { station: 'HN-00001', server, clock: systemClock });
+    const trucBach = await onlineAgent(t, { station: 'HN-00004', server, clock: systemClock });
+    const microphone = makeSpeech(
+      join(server.dataDir, 'mic.wav'),
+      'Alô alô, đây là Đài truyền thanh phường, xin mời bà con chú ý lắng nghe.',
+    );
+
+    const { open, axe, problems } = await launchBrowser(t, { microphone });
+    const desk = await open(1280);
+    await signIn(desk, server.url, 'loa.badinh', PASSWORD);
+    await desk.getByRole('link', { name: 'Phát trực tiếp' }).click();
+    await desk.getByRole('heading', { name: 'Phát trực tiếp', exact: true }).waitFor();
+    await desk.getByRole('checkbox', { name: 'Quận Ba Đình' }).check();
+    await desk.getByRole('checkbox', { name: /Nhấn giữ để nói/ }).uncheck();
+    await desk.getByRole('button', { name: 'Bắt đầu phát' }).click();
+    const onAir = await Promise.all([phucXa, trucBach].map((gw) => gw.waitFor('live', (e) => e.state === 'on-air')));
+    const streamId = onAir[0]?.streamId;
+    await desk.getByText(`Đang phát ở 2 / ${inDistrict} trạm`).waitFor({ timeout: 20_000 });
+    t.pass('the page counts the stations that proved they play it');
+    t.ok((await desk.locator('meter').evaluate((m) => (m as HTMLMeterElement).value)) > 0, 'the level meter moves with the microphone');
+    await desk.screenshot({ path: join(SHOTS, 'voice-desktop.png'), fullPage: true });
+    t.same((await axe(desk)).serious, [], 'on the air: no serious accessibility violation');
+
+    await desk.getByRole('button', { name: 'Dừng phát' }).click();
+    for (const gw of [phucXa, trucBach]) {
+      const ended = await gw.waitFor('finished', (e) => e.report.live !== undefined);
+      t.equal(ended.report.kind, 'playback.completed', 'ended cleanly');
+      t.ok((ended.report.level?.rmsDbfs ?? -200) > -45, `the speech was heard: ${ended.report.level?.rmsDbfs} dBFS`);
+      t.ok((ended.report.live?.framesPlayed ?? 0) > 50, `${ended.report.live?.framesPlayed} frames played`);
+    }
+    const row = desk.locator('tbody tr').first();
+    await row.locator('audio').waitFor({ timeout: 20_000 });
+    t.match(await row.textContent(), /loa\.badinh/, 'listed with who spoke');
+    await desk.reload();
+    await desk.getByText('Đã phát: 2').waitFor({ timeout: 20_000 });
+    t.pass('both airings proved in full');
+    t.not(streamId, undefined);
+
+    // The page closes mid-broadcast: the server ends it with a last frame, the gateways stop cleanly.
+    const phone = await open(375);
+    await signIn(phone, server.url, 'loa.badinh', PASSWORD);
+    await phone.getByRole('link', { name: 'Phát trực tiếp' }).click();
+    await phone.getByRole('checkbox', { name: 'Quận Ba Đình' }).check();
+    await phone.getByRole('checkbox', { name: /Nhấn giữ để nói/ }).uncheck();
+    await phone.getByRole('button', { name: 'Bắt đầu phát' }).click();
+    const second = await phucXa.waitFor('live', (e) => e.state === 'on-air' && e.streamId !== streamId);
+    await phone.getByText(`Đang phát ở 2 / ${inDistrict} trạm`).waitFor({ timeout: 20_000 });
+    await phone.screenshot({ path: join(SHOTS, 'voice-phone.png'), fullPage: true });
+    await phone.close();
+    const ended = await phucXa.waitFor('live', (e) => e.state === 'ended' && e.streamId === second.streamId);
+    t.ok(ended.why === 'last' || ended.why === 'stopped', `ended by the server (${ended.why}), not by a 5 s gap`);
+    t.same(problems, [], 'no console error or CSP violation');
+  },
+);
