@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   content: async () => (await import('./content.ts')).run(),
   dispatch: async () => (await import('./dispatch.ts')).run(),
   emergency: async () => (await import('./emergency.ts')).run(),
+  live: async () => (await import('./live.ts')).run(),
   agent: async () => (await import('./agent.ts')).run(),
   compliance: async () => (await import('./compliance.ts')).run(),
   faults: async () => (await import('./faults.ts')).run(),

@@ -14,7 +14,10 @@ import type { Playout } from './playout.ts';
 export const LIVE_GAP_MS = 5000;
 const SAMPLE_RATE = 48_000;
 
-/** Opus packets to 16-bit mono PCM at 48 kHz; the gateway's is @discordjs/opus, loaded when a stream first comes. */
+/**
+ * Opus packets to 16-bit mono PCM at 48 kHz; the gateway's is @discordjs/opus, loaded when a stream first comes.
+ * An empty packet asks for loss concealment.
+ */
 export interface OpusDecoder {
   decode(packet: Buffer): Buffer;
 }
@@ -172,10 +175,19 @@ export class LiveRoom {
     });
   }
 
-  /** A turn's audio: the decoded frame, or silence of the frame's length for a hole ([P-8.3] "or silence"). */
+  /**
+   * A turn's audio: the decoded frame; for a hole, Opus packet loss concealment (libopus extrapolates from what
+   * came before, and fades out over a longer gap), else silence of the frame's length ([P-8.3]).
+   */
   private audio(s: Stream, turn: Turn): Buffer | undefined {
     if (turn.kind === 'wait') return undefined;
-    return turn.kind === 'frame' ? this.decode(s, turn.payload) : Buffer.alloc((SAMPLE_RATE * s.frameMs * 2) / 1000);
+    if (turn.kind === 'frame') return this.decode(s, turn.payload);
+    const bytes = (SAMPLE_RATE * s.frameMs * 2) / 1000;
+    try {
+      const concealed = s.decoder.decode(Buffer.alloc(0));
+      if (concealed.length >= bytes) return concealed.subarray(0, bytes);
+    } catch {}
+    return Buffer.alloc(bytes);
   }
 
   private decode(s: Stream, packet: Buffer): Buffer {

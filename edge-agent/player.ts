@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-export type Sink = { kind: 'null' } | { kind: 'alsa'; device: string };
+/** Where a zone's audio goes: nowhere (measured only), an ALSA device, or a file or FIFO as raw 16-bit PCM at 48 kHz (monitoring). */
+export type Sink = { kind: 'null' } | { kind: 'alsa'; device: string } | { kind: 'file'; path: string };
 
 /** A gateway's outputs by zone name ([P-2] zone codes), each to its own sink. */
 export type Zones = Record<string, Sink>;
@@ -95,7 +96,7 @@ export function playbackCommand(
       `[m${i}]asetnsamples=n=${SAMPLE_RATE}:p=0,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=Number_of_samples+RMS_level+Peak_level,ametadata=mode=print:direct=1:file='pipe\\:${3 + i}',anullsink`,
     );
     const sink = zones[zone] as Sink;
-    outputs.push('-map', `[o${i}]`, ...(sink.kind === 'alsa' ? ['-f', 'alsa', sink.device] : ['-f', 'null', '-']));
+    outputs.push('-map', `[o${i}]`, ...sinkArgs(sink));
   });
   return {
     cmd: ffmpeg,
@@ -103,6 +104,13 @@ export function playbackCommand(
     args: ['-hide_banner', '-nostats', '-v', 'error', ...input, '-filter_complex', graph.join(';'), ...outputs],
     zones: names,
   };
+}
+
+function sinkArgs(sink: Sink): string[] {
+  if (sink.kind === 'alsa') return ['-f', 'alsa', sink.device];
+  // Each packet written as it comes (a FIFO's reader hears it at once), over what the file held.
+  if (sink.kind === 'file') return ['-f', 's16le', '-ar', String(SAMPLE_RATE), '-flush_packets', '1', '-y', sink.path];
+  return ['-f', 'null', '-'];
 }
 
 const gain = (level: number) => (Math.max(0, Math.min(100, level)) / 100).toFixed(3);
@@ -331,12 +339,20 @@ export function detectSink(device: string | undefined): Sink {
 }
 
 /**
- * The gateway's zones: from the config (`{"z1": "hw:0,0", "z2": "null"}`, "null" = the measuring
- * null sink), else one zone "z1" (the server's default zone code) on the detected sink.
+ * The gateway's zones: from the config (`{"z1": "hw:0,0", "z2": "null", "z3": "file:/run/lp/z3.pcm"}`, "null" =
+ * the measuring null sink, "file:" raw PCM to a file or FIFO), else one zone "z1" (the server's default zone
+ * code) on the detected sink.
  */
 export function resolveZones(configured: Record<string, string> | undefined, alsaDevice: string | undefined): Zones {
   if (!configured) return { z1: detectSink(alsaDevice) };
   return Object.fromEntries(
-    Object.entries(configured).map(([zone, device]) => [zone, device === 'null' ? { kind: 'null' } : { kind: 'alsa', device }]),
+    Object.entries(configured).map(([zone, device]): [string, Sink] => [
+      zone,
+      device === 'null'
+        ? { kind: 'null' }
+        : device.startsWith('file:')
+          ? { kind: 'file', path: device.slice(5) }
+          : { kind: 'alsa', device },
+    ]),
   );
 }
