@@ -160,6 +160,36 @@ t.test('live speech cuts what plays (PREEMPTED); a lost speaker connection ends 
   t.equal(rows[0]?.endReason, 'lost', 'the broadcast says the speaker was lost');
 });
 
+t.test('an emergency cuts live speech; a live.start during an emergency is answered BUSY and reported', async (t) => {
+  const { body: siren } = await uploadApproved(server, makeTone(join(server.dataDir, 'v-siren.wav'), { seconds: 30, frequency: 1200 }));
+  const station = b.agent.identity().station;
+  const talk = await speaker();
+  talk.send({ type: 'start', area: { stations: [station] }, codec: 'opus' });
+  const started = await talk.next('started');
+  const speaking = speak(talk.ws, await tonePackets(4));
+  await b.waitFor('live', (e) => e.state === 'on-air' && e.streamId === started.streamId);
+  t.equal((await server.commands.send(station, { action: 'emergency.start', occurrenceId: 'v-em', media: mediaRef(siren) })).ok, true);
+  const cut = await b.waitFor('finished', (e) => e.occurrenceId === `${started.airing}@${station}`);
+  t.equal(cut.report.reason, 'PREEMPTED', 'the live airing says the emergency cut it');
+  await b.waitFor('started', (e) => e.occurrenceId === 'v-em');
+  await speaking;
+  talk.send({ type: 'stop' });
+  await talk.next('ended');
+
+  // A second speaker while the siren plays: the gateway refuses and says so in a report.
+  const late = await speaker();
+  late.send({ type: 'start', area: { stations: [station] }, codec: 'opus' });
+  const second = await late.next('started');
+  const refused = await b.waitFor('finished', (e) => e.occurrenceId === `${second.airing}@${station}`);
+  t.match(refused.report, { kind: 'playback.failed', reason: 'CONFLICT' });
+  const status = await late.next('status');
+  t.match(status, { refused: { BUSY: 1 } }, 'the speaker sees the refusal');
+  late.send({ type: 'stop' });
+  await late.next('ended');
+  t.equal((await server.commands.send(station, { action: 'emergency.cancel', occurrenceId: 'v-em' })).ok, true);
+  await b.waitFor('finished', (e) => e.occurrenceId === 'v-em');
+});
+
 t.test('bad input gets a stable code and loses nothing; other origins and other roles are refused', async (t) => {
   const talk = await speaker();
   talk.ws.send(Buffer.from([1, 2, 3]));
