@@ -14,12 +14,28 @@ export const OPUS_SAMPLE_RATE = 48_000;
 /** Bytes of 16-bit mono PCM in `ms` at 48 kHz. */
 export const pcmBytes = (ms: number): number => (OPUS_SAMPLE_RATE / 1000) * ms * 2;
 
+type Binding = { OpusEncoder: new (rate: number, channels: number) => OpusCodec & { setBitrate(b: number): void } };
+
+/**
+ * The binding: the installed package, else `opus.node` beside this module (the gateway bundle ships the
+ * compiled binding next to dist/agent.mjs, with no node_modules).
+ */
+function binding(): Binding {
+  const require = createRequire(import.meta.url);
+  try {
+    return require('@discordjs/opus') as Binding;
+  } catch (err) {
+    try {
+      return require(new URL('./opus.node', import.meta.url).pathname) as Binding;
+    } catch {
+      throw err;
+    }
+  }
+}
+
 /** A new codec (each stream has its own: Opus keeps state between packets); rejects when libopus is not installed. */
 export async function openOpusCodec(bitrate = 32_000): Promise<OpusCodec> {
-  const require = createRequire(import.meta.url);
-  const { OpusEncoder } = require('@discordjs/opus') as {
-    OpusEncoder: new (rate: number, channels: number) => OpusCodec & { setBitrate(b: number): void };
-  };
+  const { OpusEncoder } = binding();
   const codec = new OpusEncoder(OPUS_SAMPLE_RATE, 1);
   codec.setBitrate(bitrate);
   return codec;
