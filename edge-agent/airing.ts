@@ -2,7 +2,8 @@
 // measured second ([P-3.2]), at the zone levels the volume and the policy's ceiling allow ([P-3.1.3]).
 import { type ManifestEntry, type PlaybackReport, quietRangeAt, volumeCeilingAt } from '#protocol';
 import type { AgentContext, Airing } from './context.ts';
-import type { Source } from './player.ts';
+import type { Levels, Source } from './player.ts';
+import { relayPlayback } from './relay.ts';
 import type { ReportSender } from './reports.ts';
 import type { NowPlaying } from './store.ts';
 
@@ -93,8 +94,8 @@ export class OnAir {
       sha256: entry.media.sha256,
       scheduledAt: entry.startsAt,
       startedAt: new Date(startedAt).toISOString(),
-      // A live stream's length is known at its end.
-      expectedMs: live ? 0 : entry.media.durationMs,
+      // A live stream's length is known at its end; a relay lasts its slot ([P-5.11]).
+      expectedMs: live ? 0 : (entry.relay?.slotMs ?? entry.media.durationMs),
     };
     const refuse = (reason: string) =>
       this.finish(entry, { ...base, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason });
@@ -148,21 +149,33 @@ export class OnAir {
     // Journalled before the player starts and after each measured second: what a restart must report.
     const journal: NowPlaying = { entry, startedAt, playedMs: 0, checkpointAt: startedAt };
     deps.store.saveNowPlaying(journal);
-    const playback = deps.player.play(live ? live.source : deps.cache.path(entry.media.sha256), {
-      zones,
-      // Live speech is not faded in: its first syllable is the message.
-      fadeMs: live ? 0 : ctx.options.fadeMs,
-      durationMs: live ? undefined : entry.media.durationMs,
-      onProgress: (playedMs, level) => {
-        const now = deps.clock.now();
-        // The player emits in real time, so the first measured second began `playedMs` ago: that is when sound began.
-        if (!current.onAirAt) {
-          current.onAirAt = now - playedMs;
-          ctx.emit({ type: 'on-air', occurrenceId: entry.occurrenceId, at: current.onAirAt });
-        }
-        if (this.current === current) deps.store.saveNowPlaying({ ...journal, playedMs, level, checkpointAt: now });
-      },
-    });
+    const onProgress = (playedMs: number, level: Levels | undefined) => {
+      const now = deps.clock.now();
+      // The player emits in real time, so the first measured second began `playedMs` ago: that is when sound began.
+      if (!current.onAirAt) {
+        current.onAirAt = now - playedMs;
+        ctx.emit({ type: 'on-air', occurrenceId: entry.occurrenceId, at: current.onAirAt });
+      }
+      if (this.current === current) deps.store.saveNowPlaying({ ...journal, playedMs, level, checkpointAt: now });
+    };
+    const relay = entry.relay && !live ? { ...entry, relay: entry.relay } : undefined;
+    const relayed = relay
+      ? relayPlayback(deps, relay, deps.cache.path(entry.media.sha256), {
+          zones,
+          fadeMs: ctx.options.fadeMs,
+          onProgress,
+          onSwitch: (segment) => ctx.emit({ type: 'relay', occurrenceId: entry.occurrenceId, segment }),
+        })
+      : undefined;
+    const playback =
+      relayed ??
+      deps.player.play(live ? live.source : deps.cache.path(entry.media.sha256), {
+        zones,
+        // Live speech is not faded in: its first syllable is the message.
+        fadeMs: live ? 0 : ctx.options.fadeMs,
+        durationMs: live ? undefined : entry.media.durationMs,
+        onProgress,
+      });
     current.playback = playback;
     this.reports.publish({ ...played, kind: 'playback.started' });
     ctx.emit({ type: 'started', occurrenceId: entry.occurrenceId, at: startedAt });
@@ -173,6 +186,7 @@ export class OnAir {
     const endedAt = new Date(deps.clock.now()).toISOString();
     const measured = {
       ...(live ? { expectedMs: live.expectedMs(), playedMs: live.playedMs(), live: live.stats() } : {}),
+      ...(relayed ? { relay: relayed.segments.slice(-64) } : {}),
       ...(result.level ? { level: result.level } : {}),
       ...(result.zoneLevels ? { zoneLevels: Object.entries(result.zoneLevels).map(([zone, l]) => ({ zone, ...l })) } : {}),
     };
@@ -181,6 +195,7 @@ export class OnAir {
       : { ...played, kind: 'playback.completed', endedAt, playedMs: result.playedMs, ...measured };
     if (!result.completed && !result.error) report.reason = current.why ?? 'STOPPED';
     else if (live && !result.error && live.reason()) report.reason = live.reason();
+    else if (relayed?.segments.some((x) => x.source === -1)) report.reason = 'RELAY_FALLBACK';
     this.finish(entry, report, true);
     settle();
     this.changed();

@@ -1,7 +1,7 @@
 // What the agent's rooms share: its dependencies, tunables, events and the running context built at
 // start (identity, durable state, signer, MQTT session). Each room gets this context and nothing else.
 import type { MqttClient } from 'mqtt';
-import type { ManifestEntry, PlaybackReport, Reply, Signer, Telemetry } from '#protocol';
+import type { ManifestEntry, PlaybackReport, RelaySegment, Reply, Signer, Telemetry } from '#protocol';
 import type { AudioCache, Fetch } from './cache.ts';
 import type { Clock } from './clock.ts';
 import type { JitterOptions } from './jitter.ts';
@@ -91,6 +91,8 @@ export type AgentEvent =
   /** [P-2.5] The group topics followed changed (a manifest named the station's units anew). */
   | { type: 'groups'; groups: string[] }
   | { type: 'subscribed' }
+  /** [P-5.11] A relay left one source (the segment says which, how long, why). */
+  | { type: 'relay'; occurrenceId: string; segment: RelaySegment }
   /** [P-5.6] A live stream was prepared, went on the air, or ended (and why). */
   | { type: 'live'; streamId: string; state: 'ready' | 'on-air' | 'ended'; why?: string };
 

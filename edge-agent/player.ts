@@ -36,6 +36,8 @@ export interface Playback {
 export interface Player {
   zones: string[];
   play(source: Source | string, opts?: PlayOptions): Playback;
+  /** [P-5.11] Reads `seconds` of an upstream stream into nothing: its RMS in dBFS, or undefined when none came. */
+  probe?(url: string, seconds: number): Promise<number | undefined>;
 }
 
 const SAMPLE_RATE = 48_000;
@@ -46,7 +48,13 @@ const COMMAND_STEP_MS = 100;
  * What to play: a file, a generated test tone (self-test, [P-3.5]), or a live stream's decoded audio
  * (signed 16-bit mono PCM at 48 kHz, paced by its writer: [P-5.6]).
  */
-export type Source = { file: string } | { toneHz: number; seconds: number } | { pcm: NodeJS.ReadableStream };
+export type Source = { file: string } | { toneHz: number; seconds: number } | { pcm: NodeJS.ReadableStream } | { url: string };
+
+/**
+ * An upstream stream ([P-5.11] relay): no reconnects (the relay switches sources itself), 5 s without data is an
+ * error, and at most half a second of it is read before playing (ffmpeg's default of 5 s would delay every switch).
+ */
+const URL_INPUT = ['-rw_timeout', '5000000', '-reconnect', '0', '-probesize', '65536', '-analyzeduration', '500000'];
 
 /** Read what comes as soon as it comes: no probing, no input buffering (live audio's delay is the jitter buffer's). */
 const LIVE_INPUT = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'];
@@ -57,8 +65,8 @@ export interface PlayOptions {
   /** Fade in over this many ms, and out over the same before `durationMs` ends (when known). */
   fadeMs?: number;
   durationMs?: number;
-  /** Called after each measured second with the audio played so far and the loudest zone's level. */
-  onProgress?: (playedMs: number, level: Levels | undefined) => void;
+  /** Called after each measured second with the audio played so far, the loudest zone's level, and that second's RMS (first zone). */
+  onProgress?: (playedMs: number, level: Levels | undefined, secondRmsDbfs: number) => void;
 }
 
 /**
@@ -84,9 +92,11 @@ export function playbackCommand(
   const input =
     'file' in src
       ? ['-re', '-i', src.file]
-      : 'pcm' in src
-        ? [...LIVE_INPUT, '-f', 's16le', '-ar', String(SAMPLE_RATE), '-ac', '1', '-i', `pipe:${3 + names.length}`]
-        : ['-re', '-f', 'lavfi', '-i', `sine=frequency=${src.toneHz}:sample_rate=${SAMPLE_RATE}:duration=${src.seconds}`];
+      : 'url' in src
+        ? [...URL_INPUT, '-re', '-i', src.url]
+        : 'pcm' in src
+          ? [...LIVE_INPUT, '-f', 's16le', '-ar', String(SAMPLE_RATE), '-ac', '1', '-i', `pipe:${3 + names.length}`]
+          : ['-re', '-f', 'lavfi', '-i', `sine=frequency=${src.toneHz}:sample_rate=${SAMPLE_RATE}:duration=${src.seconds}`];
   const split = names.length > 1 ? `,asplit=${names.length}` : '';
   const graph = [`[0:a]aresample=${SAMPLE_RATE}${fades(opts)},volume@all=1.000${split}${names.map((_, i) => `[a${i}]`).join('')}`];
   const outputs: string[] = [];
@@ -132,6 +142,8 @@ export class LevelMeter {
   private peak = Number.NEGATIVE_INFINITY;
   private frameSamples = 0;
   private frameRms = Number.NEGATIVE_INFINITY;
+  /** The RMS of the last measured frame (one second), dBFS. */
+  lastRmsDbfs = -200;
 
   /** Takes one metadata line; true when it closed a measured frame. */
   line(text: string): boolean {
@@ -145,6 +157,7 @@ export class LevelMeter {
       this.addPower();
     } else if (key === 'RMS_level') {
       this.frameRms = value;
+      this.lastRmsDbfs = Number.isFinite(value) ? Math.max(value, -200) : -200;
       this.addPower();
     } else if (key === 'Peak_level' && Number.isFinite(value)) {
       this.peak = Math.max(this.peak, value);
@@ -190,6 +203,26 @@ export function diesWithParent(cmd: string, args: string[]): [string, string[]] 
 export function createFfmpegPlayer(opts: { ffmpegPath: string; zones: Zones }): Player {
   return {
     zones: Object.keys(opts.zones),
+    probe(url, seconds) {
+      const args = ['-hide_banner', '-nostats', '-v', 'error', ...URL_INPUT, '-t', String(seconds), '-i', url];
+      const graph =
+        'aresample=48000,astats=metadata=1:reset=0:measure_perchannel=none:measure_overall=RMS_level,ametadata=mode=print:file=-';
+      const [program, argv] = diesWithParent(opts.ffmpegPath, [...args, '-af', graph, '-f', 'null', '-']);
+      return new Promise((resolve) => {
+        const child = spawn(program, argv, { stdio: ['ignore', 'pipe', 'ignore'] });
+        let last: number | undefined;
+        createInterface({ input: child.stdout }).on('line', (l) => {
+          const m = /RMS_level=(\S+)/.exec(l);
+          if (m) last = Number.isFinite(Number(m[1])) ? Number(m[1]) : -200;
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 10) * 1000);
+        child.on('error', () => resolve(undefined));
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve(code === 0 ? last : undefined);
+        });
+      });
+    },
     play(source, playOpts = {}) {
       let built: ReturnType<typeof playbackCommand>;
       try {
@@ -219,7 +252,7 @@ export function createFfmpegPlayer(opts: { ffmpegPath: string; zones: Zones }): 
         const out = child.stdio[3 + i] as NodeJS.ReadableStream;
         createInterface({ input: out }).on('line', (l) => {
           // The first zone's meter counts the samples played; the others run in lockstep.
-          if (meter.line(l) && i === 0) playOpts.onProgress?.(meter.playedMs, loudest().level);
+          if (meter.line(l) && i === 0) playOpts.onProgress?.(meter.playedMs, loudest().level, meter.lastRmsDbfs);
         });
       });
       child.stderr?.on('data', (d: Buffer) => {
