@@ -47,6 +47,7 @@ import { notificationRoutes } from './routes/notifications.ts';
 import { type HealthCheck, opsRoutes } from './routes/ops.ts';
 import { playlistRoutes } from './routes/playlists.ts';
 import { reformRoutes } from './routes/reforms.ts';
+import { relayRoutes } from './routes/relays.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { unitRoutes } from './routes/units.ts';
@@ -70,6 +71,7 @@ import type { MergerService } from './services/merger-service.ts';
 import type { NotifyService } from './services/notify-service.ts';
 import type { PlaylistService } from './services/playlist-service.ts';
 import type { RefusedRequests } from './services/refused-requests.ts';
+import type { RelayService } from './services/relay-service.ts';
 import type { ReportService } from './services/report-service.ts';
 import type { ScheduleLifecycle } from './services/schedule-lifecycle.ts';
 import type { ScheduleService } from './services/schedule-service.ts';
@@ -91,6 +93,8 @@ export interface AppDeps {
   cap: CapIntake;
   /** Live voice broadcasts from the console. */
   voice: VoiceService;
+  /** Relays of upstream streams: created and checked. */
+  relays: RelayService;
   jobs: JobService;
   /** Level strips of stored items. */
   media: MediaService;
@@ -379,6 +383,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(asRunRoutes, { asRun: deps.asRun, reports: deps.reports, scopes, auth, now: deps.now, prefix: '/api/v1' });
   await app.register(voiceRoutes, { voice: deps.voice, auth, prefix: '/api/v1' });
+  await app.register(relayRoutes, { relays: deps.relays, library: deps.library, auth, prefix: '/api/v1' });
   await app.register(liveRoutes, { live: deps.live, scopes, auth, prefix: '/api/v1' });
   await app.register(auditRoutes, { audit, refused: deps.refused, scopes, auth, prefix: '/api/v1' });
   await app.register(keyRoutes, { key: deps.key, dispatch: deps.dispatch, auth, prefix: '/api/v1' });

@@ -58,6 +58,7 @@ export const ENV_KEYS = {
   LP_TTS_HTTP_TOKEN: 'ttsHttpToken',
   LP_TTS_CHIME_FILE: 'ttsChimeFile',
   LP_CAP_SENDERS_FILE: 'capSendersFile',
+  LP_RELAY_ALLOW: 'relayAllow',
   LP_CAP_SENDER: 'capSender',
   LP_LOG_LEVEL: 'logLevel',
   LP_SEED: 'seed',
@@ -137,6 +138,11 @@ export const ConfigSchema = z.strictObject({
   mqttConnectTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** CAP alerts in: a JSON file {"<CAP sender>": "<PEM certificate or public key>"} of the senders whose signatures are trusted. */
   capSendersFile: z.string().min(1).optional(),
+  /**
+   * [P-5.11] Private addresses the server may pull relays from (comma-separated addresses or CIDRs, e.g. the
+   * provincial network's radio server); none by default: the server never connects to a private address else.
+   */
+  relayAllow: z.string().default(''),
   /** CAP alerts out: the sender id our exported alerts carry. */
   capSender: z
     .string()

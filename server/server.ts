@@ -5,7 +5,7 @@ import pino from 'pino';
 import type { App } from './app.ts';
 import { type Broker, startBroker } from './compose/broker.ts';
 import { buildCompliance } from './compose/compliance.ts';
-import { buildAlerts, buildDomain, buildVoice, type Domain, type Endpoints } from './compose/domain.ts';
+import { buildAlerts, buildDomain, buildRelays, buildVoice, type Domain, type Endpoints } from './compose/domain.ts';
 import { startHttp } from './compose/http.ts';
 import { buildMedia } from './compose/media.ts';
 import { Parts } from './compose/parts.ts';
@@ -79,7 +79,8 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       log,
     });
     const voice = buildVoice({ config, domain, storage, link, now, log });
-    const http = await startHttp({ config, now, log, storage, domain, compliance, media, broker, metrics, parts, alerts, voice });
+    const relays = buildRelays({ config, domain, run });
+    const http = await startHttp({ config, now, log, storage, domain, compliance, media, broker, metrics, parts, alerts, voice, relays });
     // Before the link closes: broadcasts on the air end with their last frame and live.stop.
     parts.add('live broadcasts', () => voice.close());
     await broker.open(http.app.server);

@@ -1,12 +1,15 @@
 // The domain: the administrative map, stations and their gateways, the library, playlists, schedules,
 // compiled plans and their delivery, commands, the audit log and alerts out. Services are built here in
 // the order they depend on each other; what one tells another it does through DomainEvents.
+
+import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import { openOpusCodec } from '#protocol';
 import type { Config } from '../config.ts';
+import type { Runner } from '../media/process-runner.ts';
 import { ffmpegRecorder } from '../media/recorder.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MqttLink } from '../mqtt/link.ts';
@@ -23,6 +26,7 @@ import { LiveService } from '../services/live-service.ts';
 import { MergerService } from '../services/merger-service.ts';
 import { NotifyService } from '../services/notify-service.ts';
 import { PlaylistService } from '../services/playlist-service.ts';
+import { RelayService } from '../services/relay-service.ts';
 import { ScheduleLifecycle } from '../services/schedule-lifecycle.ts';
 import { ScheduleService } from '../services/schedule-service.ts';
 import { StationService } from '../services/station-service.ts';
@@ -124,6 +128,21 @@ export function buildAlerts(c: {
   const senders = config.capSendersFile ? (JSON.parse(readFileSync(config.capSendersFile, 'utf8')) as Record<string, string>) : {};
   const cap = new CapIntake({ emergencies, senders, sender: config.capSender, now });
   return { emergencies, templates, cap };
+}
+
+/** Relays: checked with the server's fetch, DNS and ffprobe; private addresses only as the administrator allows. */
+export function buildRelays(c: { config: Config; domain: Domain; run: Runner }) {
+  return new RelayService({
+    db: c.domain.db,
+    run: c.run,
+    ffprobePath: c.config.ffprobePath,
+    fetch,
+    lookup: async (host) => (await lookup(host, { all: true })).map((a) => a.address),
+    allow: c.config.relayAllow
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  });
 }
 
 /** Live voice: the speaker's frames signed with the server key onto the units' live topics, recorded by ffmpeg. */

@@ -9,6 +9,7 @@ import { ConnectionGuard, type HttpLimits } from '../http/limits.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ComponentHealth } from '../routes/ops.ts';
 import { RefusedRequests } from '../services/refused-requests.ts';
+import type { RelayService } from '../services/relay-service.ts';
 import type { VoiceService } from '../services/voice-service.ts';
 import type { Broker } from './broker.ts';
 import type { Compliance } from './compliance.ts';
@@ -30,6 +31,7 @@ export async function startHttp(c: {
   parts: Parts;
   alerts: ReturnType<typeof buildAlerts>;
   voice: VoiceService;
+  relays: RelayService;
 }): Promise<{ app: App; url: string; connections: ConnectionGuard; refused: RefusedRequests; throttle: LoginThrottle }> {
   const { config, now, log, storage, domain, compliance, media, parts } = c;
   const { db } = storage;
@@ -55,6 +57,7 @@ export async function startHttp(c: {
     emergencyTemplates: c.alerts.templates,
     cap: c.alerts.cap,
     voice: c.voice,
+    relays: c.relays,
     db,
     now,
     blobs: storage.blobs,

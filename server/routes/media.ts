@@ -45,12 +45,37 @@ export const MediaItem = z.object({
   status: z.string(),
   statusReason: z.string().nullable(),
   createdAt: z.date(),
+  /** [P-5.11] A relay of an upstream stream: its URLs, mode, dead air and re-check periods, fallback file; null for a file. */
+  relay: z
+    .object({
+      urls: z.array(z.string()),
+      mode: z.string(),
+      deadAirMs: z.number(),
+      recheckMs: z.number(),
+      fallbackMediaId: z.string().nullable(),
+    })
+    .nullable(),
 });
 
-type MediaRow = Omit<z.infer<typeof MediaItem>, 'tags' | 'unitCode'> & { tags: string; unit?: { code: string } | null };
-/** A stored row as the API shows it: tags parsed, the owning unit by code. */
+type MediaRow = Omit<z.infer<typeof MediaItem>, 'tags' | 'unitCode' | 'relay'> & {
+  tags: string;
+  unit?: { code: string } | null;
+  relay?: string | null;
+  fallbackMediaId?: string | null;
+};
 
-export const toItem = ({ unit, tags, ...row }: MediaRow) => ({ ...row, tags: JSON.parse(tags) as string[], unitCode: unit?.code ?? null });
+/** A stored row as the API shows it: tags parsed, the owning unit by code, a relay's settings. */
+export const toItem = ({ unit, tags, relay, fallbackMediaId, ...row }: MediaRow) => ({
+  ...row,
+  tags: JSON.parse(tags) as string[],
+  unitCode: unit?.code ?? null,
+  relay: relay
+    ? {
+        ...(JSON.parse(relay) as { urls: string[]; mode: string; deadAirMs: number; recheckMs: number }),
+        fallbackMediaId: fallbackMediaId ?? null,
+      }
+    : null,
+});
 
 export const Job = z.object({
   id: z.string(),

@@ -76,7 +76,10 @@ export class DispatchService {
         // that dropped out would be taken as cancelled ([P-5.5]).
         OR: [{ status: 'scheduled' }, { status: { not: 'cancelled' }, schedule: { emergencyId: { not: null } } }],
       },
-      include: { media: true, schedule: { select: { conflict: true, startWindowMs: true, emergencyId: true } } },
+      include: {
+        media: { include: { fallbackMedia: true } },
+        schedule: { select: { conflict: true, startWindowMs: true, emergencyId: true } },
+      },
       orderBy: { startsAt: 'asc' },
     });
     const emergencyIds = [...new Set(occurrences.flatMap((o) => (o.schedule.emergencyId ? [o.schedule.emergencyId] : [])))];
@@ -118,11 +121,13 @@ export class DispatchService {
           const alert = o.schedule.emergencyId ? alerts.get(o.schedule.emergencyId) : undefined;
           return (alert ? alert.validUntil.getTime() : o.startsAt.getTime() + o.media.durationMs) > at.getTime();
         })
-        // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled.
+        // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled; nor a relay whose
+        // fallback file may not air.
         .filter(
           (o) =>
             o.media.status === 'approved' &&
-            (!o.media.validUntil || o.startsAt.getTime() + o.media.durationMs <= o.media.validUntil.getTime()),
+            (!o.media.validUntil || o.startsAt.getTime() + o.media.durationMs <= o.media.validUntil.getTime()) &&
+            (!o.media.relay || o.media.fallbackMedia?.status === 'approved'),
         )
         .map((o) => ({
           zones: JSON.parse(o.zones) as string[],
@@ -130,13 +135,9 @@ export class DispatchService {
             occurrenceId: o.id,
             startsAt: o.startsAt.toISOString(),
             priority: o.priority as ManifestEntry['priority'],
-            media: {
-              sha256: o.media.sha256,
-              path: `/blobs/${o.media.sha256}`,
-              durationMs: o.media.durationMs,
-              sizeBytes: o.media.sizeBytes,
-              codec: o.media.codec,
-            },
+            // [P-5.11] a relay's `media` is its fallback file; the stream is in `relay`.
+            media: mediaRef(o.media.relay && o.media.fallbackMedia ? o.media.fallbackMedia : o.media),
+            ...relayOf(o.media),
             ...(o.media.validUntil ? { validUntil: o.media.validUntil.toISOString() } : {}),
             conflict: o.schedule.conflict as ManifestEntry['conflict'],
             ...(o.schedule.startWindowMs ? { latestStartAt: new Date(o.startsAt.getTime() + o.schedule.startWindowMs).toISOString() } : {}),
@@ -361,4 +362,16 @@ function prefetchOf(
   }
   const prefetch = [...refs.values()].slice(0, LIMITS.maxPrefetch);
   return prefetch.length ? { prefetch } : {};
+}
+
+/** [P-3.1] A stored file as an entry names it. */
+function mediaRef(m: { sha256: string; durationMs: number; sizeBytes: number; codec: string }): ManifestEntry['media'] {
+  return { sha256: m.sha256, path: `/blobs/${m.sha256}`, durationMs: m.durationMs, sizeBytes: m.sizeBytes, codec: m.codec };
+}
+
+/** [P-5.11] A relay item's stream, as the entry carries it: URLs in order, the slot, dead air, re-check. */
+function relayOf(m: { relay: string | null; durationMs: number }): Pick<ManifestEntry, 'relay'> {
+  if (!m.relay) return {};
+  const r = JSON.parse(m.relay) as { urls: string[]; deadAirMs: number; recheckMs: number };
+  return { relay: { urls: r.urls, slotMs: m.durationMs, deadAirMs: r.deadAirMs, recheckMs: r.recheckMs } };
 }
