@@ -213,7 +213,7 @@ export class RelayService {
       ],
     };
     const r = await this.deps.run(command, { timeoutMs: CHECK_TIMEOUT_MS + 4000 }).catch(() => undefined);
-    if (!r || r.code !== 0) return undefined;
+    if (r?.code !== 0) return undefined;
     try {
       const json = JSON.parse(r.stdout) as { streams?: { codec_type?: string; codec_name?: string }[] };
       return json.streams?.find((s) => s.codec_type === 'audio')?.codec_name;
