@@ -4,7 +4,7 @@
 // once complete, 20 ms after its first sample); speaker = the moment its samples come out of the player.
 // live_frames_lost_pct: a second agent drops 5 % of the frames it receives (seeded), as a lossy link would; the
 // share of the stream it could not play (concealed holes) from its own report. Loopback, real server, broker,
-// libopus, ffmpeg. Relays (relay_switch_ms, relay_end_error_ms_p99) are not built yet.
+// libopus, ffmpeg. Then the relay figures (bench/relay.ts): relay_switch_ms and relay_end_error_ms_p99.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, mkdtempSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { openOpusCodec, pcmBytes } from '#protocol';
 import { systemClock } from '../edge-agent/clock.ts';
 import { createGatewayAgent } from '../edge-agent/wire.ts';
 import { provisionDevice, startTestServer } from '../test/helpers/server.ts';
+import { runRelay } from './relay.ts';
 import { figure } from './report.ts';
 
 const SECONDS = 30;
@@ -26,7 +27,7 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lp-bench-live-'));
   const fifo = join(dir, 'speaker.pcm');
   execFileSync('mkfifo', [fifo]);
-  const stations = (await server.db.station.findMany({ orderBy: { code: 'asc' }, take: 2 })).map((s) => s.code);
+  const [relayStation, ...stations] = (await server.db.station.findMany({ orderBy: { code: 'asc' }, take: 3 })).map((s) => s.code);
   const agents = await Promise.all(
     stations.map(async (station, i) => {
       const agent = createGatewayAgent({
@@ -139,5 +140,6 @@ export async function run(): Promise<void> {
   });
   ws.close();
   for (const { agent } of agents) await agent.stop();
+  await runRelay(server, relayStation as string);
   await server.stop();
 }

@@ -52,9 +52,9 @@ export type Source = { file: string } | { toneHz: number; seconds: number } | { 
 
 /**
  * An upstream stream ([P-5.11] relay): no reconnects (the relay switches sources itself), 5 s without data is an
- * error, and at most half a second of it is read before playing (ffmpeg's default of 5 s would delay every switch).
+ * error, and at most a tenth of a second of it is read before playing (ffmpeg's default of 5 s would delay every switch).
  */
-const URL_INPUT = ['-rw_timeout', '5000000', '-reconnect', '0', '-probesize', '65536', '-analyzeduration', '500000'];
+const URL_INPUT = ['-rw_timeout', '5000000', '-reconnect', '0', '-probesize', '16384', '-analyzeduration', '100000'];
 
 /** Read what comes as soon as it comes: no probing, no input buffering (live audio's delay is the jitter buffer's). */
 const LIVE_INPUT = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'];

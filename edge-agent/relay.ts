@@ -74,7 +74,8 @@ export function relayPlayback(
       leaveCurrent = leave;
       const playback = deps.player.play(index < 0 ? fallback : { url: relay.urls[index] as string }, {
         zones,
-        fadeMs: opts.fadeMs,
+        // A switch mid-slot comes in at once (a short ramp against a click), the first source with the usual fade.
+        fadeMs: segments.length ? Math.min(opts.fadeMs, 50) : opts.fadeMs,
         // The fade-out ends at the slot's end (the timer below cuts it there).
         durationMs: slotEnd - startedAt,
         onProgress: (ms, lvl, second) => {
