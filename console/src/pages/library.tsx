@@ -6,6 +6,7 @@ import { api, type Me, uploadFile } from '../api.ts';
 import { ErrorLine } from '../components/error-line.tsx';
 import { type Item, ItemDetail, lufs } from '../components/item-detail.tsx';
 import { Recorder } from '../components/recorder.tsx';
+import { RelayPanel } from '../components/relay-panel.tsx';
 import { TtsPanel } from '../components/tts-panel.tsx';
 import { duration, type MessageKey, t } from '../i18n.ts';
 
@@ -109,6 +110,7 @@ export function Library(_: { me: Me }) {
         </section>
         <Recorder onRecorded={(file) => void send([file])} />
         <TtsPanel onSaved={() => void load()} />
+        <RelayPanel onSaved={() => void load()} />
       </div>
       {uploads.length > 0 && (
         <ul class="uploads">
