@@ -131,15 +131,18 @@ export class OnAir {
       return true;
     };
     if (!live && !(await deps.cache.has(entry.media.sha256))) {
-      // Due before its prefetch finished (or the cache lost it): one direct fetch before giving up.
+      // Due before its prefetch finished (or the cache lost it): one direct fetch before giving up. A relay airs
+      // from its stream without its fallback file ([P-5.11]).
       try {
         await fetchAudio(ctx, entry.media);
       } catch (err) {
         if (cancelled()) return;
         deps.log.warn('audio missing at airtime', { occurrenceId: entry.occurrenceId, err: (err as Error).message });
-        this.current = undefined;
-        this.finish(entry, { ...played, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
-        return settle();
+        if (!entry.relay) {
+          this.current = undefined;
+          this.finish(entry, { ...played, kind: 'playback.failed', endedAt: base.startedAt, playedMs: 0, reason: 'FILE_MISSING' });
+          return settle();
+        }
       }
     }
     // Preempted or stopped while its audio was being checked: it never reached the air.

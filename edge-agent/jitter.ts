@@ -110,6 +110,8 @@ export class JitterBuffer {
       this.started = true;
       this.next = Math.min(...this.frames.keys());
     }
+    // Past the last frame (a stop closed the stream): nothing more to play.
+    if (this.lastSeq !== undefined && this.next > this.lastSeq) return { kind: 'wait' };
     if (this.lastSeq === undefined && this.next > this.highestSeq) {
       // Ran dry: conceal this turn (the frame, if it comes later, is dropped as past).
       this.counts.concealed += 1;

@@ -143,8 +143,13 @@ export function relayPlayback(
       const index = source;
       const reason = await run(index);
       if (stopped || reason === 'SLOT_END') break;
-      // Taken back by the recheck: the first URL again. The fallback file ended: it loops.
-      if (reason === 'RECHECK' || index < 0) continue;
+      // Taken back by the recheck: the first URL again. The fallback file ended: it loops; it failed (not on
+      // this gateway): nothing plays for a few seconds, while the recheck may find the first URL back.
+      if (reason === 'RECHECK') continue;
+      if (index < 0) {
+        if (reason === 'STREAM_ERROR') await new Promise<void>((r) => cancels.push(clock.at(Math.min(slotEnd, clock.now() + 5000), r)));
+        continue;
+      }
       deps.log.warn('relay source left', { occurrenceId: entry.occurrenceId, url: relay.urls[index], reason });
       source = index + 1 < relay.urls.length ? index + 1 : -1;
       // Off the first URL for the first time: it is probed from now on.

@@ -81,35 +81,42 @@ t.test(
   },
 );
 
-t.test('a relay of another station made in the library, checked by the server, scheduled and relayed by a real gateway', { skip: skipWithoutChromium }, async (t) => {
-  const server = await startTestServer({ env: { LP_RELAY_ALLOW: '127.0.0.1/32' } });
-  t.teardown(() => server.stop());
-  const vov = await startUpstream({ frequency: 440 });
-  t.teardown(() => vov.kill());
-  await uploadApproved(server, makeTone(join(server.dataDir, 'du-phong.wav'), { seconds: 3 }), { title: 'Nhạc chờ dự phòng' });
-  t.equal((await api(server, 'POST', '/users', { username: 'bt.badinh', password: PASSWORD, role: 'district_operator', unit: '001' })).status, 201);
-  const gw = await onlineAgent(t, { station: 'HN-00001', server, clock: systemClock });
-  const { open, axe, problems } = await launchBrowser(t);
-  const desk = await open(1280);
-  await signIn(desk, server.url, 'bt.badinh', PASSWORD);
-  const panel = desk.getByRole('region', { name: 'Tiếp sóng đài khác' });
-  await panel.getByLabel('Tiêu đề').fill('Tiếp sóng VOV1 thời sự 5 giờ');
-  await panel.getByLabel('Địa chỉ luồng 1').fill(vov.url);
-  await panel.getByLabel('Thời lượng (phút)').fill('1');
-  await panel.getByLabel('Tệp phát thay khi mất sóng').selectOption({ label: 'Nhạc chờ dự phòng' });
-  await panel.getByRole('button', { name: 'Lưu tiếp sóng' }).click();
-  await panel.getByText('nhận được âm thanh (mp3)').waitFor();
-  await desk.getByRole('button', { name: 'Tiếp sóng VOV1 thời sự 5 giờ' }).waitFor();
-  await panel.screenshot({ path: join(SHOTS, 'relay-desktop.png') });
-  t.same((await axe(desk)).serious, [], 'library with the relay form: no serious accessibility violation');
-  const item = await server.db.media.findFirstOrThrow({ where: { title: 'Tiếp sóng VOV1 thời sự 5 giờ' } });
-  await approve(server, item.id);
-  const startsAt = Date.now() + 4000;
-  const occurrenceId = await scheduleItem(server, item.id, 'HN-00001', startsAt);
-  await gw.waitFor('on-air', (e) => e.occurrenceId === occurrenceId);
-  t.pass('the gateway relays the station at the scheduled time');
-  gw.agent.inspect().rooms.onAir.current?.playback?.stop();
-  const done = await gw.waitFor('finished', (e) => e.occurrenceId === occurrenceId);
-  t.match(done.report, { kind: 'playback.completed', reason: 'STOPPED', relay: [{ source: 0 }] });
-  t.same(problems, [], 'no console error or CSP violation');
-});
+t.test(
+  'a relay of another station made in the library, checked by the server, scheduled and relayed by a real gateway',
+  { skip: skipWithoutChromium },
+  async (t) => {
+    const server = await startTestServer({ env: { LP_RELAY_ALLOW: '127.0.0.1/32' } });
+    t.teardown(() => server.stop());
+    const vov = await startUpstream({ frequency: 440 });
+    t.teardown(() => vov.kill());
+    await uploadApproved(server, makeTone(join(server.dataDir, 'du-phong.wav'), { seconds: 3 }), { title: 'Nhạc chờ dự phòng' });
+    t.equal(
+      (await api(server, 'POST', '/users', { username: 'bt.badinh', password: PASSWORD, role: 'district_operator', unit: '001' })).status,
+      201,
+    );
+    const gw = await onlineAgent(t, { station: 'HN-00001', server, clock: systemClock });
+    const { open, axe, problems } = await launchBrowser(t);
+    const desk = await open(1280);
+    await signIn(desk, server.url, 'bt.badinh', PASSWORD);
+    const panel = desk.getByRole('region', { name: 'Tiếp sóng đài khác' });
+    await panel.getByLabel('Tiêu đề').fill('Tiếp sóng VOV1 thời sự 5 giờ');
+    await panel.getByLabel('Địa chỉ luồng 1').fill(vov.url);
+    await panel.getByLabel('Thời lượng (phút)').fill('1');
+    await panel.getByLabel('Tệp phát thay khi mất sóng').selectOption({ label: 'Nhạc chờ dự phòng' });
+    await panel.getByRole('button', { name: 'Lưu tiếp sóng' }).click();
+    await panel.getByText('nhận được âm thanh (mp3)').waitFor();
+    await desk.getByRole('button', { name: 'Tiếp sóng VOV1 thời sự 5 giờ' }).waitFor();
+    await panel.screenshot({ path: join(SHOTS, 'relay-desktop.png') });
+    t.same((await axe(desk)).serious, [], 'library with the relay form: no serious accessibility violation');
+    const item = await server.db.media.findFirstOrThrow({ where: { title: 'Tiếp sóng VOV1 thời sự 5 giờ' } });
+    await approve(server, item.id);
+    const startsAt = Date.now() + 4000;
+    const occurrenceId = await scheduleItem(server, item.id, 'HN-00001', startsAt);
+    await gw.waitFor('on-air', (e) => e.occurrenceId === occurrenceId);
+    t.pass('the gateway relays the station at the scheduled time');
+    gw.agent.inspect().rooms.onAir.current?.playback?.stop();
+    const done = await gw.waitFor('finished', (e) => e.occurrenceId === occurrenceId);
+    t.match(done.report, { kind: 'playback.completed', reason: 'STOPPED', relay: [{ source: 0 }] });
+    t.same(problems, [], 'no console error or CSP violation');
+  },
+);
