@@ -7,4 +7,5 @@ export * from './live.ts';
 export * from './local-policy.ts';
 export * from './messages.ts';
 export * from './opus.ts';
+export * from './relay.ts';
 export * from './topics.ts';

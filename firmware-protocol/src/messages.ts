@@ -1,9 +1,10 @@
 // [P-3] Message bodies. Bodies ignore unknown fields so that a version may add optional ones
 // ([P-9.2]); the envelope around them ([P-4]) is strict.
 import { z } from 'zod';
+import { isoInstant } from './fields.ts';
 import { LIMITS } from './limits.ts';
+import { RelaySegment, RelaySpec } from './relay.ts';
 
-const isoInstant = z.iso.datetime({ offset: false }).describe('UTC instant, RFC 3339 with Z');
 const sha256Hex = z
   .string()
   .regex(/^[0-9a-f]{64}$/)
@@ -67,42 +68,6 @@ export type EmergencyRepeat = z.infer<typeof EmergencyRepeat>;
  * `{occurrenceId}@{station}`: the id its reports carry and its manifest entries use.
  */
 export const groupAiringId = (occurrenceId: string, station: string): string => `${occurrenceId}@${station}`;
-
-/**
- * [P-5.11] A relay of an upstream stream (tiếp sóng): the device pulls the URLs in order and plays until the slot
- * ends; dead air switches to the next, the entry's `media` (a file) is the fallback when every URL fails. Additive in v1.
- */
-export const RelaySpec = z.object({
-  urls: z
-    .array(
-      z
-        .string()
-        .max(512)
-        .regex(/^https?:\/\/[^\s]+$/),
-    )
-    .min(1)
-    .max(3),
-  /** The relay ends at startsAt + slotMs exactly, whatever the stream does. */
-  slotMs: z.int().positive().max(86_400_000),
-  /** Silence (below −50 dBFS) or no audio for this long switches to the next source. */
-  deadAirMs: z.int().min(2000).max(120_000),
-  /** While not on the first URL, the first is tried again this often. */
-  recheckMs: z.int().min(5000).max(3_600_000).optional(),
-});
-export type RelaySpec = z.infer<typeof RelaySpec>;
-
-/** [P-5.11] What a relay's end report says about its sources: each stretch on one, and why it ended. */
-export const RelaySegment = z.object({
-  /** Index into `urls`, or -1 for the fallback file. */
-  source: z.int().min(-1).max(2),
-  startedAt: isoInstant,
-  endedAt: isoInstant,
-  playedMs: z.int().nonnegative(),
-  /** Why the device left it: DEAD_AIR, NO_DATA, STREAM_ERROR, STREAM_ENDED, RECHECK (back to the first URL), SLOT_END, STOPPED. */
-  reason: z.string().max(32),
-  rmsDbfs: z.number().min(-200).max(10).optional(),
-});
-export type RelaySegment = z.infer<typeof RelaySegment>;
 
 /** [P-3.1] One item in a device manifest. */
 export const ManifestEntry = z.object({
