@@ -30,8 +30,8 @@ t.test('the map shows every station and follows a gateway that goes away', { ski
   const { open, axe, problems } = await launchBrowser(t);
   const page = await open(1280);
   await signIn(page, server.url, 'admin', TEST_ADMIN_PASSWORD);
-  await page.getByRole('link', { name: 'Trực tiếp' }).click();
-  await page.getByRole('heading', { name: 'Trực tiếp' }).waitFor();
+  await page.getByRole('link', { name: 'Trực tiếp', exact: true }).click();
+  await page.getByRole('heading', { name: 'Trực tiếp', exact: true }).waitFor();
   await page.getByText('Đang cập nhật trực tiếp.').waitFor();
   await page.getByRole('heading', { name: `Trạm chưa có tọa độ (${total})` }).waitFor();
   t.pass('before the import every station is listed beside the map');
