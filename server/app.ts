@@ -52,7 +52,7 @@ import { scheduleRoutes } from './routes/schedules.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { unitRoutes } from './routes/units.ts';
 import { userRoutes } from './routes/users.ts';
-import { VOICE_MAX_MESSAGE_BYTES, voiceRoutes } from './routes/voice.ts';
+import { VOICE_MAX_MESSAGE_BYTES, voiceRoutes, voiceUpgrades } from './routes/voice.ts';
 import type { AsRunService } from './services/as-run-service.ts';
 import type { AuditService } from './services/audit-service.ts';
 import type { CommandService } from './services/command-service.ts';
@@ -261,7 +261,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   // The browser console's session cookie (http/auth.ts); API clients use bearer tokens.
   await app.register(fastifyCookie);
-  await app.register(fastifyWebsocket, { options: { maxPayload: VOICE_MAX_MESSAGE_BYTES } });
+  await app.register(fastifyWebsocket, { options: { maxPayload: VOICE_MAX_MESSAGE_BYTES, server: voiceUpgrades(app.server) } });
   // Rate limits only where a route asks for one (the login); the answer is the API's error shape.
   await app.register(fastifyRateLimit, {
     global: false,

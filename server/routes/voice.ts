@@ -2,7 +2,10 @@
 // token) before the upgrade. Text messages steer it ({"type":"start",…}, {"type":"stop"}); binary messages are
 // the audio, one 20 ms frame each. The server answers with started, status (every second), ended and error
 // messages, each error with a stable code. The broadcasts are listed with their recordings.
+import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { WebSocket } from 'ws';
@@ -28,6 +31,20 @@ const Message = z.discriminatedUnion('type', [
 /** A WebSocket message larger than this is refused (a 20 ms PCM frame is 1,920 bytes; a start with 20,000 stations fits). */
 export const VOICE_MAX_MESSAGE_BYTES = 512 * 1024;
 const STATUS_EVERY_MS = 1000;
+/** Where a speaker's socket connects (the route below, under the API prefix). */
+export const VOICE_WS_PATH = '/api/v1/voice/ws';
+
+/**
+ * The HTTP port also carries the embedded broker's MQTT over WebSocket (/mqtt, its own upgrade listener):
+ * @fastify/websocket is given only the upgrades of the live voice route, else it would answer /mqtt with a 404.
+ */
+export function voiceUpgrades(server: Server): Server {
+  const only = new EventEmitter();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname === VOICE_WS_PATH) only.emit('upgrade', req, socket, head);
+  });
+  return only as unknown as Server;
+}
 
 export const voiceRoutes: FastifyPluginAsyncZod<{ voice: VoiceService; auth: onRequestAsyncHookHandler }> = async (
   app,

@@ -26,8 +26,10 @@ t.test(
       201,
     );
     const inDistrict = await server.db.station.count({ where: { unit: { parent: { code: '001' } } } });
-    const phucXa = await onlineAgent(t, { station: 'HN-00001', server, clock: systemClock });
-    const trucBach = await onlineAgent(t, { station: 'HN-00004', server, clock: systemClock });
+    // A 200 ms floor under the playout delay: the browser and the gateways share a loaded CI machine.
+    const options = { liveJitter: { minMs: 200 } };
+    const phucXa = await onlineAgent(t, { station: 'HN-00001', server, clock: systemClock, options });
+    const trucBach = await onlineAgent(t, { station: 'HN-00004', server, clock: systemClock, options });
     const microphone = makeSpeech(
       join(server.dataDir, 'mic.wav'),
       'Alô alô, đây là Đài truyền thanh phường, xin mời bà con chú ý lắng nghe.',
