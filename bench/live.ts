@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { openOpusCodec, pcmBytes } from '#protocol';
+import type { AgentEvent } from '../edge-agent/agent.ts';
 import { systemClock } from '../edge-agent/clock.ts';
-import { createGatewayAgent } from '../edge-agent/wire.ts';
-import { provisionDevice, startTestServer } from '../test/helpers/server.ts';
+import { makeAgent } from '../test/helpers/agent.ts';
+import { startTestServer } from '../test/helpers/server.ts';
 import { runRelay } from './relay.ts';
 import { figure } from './report.ts';
 
@@ -30,22 +31,12 @@ export async function run(): Promise<void> {
   const [relayStation, ...stations] = (await server.db.station.findMany({ orderBy: { code: 'asc' }, take: 3 })).map((s) => s.code);
   const agents = await Promise.all(
     stations.map(async (station, i) => {
-      const agent = createGatewayAgent({
-        enrollToken: await provisionDevice(server, station),
-        dataDir: mkdtempSync(join(dir, 'agent-')),
-        serverUrl: server.url,
-        mqttUrl: server.mqttUrl,
-        clock: systemClock,
-        zones: { z1: i === 0 ? { kind: 'file', path: fifo } : { kind: 'null' } },
-        log: { info() {}, warn() {} },
-      });
-      const events: { type: string; [k: string]: unknown }[] = [];
-      agent.onEvent((e) => events.push(e));
-      await agent.start();
-      return { agent, events };
+      const gw = await makeAgent({ station, server, clock: systemClock, sinks: i === 0 ? { z1: { kind: 'file', path: fifo } } : {} });
+      await gw.agent.start();
+      await gw.waitFor('subscribed');
+      return gw;
     }),
   );
-  for (const { events } of agents) while (!events.some((e) => e.type === 'subscribed')) await new Promise((r) => setTimeout(r, 50));
 
   // The lossy gateway: 5 % of the frames it receives never reach its live room (seeded, reproducible).
   const lossy = agents[1]?.agent.inspect().rooms.live;
@@ -103,16 +94,7 @@ export async function run(): Promise<void> {
   }
   ws.send(JSON.stringify({ type: 'stop' }));
   const finished = (i: number) =>
-    new Promise<{ report: { live?: { framesPlayed: number; framesConcealed: number; framesSkipped?: number }; playedMs?: number } }>(
-      (resolve) => {
-        const look = () => {
-          const e = agents[i]?.events.find((x) => x.type === 'finished' && String(x.occurrenceId).startsWith(`${airing}@`));
-          if (e) resolve(e as never);
-          else setTimeout(look, 50);
-        };
-        look();
-      },
-    );
+    agents[i]?.waitFor('finished', (e) => e.occurrenceId.startsWith(`${airing}@`)) as Promise<Extract<AgentEvent, { type: 'finished' }>>;
   const [, lossyEnd] = await Promise.all([finished(0), finished(1)]);
 
   // Each click heard is matched to the latest click sent before it.

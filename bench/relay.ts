@@ -8,12 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { type ManifestEntry, manifestTopic } from '#protocol';
-import type { AgentEvent } from '../edge-agent/agent.ts';
 import { systemClock } from '../edge-agent/clock.ts';
-import { createGatewayAgent } from '../edge-agent/wire.ts';
-import { mediaRef, signedManifest } from '../test/helpers/agent.ts';
+import { makeAgent, mediaRef, signedManifest } from '../test/helpers/agent.ts';
 import { makeTone } from '../test/helpers/audio.ts';
-import { provisionDevice, type TestServer, uploadApproved } from '../test/helpers/server.ts';
+import { type TestServer, uploadApproved } from '../test/helpers/server.ts';
 import { startUpstream } from '../test/helpers/upstream.ts';
 import { figure } from './report.ts';
 
@@ -26,22 +24,12 @@ export async function runRelay(server: TestServer, station: string): Promise<voi
   const fifo = join(dir, 'out.pcm');
   execFileSync('mkfifo', [fifo]);
   const { body: fallback } = await uploadApproved(server, makeTone(join(dir, 'fb.wav'), { seconds: 3, frequency: 330 }));
-  const agent = createGatewayAgent({
-    enrollToken: await provisionDevice(server, station),
-    dataDir: mkdtempSync(join(dir, 'agent-')),
-    serverUrl: server.url,
-    mqttUrl: server.mqttUrl,
-    clock: systemClock,
-    zones: { z1: { kind: 'file', path: fifo } },
-    log: { info() {}, warn() {} },
-  });
-  const events: AgentEvent[] = [];
-  agent.onEvent((e) => events.push(e));
+  const { agent, waitFor } = await makeAgent({ station, server, clock: systemClock, sinks: { z1: { kind: 'file', path: fifo } } });
   await agent.start();
+  await waitFor('subscribed');
   const until = async (pred: () => boolean) => {
     while (!pred()) await new Promise((r) => setTimeout(r, 10));
   };
-  await until(() => events.some((e) => e.type === 'subscribed'));
 
   // The player's output: each time it opens the FIFO, read it in 10 ms windows; a loud window with the zero
   // crossings of 880 Hz (17.6 per window; 440 Hz gives 8.8) is the secondary heard.
@@ -93,9 +81,8 @@ export async function runRelay(server: TestServer, station: string): Promise<voi
     await until(() => secondaryHeard.some((r) => r > killedAt) || Date.now() > killedAt + 4000);
     const back = secondaryHeard.find((r) => r > killedAt);
     if (back !== undefined) switches.push(back - killedAt);
-    await until(() => events.some((e) => e.type === 'finished' && e.occurrenceId === id));
-    const done = events.find((e) => e.type === 'finished' && e.occurrenceId === id);
-    if (done?.type === 'finished' && done.report.endedAt) endErrors.push(Math.abs(Date.parse(done.report.endedAt) - (startsAt + SLOT_MS)));
+    const done = await waitFor('finished', (e) => e.occurrenceId === id);
+    if (done.report.endedAt) endErrors.push(Math.abs(Date.parse(done.report.endedAt) - (startsAt + SLOT_MS)));
     await secondary.kill();
   }
   const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type ManifestEntry, seal } from '#protocol';
 import type { AgentEvent, AgentOptions } from '../../edge-agent/agent.ts';
 import type { Clock } from '../../edge-agent/clock.ts';
+import type { Zones } from '../../edge-agent/player.ts';
 import { createGatewayAgent } from '../../edge-agent/wire.ts';
 import { provisionDevice, type TestServer } from './server.ts';
 
@@ -62,6 +63,8 @@ export async function makeAgent(opts: {
   options?: Partial<AgentOptions>;
   /** The gateway's outputs (all null sinks); default one zone "z1", as the server provisions. */
   zones?: string[];
+  /** Other sinks than the null one for some zones (a benchmark's FIFO). */
+  sinks?: Zones;
   /** Start although the state is unreadable (the operator's --reset-state). */
   resetState?: boolean;
   /** Enroll with a new token even with a `dataDir` (after a reset). */
@@ -80,7 +83,7 @@ export async function makeAgent(opts: {
     serverUrl: opts.serverUrl ?? opts.server.url,
     mqttUrl,
     clock: opts.clock,
-    zones: Object.fromEntries(zones.map((z) => [z, { kind: 'null' as const }])),
+    zones: { ...Object.fromEntries(zones.map((z) => [z, { kind: 'null' as const }])), ...opts.sinks },
     log: quiet,
     options: opts.options,
     resetState: opts.resetState,
