@@ -4,6 +4,7 @@
 // ("Đang phát ở 2 / 14 trạm"), the stop ends it everywhere, the broadcast is listed with its recording. A page
 // closed mid-broadcast ends it cleanly on the gateways. Desktop and phone, no console error or CSP violation,
 // no serious axe finding.
+import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
 import { systemClock } from '../../edge-agent/clock.ts';
@@ -51,6 +52,10 @@ t.test(
     await desk.screenshot({ path: join(SHOTS, 'voice-desktop.png'), fullPage: true });
     t.same((await axe(desk)).serious, [], 'on the air: no serious accessibility violation');
 
+    let completed = 0;
+    const counting = (outcome: string, kind: string) => outcome === 'stored' && kind === 'playback.completed' && completed++;
+    server.reports.events.on('handled', counting);
+    t.teardown(() => server.reports.events.off('handled', counting));
     await desk.getByRole('button', { name: 'Dừng phát' }).click();
     for (const gw of [phucXa, trucBach]) {
       const ended = await gw.waitFor('finished', (e) => e.report.live !== undefined);
@@ -61,6 +66,9 @@ t.test(
     const row = desk.locator('tbody tr').first();
     await row.locator('audio').waitFor({ timeout: 20_000 });
     t.match(await row.textContent(), /loa\.badinh/, 'listed with who spoke');
+    while (completed < 2) await once(server.reports.events, 'handled');
+    const judged = (await api(server, 'GET', '/voice/broadcasts')).body as { asRun: Record<string, number> }[];
+    t.equal(judged[0]?.asRun.aired, 2, 'both airings judged aired (the other stations have no gateway)');
     await desk.reload();
     await desk.getByText('Đã phát: 2').waitFor({ timeout: 20_000 });
     t.pass('both airings proved in full');

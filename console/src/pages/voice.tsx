@@ -46,8 +46,13 @@ export function Voice({ me }: { me: Me }) {
   // biome-ignore lint/correctness/useExhaustiveDependencies: once, when the page opens; both read only refs and setters
   useEffect(() => {
     refresh();
+    // The stations' proofs arrive after a broadcast ends: the outcomes keep up without a reload.
+    const timer = setInterval(refresh, 10_000);
     // Leaving the page ends the broadcast.
-    return () => finish();
+    return () => {
+      clearInterval(timer);
+      finish();
+    };
   }, []);
 
   const explain = (code: string, message: string) =>
