@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { DbTarget } from './db/client.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -14,6 +15,7 @@ export const ENV_KEYS = {
   HOST: 'host',
   LP_DATA_DIR: 'dataDir',
   LP_DATABASE_FILE: 'databaseFile',
+  LP_DATABASE_URL: 'databaseUrl',
   LP_PUBLIC_URL: 'publicUrl',
   LP_MQTT_URL: 'mqttUrl',
   LP_MQTT_PUBLIC_URL: 'mqttPublicUrl',
@@ -72,6 +74,11 @@ export const ConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   /** Defaults to <dataDir>/loaphuong.db. */
   databaseFile: z.string().min(1).optional(),
+  /** A PostgreSQL database (postgresql://user:password@host:port/name) instead of the SQLite file. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgresql:// URL')
+    .optional(),
   /** Base URL gateways use to fetch audio; defaults to http://localhost:<port>. */
   publicUrl: z.url().optional(),
   /** An external MQTT 3.1.1 broker; when unset the embedded aedes broker runs. */
@@ -199,7 +206,7 @@ export const ConfigSchema = z.strictObject({
   adminPassword: z.string().min(12).optional(),
 });
 
-export type Config = z.infer<typeof ConfigSchema> & { databaseFile: string; publicUrl: string };
+export type Config = z.infer<typeof ConfigSchema> & { databaseFile: string; database: DbTarget; publicUrl: string };
 
 export class ConfigError extends Error {
   readonly code = 'INVALID_CONFIG';
@@ -239,6 +246,9 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
     ...c,
     dataDir: resolve(c.dataDir),
     databaseFile: resolve(c.databaseFile ?? `${c.dataDir}/loaphuong.db`),
+    database: c.databaseUrl
+      ? { dialect: 'postgres', url: c.databaseUrl }
+      : { dialect: 'sqlite', file: resolve(c.databaseFile ?? `${c.dataDir}/loaphuong.db`) },
     publicUrl: (c.publicUrl ?? `http://localhost:${c.port}`).replace(/\/$/, ''),
   };
 }

@@ -11,7 +11,7 @@ if (!station || !day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
   console.error('usage: npm run verify -- <station code> <YYYY-MM-DD>');
   process.exit(2);
 }
-const db = await openDatabase(loadConfig(process.env).databaseFile);
+const db = await openDatabase(loadConfig(process.env).database);
 try {
   const result = await verifyProofDay(db, station, day);
   console.log(JSON.stringify(result, null, 2));

@@ -58,7 +58,7 @@ export function buildCompliance(c: {
   });
   parts.add('proof ledger', async () => {
     await reports.drain();
-    ledger.close();
+    await ledger.close();
   });
   link.room = () => reports.room();
   link.on('report', (device, payload) => reports.handleReport(device, payload));

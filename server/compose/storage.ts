@@ -8,7 +8,7 @@ import { sealStoredTotpSecrets } from '../auth/totp.ts';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { applyMigrations } from '../db/migrate.ts';
-import { ProofLedger } from '../db/proof-ledger.ts';
+import { openProofLedger } from '../db/proof-ledger.ts';
 import { seedIfEmpty } from '../db/seed.ts';
 import { loadOrCreateServerKey } from '../keys.ts';
 import { createBlobStore } from '../media/blob-store.ts';
@@ -22,14 +22,15 @@ export async function openStorage(config: Config, log: Logger, now: () => Date, 
   const dirMode = (await stat(config.dataDir)).mode & 0o777;
   if (dirMode & 0o077)
     log.warn({ dataDir: config.dataDir, mode: dirMode.toString(8) }, 'the data directory is readable by other users: chmod 700 it');
-  const appliedMigrations = await applyMigrations(config.databaseFile);
+  const appliedMigrations = await applyMigrations(config.database);
   // SQLite gives its -wal and -shm files the database file's mode, so this one chmod covers them too.
-  for (const file of [config.databaseFile, `${config.databaseFile}-wal`, `${config.databaseFile}-shm`])
-    await chmod(file, 0o600).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
-  if (appliedMigrations.length) log.info({ migrations: appliedMigrations }, 'database migrated');
-  const db = await openDatabase(config.databaseFile);
+  if (config.database.dialect === 'sqlite')
+    for (const file of [config.databaseFile, `${config.databaseFile}-wal`, `${config.databaseFile}-shm`])
+      await chmod(file, 0o600).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+  if (appliedMigrations.length) log.info({ migrations: appliedMigrations, database: config.database.dialect }, 'database migrated');
+  const db = await openDatabase(config.database);
   parts.add('database', () => db.$disconnect());
   const seed =
     config.seed !== 'none'
@@ -48,7 +49,7 @@ export async function openStorage(config: Config, log: Logger, now: () => Date, 
   }
   const blobs = await createBlobStore(join(config.dataDir, 'blobs'));
   // The proof ledger's own connection: the ingest's hot path (closed by the ingest, after its queue drained).
-  const ledger = new ProofLedger(config.databaseFile);
+  const ledger = openProofLedger(config.database);
   /** The database answers (for /health). */
   const ping = async (): Promise<{ ok: boolean; detail?: string }> => {
     try {

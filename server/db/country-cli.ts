@@ -16,8 +16,8 @@ if (args.some((a) => a !== '--with-history')) {
 }
 try {
   const config = loadConfig(process.env);
-  await applyMigrations(config.databaseFile);
-  const db = await openDatabase(config.databaseFile);
+  await applyMigrations(config.database);
+  const db = await openDatabase(config.database);
   const now = () => new Date();
   const units = new UnitService({ db, now });
   const result = await new CountryImport({ db, units, mergers: new MergerService({ db, now, units }) }).run({

@@ -1,8 +1,11 @@
-// The compliance hot path's own SQLite connection: prepared statements run inside one synchronous
-// transaction per batch of proofs. Prisma through the driver adapter costs ~10× raw better-sqlite3 per
-// statement (DESIGN §3), and proofs arrive by the thousand when gateways flush their outboxes.
-// SQL only; what to write is decided by the services (proof-writer.ts, the sweep in report-service.ts).
+// The compliance hot path's own connection: prepared statements run inside one transaction per batch of
+// proofs. Prisma through the driver adapter costs ~10× raw better-sqlite3 per statement (DESIGN §3), and
+// proofs arrive by the thousand when gateways flush their outboxes. SQL only; what to write is decided by
+// the services (proof-writer.ts, the sweep in report-service.ts). This file: the ledger's interface and its
+// SQLite form; proof-ledger-pg.ts is the PostgreSQL one.
 import Database from 'better-sqlite3';
+import type { DbTarget } from './client.ts';
+import { PgProofLedger } from './proof-ledger-pg.ts';
 
 /** The text form Prisma's SQLite adapter stores DateTime in, so raw writes compare and read back alike. */
 export const sqlTime = (d: Date): string => d.toISOString().replace('Z', '+00:00');
@@ -54,19 +57,60 @@ export interface ClosedAiring {
   id: string;
   stationId: string;
   stationCode: string;
-  online: number;
+  online: boolean;
   startsAt: string;
   startedAt: string | null;
 }
 
 export type AlertKind = 'offline' | 'missed' | 'silent' | 'refused_proofs' | 'device_fault';
 
+/** What a transaction of the ledger can do; every write of a batch goes through one. */
+export interface LedgerTx {
+  isStored(id: string): Promise<boolean>;
+  /**
+   * The last link of a station's hash chain for a day. Taken under a lock that holds until the transaction
+   * ends, so two processes never extend one chain at once.
+   */
+  chainTail(stationId: string, day: string): Promise<{ seq: number; hash: string } | undefined>;
+  insertReport(r: ReportRow): Promise<void>;
+  markStarted(occurrenceId: string, startedAt: Date): Promise<void>;
+  markEnded(e: EndRow): Promise<void>;
+  touchStation(stationId: string, at: Date): Promise<void>;
+  storeTelemetry(r: TelemetryRow): Promise<void>;
+  /** Records a change of availability; returns whether it was one. */
+  setOnline(stationId: string, online: boolean, at: Date, source: 'state' | 'telemetry'): Promise<boolean>;
+  /**
+   * One open alert per station and kind: a repeat counts on the open one (`repeat: false` leaves an
+   * open one as it is, for a condition that is still the same, such as a station still offline).
+   */
+  raiseAlert(stationId: string, kind: AlertKind, occurrenceId: string | null, message: string, at: Date, repeat?: boolean): Promise<void>;
+  resolveAlerts(stationId: string, kind: AlertKind, at: Date, note: string): Promise<number>;
+  /** Airings without a verdict whose proof window closed by `now`, oldest first. */
+  closedAirings(now: Date, limit: number): Promise<ClosedAiring[]>;
+  closeAiring(id: string, asRun: 'missed' | 'partial', lateMs: number | null): Promise<void>;
+  /** Airings due by `now`, not started, window still open, at stations marked offline. */
+  dueAtOfflineStations(now: Date): Promise<{ id: string; stationId: string; stationCode: string; startsAt: string }[]>;
+}
+
+export interface ProofLedger {
+  /** Runs `fn` in one transaction: all of it is stored, or none. */
+  transaction<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The ledger of a database: its own connection (SQLite) or pool (PostgreSQL) beside Prisma's. */
+export function openProofLedger(target: DbTarget): ProofLedger {
+  return target.dialect === 'postgres' ? new PgProofLedger(target.url) : new SqliteProofLedger(target.file);
+}
+
 const uuid = () => crypto.randomUUID();
 const t = (d: Date | null | undefined) => (d ? sqlTime(d) : null);
 
-export class ProofLedger {
+class SqliteProofLedger implements ProofLedger, LedgerTx {
   private readonly db: Database.Database;
   private readonly s;
+  /** Transactions of this connection, one after another (an async body must not interleave with another). */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(file: string) {
     // Waits for Prisma's connection to finish a write instead of failing with SQLITE_BUSY.
@@ -118,42 +162,54 @@ export class ProofLedger {
     };
   }
 
-  /** Runs `fn` in one transaction (BEGIN IMMEDIATE: the write lock first, so no upgrade can deadlock). */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  /** BEGIN IMMEDIATE: the write lock first, so no upgrade can deadlock; it also serializes every chain. */
+  transaction<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
+    const run = async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const out = await fn(this);
+        this.db.exec('COMMIT');
+        return out;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    };
+    const next = this.turn.then(run, run);
+    this.turn = next.catch(() => {});
+    return next;
   }
 
-  isStored(id: string): boolean {
+  async isStored(id: string): Promise<boolean> {
     return this.s.stored.get(id) !== undefined;
   }
 
-  chainTail(stationId: string, day: string): { seq: number; hash: string } | undefined {
+  async chainTail(stationId: string, day: string): Promise<{ seq: number; hash: string } | undefined> {
     return this.s.tail.get(stationId, day) as { seq: number; hash: string } | undefined;
   }
 
-  insertReport(r: ReportRow): void {
+  async insertReport(r: ReportRow): Promise<void> {
     this.s.insertReport.run({ ...r, reportedAt: t(r.reportedAt), receivedAt: t(r.receivedAt) });
   }
 
-  markStarted(occurrenceId: string, startedAt: Date): void {
+  async markStarted(occurrenceId: string, startedAt: Date): Promise<void> {
     this.s.started.run(t(startedAt), occurrenceId);
     this.s.startedAt.run(t(startedAt), occurrenceId);
   }
 
-  markEnded(e: EndRow): void {
+  async markEnded(e: EndRow): Promise<void> {
     this.s.ended.run({ ...e, startedAt: t(e.startedAt), endedAt: t(e.endedAt) });
   }
 
-  touchStation(stationId: string, at: Date): void {
+  async touchStation(stationId: string, at: Date): Promise<void> {
     this.s.seen.run(t(at), stationId);
   }
 
-  storeTelemetry(r: TelemetryRow): void {
+  async storeTelemetry(r: TelemetryRow): Promise<void> {
     this.s.telemetry.run({ ...r, at: t(r.at) });
   }
 
-  /** Records a change of availability; returns whether it was one. */
-  setOnline(stationId: string, online: boolean, at: Date, source: 'state' | 'telemetry'): boolean {
+  async setOnline(stationId: string, online: boolean, at: Date, source: 'state' | 'telemetry'): Promise<boolean> {
     const was = this.s.online.get(stationId) as number | undefined;
     if (was === undefined || Boolean(was) === online) return false;
     this.s.setOnline.run(online ? 1 : 0, stationId);
@@ -161,36 +217,41 @@ export class ProofLedger {
     return true;
   }
 
-  /**
-   * One open alert per station and kind: a repeat counts on the open one (`repeat: false` leaves an
-   * open one as it is, for a condition that is still the same, such as a station still offline).
-   */
-  raiseAlert(stationId: string, kind: AlertKind, occurrenceId: string | null, message: string, at: Date, repeat = true): void {
+  async raiseAlert(
+    stationId: string,
+    kind: AlertKind,
+    occurrenceId: string | null,
+    message: string,
+    at: Date,
+    repeat = true,
+  ): Promise<void> {
     const open = this.s.openAlert.get(stationId, kind) as string | undefined;
     if (open) {
       if (repeat) this.s.bumpAlert.run(t(at), message, open);
     } else this.s.insertAlert.run(uuid(), stationId, kind, occurrenceId, message, t(at), t(at));
   }
 
-  resolveAlerts(stationId: string, kind: AlertKind, at: Date, note: string): number {
+  async resolveAlerts(stationId: string, kind: AlertKind, at: Date, note: string): Promise<number> {
     return this.s.resolveAlerts.run(t(at), note, stationId, kind).changes;
   }
 
-  /** Airings without a verdict whose proof window closed by `now`, oldest first. */
-  closedAirings(now: Date, limit: number): ClosedAiring[] {
-    return this.s.closed.all(t(now), limit) as ClosedAiring[];
+  async closedAirings(now: Date, limit: number): Promise<ClosedAiring[]> {
+    return (this.s.closed.all(t(now), limit) as (Omit<ClosedAiring, 'online'> & { online: number })[]).map((r) => ({
+      ...r,
+      online: Boolean(r.online),
+    }));
   }
 
-  closeAiring(id: string, asRun: 'missed' | 'partial', lateMs: number | null): void {
+  async closeAiring(id: string, asRun: 'missed' | 'partial', lateMs: number | null): Promise<void> {
     this.s.close.run(asRun, lateMs, id);
   }
 
-  /** Airings due by `now`, not started, window still open, at stations marked offline. */
-  dueAtOfflineStations(now: Date): { id: string; stationId: string; stationCode: string; startsAt: string }[] {
+  async dueAtOfflineStations(now: Date): Promise<{ id: string; stationId: string; stationCode: string; startsAt: string }[]> {
     return this.s.dueAtOffline.all(t(now), t(now)) as { id: string; stationId: string; stationCode: string; startsAt: string }[];
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.turn;
     this.db.close();
   }
 }

@@ -11,7 +11,7 @@ import openMany, { type OpenResult, type OpenTask } from '../compliance/open-wor
 import { FINAL_REFUSALS, UNTRUE, untrueProof } from '../compliance/proof-rules.ts';
 import { type DayVerification, verifyProofDay } from '../compliance/verify-day.ts';
 import type { Db } from '../db/client.ts';
-import type { ProofLedger } from '../db/proof-ledger.ts';
+import type { LedgerTx, ProofLedger } from '../db/proof-ledger.ts';
 import type { Metrics } from '../metrics.ts';
 import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
 import { airingsOf, type Job, type Opened, ProofWriter, type ReportOutcome, type Result } from './proof-writer.ts';
@@ -246,9 +246,9 @@ export class ReportService {
           refusedUntrue.set(o.identity.station.id, seen);
         }
       }
-      const written = await this.commit(() => {
-        const w = this.writer.write(accepted, occurrences);
-        for (const [stationId, { station, codes }] of refusedUntrue) this.writer.refusalAlert(stationId, station, codes);
+      const written = await this.commit(async (tx) => {
+        const w = await this.writer.write(tx, accepted, occurrences);
+        for (const [stationId, { station, codes }] of refusedUntrue) await this.writer.refusalAlert(tx, stationId, station, codes);
         return w;
       });
       for (const [job, r] of written.results) results.set(job, r);
@@ -270,11 +270,11 @@ export class ReportService {
   }
 
   /** Runs a transaction, retrying it after each of the configured waits; the store is down while it fails. */
-  private async commit<T>(fn: () => T): Promise<T> {
+  private async commit<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
     const waits = this.deps.retryDelaysMs ?? [250, 1000];
     for (let attempt = 0; ; attempt++) {
       try {
-        const out = this.deps.ledger.transaction(fn);
+        const out = await this.deps.ledger.transaction(fn);
         if (this.storeDown) this.deps.log.info({ since: this.storeDown.since }, 'proof store is writable again');
         this.storeDown = undefined;
         return out;
@@ -331,22 +331,29 @@ export class ReportService {
       const now = this.deps.now();
       let closed = 0;
       const changed = new Set<string>();
-      ledger.transaction(() => {
-        for (const a of ledger.dueAtOfflineStations(now)) {
-          ledger.raiseAlert(a.stationId, 'offline', a.id, `${a.stationCode}: offline when an airing was due at ${a.startsAt}`, now, false);
+      await ledger.transaction(async (tx) => {
+        for (const a of await tx.dueAtOfflineStations(now)) {
+          await tx.raiseAlert(
+            a.stationId,
+            'offline',
+            a.id,
+            `${a.stationCode}: offline when an airing was due at ${a.startsAt}`,
+            now,
+            false,
+          );
           changed.add(a.stationId);
         }
       });
       for (;;) {
-        const n = ledger.transaction(() => {
-          const rows = ledger.closedAirings(now, SWEEP_CHUNK);
+        const n = await ledger.transaction(async (tx) => {
+          const rows = await tx.closedAirings(now, SWEEP_CHUNK);
           for (const a of rows) {
             const lateMs = a.startedAt ? Math.max(0, Date.parse(a.startedAt) - Date.parse(a.startsAt)) : null;
-            ledger.closeAiring(a.id, a.startedAt ? 'partial' : 'missed', lateMs);
+            await tx.closeAiring(a.id, a.startedAt ? 'partial' : 'missed', lateMs);
             changed.add(a.stationId);
             const message = `${a.stationCode}: no proof for the airing at ${a.startsAt}`;
-            if (a.online) ledger.raiseAlert(a.stationId, 'missed', a.id, message, now);
-            else ledger.raiseAlert(a.stationId, 'offline', a.id, message, now, false);
+            if (a.online) await tx.raiseAlert(a.stationId, 'missed', a.id, message, now);
+            else await tx.raiseAlert(a.stationId, 'offline', a.id, message, now, false);
           }
           return rows.length;
         });
@@ -383,10 +390,10 @@ export class ReportService {
     const flipped = await this.inLane(() => {
       const at = this.deps.now();
       const { ledger } = this.deps;
-      return ledger.transaction(() => {
-        ledger.touchStation(stationId, at);
-        const flip = ledger.setOnline(stationId, online, at, 'state');
-        if (flip && online) ledger.resolveAlerts(stationId, 'offline', at, 'station back online');
+      return ledger.transaction(async (tx) => {
+        await tx.touchStation(stationId, at);
+        const flip = await tx.setOnline(stationId, online, at, 'state');
+        if (flip && online) await tx.resolveAlerts(stationId, 'offline', at, 'station back online');
         return flip;
       });
     });

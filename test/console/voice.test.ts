@@ -67,7 +67,7 @@ t.test(
     await row.locator('audio').waitFor({ timeout: 20_000 });
     t.match(await row.textContent(), /loa\.badinh/, 'listed with who spoke');
     while (completed < 2) await once(server.reports.events, 'handled');
-    const judged = (await api(server, 'GET', '/voice/broadcasts')).body as { asRun: Record<string, number> }[];
+    const judged = (await api(server, 'GET', '/voice/broadcasts')).body as unknown as { asRun: Record<string, number> }[];
     t.equal(judged[0]?.asRun.aired, 2, 'both airings judged aired (the other stations have no gateway)');
     await desk.reload();
     await desk.getByText('Đã phát: 2').waitFor({ timeout: 20_000 });

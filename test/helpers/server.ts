@@ -1,10 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
+import pg from 'pg';
 import { publicKeyHex } from '#protocol';
 import { loadConfig } from '../../server/config.ts';
+import type { DbTarget } from '../../server/db/client.ts';
 import type { Runner } from '../../server/media/process-runner.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
 
@@ -21,6 +23,36 @@ export interface TestServer extends RunningServer {
   dataDir: string;
   token: string;
   auth: { authorization: string };
+  /** Where its data lives (the suite's database kind: SQLite, or PostgreSQL under LP_TEST_PG_URL). */
+  database: DbTarget;
+}
+
+/**
+ * The suite runs once on SQLite and once on PostgreSQL: with LP_TEST_PG_URL (a server's admin URL, see
+ * pg-cluster.mjs) every test server gets a new database of its own there, dropped when it stops.
+ */
+export const PG_ADMIN_URL = process.env.LP_TEST_PG_URL;
+export const onPostgres = Boolean(PG_ADMIN_URL);
+
+/** A new, empty PostgreSQL database on the suite's server; `drop` removes it. */
+export async function freshPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (!PG_ADMIN_URL) throw new Error('LP_TEST_PG_URL is not set');
+  const name = `lp_test_${randomUUID().replace(/-/g, '')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
 }
 
 /** The real server on a temporary data dir, ephemeral ports, silent logs. */
@@ -28,6 +60,7 @@ export async function startTestServer(
   opts: { now?: () => Date; env?: Record<string, string>; dataDir?: string; run?: Runner } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-test-'));
+  const pgDb = onPostgres && !opts.env?.LP_DATABASE_URL ? await freshPgDatabase() : undefined;
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -44,16 +77,24 @@ export async function startTestServer(
     LP_MQTT_ANONYMOUS: 'true',
     // Every test logs in from 127.0.0.1, many times; the per-address limit has its own test.
     LP_LOGINS_PER_MINUTE: '100000',
+    ...(pgDb ? { LP_DATABASE_URL: pgDb.url } : {}),
     ...opts.env,
   });
   const server = await startServer(config, { ...(opts.now ? { now: opts.now } : {}), ...(opts.run ? { run: opts.run } : {}) });
+  if (pgDb) {
+    const stop = server.stop.bind(server);
+    server.stop = async () => {
+      await stop();
+      await pgDb.drop();
+    };
+  }
   const res = await fetch(`${server.url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }),
   });
   const { token } = (await res.json()) as { token: string };
-  return Object.assign(server, { dataDir, token, auth: { authorization: `Bearer ${token}` } });
+  return Object.assign(server, { dataDir, token, auth: { authorization: `Bearer ${token}` }, database: config.database });
 }
 
 export async function upload(

@@ -17,7 +17,7 @@ import {
   seal,
   wallClockSequence,
 } from '#protocol';
-import { ProofLedger } from '../../server/db/proof-ledger.ts';
+import { openProofLedger } from '../../server/db/proof-ledger.ts';
 import { CLOCK_TOLERANCE_MS, ReportService, untrueProof } from '../../server/services/report-service.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { api, deviceClient, provisionDevice, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
@@ -178,7 +178,7 @@ t.test('the rule: the clock tolerance is stated, and instants inside it are acce
 });
 
 t.test('the proof queue is bounded: past its bound the MQTT link is told to wait, until it has drained', async (t) => {
-  const ledger = new ProofLedger(join(server.dataDir, 'loaphuong.db'));
+  const ledger = openProofLedger(server.database);
   t.teardown(() => ledger.close());
   const quiet = { info() {}, warn() {}, error() {} };
   const reports = new ReportService({
