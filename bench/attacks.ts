@@ -22,17 +22,19 @@ export async function run(): Promise<void> {
   const server = await serverProcess({ env: { LP_LOGINS_PER_MINUTE: '30' } });
   try {
     const pid = server.child?.pid as number;
-    const db = server.openDb();
-    const rows = () => (db.prepare('SELECT count(*) AS n FROM "AuditEvent"').get() as { n: number }).n;
-    const before = rows();
+    const db = await server.openDb();
+    const rows = () => db.auditEvent.count();
+    const before = await rows();
     const statuses = await anonymousPosts(server.url, 1000, 50);
     await wall(6000); // the refused-request counts are added every 5 s
-    const counted = (db.prepare('SELECT sum(count) AS n, count(*) AS k FROM "RefusedRequest"').get() as { n: number; k: number }) ?? {
-      n: 0,
-      k: 0,
-    };
-    figure(B, 'audit_rows_per_1000_anonymous_posts', rows() - before, 'rows', { statuses, counted: counted.n, countRows: counted.k });
-    db.close();
+    const refused = await db.refusedRequest.aggregate({ _sum: { count: true }, _count: true });
+    const counted = { n: refused._sum.count ?? 0, k: refused._count };
+    figure(B, 'audit_rows_per_1000_anonymous_posts', (await rows()) - before, 'rows', {
+      statuses,
+      counted: counted.n,
+      countRows: counted.k,
+    });
+    await db.$disconnect();
 
     const rssBefore = rssMb(pid);
     const big = await bigPackets(server.mqttUrl, {

@@ -1,6 +1,6 @@
 // Uptime: the share of a range each station was online, from its availability history (StationEvent).
 import { chunked, type Db } from '../db/client.ts';
-import { sqlTime } from '../db/proof-ledger.ts';
+import { dialectOf } from '../db/dialect.ts';
 import { inServiceSince, onlineShare } from './tally.ts';
 
 /**
@@ -24,15 +24,16 @@ export async function uptimeShares(db: Db, stationIds: string[], from: Date, unt
       );
       if (since && since.getTime() < end) starts.set(st.id, Math.max(from.getTime(), since.getTime()));
     }
-  const events = await db.$queryRawUnsafe<{ stationId: string; online: number; at: Date }[]>(
-    `WITH ids(id) AS (SELECT value FROM json_each(?))
-     SELECT e."stationId" AS stationId, e."online" AS online, e."at" AS at FROM "StationEvent" e JOIN ids ON ids.id = e."stationId"
+  const d = dialectOf(db);
+  const events = await db.$queryRawUnsafe<{ stationId: string; online: number | boolean; at: Date }[]>(
+    d.sql(`WITH ids(id) AS (${d.jsonIds})
+     SELECT e."stationId" AS "stationId", e."online" AS online, e."at" AS at FROM "StationEvent" e JOIN ids ON ids.id = e."stationId"
      WHERE e."at" < ? AND (e."at" >= ? OR e."at" = (SELECT max(p."at") FROM "StationEvent" p WHERE p."stationId" = e."stationId" AND p."at" < ?))
-     ORDER BY e."stationId", e."at"`,
+     ORDER BY e."stationId", e."at"`),
     JSON.stringify(stationIds),
-    sqlTime(new Date(end)),
-    sqlTime(from),
-    sqlTime(from),
+    d.time(new Date(end)),
+    d.time(from),
+    d.time(from),
   );
   const byStation = new Map<string, { online: boolean; at: number }[]>();
   for (const e of events) {

@@ -4,6 +4,7 @@
 // (raw SQL, locks, sequences) sits behind `Dialect` (dialect.ts).
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { setDialect } from './dialect.ts';
 import { PrismaClient } from './generated/client.ts';
 import { PrismaClient as PgClient } from './generated-pg/client.ts';
 
@@ -24,15 +25,17 @@ const PG_POOL = 10;
 export async function openDatabase(target: DbTarget | string): Promise<Db> {
   const where = typeof target === 'string' ? dbTarget(target) : target;
   if (where.dialect === 'postgres') {
-    const pg = new PgClient({ adapter: new PrismaPg({ connectionString: where.url, max: PG_POOL }) });
     // Same models and the same generated API: only the provider differs (see prisma/generate.mjs).
-    return pg as unknown as Db;
+    const pg = new PgClient({ adapter: new PrismaPg({ connectionString: where.url, max: PG_POOL }) }) as unknown as Db;
+    setDialect(pg, 'postgres');
+    return pg;
   }
   const prisma = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: `file:${where.file}` }) });
   // WAL lets the HTTP API read while MQTT ingest writes; NORMAL sync is durable across process crashes.
   await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
   await prisma.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
   await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
+  setDialect(prisma, 'sqlite');
   return prisma;
 }
 

@@ -19,7 +19,7 @@ import {
 } from '../compliance/tally.ts';
 import { uptimeShares } from '../compliance/uptime.ts';
 import type { Db } from '../db/client.ts';
-import { sqlTime } from '../db/proof-ledger.ts';
+import { dialectOf } from '../db/dialect.ts';
 import { DAY_MS, dayOfNumber, HANOI_OFFSET_MS, hanoiDayNumber, isHanoiMidnight } from '../scheduling/recurrence.ts';
 import { badRequest, notFound } from './errors.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
@@ -84,9 +84,10 @@ export class AsRunService {
       totals[r.status] = Number(r.n);
     const byStatus = q.status ? { where: ` AND ${STATUS_SQL} = ?`, params: [q.status] } : { where: '', params: [] };
     const rows = await this.query<RawRow>(
-      `${f.cte} SELECT o."id" AS occurrenceId, o."scheduleId" AS scheduleId, s."code" AS station, s."name" AS stationName, o."unitId" AS unitId, o."mediaId" AS mediaId,
-        m."title" AS title, o."startsAt", o."startedAt", o."endedAt", m."durationMs" AS expectedMs, o."playedMs" AS playedMs,
-        o."rmsDbfs" AS rmsDbfs, o."priority" AS priority, ${STATUS_SQL} AS status, o."discrepancy" AS reason, o."lateMs" AS lateMs, o."deviceReason" AS deviceReason
+      `${f.cte} SELECT o."id" AS "occurrenceId", o."scheduleId" AS "scheduleId", s."code" AS station, s."name" AS "stationName", o."unitId" AS "unitId",
+        o."mediaId" AS "mediaId", m."title" AS title, o."startsAt", o."startedAt", o."endedAt", m."durationMs" AS "expectedMs", o."playedMs" AS "playedMs",
+        o."rmsDbfs" AS "rmsDbfs", o."priority" AS priority, ${STATUS_SQL} AS status, o."discrepancy" AS reason, o."lateMs" AS "lateMs",
+        o."deviceReason" AS "deviceReason"
        FROM "Occurrence" o JOIN "Station" s ON s."id" = o."stationId" JOIN "Media" m ON m."id" = o."mediaId"
        WHERE ${f.where}${byStatus.where} ORDER BY o."startsAt", o."id" LIMIT ? OFFSET ?`,
       [...f.params, ...byStatus.params, q.limit, q.offset],
@@ -180,20 +181,20 @@ export class AsRunService {
       ['r', 'NOT emergency'],
     ] as const;
     const inner = classes.flatMap(([c, when]) => [
-      ...AS_RUN_STATUSES.map((st) => `sum(CASE WHEN ${when} AND asRun = '${st}' THEN n ELSE 0 END) AS ${c}_${st}`),
-      `sum(CASE WHEN ${when} THEN playedMs ELSE 0 END) AS ${c}_ms`,
-      `sum(CASE WHEN ${when} THEN onTime ELSE 0 END) AS ${c}_on`,
+      ...AS_RUN_STATUSES.map((st) => `sum(CASE WHEN ${when} AND "asRun" = '${st}' THEN n ELSE 0 END) AS ${c}_${st}`),
+      `sum(CASE WHEN ${when} THEN "playedMs" ELSE 0 END) AS ${c}_ms`,
+      `sum(CASE WHEN ${when} THEN "onTime" ELSE 0 END) AS ${c}_on`,
       `max(CASE WHEN ${when} THEN 1 ELSE 0 END) AS ${c}_any`,
     ]);
     const outer = classes.flatMap(([c]) =>
       [...AS_RUN_STATUSES.map((st) => `${c}_${st}`), `${c}_ms`, `${c}_on`].map((k) => `sum(${k}) AS ${k}`),
     );
-    const key = byMedia ? 'unitId, stationId, mediaId' : 'unitId, stationId';
+    const key = byMedia ? '"unitId", "stationId", "mediaId"' : '"unitId", "stationId"';
     const raw = await this.query<Record<string, unknown>>(
       `${cells.sql}, d AS (SELECT day, ${key}, ${inner.join(', ')} FROM cells GROUP BY day, ${key})
-       SELECT ${key}, (day + 3) % 7 + 1 AS wd, ${outer.join(', ')}, sum(r_any) AS regularDays,
-        max(CASE WHEN r_any = 1 THEN r_ms END) AS maxMs${limitValues.map((_, i) => `, sum(CASE WHEN r_any = 1 AND r_ms > ? THEN 1 ELSE 0 END) AS over${i}`).join('')}
-       FROM d GROUP BY ${key}, wd`,
+       SELECT ${key}, (day + 3) % 7 + 1 AS wd, ${outer.join(', ')}, sum(r_any) AS "regularDays",
+        max(CASE WHEN r_any = 1 THEN r_ms END) AS "maxMs"${limitValues.map((_, i) => `, sum(CASE WHEN r_any = 1 AND r_ms > ? THEN 1 ELSE 0 END) AS over${i}`).join('')}
+       FROM d GROUP BY ${key}, (day + 3) % 7 + 1`,
       [...cells.params, ...limitValues.map((l) => l * 60_000)],
     );
     const rows: Cell[] = [];
@@ -237,7 +238,7 @@ export class AsRunService {
   private async series(cells: { sql: string; params: unknown[] }, q: { from: Date; to: Date }): Promise<SeriesPoint[]> {
     const bucket = q.to.getTime() - q.from.getTime() > 62 * DAY_MS ? 'month' : 'day';
     const raw = await this.query<{ day: number; status: AsRunStatus; n: number; onTime: number }>(
-      `${cells.sql} SELECT day, asRun AS status, sum(n) AS n, sum(onTime) AS onTime FROM cells GROUP BY 1, 2 ORDER BY 1`,
+      `${cells.sql} SELECT day, "asRun" AS status, sum(n) AS n, sum("onTime") AS "onTime" FROM cells GROUP BY 1, 2 ORDER BY 1`,
       cells.params,
     );
     const points = new Map<string, { counts: Record<AsRunStatus, number>; onTime: number }>();
@@ -263,12 +264,13 @@ export class AsRunService {
    */
   private async cells(q: Omit<AsRunQuery, 'status' | 'limit' | 'offset'>, byMedia: boolean): Promise<{ sql: string; params: unknown[] }> {
     const scope = await this.scope(q);
+    const d = dialectOf(this.deps.db);
     const fromOccurrences = (from: Date, to: Date, withMedia: boolean) => ({
-      sql: `SELECT o."day" AS day, coalesce(o."unitId", '') AS unitId, o."stationId" AS stationId, ${withMedia ? 'o."mediaId"' : 'NULL'} AS mediaId,
-          ${STATUS_SQL} AS asRun, o."priority" = 'emergency' AS emergency, count(*) AS n,
-          total(CASE WHEN ${AIRED_SQL} THEN o."playedMs" ELSE 0 END) AS playedMs, sum(${ON_TIME_SQL}) AS onTime
+      sql: `SELECT o."day" AS day, coalesce(o."unitId", '') AS "unitId", o."stationId" AS "stationId", ${withMedia ? 'o."mediaId"' : 'NULL'} AS "mediaId",
+          ${STATUS_SQL} AS "asRun", o."priority" = 'emergency' AS emergency, count(*) AS n,
+          ${d.total(`CASE WHEN ${AIRED_SQL} THEN o."playedMs" ELSE 0 END`)} AS "playedMs", sum(${ON_TIME_SQL}) AS "onTime"
         FROM "Occurrence" o WHERE ${['o."startsAt" >= ? AND o."startsAt" < ?', ...scope.where('o')].join(' AND ')} GROUP BY 1, 2, 3, 4, 5, 6`,
-      params: [sqlTime(from), sqlTime(to), ...scope.params],
+      params: [d.time(from), d.time(to), ...scope.params],
     });
     const parts: { sql: string; params: unknown[] }[] = [];
     // The Hanoi days wholly inside [from, to): their midnights bound the rollup's part.
@@ -278,8 +280,8 @@ export class AsRunService {
       parts.push(fromOccurrences(q.from, q.to, byMedia));
     } else {
       parts.push({
-        sql: `SELECT r."day" AS day, r."unitId" AS unitId, r."stationId" AS stationId, NULL AS mediaId, r."asRun" AS asRun, r."emergency" AS emergency,
-            r."n" AS n, r."playedMs" AS playedMs, r."onTime" AS onTime
+        sql: `SELECT r."day" AS day, r."unitId" AS "unitId", r."stationId" AS "stationId", NULL AS "mediaId", r."asRun" AS "asRun",
+            r."emergency" AS emergency, r."n" AS n, r."playedMs" AS "playedMs", r."onTime" AS "onTime"
           FROM "ReportDay" r WHERE ${['r."day" >= ? AND r."day" <= ?', ...scope.where('r')].join(' AND ')}`,
         params: [first, last, ...scope.params],
       });
@@ -305,7 +307,7 @@ export class AsRunService {
     return {
       cte: scope.cte,
       where: ['o."startsAt" >= ?', 'o."startsAt" < ?', ...scope.where('o')].join(' AND '),
-      params: [...scope.cteParams, sqlTime(q.from), sqlTime(q.to), ...scope.params],
+      params: [...scope.cteParams, dialectOf(this.deps.db).time(q.from), dialectOf(this.deps.db).time(q.to), ...scope.params],
     };
   }
 
@@ -356,13 +358,13 @@ export class AsRunService {
   }
 
   private query<T>(sql: string, params: unknown[]): Promise<T[]> {
-    return this.deps.db.$queryRawUnsafe<T[]>(sql, ...params);
+    return this.deps.db.$queryRawUnsafe<T[]>(dialectOf(this.deps.db).sql(sql), ...params);
   }
 
   private async names(table: 'Station' | 'Media', ids: string[], name = 'name'): Promise<Map<string, { key: string; name: string }>> {
     const key = table === 'Station' ? '"code"' : '"id"';
     const rows = await this.query<{ id: string; key: string; name: string }>(
-      `SELECT "id" AS id, ${key} AS key, "${name}" AS name FROM "${table}" WHERE "id" IN (SELECT value FROM json_each(?))`,
+      `SELECT "id" AS id, ${key} AS key, "${name}" AS name FROM "${table}" WHERE "id" IN (${dialectOf(this.deps.db).jsonIds})`,
       [JSON.stringify(ids)],
     );
     return new Map(rows.map((r) => [r.id, { key: r.key, name: r.name }]));

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { systemClock } from '../../edge-agent/clock.ts';
 import { type SimEvent, Simulator } from '../../edge-agent/simulator.ts';
+import { chunked, type Db } from '../../server/db/client.ts';
 import { makeTone } from './audio.ts';
 import { type ApiTarget, api, enrollTokenFile, provisionDevice, type TestServer, uploadApproved } from './server.ts';
 import { processesMentioning, type ServerProcess, serverProcess, until } from './server-process.ts';
@@ -102,22 +103,20 @@ export function proofTracker(sim: Simulator, gateways: number) {
 }
 
 /** Counts the server's copy of what was sent: stored, lost, duplicates, and airings wrongly not aired. */
-export function countProofs(db: Database.Database, sent: Set<string>, occurrences: string[]): Omit<ProofFigures, 'gateways'> {
+export async function countProofs(db: Db, sent: Set<string>, occurrences: string[]): Promise<Omit<ProofFigures, 'gateways'>> {
   const ids = [...sent];
   const stored = new Set<string>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const part = ids.slice(i, i + 500);
-    for (const row of db.prepare(`SELECT "id" FROM "PlaybackReport" WHERE "id" IN (${part.map(() => '?').join(',')})`).all(...part) as {
-      id: string;
-    }[])
-      stored.add(row.id);
+  let duplicates = 0;
+  let falseMissed = 0;
+  let falseAlerts = 0;
+  for (const part of chunked(ids))
+    for (const row of await db.playbackReport.findMany({ where: { id: { in: part } }, select: { id: true } })) stored.add(row.id);
+  for (const part of chunked(occurrences)) {
+    const groups = await db.playbackReport.groupBy({ by: ['occurrenceId', 'kind'], where: { occurrenceId: { in: part } }, _count: true });
+    duplicates += groups.reduce((sum, g) => sum + g._count - 1, 0);
+    falseMissed += await db.occurrence.count({ where: { id: { in: part }, status: { not: 'aired' } } });
+    falseAlerts += await db.alert.count({ where: { occurrenceId: { in: part }, kind: { in: ['missed', 'offline'] } } });
   }
-  const q = (sql: string) => db.prepare(sql.replace('$OCC', occurrences.map(() => '?').join(','))).get(...occurrences) as { n: number };
-  const duplicates = q(
-    `SELECT COALESCE(SUM("n" - 1), 0) AS "n" FROM (SELECT COUNT(*) AS "n" FROM "PlaybackReport" WHERE "occurrenceId" IN ($OCC) GROUP BY "occurrenceId", "kind")`,
-  ).n;
-  const falseMissed = q(`SELECT COUNT(*) AS "n" FROM "Occurrence" WHERE "id" IN ($OCC) AND "status" != 'aired'`).n;
-  const falseAlerts = q(`SELECT COUNT(*) AS "n" FROM "Alert" WHERE "occurrenceId" IN ($OCC) AND "kind" IN ('missed', 'offline')`).n;
   return { sent: sent.size, stored: stored.size, lost: ids.filter((id) => !stored.has(id)).length, duplicates, falseMissed, falseAlerts };
 }
 
@@ -152,11 +151,11 @@ export async function proofsAcrossServerKill(opts: { gateways: number; restartDe
     if (opts.restartDelayMs) await new Promise((r) => setTimeout(r, opts.restartDelayMs));
     await server.start();
     await tracker.settled(120_000);
-    const db = server.openDb();
+    const db = await server.openDb();
     try {
-      return { gateways: opts.gateways, ...countProofs(db, tracker.sent, occurrences) };
+      return { gateways: opts.gateways, ...(await countProofs(db, tracker.sent, occurrences)) };
     } finally {
-      db.close();
+      await db.$disconnect();
     }
   } finally {
     await sim?.stop();
@@ -243,12 +242,13 @@ export async function proofsAcrossFullDisk(opts: {
     filler = undefined;
     await tracker.settled(180_000);
     const healthAfter = await health();
-    const check = new Database(join(server.dataDir, 'loaphuong.db'), { readonly: true });
-    try {
-      return { gateways: opts.gateways, ...countProofs(check, tracker.sent, occurrences), storeFailures, healthWhileFull, healthAfter };
-    } finally {
-      check.close();
-    }
+    return {
+      gateways: opts.gateways,
+      ...(await countProofs(server.db, tracker.sent, occurrences)),
+      storeFailures,
+      healthWhileFull,
+      healthAfter,
+    };
   } finally {
     if (filler) rmSync(filler, { force: true });
     await sim?.stop();

@@ -7,8 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { type ApiTarget, TEST_ADMIN_PASSWORD } from './server.ts';
+import { type Db, type DbTarget, openDatabase } from '../../server/db/client.ts';
+import { type ApiTarget, pgDatabaseFor, TEST_ADMIN_PASSWORD } from './server.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -35,8 +35,10 @@ export interface ServerProcess extends ApiTarget {
   kill9(): Promise<void>;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<void>;
-  /** A read-only connection to the server's SQLite database (close it when done). */
-  openDb(): Database.Database;
+  /** Where its data lives. */
+  database: DbTarget;
+  /** A connection to the server's database ($disconnect it when done). */
+  openDb(): Promise<Db>;
 }
 
 export async function serverProcess(
@@ -44,6 +46,8 @@ export async function serverProcess(
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-proc-'));
   const [port, mqttPort] = [await freePort(), await freePort()];
+  const pgUrl = await pgDatabaseFor(dataDir);
+  const database: DbTarget = pgUrl ? { dialect: 'postgres', url: pgUrl } : { dialect: 'sqlite', file: join(dataDir, 'loaphuong.db') };
   let printed = '';
   const server: ServerProcess = {
     dataDir,
@@ -69,6 +73,7 @@ export async function serverProcess(
           LP_SEED_POLICY: 'none',
           LP_SEED: 'hanoi-2024',
           LP_LOGINS_PER_MINUTE: '100000',
+          ...(pgUrl ? { LP_DATABASE_URL: pgUrl } : {}),
           ...opts.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,7 +110,8 @@ export async function serverProcess(
     },
     kill9: () => signal('SIGKILL'),
     stop: () => signal('SIGTERM'),
-    openDb: () => new Database(join(dataDir, 'loaphuong.db'), { readonly: true, fileMustExist: true }),
+    database,
+    openDb: () => openDatabase(database),
   };
   /** Sends the running process a signal and waits for it to exit (nothing to do when none runs). */
   async function signal(sig: NodeJS.Signals): Promise<void> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import pg from 'pg';
+import tap from 'tap';
 import { publicKeyHex } from '#protocol';
 import { loadConfig } from '../../server/config.ts';
 import type { DbTarget } from '../../server/db/client.ts';
@@ -34,33 +35,63 @@ export interface TestServer extends RunningServer {
 export const PG_ADMIN_URL = process.env.LP_TEST_PG_URL;
 export const onPostgres = Boolean(PG_ADMIN_URL);
 
-/** A new, empty PostgreSQL database on the suite's server; `drop` removes it. */
-export async function freshPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  if (!PG_ADMIN_URL) throw new Error('LP_TEST_PG_URL is not set');
+/** The environment that points a command-line tool at a test server's database (its data dir holds the rest). */
+export const databaseEnv = (server: { dataDir: string; database: DbTarget }): Record<string, string> => ({
+  LP_DATA_DIR: server.dataDir,
+  ...(server.database.dialect === 'postgres' ? { LP_DATABASE_URL: server.database.url } : {}),
+});
+
+/** The PostgreSQL database of each data dir: a server restarted on the same data dir finds its data again. */
+const pgDatabases = new Map<string, Promise<string>>();
+
+/**
+ * The PostgreSQL database that belongs with a data dir (made on first use), or undefined on SQLite. All of
+ * a test file's databases are dropped when the file's tests end.
+ */
+export function pgDatabaseFor(dataDir: string): Promise<string> | undefined {
+  if (!PG_ADMIN_URL) return undefined;
+  let url = pgDatabases.get(dataDir);
+  if (!url) {
+    url = createPgDatabase(PG_ADMIN_URL);
+    if (pgDatabases.size === 0) tap.teardown(dropPgDatabases);
+    pgDatabases.set(dataDir, url);
+  }
+  return url;
+}
+
+async function createPgDatabase(adminUrl: string): Promise<string> {
   const name = `lp_test_${randomUUID().replace(/-/g, '')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN_URL);
+  await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return url.toString();
+}
+
+async function dropPgDatabases(): Promise<void> {
+  const urls = await Promise.all(pgDatabases.values());
+  pgDatabases.clear();
+  if (!PG_ADMIN_URL) return;
+  await withAdmin(PG_ADMIN_URL, async (c) => {
+    for (const u of urls) await c.query(`DROP DATABASE IF EXISTS ${new URL(u).pathname.slice(1)} WITH (FORCE)`);
+  });
+}
+
+async function withAdmin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
 }
 
 /** The real server on a temporary data dir, ephemeral ports, silent logs. */
 export async function startTestServer(
   opts: { now?: () => Date; env?: Record<string, string>; dataDir?: string; run?: Runner } = {},
 ): Promise<TestServer> {
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-test-'));
-  const pgDb = onPostgres && !opts.env?.LP_DATABASE_URL ? await freshPgDatabase() : undefined;
+  const dataDir = opts.env?.LP_DATA_DIR ?? opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-test-'));
+  const pgUrl = opts.env?.LP_DATABASE_URL ? undefined : await pgDatabaseFor(dataDir);
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -77,17 +108,10 @@ export async function startTestServer(
     LP_MQTT_ANONYMOUS: 'true',
     // Every test logs in from 127.0.0.1, many times; the per-address limit has its own test.
     LP_LOGINS_PER_MINUTE: '100000',
-    ...(pgDb ? { LP_DATABASE_URL: pgDb.url } : {}),
+    ...(pgUrl ? { LP_DATABASE_URL: pgUrl } : {}),
     ...opts.env,
   });
   const server = await startServer(config, { ...(opts.now ? { now: opts.now } : {}), ...(opts.run ? { run: opts.run } : {}) });
-  if (pgDb) {
-    const stop = server.stop.bind(server);
-    server.stop = async () => {
-      await stop();
-      await pgDb.drop();
-    };
-  }
   const res = await fetch(`${server.url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -10,7 +10,7 @@ import { publicKeyHex, reportTopic } from '#protocol';
 import { type Runner, spawnRunner } from '../../server/media/process-runner.ts';
 import { makeSilence, makeTone } from '../helpers/audio.ts';
 import { matchExact } from '../helpers/match.ts';
-import { deviceClient, provisionDevice, startTestServer, upload, uploadApproved } from '../helpers/server.ts';
+import { deviceClient, onPostgres, provisionDevice, startTestServer, upload, uploadApproved } from '../helpers/server.ts';
 
 const server = await startTestServer();
 t.teardown(() => server.stop());
@@ -193,8 +193,8 @@ t.test('health is cheap: ffmpeg is probed once at start, never per call (anyone 
 t.test('an unexpected failure answers a generic message and the request id, never the internals', async (t) => {
   const failing = await startTestServer();
   t.teardown(() => failing.stop());
-  // A real fault under a route: the database file's tables are gone from under the server.
-  await failing.db.$executeRawUnsafe('DROP TABLE "Playlist"');
+  // A real fault under a route: the database's tables are gone from under the server.
+  await failing.db.$executeRawUnsafe(`DROP TABLE "Playlist"${onPostgres ? ' CASCADE' : ''}`);
   const res = await fetch(`${failing.url}/api/v1/playlists`, { headers: failing.auth });
   t.equal(res.status, 500);
   const body = (await res.json()) as { error: { code: string; message: string; requestId?: string } };

@@ -10,7 +10,7 @@ import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { matchExact } from '../helpers/match.ts';
-import { scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { databaseEnv, scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const at = new Date('2026-11-23T00:00:00Z');
 const later = (ms: number) => new Date(at.getTime() + ms);
@@ -171,7 +171,7 @@ t.test('the as-run API: a station that plays is aired, one that never reports is
   const cli = () =>
     new Promise<{ status: number | null; stdout: string }>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'server/verify-cli.ts', playing, day], {
-        env: { ...process.env, LP_DATA_DIR: server.dataDir },
+        env: { ...process.env, ...databaseEnv(server) },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       let stdout = '';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../server/config.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { onPostgres, startTestServer } from '../helpers/server.ts';
 
 t.test('embedded defaults need no environment at all', async (t) => {
   const c = loadConfig({});
@@ -38,13 +38,18 @@ t.test('a config file is read, and the environment wins over it', async (t) => {
   t.throws(() => loadConfig({ LP_CONFIG_FILE: '/nonexistent.json' }), { message: /LP_CONFIG_FILE/ });
 });
 
-t.test('the data directory is 0700 and the database files 0600 (password hashes and secrets are inside)', async (t) => {
-  const parent = mkdtempSync(join(tmpdir(), 'lp-modes-'));
-  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
-  const server = await startTestServer({ dataDir: join(parent, 'fresh', 'data') });
-  t.teardown(() => server.stop());
-  const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
-  t.equal(mode(server.dataDir), '700');
-  for (const f of readdirSync(server.dataDir).filter((f) => f.startsWith('loaphuong.db'))) t.equal(mode(join(server.dataDir, f)), '600', f);
-  t.ok(readdirSync(server.dataDir).includes('loaphuong.db-wal'), 'the write-ahead log is checked too');
-});
+t.test(
+  'the data directory is 0700 and the database files 0600 (password hashes and secrets are inside)',
+  { skip: onPostgres && 'the SQLite files: none on PostgreSQL' },
+  async (t) => {
+    const parent = mkdtempSync(join(tmpdir(), 'lp-modes-'));
+    t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+    const server = await startTestServer({ dataDir: join(parent, 'fresh', 'data') });
+    t.teardown(() => server.stop());
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    t.equal(mode(server.dataDir), '700');
+    for (const f of readdirSync(server.dataDir).filter((f) => f.startsWith('loaphuong.db')))
+      t.equal(mode(join(server.dataDir, f)), '600', f);
+    t.ok(readdirSync(server.dataDir).includes('loaphuong.db-wal'), 'the write-ahead log is checked too');
+  },
+);

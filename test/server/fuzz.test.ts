@@ -12,7 +12,7 @@ import { manifestTopic, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { scheduleItem, sendCommand, startTestServer, untilAcked, uploadApproved } from '../helpers/server.ts';
+import { onPostgres, scheduleItem, sendCommand, startTestServer, untilAcked, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -20,8 +20,28 @@ t.teardown(() => server.stop());
 /** Fixed seeds: a failure names its seed and path, and the run is the same on every machine. */
 const SEED = 20261123;
 
-/** Rows the server's own connection has changed since it opened (SQLite total_changes()). */
-const changes = async () => Number((await server.db.$queryRawUnsafe<{ n: bigint }[]>('SELECT total_changes() AS n'))[0].n);
+/**
+ * Rows changed since the server opened its database: SQLite's total_changes() of the server's connection, or on
+ * PostgreSQL a count kept by a row trigger on every table (installed here, for this test's database alone).
+ */
+const changes = async () =>
+  Number(
+    (await server.db.$queryRawUnsafe<{ n: bigint }[]>(onPostgres ? 'SELECT "n" FROM lp_changes' : 'SELECT total_changes() AS n'))[0]?.n,
+  );
+if (onPostgres) {
+  await server.db.$executeRawUnsafe('CREATE TABLE lp_changes ("n" bigint NOT NULL)');
+  await server.db.$executeRawUnsafe('INSERT INTO lp_changes VALUES (0)');
+  await server.db.$executeRawUnsafe(
+    `CREATE FUNCTION lp_count_change() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN UPDATE lp_changes SET "n" = "n" + 1; RETURN NULL; END'`,
+  );
+  const tables = await server.db.$queryRawUnsafe<{ name: string }[]>(
+    `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('lp_changes', '_prisma_migrations')`,
+  );
+  for (const { name } of tables)
+    await server.db.$executeRawUnsafe(
+      `CREATE TRIGGER lp_count AFTER INSERT OR UPDATE OR DELETE ON "${name}" FOR EACH ROW EXECUTE FUNCTION lp_count_change()`,
+    );
+}
 /** Audit rows, and the units they name. */
 const records = async () => ({
   rows: await server.db.auditEvent.count(),
@@ -172,7 +192,7 @@ t.test('every MQTT handler, and the agent’s: random and forged messages are re
     for (const table of ['PlaybackReport', 'Occurrence', 'Station', 'StationEvent', 'Alert', 'ManifestDelivery', 'Device'])
       out[table] = createHash('sha256')
         .update(
-          JSON.stringify(await server.db.$queryRawUnsafe(`SELECT * FROM "${table}" ORDER BY rowid`), (_k, v) =>
+          JSON.stringify(await server.db.$queryRawUnsafe(`SELECT * FROM "${table}" ORDER BY ${onPostgres ? 'ctid' : 'rowid'}`), (_k, v) =>
             typeof v === 'bigint' ? String(v) : v,
           ),
         )

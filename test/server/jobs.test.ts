@@ -68,7 +68,7 @@ t.test('after a crash, interrupted jobs are retried, exhausted ones fail as INTE
   writeFileSync(join(uploads, 'orphan.upload'), 'x');
   writeFileSync(join(dataDir, 'tmp', 'half-written.ogg'), 'partial');
   const { openDatabase } = await import('../../server/db/client.ts');
-  const db = await openDatabase(join(dataDir, 'loaphuong.db'));
+  const db = await openDatabase(first.database);
   const meta = { fileName: 'x.wav', title: 'Bản tin bị gián đoạn' };
   const retry = await db.job.create({
     data: { kind: 'ingest', status: 'running', attempts: 1, input: JSON.stringify({ ...meta, source }) },
