@@ -16,6 +16,7 @@ export const ENV_KEYS = {
   LP_DATA_DIR: 'dataDir',
   LP_DATABASE_FILE: 'databaseFile',
   LP_DATABASE_URL: 'databaseUrl',
+  LP_INSTANCE: 'instance',
   LP_PUBLIC_URL: 'publicUrl',
   LP_MQTT_URL: 'mqttUrl',
   LP_MQTT_PUBLIC_URL: 'mqttPublicUrl',
@@ -74,6 +75,14 @@ export const ConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   /** Defaults to <dataDir>/loaphuong.db. */
   databaseFile: z.string().min(1).optional(),
+  /**
+   * This process's name among several serving one PostgreSQL database (deploy/README.md): it makes the MQTT
+   * client id unique. Stable across restarts, so the broker keeps the process's session for it.
+   */
+  instance: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'lowercase letters, digits and -, at most 32')
+    .optional(),
   /** A PostgreSQL database (postgresql://user:password@host:port/name) instead of the SQLite file. */
   databaseUrl: z
     .string()

@@ -12,6 +12,7 @@ import { Parts } from './compose/parts.ts';
 import { openStorage, type Storage } from './compose/storage.ts';
 import { startTimers } from './compose/timers.ts';
 import type { Config } from './config.ts';
+import { type Leadership, openLeadership } from './db/leadership.ts';
 import type { ConnectionGuard } from './http/limits.ts';
 import { type Runner, spawnRunner } from './media/process-runner.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -49,6 +50,8 @@ export type RunningServer = Pick<Storage, 'db' | 'key' | 'seed' | 'appliedMigrat
     mqttUrl: string;
     /** The server's own login to the embedded broker (absent with an external broker): for tests, never served. */
     brokerLogin?: Broker['brokerLogin'];
+    /** Whether this process leads (several on one PostgreSQL: db/leadership.ts). */
+    leadership: Leadership;
     stop(): Promise<void>;
   };
 
@@ -62,7 +65,15 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const storage = await openStorage(config, log, now, parts);
     const metrics = createMetrics();
     // Made first, connected by the broker module once every handler is registered.
-    const link = new MqttLink({ clientId: `loaphuong-server-${storage.key.publicKeyHex.slice(0, 8)}`, log });
+    // One persistent MQTT session per process: a second process under the same id would take the first one's.
+    const instance = config.instance ? `-${config.instance}` : '';
+    const link = new MqttLink({ clientId: `loaphuong-server-${storage.key.publicKeyHex.slice(0, 8)}${instance}`, log });
+    const leadership = await openLeadership(config.database, log);
+    parts.add('leadership', () => leadership.stop());
+    await link.setIngest(leadership.leader);
+    leadership.onChange(
+      (leads) => void link.setIngest(leads).catch((err: Error) => log.warn({ err: err.message }, 'ingest switch failed')),
+    );
     const endpoints: Endpoints = { mqtt: config.mqttPublicUrl ?? config.mqttUrl ?? '' };
     const domain = buildDomain({ config, now, log, storage, link, metrics, endpoints });
     const compliance = buildCompliance({ now, log, storage, domain, link, metrics, parts });
@@ -85,7 +96,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     parts.add('live broadcasts', () => voice.close());
     await broker.open(http.app.server);
     const { refused, throttle } = http;
-    startTimers({ config, log, domain, compliance, refused, throttleSweep: () => throttle.sweep(), parts });
+    startTimers({ config, log, domain, compliance, refused, throttleSweep: () => throttle.sweep(), parts, leads: () => leadership.leader });
     // Recurring schedules follow the moving horizon: extended now (and hourly); plans not yet sent go out.
     const extended = await domain.schedules.extend();
     const republished = await domain.dispatch.dispatchPending();
@@ -105,6 +116,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       url: http.url,
       mqttUrl: broker.url(),
       brokerLogin: broker.brokerLogin,
+      leadership,
       stop,
     };
   } catch (err) {

@@ -1,9 +1,15 @@
-// `npm test`: lint, typecheck, then node-tap over test/. Ends with the plain line
+// `npm test`: lint, typecheck, then node-tap over test/ on SQLite, then the tests that reach the server's
+// database again on PostgreSQL (a private cluster, test/helpers/pg-cluster.mjs). Ends with the plain line
 // "N passed, N failed, N skipped" that CI reads (tap's own summary is not in a form CI recognizes).
-// N counts tap's assertions plus one each for the lint and typecheck steps; a skipped test (a tool this
-// machine lacks, said so in its message) counts as skipped, never as passed or failed.
+// N counts tap's assertions of both passes plus one each for the lint and typecheck steps; a skipped test (a
+// tool this machine lacks, said so in its message) counts as skipped, never as passed or failed.
+// Arguments (test files) run that selection on SQLite only; LP_TEST_DATABASES=sqlite skips the PostgreSQL pass.
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort, pgBin, startCluster, stopCluster } from './helpers/pg-cluster.mjs';
 
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
 let passed = 0;
@@ -27,29 +33,61 @@ for (const [name, cmd, args] of [
   }
 }
 
-const tap = spawn(bin('tap'), ['--reporter=tap', ...process.argv.slice(2)], { stdio: ['ignore', 'pipe', 'inherit'] });
-let summary;
-createInterface({ input: tap.stdout }).on('line', (line) => {
-  console.log(line);
-  // tap's closing count, e.g. "# { total: 12, pass: 9, fail: 1, skip: 2 }" (absent keys are 0)
-  const m = /^# \{ (total: \d+.*) \}$/.exec(line);
-  if (m) {
-    const count = Object.fromEntries(
-      m[1]
-        .split(', ')
-        .map((kv) => kv.split(': '))
-        .map(([k, v]) => [k, Number(v)]),
-    );
-    summary = { total: count.total ?? 0, pass: count.pass ?? 0, fail: count.fail ?? 0, skip: (count.skip ?? 0) + (count.todo ?? 0) };
+/** One tap run; adds its counts to the totals. */
+function tap(args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(bin('tap'), ['--reporter=tap', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    let summary;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      console.log(line);
+      // tap's closing count, e.g. "# { total: 12, pass: 9, fail: 1, skip: 2 }" (absent keys are 0)
+      const m = /^# \{ (total: \d+.*) \}$/.exec(line);
+      if (m) {
+        const count = Object.fromEntries(
+          m[1]
+            .split(', ')
+            .map((kv) => kv.split(': '))
+            .map(([k, v]) => [k, Number(v)]),
+        );
+        summary = { total: count.total ?? 0, pass: count.pass ?? 0, fail: count.fail ?? 0, skip: (count.skip ?? 0) + (count.todo ?? 0) };
+      }
+    });
+    child.on('close', (code) => {
+      if (summary) {
+        passed += summary.pass;
+        skipped += summary.skip;
+        failed += summary.fail + Math.max(0, summary.total - summary.pass - summary.fail - summary.skip);
+      }
+      if (!summary || (code !== 0 && summary.fail === 0)) failed++;
+      resolve();
+    });
+  });
+}
+
+const selection = process.argv.slice(2);
+await tap(selection);
+
+// The second database: every test that reaches the server's database (server/, e2e/, console/). The agent's
+// and the protocol's tests never touch it and run once.
+if (!selection.length && process.env.LP_TEST_DATABASES !== 'sqlite') {
+  if (!pgBin()) {
+    skipped++;
+    console.log('ok - PostgreSQL pass # SKIP PostgreSQL is not installed (apt-get install postgresql)');
+  } else {
+    console.log('# the tests of the server again, on PostgreSQL');
+    const cluster = { dir: mkdtempSync(join(tmpdir(), 'loaphuong-pg-test-')), port: await freePort() };
+    try {
+      const url = startCluster(cluster);
+      // A longer guard per file: the same tests on a database over a socket, beside the first pass's leftovers.
+      await tap(['--timeout=360', 'test/server', 'test/e2e', 'test/console'], { LP_TEST_PG_URL: url });
+    } catch (err) {
+      failed++;
+      console.log(`not ok - PostgreSQL pass: ${err.message}`);
+    } finally {
+      stopCluster(cluster);
+      rmSync(cluster.dir, { recursive: true, force: true });
+    }
   }
-});
-tap.on('close', (code) => {
-  if (summary) {
-    passed += summary.pass;
-    skipped += summary.skip;
-    failed += summary.fail + Math.max(0, summary.total - summary.pass - summary.fail - summary.skip);
-  }
-  if (!summary || (code !== 0 && summary.fail === 0)) failed++;
-  console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
-  process.exit(failed === 0 ? 0 : 1);
-});
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed === 0 ? 0 : 1);

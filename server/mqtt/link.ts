@@ -19,6 +19,10 @@ export interface LivePublisher {
   publishFrame(topic: string, frame: Buffer): boolean;
 }
 
+/** Command replies go to every process (the one that sent the command awaits it); the rest to the leader. */
+const REPLIES = filters.server.filter((f) => f.endsWith('/reply'));
+const INGEST = filters.server.filter((f) => !f.endsWith('/reply'));
+
 export interface LinkLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -33,8 +37,22 @@ export class MqttLink implements Publisher {
    * (and PUBACKs this one) only when handleMessage calls back, so the broker keeps the rest meanwhile.
    */
   room?: () => Promise<void> | undefined;
+  /** Whether this process takes what devices send (proofs, heartbeats, states, acks); replies it always takes. */
+  private ingest = true;
 
   constructor(private readonly opts: { clientId: string; log: LinkLog }) {}
+
+  /**
+   * Takes device messages or leaves them to the leading process (server/db/leadership.ts). The session is
+   * persistent, so leaving unsubscribes: the broker then queues nothing more for this process.
+   */
+  async setIngest(on: boolean): Promise<void> {
+    this.ingest = on;
+    const client = this.client;
+    if (!client?.connected) return;
+    if (on) await client.subscribeAsync([...INGEST], { qos: 1 });
+    else await client.unsubscribeAsync([...INGEST]);
+  }
 
   /** Registers the handler of one device channel; only before connect(). */
   on(channel: DeviceChannel, handler: TopicHandler): void {
@@ -102,7 +120,9 @@ export class MqttLink implements Publisher {
       });
       client.once('error', onError);
     });
-    await client.subscribeAsync([...filters.server], { qos: 1 });
+    await client.subscribeAsync([...REPLIES], { qos: 1 });
+    if (this.ingest) await client.subscribeAsync([...INGEST], { qos: 1 });
+    else await client.unsubscribeAsync([...INGEST]);
   }
 
   async stop(): Promise<void> {

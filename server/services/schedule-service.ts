@@ -318,11 +318,19 @@ export class ScheduleService {
       const rows = this.occurrences(s, stations, plan)
         .filter((r) => !refusedAt.has(`${codeOf.get(r.stationId)} ${r.startsAt.toISOString()}`))
         .map((r) => ({ ...r, ...held }));
+      // Claimed by moving its horizon from the value read: a process that extends it at the same moment
+      // (several servers on one PostgreSQL) finds it moved, and creates nothing.
+      const claimed = await db.$transaction(async (tx) => {
+        const claim = await tx.schedule.updateMany({
+          where: { id: s.id, expandedUntil: s.expandedUntil },
+          data: { expandedUntil: horizon },
+        });
+        if (claim.count === 0) return false;
+        for (const part of chunked(rows)) await tx.occurrence.createMany({ data: part });
+        return true;
+      });
+      if (!claimed) continue;
       refused += plan.length * stations.length - rows.length;
-      await db.$transaction([
-        ...chunked(rows).map((part) => db.occurrence.createMany({ data: part })),
-        db.schedule.update({ where: { id: s.id }, data: { expandedUntil: horizon } }),
-      ]);
       created += rows.length;
       if (s.status === 'active') for (const r of rows) touched.add(r.stationId);
     }

@@ -296,7 +296,9 @@ t.test('a template is on the gateways below its unit before it is used; its end 
   t.equal(made.status, 201, JSON.stringify(made.body.error ?? ''));
   for (const [i, gw] of [a, b].entries()) {
     await gw.waitFor('manifest', (e) => e.version > (versions[i] as number));
+    // Both files of the template, in whatever order the gateway fetches them.
     await gw.waitFor('cached', (e) => e.sha256 === bell.sha256);
+    await gw.waitFor('cached', (e) => e.sha256 === end.sha256);
   }
   t.notOk(
     c.agent.inspect().ctx.state.manifest?.prefetch?.some((m) => m.sha256 === bell.sha256),

@@ -1,17 +1,17 @@
-// A private PostgreSQL cluster for the test suite: Debian's server binaries, a data directory of its own,
-// a private port on loopback, trust authentication (nothing outside this machine reaches it). Never the
-// system's cluster. `node test/helpers/pg-cluster.mjs start|stop|url`; start prints the admin URL.
-//   LP_PG_DIR   data directory (default: /tmp/loaphuong-pg)
-//   LP_PG_PORT  port (default: 55432)
+// A private PostgreSQL cluster for the test suite and for development: Debian's server binaries, a data
+// directory of its own, a private port on loopback, trust authentication (nothing outside this machine
+// reaches it). Never the system's cluster. `node test/helpers/pg-cluster.mjs start|stop|url` manages the
+// development one (LP_PG_DIR, default /tmp/loaphuong-pg; LP_PG_PORT, default 55432) and start prints its
+// admin URL; `npm test` starts one of its own in a new directory on a free port and removes it after.
 // PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user Debian creates.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
-export const PG_DIR = process.env.LP_PG_DIR ?? '/tmp/loaphuong-pg';
-export const PG_PORT = Number(process.env.LP_PG_PORT ?? 55432);
-export const PG_ADMIN_URL = `postgresql://postgres@127.0.0.1:${PG_PORT}/postgres`;
+const DEV = { dir: process.env.LP_PG_DIR ?? '/tmp/loaphuong-pg', port: Number(process.env.LP_PG_PORT ?? 55432) };
+const adminUrl = (port) => `postgresql://postgres@127.0.0.1:${port}/postgres`;
 
 /** Debian's server binaries (the newest installed major), or null when PostgreSQL is not installed. */
 export function pgBin() {
@@ -30,42 +30,55 @@ function run(bin, args) {
   return spawnSync(cmd, full, { encoding: 'utf8' });
 }
 
-export function startCluster() {
+/** Starts the cluster in `dir` on `port` (made on first use); returns its admin URL. */
+export function startCluster({ dir, port } = DEV) {
   const bin = pgBin();
   if (!bin) throw new Error('PostgreSQL is not installed (apt-get install postgresql)');
-  const data = join(PG_DIR, 'data');
+  const data = join(dir, 'data');
   if (!existsSync(join(data, 'PG_VERSION'))) {
-    mkdirSync(PG_DIR, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     if (userInfo().uid === 0) {
       const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
       const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-      chownSync(PG_DIR, uid, gid);
+      chownSync(dir, uid, gid);
     }
     const init = run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   }
   const status = run(join(bin, 'pg_ctl'), ['-D', data, 'status']);
-  if (status.status === 0) return PG_ADMIN_URL;
+  if (status.status === 0) return adminUrl(port);
   // Test settings: durability off (a test database is thrown away), enough connections for parallel files.
   const opts = [
-    `-p ${PG_PORT}`,
+    `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
-    `-k ${PG_DIR}`,
+    `-k ${dir}`,
     '-c max_connections=400',
     '-c fsync=off',
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
     '-c shared_buffers=128MB',
   ].join(' ');
-  const start = run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(PG_DIR, 'server.log'), '-o', opts, '-w', 'start']);
+  const start = run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-o', opts, '-w', 'start']);
   if (start.status !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}${start.stdout}`);
-  return PG_ADMIN_URL;
+  return adminUrl(port);
 }
 
-export function stopCluster() {
+export function stopCluster({ dir } = DEV) {
   const bin = pgBin();
-  if (!bin || !existsSync(join(PG_DIR, 'data', 'PG_VERSION'))) return;
-  run(join(bin, 'pg_ctl'), ['-D', join(PG_DIR, 'data'), '-m', 'fast', '-w', 'stop']);
+  if (!bin || !existsSync(join(dir, 'data', 'PG_VERSION'))) return;
+  run(join(bin, 'pg_ctl'), ['-D', join(dir, 'data'), '-m', 'fast', '-w', 'stop']);
+}
+
+/** A port nothing listens on now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -73,7 +86,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     if (command === 'start') console.log(startCluster());
     else if (command === 'stop') stopCluster();
-    else if (command === 'url') console.log(PG_ADMIN_URL);
+    else if (command === 'url') console.log(adminUrl(DEV.port));
     else throw new Error('usage: pg-cluster.mjs start | stop | url');
   } catch (err) {
     console.error(`pg-cluster: ${err.message}`);
