@@ -261,3 +261,10 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
     publicUrl: (c.publicUrl ?? `http://localhost:${c.port}`).replace(/\/$/, ''),
   };
 }
+
+/**
+ * A working folder of this process in the data dir ("tmp", "uploads"): its own when several processes share
+ * the data dir (LP_INSTANCE), so one process's start never clears another's files or takes its jobs.
+ */
+export const processDir = (config: Pick<Config, 'dataDir' | 'instance'>, name: string): string =>
+  resolve(config.dataDir, config.instance ? `${name}-${config.instance}` : name);

@@ -4,11 +4,10 @@
 
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import { openOpusCodec } from '#protocol';
-import type { Config } from '../config.ts';
+import { type Config, processDir } from '../config.ts';
 import type { Runner } from '../media/process-runner.ts';
 import { ffmpegRecorder } from '../media/recorder.ts';
 import type { Metrics } from '../metrics.ts';
@@ -155,7 +154,7 @@ export function buildVoice(c: { config: Config; domain: Domain; storage: Storage
     link: c.link,
     key: storage.key,
     blobs: storage.blobs,
-    tmpDir: join(config.dataDir, 'tmp'),
+    tmpDir: processDir(config, 'tmp'),
     opus: () => openOpusCodec(),
     recorder: ffmpegRecorder(config.ffmpegPath),
     now: c.now,

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import { type Config, processDir } from '../config.ts';
 import type { Runner } from '../media/process-runner.ts';
 import { espeakEngine, httpEngine } from '../media/tts.ts';
 import type { Metrics } from '../metrics.ts';
@@ -30,7 +30,7 @@ export async function buildMedia(c: {
   // ffmpeg is probed once at start (and its answer reused): /health must stay cheap, and anyone may call it.
   const ffmpeg = await probe(run, config.ffmpegPath);
   if (!ffmpeg.ok) log.warn({ ffmpeg: config.ffmpegPath, detail: ffmpeg.detail }, 'ffmpeg does not run: uploads and TTS will fail');
-  const tmpDir = join(config.dataDir, 'tmp');
+  const tmpDir = processDir(config, 'tmp');
   const media = new MediaService({
     db,
     run,
@@ -50,7 +50,7 @@ export async function buildMedia(c: {
     media,
     now,
     concurrency: config.jobConcurrency,
-    uploadsDir: join(config.dataDir, 'uploads'),
+    uploadsDir: processDir(config, 'uploads'),
     tmpDir,
     observeSeconds: (s) => metrics.transcodeSeconds.observe(s),
     log,

@@ -46,7 +46,7 @@ export class JobService {
     this.queue = new PQueue({ concurrency: deps.concurrency });
   }
 
-  /** On start: no job runs yet, so temporary files are leftovers; running jobs were interrupted. */
+  /** On start: no job of this process runs yet, so its temporary files are leftovers and its running jobs were interrupted. */
   async recover(): Promise<{ requeued: number; failed: number }> {
     const { db } = this.deps;
     await mkdir(this.deps.uploadsDir, { recursive: true });
@@ -57,6 +57,9 @@ export class JobService {
     let failed = 0;
     for (const job of await db.job.findMany({ where: { status: { in: ['queued', 'running'] } }, orderBy: { createdAt: 'asc' } })) {
       const input = JSON.parse(job.input) as IngestJobInput;
+      // A job belongs to the process that received its upload (its own uploads folder): another process
+      // sharing the database runs its own jobs.
+      if (!input.source.startsWith(`${this.deps.uploadsDir}/`)) continue;
       if (job.status === 'running' && (job.attempts >= MAX_ATTEMPTS || !existsSync(input.source))) {
         await this.finish(job.id, input, {
           status: 'failed',
