@@ -10,6 +10,9 @@ import { type UnitRow, UnitTree } from './unit-tree.ts';
 
 export { type UnitRow, UnitTree };
 
+/** How long a process trusts its cached unit tree (another process sharing the database may change it). */
+const TREE_TTL_MS = 30_000;
+
 const UNIT_SELECT = {
   id: true,
   code: true,
@@ -225,9 +228,6 @@ export class UnitService {
   }
 
   /**
-   * The tree, cached: every dispatch and enrollment needs it, and only this service changes units after
-   * the seed, so each change below drops the cache (a failed load is not kept).
-   */
   /** A page of units by code: children of `parent`, those current at `at` (a Hanoi date or an instant), or all with `includeEnded`. */
   async list(q: { parent?: string; includeEnded?: boolean; at?: string; limit: number; offset: number }) {
     const { db } = this.deps;
@@ -254,7 +254,15 @@ export class UnitService {
     return { total, rows };
   }
 
+  /**
+   * The tree, cached: every dispatch and enrollment needs it, and only this service changes units after
+   * the seed, so each change below drops the cache (a failed load is not kept).
+   */
   tree(): Promise<UnitTree> {
+    // Another server process on the same database may have changed the tree: never older than TREE_TTL_MS.
+    const now = this.deps.now().getTime();
+    if (Math.abs(now - this.cachedAt) > TREE_TTL_MS) this.cached = undefined;
+    if (!this.cached) this.cachedAt = now;
     this.cached ??= this.deps.db.unit.findMany({ select: UNIT_SELECT }).then(
       (rows) => new UnitTree(rows),
       (err: unknown) => {
@@ -266,6 +274,7 @@ export class UnitService {
   }
 
   private cached?: Promise<UnitTree>;
+  private cachedAt = 0;
 
   private changed(): void {
     this.cached = undefined;
