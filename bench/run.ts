@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   compliance: async () => (await import('./compliance.ts')).run(),
   faults: async () => (await import('./faults.ts')).run(),
   attacks: async () => (await import('./attacks.ts')).run(),
+  scale: async () => (await import('./scale.ts')).run(),
   console: async () => (await import('./console.ts')).run(),
   start: async () => (await import('./start.ts')).run(),
 };

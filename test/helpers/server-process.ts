@@ -46,7 +46,7 @@ export async function serverProcess(
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-proc-'));
   const [port, mqttPort] = [await freePort(), await freePort()];
-  const pgUrl = await pgDatabaseFor(dataDir);
+  const pgUrl = opts.env?.LP_DATABASE_URL ?? (await pgDatabaseFor(dataDir));
   const database: DbTarget = pgUrl ? { dialect: 'postgres', url: pgUrl } : { dialect: 'sqlite', file: join(dataDir, 'loaphuong.db') };
   let printed = '';
   const server: ServerProcess = {

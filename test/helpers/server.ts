@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import pg from 'pg';
-import tap from 'tap';
 import { publicKeyHex } from '#protocol';
 import { loadConfig } from '../../server/config.ts';
 import type { DbTarget } from '../../server/db/client.ts';
@@ -46,14 +45,14 @@ const pgDatabases = new Map<string, Promise<string>>();
 
 /**
  * The PostgreSQL database that belongs with a data dir (made on first use), or undefined on SQLite. All of
- * a test file's databases are dropped when the file's tests end.
+ * a process's databases (a test file's, a benchmark's) are dropped when it has nothing left to do.
  */
 export function pgDatabaseFor(dataDir: string): Promise<string> | undefined {
   if (!PG_ADMIN_URL) return undefined;
   let url = pgDatabases.get(dataDir);
   if (!url) {
     url = createPgDatabase(PG_ADMIN_URL);
-    if (pgDatabases.size === 0) tap.teardown(dropPgDatabases);
+    if (pgDatabases.size === 0) process.once('beforeExit', () => void dropPgDatabases());
     pgDatabases.set(dataDir, url);
   }
   return url;
