@@ -6,6 +6,7 @@
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { type PlaybackReport, publicKeyHex, seal, wallClockSequence } from '#protocol';
 import { hanoiDayNumber } from '../server/scheduling/recurrence.ts';
 import { makeTone } from '../test/helpers/audio.ts';
@@ -134,11 +135,11 @@ export async function reportMonthCity(): Promise<void> {
     await server.db.media.createMany({ data: media });
     const schedule = await server.db.schedule.create({ data: { mediaId: media[0]?.id, startsAt: new Date('2025-12-01T00:00:00Z') } });
     const t0 = performance.now();
-    const rows = generateYear(
-      join(server.dataDir, 'loaphuong.db'),
-      schedule.id,
-      media.map((m) => m.id),
-    );
+    const ids = media.map((m) => m.id);
+    const rows =
+      server.database.dialect === 'postgres'
+        ? await generateYearPg(server.database.url, schedule.id, ids)
+        : generateYear(join(server.dataDir, 'loaphuong.db'), schedule.id, ids);
     const generateS = (performance.now() - t0) / 1000;
 
     const hanoi = (await server.db.unit.findFirstOrThrow({ where: { level: 1, code: '01' } })).code;
@@ -163,6 +164,7 @@ export async function reportMonthCity(): Promise<void> {
       generate_s: Math.round(generateS),
       min_ms: Math.round(Math.min(...times)),
       index: 'Occurrence(day, unitId, stationId, asRun, priority, playedMs, lateMs): covering, in GROUP BY order',
+      database: server.database.dialect,
     });
     // The year of all Hanoi by district, as the provincial office's annual report asks for it.
     const yq = new URLSearchParams({ from: '2025-12-01', to: '2026-12-01', unit: hanoi, groupBy: 'unit' });
@@ -183,6 +185,7 @@ export async function reportMonthCity(): Promise<void> {
       months: year.series.length,
       goal: 1000,
       source: 'ReportDay rollup (day, unit at airtime, station, status, class), kept by triggers',
+      database: server.database.dialect,
     });
   } finally {
     await server.stop();
@@ -227,4 +230,39 @@ function generateYear(file: string, scheduleId: string, mediaIds: string[]): num
   // No ANALYZE: the server never runs one, so the report is measured on the query plans it really gets.
   db.close();
   return inserted;
+}
+
+/** The same year on PostgreSQL (`LP_TEST_PG_URL=… npm run bench -- compliance`): one INSERT … SELECT, the same mix. */
+async function generateYearPg(url: string, scheduleId: string, mediaIds: string[]): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const minutes = `(CASE WHEN i.k < 5 THEN 360 + 3 * i.k ELSE 1020 + 3 * (i.k - 5) END)`;
+    const r = await c.query(
+      `INSERT INTO "Occurrence" ("id","scheduleId","stationId","unitId","zones","mediaId","startsAt","day","closesAt","priority","status",
+        "startedAt","endedAt","playedMs","asRun","discrepancy","lateMs","createdAt")
+      WITH s AS (SELECT "id", "unitId", row_number() OVER (ORDER BY "code") AS r FROM "Station"),
+        a AS (SELECT d.n, i.k, s."id" AS sid, s."unitId" AS uid, s.r,
+                timestamp '2025-11-30 17:00:00' + d.n * interval '1 day' + ${minutes} * interval '1 minute' AS t,
+                ((d.n * ${ITEMS_PER_DAY} + i.k) * 600 + s.r) * 7919 % 100 AS v
+              FROM generate_series(0, ${DAYS - 1}) AS d(n), generate_series(0, ${ITEMS_PER_DAY - 1}) AS i(k), s),
+        b AS (SELECT *, CASE WHEN v < 93 THEN 'aired' WHEN v < 95 THEN 'late' WHEN v < 97 THEN 'partial' WHEN v < 99 THEN 'missed' ELSE 'skipped' END AS verdict FROM a)
+      SELECT 'bench-' || n || '-' || k || '-' || r, $1, sid, uid, '[]', $2::jsonb ->> k, t,
+        floor(extract(epoch FROM t + interval '7 hours') / 86400)::int, t + interval '780 seconds', 'normal',
+        CASE verdict WHEN 'missed' THEN 'scheduled' WHEN 'skipped' THEN 'failed' WHEN 'partial' THEN 'partial' ELSE 'aired' END,
+        CASE WHEN verdict IN ('missed', 'skipped') THEN NULL ELSE t + CASE verdict WHEN 'late' THEN interval '5 seconds' ELSE interval '0.3 seconds' END END,
+        CASE WHEN verdict IN ('missed', 'skipped') THEN NULL ELSE t + interval '185 seconds' END,
+        CASE verdict WHEN 'aired' THEN 180000 WHEN 'late' THEN 180000 WHEN 'partial' THEN 60000 END,
+        verdict, CASE verdict WHEN 'missed' THEN 'offline' WHEN 'skipped' THEN 'preempted' END,
+        CASE verdict WHEN 'late' THEN 5000 WHEN 'aired' THEN 300 END, timestamp '2025-11-01 00:00:00'
+      FROM b ORDER BY t`,
+      [scheduleId, JSON.stringify(mediaIds)],
+    );
+    // The planner's statistics after a bulk load, as autovacuum would gather them shortly after.
+    await c.query('ANALYZE "Occurrence"');
+    await c.query('ANALYZE "ReportDay"');
+    return r.rowCount ?? 0;
+  } finally {
+    await c.end();
+  }
 }
