@@ -98,8 +98,11 @@ export async function enroll(
   request: z.input<typeof EnrollRequest>,
 ): Promise<z.infer<typeof EnrollResponse>> {
   const url = `${deps.serverUrl}/api/v1/gateway/enroll`;
-  const res = await deps
-    .fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) })
+  const post = () => deps.fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+  // Once more on a new connection when the first died before any answer (a kept-alive socket the server had
+  // just closed): a request that did reach the server is answered "token used" the second time, never twice.
+  const res = await post()
+    .catch(post)
     .catch((err: Error) => {
       throw new Error(`cannot reach the server at ${url}: ${(err.cause as Error | undefined)?.message ?? err.message}`);
     });
