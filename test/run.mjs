@@ -5,7 +5,7 @@
 // tool this machine lacks, said so in its message) counts as skipped, never as passed or failed.
 // Arguments (test files) run that selection on SQLite only; LP_TEST_DATABASES=sqlite skips the PostgreSQL pass.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -64,6 +64,16 @@ function tap(args, env = {}) {
   });
 }
 
+/** The test files under these folders (tap takes files, not folders). */
+function testFiles(dirs) {
+  return dirs.flatMap((dir) =>
+    readdirSync(dir, { recursive: true })
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => join(dir, f))
+      .sort(),
+  );
+}
+
 const selection = process.argv.slice(2);
 await tap(selection);
 
@@ -79,7 +89,7 @@ if (!selection.length && process.env.LP_TEST_DATABASES !== 'sqlite') {
     try {
       const url = startCluster(cluster);
       // A longer guard per file: the same tests on a database over a socket, beside the first pass's leftovers.
-      await tap(['--timeout=360', 'test/server', 'test/e2e', 'test/console'], { LP_TEST_PG_URL: url });
+      await tap(['--timeout=360', ...testFiles(['test/server', 'test/e2e', 'test/console'])], { LP_TEST_PG_URL: url });
     } catch (err) {
       failed++;
       console.log(`not ok - PostgreSQL pass: ${err.message}`);
