@@ -67,7 +67,11 @@ export async function scheduleBurst(server: ApiTarget, sim: Simulator, mediaId: 
   const occurrences = (r.body.occurrences as { id: string }[]).map((o) => o.id);
   const wanted = new Set(occurrences);
   const armed = () => sim.gateways.every((g) => g.manifest?.entries.some((e) => wanted.has(e.occurrenceId)));
-  await until(on(sim), armed, 'every gateway to hold the scheduled airing', 60_000);
+  const held = () => sim.gateways.filter((g) => g.manifest?.entries.some((e) => wanted.has(e.occurrenceId))).length;
+  const versions = () => sim.gateways.map((g) => `${g.id}:v${g.manifest?.version ?? '-'}${g.connected ? '' : '(offline)'}`).join(' ');
+  await until(on(sim), armed, 'every gateway to hold the scheduled airing', 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}: ${held()} of ${sim.gateways.length} do; ${versions()}`);
+  });
   if (Date.now() > at - 300) throw new Error('the plans arrived too late for the airing; schedule further ahead');
   return { occurrences, at };
 }
