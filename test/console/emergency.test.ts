@@ -57,6 +57,11 @@ t.test(
     await desk.locator('select[aria-label="Mẫu soạn sẵn"]').selectOption('bao');
     await desk.getByRole('button', { name: 'Xem trước vùng phát' }).click();
     await desk.getByText(`${inDistrict} đài sẽ phát`).waitFor();
+    // The map draws once the district outlines have loaded, which may be after the count is shown.
+    await desk
+      .locator('section.press circle[data-station]')
+      .nth(inDistrict - 1)
+      .waitFor();
     t.equal(await desk.locator('section.press circle[data-station]').count(), inDistrict, 'every station of the area on the map');
     t.match(
       await desk.locator('section.press').textContent(),
