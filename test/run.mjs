@@ -75,7 +75,10 @@ function testFiles(dirs) {
 }
 
 const selection = process.argv.slice(2);
-await tap(selection);
+// The guard against a hung file: the fault tests restart real server processes several times, and on a busy
+// 2-core machine a file of them takes over 3 minutes (one test's own deadlines say what it waits for).
+const GUARD = '--timeout=360';
+await tap([GUARD, ...selection]);
 
 // The second database: every test that reaches the server's database (server/, e2e/, console/). The agent's
 // and the protocol's tests never touch it and run once.
@@ -88,8 +91,7 @@ if (!selection.length && process.env.LP_TEST_DATABASES !== 'sqlite') {
     const cluster = { dir: mkdtempSync(join(tmpdir(), 'loaphuong-pg-test-')), port: await freePort() };
     try {
       const url = startCluster(cluster);
-      // A longer guard per file: the same tests on a database over a socket, beside the first pass's leftovers.
-      await tap(['--timeout=360', ...testFiles(['test/server', 'test/e2e', 'test/console'])], { LP_TEST_PG_URL: url });
+      await tap([GUARD, ...testFiles(['test/server', 'test/e2e', 'test/console'])], { LP_TEST_PG_URL: url });
     } catch (err) {
       failed++;
       console.log(`not ok - PostgreSQL pass: ${err.message}`);

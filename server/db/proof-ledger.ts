@@ -64,37 +64,45 @@ export interface ClosedAiring {
 
 export type AlertKind = 'offline' | 'missed' | 'silent' | 'refused_proofs' | 'device_fault';
 
+/**
+ * One step of a ledger transaction, used with `yield*`: on SQLite it runs at once and never yields, so a whole
+ * transaction runs synchronously (an open SQLite write transaction must never span an event-loop turn: Prisma's
+ * own connection, on the same thread, would wait for the lock synchronously and block the loop); on PostgreSQL
+ * it yields its query's promise, and the driver awaits it.
+ */
+export type Step<T> = Generator<Promise<unknown>, T, unknown>;
+
 /** What a transaction of the ledger can do; every write of a batch goes through one. */
 export interface LedgerTx {
-  isStored(id: string): Promise<boolean>;
+  isStored(id: string): Step<boolean>;
   /**
    * The last link of a station's hash chain for a day. Taken under a lock that holds until the transaction
    * ends, so two processes never extend one chain at once.
    */
-  chainTail(stationId: string, day: string): Promise<{ seq: number; hash: string } | undefined>;
-  insertReport(r: ReportRow): Promise<void>;
-  markStarted(occurrenceId: string, startedAt: Date): Promise<void>;
-  markEnded(e: EndRow): Promise<void>;
-  touchStation(stationId: string, at: Date): Promise<void>;
-  storeTelemetry(r: TelemetryRow): Promise<void>;
+  chainTail(stationId: string, day: string): Step<{ seq: number; hash: string } | undefined>;
+  insertReport(r: ReportRow): Step<void>;
+  markStarted(occurrenceId: string, startedAt: Date): Step<void>;
+  markEnded(e: EndRow): Step<void>;
+  touchStation(stationId: string, at: Date): Step<void>;
+  storeTelemetry(r: TelemetryRow): Step<void>;
   /** Records a change of availability; returns whether it was one. */
-  setOnline(stationId: string, online: boolean, at: Date, source: 'state' | 'telemetry'): Promise<boolean>;
+  setOnline(stationId: string, online: boolean, at: Date, source: 'state' | 'telemetry'): Step<boolean>;
   /**
    * One open alert per station and kind: a repeat counts on the open one (`repeat: false` leaves an
    * open one as it is, for a condition that is still the same, such as a station still offline).
    */
-  raiseAlert(stationId: string, kind: AlertKind, occurrenceId: string | null, message: string, at: Date, repeat?: boolean): Promise<void>;
-  resolveAlerts(stationId: string, kind: AlertKind, at: Date, note: string): Promise<number>;
+  raiseAlert(stationId: string, kind: AlertKind, occurrenceId: string | null, message: string, at: Date, repeat?: boolean): Step<void>;
+  resolveAlerts(stationId: string, kind: AlertKind, at: Date, note: string): Step<number>;
   /** Airings without a verdict whose proof window closed by `now`, oldest first. */
-  closedAirings(now: Date, limit: number): Promise<ClosedAiring[]>;
-  closeAiring(id: string, asRun: 'missed' | 'partial', lateMs: number | null): Promise<void>;
+  closedAirings(now: Date, limit: number): Step<ClosedAiring[]>;
+  closeAiring(id: string, asRun: 'missed' | 'partial', lateMs: number | null): Step<void>;
   /** Airings due by `now`, not started, window still open, at stations marked offline. */
-  dueAtOfflineStations(now: Date): Promise<{ id: string; stationId: string; stationCode: string; startsAt: string }[]>;
+  dueAtOfflineStations(now: Date): Step<{ id: string; stationId: string; stationCode: string; startsAt: string }[]>;
 }
 
 export interface ProofLedger {
   /** Runs `fn` in one transaction: all of it is stored, or none. */
-  transaction<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: LedgerTx) => Step<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -106,11 +114,10 @@ export function openProofLedger(target: DbTarget): ProofLedger {
 const uuid = () => crypto.randomUUID();
 const t = (d: Date | null | undefined) => (d ? sqlTime(d) : null);
 
+// biome-ignore-start lint/correctness/useYield: a SQLite step runs synchronously and never yields (see Step)
 class SqliteProofLedger implements ProofLedger, LedgerTx {
   private readonly db: Database.Database;
   private readonly s;
-  /** Transactions of this connection, one after another (an async body must not interleave with another). */
-  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(file: string) {
     // Waits for Prisma's connection to finish a write instead of failing with SQLITE_BUSY.
@@ -162,54 +169,54 @@ class SqliteProofLedger implements ProofLedger, LedgerTx {
     };
   }
 
-  /** BEGIN IMMEDIATE: the write lock first, so no upgrade can deadlock; it also serializes every chain. */
-  transaction<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
-    const run = async () => {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        const out = await fn(this);
-        this.db.exec('COMMIT');
-        return out;
-      } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw err;
-      }
-    };
-    const next = this.turn.then(run, run);
-    this.turn = next.catch(() => {});
-    return next;
+  /** BEGIN IMMEDIATE: the write lock first, so no upgrade can deadlock; synchronous from BEGIN to COMMIT. */
+  transaction<T>(fn: (tx: LedgerTx) => Step<T>): Promise<T> {
+    try {
+      return Promise.resolve(
+        this.db
+          .transaction(() => {
+            const steps = fn(this);
+            const r = steps.next();
+            if (!r.done) throw new Error('a SQLite ledger step yielded: it must run synchronously');
+            return r.value;
+          })
+          .immediate(),
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  async isStored(id: string): Promise<boolean> {
+  *isStored(id: string): Step<boolean> {
     return this.s.stored.get(id) !== undefined;
   }
 
-  async chainTail(stationId: string, day: string): Promise<{ seq: number; hash: string } | undefined> {
+  *chainTail(stationId: string, day: string): Step<{ seq: number; hash: string } | undefined> {
     return this.s.tail.get(stationId, day) as { seq: number; hash: string } | undefined;
   }
 
-  async insertReport(r: ReportRow): Promise<void> {
+  *insertReport(r: ReportRow): Step<void> {
     this.s.insertReport.run({ ...r, reportedAt: t(r.reportedAt), receivedAt: t(r.receivedAt) });
   }
 
-  async markStarted(occurrenceId: string, startedAt: Date): Promise<void> {
+  *markStarted(occurrenceId: string, startedAt: Date): Step<void> {
     this.s.started.run(t(startedAt), occurrenceId);
     this.s.startedAt.run(t(startedAt), occurrenceId);
   }
 
-  async markEnded(e: EndRow): Promise<void> {
+  *markEnded(e: EndRow): Step<void> {
     this.s.ended.run({ ...e, startedAt: t(e.startedAt), endedAt: t(e.endedAt) });
   }
 
-  async touchStation(stationId: string, at: Date): Promise<void> {
+  *touchStation(stationId: string, at: Date): Step<void> {
     this.s.seen.run(t(at), stationId);
   }
 
-  async storeTelemetry(r: TelemetryRow): Promise<void> {
+  *storeTelemetry(r: TelemetryRow): Step<void> {
     this.s.telemetry.run({ ...r, at: t(r.at) });
   }
 
-  async setOnline(stationId: string, online: boolean, at: Date, source: 'state' | 'telemetry'): Promise<boolean> {
+  *setOnline(stationId: string, online: boolean, at: Date, source: 'state' | 'telemetry'): Step<boolean> {
     const was = this.s.online.get(stationId) as number | undefined;
     if (was === undefined || Boolean(was) === online) return false;
     this.s.setOnline.run(online ? 1 : 0, stationId);
@@ -217,41 +224,34 @@ class SqliteProofLedger implements ProofLedger, LedgerTx {
     return true;
   }
 
-  async raiseAlert(
-    stationId: string,
-    kind: AlertKind,
-    occurrenceId: string | null,
-    message: string,
-    at: Date,
-    repeat = true,
-  ): Promise<void> {
+  *raiseAlert(stationId: string, kind: AlertKind, occurrenceId: string | null, message: string, at: Date, repeat = true): Step<void> {
     const open = this.s.openAlert.get(stationId, kind) as string | undefined;
     if (open) {
       if (repeat) this.s.bumpAlert.run(t(at), message, open);
     } else this.s.insertAlert.run(uuid(), stationId, kind, occurrenceId, message, t(at), t(at));
   }
 
-  async resolveAlerts(stationId: string, kind: AlertKind, at: Date, note: string): Promise<number> {
+  *resolveAlerts(stationId: string, kind: AlertKind, at: Date, note: string): Step<number> {
     return this.s.resolveAlerts.run(t(at), note, stationId, kind).changes;
   }
 
-  async closedAirings(now: Date, limit: number): Promise<ClosedAiring[]> {
+  *closedAirings(now: Date, limit: number): Step<ClosedAiring[]> {
     return (this.s.closed.all(t(now), limit) as (Omit<ClosedAiring, 'online'> & { online: number })[]).map((r) => ({
       ...r,
       online: Boolean(r.online),
     }));
   }
 
-  async closeAiring(id: string, asRun: 'missed' | 'partial', lateMs: number | null): Promise<void> {
+  *closeAiring(id: string, asRun: 'missed' | 'partial', lateMs: number | null): Step<void> {
     this.s.close.run(asRun, lateMs, id);
   }
 
-  async dueAtOfflineStations(now: Date): Promise<{ id: string; stationId: string; stationCode: string; startsAt: string }[]> {
+  *dueAtOfflineStations(now: Date): Step<{ id: string; stationId: string; stationCode: string; startsAt: string }[]> {
     return this.s.dueAtOffline.all(t(now), t(now)) as { id: string; stationId: string; stationCode: string; startsAt: string }[];
   }
 
   async close(): Promise<void> {
-    await this.turn;
     this.db.close();
   }
 }
+// biome-ignore-end lint/correctness/useYield: (end of SqliteProofLedger)

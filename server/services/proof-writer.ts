@@ -5,7 +5,7 @@ import type { PlaybackReport, Telemetry } from '#protocol';
 import { asRun, playedInFull } from '../compliance/as-run.ts';
 import { chainGenesis, chainHash } from '../compliance/chain.ts';
 import { chunked, type Db } from '../db/client.ts';
-import type { LedgerTx } from '../db/proof-ledger.ts';
+import type { LedgerTx, Step } from '../db/proof-ledger.ts';
 import { hanoiDay } from '../scheduling/recurrence.ts';
 import type { DeviceIdentity } from './device-service.ts';
 
@@ -25,22 +25,22 @@ export class ProofWriter {
   constructor(private readonly deps: { now: () => Date }) {}
 
   /** Inside the batch's transaction: a station that keeps sending untrue proofs (3 within an hour) gets an alert. */
-  async refusalAlert(tx: LedgerTx, stationId: string, station: string, codes: string[]): Promise<void> {
+  *refusalAlert(tx: LedgerTx, stationId: string, station: string, codes: string[]): Step<void> {
     const at = this.deps.now();
     const recent = (this.untrue.get(stationId) ?? []).filter((t) => t > at.getTime() - 3600_000);
     recent.push(...codes.map(() => at.getTime()));
     this.untrue.set(stationId, recent);
     if (recent.length < REFUSALS_FOR_ALERT) return;
     const message = `${station}: ${recent.length} proofs refused as untrue within an hour (${[...new Set(codes)].join(', ')}); check the gateway's clock`;
-    await tx.raiseAlert(stationId, 'refused_proofs', null, message, at);
+    yield* tx.raiseAlert(stationId, 'refused_proofs', null, message, at);
   }
 
-  /** Inside the batch's transaction; the outcomes count once it commits. */
-  async write(
+  /** Steps of the batch's transaction (proof-ledger.ts `Step`); the outcomes count once it commits. */
+  *write(
     tx: LedgerTx,
     accepted: Opened[],
     occurrences: Map<string, Occ>,
-  ): Promise<{ results: Map<Job, Result>; proofs: number; stations: number; changed: Set<string> }> {
+  ): Step<{ results: Map<Job, Result>; proofs: number; stations: number; changed: Set<string> }> {
     const results = new Map<Job, Result>();
     const receivedAt = this.deps.now();
     const chainDay = hanoiDay(receivedAt);
@@ -51,23 +51,23 @@ export class ProofWriter {
     for (const { job, identity, envelope, report, telemetry } of accepted) {
       const stationId = identity.station.id;
       if (telemetry) {
-        if (await this.storeTelemetry(tx, stationId, telemetry, receivedAt)) changed.add(stationId);
+        if (yield* this.storeTelemetry(tx, stationId, telemetry, receivedAt)) changed.add(stationId);
         results.set(job, { outcome: 'stored', kind: 'telemetry' });
         continue;
       }
       if (!report) continue;
-      if (seenIds.has(envelope.id) || (await tx.isStored(envelope.id))) {
+      if (seenIds.has(envelope.id) || (yield* tx.isStored(envelope.id))) {
         results.set(job, { outcome: 'duplicate', kind: report.kind, id: envelope.id });
         continue;
       }
       seenIds.add(envelope.id);
       const occ = occurrences.get(report.occurrenceId) as Occ;
       const raw = job.payload.toString('utf8');
-      const tail = tails.get(stationId) ?? (await tx.chainTail(stationId, chainDay));
+      const tail = tails.get(stationId) ?? (yield* tx.chainTail(stationId, chainDay));
       const chainPrev = tail?.hash ?? chainGenesis(stationId, chainDay);
       const link = { seq: (tail?.seq ?? 0) + 1, hash: chainHash(chainPrev, envelope.id, raw) };
       tails.set(stationId, link);
-      await tx.insertReport({
+      yield* tx.insertReport({
         id: envelope.id,
         occurrenceId: occ.id,
         stationId,
@@ -84,22 +84,22 @@ export class ProofWriter {
         chainPrev,
         chainHash: link.hash,
       });
-      await this.applyReport(tx, occ, report, identity.station.code, receivedAt);
+      yield* this.applyReport(tx, occ, report, identity.station.code, receivedAt);
       seenStations.add(stationId);
       results.set(job, { outcome: 'stored', kind: report.kind, id: envelope.id });
     }
     for (const id of seenStations) {
-      await tx.touchStation(id, receivedAt);
+      yield* tx.touchStation(id, receivedAt);
       changed.add(id);
     }
     return { results, proofs: seenIds.size, stations: seenStations.size, changed };
   }
 
   /** Moves the occurrence on and records its as-run verdict when the proof ends the airing. */
-  private async applyReport(tx: LedgerTx, occ: Occ, r: PlaybackReport, stationCode: string, at: Date): Promise<void> {
+  private *applyReport(tx: LedgerTx, occ: Occ, r: PlaybackReport, stationCode: string, at: Date): Step<void> {
     const startedAt = new Date(r.startedAt);
     if (r.kind === 'playback.started') {
-      await tx.markStarted(occ.id, startedAt);
+      yield* tx.markStarted(occ.id, startedAt);
       return;
     }
     const end = {
@@ -110,7 +110,7 @@ export class ProofWriter {
     };
     const verdict = asRun({ startsAt: occ.startsAt, expectedMs: occ.durationMs, startWindowMs: occ.startWindowMs, startedAt, end }, at);
     const status = end.kind === 'failed' ? 'failed' : playedInFull(r.playedMs, r.expectedMs) ? 'aired' : 'partial';
-    await tx.markEnded({
+    yield* tx.markEnded({
       id: occ.id,
       status,
       startedAt,
@@ -124,7 +124,7 @@ export class ProofWriter {
     });
     if (verdict.status !== 'missed') return;
     const silent = verdict.reason === 'silent';
-    await tx.raiseAlert(
+    yield* tx.raiseAlert(
       occ.stationId,
       silent ? 'silent' : 'missed',
       occ.id,
@@ -136,8 +136,8 @@ export class ProofWriter {
   }
 
   /** Returns whether the heartbeat brought the station back online. */
-  private async storeTelemetry(tx: LedgerTx, stationId: string, t: Telemetry, at: Date): Promise<boolean> {
-    await tx.storeTelemetry({
+  private *storeTelemetry(tx: LedgerTx, stationId: string, t: Telemetry, at: Date): Step<boolean> {
+    yield* tx.storeTelemetry({
       stationId,
       at,
       clockOffsetMs: t.clockOffsetMs ?? null,
@@ -149,11 +149,11 @@ export class ProofWriter {
       appliedManifest: t.manifestVersion ?? null,
     });
     // A fault the gateway found in itself (an unreadable state file kept aside) stays an open alert while reported.
-    if (t.faults?.length) await tx.raiseAlert(stationId, 'device_fault', null, `the gateway reports ${t.faults.join(', ')}`, at, false);
-    else await tx.resolveAlerts(stationId, 'device_fault', at, 'no fault reported');
+    if (t.faults?.length) yield* tx.raiseAlert(stationId, 'device_fault', null, `the gateway reports ${t.faults.join(', ')}`, at, false);
+    else yield* tx.resolveAlerts(stationId, 'device_fault', at, 'no fault reported');
     // A signed heartbeat is better evidence of life than a retained state that may be stale.
-    if (!(await tx.setOnline(stationId, true, at, 'telemetry'))) return false;
-    await tx.resolveAlerts(stationId, 'offline', at, 'station back online');
+    if (!(yield* tx.setOnline(stationId, true, at, 'telemetry'))) return false;
+    yield* tx.resolveAlerts(stationId, 'offline', at, 'station back online');
     return true;
   }
 }

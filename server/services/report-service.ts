@@ -11,7 +11,7 @@ import openMany, { type OpenResult, type OpenTask } from '../compliance/open-wor
 import { FINAL_REFUSALS, UNTRUE, untrueProof } from '../compliance/proof-rules.ts';
 import { type DayVerification, verifyProofDay } from '../compliance/verify-day.ts';
 import type { Db } from '../db/client.ts';
-import type { LedgerTx, ProofLedger } from '../db/proof-ledger.ts';
+import type { LedgerTx, ProofLedger, Step } from '../db/proof-ledger.ts';
 import type { Metrics } from '../metrics.ts';
 import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
 import { airingsOf, type Job, type Opened, ProofWriter, type ReportOutcome, type Result } from './proof-writer.ts';
@@ -246,9 +246,10 @@ export class ReportService {
           refusedUntrue.set(o.identity.station.id, seen);
         }
       }
-      const written = await this.commit(async (tx) => {
-        const w = await this.writer.write(tx, accepted, occurrences);
-        for (const [stationId, { station, codes }] of refusedUntrue) await this.writer.refusalAlert(tx, stationId, station, codes);
+      const writer = this.writer;
+      const written = await this.commit(function* (tx) {
+        const w = yield* writer.write(tx, accepted, occurrences);
+        for (const [stationId, { station, codes }] of refusedUntrue) yield* writer.refusalAlert(tx, stationId, station, codes);
         return w;
       });
       for (const [job, r] of written.results) results.set(job, r);
@@ -270,7 +271,7 @@ export class ReportService {
   }
 
   /** Runs a transaction, retrying it after each of the configured waits; the store is down while it fails. */
-  private async commit<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
+  private async commit<T>(fn: (tx: LedgerTx) => Step<T>): Promise<T> {
     const waits = this.deps.retryDelaysMs ?? [250, 1000];
     for (let attempt = 0; ; attempt++) {
       try {
@@ -331,9 +332,9 @@ export class ReportService {
       const now = this.deps.now();
       let closed = 0;
       const changed = new Set<string>();
-      await ledger.transaction(async (tx) => {
-        for (const a of await tx.dueAtOfflineStations(now)) {
-          await tx.raiseAlert(
+      await ledger.transaction(function* (tx) {
+        for (const a of yield* tx.dueAtOfflineStations(now)) {
+          yield* tx.raiseAlert(
             a.stationId,
             'offline',
             a.id,
@@ -345,15 +346,15 @@ export class ReportService {
         }
       });
       for (;;) {
-        const n = await ledger.transaction(async (tx) => {
-          const rows = await tx.closedAirings(now, SWEEP_CHUNK);
+        const n = await ledger.transaction(function* (tx) {
+          const rows = yield* tx.closedAirings(now, SWEEP_CHUNK);
           for (const a of rows) {
             const lateMs = a.startedAt ? Math.max(0, Date.parse(a.startedAt) - Date.parse(a.startsAt)) : null;
-            await tx.closeAiring(a.id, a.startedAt ? 'partial' : 'missed', lateMs);
+            yield* tx.closeAiring(a.id, a.startedAt ? 'partial' : 'missed', lateMs);
             changed.add(a.stationId);
             const message = `${a.stationCode}: no proof for the airing at ${a.startsAt}`;
-            if (a.online) await tx.raiseAlert(a.stationId, 'missed', a.id, message, now);
-            else await tx.raiseAlert(a.stationId, 'offline', a.id, message, now, false);
+            if (a.online) yield* tx.raiseAlert(a.stationId, 'missed', a.id, message, now);
+            else yield* tx.raiseAlert(a.stationId, 'offline', a.id, message, now, false);
           }
           return rows.length;
         });
@@ -390,10 +391,10 @@ export class ReportService {
     const flipped = await this.inLane(() => {
       const at = this.deps.now();
       const { ledger } = this.deps;
-      return ledger.transaction(async (tx) => {
-        await tx.touchStation(stationId, at);
-        const flip = await tx.setOnline(stationId, online, at, 'state');
-        if (flip && online) await tx.resolveAlerts(stationId, 'offline', at, 'station back online');
+      return ledger.transaction(function* (tx) {
+        yield* tx.touchStation(stationId, at);
+        const flip = yield* tx.setOnline(stationId, online, at, 'state');
+        if (flip && online) yield* tx.resolveAlerts(stationId, 'offline', at, 'station back online');
         return flip;
       });
     });
