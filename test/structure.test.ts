@@ -12,7 +12,7 @@ function sources(dir: string): { path: string; text: string }[] {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) {
-        if (e.name !== 'node_modules' && e.name !== 'generated' && e.name !== 'dist') walk(p);
+        if (e.name !== 'node_modules' && e.name !== 'generated' && e.name !== 'generated-pg' && e.name !== 'dist') walk(p);
       } else if (/\.tsx?$/.test(e.name)) out.push({ path: relative(ROOT, p), text: readFileSync(p, 'utf8') });
     }
   };
