@@ -334,14 +334,8 @@ export class ReportService {
       const changed = new Set<string>();
       await ledger.transaction(function* (tx) {
         for (const a of yield* tx.dueAtOfflineStations(now)) {
-          yield* tx.raiseAlert(
-            a.stationId,
-            'offline',
-            a.id,
-            `${a.stationCode}: offline when an airing was due at ${a.startsAt}`,
-            now,
-            false,
-          );
+          const message = `${a.stationCode}: offline when an airing was due at ${a.startsAt}`;
+          yield* tx.raiseAlert(a.stationId, 'offline', a.id, message, now, false);
           changed.add(a.stationId);
         }
       });
