@@ -10,13 +10,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { Simulator } from '../edge-agent/simulator.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { countProofs, proofTracker, scheduleBurst, simulatedGateways } from '../test/helpers/faults.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
 import { freePort, startCluster, stopCluster } from '../test/helpers/pg-cluster.mjs';
-import { api, uploadApproved } from '../test/helpers/server.ts';
+import { api, createPgDatabase, uploadApproved } from '../test/helpers/server.ts';
 import { type ServerProcess, serverProcess } from '../test/helpers/server-process.ts';
 import { figure } from './report.ts';
 
@@ -45,17 +44,7 @@ async function acked(server: ServerProcess, since: Date, n: number, timeoutMs = 
 
 async function runSetup(setup: Setup, brokerUrl: string, pgAdmin: string | undefined, gateways: number): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lp-scale-'));
-  let databaseUrl: string | undefined;
-  if (setup.database === 'postgres' && pgAdmin) {
-    const name = `lp_scale_${setup.processes}_${Date.now()}`;
-    const c = new pg.Client({ connectionString: pgAdmin });
-    await c.connect();
-    await c.query(`CREATE DATABASE ${name}`);
-    await c.end();
-    const u = new URL(pgAdmin);
-    u.pathname = `/${name}`;
-    databaseUrl = u.toString();
-  }
+  const databaseUrl = setup.database === 'postgres' && pgAdmin ? await createPgDatabase(pgAdmin) : undefined;
   const env = (instance: string) => ({
     LP_MQTT_URL: brokerUrl,
     LP_MQTT_PUBLIC_URL: brokerUrl,

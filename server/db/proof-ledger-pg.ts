@@ -13,7 +13,6 @@ const types = {
     oid === TIMESTAMP_OID ? utc : (pg.types.getTypeParser as (o: number, f?: string) => (v: string) => unknown)(oid, format),
 };
 const t = (d: Date | null | undefined) => (d ? d.toISOString() : null);
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** Connections of the ledger per server process: its transactions run one after another in the ingest lane. */
 const POOL = 4;
@@ -187,7 +186,7 @@ class PgLedgerTx implements LedgerTx {
         WHERE (o."asRun" IS NULL OR o."asRun" = 'playing') AND o."closesAt" <= $1 ORDER BY o."closesAt" LIMIT $2 FOR UPDATE OF o SKIP LOCKED`,
       [t(now), limit],
     );
-    return r.rows.map((row) => ({ ...row, startsAt: row.startsAt.toISOString(), startedAt: iso(row.startedAt) }));
+    return r.rows.map((row) => ({ ...row, startsAt: row.startsAt.toISOString(), startedAt: t(row.startedAt) }));
   }
 
   *closeAiring(id: string, asRun: 'missed' | 'partial', lateMs: number | null): Step<void> {

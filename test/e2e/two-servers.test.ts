@@ -11,7 +11,7 @@ import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { hasMosquitto, startMosquitto } from '../helpers/mosquitto.ts';
-import { api, onPostgres, startTestServer, TEST_ADMIN_PASSWORD, uploadApproved } from '../helpers/server.ts';
+import { adminLogin, api, onPostgres, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const DAY = 86_400_000;
 
@@ -96,12 +96,7 @@ t.test(
     t.equal(fromA.occurrences + fromB.occurrences, 6, 'three more days at two stations, made by one of them');
 
     // The leader stops: the follower takes the lock and the next proofs (a new session: three days went by).
-    const login = await fetch(`${b.url}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }),
-    });
-    b.token = ((await login.json()) as { token: string }).token;
+    b.token = await adminLogin(b.url);
     b.auth.authorization = `Bearer ${b.token}`;
     await a.stop();
     aStopped = true;

@@ -2,23 +2,14 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
+import { freePort } from './pg-cluster.mjs';
 
 const BINARY = '/usr/sbin/mosquitto';
 
 export const hasMosquitto = () => spawnSync(BINARY, ['-h']).error === undefined;
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 /**
  * Anonymous by default; with `auth`, Mosquitto reads the password and ACL files in `auth.dir` (which

@@ -4,23 +4,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Db, type DbTarget, openDatabase } from '../../server/db/client.ts';
-import { type ApiTarget, pgDatabaseFor, TEST_ADMIN_PASSWORD } from './server.ts';
+import { freePort } from './pg-cluster.mjs';
+import { type ApiTarget, adminLogin, pgDatabaseFor, TEST_ADMIN_PASSWORD } from './server.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
-/** A port free now on loopback (the kernel picks it; the listener closes before the server takes it). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+/** A port free now on loopback (kept with the PostgreSQL cluster helper, which `npm test` runs as plain JavaScript). */
+export { freePort };
 
 export interface ServerProcess extends ApiTarget {
   dataDir: string;
@@ -99,13 +92,7 @@ export async function serverProcess(
         });
       });
       await ready;
-      const res = await fetch(`${server.url}/api/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }),
-      });
-      if (!res.ok) throw new Error(`admin login answered ${res.status}: ${await res.text()}`);
-      server.token = ((await res.json()) as { token: string }).token;
+      server.token = await adminLogin(server.url);
       server.auth.authorization = `Bearer ${server.token}`;
     },
     kill9: () => signal('SIGKILL'),

@@ -58,7 +58,8 @@ export function pgDatabaseFor(dataDir: string): Promise<string> | undefined {
   return url;
 }
 
-async function createPgDatabase(adminUrl: string): Promise<string> {
+/** A new, empty database on the PostgreSQL server of `adminUrl`; returns its URL. */
+export async function createPgDatabase(adminUrl: string): Promise<string> {
   const name = `lp_test_${randomUUID().replace(/-/g, '')}`;
   await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);
@@ -111,13 +112,19 @@ export async function startTestServer(
     ...opts.env,
   });
   const server = await startServer(config, { ...(opts.now ? { now: opts.now } : {}), ...(opts.run ? { run: opts.run } : {}) });
-  const res = await fetch(`${server.url}/api/v1/auth/login`, {
+  const token = await adminLogin(server.url);
+  return Object.assign(server, { dataDir, token, auth: { authorization: `Bearer ${token}` }, database: config.database });
+}
+
+/** A new session of the seeded administrator; fails, saying why, when the login is refused. */
+export async function adminLogin(url: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }),
   });
-  const { token } = (await res.json()) as { token: string };
-  return Object.assign(server, { dataDir, token, auth: { authorization: `Bearer ${token}` }, database: config.database });
+  if (!res.ok) throw new Error(`admin login answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
 }
 
 export async function upload(
