@@ -1,5 +1,5 @@
 // A value that components can follow: the chosen language, the signed-in user.
-import { useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 
 export interface Signal<T> {
   get(): T;
@@ -28,4 +28,16 @@ export function useSignal<T>(s: Signal<T>): T {
   const [value, setValue] = useState(s.get());
   useEffect(() => s.subscribe(setValue), [s]);
   return value;
+}
+
+/**
+ * For a view that reloads a list: each call starts a request and returns a check that is true only while
+ * that request is the latest, so an older answer arriving late never replaces a newer one.
+ */
+export function useLatestRequest(): () => () => boolean {
+  const counter = useRef(0);
+  return useCallback(() => {
+    const mine = ++counter.current;
+    return () => mine === counter.current;
+  }, []);
 }

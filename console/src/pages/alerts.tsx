@@ -1,9 +1,10 @@
 // Alerts of the user's units: new → acknowledged → resolved, with who and when, filtered by status and kind;
 // the text in Vietnamese with Hanoi times (the server's messageVi), a note when resolving.
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
 import { ErrorLine } from '../components/error-line.tsx';
 import { hanoiTime, type MessageKey, t } from '../i18n.ts';
+import { useLatestRequest } from '../state.ts';
 
 interface Alert {
   id: string;
@@ -68,14 +69,22 @@ export function Alerts(_: { me: Me }) {
     await api('DELETE', `/notifications/channels/${id}`).catch((err: Error) => setError(err.message));
     await loadChannels();
   };
+  // An acknowledgement reloads under the filter chosen meanwhile, and only the latest answer is shown.
+  const latest = useLatestRequest();
   const load = useCallback(() => {
     const q = new URLSearchParams({
       limit: '200',
       ...(filter.status ? { status: filter.status } : {}),
       ...(filter.kind ? { kind: filter.kind } : {}),
     });
-    return api<{ total: number; items: Alert[] }>('GET', `/alerts?${q}`).then(setAlerts, (err: Error) => setError(err.message));
-  }, [filter]);
+    const current = latest();
+    return api<{ total: number; items: Alert[] }>('GET', `/alerts?${q}`).then(
+      (r) => current() && setAlerts(r),
+      (err: Error) => current() && setError(err.message),
+    );
+  }, [filter, latest]);
+  const reload = useRef(load);
+  reload.current = load;
   useEffect(() => {
     void load();
   }, [load]);
@@ -83,7 +92,7 @@ export function Alerts(_: { me: Me }) {
     try {
       setError('');
       await api('POST', `/alerts/${a.id}/${to}`, to === 'resolve' && notes[a.id] ? { note: notes[a.id] } : {});
-      await load();
+      await reload.current();
     } catch (err) {
       setError((err as Error).message);
     }

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { ErrorLine } from '../components/error-line.tsx';
 import { hanoiDate, hanoiTime, t } from '../i18n.ts';
+import { useLatestRequest } from '../state.ts';
 
 interface Entry {
   source: 'api' | 'gateway';
@@ -41,10 +42,14 @@ export function Audit() {
       ...(f.route ? { route: f.route } : {}),
       gateways: String(f.gateways),
     });
+  // A page asked under an earlier filter is dropped when it answers late.
+  const latest = useLatestRequest();
   const load = async (f: typeof filter, offset: number) => {
     setError('');
+    const current = latest();
     try {
       const r = await api<{ total: number; items: Entry[] }>('GET', `/audit?${params(f)}&limit=${PAGE}&offset=${offset}`);
+      if (!current()) return;
       setItems((all) => (offset === 0 ? r.items : [...all, ...r.items]));
       setTotal(r.total);
     } catch (err) {

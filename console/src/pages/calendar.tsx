@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.ts';
 import { ErrorLine } from '../components/error-line.tsx';
 import { lang, type MessageKey, t } from '../i18n.ts';
+import { useLatestRequest } from '../state.ts';
 
 interface Airing {
   occurrenceId: string;
@@ -35,17 +36,26 @@ export function Calendar(_: { me: Me }) {
   // Busy until the airings of exactly the days shown have arrived (read by screen readers and tests).
   const [loadedFor, setLoadedFor] = useState('');
   const span = view === 'week' ? 7 * DAY_MS : DAY_MS;
+  // Paging quickly through weeks: only the latest request's answer is shown.
+  const latest = useLatestRequest();
   const load = useCallback(() => {
+    const current = latest();
     return api<{ items: Airing[] }>(
       'GET',
       `/as-run?from=${encodeURIComponent(new Date(start).toISOString())}&to=${encodeURIComponent(new Date(start + span).toISOString())}&limit=5000`,
-    )
-      .then(
-        (r) => setAirings(r.items),
-        (err: Error) => setError(err.message),
-      )
-      .finally(() => setLoadedFor(`${start} ${span}`));
-  }, [start, span]);
+    ).then(
+      (r) => {
+        if (!current()) return;
+        setAirings(r.items);
+        setLoadedFor(`${start} ${span}`);
+      },
+      (err: Error) => {
+        if (!current()) return;
+        setError(err.message);
+        setLoadedFor(`${start} ${span}`);
+      },
+    );
+  }, [start, span, latest]);
   useEffect(() => {
     void load();
   }, [load]);

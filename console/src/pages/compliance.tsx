@@ -76,9 +76,15 @@ export function Compliance({ me }: { me: Me }) {
     setError('');
     setReport(null);
     setAirings(null);
-    const fail = (err: Error) => setError(err.message);
-    if (here.kind === 'station') void api<{ items: Airing[] }>('GET', `/as-run?${query}&limit=5000`).then((r) => setAirings(r.items), fail);
-    void api<Report>('GET', `/compliance/report?${query}&groupBy=${groupBy}`).then(setReport, fail);
+    // A range or level left before its answers came: they are dropped, not shown under the new one.
+    let current = true;
+    const fail = (err: Error) => current && setError(err.message);
+    if (here.kind === 'station')
+      void api<{ items: Airing[] }>('GET', `/as-run?${query}&limit=5000`).then((r) => current && setAirings(r.items), fail);
+    void api<Report>('GET', `/compliance/report?${query}&groupBy=${groupBy}`).then((r) => current && setReport(r), fail);
+    return () => {
+      current = false;
+    };
   }, [here, query, groupBy]);
 
   const open = (g: { key: string; name: string }) =>

@@ -9,6 +9,7 @@ import { Recorder } from '../components/recorder.tsx';
 import { RelayPanel } from '../components/relay-panel.tsx';
 import { TtsPanel } from '../components/tts-panel.tsx';
 import { duration, type MessageKey, t } from '../i18n.ts';
+import { useLatestRequest } from '../state.ts';
 
 interface Upload {
   name: string;
@@ -33,17 +34,22 @@ export function Library(_: { me: Me }) {
   const [uploads, setUploads] = useState<Upload[]>([]);
   const added = useRef(0);
   const [error, setError] = useState('');
-  const load = useCallback(
-    () =>
-      api<{ total: number; items: Item[] }>('GET', `/media?limit=100${query.trim() ? `&q=${encodeURIComponent(query.trim())}` : ''}`).then(
-        (r) => {
-          setItems(r.items);
-          setTotal(r.total);
-        },
-        (err: Error) => setError(err.message),
-      ),
-    [query],
-  );
+  // A slow answer to an earlier search never replaces the answer to the latest one.
+  const latest = useLatestRequest();
+  const load = useCallback(() => {
+    const current = latest();
+    return api<{ total: number; items: Item[] }>(
+      'GET',
+      `/media?limit=100${query.trim() ? `&q=${encodeURIComponent(query.trim())}` : ''}`,
+    ).then(
+      (r) => {
+        if (!current()) return;
+        setItems(r.items);
+        setTotal(r.total);
+      },
+      (err: Error) => current() && setError(err.message),
+    );
+  }, [query, latest]);
   useEffect(() => {
     // Typing searches after a short pause, not at every key.
     const timer = setTimeout(() => void load(), 250);
