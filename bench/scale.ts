@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Simulator } from '../edge-agent/simulator.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { countProofs, proofTracker, scheduleBurst, simulatedGateways } from '../test/helpers/faults.ts';
-import { startMosquitto } from '../test/helpers/mosquitto.ts';
+import { startMosquitto } from '../test/helpers/brokers.ts';
 import { freePort, startCluster, stopCluster } from '../test/helpers/pg-cluster.mjs';
 import { api, createPgDatabase, uploadApproved } from '../test/helpers/server.ts';
 import { type ServerProcess, serverProcess } from '../test/helpers/server-process.ts';

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import type { App } from './app.ts';
-import { type Broker, startBroker } from './compose/broker.ts';
+import { type Broker, startBroker, withoutLogin } from './compose/broker.ts';
 import { buildCompliance } from './compose/compliance.ts';
 import { buildAlerts, buildDomain, buildRelays, buildVoice, type Domain, type Endpoints } from './compose/domain.ts';
 import { startHttp } from './compose/http.ts';
@@ -74,7 +74,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     leadership.onChange(
       (leads) => void link.setIngest(leads).catch((err: Error) => log.warn({ err: err.message }, 'ingest switch failed')),
     );
-    const endpoints: Endpoints = { mqtt: config.mqttPublicUrl ?? config.mqttUrl ?? '' };
+    const endpoints: Endpoints = { mqtt: config.mqttPublicUrl ?? withoutLogin(config.mqttUrl) };
     const domain = buildDomain({ config, now, log, storage, link, metrics, endpoints });
     const compliance = buildCompliance({ now, log, storage, domain, link, metrics, parts });
     const media = await buildMedia({ config, now, log, run, storage, metrics, parts });
@@ -124,3 +124,4 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     throw err;
   }
 }
+

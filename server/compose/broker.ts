@@ -78,7 +78,9 @@ export async function startBroker(c: {
     access.forget();
     return mosquitto();
   });
-  await link.connect(linkUrl, broker ? login : {});
+
+  // Stopped where it starts in the order of parts (it connects in open()): after the proof queue has drained
+  // and live broadcasts have ended, which still publish through it.
   parts.add('mqtt link', () => link.stop());
 
   return {
@@ -86,17 +88,23 @@ export async function startBroker(c: {
     broker,
     /** The server's own login to the embedded broker, for tests that play a compromised broker path; never served. */
     brokerLogin: broker ? login : undefined,
-    health: async () => ({ ok: link.connected(), detail: broker ? `embedded, ${broker.clients()} clients` : (config.mqttUrl as string) }),
+    health: async () => ({ ok: link.connected(), detail: broker ? `embedded, ${broker.clients()} clients` : withoutLogin(config.mqttUrl) }),
     /** Where gateways reach the broker: the embedded broker's public port once open, else the external one. */
-    url: () => (broker ? `mqtt://127.0.0.1:${broker.port}` : (config.mqttUrl as string)),
-    /** Opens the embedded broker's public listeners (TCP, and WebSocket on the HTTP server). */
+    url: () => (broker ? `mqtt://127.0.0.1:${broker.port}` : withoutLogin(config.mqttUrl)),
+    /**
+     * Once the HTTP server listens: opens the embedded broker's public listeners (TCP, and WebSocket on the
+     * HTTP server), then connects the server's own link. An external broker that asks the HTTP hooks
+     * (RabbitMQ, EMQX) checks the server's login through them, so the link cannot connect earlier.
+     */
     async open(httpServer: HttpServer): Promise<void> {
-      if (!broker) return;
-      const started = broker;
-      await started.open(httpServer);
-      // On shutdown the public listeners close first, so no new session starts while the rest stops.
-      parts.add('mqtt listeners', () => started.closeListeners());
-      c.endpoints.mqtt ||= `mqtt://127.0.0.1:${started.port}`;
+      if (broker) {
+        const started = broker;
+        await started.open(httpServer);
+        // On shutdown the public listeners close first, so no new session starts while the rest stops.
+        parts.add('mqtt listeners', () => started.closeListeners());
+        c.endpoints.mqtt ||= `mqtt://127.0.0.1:${started.port}`;
+      }
+      await link.connect(linkUrl, broker ? login : {});
     },
   };
 }
@@ -121,4 +129,13 @@ function mosquittoFiles(access: BrokerAccess, dir: string | undefined, log: Logg
     });
     return writing;
   };
+}
+
+/** LP_MQTT_URL carries the server's own broker login: gateways and health checks see the address without it. */
+export function withoutLogin(url: string | undefined): string {
+  if (!url) return '';
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }

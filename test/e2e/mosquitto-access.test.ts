@@ -11,7 +11,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import t from 'tap';
 import { commandTopic, grants, reportTopic } from '#protocol';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { hasMosquitto, startMosquitto } from '../helpers/mosquitto.ts';
+import { hasMosquitto, startMosquitto } from '../helpers/brokers.ts';
 import { api, enrollDevice, startTestServer } from '../helpers/server.ts';
 
 t.test(
@@ -41,6 +41,7 @@ t.test(
 
     const a = await enrollDevice(server, 'HN-00028');
     const b = await enrollDevice(server, 'HN-00031');
+    t.equal(a.url, broker.url, "the broker's address, without the server's own login");
     // Enrollment answered after the files were written: both gateways are in them already.
     const passwd = readFileSync(join(dir, 'passwd'), 'utf8');
     t.match(passwd, new RegExp(`^${a.device}:\\$7\\$101\\$`, 'm'), 'a Mosquitto PBKDF2 hash, not the secret');

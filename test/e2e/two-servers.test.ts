@@ -10,7 +10,7 @@ import type { RunningServer } from '../../server/server.ts';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { hasMosquitto, startMosquitto } from '../helpers/mosquitto.ts';
+import { hasMosquitto, startMosquitto } from '../helpers/brokers.ts';
 import { adminLogin, api, onPostgres, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const DAY = 86_400_000;

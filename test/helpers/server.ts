@@ -296,7 +296,7 @@ export function deviceClient(server: TestServer, device: string, password: strin
 }
 
 /** Enrolls a new device key for a provisioned station; returns the device code and its MQTT password. */
-export async function enrollDevice(server: ApiTarget, station: string): Promise<{ device: string; password: string }> {
+export async function enrollDevice(server: ApiTarget, station: string): Promise<{ device: string; password: string; url: string }> {
   const res = await fetch(`${server.url}/api/v1/gateway/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -308,8 +308,8 @@ export async function enrollDevice(server: ApiTarget, station: string): Promise<
     }),
   });
   if (res.status !== 200) throw new Error(`enrollment failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { device: string; mqtt: { password: string } };
-  return { device: body.device, password: body.mqtt.password };
+  const body = (await res.json()) as { device: string; mqtt: { password: string; url: string } };
+  return { device: body.device, password: body.mqtt.password, url: body.mqtt.url };
 }
 
 /**

@@ -1,0 +1,132 @@
+// Real external brokers on free loopback ports, each a private instance in a temporary directory, started
+// from Debian's packages: Mosquitto, RabbitMQ with its MQTT plugin and HTTP auth backend, NATS with MQTT.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
+import { freePort } from './pg-cluster.mjs';
+
+export interface Broker {
+  url: string;
+  /** Mosquitto only: read the password and ACL files again (SIGHUP). */
+  reload(): void;
+  stop(): Promise<void>;
+}
+
+const MOSQUITTO = '/usr/sbin/mosquitto';
+// The node itself, not /usr/sbin/rabbitmq-server (which, as root, switches to the rabbitmq user).
+const RABBITMQ = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const NATS = '/usr/sbin/nats-server';
+
+export const hasMosquitto = () => spawnSync(MOSQUITTO, ['-h']).error === undefined;
+export const hasRabbitMq = () => existsSync(RABBITMQ);
+export const hasNats = () => spawnSync(NATS, ['--version']).error === undefined;
+
+export const brokerMissing = (pkg: string) => `${pkg} is not installed (apt-get install ${pkg}; .ci/run installs it)`;
+
+/** Starts a broker process and resolves once its log says `ready`; its log is drained afterwards. */
+async function spawnBroker(command: string, args: string[], ready: RegExp, env?: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    const onData = (chunk: Buffer) => {
+      log += chunk.toString();
+      if (!ready.test(log)) return;
+      for (const s of [child.stdout, child.stderr]) {
+        s?.off('data', onData);
+        s?.resume();
+      }
+      child.off('exit', onExit);
+      resolve();
+    };
+    const onExit = (code: number | null) => reject(new Error(`${command} exited (${code}): ${log.slice(-4000)}`));
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
+  });
+  return child;
+}
+
+const stopper = (child: ChildProcess) => async () => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+};
+
+/**
+ * Mosquitto, anonymous by default; with `auth`, it reads the password and ACL files in `auth.dir` (which
+ * must already hold `login`, used to probe readiness) and `reload()` makes it read them again (SIGHUP).
+ */
+export async function startMosquitto(opts: { auth?: { dir: string; login: { username: string; password: string } } } = {}): Promise<Broker> {
+  const port = await freePort();
+  const conf = join(mkdtempSync(join(tmpdir(), 'lp-mosquitto-')), 'mosquitto.conf');
+  const access = opts.auth
+    ? `allow_anonymous false\npassword_file ${join(opts.auth.dir, 'passwd')}\nacl_file ${join(opts.auth.dir, 'acl')}\n`
+    : 'allow_anonymous true\n';
+  // Run as the test's own user (as root Mosquitto would switch to "mosquitto", who cannot read temp dirs).
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nuser ${userInfo().username}\n${access}persistence false\nlog_dest stderr\nlog_type error\nlog_type information\n`,
+  );
+  // It says it is running once its listener is open.
+  const child = await spawnBroker(MOSQUITTO, ['-c', conf], / running/);
+  const url = `mqtt://127.0.0.1:${port}`;
+  const probe = await connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, ...opts.auth?.login });
+  await probe.endAsync();
+  return { url, reload: () => child.kill('SIGHUP'), stop: stopper(child) };
+}
+
+/**
+ * RabbitMQ 3.10 as a private node (own node name, Erlang distribution port, database and cookie) with the
+ * MQTT plugin on a loopback port and no AMQP listener. Every CONNECT, vhost, resource and topic check goes
+ * to loaphuong's hooks at `hooks` (http://host:port/broker/rabbitmq/<secret>): there is no other user.
+ * Ready when the MQTT listener is started (about 20 s here: the plugin first elects its client-id tracker).
+ */
+export async function startRabbitMq(opts: { hooks: string }): Promise<Broker> {
+  const dir = mkdtempSync(join(tmpdir(), 'lp-rabbitmq-'));
+  const [port, dist] = [await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, 'rabbitmq.conf'),
+    [
+      'listeners.tcp = none',
+      `mqtt.listeners.tcp.default = 127.0.0.1:${port}`,
+      'mqtt.allow_anonymous = false',
+      'auth_backends.1 = http',
+      'auth_http.http_method = get',
+      ...['user', 'vhost', 'resource', 'topic'].map((p) => `auth_http.${p}_path = ${opts.hooks}/${p}`),
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_mqtt,rabbitmq_auth_backend_http].\n');
+  const child = await spawnBroker(RABBITMQ, [], /started MQTT TCP listener/, {
+    HOME: dir,
+    RABBITMQ_NODENAME: `lp-${port}@localhost`,
+    RABBITMQ_DIST_PORT: String(dist),
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_LOGS: '-',
+  });
+  return { url: `mqtt://127.0.0.1:${port}`, reload() {}, stop: stopper(child) };
+}
+
+/**
+ * NATS 2.9 with its MQTT gateway (which keeps sessions and retained messages in JetStream, so JetStream is
+ * on, stored in the temporary directory). NATS 2.9 has no external authentication hook: clients are
+ * anonymous here (see deploy/README.md for what a deployment does instead).
+ */
+export async function startNats(): Promise<Broker> {
+  const dir = mkdtempSync(join(tmpdir(), 'lp-nats-'));
+  const [client, port] = [await freePort(), await freePort()];
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(
+    conf,
+    `listen: 127.0.0.1:${client}\nserver_name: lp-test-${port}\njetstream { store_dir: "${join(dir, 'js')}" }\nmqtt { listen: 127.0.0.1:${port} }\n`,
+  );
+  const child = await spawnBroker(NATS, ['-c', conf], /Server is ready/);
+  return { url: `mqtt://127.0.0.1:${port}`, reload() {}, stop: stopper(child) };
+}
