@@ -17,6 +17,9 @@ export interface BrokerAccount {
   password: string;
 }
 
+/** How long a device's login is taken from memory before the database is asked again. */
+const CACHE_MS = 30_000;
+
 export class BrokerAccess {
   constructor(
     private readonly deps: {
@@ -42,8 +45,14 @@ export class BrokerAccess {
     if (server && username === server.username)
       return password !== undefined && sameSecret(password, server.password) ? { role: 'server' } : null;
     if (clientId !== username || password === undefined) return null;
-    const known = await this.credentials(username);
-    if (!known || !sameSecret(sha256(password), known.secretHash)) return null;
+    const hash = sha256(password);
+    let known = await this.credentials(username);
+    // Another server process may have enrolled the device again (a new password) since this one cached it.
+    if (known && !sameSecret(hash, known.secretHash)) {
+      this.forget(username);
+      known = await this.credentials(username);
+    }
+    if (!known || !sameSecret(hash, known.secretHash)) return null;
     return known.principal;
   }
 
@@ -52,10 +61,13 @@ export class BrokerAccess {
    * thousands of gateways costs one password hash each, not a database walk up the unit tree. The unit
    * chain comes from the unit service's cached tree at each login (so renames and merges show at once);
    * enrollment, revocation and moves call forget(). A burst of first logins shares one load per device,
-   * at most 8 at a time.
+   * at most 8 at a time. What another server process changed is seen without it: a login is kept for
+   * CACHE_MS only (a revocation there locks the device out here within that), and a password that does not
+   * match is looked up again at once (a new enrollment there).
    */
   private async credentials(device: string): Promise<{ secretHash: string; principal: MqttPrincipal } | null> {
-    let loading = this.cache.get(device);
+    const cached = this.cache.get(device);
+    let loading = cached && this.deps.now().getTime() - cached.at < CACHE_MS ? cached.load : undefined;
     if (!loading) {
       const load = this.loads
         .add(() =>
@@ -68,11 +80,11 @@ export class BrokerAccess {
           d?.mqttSecretHash && !d.revokedAt && d.publicKeyHex ? { secretHash: d.mqttSecretHash, unitId: d.station.unitId } : null,
         );
       loading = load;
-      this.cache.set(device, load);
+      this.cache.set(device, { load, at: this.deps.now().getTime() });
       // A failed or negative load is not kept: the next CONNECT asks again.
       load.then(
         (found) => {
-          if (!found && this.cache.get(device) === load) this.cache.delete(device);
+          if (!found && this.cache.get(device)?.load === load) this.cache.delete(device);
         },
         () => this.cache.delete(device),
       );
@@ -89,7 +101,7 @@ export class BrokerAccess {
     else this.cache.clear();
   }
 
-  private readonly cache = new Map<string, Promise<{ secretHash: string; unitId: string } | null>>();
+  private readonly cache = new Map<string, { load: Promise<{ secretHash: string; unitId: string } | null>; at: number }>();
   /** First logins load at most this many devices at once; the rest wait their turn (bounded work per burst). */
   private readonly loads = new PQueue({ concurrency: 8 });
 

@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import t from 'tap';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
-import { type Broker, brokerMissing, hasMosquitto, hasNats, hasRabbitMq, startMosquitto, startNats, startRabbitMq } from '../helpers/brokers.ts';
+import {
+  type Broker,
+  brokerMissing,
+  hasMosquitto,
+  hasNats,
+  hasRabbitMq,
+  startMosquitto,
+  startNats,
+  startRabbitMq,
+} from '../helpers/brokers.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { freePort } from '../helpers/pg-cluster.mjs';
 import { api, startTestServer, uploadApproved } from '../helpers/server.ts';
@@ -96,5 +105,5 @@ for (const c of cases)
     t.equal(occ.body.status, 'aired', 'the proof crossed the broker and the server stored it');
 
     const cmd = await api(server, 'POST', `/stations/${station}/commands`, { action: 'volume', level: 30 });
-    t.match(cmd.body, { ok: true, action: 'volume' }, "the command reached the gateway and its reply the server");
+    t.match(cmd.body, { ok: true, action: 'volume' }, 'the command reached the gateway and its reply the server');
   });

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import t from 'tap';
 import { commandTopic, grants, reportTopic } from '#protocol';
-import { FakeClock } from '../helpers/fake-clock.ts';
 import { hasMosquitto, startMosquitto } from '../helpers/brokers.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 import { api, enrollDevice, startTestServer } from '../helpers/server.ts';
 
 t.test(

@@ -9,9 +9,9 @@ import t from 'tap';
 import type { RunningServer } from '../../server/server.ts';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
-import { FakeClock } from '../helpers/fake-clock.ts';
 import { hasMosquitto, startMosquitto } from '../helpers/brokers.ts';
-import { adminLogin, api, onPostgres, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { adminLogin, api, enrollDevice, onPostgres, startTestServer, uploadApproved } from '../helpers/server.ts';
 
 const DAY = 86_400_000;
 
@@ -105,5 +105,33 @@ t.test(
     const second = await play(b, clock.now() + 120_000);
     while (!byB.includes('playback.completed')) await once(b.reports.events, 'handled');
     t.equal(await b.db.playbackReport.count({ where: { occurrenceId: second } }), 2, 'stored once, by the new leader');
+  },
+);
+
+t.test(
+  "a revocation through one server locks the device out of the other's broker hooks",
+  { skip: !onPostgres && 'several server processes share a PostgreSQL database: this runs in the PostgreSQL pass' },
+  async (t) => {
+    const secret = 'a-hook-secret-of-at-least-24-chars';
+    const clock = new FakeClock(Date.now());
+    const a = await startTestServer({ now: clock.date, env: { LP_BROKER_HOOK_SECRET: secret, LP_INSTANCE: 'a' } });
+    t.teardown(() => a.stop());
+    const b = await startTestServer({ now: clock.date, env: { LP_BROKER_HOOK_SECRET: secret, LP_INSTANCE: 'b', LP_DATA_DIR: a.dataDir } });
+    t.teardown(() => b.stop());
+    // RabbitMQ's login check, as it asks whichever server the proxy picks.
+    const login = async (s: { url: string }, l: { device: string; password: string }) =>
+      (await fetch(`${s.url}/broker/rabbitmq/${secret}/user?${new URLSearchParams({ username: l.device, password: l.password })}`)).text();
+    const gw = await enrollDevice(a, 'HN-00028');
+    t.equal(await login(b, gw), 'allow', 'enrolled through one server, admitted by the other');
+    t.equal(await login(b, { ...gw, password: 'not-its-password' }), 'deny');
+    // Enrolled again through the first (a replaced gateway): the other admits the new password at once.
+    const token = (await api(a, 'POST', `/devices/${gw.device}/enrollment-token`, {})).body.enrollToken as string;
+    const again = await enrollDevice(a, 'HN-00028', token);
+    t.equal(again.device, gw.device);
+    t.equal(await login(b, again), 'allow', 'the new password, although the other server had the old one in memory');
+    t.equal((await api(a, 'POST', `/devices/${gw.device}/revoke`, {})).status, 204);
+    t.equal(await login(a, again), 'deny', 'the server that revoked refuses at once');
+    clock.advance(31_000);
+    t.equal(await login(b, again), 'deny', 'the other refuses once its memory of the login has lapsed (30 s)');
   },
 );

@@ -60,7 +60,9 @@ const stopper = (child: ChildProcess) => async () => {
  * Mosquitto, anonymous by default; with `auth`, it reads the password and ACL files in `auth.dir` (which
  * must already hold `login`, used to probe readiness) and `reload()` makes it read them again (SIGHUP).
  */
-export async function startMosquitto(opts: { auth?: { dir: string; login: { username: string; password: string } } } = {}): Promise<Broker> {
+export async function startMosquitto(
+  opts: { auth?: { dir: string; login: { username: string; password: string } } } = {},
+): Promise<Broker> {
   const port = await freePort();
   const conf = join(mkdtempSync(join(tmpdir(), 'lp-mosquitto-')), 'mosquitto.conf');
   const access = opts.auth

@@ -296,12 +296,17 @@ export function deviceClient(server: TestServer, device: string, password: strin
 }
 
 /** Enrolls a new device key for a provisioned station; returns the device code and its MQTT password. */
-export async function enrollDevice(server: ApiTarget, station: string): Promise<{ device: string; password: string; url: string }> {
+/** Enrolls a new gateway for the station, or with `token` (a reissued one) the device it names again. */
+export async function enrollDevice(
+  server: ApiTarget,
+  station: string,
+  token?: string,
+): Promise<{ device: string; password: string; url: string }> {
   const res = await fetch(`${server.url}/api/v1/gateway/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      token: await provisionDevice(server, station),
+      token: token ?? (await provisionDevice(server, station)),
       publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey),
       agentVersion: 'test',
       protocolVersions: [1],
