@@ -124,4 +124,3 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     throw err;
   }
 }
-
