@@ -98,8 +98,11 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
     const { refused, throttle } = http;
     startTimers({ config, log, domain, compliance, refused, throttleSweep: () => throttle.sweep(), parts, leads: () => leadership.leader });
     // Recurring schedules follow the moving horizon: extended now (and hourly); plans not yet sent go out.
-    const extended = await domain.schedules.extend();
-    const republished = await domain.dispatch.dispatchPending();
+    // The leader's work: a process that joins a running deployment finds both done (the broker keeps the
+    // retained plans; only the embedded broker, always a single leading process, forgets them).
+    const leads = leadership.leader;
+    const extended = leads ? await domain.schedules.extend() : 'follower';
+    const republished = leads ? await domain.dispatch.dispatchPending() : 'follower';
     log.info({ url: http.url, mqttUrl: broker.url(), republished, extended }, 'loaphuong server started');
     return {
       ...storage,
