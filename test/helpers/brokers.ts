@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
@@ -131,4 +132,31 @@ export async function startNats(): Promise<Broker> {
   );
   const child = await spawnBroker(NATS, ['-c', conf], /Server is ready/);
   return { url: `mqtt://127.0.0.1:${port}`, reload() {}, stop: stopper(child) };
+}
+
+/**
+ * What nginx is to a province's broker hooks, for tests of several server processes: an HTTP front on a free
+ * loopback port that forwards each GET (as RabbitMQ calls its hooks) to the first of `servers` that answers,
+ * so the broker keeps its hooks when one server stops.
+ */
+export async function hookFront(servers: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+  const front = createServer(async (req, res) => {
+    for (const target of servers) {
+      try {
+        const answer = await fetch(new URL(req.url ?? '/', target), { method: req.method ?? 'GET' });
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+        res.end(Buffer.from(await answer.arrayBuffer()));
+        return;
+      } catch {
+        // That server is down: the next one.
+      }
+    }
+    res.writeHead(502).end();
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => front.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((resolve) => front.close(() => resolve())),
+  };
 }
