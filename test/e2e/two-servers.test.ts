@@ -151,15 +151,19 @@ t.test(
   "a revocation through one server locks the device out of the other's broker hooks",
   { skip: !onPostgres && 'several server processes share a PostgreSQL database: this runs in the PostgreSQL pass' },
   async (t) => {
-    const secret = HOOK_SECRET;
     const clock = new FakeClock(Date.now());
-    const a = await startTestServer({ now: clock.date, env: { LP_BROKER_HOOK_SECRET: secret, LP_INSTANCE: 'a' } });
+    const a = await startTestServer({ now: clock.date, env: { LP_BROKER_HOOK_SECRET: HOOK_SECRET, LP_INSTANCE: 'a' } });
     t.teardown(() => a.stop());
-    const b = await startTestServer({ now: clock.date, env: { LP_BROKER_HOOK_SECRET: secret, LP_INSTANCE: 'b', LP_DATA_DIR: a.dataDir } });
+    const b = await startTestServer({
+      now: clock.date,
+      env: { LP_BROKER_HOOK_SECRET: HOOK_SECRET, LP_INSTANCE: 'b', LP_DATA_DIR: a.dataDir },
+    });
     t.teardown(() => b.stop());
     // RabbitMQ's login check, as it asks whichever server the proxy picks.
     const login = async (s: { url: string }, l: { device: string; password: string }) =>
-      (await fetch(`${s.url}/broker/rabbitmq/${secret}/user?${new URLSearchParams({ username: l.device, password: l.password })}`)).text();
+      (
+        await fetch(`${s.url}/broker/rabbitmq/${HOOK_SECRET}/user?${new URLSearchParams({ username: l.device, password: l.password })}`)
+      ).text();
     const gw = await enrollDevice(a, 'HN-00028');
     t.equal(await login(b, gw), 'allow', 'enrolled through one server, admitted by the other');
     t.equal(await login(b, { ...gw, password: 'not-its-password' }), 'deny');
