@@ -45,8 +45,13 @@ async function acked(server: ServerProcess, since: Date, n: number, timeoutMs = 
   const db = await server.openDb();
   try {
     const end = Date.now() + timeoutMs;
-    while ((await db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } })) < n) {
-      if (Date.now() > end) throw new Error(`fewer than ${n} acks within ${timeoutMs} ms`);
+    for (;;) {
+      const done = await db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } });
+      if (done >= n) return;
+      if (Date.now() > end) {
+        const byStatus = await db.manifestDelivery.groupBy({ by: ['status'], where: { publishedAt: { gte: since } }, _count: true });
+        throw new Error(`${done} of ${n} acks within ${timeoutMs} ms (${JSON.stringify(byStatus)})`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
@@ -74,6 +79,8 @@ async function runSetup(setup: Setup, brokerUrl: string, pgAdmin: string | undef
     sim = await simulatedGateways({ ...front, mqttUrl: brokerUrl }, codes);
     const extra = { setup: setup.name, gateways: codes.length };
 
+    const rejected: string[] = [];
+    sim.onEvent((e) => e.type === 'acked' && e.status === 'rejected' && rejected.push(e.device));
     const since = new Date();
     const t0 = performance.now();
     const r = await api(front, 'POST', '/schedules', {
@@ -83,7 +90,10 @@ async function runSetup(setup: Setup, brokerUrl: string, pgAdmin: string | undef
       priority: 'emergency',
     });
     if (r.status !== 201) throw new Error(`scheduling answered ${r.status}`);
-    await acked(front, since, codes.length);
+    await acked(front, since, codes.length).catch((err: Error) => {
+      const silent = sim?.gateways.filter((g) => !g.manifest || !g.connected).length;
+      throw new Error(`${err.message}; ${rejected.length} plans refused by gateways, ${silent} gateways offline or without a plan`);
+    });
     figure(B, `push_all_acked_ms_${codes.length}`, performance.now() - t0, 'ms', extra);
 
     const tracker = proofTracker(sim, codes.length);
@@ -135,11 +145,13 @@ export async function run(): Promise<void> {
   const cluster = { dir: mkdtempSync(join(tmpdir(), 'lp-scale-pg-')), port: await freePort() };
   try {
     const pgAdmin = startCluster(cluster);
-    for (const setup of [
+    const setups = [
       { name: 'sqlite, 1 process', database: 'sqlite', processes: 1 },
       { name: 'postgres, 1 process', database: 'postgres', processes: 1 },
       { name: 'postgres, 2 processes', database: 'postgres', processes: 2 },
-    ] as const)
+    ] as const;
+    // LP_BENCH_SCALE_SETUPS=sqlite (or postgres, "2 processes"): only the setups whose name contains it.
+    for (const setup of setups.filter((s) => s.name.includes(process.env.LP_BENCH_SCALE_SETUPS ?? '')))
       await runSetup(setup, broker.url, pgAdmin, gateways);
   } finally {
     await broker.stop();

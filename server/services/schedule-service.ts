@@ -182,7 +182,7 @@ export class ScheduleService {
     await this.deps.dispatch.dispatch(stations.map((st) => st.id));
     const saved = await db.schedule.findUniqueOrThrow({
       where: { id: schedule.id },
-      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }], take: 1000 } },
+      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }, { id: 'asc' }], take: 1000 } },
     });
     return { ...saved, overlaps };
   }
@@ -247,7 +247,7 @@ export class ScheduleService {
     await this.deps.dispatch.dispatch([...new Set([...left.map((o) => o.stationId), ...prepared.stations.map((st) => st.id)])]);
     const saved = await db.schedule.findUniqueOrThrow({
       where: { id: updated.id },
-      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }], take: 1000 } },
+      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }, { id: 'asc' }], take: 1000 } },
     });
     return { ...saved, overlaps };
   }

@@ -107,7 +107,8 @@ export class StationService {
       db.occurrence.findMany({
         where,
         include: { station: { select: { code: true } } },
-        orderBy: { startsAt: 'asc' },
+        // Unique order, so pages neither repeat nor skip airings that share an instant.
+        orderBy: [{ startsAt: 'asc' }, { id: 'asc' }],
         take: q.limit,
         skip: q.offset,
       }),

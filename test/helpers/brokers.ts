@@ -21,6 +21,9 @@ const MOSQUITTO = '/usr/sbin/mosquitto';
 const RABBITMQ = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 const NATS = '/usr/sbin/nats-server';
 
+/** As deploy/mosquitto/loaphuong.conf: the server's session must not drop a burst of acks and proofs. */
+const QUEUE = 'max_queued_messages 100000';
+
 export const hasMosquitto = () => spawnSync(MOSQUITTO, ['-h']).error === undefined;
 export const hasRabbitMq = () => existsSync(RABBITMQ);
 export const hasNats = () => spawnSync(NATS, ['--version']).error === undefined;
@@ -72,7 +75,7 @@ export async function startMosquitto(
   // Run as the test's own user (as root Mosquitto would switch to "mosquitto", who cannot read temp dirs).
   writeFileSync(
     conf,
-    `listener ${port} 127.0.0.1\nuser ${userInfo().username}\n${access}persistence false\nlog_dest stderr\nlog_type error\nlog_type information\n`,
+    `listener ${port} 127.0.0.1\nuser ${userInfo().username}\n${access}persistence false\n${QUEUE}\nlog_dest stderr\nlog_type error\nlog_type information\n`,
   );
   // It says it is running once its listener is open.
   const child = await spawnBroker(MOSQUITTO, ['-c', conf], / running/);

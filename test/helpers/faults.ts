@@ -64,7 +64,15 @@ export async function scheduleBurst(server: ApiTarget, sim: Simulator, mediaId: 
   const at = Date.now() + 3000 + stations.length * 4;
   const r = await api(server, 'POST', '/schedules', { mediaId, stations, startsAt: new Date(at).toISOString(), conflict: 'preempt' });
   if (r.status !== 201) throw new Error(`scheduling answered ${r.status}: ${JSON.stringify(r.body)}`);
-  const occurrences = (r.body.occurrences as { id: string }[]).map((o) => o.id);
+  // The answer lists the first 1,000 airings; past that they are read page by page.
+  let occurrences = (r.body.occurrences as { id: string }[]).map((o) => o.id);
+  if (occurrences.length < stations.length) occurrences = [];
+  while (occurrences.length < stations.length) {
+    const more = await api(server, 'GET', `/occurrences?schedule=${r.body.id}&limit=1000&offset=${occurrences.length}`);
+    const items = more.body.items as { id: string }[];
+    if (!items.length) break;
+    occurrences.push(...items.map((o) => o.id));
+  }
   const wanted = new Set(occurrences);
   const armed = () => sim.gateways.every((g) => g.manifest?.entries.some((e) => wanted.has(e.occurrenceId)));
   const held = () => sim.gateways.filter((g) => g.manifest?.entries.some((e) => wanted.has(e.occurrenceId))).length;
