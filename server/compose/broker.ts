@@ -79,8 +79,12 @@ export async function startBroker(c: {
     return mosquitto();
   });
 
-  // Stopped where it starts in the order of parts (it connects in open()): after the proof queue has drained
-  // and live broadcasts have ended, which still publish through it.
+  // An external broker that asks the HTTP hooks (RabbitMQ, EMQX) checks the server's own login through
+  // them: the link connects in open(), once the HTTP server listens. Otherwise it connects now, before any
+  // gateway can reach the embedded broker's public listeners, so the server is subscribed first.
+  const viaHooks = Boolean(external && config.brokerHookSecret);
+  if (!viaHooks) await link.connect(linkUrl, broker ? login : {});
+  // Stopped after the proof queue has drained and live broadcasts have ended, which publish through it.
   parts.add('mqtt link', () => link.stop());
 
   return {
@@ -92,19 +96,17 @@ export async function startBroker(c: {
     /** Where gateways reach the broker: the embedded broker's public port once open, else the external one. */
     url: () => (broker ? `mqtt://127.0.0.1:${broker.port}` : withoutLogin(config.mqttUrl)),
     /**
-     * Once the HTTP server listens: opens the embedded broker's public listeners (TCP, and WebSocket on the
-     * HTTP server), then connects the server's own link. An external broker that asks the HTTP hooks
-     * (RabbitMQ, EMQX) checks the server's login through them, so the link cannot connect earlier.
+     * Once the HTTP server listens: connects the link to a broker that asks the hooks, and opens the
+     * embedded broker's public listeners (TCP, and WebSocket on the HTTP server).
      */
     async open(httpServer: HttpServer): Promise<void> {
-      if (broker) {
-        const started = broker;
-        await started.open(httpServer);
-        // On shutdown the public listeners close first, so no new session starts while the rest stops.
-        parts.add('mqtt listeners', () => started.closeListeners());
-        c.endpoints.mqtt ||= `mqtt://127.0.0.1:${started.port}`;
-      }
-      await link.connect(linkUrl, broker ? login : {});
+      if (viaHooks) await link.connect(linkUrl, {});
+      if (!broker) return;
+      const started = broker;
+      await started.open(httpServer);
+      // On shutdown the public listeners close first, so no new session starts while the rest stops.
+      parts.add('mqtt listeners', () => started.closeListeners());
+      c.endpoints.mqtt ||= `mqtt://127.0.0.1:${started.port}`;
     },
   };
 }

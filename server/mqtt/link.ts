@@ -39,6 +39,7 @@ export class MqttLink implements Publisher {
   room?: () => Promise<void> | undefined;
   /** Whether this process takes what devices send (proofs, heartbeats, states, acks); replies it always takes. */
   private ingest = true;
+  private readonly started = deferred<MqttClient>();
 
   constructor(private readonly opts: { clientId: string; log: LinkLog }) {}
 
@@ -61,8 +62,10 @@ export class MqttLink implements Publisher {
   }
 
   async publish(topic: string, payload: string, { retain }: { retain: boolean }): Promise<void> {
-    if (!this.client) throw new Error('mqtt link not started');
-    await this.client.publishAsync(assertPublishable(topic), payload, { qos: 1, retain });
+    // Behind a broker that asks the HTTP hooks the link starts once the HTTP server listens: a request
+    // served in between publishes when it has started.
+    const client = this.client ?? (await this.started.promise);
+    await client.publishAsync(assertPublishable(topic), payload, { qos: 1, retain });
   }
 
   publishFrame(topic: string, frame: Buffer): boolean {
@@ -87,6 +90,7 @@ export class MqttLink implements Publisher {
       connectTimeout: 10_000,
     });
     this.client = client;
+    this.started.resolve(client);
     client.on('connect', () => {
       const stream = (client as unknown as { stream?: { setNoDelay?: (v: boolean) => void } }).stream;
       stream?.setNoDelay?.(true);
@@ -128,4 +132,12 @@ export class MqttLink implements Publisher {
   async stop(): Promise<void> {
     await this.client?.endAsync();
   }
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve: (value: T) => void = () => {};
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }

@@ -93,6 +93,13 @@ type Prepared = {
   horizon: Date;
 };
 
+/** A schedule's first 1,000 airings, in a unique order (GET /occurrences?schedule= pages the rest). */
+const FIRST_AIRINGS = {
+  include: { station: { select: { code: true } } },
+  orderBy: [{ startsAt: 'asc' as const }, { id: 'asc' as const }],
+  take: 1000,
+};
+
 export class ScheduleService {
   constructor(
     private readonly deps: {
@@ -182,7 +189,7 @@ export class ScheduleService {
     await this.deps.dispatch.dispatch(stations.map((st) => st.id));
     const saved = await db.schedule.findUniqueOrThrow({
       where: { id: schedule.id },
-      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }, { id: 'asc' }], take: 1000 } },
+      include: { occurrences: FIRST_AIRINGS },
     });
     return { ...saved, overlaps };
   }
@@ -247,7 +254,7 @@ export class ScheduleService {
     await this.deps.dispatch.dispatch([...new Set([...left.map((o) => o.stationId), ...prepared.stations.map((st) => st.id)])]);
     const saved = await db.schedule.findUniqueOrThrow({
       where: { id: updated.id },
-      include: { occurrences: { include: { station: { select: { code: true } } }, orderBy: [{ startsAt: 'asc' }, { id: 'asc' }], take: 1000 } },
+      include: { occurrences: FIRST_AIRINGS },
     });
     return { ...saved, overlaps };
   }
