@@ -13,6 +13,7 @@ import {
   hasMosquitto,
   hasNats,
   hasRabbitMq,
+  SERVER_LOGIN,
   startMosquitto,
   startNats,
   startRabbitMq,
@@ -21,61 +22,24 @@ import { FakeClock } from '../helpers/fake-clock.ts';
 import { freePort } from '../helpers/pg-cluster.mjs';
 import { api, startTestServer, uploadApproved } from '../helpers/server.ts';
 
-const HOOK_SECRET = 'a-hook-secret-of-at-least-24-chars';
-const SERVER_LOGIN = { username: 'loaphuong.server', password: 'a-long-broker-password-for-the-server' };
-
-interface Setup {
-  broker: Broker;
-  /** The server's environment for this broker. */
-  env: Record<string, string>;
-}
-
-const cases: { name: string; missing: string | false; setup(): Promise<Setup> }[] = [
-  {
-    name: 'Mosquitto',
-    missing: !hasMosquitto() && brokerMissing('mosquitto'),
-    async setup() {
-      const broker = await startMosquitto();
-      return { broker, env: { LP_MQTT_URL: broker.url } };
-    },
-  },
+// Each case starts its broker for a server on `port` (RabbitMQ asks that server's hooks for every login).
+const cases: { name: string; missing: string | false; start(port: number): Promise<Broker> }[] = [
+  { name: 'Mosquitto', missing: !hasMosquitto() && brokerMissing('mosquitto'), start: () => startMosquitto() },
   {
     name: 'RabbitMQ (MQTT plugin, HTTP auth backend)',
     missing: !hasRabbitMq() && brokerMissing('rabbitmq-server'),
-    async setup() {
-      // RabbitMQ asks the server's hooks for every login and topic, so the server's port is chosen first.
-      const port = await freePort();
-      const broker = await startRabbitMq({ hooks: `http://127.0.0.1:${port}/broker/rabbitmq/${HOOK_SECRET}` });
-      const url = new URL(broker.url);
-      url.username = SERVER_LOGIN.username;
-      url.password = SERVER_LOGIN.password;
-      return {
-        broker,
-        env: {
-          PORT: String(port),
-          LP_MQTT_URL: url.toString(),
-          LP_BROKER_HOOK_SECRET: HOOK_SECRET,
-          LP_MQTT_PUBLIC_URL: broker.url,
-        },
-      };
-    },
+    start: (port) => startRabbitMq({ servers: [`http://127.0.0.1:${port}`] }),
   },
-  {
-    name: 'NATS with MQTT',
-    missing: !hasNats() && brokerMissing('nats-server'),
-    async setup() {
-      const broker = await startNats();
-      return { broker, env: { LP_MQTT_URL: broker.url } };
-    },
-  },
+  { name: 'NATS with MQTT', missing: !hasNats() && brokerMissing('nats-server'), start: () => startNats() },
 ];
 
 for (const c of cases)
   t.test(`${c.name}: enrollment, manifest and ack, airing and proof, command and reply`, { skip: c.missing }, async (t) => {
-    const { broker, env } = await c.setup();
+    const port = await freePort();
+    const broker = await c.start(port);
     t.teardown(() => broker.stop());
     const clock = new FakeClock(Date.now());
-    const server = await startTestServer({ now: clock.date, env });
+    const server = await startTestServer({ now: clock.date, env: { ...broker.env, PORT: String(port) } });
     t.teardown(() => server.stop());
     t.equal(server.mqttUrl, broker.url, 'no embedded broker');
     const health = (await (await fetch(`${server.url}/health`)).json()) as { broker: { ok: boolean } };

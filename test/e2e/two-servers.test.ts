@@ -9,7 +9,7 @@ import t from 'tap';
 import type { RunningServer } from '../../server/server.ts';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
-import { brokerMissing, hasMosquitto, hasRabbitMq, hookFront, startMosquitto, startRabbitMq } from '../helpers/brokers.ts';
+import { type Broker, brokerMissing, HOOK_SECRET, hasMosquitto, hasRabbitMq, startMosquitto, startRabbitMq } from '../helpers/brokers.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { freePort } from '../helpers/pg-cluster.mjs';
 import { adminLogin, api, enrollDevice, onPostgres, startTestServer, uploadApproved } from '../helpers/server.ts';
@@ -27,41 +27,13 @@ function storedBy(s: RunningServer): string[] {
   return stored;
 }
 
-const HOOK_SECRET = 'a-hook-secret-of-at-least-24-chars';
-
-/** A broker for two servers on fixed ports, and each server's environment for it. */
-const brokers: {
-  name: string;
-  missing: string | false;
-  start(ports: number[]): Promise<{ url: string; env: Record<string, string>; stop(): Promise<void> }>;
-}[] = [
-  {
-    name: 'Mosquitto',
-    missing: !hasMosquitto() && brokerMissing('mosquitto'),
-    async start() {
-      const broker = await startMosquitto();
-      return { url: broker.url, env: { LP_MQTT_URL: broker.url }, stop: () => broker.stop() };
-    },
-  },
+/** A broker for two servers on fixed ports (RabbitMQ asks whichever of them is up for every login). */
+const brokers: { name: string; missing: string | false; start(ports: number[]): Promise<Broker> }[] = [
+  { name: 'Mosquitto', missing: !hasMosquitto() && brokerMissing('mosquitto'), start: () => startMosquitto() },
   {
     name: 'RabbitMQ',
     missing: !hasRabbitMq() && brokerMissing('rabbitmq-server'),
-    // RabbitMQ asks the hooks for every login, through a front that reaches whichever server is up.
-    async start(ports) {
-      const front = await hookFront(ports.map((p) => `http://127.0.0.1:${p}`));
-      const broker = await startRabbitMq({ hooks: `${front.url}/broker/rabbitmq/${HOOK_SECRET}` });
-      const login = new URL(broker.url);
-      login.username = 'loaphuong.server';
-      login.password = 'a-long-broker-password-for-the-server';
-      return {
-        url: broker.url,
-        env: { LP_MQTT_URL: login.toString(), LP_MQTT_PUBLIC_URL: broker.url, LP_BROKER_HOOK_SECRET: HOOK_SECRET },
-        async stop() {
-          await broker.stop();
-          await front.stop();
-        },
-      };
-    },
+    start: (ports) => startRabbitMq({ servers: ports.map((p) => `http://127.0.0.1:${p}`) }),
   },
 ];
 

@@ -4,17 +4,26 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { freePort } from './pg-cluster.mjs';
 
 export interface Broker {
+  /** Where gateways reach it (no login). */
   url: string;
+  /** The server's environment for this broker (LP_MQTT_URL, and for RabbitMQ its login and hooks). */
+  env: Record<string, string>;
   /** Mosquitto only: read the password and ACL files again (SIGHUP). */
   reload(): void;
   stop(): Promise<void>;
 }
+
+/** The secret a server's /broker/ hooks ask for (LP_BROKER_HOOK_SECRET) in the tests. */
+export const HOOK_SECRET = 'a-hook-secret-of-at-least-24-chars';
+/** The server's own login to a RabbitMQ broker (which asks the server's hooks for it too). */
+export const SERVER_LOGIN = { username: 'loaphuong.server', password: 'a-long-broker-password-for-the-server' };
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 // The node itself, not /usr/sbin/rabbitmq-server (which, as root, switches to the rabbitmq user).
@@ -82,16 +91,19 @@ export async function startMosquitto(
   const url = `mqtt://127.0.0.1:${port}`;
   const probe = await connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, ...opts.auth?.login });
   await probe.endAsync();
-  return { url, reload: () => child.kill('SIGHUP'), stop: stopper(child) };
+  return { url, env: { LP_MQTT_URL: url }, reload: () => child.kill('SIGHUP'), stop: stopper(child) };
 }
 
 /**
  * RabbitMQ 3.10 as a private node (own node name, Erlang distribution port, database and cookie) with the
  * MQTT plugin on a loopback port and no AMQP listener. Every CONNECT, vhost, resource and topic check goes
- * to loaphuong's hooks at `hooks` (http://host:port/broker/rabbitmq/<secret>): there is no other user.
- * Ready when the MQTT listener is started (about 20 s here: the plugin first elects its client-id tracker).
+ * to loaphuong's hooks, through a front that reaches whichever of `servers` (their base URLs, which need not
+ * be up yet) answers, as nginx does: there is no other user. Ready when the MQTT listener is started (about
+ * 20 s here: the plugin first elects its client-id tracker).
  */
-export async function startRabbitMq(opts: { hooks: string }): Promise<Broker> {
+export async function startRabbitMq(opts: { servers: string[] }): Promise<Broker> {
+  const front = await hookFront(opts.servers);
+  const hooks = `${front.url}/broker/rabbitmq/${HOOK_SECRET}`;
   const dir = mkdtempSync(join(tmpdir(), 'lp-rabbitmq-'));
   const [port, dist] = [await freePort(), await freePort()];
   writeFileSync(
@@ -102,7 +114,7 @@ export async function startRabbitMq(opts: { hooks: string }): Promise<Broker> {
       'mqtt.allow_anonymous = false',
       'auth_backends.1 = http',
       'auth_http.http_method = get',
-      ...['user', 'vhost', 'resource', 'topic'].map((p) => `auth_http.${p}_path = ${opts.hooks}/${p}`),
+      ...['user', 'vhost', 'resource', 'topic'].map((p) => `auth_http.${p}_path = ${hooks}/${p}`),
       '',
     ].join('\n'),
   );
@@ -117,7 +129,20 @@ export async function startRabbitMq(opts: { hooks: string }): Promise<Broker> {
     RABBITMQ_LOG_BASE: join(dir, 'log'),
     RABBITMQ_LOGS: '-',
   });
-  return { url: `mqtt://127.0.0.1:${port}`, reload() {}, stop: stopper(child) };
+  const url = `mqtt://127.0.0.1:${port}`;
+  const login = new URL(url);
+  login.username = SERVER_LOGIN.username;
+  login.password = SERVER_LOGIN.password;
+  const stop = stopper(child);
+  return {
+    url,
+    env: { LP_MQTT_URL: login.toString(), LP_MQTT_PUBLIC_URL: url, LP_BROKER_HOOK_SECRET: HOOK_SECRET },
+    reload() {},
+    async stop() {
+      await stop();
+      await front.stop();
+    },
+  };
 }
 
 /**
@@ -134,15 +159,16 @@ export async function startNats(): Promise<Broker> {
     `listen: 127.0.0.1:${client}\nserver_name: lp-test-${port}\njetstream { store_dir: "${join(dir, 'js')}" }\nmqtt { listen: 127.0.0.1:${port} }\n`,
   );
   const child = await spawnBroker(NATS, ['-c', conf], /Server is ready/);
-  return { url: `mqtt://127.0.0.1:${port}`, reload() {}, stop: stopper(child) };
+  const url = `mqtt://127.0.0.1:${port}`;
+  return { url, env: { LP_MQTT_URL: url }, reload() {}, stop: stopper(child) };
 }
 
 /**
- * What nginx is to a province's broker hooks, for tests of several server processes: an HTTP front on a free
- * loopback port that forwards each GET (as RabbitMQ calls its hooks) to the first of `servers` that answers,
- * so the broker keeps its hooks when one server stops.
+ * What nginx is to a province's broker hooks: an HTTP front on a loopback port that forwards each GET (as
+ * RabbitMQ calls its hooks) to the first of `servers` that answers, so the broker keeps its hooks when one
+ * server stops.
  */
-export async function hookFront(servers: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+async function hookFront(servers: string[]): Promise<{ url: string; stop(): Promise<void> }> {
   const front = createServer(async (req, res) => {
     for (const target of servers) {
       try {
@@ -156,10 +182,9 @@ export async function hookFront(servers: string[]): Promise<{ url: string; stop(
     }
     res.writeHead(502).end();
   });
-  const port = await freePort();
-  await new Promise<void>((resolve) => front.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(front.address() as AddressInfo).port}`,
     stop: () => new Promise<void>((resolve) => front.close(() => resolve())),
   };
 }

@@ -43,18 +43,12 @@ export function Calendar(_: { me: Me }) {
     return api<{ items: Airing[] }>(
       'GET',
       `/as-run?from=${encodeURIComponent(new Date(start).toISOString())}&to=${encodeURIComponent(new Date(start + span).toISOString())}&limit=5000`,
-    ).then(
-      (r) => {
-        if (!current()) return;
-        setAirings(r.items);
-        setLoadedFor(`${start} ${span}`);
-      },
-      (err: Error) => {
-        if (!current()) return;
-        setError(err.message);
-        setLoadedFor(`${start} ${span}`);
-      },
-    );
+    )
+      .then(
+        (r) => current() && setAirings(r.items),
+        (err: Error) => current() && setError(err.message),
+      )
+      .finally(() => current() && setLoadedFor(`${start} ${span}`));
   }, [start, span, latest]);
   useEffect(() => {
     void load();
