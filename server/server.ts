@@ -8,6 +8,7 @@ import { buildCompliance } from './compose/compliance.ts';
 import { buildAlerts, buildDomain, buildRelays, buildVoice, type Domain, type Endpoints } from './compose/domain.ts';
 import { startHttp } from './compose/http.ts';
 import { buildMedia } from './compose/media.ts';
+import { startOpeners } from './compose/openers.ts';
 import { Parts } from './compose/parts.ts';
 import { openStorage, type Storage } from './compose/storage.ts';
 import { startTimers } from './compose/timers.ts';
@@ -75,8 +76,9 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       (leads) => void link.setIngest(leads).catch((err: Error) => log.warn({ err: err.message }, 'ingest switch failed')),
     );
     const endpoints: Endpoints = { mqtt: config.mqttPublicUrl ?? withoutLogin(config.mqttUrl) };
-    const domain = buildDomain({ config, now, log, storage, link, metrics, endpoints });
-    const compliance = buildCompliance({ now, log, storage, domain, link, metrics, parts });
+    const openers = startOpeners(parts);
+    const domain = buildDomain({ config, now, log, storage, link, metrics, endpoints, openers });
+    const compliance = buildCompliance({ now, log, storage, domain, link, metrics, parts, openers });
     const media = await buildMedia({ config, now, log, run, storage, metrics, parts });
     const broker = await startBroker({ config, now, log, domain, link, metrics, endpoints, storage, parts });
     // Before the link closes: what was received is stored and its receipts go out.

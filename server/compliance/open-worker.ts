@@ -31,3 +31,22 @@ export default function openMany(task: OpenTask): OpenResult[] {
     return { ok: false, code: o.code, message: o.message, ...(id ? { id } : {}) };
   });
 }
+
+/** Opens signed messages: the server's worker pool, or `openMany` inline. */
+export type Opener = (task: OpenTask) => Promise<OpenResult[]> | OpenResult[];
+
+/** Opens `items` as `openers` equal tasks at once (one per worker thread); results in the order of `items`. */
+export async function openInParts(
+  open: Opener | undefined,
+  openers: number | undefined,
+  now: number,
+  items: OpenTask['items'],
+): Promise<OpenResult[]> {
+  const size = Math.ceil(items.length / (openers ?? 1)) || 1;
+  const parts = await Promise.all(
+    Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
+      (open ?? openMany)({ now, items: items.slice(i * size, (i + 1) * size) }),
+    ),
+  );
+  return parts.flat();
+}

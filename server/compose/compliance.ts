@@ -1,17 +1,15 @@
 // Compliance: the proof ingest (signed reports and telemetry from the link, verified on a worker pool,
 // written through the proof ledger, answered with signed storage receipts) and the reading side built
 // on it: as-run, reports and station health.
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
-import { Piscina } from 'piscina';
 import { receiptTopic, seal } from '#protocol';
-import type { OpenResult, OpenTask } from '../compliance/open-worker.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MqttLink } from '../mqtt/link.ts';
 import { AsRunService } from '../services/as-run-service.ts';
 import { HealthService } from '../services/health-service.ts';
 import { ReportService } from '../services/report-service.ts';
 import type { Domain } from './domain.ts';
+import type { Openers } from './openers.ts';
 import type { Parts } from './parts.ts';
 import type { Storage } from './storage.ts';
 
@@ -28,18 +26,11 @@ export function buildCompliance(c: {
   link: MqttLink;
   metrics: Metrics;
   parts: Parts;
+  openers: Openers;
 }) {
   const { now, log, link, metrics, parts } = c;
   const { db, key, ledger } = c.storage;
   const { devices, units, live } = c.domain;
-  // Signature checks of proofs and heartbeats on every core (Ed25519 verify is the ingest's largest cost).
-  const openers = Math.max(1, availableParallelism());
-  const pool = new Piscina<OpenTask, OpenResult[]>({
-    filename: workerFile(),
-    minThreads: openers,
-    maxThreads: openers,
-  });
-  parts.add('signature workers', () => pool.destroy());
   const reports = new ReportService({
     db,
     ledger,
@@ -47,8 +38,8 @@ export function buildCompliance(c: {
     now,
     metrics,
     log,
-    open: (task) => pool.run(task),
-    openers,
+    open: c.openers.open,
+    openers: c.openers.count,
     onStationsChanged: (ids) => live.changed(ids),
     // [P-3.8] Only after the commit: the gateway deletes what a receipt lists.
     receipt: (device, body) =>
@@ -68,10 +59,4 @@ export function buildCompliance(c: {
   const asRun = new AsRunService({ db, now, units, sweep });
   const stationHealth = new HealthService({ db, now, units, sweep, onStationsChanged: (ids) => live.changed(ids) });
   return { reports, asRun, stationHealth };
-}
-
-/** The signature worker: compiled JavaScript beside this file in production, TypeScript under tsx. */
-function workerFile(): string {
-  const ext = import.meta.url.endsWith('.js') ? 'js' : 'ts';
-  return new URL(`../compliance/open-worker.${ext}`, import.meta.url).href;
 }

@@ -33,6 +33,7 @@ import type { TtsService } from '../services/tts-service.ts';
 import { UnitService } from '../services/unit-service.ts';
 import { UserService } from '../services/user-service.ts';
 import { VoiceService } from '../services/voice-service.ts';
+import type { Openers } from './openers.ts';
 import type { Storage } from './storage.ts';
 
 export type Domain = ReturnType<typeof buildDomain>;
@@ -50,13 +51,19 @@ export function buildDomain(c: {
   link: MqttLink;
   metrics: Metrics;
   endpoints: Endpoints;
+  openers: Openers;
 }) {
   const { config, now, log, link, metrics } = c;
   const { db, key } = c.storage;
   const events = new DomainEvents();
   const units = new UnitService({ db, now, events });
   const devices = new DeviceService({ db, now, key, units, events, mqttUrl: () => c.endpoints.mqtt });
-  const dispatch = new DispatchService({ db, link, key, devices, units, metrics, now, horizonDays: config.manifestHorizonDays, log });
+  const dispatch = new DispatchService({
+    ...{ db, link, key, devices, units, metrics, now, log },
+    horizonDays: config.manifestHorizonDays,
+    open: c.openers.open,
+    openers: c.openers.count,
+  });
   events.on('stations-changed', (ids) => dispatch.dispatch(ids));
   link.on('ack', (device, payload) => dispatch.handleAck(device, payload));
   const playlists = new PlaylistService({ db });

@@ -48,5 +48,6 @@ export function startTimers(c: {
     'forgetting old login failures': c.throttleSweep,
     'deleting old refused-request counts': () => c.refused.sweep(),
     'republishing unacknowledged plans': () => domain.dispatch.republishUnacknowledged(),
+    'renewing plans cut to the size limit': () => domain.dispatch.renewCutPlans(),
   });
 }

@@ -4,10 +4,13 @@
 // signed acknowledgement ([P-3.7]): pending → delivered | failed | expired | superseded.
 import { EventEmitter } from 'node:events';
 import { LIMITS, type LocalPolicy, type Manifest, type ManifestEntry, type MediaRef, manifestTopic, seal } from '#protocol';
+import type { Opener } from '../compliance/open-worker.ts';
 import type { Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Publisher } from '../mqtt/link.ts';
+import { cutToLimits, renewAt } from '../scheduling/plan-limits.ts';
+import { AckIntake } from './ack-intake.ts';
 import type { DeviceService } from './device-service.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
@@ -23,6 +26,9 @@ export interface DispatchDeps {
   now: () => Date;
   horizonDays: number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Opens the gateways' signed acks: the server's worker pool; inline when absent. */
+  open?: Opener;
+  openers?: number;
 }
 
 /** Stations compiled and published together. */
@@ -32,6 +38,8 @@ export interface Compiled {
   stationId: string;
   device: string;
   manifest: Manifest;
+  /** The plan was cut to the protocol's limits: its horizon, the first instant it no longer covers. */
+  cutAt?: Date;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'expired' | 'superseded';
@@ -40,8 +48,11 @@ export class DispatchService {
   /** Emits ('ack', {device, version, status}) after each acknowledgement is recorded: for the simulator, benchmarks and tests. */
   readonly events = new EventEmitter();
 
+  private readonly acks: AckIntake;
+
   constructor(private readonly deps: DispatchDeps) {
     this.events.setMaxListeners(0);
+    this.acks = new AckIntake({ ...deps, recorded: (ack) => this.events.emit('ack', ack) });
   }
 
   /** The manifests of one station (one per gateway) under a new version; nothing is published. */
@@ -146,27 +157,29 @@ export class DispatchService {
         }));
       // One manifest per unrevoked gateway; a station without any yet gets one under its own code, retained for its first gateway.
       for (const device of devicesOf.get(station.id) ?? [station.code]) {
-        out.push({
-          stationId: station.id,
-          device,
-          manifest: {
-            station: station.code,
-            version: station.manifestVersion,
-            generatedAt: at.toISOString(),
-            horizonUntil: horizonUntil.toISOString(),
-            policy: policies.get(station.unitId),
-            serverKeys: this.deps.key.trusted(),
-            groups: tree.groups(station.unitId),
-            ...prefetchOf(templates, new Set(tree.chain(station.unitId).map((u) => u.id))),
-            entries: entries.flatMap(({ zones, entry }) => {
-              // zones: "<device>:<zone>" or "<device>:*"; none = every output of every device.
-              if (!zones.length) return [entry];
-              const mine = zones.filter((z) => z.startsWith(`${device}:`)).map((z) => z.slice(device.length + 1));
-              if (!mine.length) return [];
-              return [mine.includes('*') ? entry : { ...entry, zones: mine }];
-            }),
-          },
+        const manifest: Manifest = {
+          station: station.code,
+          version: station.manifestVersion,
+          generatedAt: at.toISOString(),
+          horizonUntil: horizonUntil.toISOString(),
+          policy: policies.get(station.unitId),
+          serverKeys: this.deps.key.trusted(),
+          groups: tree.groups(station.unitId),
+          ...prefetchOf(templates, new Set(tree.chain(station.unitId).map((u) => u.id))),
+          entries: [],
+        };
+        const mine = entries.flatMap(({ zones, entry }) => {
+          // zones: "<device>:<zone>" or "<device>:*"; none = every output of every device.
+          if (!zones.length) return [entry];
+          const own = zones.filter((z) => z.startsWith(`${device}:`)).map((z) => z.slice(device.length + 1));
+          if (!own.length) return [];
+          return [own.includes('*') ? entry : { ...entry, zones: own }];
         });
+        // [P-7] Within the limits a gateway enforces; a plan cut short ends where it was cut.
+        const cut = cutToLimits(mine, Buffer.byteLength(JSON.stringify(manifest)));
+        manifest.entries = cut.entries;
+        if (cut.cutAt) manifest.horizonUntil = cut.cutAt.toISOString();
+        out.push({ stationId: station.id, device, manifest, ...(cut.cutAt ? { cutAt: cut.cutAt } : {}) });
       }
     }
     return out;
@@ -184,7 +197,20 @@ export class DispatchService {
       const compiled = await this.compileMany(ids.slice(i, i + BATCH), tree);
       const at = now();
       const sealed = compiled.map((c) => ({ ...c, envelope: seal('manifest', c.manifest, key.signer, { now: at, ttlMs }) }));
+      // [P-7] A station whose plan was cut is compiled again half-way through it (the earliest of its gateways').
+      const renew = new Map<string, Date>();
+      for (const c of sealed) {
+        if (!c.cutAt) continue;
+        const r = renewAt(at, c.cutAt);
+        const earlier = renew.get(c.stationId);
+        if (!earlier || r < earlier) renew.set(c.stationId, r);
+      }
       await db.$transaction([
+        db.station.updateMany({
+          where: { id: { in: ids.slice(i, i + BATCH).filter((id) => !renew.has(id)) }, planRefreshAt: { not: null } },
+          data: { planRefreshAt: null },
+        }),
+        ...[...renew].map(([id, planRefreshAt]) => db.station.update({ where: { id }, data: { planRefreshAt } })),
         db.manifestDelivery.updateMany({
           where: { device: { in: sealed.map((c) => c.device) }, status: 'pending' },
           data: { status: 'superseded' },
@@ -214,25 +240,11 @@ export class DispatchService {
     return published;
   }
 
-  /** [P-3.7] A gateway's signed receipt: the delivery becomes delivered (applied) or failed (rejected). */
-  async handleAck(device: string, payload: Buffer): Promise<void> {
-    const { db, log, now } = this.deps;
-    const opened = await this.deps.devices.open(device, payload, 'manifest-ack');
-    if (!opened.ok) return log.warn({ device, code: opened.code, message: opened.message }, 'manifest ack rejected');
-    const ack = opened.body;
-    if (ack.station !== opened.identity.station.code)
-      return log.warn({ device, station: ack.station }, 'manifest ack names another station');
-    const status: DeliveryStatus = ack.status === 'applied' ? 'delivered' : 'failed';
-    // Only a delivery still waiting moves; a late ack for a superseded version is recorded as its ack time only.
-    const { count } = await db.manifestDelivery.updateMany({
-      where: { device, version: ack.version, status: { in: ['pending', 'expired'] } },
-      data: { status, ackedAt: now(), errorCode: ack.status === 'rejected' ? ack.code : null },
-    });
-    if (!count) await db.manifestDelivery.updateMany({ where: { device, version: ack.version, ackedAt: null }, data: { ackedAt: now() } });
-    this.events.emit('ack', { device, version: ack.version, status });
+  /** [P-3.7] A gateway's signed receipt: the delivery becomes delivered (applied) or failed (rejected); taken in batches. */
+  handleAck(device: string, payload: Buffer): Promise<void> {
+    return this.acks.handle(device, payload);
   }
 
-  /** Marks deliveries whose envelope lifetime ended unacknowledged as expired. */
   /** Enrolled gateways that have not applied a manifest of their own published since `at` (a key announcement). */
   async unconfirmedSince(at: Date): Promise<string[]> {
     const { db } = this.deps;
@@ -281,6 +293,7 @@ export class DispatchService {
     return { total, byStatus, rows };
   }
 
+  /** Marks deliveries whose envelope lifetime ended unacknowledged as expired. */
   async expireDeliveries(): Promise<number> {
     const { count } = await this.deps.db.manifestDelivery.updateMany({
       where: { status: 'pending', expiresAt: { lte: this.deps.now() } },
@@ -301,6 +314,12 @@ export class DispatchService {
       take: 500,
     });
     return this.dispatch(rows.map((r) => r.stationId));
+  }
+
+  /** [P-7] Stations whose plan was cut to the limits get the next part once half of it has passed. */
+  async renewCutPlans(): Promise<number> {
+    const due = await this.deps.db.station.findMany({ where: { planRefreshAt: { lte: this.deps.now() } }, select: { id: true } });
+    return this.dispatch(due.map((s) => s.id));
   }
 
   /** Re-plans every station that has this item still to air (after it was withdrawn). */

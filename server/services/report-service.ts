@@ -7,7 +7,7 @@
 
 import { EventEmitter } from 'node:events';
 import { LIMITS, type PlaybackReport, type ReportReceipt, StationState, type Telemetry } from '#protocol';
-import openMany, { type OpenResult, type OpenTask } from '../compliance/open-worker.ts';
+import { type Opener, type OpenResult, openInParts } from '../compliance/open-worker.ts';
 import { FINAL_REFUSALS, UNTRUE, untrueProof } from '../compliance/proof-rules.ts';
 import { type DayVerification, verifyProofDay } from '../compliance/verify-day.ts';
 import type { Db } from '../db/client.ts';
@@ -29,7 +29,7 @@ export interface ReportDeps {
   /** Most messages taken into one transaction (default 1000). */
   batchSize?: number;
   /** Opens signed messages; the server passes its worker pool (compliance/open-worker.ts), default inline. */
-  open?: (task: OpenTask) => Promise<OpenResult[]> | OpenResult[];
+  open?: Opener;
   /** How many tasks `open` runs at once (the pool's threads). */
   openers?: number;
   /**
@@ -177,13 +177,7 @@ export class ReportService {
       publicKeyHex: identity.publicKeyHex,
     }));
     // One task per worker, so every thread checks signatures at once.
-    const size = Math.ceil(items.length / (this.deps.openers ?? 1)) || 1;
-    const parts = await Promise.all(
-      Array.from({ length: Math.ceil(items.length / size) }, (_, i) =>
-        (this.deps.open ?? openMany)({ now, items: items.slice(i * size, (i + 1) * size) }),
-      ),
-    );
-    const outcomes = parts.flat();
+    const outcomes = await openInParts(this.deps.open, this.deps.openers, now, items);
     const opened: Opened[] = [];
     for (const [i, { job, identity }] of known.entries()) {
       const o = outcomes[i] as OpenResult;

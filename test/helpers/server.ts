@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, type KeyPairKeyObjectResult, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -295,26 +295,29 @@ export function deviceClient(server: TestServer, device: string, password: strin
   return connectAsync(server.mqttUrl, { protocolVersion: 4, clientId: device, username: device, password, reconnectPeriod: 0, ...opts });
 }
 
-/** Enrolls a new device key for a provisioned station; returns the device code and its MQTT password. */
-/** Enrolls a new gateway for the station, or with `token` (a reissued one) the device it names again. */
+/**
+ * Enrolls a new gateway for the station, or with `token` (a reissued one) the device it names again;
+ * answers the device code, its MQTT login and URL, and its signing key.
+ */
 export async function enrollDevice(
   server: ApiTarget,
   station: string,
   token?: string,
-): Promise<{ device: string; password: string; url: string }> {
+): Promise<{ device: string; password: string; url: string; key: KeyPairKeyObjectResult }> {
+  const key = generateKeyPairSync('ed25519');
   const res = await fetch(`${server.url}/api/v1/gateway/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       token: token ?? (await provisionDevice(server, station)),
-      publicKeyHex: publicKeyHex(generateKeyPairSync('ed25519').publicKey),
+      publicKeyHex: publicKeyHex(key.publicKey),
       agentVersion: 'test',
       protocolVersions: [1],
     }),
   });
   if (res.status !== 200) throw new Error(`enrollment failed: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { device: string; mqtt: { password: string; url: string } };
-  return { device: body.device, password: body.mqtt.password, url: body.mqtt.url };
+  return { device: body.device, password: body.mqtt.password, url: body.mqtt.url, key };
 }
 
 /**
