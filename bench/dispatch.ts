@@ -1,20 +1,18 @@
 // Dispatch at city and country scale, with simulated gateways over the embedded broker (one MQTT
-// connection each; Hanoi's in this process, the country's in a child process, since 2 × 10,542 sockets
-// exceed one process's file limit here):
+// connection each, in a child process: gateways are other machines, and 2 × 10,542 sockets exceed one
+// process's file limit here):
 // - compile_ms_579: compiling the manifests of all 579 Hanoi stations (no publishing);
 // - push_all_acked_ms_579: an emergency for all of Hanoi, from the API request until every gateway's
 //   signed ack is recorded as delivered;
 // - push_all_acked_ms_10542: the same for the whole country (POST /units/country/import with history:
 //   the 34 provinces and 3,321 communes of 2025, one station per 2024 commune, 10,542, under their 2025
 //   units); country_import_ms is how long that import took.
-import { type ChildProcess, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { systemClock } from '../edge-agent/clock.ts';
-import { Simulator } from '../edge-agent/simulator.ts';
 import { BrokerAccess } from '../server/mqtt/access.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
@@ -30,16 +28,41 @@ async function api<T>(server: TestServer, method: string, path: string, body?: u
   return (await res.json()) as T;
 }
 
-/** Provisions and brings online one simulated gateway per station below `unit`. */
-async function gateways(server: TestServer, units: string[]): Promise<Simulator> {
+/**
+ * Simulated gateways in a child process, as real gateways are other machines: their signature checks and
+ * acks must not share the server's event loop. Resolves once every one is enrolled and subscribed.
+ */
+async function simulators(server: TestServer, tokens: string[]): Promise<{ online: number; rssMb: number; stop(): Promise<void> }> {
+  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'sim-child.ts'), { execArgv: ['--import', 'tsx'] });
+  const started = once(child, 'message');
+  child.send({ serverUrl: server.url, mqttUrl: server.mqttUrl, tokens });
+  const [{ ready, rssMb }] = (await started) as [{ ready: number; rssMb: number }];
+  // Each enrollment sent its gateway a first plan: measured pushes start once every one is acknowledged.
+  const enrolled = { revokedAt: null, enrolledAt: { not: null } };
+  while (await server.db.manifestDelivery.count({ where: { status: 'pending', station: { devices: { some: enrolled } } } }))
+    await new Promise((r) => setTimeout(r, 200));
+  return {
+    online: ready,
+    rssMb,
+    async stop() {
+      if (!child.connected) return;
+      const exited = once(child, 'exit');
+      child.send('stop');
+      await exited;
+    },
+  };
+}
+
+/** Provisions one simulated gateway per station below `unit`; answers their enrollment tokens. */
+async function provision(server: TestServer, units: string[]): Promise<string[]> {
   const tokens: string[] = [];
-  for (const unit of units) {
-    const r = await api<{ created: { enrollToken: string }[] }>(server, 'POST', '/devices/provision', { unit });
-    tokens.push(...r.created.map((c) => c.enrollToken));
-  }
-  const sim = new Simulator({ serverUrl: server.url, mqttUrl: server.mqttUrl, clock: systemClock, fetch });
-  await sim.start(tokens, 64);
-  return sim;
+  for (const unit of units)
+    tokens.push(
+      ...(await api<{ created: { enrollToken: string }[] }>(server, 'POST', '/devices/provision', { unit })).created.map(
+        (c) => c.enrollToken,
+      ),
+    );
+  return tokens;
 }
 
 /**
@@ -82,12 +105,11 @@ async function pushAll(server: TestServer, mediaId: string, units: string[], n: 
 export async function run(): Promise<void> {
   // Warnings go to stderr: a lost or refused ack shows there.
   const server = await startTestServer({ env: { LP_SEED: 'hanoi-2025', LP_SEED_POLICY: 'hanoi-2021', LP_LOG_LEVEL: 'warn' } });
-  let sim: Simulator | undefined;
-  let child: ChildProcess | undefined;
+  let sims: Awaited<ReturnType<typeof simulators>> | undefined;
   try {
     const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-dispatch.wav'), { seconds: 5 }));
-    sim = await gateways(server, ['01']);
-    const hanoi = sim.gateways.length;
+    sims = await simulators(server, await provision(server, ['01']));
+    const hanoi = sims.online;
 
     figure('dispatch', 'push_all_acked_ms_579', await pushAll(server, media.id as string, ['01'], hanoi), 'ms', { gateways: hanoi });
     // Compiling again after the change: every station has an entry and a policy to carry.
@@ -105,34 +127,27 @@ export async function run(): Promise<void> {
     const provinces = (await server.db.unit.findMany({ where: { parentId: null, endedAt: null }, select: { code: true } })).map(
       (u) => u.code,
     );
-    await sim.stop();
-    sim = undefined;
-    // Every gateway of the country, Hanoi's with fresh tokens, simulated in a child process.
-    const tokens: string[] = [];
-    for (const p of provinces.filter((p) => p !== '01'))
-      tokens.push(
-        ...(await api<{ created: { enrollToken: string }[] }>(server, 'POST', '/devices/provision', { unit: p })).created.map(
-          (c) => c.enrollToken,
-        ),
-      );
+    await sims.stop();
+    // Every gateway of the country, Hanoi's with fresh tokens.
+    const tokens = await provision(
+      server,
+      provinces.filter((p) => p !== '01'),
+    );
     for (const d of await server.db.device.findMany({ where: { code: { startsWith: 'HN-' } }, select: { code: true } }))
       tokens.push((await api<{ enrollToken: string }>(server, 'POST', `/devices/${d.code}/enrollment-token`)).enrollToken);
-    child = fork(join(dirname(fileURLToPath(import.meta.url)), 'sim-child.ts'), { execArgv: ['--import', 'tsx'] });
-    const started = once(child, 'message');
-    child.send({ serverUrl: server.url, mqttUrl: server.mqttUrl, tokens });
-    const [{ ready: online, rssMb: simRssMb }] = (await started) as [{ ready: number; rssMb: number }];
+    sims = await simulators(server, tokens);
     // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process).
     let peak = process.memoryUsage().rss;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 50);
-    const pushMs = await pushAll(server, media.id as string, provinces, online);
+    const pushMs = await pushAll(server, media.id as string, provinces, sims.online);
     clearInterval(sampler);
     figure('dispatch', 'push_all_acked_ms_10542', pushMs, 'ms', {
-      gateways: online,
+      gateways: sims.online,
       server_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
       server_peak_rss_mb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576),
-      simulator_rss_mb: simRssMb,
+      simulator_rss_mb: sims.rssMb,
     });
     // An external Mosquitto's password and ACL files for every gateway of the country, rewritten at each
     // enrollment and revocation (bursts coalesce into one rewrite).
@@ -157,12 +172,7 @@ export async function run(): Promise<void> {
       acl_kb: Math.round(statSync(join(dir, 'acl')).size / 1024),
     });
   } finally {
-    await sim?.stop();
-    if (child?.connected) {
-      const exited = once(child, 'exit');
-      child.send('stop');
-      await exited;
-    }
+    await sims?.stop();
     await server.stop();
   }
 }
