@@ -21,7 +21,22 @@ export async function run(): Promise<void> {
     const up = await upload(server, mp3, { title: 'bench 10 min' });
     const elapsed = (performance.now() - t0) / 1000;
     if (up.status !== 201) throw new Error(`ingest failed: ${JSON.stringify(up.body)}`);
-    figure('content', 'ingest_x_realtime', seconds / elapsed, 'x', { audio_s: seconds, wall_s: Math.round(elapsed * 100) / 100 });
+    // The same file on a server that encodes in one piece (LP_ENCODE_PARTS=1), for the ratio.
+    const single = await startTestServer({ env: { LP_ENCODE_PARTS: '1' } });
+    let one: number;
+    try {
+      const t2 = performance.now();
+      const r = await upload(single, mp3, { title: 'bench 10 min, one piece' });
+      one = (performance.now() - t2) / 1000;
+      if (r.status !== 201) throw new Error(`ingest failed: ${JSON.stringify(r.body)}`);
+    } finally {
+      await single.stop();
+    }
+    figure('content', 'ingest_x_realtime', seconds / elapsed, 'x', {
+      audio_s: seconds,
+      wall_s: Math.round(elapsed * 100) / 100,
+      one_piece_x_realtime: Math.round((seconds / one) * 100) / 100,
+    });
 
     const text = SENTENCE.repeat(Math.ceil(2000 / SENTENCE.length)).slice(0, 2000);
     const t1 = performance.now();

@@ -46,6 +46,7 @@ export const ENV_KEYS = {
   LP_MAX_DURATION_S: 'maxDurationS',
   LP_OPUS_BITRATE_KBPS: 'opusBitrateKbps',
   LP_OPUS_COMPLEXITY: 'opusComplexity',
+  LP_ENCODE_PARTS: 'encodeParts',
   LP_LOUDNESS_LUFS: 'loudnessLufs',
   LP_MP3_RENDITION_KBPS: 'mp3RenditionKbps',
   LP_TRUE_PEAK_DBTP: 'truePeakDbtp',
@@ -177,6 +178,11 @@ export const ConfigSchema = z.strictObject({
   opusBitrateKbps: z.coerce.number().int().min(16).max(64).default(32),
   /** libopus complexity 0-10: 10 encodes best; 5 encodes about twice as fast (the encode dominates ingest). */
   opusComplexity: z.coerce.number().int().min(0).max(10).default(10),
+  /**
+   * An item of a minute or more is cut at silences into up to this many parts, encoded at once and joined
+   * (libopus is single-threaded and the encode dominates ingest); 1 encodes in one piece.
+   */
+  encodeParts: z.coerce.number().int().min(1).max(8).default(Math.min(4, availableParallelism())),
   /** When set, every item also gets an MP3 rendition at this bitrate, for legacy gateways. */
   mp3RenditionKbps: z.coerce.number().int().min(32).max(192).optional(),
   /** Integrated loudness every item is normalised to (EBU R128). */

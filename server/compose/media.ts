@@ -41,6 +41,7 @@ export async function buildMedia(c: {
     soxPath: config.soxPath,
     opusBitrateKbps: config.opusBitrateKbps,
     opusComplexity: config.opusComplexity,
+    encodeParts: config.encodeParts,
     maxDurationS: config.maxDurationS,
     loudness: { integratedLufs: config.loudnessLufs, truePeakDbtp: config.truePeakDbtp },
     mp3RenditionKbps: config.mp3RenditionKbps,

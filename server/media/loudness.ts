@@ -6,7 +6,10 @@ import type { Command } from './ffmpeg.ts';
 /** Everything is measured on what the encoder receives: mono, 48 kHz. */
 const MONO_48K = 'aformat=sample_rates=48000:channel_layouts=mono';
 export const SILENCE_THRESHOLD_DB = -50;
+/** Leading and trailing silence this long or longer is trimmed. */
 export const SILENCE_MIN_S = 0.5;
+/** Pauses this long are found too: a parallel encode cuts inside one (a sentence's end in speech is ~0.3 s). */
+export const PAUSE_MIN_S = 0.25;
 /** Kept before the first and after the last sound, so no syllable is clipped. */
 export const TRIM_PAD_MS = 100;
 /** EBU R128's absolute gate: a programme at or below this is silence. */
@@ -25,7 +28,7 @@ export function analysisCommand(ffmpeg: string, input: string): Command {
       '-map',
       '0:a:0',
       '-af',
-      `${MONO_48K},ebur128=peak=true:framelog=verbose,silencedetect=n=${SILENCE_THRESHOLD_DB}dB:d=${SILENCE_MIN_S}`,
+      `${MONO_48K},ebur128=peak=true:framelog=verbose,silencedetect=n=${SILENCE_THRESHOLD_DB}dB:d=${PAUSE_MIN_S}`,
       '-f',
       'null',
       '-',
@@ -104,8 +107,9 @@ export function planEncode(a: Analysis, declaredMs: number, target: LoudnessTarg
     return { ok: false, code: 'CORRUPT_AUDIO', message: `the file is truncated: it decodes to ${a.decodedMs} ms of ${declaredMs} ms` };
   }
   if (!(a.integratedLufs > SILENT_LUFS)) return { ok: false, code: 'SILENT', message: 'the audio is silent throughout' };
-  const lead = a.silences.find((s) => s.startMs <= 0);
-  const trail = a.silences.find((s) => s.endMs >= a.decodedMs - 20 && s.startMs > 0);
+  const long = a.silences.filter((s) => s.endMs - s.startMs >= SILENCE_MIN_S * 1000);
+  const lead = long.find((s) => s.startMs <= 0);
+  const trail = long.find((s) => s.endMs >= a.decodedMs - 20 && s.startMs > 0);
   const startMs = lead ? Math.max(0, lead.endMs - TRIM_PAD_MS) : 0;
   const endMs = trail ? Math.min(a.decodedMs, trail.startMs + TRIM_PAD_MS) : a.decodedMs;
   if (endMs - startMs <= 0) return { ok: false, code: 'SILENT', message: 'the audio is silent throughout' };
@@ -125,9 +129,12 @@ export interface Rendition {
 export function encodeCommand(ffmpeg: string, input: string, plan: EncodePlan, target: LoudnessTarget, renditions: Rendition[]): Command {
   // A sample-peak limiter 1.5 dB under the true-peak target: Opus at speech bitrates adds about 1.2 dB of peak.
   const ceiling = 10 ** ((target.truePeakDbtp - LIMITER_MARGIN_DB) / 20);
+  // A part that starts late (a parallel encode's second half) seeks there rather than decoding all before it;
+  // the decoder starts 5 s early and the trim is exact from there.
+  const seekMs = plan.startMs >= 10_000 ? plan.startMs - 5_000 : 0;
   const chain = [
     `[0:a:0]${MONO_48K}`,
-    `atrim=start=${(plan.startMs / 1000).toFixed(3)}:end=${(plan.endMs / 1000).toFixed(3)}`,
+    `atrim=start=${((plan.startMs - seekMs) / 1000).toFixed(3)}:end=${((plan.endMs - seekMs) / 1000).toFixed(3)}`,
     'asetpts=PTS-STARTPTS',
     `volume=${plan.gainDb.toFixed(2)}dB`,
     ...(plan.limit ? [`alimiter=limit=${ceiling.toFixed(4)}:level=false:attack=5:release=50`] : []),
@@ -165,7 +172,62 @@ export function encodeCommand(ffmpeg: string, input: string, plan: EncodePlan, t
   ]);
   return {
     cmd: ffmpeg,
-    args: [...WITH_PROGRESS, '-v', 'error', '-y', '-i', input, '-filter_complex', chain, ...outputs],
+    args: [...WITH_PROGRESS, '-v', 'error', '-y', ...(seekMs ? ['-ss', (seekMs / 1000).toFixed(3)] : []), '-i', input].concat([
+      '-filter_complex',
+      chain,
+      ...outputs,
+    ]),
+  };
+}
+
+/** The shortest part an item is cut into for a parallel encode. */
+const MIN_PART_MS = 30_000;
+/** libopus's default frame in ffmpeg. */
+const OPUS_FRAME_MS = 20;
+
+/**
+ * Where to cut an item into `parts` pieces encoded at once: the middle of the detected pause (≥ 0.25 s
+ * under -50 dB, source time) nearest each even split, within a quarter-part of it and at least 30 s from
+ * the ends and from each other. A fresh encoder starts each part with its own priming (6.5 ms at 48 kHz, which
+ * a stream copy keeps: each cut makes the item that much longer), inaudible inside a silence and nowhere else,
+ * so audio without silences there is cut fewer times or not at all.
+ */
+export function encodeCuts(plan: EncodePlan, silences: Analysis['silences'], parts: number): number[] {
+  const length = plan.endMs - plan.startMs;
+  const cuts: number[] = [];
+  if (parts < 2 || length < 2 * MIN_PART_MS) return cuts;
+  const mids = silences.map((s) => Math.round((s.startMs + s.endMs) / 2));
+  for (let i = 1; i < parts; i++) {
+    const target = plan.startMs + (length * i) / parts;
+    const after = (cuts.at(-1) ?? plan.startMs) + MIN_PART_MS;
+    const best = mids
+      .filter((m) => m >= after && m <= plan.endMs - MIN_PART_MS && Math.abs(m - target) <= length / parts / 4)
+      .sort((a, b) => Math.abs(a - target) - Math.abs(b - target))[0];
+    // On a 20 ms Opus frame of the part before: it then ends without a padded last frame.
+    if (best !== undefined) cuts.push(plan.startMs + Math.round((best - plan.startMs) / OPUS_FRAME_MS) * OPUS_FRAME_MS);
+  }
+  return cuts;
+}
+
+/** Joins Ogg Opus parts into one stream without re-encoding (ffconcat list file, one `file` line per part). */
+export function concatCommand(ffmpeg: string, listFile: string, out: string): Command {
+  return {
+    cmd: ffmpeg,
+    args: ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', listFile].concat([
+      '-map',
+      '0:a:0',
+      '-c',
+      'copy',
+      '-map_metadata',
+      '-1',
+      '-fflags',
+      '+bitexact',
+      '-flags:a',
+      '+bitexact',
+      '-f',
+      'ogg',
+      out,
+    ]),
   };
 }
 

@@ -1,7 +1,7 @@
 // Ingest: an uploaded file becomes a horn-ready Opus item stored by sha256, or a clear error and nothing left behind.
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +13,9 @@ import { interpretProbe, type ProbeResult, probeCommand } from '../media/ffmpeg.
 import {
   type Analysis,
   analysisCommand,
+  concatCommand,
   encodeCommand,
+  encodeCuts,
   type Levels,
   type LoudnessTarget,
   levelsCommand,
@@ -36,6 +38,8 @@ export interface MediaServiceDeps {
   soxPath: string;
   opusBitrateKbps: number;
   opusComplexity: number;
+  /** Most parts an item is cut into and encoded at once (1: one piece). */
+  encodeParts?: number;
   maxDurationS: number;
   loudness: LoudnessTarget;
   /** Also encode an MP3 rendition at this bitrate (legacy gateways). */
@@ -80,6 +84,7 @@ export class MediaService {
     const encoded = join(deps.tmpDir, `${randomUUID()}.ogg`);
     const mp3 = `${encoded}.mp3`;
     const wav = `${encoded}.wav`;
+    const scratch = [encoded, mp3, wav];
     try {
       const sourceSize = (await stat(source)).size;
       const probe = await this.probe(source);
@@ -112,14 +117,35 @@ export class MediaService {
         { file: encoded, format: 'opus', bitrateKbps: deps.opusBitrateKbps, complexity: deps.opusComplexity },
       ];
       if (deps.mp3RenditionKbps) renditions.push({ file: mp3, format: 'mp3', bitrateKbps: deps.mp3RenditionKbps });
-      const encode = encodeCommand(deps.ffmpegPath, input, plan, deps.loudness, renditions);
-      const result = await deps.run(encode, { timeoutMs: 30 * 60_000, onStdout: track('encode', plan.endMs - plan.startMs) });
-      if (result.code !== 0) throw badRequest('CORRUPT_AUDIO', `the audio could not be encoded: ${lastLine(result.stderr)}`);
+      // Long speech is cut at silences and its parts encoded at once (one libopus encoder per core), then joined.
+      const cuts = deps.mp3RenditionKbps ? [] : encodeCuts(plan, before.silences, deps.encodeParts ?? 1);
+      const bounds = [plan.startMs, ...cuts, plan.endMs];
+      const parts = bounds.slice(1).map((endMs, i) => ({
+        plan: { ...plan, startMs: bounds[i], endMs },
+        renditions: cuts.length ? [{ ...renditions[0], file: `${encoded}.${i}.ogg` }] : renditions,
+      }));
+      scratch.push(...(cuts.length ? parts.map((p) => p.renditions[0].file) : []), `${encoded}.parts`);
+      const results = await Promise.all(
+        parts.map((p, i) =>
+          deps.run(encodeCommand(deps.ffmpegPath, input, p.plan, deps.loudness, p.renditions), {
+            timeoutMs: 30 * 60_000,
+            ...(i === 0 ? { onStdout: track('encode', p.plan.endMs - p.plan.startMs) } : {}),
+          }),
+        ),
+      );
+      const failed = results.find((r) => r.code !== 0);
+      if (failed) throw badRequest('CORRUPT_AUDIO', `the audio could not be encoded: ${lastLine(failed.stderr)}`);
+      if (cuts.length)
+        await this.join(
+          parts.map((p) => p.renditions[0].file),
+          `${encoded}.parts`,
+          encoded,
+        );
       const out = await this.probe(encoded);
       // Our own Ogg always declares its length; the plan's is the fallback.
       const outMs = out.durationMs ?? plan.endMs - plan.startMs;
-      const after = await this.analyse(encoded, track('measure', outMs));
-      const levels = await this.levels(encoded, outMs);
+      // Re-measured from the stored file itself, both passes at once.
+      const [after, levels] = await Promise.all([this.analyse(encoded, track('measure', outMs)), this.levels(encoded, outMs)]);
       const { sha256, sizeBytes } = await deps.blobs.adopt(encoded);
       const legacy = deps.mp3RenditionKbps ? await deps.blobs.adopt(mp3, 'mp3') : undefined;
       onProgress(1);
@@ -157,9 +183,7 @@ export class MediaService {
       });
       return { media, created: true };
     } finally {
-      await rm(encoded, { force: true });
-      await rm(mp3, { force: true });
-      await rm(wav, { force: true });
+      await Promise.all(scratch.map((f) => rm(f, { force: true })));
     }
   }
 
@@ -175,6 +199,13 @@ export class MediaService {
     const levels = await this.levels(join(blobs.dir, blobs.fileName(item.sha256)), item.durationMs);
     if (levels) await db.media.update({ where: { id: mediaId }, data: { levels: JSON.stringify(levels) } });
     return levels;
+  }
+
+  /** Joins encoded parts into `out` (stream copy); the list file is written beside them. */
+  private async join(files: string[], listFile: string, out: string): Promise<void> {
+    await writeFile(listFile, `ffconcat version 1.0\n${files.map((f) => `file '${f.replaceAll("'", "'\\''")}'\n`).join('')}`);
+    const r = await this.deps.run(concatCommand(this.deps.ffmpegPath, listFile, out), { timeoutMs: 10 * 60_000 });
+    if (r.code !== 0) throw new DomainError('internal', 'ENCODE_FAILED', `the encoded parts could not be joined: ${lastLine(r.stderr)}`);
   }
 
   /** RMS and peak per slice of an encoded file; null if the pass fails (a strip is never worth refusing an item). */

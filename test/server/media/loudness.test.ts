@@ -1,5 +1,5 @@
 import t from 'tap';
-import { analysisCommand, encodeCommand, parseAnalysis, planEncode } from '../../../server/media/loudness.ts';
+import { analysisCommand, encodeCommand, encodeCuts, parseAnalysis, planEncode } from '../../../server/media/loudness.ts';
 import { matchExact } from '../../helpers/match.ts';
 
 const target = { integratedLufs: -16, truePeakDbtp: -1 };
@@ -27,7 +27,7 @@ t.test('the analysis pass measures loudness, peak, range, silences and decodes e
   const c = analysisCommand('ffmpeg', '/in.amr');
   t.match(
     c.args.join(' '),
-    /-progress pipe:1 -i \/in\.amr -map 0:a:0 -af aformat=sample_rates=48000:channel_layouts=mono,ebur128=peak=true:framelog=verbose,silencedetect=n=-50dB:d=0\.5 -f null -$/,
+    /-progress pipe:1 -i \/in\.amr -map 0:a:0 -af aformat=sample_rates=48000:channel_layouts=mono,ebur128=peak=true:framelog=verbose,silencedetect=n=-50dB:d=0\.25 -f null -$/,
   );
   t.same(parseAnalysis(STDERR, STDOUT), {
     integratedLufs: -18.4,
@@ -46,6 +46,8 @@ t.test('the analysis pass measures loudness, peak, range, silences and decodes e
 t.test('the plan trims leading and trailing silence (keeping 100 ms), never inner pauses, and sets the gain', async (t) => {
   const v = planEncode(parseAnalysis(STDERR, STDOUT), 8011, target);
   t.same(v, { ok: true, plan: { startMs: 1439, endMs: 6310, gainDb: 2.4, limit: true } });
+  const short = parseAnalysis(STDERR.replace('silence_end: 1.53905', 'silence_end: 0.4'), STDOUT);
+  t.match(planEncode(short, 8011, target), { ok: true, plan: { startMs: 0 } }, 'a lead-in under 0.5 s is kept');
   const quiet = planEncode({ ...parseAnalysis(STDERR, STDOUT), truePeakDbtp: -6 }, 8011, target);
   t.match(quiet, { ok: true, plan: { limit: false } }, 'no limiter when the gain keeps the peak under the ceiling');
 });
@@ -84,4 +86,15 @@ t.test('the encode pass trims, applies the gain and limiter, and writes bit-exac
   ]);
   t.notMatch(noLimit.args.join(' '), /alimiter/);
   matchExact(t, noLimit.args.join(' '), /asplit=2\[r0\]\[r1\].*-c:a libmp3lame -b:a 64k -f mp3 .*\/o\.mp3$/);
+});
+
+t.test('a long item is cut for a parallel encode only inside silences near the even splits, on a 20 ms frame', async (t) => {
+  const plan = { startMs: 1000, endMs: 601_000, gainDb: 0, limit: false };
+  const pause = (at: number) => ({ startMs: at - 400, endMs: at + 400 });
+  t.same(encodeCuts(plan, [pause(150_000), pause(302_013), pause(450_000)], 2), [301_000 + 1_020], 'the pause nearest 5 min, on a frame');
+  t.same(encodeCuts(plan, [pause(151_000), pause(301_000), pause(451_000)], 4), [151_000, 301_000, 451_000]);
+  t.same(encodeCuts(plan, [pause(120_000)], 2), [], 'a pause far from the middle is not used');
+  t.same(encodeCuts(plan, [pause(301_000)], 1), [], 'one part: no cut');
+  t.same(encodeCuts({ ...plan, endMs: 50_000 }, [pause(25_000)], 2), [], 'under a minute: one piece');
+  t.same(encodeCuts(plan, [], 2), [], 'no silence: one piece');
 });
