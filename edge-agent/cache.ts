@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-export type Fetch = typeof fetch;
+import type { Fetch } from './http.ts';
+
+export type { Fetch };
 
 export class HashMismatchError extends Error {
   readonly code = 'HASH_MISMATCH';
@@ -120,6 +122,8 @@ export class AudioCache {
     const part = `${target}.part`;
     let offset = (await stat(part).catch(() => undefined))?.size ?? 0;
     const res = await this.deps.fetch(url, offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {});
+    // An answer without audio is read to its end, so its connection closes.
+    if (!res.ok) await res.text().catch(() => '');
     if (res.status === 416) {
       // The partial file is not a prefix of anything the server has: start again next time.
       await rm(part, { force: true });
@@ -140,7 +144,8 @@ export class AudioCache {
       },
     });
     // A cut transfer leaves the part file with what arrived; the next attempt asks for the rest.
-    await pipeline(Readable.fromWeb(res.body as never), tee, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' }));
+    const body = res.body instanceof Readable ? res.body : Readable.fromWeb(res.body as never);
+    await pipeline(body, tee, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' }));
     const actual = hash.digest('hex');
     if (actual !== sha256) {
       await rm(part, { force: true });

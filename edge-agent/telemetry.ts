@@ -64,7 +64,7 @@ export class Telemetry {
     const t0 = clock.now();
     const res = await fetch(`${serverUrl}/api/v1/gateway/time`);
     const t3 = clock.now();
-    if (!res.ok) throw new Error(`time answered ${res.status}`);
+    if (!res.ok) throw new Error(`time answered ${res.status}: ${(await res.text().catch(() => '')).slice(0, 200)}`);
     const time = TimeResponse.parse(await res.json());
     const receivedAt = Date.parse(time.receivedAt);
     const sentAt = Date.parse(time.sentAt);

@@ -1,4 +1,4 @@
-// Wires the agent to the real adapters (files under one data directory, ffmpeg, MQTT.js, fetch).
+// Wires the agent to the real adapters (files under one data directory, ffmpeg, MQTT.js, node:http).
 // The entry point, the tests and the benchmarks all build their agents here.
 import { join } from 'node:path';
 import { openOpusCodec } from '#protocol';
@@ -6,6 +6,7 @@ import { Agent, type AgentLog, type AgentOptions } from './agent.ts';
 import { type BackoffOptions, gatewayConnector } from './backoff.ts';
 import { AudioCache } from './cache.ts';
 import type { Clock } from './clock.ts';
+import { nodeFetch } from './http.ts';
 import { createFfmpegPlayer, type Zones } from './player.ts';
 import { Outbox, StateStore } from './store.ts';
 
@@ -32,10 +33,10 @@ export function createGatewayAgent(w: GatewayWiring): Agent {
     enrollToken: w.enrollToken,
     serverUrl: w.serverUrl,
     clock: w.clock,
-    fetch,
+    fetch: nodeFetch,
     store: new StateStore(w.dataDir, { reset: w.resetState, now: () => w.clock.now() }),
     outbox: new Outbox(w.dataDir),
-    cache: new AudioCache(join(w.dataDir, 'cache'), { fetch }),
+    cache: new AudioCache(join(w.dataDir, 'cache'), { fetch: nodeFetch }),
     player: createFfmpegPlayer({ ffmpegPath: w.ffmpegPath ?? 'ffmpeg', zones: w.zones }),
     connectMqtt: gatewayConnector(w.mqttUrl, w.reconnect),
     // [P-5.6] libopus is loaded when the first live stream comes, not at start.
