@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   agent: async () => (await import('./agent.ts')).run(),
   compliance: async () => (await import('./compliance.ts')).run(),
   faults: async () => (await import('./faults.ts')).run(),
+  reconnect: async () => (await import('./reconnect.ts')).run(),
   attacks: async () => (await import('./attacks.ts')).run(),
   scale: async () => (await import('./scale.ts')).run(),
   console: async () => (await import('./console.ts')).run(),
