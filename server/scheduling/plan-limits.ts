@@ -54,3 +54,15 @@ export function cutToLimits(entries: ManifestEntry[], restBytes: number, limits 
 export function renewAt(at: Date, cutAt: Date): Date {
   return new Date(at.getTime() + Math.max(MIN_RENEW_MS, (cutAt.getTime() - at.getTime()) / 2));
 }
+
+/** The stations among `compiled` whose plans were cut, and when each is renewed: the earliest of its gateways'. */
+export function renewals(compiled: { stationId: string; cutAt?: Date }[], at: Date): Map<string, Date> {
+  const renew = new Map<string, Date>();
+  for (const c of compiled) {
+    if (!c.cutAt) continue;
+    const r = renewAt(at, c.cutAt);
+    const earlier = renew.get(c.stationId);
+    if (!earlier || r < earlier) renew.set(c.stationId, r);
+  }
+  return renew;
+}

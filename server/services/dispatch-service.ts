@@ -9,7 +9,7 @@ import type { Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Publisher } from '../mqtt/link.ts';
-import { cutToLimits, renewAt } from '../scheduling/plan-limits.ts';
+import { cutToLimits, renewals } from '../scheduling/plan-limits.ts';
 import { AckIntake } from './ack-intake.ts';
 import type { DeviceService } from './device-service.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
@@ -193,18 +193,14 @@ export class DispatchService {
     const tree = await this.deps.units.tree();
     const ttlMs = (horizonDays + 1) * DAY_MS;
     let published = 0;
+    // Each batch is published while the next one is compiled and recorded: one batch in flight at most.
+    let publishing: Promise<void> = Promise.resolve();
     for (let i = 0; i < ids.length; i += BATCH) {
       const compiled = await this.compileMany(ids.slice(i, i + BATCH), tree);
       const at = now();
       const sealed = compiled.map((c) => ({ ...c, envelope: seal('manifest', c.manifest, key.signer, { now: at, ttlMs }) }));
-      // [P-7] A station whose plan was cut is compiled again half-way through it (the earliest of its gateways').
-      const renew = new Map<string, Date>();
-      for (const c of sealed) {
-        if (!c.cutAt) continue;
-        const r = renewAt(at, c.cutAt);
-        const earlier = renew.get(c.stationId);
-        if (!earlier || r < earlier) renew.set(c.stationId, r);
-      }
+      // [P-7] A station whose plan was cut is compiled again half-way through it.
+      const renew = renewals(sealed, at);
       await db.$transaction([
         db.station.updateMany({
           where: { id: { in: ids.slice(i, i + BATCH).filter((id) => !renew.has(id)) }, planRefreshAt: { not: null } },
@@ -226,17 +222,24 @@ export class DispatchService {
           })),
         }),
       ]);
-      await Promise.all(sealed.map((c) => link.publish(manifestTopic(c.device), JSON.stringify(c.envelope), { retain: true })));
-      metrics.manifests.inc(sealed.length);
+      await publishing;
+      publishing = Promise.all(sealed.map((c) => link.publish(manifestTopic(c.device), JSON.stringify(c.envelope), { retain: true }))).then(
+        () => {
+          metrics.manifests.inc(sealed.length);
+          const [c] = sealed;
+          if (sealed.length === 1)
+            log.info(
+              { station: c.manifest.station, device: c.device, version: c.manifest.version, entries: c.manifest.entries.length },
+              'manifest published',
+            );
+          else log.info({ manifests: sealed.length }, 'manifests published');
+        },
+      );
+      // Awaited before the next batch or at the end; until then a failure must not go unhandled.
+      publishing.catch(() => {});
       published += sealed.length;
-      if (sealed.length === 1) {
-        const [c] = sealed;
-        log.info(
-          { station: c.manifest.station, device: c.device, version: c.manifest.version, entries: c.manifest.entries.length },
-          'manifest published',
-        );
-      } else log.info({ manifests: sealed.length }, 'manifests published');
     }
+    await publishing;
     return published;
   }
 

@@ -1,12 +1,13 @@
 // Schedules: an item or a playlist, on stations, once or recurring (RFC 5545 RRULE in
 // Asia/Ho_Chi_Minh). Each instance becomes one occurrence per station and item; a playlist's items
 // follow each other with their gaps. Recurring schedules are expanded up to the manifest horizon and
-// extended as time moves on.
-
+// extended as time moves on. Airings are written in bulk (db/occurrence-insert.ts).
 import type { ConflictRule, Priority, Resolution } from '#protocol';
 import { closesAt } from '../compliance/as-run.ts';
-import { chunked, type Db } from '../db/client.ts';
+import type { Db } from '../db/client.ts';
+import { dialectOf } from '../db/dialect.ts';
 import type { Media, Schedule } from '../db/generated/client.ts';
+import { insertOccurrences } from '../db/occurrence-insert.ts';
 import { type AiringRow, airingRows } from '../scheduling/outcomes.ts';
 import type { Violation } from '../scheduling/policy.ts';
 import { hanoiDayNumber, instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
@@ -183,7 +184,7 @@ export class ScheduleService {
           createdById: input.userId,
         },
       });
-      for (const part of chunked(this.occurrences(s, stations, plan))) await tx.occurrence.createMany({ data: part });
+      await insertOccurrences(tx, dialectOf(db), this.occurrences(s, stations, plan), this.deps.now());
       return s;
     });
     await this.deps.dispatch.dispatch(stations.map((st) => st.id));
@@ -248,7 +249,7 @@ export class ScheduleService {
           expandedUntil: prepared.rule ? prepared.horizon : null,
         },
       });
-      for (const part of chunked(this.occurrences(row, prepared.stations, plan))) await tx.occurrence.createMany({ data: part });
+      await insertOccurrences(tx, dialectOf(db), this.occurrences(row, prepared.stations, plan), now());
       return row;
     });
     await this.deps.dispatch.dispatch([...new Set([...left.map((o) => o.stationId), ...prepared.stations.map((st) => st.id)])]);
@@ -333,7 +334,7 @@ export class ScheduleService {
           data: { expandedUntil: horizon },
         });
         if (claim.count === 0) return false;
-        for (const part of chunked(rows)) await tx.occurrence.createMany({ data: part });
+        await insertOccurrences(tx, dialectOf(db), rows, this.deps.now());
         return true;
       });
       if (!claimed) continue;
