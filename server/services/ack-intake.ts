@@ -4,7 +4,7 @@
 // query per ack. One batch at a time; acks that arrive meanwhile form the next.
 import type { ManifestAck } from '#protocol';
 import { type Opener, openInParts } from '../compliance/open-worker.ts';
-import type { Db } from '../db/client.ts';
+import { chunked, type Db } from '../db/client.ts';
 import { type DeviceService, deviceKid } from './device-service.ts';
 
 export type AckStatus = 'delivered' | 'failed';
@@ -101,8 +101,9 @@ export class AckIntake {
     // One batch transaction, not an interactive one: that would hold SQLite's write lock across awaits
     // while the proof ledger's synchronous connection waits for it on this same event loop.
     const pairs = (list: { device: string; version: number }[]) =>
-      Array.from({ length: Math.ceil(list.length / PAIRS) }, (_, i) =>
-        list.slice(i * PAIRS, (i + 1) * PAIRS).map(({ device, version }) => ({ device, version })),
+      chunked(
+        list.map(({ device, version }) => ({ device, version })),
+        PAIRS,
       );
     await db.$transaction([
       ...pairs(applied).map((OR) =>

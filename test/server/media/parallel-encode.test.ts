@@ -2,11 +2,11 @@
 // the real server. The stored item lasts what the source does, meets the loudness target, and the join
 // (inside the silence) is as silent as the source was there; audio without a silence near the middle is
 // encoded in one piece.
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Command } from '../../../server/media/ffmpeg.ts';
+import { analysisCommand, parseAnalysis } from '../../../server/media/loudness.ts';
 import { spawnRunner } from '../../../server/media/process-runner.ts';
 import { makeSignal } from '../../helpers/audio.ts';
 import { startTestServer, upload } from '../../helpers/server.ts';
@@ -28,22 +28,16 @@ async function download(sha256: string): Promise<string> {
   return file;
 }
 
-/** Loudness, true peak and the silences of a file, measured by ffmpeg. */
-const stats = (file: string) => {
-  const r = execFileSync(
-    'sh',
-    ['-c', `ffmpeg -hide_banner -nostats -i '${file}' -af ebur128=peak=true,silencedetect=n=-50dB:d=0.5 -f null - 2>&1`],
-    {
-      encoding: 'utf8',
-    },
-  );
-  const summary = r.slice(r.lastIndexOf('Summary:'));
+/** Loudness, true peak and the silences of 0.5 s or more (in seconds) of a file, from the same analysis pass the server runs. */
+async function stats(file: string) {
+  const r = await spawnRunner(analysisCommand('ffmpeg', file));
+  const a = parseAnalysis(r.stderr, r.stdout);
   return {
-    lufs: Number(/I:\s+(-?[\d.]+) LUFS/.exec(summary)?.[1]),
-    peak: Number(/Peak:\s+(-?[\d.]+) dBFS/.exec(summary)?.[1]),
-    silences: [...r.matchAll(/silence_start: ([\d.]+)[\s\S]*?silence_end: ([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]),
+    lufs: a.integratedLufs,
+    peak: a.truePeakDbtp,
+    silences: a.silences.filter((s) => s.endMs - s.startMs >= 500).map((s) => [s.startMs / 1000, s.endMs / 1000]),
   };
-};
+}
 
 const joins = () => commands.filter((c) => c.args.includes('concat')).length;
 
@@ -56,7 +50,7 @@ t.test('two minutes of tone with a 2 s pause in the middle: encoded in two parts
   t.equal(r.status, 201, JSON.stringify(r.body.error ?? ''));
   t.equal(joins() - before, 1, 'the parts were joined once');
   t.equal(commands.slice(encodes).filter((c) => c.args.includes('libopus')).length, 2, 'two encoders ran');
-  const m = stats(await download(r.body.sha256 as string));
+  const m = await stats(await download(r.body.sha256 as string));
   // The second encoder's priming (6.5 ms) stays in a stream copy, and the last frame's padding: within 30 ms.
   t.ok(Math.abs((r.body.durationMs as number) - 120_000) <= 30, `${r.body.durationMs} ms stored for 120 s`);
   t.ok(Math.abs(m.lufs - -16) <= 0.5, `${m.lufs} LUFS`);
