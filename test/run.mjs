@@ -15,6 +15,8 @@ const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).p
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+/** Each failed assertion as "file > subtest > … > assertion", printed again above the closing line. */
+const failures = [];
 
 for (const [name, cmd, args] of [
   ['lint (biome)', bin('biome'), ['check', '--error-on-warnings', '.']],
@@ -38,8 +40,18 @@ function tap(args, env = {}) {
   return new Promise((resolve) => {
     const child = spawn(bin('tap'), ['--reporter=tap', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let summary;
+    const path = []; // the open subtests, by depth (4 spaces per level)
+    const label = env.LP_TEST_PG_URL ? '[postgresql] ' : '';
     createInterface({ input: child.stdout }).on('line', (line) => {
       console.log(line);
+      const sub = /^( *)# Subtest: (.*)$/.exec(line);
+      if (sub) path.splice(sub[1].length / 4, Infinity, sub[2]);
+      const bad = /^( *)not ok \d+ - (.*?)(?: # time=.*)?$/.exec(line);
+      if (bad) {
+        const where = [...path.slice(0, bad[1].length / 4), bad[2]].join(' > ');
+        // a failed subtest repeats the failure inside it: keep only the innermost
+        if (!failures.some((f) => f.startsWith(`${label}${where} > `))) failures.push(label + where);
+      }
       // tap's closing count, e.g. "# { total: 12, pass: 9, fail: 1, skip: 2 }" (absent keys are 0)
       const m = /^# \{ (total: \d+.*) \}$/.exec(line);
       if (m) {
@@ -101,5 +113,6 @@ if (!selection.length && process.env.LP_TEST_DATABASES !== 'sqlite') {
     }
   }
 }
+if (failures.length) console.log(`# failed:\n${failures.map((f) => `#   ${f}`).join('\n')}`);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed === 0 ? 0 : 1);

@@ -3,13 +3,12 @@
 // generation stands in; with none readable the agent refuses to start until the operator resets it.
 // Real server, broker, files and agent.
 
-import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { makeAgent, onlineAgent } from '../helpers/agent.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { api, startTestServer } from '../helpers/server.ts';
+import { api, startTestServer, untilEvent } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -44,7 +43,7 @@ t.test('an unreadable state.json is kept aside and the previous generation stand
   const telemetry = await gw.waitFor('telemetry');
   t.same(telemetry.body.faults, ['CORRUPT_STATE:state.json'], 'the gateway says so to the server');
   const alerts = async () => (await api(server, 'GET', `/alerts?station=${station}&kind=device_fault&status=new`)).body.items as unknown[];
-  while (!(await alerts()).length) await once(server.reports.events, 'telemetry');
+  await untilEvent(server.reports.events, 'telemetry', async () => (await alerts()).length > 0);
   t.match(await alerts(), [{ kind: 'device_fault', message: /CORRUPT_STATE:state\.json/ }], 'an open alert on the server');
   await gw.waitFor('subscribed');
 });

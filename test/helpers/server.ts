@@ -1,4 +1,5 @@
 import { generateKeyPairSync, type KeyPairKeyObjectResult, randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -256,14 +257,20 @@ export async function provisionDevice(server: ApiTarget, station: string, body: 
 }
 
 /**
- * Resolves once `done()` holds, asking again after each manifest ack the server records (one question
- * at a time; an ack arriving meanwhile asks once more), so nothing waits on a timer.
+ * Resolves once `done()` holds, asking again after each `event` of `emitter` (one question at a time; an
+ * event arriving meanwhile asks once more), so nothing waits on a timer and no event falls between a
+ * question and the wait for the next one.
  */
-export function untilAcked(server: TestServer, done: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+export function untilEvent(
+  emitter: Pick<EventEmitter, 'on' | 'off'>,
+  event: string,
+  done: () => Promise<boolean>,
+  timeoutMs = 120_000,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
-      server.dispatch.events.off('ack', check);
-      reject(new Error(`untilAcked: the condition did not hold within ${timeoutMs} ms of manifest acks`));
+      emitter.off(event, check);
+      reject(new Error(`the condition did not hold within ${timeoutMs} ms of '${event}' events`));
     }, timeoutMs);
     let checking = false;
     let again = false;
@@ -277,7 +284,7 @@ export function untilAcked(server: TestServer, done: () => Promise<boolean>, tim
       checking = false;
       if (ok) {
         clearTimeout(timer);
-        server.dispatch.events.off('ack', check);
+        emitter.off(event, check);
         return resolve();
       }
       if (again) {
@@ -285,9 +292,14 @@ export function untilAcked(server: TestServer, done: () => Promise<boolean>, tim
         return check();
       }
     };
-    server.dispatch.events.on('ack', check);
+    emitter.on(event, check);
     void check();
   });
+}
+
+/** Resolves once `done()` holds, asking again after each manifest ack the server records. */
+export function untilAcked(server: TestServer, done: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  return untilEvent(server.dispatch.events, 'ack', done, timeoutMs);
 }
 
 /** An MQTT session logged in as an enrolled device (client id = username = device code). */

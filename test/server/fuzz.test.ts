@@ -4,7 +4,6 @@
 // the gateway's own key but carrying random bodies. The claims: nothing crashes or answers 5xx, and a
 // refused input writes nothing (besides its audit record).
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
@@ -12,7 +11,7 @@ import { manifestTopic, seal } from '#protocol';
 import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { onPostgres, scheduleItem, sendCommand, startTestServer, untilAcked, uploadApproved } from '../helpers/server.ts';
+import { onPostgres, scheduleItem, sendCommand, startTestServer, untilAcked, untilEvent, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -155,8 +154,9 @@ t.test('every MQTT handler, and the agent’s: random and forged messages are re
     async () => (await server.db.manifestDelivery.count({ where: { station: { code: station }, status: 'delivered' } })) > 0,
   );
   await gw.waitFor('telemetry');
-  while (!(await server.db.station.findUniqueOrThrow({ where: { code: station } })).telemetryAt)
-    await once(server.reports.events, 'telemetry');
+  await untilEvent(server.reports.events, 'telemetry', async () =>
+    Boolean((await server.db.station.findUniqueOrThrow({ where: { code: station } })).telemetryAt),
+  );
   await server.reports.drain();
   const { ctx: agent, rooms } = gw.agent.inspect();
   const device = agent.device;

@@ -1,6 +1,5 @@
 // Station health: telemetry from a real agent stored, availability history with durations, alerts and
 // their workflow, and bad telemetry counted and refused without a write.
-import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
 import { seal } from '#protocol';
@@ -8,7 +7,7 @@ import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { matchExact } from '../helpers/match.ts';
-import { scheduleItem, startTestServer, uploadApproved } from '../helpers/server.ts';
+import { scheduleItem, startTestServer, untilEvent, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -31,8 +30,9 @@ t.test('a gateway’s signed telemetry is stored; going offline and back shows a
   const gw = await onlineAgent(t, { station, server, clock });
   const device = gw.agent.inspect().ctx.device;
   const sent = await gw.waitFor('telemetry');
-  while (!(await server.db.station.findUniqueOrThrow({ where: { code: station } })).telemetryAt)
-    await once(server.reports.events, 'telemetry');
+  await untilEvent(server.reports.events, 'telemetry', async () =>
+    Boolean((await server.db.station.findUniqueOrThrow({ where: { code: station } })).telemetryAt),
+  );
   const health = await get(`/stations/${station}/health`);
   t.equal(health.status, 200);
   matchExact(t, health.body, {
