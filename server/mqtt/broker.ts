@@ -8,6 +8,7 @@ import { Aedes, type Client } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { type MqttPrincipal, mayPublish, maySubscribe } from '#protocol';
 import { PACKET_CAPS, PacketScanner } from './packet-guard.ts';
+import { indexedMemoryPersistence } from './retained-index.ts';
 
 export interface EmbeddedBroker {
   /** The public MQTT port (TCP); listening only once open() was called. */
@@ -99,6 +100,8 @@ export async function startEmbeddedBroker(opts: {
     return true;
   };
   const aedes = await Aedes.createBroker({
+    // Retained plans and states found by exact topic at each SUBSCRIBE (retained-index.ts).
+    persistence: indexedMemoryPersistence(),
     connectTimeout: opts.connectTimeoutMs,
     // Deliveries in flight before aedes queues; its queue drains recursively and overflows the stack when
     // thousands of gateways publish at once (moscajs/aedes#193, mcollina/mqemitter#204), so keep it wide: a

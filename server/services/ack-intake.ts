@@ -1,10 +1,11 @@
 // [P-3.7] Gateways' signed manifest acknowledgements, taken in batches: a change for a province brings
 // thousands within a second. Each batch: one query for the devices, the signatures checked on the worker
 // pool, then a few statements for the whole batch (applied plans delivered, late acks stamped), never a
-// query per ack. One batch at a time; acks that arrive meanwhile form the next.
+// query per ack. One batch at a time; acks that arrive meanwhile form the next (batches.ts).
 import type { ManifestAck } from '#protocol';
 import { type Opener, openInParts } from '../compliance/open-worker.ts';
 import { chunked, type Db } from '../db/client.ts';
+import { Batches } from './batches.ts';
 import { type DeviceService, deviceKid } from './device-service.ts';
 
 export type AckStatus = 'delivered' | 'failed';
@@ -25,38 +26,23 @@ const BATCH = 1000;
 /** (device, version) pairs per statement: two parameters each, far below either database's limit. */
 const PAIRS = 500;
 
-type Queued = { device: string; payload: Buffer; done: () => void };
+type Queued = { device: string; payload: Buffer };
 
 export class AckIntake {
-  private readonly queue: Queued[] = [];
-  private running = false;
+  private readonly batches: Batches<Queued>;
 
-  constructor(private readonly deps: AckIntakeDeps) {}
-
-  /** Settles once this ack (and the batch it joined) is recorded, or refused with a warning. */
-  handle(device: string, payload: Buffer): Promise<void> {
-    return new Promise((done) => {
-      this.queue.push({ device, payload, done });
-      if (!this.running) {
-        this.running = true;
-        // The next turn of the event loop: every ack read meanwhile joins the batch.
-        setImmediate(() => void this.drain());
-      }
+  constructor(private readonly deps: AckIntakeDeps) {
+    this.batches = new Batches({
+      max: BATCH,
+      record: (batch) => this.record(batch),
+      // The gateway acks the retained plan again when it reconnects, and a plan still pending is republished.
+      failed: (err, batch) => deps.log.error({ err: err.message, acks: batch.length }, 'manifest acks not recorded'),
     });
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, BATCH);
-      try {
-        await this.record(batch);
-      } catch (err) {
-        // The gateway acks the retained plan again when it reconnects, and a plan still pending is republished.
-        this.deps.log.error({ err: (err as Error).message, acks: batch.length }, 'manifest acks not recorded');
-      }
-      for (const q of batch) q.done();
-    }
-    this.running = false;
+  /** Settles once this ack (and the batch it joined) is recorded, or refused with a warning. */
+  handle(device: string, payload: Buffer): Promise<void> {
+    return this.batches.add({ device, payload });
   }
 
   private async record(batch: Queued[]): Promise<void> {

@@ -6,7 +6,7 @@
 // order, so the duplicate check and the chain's next link always see the last write.
 
 import { EventEmitter } from 'node:events';
-import { LIMITS, type PlaybackReport, type ReportReceipt, StationState, type Telemetry } from '#protocol';
+import { LIMITS, type PlaybackReport, type ReportReceipt, type Telemetry } from '#protocol';
 import { type Opener, type OpenResult, openInParts } from '../compliance/open-worker.ts';
 import { FINAL_REFUSALS, UNTRUE, untrueProof } from '../compliance/proof-rules.ts';
 import { type DayVerification, verifyProofDay } from '../compliance/verify-day.ts';
@@ -15,6 +15,7 @@ import type { LedgerTx, ProofLedger, Step } from '../db/proof-ledger.ts';
 import type { Metrics } from '../metrics.ts';
 import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
 import { airingsOf, type Job, type Opened, ProofWriter, type ReportOutcome, type Result } from './proof-writer.ts';
+import { StateIntake } from './state-intake.ts';
 
 export { CLOCK_TOLERANCE_MS, untrueProof } from '../compliance/proof-rules.ts';
 export type { ReportOutcome };
@@ -65,9 +66,11 @@ export class ReportService {
   private storeDown?: { since: Date; detail: string };
   private readonly roomWaiters: (() => void)[] = [];
   private readonly writer: ProofWriter;
+  private readonly states: StateIntake;
 
   constructor(private readonly deps: ReportDeps) {
     this.writer = new ProofWriter(deps);
+    this.states = new StateIntake({ ...deps, inLane: (fn) => this.inLane(fn) });
   }
 
   /** Whether proofs are being committed (and so receipted); for /health. */
@@ -138,7 +141,7 @@ export class ReportService {
 
   /** Settles once every message received so far is handled (before shutdown). */
   async drain(): Promise<void> {
-    while (this.queue.length || this.scheduled || this.inFlight) {
+    while (this.queue.length || this.scheduled || this.inFlight || this.states.busy) {
       if (!this.scheduled) this.kick();
       await new Promise((r) => setImmediate(r));
       await this.lane;
@@ -360,32 +363,7 @@ export class ReportService {
   }
 
   /** [P-3.3] Unsigned availability hint from a device's state topic (its last-will when it drops). */
-  async handleState(device: string, payload: Buffer): Promise<void> {
-    let json: unknown;
-    try {
-      json = JSON.parse(payload.toString('utf8'));
-    } catch {
-      this.deps.log.warn({ device }, 'state message is not JSON');
-      return;
-    }
-    const state = StationState.safeParse(json);
-    const identity = await this.deps.devices.identify(device);
-    if (!state.success || !identity || state.data.station !== identity.station.code) {
-      this.deps.log.warn({ device }, 'invalid state message');
-      return;
-    }
-    const online = state.data.online;
-    const stationId = identity.station.id;
-    const flipped = await this.inLane(() => {
-      const at = this.deps.now();
-      const { ledger } = this.deps;
-      return ledger.transaction(function* (tx) {
-        yield* tx.touchStation(stationId, at);
-        const flip = yield* tx.setOnline(stationId, online, at, 'state');
-        if (flip && online) yield* tx.resolveAlerts(stationId, 'offline', at, 'station back online');
-        return flip;
-      });
-    });
-    if (flipped) this.deps.onStationsChanged?.([stationId]);
+  handleState(device: string, payload: Buffer): Promise<void> {
+    return this.states.handle(device, payload);
   }
 }

@@ -52,7 +52,9 @@ export async function serverProcess(
     async start() {
       printed = '';
       // What `npm start` runs: the compiled server (npm test builds it first when stale).
-      const child = spawn(process.execPath, ['--conditions=production', 'server/main.js'], {
+      // LP_BENCH_SERVER_NODE_ARGS: node options for the server process only (a profile: --cpu-prof --cpu-prof-dir=…).
+      const nodeArgs = process.env.LP_BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+      const child = spawn(process.execPath, [...nodeArgs, '--conditions=production', 'server/main.js'], {
         cwd: ROOT,
         env: {
           ...process.env,

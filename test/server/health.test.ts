@@ -7,7 +7,7 @@ import { onlineAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { matchExact } from '../helpers/match.ts';
-import { scheduleItem, startTestServer, untilEvent, uploadApproved } from '../helpers/server.ts';
+import { enrollDevice, scheduleItem, startTestServer, untilEvent, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -130,4 +130,50 @@ t.test('an offline station with an airing due raises one alert, which goes new â
   await server.reports.sweep();
   matchExact(t, await get(`/alerts?station=HN-00040&status=new`), { body: { total: 1, items: [{ kind: 'offline', count: 1 }] } });
   t.equal(await server.db.occurrence.count({ where: { stationId: station.id, asRun: 'missed', discrepancy: 'offline' } }), 2);
+});
+
+t.test('state messages arriving together are written in one batch, in order, each judged alone', async (t) => {
+  const codes = (
+    await server.db.station.findMany({ where: { code: { gt: 'HN-00200' } }, select: { code: true }, orderBy: { code: 'asc' }, take: 3 })
+  ).map((s) => s.code);
+  const [a, b, c] = await Promise.all(codes.map((code) => enrollDevice(server, code)));
+  const online = async () =>
+    (
+      await server.db.station.findMany({ where: { code: { in: codes } }, select: { code: true, online: true }, orderBy: { code: 'asc' } })
+    ).map((s) => `${s.code} ${s.online}`);
+  t.same(
+    await online(),
+    codes.map((code) => `${code} false`),
+    'enrolled, never connected',
+  );
+  const announced: string[][] = [];
+  const changed = server.live.changed.bind(server.live);
+  server.live.changed = (ids) => {
+    announced.push([...ids]);
+    changed(ids);
+  };
+  t.teardown(() => {
+    server.live.changed = changed;
+  });
+  const state = (station: string, up: boolean) => Buffer.from(JSON.stringify({ station, online: up }));
+  // One turn of the event loop: A comes online; B online, drops, and is back; C's message is not JSON;
+  // A claims B's station; an unknown device claims C's.
+  await Promise.all([
+    server.reports.handleState(a.device, state(codes[0] as string, true)),
+    server.reports.handleState(b.device, state(codes[1] as string, true)),
+    server.reports.handleState(b.device, state(codes[1] as string, false)),
+    server.reports.handleState(c.device, Buffer.from('{"station":')),
+    server.reports.handleState(a.device, state(codes[1] as string, false)),
+    server.reports.handleState('GW-NOBODY', state(codes[2] as string, true)),
+    server.reports.handleState(b.device, state(codes[1] as string, true)),
+  ]);
+  t.same(await online(), [`${codes[0]} true`, `${codes[1]} true`, `${codes[2]} false`], 'the last valid state of each station stands');
+  const ids = (await server.db.station.findMany({ where: { code: { in: codes.slice(0, 2) } }, select: { id: true } })).map((s) => s.id);
+  t.same(
+    announced.map((list) => list.sort()),
+    [ids.sort()],
+    'the stations that changed (A and B), announced once for the batch',
+  );
+  const events = await server.db.stationEvent.findMany({ where: { station: { code: codes[1] } }, select: { online: true } });
+  t.same(events.map((e) => e.online).sort(), [false, true, true], "each of B's changes is in its history");
 });
