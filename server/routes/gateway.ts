@@ -74,8 +74,9 @@ export const gatewayRoutes: FastifyPluginAsyncZod<{ devices: DeviceService; key:
       const { sha256 } = request.params;
       const blob = await blobs.find(sha256);
       if (!blob) throw notFound('UNKNOWN_BLOB', `no audio ${sha256}`);
+      // [P-6.1] A hash names one content forever; @fastify/static's own header (max-age=0) is turned off.
       reply.header('cache-control', 'public, max-age=31536000, immutable');
-      return reply.type(CONTENT_TYPES[blob.kind]).sendFile(blob.fileName);
+      return reply.type(CONTENT_TYPES[blob.kind]).sendFile(blob.fileName, { cacheControl: false });
     },
   );
 };

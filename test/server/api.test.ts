@@ -230,15 +230,17 @@ t.test('OpenAPI is generated from the route schemas; every route has tags', asyn
   t.equal(ui.status, 200);
 });
 
-t.test('audio is served by hash with Range support', async (t) => {
+t.test('audio is served by hash with Range support, cached as immutable ([P-6.1])', async (t) => {
   const { body } = await upload(server, makeTone(join(server.dataDir, 'range.wav'), { seconds: 1, frequency: 1500 }));
   const full = await fetch(`${server.url}/blobs/${body.sha256}`);
   t.equal(full.status, 200);
   t.equal(Number(full.headers.get('content-length')), body.sizeBytes);
+  t.equal(full.headers.get('cache-control'), 'public, max-age=31536000, immutable', 'a hash names one content forever');
   await full.arrayBuffer();
   const part = await fetch(`${server.url}/blobs/${body.sha256}`, { headers: { range: 'bytes=10-19' } });
   t.equal(part.status, 206);
   t.equal((await part.arrayBuffer()).byteLength, 10);
+  t.equal(part.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   const missing = await fetch(`${server.url}/blobs/${'0'.repeat(64)}`);
   t.equal(missing.status, 404);
   const invalid = await fetch(`${server.url}/blobs/..%2F..%2Fkeys`);
