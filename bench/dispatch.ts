@@ -136,8 +136,10 @@ export async function run(): Promise<void> {
     for (const d of await server.db.device.findMany({ where: { code: { startsWith: 'HN-' } }, select: { code: true } }))
       tokens.push((await api<{ enrollToken: string }>(server, 'POST', `/devices/${d.code}/enrollment-token`)).enrollToken);
     sims = await simulators(server, tokens);
-    // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process).
-    let peak = process.memoryUsage().rss;
+    // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process); what it
+    // held before the push (all gateways enrolled and connected), and its JavaScript heap and buffers after.
+    const before = process.memoryUsage();
+    let peak = before.rss;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 50);
@@ -147,6 +149,9 @@ export async function run(): Promise<void> {
       gateways: sims.online,
       server_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
       server_peak_rss_mb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576),
+      server_rss_before_mb: Math.round(before.rss / 1048576),
+      server_heap_used_mb: Math.round(process.memoryUsage().heapUsed / 1048576),
+      server_buffers_mb: Math.round(process.memoryUsage().arrayBuffers / 1048576),
       simulator_rss_mb: sims.rssMb,
     });
     // An external Mosquitto's password and ACL files for every gateway of the country, rewritten at each

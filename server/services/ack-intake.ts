@@ -4,7 +4,7 @@
 // query per ack. One batch at a time; acks that arrive meanwhile form the next (batches.ts).
 import type { ManifestAck } from '#protocol';
 import { type Opener, openInParts } from '../compliance/open-worker.ts';
-import { chunked, type Db } from '../db/client.ts';
+import { chunked, type Db, MAX_IN } from '../db/client.ts';
 import { Batches } from './batches.ts';
 import { type DeviceService, deviceKid } from './device-service.ts';
 
@@ -23,8 +23,11 @@ export interface AckIntakeDeps {
 
 /** Most acks taken into one batch. */
 const BATCH = 1000;
-/** (device, version) pairs per statement: two parameters each, far below either database's limit. */
-const PAIRS = 500;
+/**
+ * (device, version) pairs per statement: two parameters each, within the values one statement may bind
+ * (MAX_IN; Prisma refuses SQLite statements over 999, and 500 pairs there lost the whole batch).
+ */
+const PAIRS = MAX_IN / 2;
 
 type Queued = { device: string; payload: Buffer };
 

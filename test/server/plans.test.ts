@@ -1,7 +1,7 @@
 // Plans out and acks in, against the real server and SQLite: acks that arrive together are recorded
 // together (one batch), each with the verdict it would have had alone; a plan never exceeds the
 // protocol's limits ([P-7]), and a plan cut short is renewed before the gateway runs out of it.
-import { type KeyObject, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import t from 'tap';
 import { LIMITS, type ManifestAck, type ManifestEntry, publicKeyHex, seal } from '#protocol';
@@ -70,6 +70,47 @@ t.test('acks arriving together are recorded in one batch, each with its own verd
     [`${a.device}@${va}:delivered`, `${b.device}@${vb}:failed`, `${c.device}@${vc}:delivered`].sort(),
     'one event per ack that verified',
   );
+});
+
+t.test('a batch of 600 applied acks (more than one statement holds) is recorded whole', async (t) => {
+  // Two parameters per (device, version) pair: 500 pairs in one statement passed SQLite's 999 and the
+  // whole batch was lost ("manifest acks not recorded") once a country's acks arrived together.
+  const stations = await server.db.station.findMany({ select: { id: true, code: true }, orderBy: { code: 'asc' } });
+  const at = new Date();
+  const gateways = Array.from({ length: 600 }, (_, i) => {
+    const station = stations[i % stations.length] as { id: string; code: string };
+    return { code: `${station.code}-B${i}`, station, key: generateKeyPairSync('ed25519'), version: 9_000 + i };
+  });
+  await server.db.device.createMany({
+    data: gateways.map((g) => ({ code: g.code, stationId: g.station.id, publicKeyHex: publicKeyHex(g.key.publicKey), enrolledAt: at })),
+  });
+  await server.db.manifestDelivery.createMany({
+    data: gateways.map((g) => ({
+      stationId: g.station.id,
+      device: g.code,
+      version: g.version,
+      entries: 0,
+      publishedAt: at,
+      expiresAt: new Date(at.getTime() + 86_400_000),
+    })),
+  });
+  let events = 0;
+  const on = () => events++;
+  server.dispatch.events.on('ack', on);
+  t.teardown(() => server.dispatch.events.off('ack', on));
+  await Promise.all(
+    gateways.map((g) =>
+      server.dispatch.handleAck(g.code, signed(g.key, { station: g.station.code, version: g.version, status: 'applied', entries: 0 })),
+    ),
+  );
+  t.equal(
+    await server.db.manifestDelivery.count({
+      where: { device: { in: gateways.map((g) => g.code) }, status: 'delivered', ackedAt: { not: null } },
+    }),
+    600,
+    'every delivery recorded',
+  );
+  t.equal(events, 600, 'one event per ack');
 });
 
 const entry = (startsAt: number, extra: Partial<ManifestEntry> = {}): ManifestEntry => ({
