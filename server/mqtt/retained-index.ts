@@ -24,7 +24,7 @@ export function indexedMemoryPersistence(): Persistence {
       patterns.flatMap((p) => byTopic.get(p) ?? []),
       { objectMode: true },
     );
-  // aedes calls storeRetained without a callback (a promise back) and tests call it with one: both kept.
+  // Called with a callback or without one (a promise back, as aedes 1.x does): the original answers both.
   persistence.storeRetained = (packet, cb) => {
     // The memory persistence keeps a shallow copy too: aedes reuses the packet it was given.
     const { topic, payload } = packet as Retained & { topic: string; payload: Buffer };
