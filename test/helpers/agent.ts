@@ -1,11 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type ManifestEntry, seal } from '#protocol';
 import type { AgentEvent, AgentOptions } from '../../edge-agent/agent.ts';
 import type { Clock } from '../../edge-agent/clock.ts';
 import type { Zones } from '../../edge-agent/player.ts';
 import { createGatewayAgent } from '../../edge-agent/wire.ts';
+import { scratchDir } from './scratch.ts';
 import { provisionDevice, type TestServer } from './server.ts';
 
 const quiet = { info() {}, warn() {} };
@@ -75,7 +73,7 @@ export async function makeAgent(opts: {
     opts.dataDir && !opts.reenroll
       ? undefined
       : await provisionDevice(opts.server, opts.station, opts.zones ? { zones: zones.map((code) => ({ code })) } : {});
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-agent-'));
+  const dataDir = opts.dataDir ?? scratchDir('loaphuong-agent-');
   const mqttUrl = opts.mqttUrl ?? opts.server.mqttUrl;
   const agent = createGatewayAgent({
     enrollToken,

@@ -3,11 +3,11 @@
 // deadline that fails with what the process printed.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Db, type DbTarget, openDatabase } from '../../server/db/client.ts';
 import { freePort } from './pg-cluster.mjs';
+import { scratchDir } from './scratch.ts';
 import { type ApiTarget, adminLogin, pgDatabaseFor, TEST_ADMIN_PASSWORD } from './server.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -37,7 +37,7 @@ export interface ServerProcess extends ApiTarget {
 export async function serverProcess(
   opts: { dataDir?: string; env?: Record<string, string>; startTimeoutMs?: number } = {},
 ): Promise<ServerProcess> {
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-proc-'));
+  const dataDir = opts.dataDir ?? scratchDir('loaphuong-proc-');
   const [port, mqttPort] = [await freePort(), await freePort()];
   const pgUrl = opts.env?.LP_DATABASE_URL ?? (await pgDatabaseFor(dataDir));
   const database: DbTarget = pgUrl ? { dialect: 'postgres', url: pgUrl } : { dialect: 'sqlite', file: join(dataDir, 'loaphuong.db') };

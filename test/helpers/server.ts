@@ -1,7 +1,5 @@
 import { generateKeyPairSync, type KeyPairKeyObjectResult, randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import pg from 'pg';
@@ -10,6 +8,7 @@ import { loadConfig } from '../../server/config.ts';
 import type { DbTarget } from '../../server/db/client.ts';
 import type { Runner } from '../../server/media/process-runner.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
+import { scratchDir } from './scratch.ts';
 
 export const TEST_ADMIN_PASSWORD = 'correct-horse-battery';
 
@@ -91,7 +90,7 @@ async function withAdmin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>):
 export async function startTestServer(
   opts: { now?: () => Date; env?: Record<string, string>; dataDir?: string; run?: Runner } = {},
 ): Promise<TestServer> {
-  const dataDir = opts.env?.LP_DATA_DIR ?? opts.dataDir ?? mkdtempSync(join(tmpdir(), 'loaphuong-test-'));
+  const dataDir = opts.env?.LP_DATA_DIR ?? opts.dataDir ?? scratchDir('loaphuong-test-');
   const pgUrl = opts.env?.LP_DATABASE_URL ? undefined : await pgDatabaseFor(dataDir);
   const config = loadConfig({
     PORT: '0',
