@@ -131,8 +131,11 @@ class PgLedgerTx implements LedgerTx {
   }
 
   *setOnline(stationId: string, online: boolean, at: Date, source: 'state' | 'telemetry'): Step<boolean> {
-    // The row lock makes the read and the flip one step against another process's flip.
-    const was = (yield* this.q<{ online: boolean }>('SELECT "online" FROM "Station" WHERE "id" = $1 FOR UPDATE', [stationId])).rows[0];
+    // The row lock makes the read and the flip one step against another process's flip. NO KEY UPDATE, not
+    // UPDATE: no key changes, so it does not conflict with the key-share locks that inserting a station's
+    // airings takes (a FOR UPDATE here deadlocked a schedule's insert against a batch of states).
+    const was = (yield* this.q<{ online: boolean }>('SELECT "online" FROM "Station" WHERE "id" = $1 FOR NO KEY UPDATE', [stationId]))
+      .rows[0];
     if (!was || was.online === online) return false;
     yield* this.q('UPDATE "Station" SET "online" = $1 WHERE "id" = $2', [online, stationId]);
     yield* this.q('INSERT INTO "StationEvent" ("id","stationId","online","at","source") VALUES ($1,$2,$3,$4,$5)', [

@@ -1,8 +1,7 @@
 // [P-3.3] Gateways' unsigned state messages (online when they connect, their last-will when they drop),
-// taken in batches (batches.ts): a broker restart brings one from every gateway within seconds, and one
-// transaction each was the server's largest cost in the reconnect storm (3,000 gateways: 2.2 s of
-// commits). Each batch: one query for the devices, then one ledger transaction in the report lane, in
-// arrival order; the stations that went on or off line are announced once, after the commit.
+// taken in batches (batches.ts): a broker restart brings one from every gateway within seconds. Each batch:
+// one query for the devices (not one per message), then each message's own ledger transaction in the report
+// lane, in arrival order; the stations that went on or off line are announced once for the batch.
 import { StationState } from '#protocol';
 import type { ProofLedger } from '../db/proof-ledger.ts';
 import { Batches } from './batches.ts';
@@ -64,19 +63,22 @@ export class StateIntake {
       return [];
     });
     if (!valid.length) return;
-    const flipped = await this.deps.inLane(() => {
-      const at = this.deps.now();
-      return ledger.transaction(function* (tx) {
-        const changed = new Set<string>();
-        for (const { stationId, online } of valid) {
+    // One transaction per message, as before the batches: one transaction for the batch held a row lock on
+    // every station in it across the batch (PostgreSQL), and deadlocked a schedule's insert of airings and the
+    // dispatch's version bump, which lock many stations in their own order.
+    const flipped = new Set<string>();
+    await this.deps.inLane(async () => {
+      for (const { stationId, online } of valid) {
+        const at = this.deps.now();
+        const flip = await ledger.transaction(function* (tx) {
           yield* tx.touchStation(stationId, at);
           const flip = yield* tx.setOnline(stationId, online, at, 'state');
           if (flip && online) yield* tx.resolveAlerts(stationId, 'offline', at, 'station back online');
-          if (flip) changed.add(stationId);
-        }
-        return [...changed];
-      });
+          return flip;
+        });
+        if (flip) flipped.add(stationId);
+      }
     });
-    if (flipped.length) this.deps.onStationsChanged?.(flipped);
+    if (flipped.size) this.deps.onStationsChanged?.([...flipped]);
   }
 }

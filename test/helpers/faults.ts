@@ -63,7 +63,10 @@ export async function scheduleBurst(server: ApiTarget, sim: Simulator, mediaId: 
   const stations = sim.gateways.map((g) => g.id);
   const at = Date.now() + 3000 + stations.length * 4;
   const r = await api(server, 'POST', '/schedules', { mediaId, stations, startsAt: new Date(at).toISOString(), conflict: 'preempt' });
-  if (r.status !== 201) throw new Error(`scheduling answered ${r.status}: ${JSON.stringify(r.body)}`);
+  if (r.status !== 201)
+    throw new Error(
+      `scheduling answered ${r.status}: ${JSON.stringify(r.body)}${'output' in server ? `\nthe server said:\n${(server as { output(): string }).output()}` : ''}`,
+    );
   // The answer lists the first 1,000 airings; past that they are read page by page.
   let occurrences = (r.body.occurrences as { id: string }[]).map((o) => o.id);
   if (occurrences.length < stations.length) occurrences = [];

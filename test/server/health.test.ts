@@ -132,7 +132,7 @@ t.test('an offline station with an airing due raises one alert, which goes new â
   t.equal(await server.db.occurrence.count({ where: { stationId: station.id, asRun: 'missed', discrepancy: 'offline' } }), 2);
 });
 
-t.test('state messages arriving together are written in one batch, in order, each judged alone', async (t) => {
+t.test('state messages arriving together are taken in one batch, in order, each judged alone', async (t) => {
   const codes = (
     await server.db.station.findMany({ where: { code: { gt: 'HN-00200' } }, select: { code: true }, orderBy: { code: 'asc' }, take: 3 })
   ).map((s) => s.code);
