@@ -1,7 +1,7 @@
 // Messages that arrive together, recorded together: the first item waits for the next turn of the event
 // loop (every message read meanwhile joins it), then one batch at a time is recorded; what arrives while a
-// batch is being written forms the next. A gateway crowd's acks or states cost a few statements per batch,
-// not a transaction each.
+// batch is being written forms the next. A gateway crowd's acks cost a few statements per batch, its states
+// one device query per batch (each state is still its own transaction: state-intake.ts).
 export class Batches<T> {
   private readonly queue: { item: T; done: () => void }[] = [];
   private running = false;
