@@ -1,13 +1,18 @@
 // Proof-of-play delivery ([P-3.2], [P-3.8]): each signed report is written to the durable outbox before
 // it is published, and leaves it only when the server's signed storage receipt names it. A PUBACK only
 // says the broker has it. Unreceipted reports go out again at each reconnect and after the [P-1.2]
-// backoff's waits; one past its own expiry is dropped.
-import { type PlaybackReport, reportTopic, seal } from '#protocol';
+// backoff's waits; one past its own expiry is dropped. Once a receipt has said the server takes them
+// ([P-3.9]), a flush of several reports goes out as batches: one signature and one message for many.
+import { LIMITS, type PlaybackReport, reportTopic, seal } from '#protocol';
 import { Backoff } from './backoff.ts';
 import type { AgentContext } from './context.ts';
 import type { ServerTrust } from './trust.ts';
 
 const REPORT_TTL_MS = 30 * 86_400_000;
+/** Room left in a batch's payload for the envelope around the reports (ids, keys, signature). */
+const BATCH_ENVELOPE_BYTES = 1024;
+
+type Pending = { id: string; payload: string };
 
 export class ReportSender {
   /** Ids handed to the MQTT client and not yet PUBACKed: MQTT.js resends those itself after a reconnect. */
@@ -15,6 +20,8 @@ export class ReportSender {
   /** Waits between resending the reports no receipt has named yet; reset by each receipt. */
   private backoff?: Backoff;
   private timer?: () => void;
+  /** [P-3.9] The most reports the server takes in one batch, once a receipt has said it takes batches. */
+  private batchReports?: number;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -33,8 +40,7 @@ export class ReportSender {
 
   /** (Re)connected: reports written before a restart or during an outage go out now, oldest first. */
   connected(): void {
-    const { outbox } = this.ctx.deps;
-    for (const { id, payload } of outbox.pending()) this.send(id, payload);
+    this.flush(this.ctx.deps.outbox.pending());
     this.restart();
   }
 
@@ -51,6 +57,7 @@ export class ReportSender {
       deps.log.warn('receipt refused', opened.ok ? { station: opened.body.station } : { code: opened.code });
       return;
     }
+    this.batchReports = opened.body.batchReports;
     for (const id of opened.body.stored) {
       deps.outbox.remove(id);
       this.ctx.emit({ type: 'delivered', id });
@@ -71,14 +78,68 @@ export class ReportSender {
   }
 
   private send(id: string, payload: string): void {
+    this.publishFor([id], payload);
+  }
+
+  /** Publishes a message carrying the reports `ids`; each stays in the outbox until a receipt names it. */
+  private publishFor(ids: string[], payload: string): void {
     const { mqtt, device, deps } = this.ctx;
-    if (!mqtt || this.inFlight.has(id)) return;
-    this.inFlight.add(id);
+    if (!mqtt || ids.some((id) => this.inFlight.has(id))) return;
+    for (const id of ids) this.inFlight.add(id);
     mqtt.publish(reportTopic(device), payload, { qos: 1 }, (err) => {
-      this.inFlight.delete(id);
+      for (const id of ids) this.inFlight.delete(id);
       // A PUBACK only says the broker has it: the entry stays until a receipt says the server stored it.
-      if (err) deps.log.warn('report not acknowledged by the broker, kept in the outbox', { id, err: err.message });
+      if (err) deps.log.warn('reports not acknowledged by the broker, kept in the outbox', { ids: ids.length, err: err.message });
     });
+  }
+
+  /**
+   * Sends what the outbox holds: report by report, or, when the server takes batches and more than one
+   * waits, as [P-3.9] batches that fit its count and the payload limit, each signed once and living no
+   * longer than the earliest report it carries.
+   */
+  private flush(pending: Pending[]): void {
+    const max = this.batchReports;
+    const waiting = pending.filter((p) => !this.inFlight.has(p.id));
+    if (!max || waiting.length < 2) {
+      for (const { id, payload } of waiting) this.send(id, payload);
+      return;
+    }
+    let batch: (Pending & { report: Record<string, unknown>; expiresAt: number })[] = [];
+    let bytes = 0;
+    const flushBatch = () => {
+      const [only] = batch;
+      if (batch.length === 1 && only) this.send(only.id, only.payload);
+      else if (batch.length) this.sendBatch(batch);
+      batch = [];
+      bytes = 0;
+    };
+    for (const p of waiting) {
+      const env = readEnvelope(p.payload);
+      // Unreadable (it cannot be): it goes alone, and the server decides.
+      if (!env) {
+        this.send(p.id, p.payload);
+        continue;
+      }
+      const size = Buffer.byteLength(JSON.stringify(env.body)) + 64;
+      if (batch.length >= max || bytes + size > LIMITS.maxPayloadBytes - BATCH_ENVELOPE_BYTES) flushBatch();
+      batch.push({ ...p, report: env.body, expiresAt: env.expiresAt });
+      bytes += size;
+    }
+    flushBatch();
+  }
+
+  private sendBatch(items: { id: string; report: Record<string, unknown>; expiresAt: number }[]): void {
+    const { deps, station, signer } = this.ctx;
+    const now = deps.clock.now();
+    const ttlMs = Math.min(REPORT_TTL_MS, ...items.map((i) => i.expiresAt - now));
+    if (ttlMs <= 0) return;
+    const body = { station, reports: items.map(({ id, report }) => ({ id, report })) };
+    const envelope = seal('report-batch', body, signer, { now: new Date(now), ttlMs });
+    this.publishFor(
+      items.map((i) => i.id),
+      JSON.stringify(envelope),
+    );
   }
 
   /** While the outbox holds anything, resends it after the backoff's next wait (1 s doubling to 300 s, jittered). */
@@ -92,26 +153,27 @@ export class ReportSender {
       const pending = outbox.pending();
       if (!pending.length) return this.backoff?.reset();
       const now = clock.now();
-      for (const { id, payload } of pending) {
+      const live = pending.filter(({ id, payload }) => {
         // A report past its own lifetime would only be refused as EXPIRED: let it go.
-        if (expiredEnvelope(payload, now)) {
-          outbox.remove(id);
-          log.warn('report expired unreceipted, dropped from the outbox', { id });
-          continue;
-        }
-        if (ctx.mqtt?.connected) this.send(id, payload);
-      }
+        if ((readEnvelope(payload)?.expiresAt ?? Number.POSITIVE_INFINITY) > now) return true;
+        outbox.remove(id);
+        log.warn('report expired unreceipted, dropped from the outbox', { id });
+        return false;
+      });
+      if (ctx.mqtt?.connected) this.flush(live);
       this.arm();
     });
   }
 }
 
-/** Whether a stored envelope's expiresAt has passed (unreadable: treated as not expired, the server decides). */
-function expiredEnvelope(payload: string, now: number): boolean {
+/** A stored report envelope's body and expiry; undefined when it cannot be read (the server decides then). */
+function readEnvelope(payload: string): { body: Record<string, unknown>; expiresAt: number } | undefined {
   try {
-    const at = Date.parse((JSON.parse(payload) as { expiresAt?: string }).expiresAt ?? '');
-    return Number.isFinite(at) && at <= now;
+    const env = JSON.parse(payload) as { body?: unknown; expiresAt?: string };
+    const expiresAt = Date.parse(env.expiresAt ?? '');
+    if (typeof env.body !== 'object' || env.body === null || !Number.isFinite(expiresAt)) return undefined;
+    return { body: env.body as Record<string, unknown>, expiresAt };
   } catch {
-    return false;
+    return undefined;
   }
 }

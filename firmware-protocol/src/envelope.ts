@@ -41,9 +41,14 @@ export type Opened<T extends BodyType> =
 /** [P-4.2] The signed bytes: RFC 8785 (JCS) canonical JSON of the envelope without `sig`, UTF-8. */
 export function canonicalBytes(envelope: Omit<Envelope, 'sig'> | Envelope): Buffer {
   const { sig: _sig, ...unsigned } = envelope as Envelope;
-  const text = canonicalize(unsigned);
-  if (text === undefined) throw new Error('envelope is not serializable');
-  return Buffer.from(text, 'utf8');
+  return Buffer.from(canonicalJson(unsigned), 'utf8');
+}
+
+/** RFC 8785 (JCS) canonical JSON of any JSON value ([P-4.2]); a [P-3.9] batch item is stored in this form. */
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new Error('value is not serializable');
+  return text;
 }
 
 export interface Signer {
@@ -100,7 +105,7 @@ export function memoryReplayGuard(maxIds = 10_000): ReplayGuard {
  */
 export function open<T extends BodyType>(
   raw: Buffer | string,
-  expectedType: T,
+  expectedType: T | readonly T[],
   opts: { keys: (kid: string) => KeyObject | undefined; now: Date; guard?: ReplayGuard },
 ): Opened<T> {
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
@@ -115,7 +120,8 @@ export function open<T extends BodyType>(
   if (!parsed.success) return fail('MALFORMED', z.prettifyError(parsed.error));
   const env = parsed.data;
   if (env.v !== PROTOCOL_VERSION) return fail('UNSUPPORTED_VERSION', `protocol version ${env.v} is not supported`);
-  if (env.type !== expectedType) return fail('MALFORMED', `expected a ${expectedType}, got ${env.type}`);
+  const expected: readonly BodyType[] = typeof expectedType === 'string' ? [expectedType] : expectedType;
+  if (!expected.includes(env.type)) return fail('MALFORMED', `expected a ${expected.join(' or ')}, got ${env.type}`);
   const key = opts.keys(env.kid);
   if (!key) return fail('UNKNOWN_KEY', `unknown key id ${env.kid}`);
   if (!verify(null, canonicalBytes(env), key, Buffer.from(env.sig, 'hex'))) return fail('BAD_SIGNATURE', 'signature does not verify');
@@ -123,7 +129,7 @@ export function open<T extends BodyType>(
   if (opts.guard?.hasSeen(env.id)) return fail('REPLAYED', `message ${env.id} was already received`);
   const last = opts.guard?.lastSeq(env.kid);
   if (last !== undefined && env.seq <= last) return fail('STALE_SEQUENCE', `sequence ${env.seq} is not after ${last}`);
-  const body = bodySchemas[expectedType].safeParse(env.body);
+  const body = bodySchemas[env.type].safeParse(env.body);
   if (!body.success) return fail('INVALID_BODY', z.prettifyError(body.error));
   return { ok: true, envelope: env as Envelope & { type: T }, body: body.data as BodyOf<T> };
 }

@@ -8,6 +8,8 @@ export const LIMITS = {
   maxIdLength: 64,
   /** Most report ids one storage receipt lists, in `stored` and in `refused` each ([P-3.8]). */
   maxReceiptIds: 500,
+  /** Most reports one `report-batch` carries ([P-3.9]): one receipt can name them all. */
+  maxBatchReports: 500,
   /** Largest Opus packet in a live frame (RFC 6716 §3.4: 1275 bytes). */
   maxFramePayloadBytes: 1275,
   /** Most media references a manifest's `prefetch` lists ([P-5.5] emergency templates). */

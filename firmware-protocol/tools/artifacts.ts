@@ -153,6 +153,25 @@ export function envelopeVectors(): Vector[] {
       'ok',
     ),
     vector(
+      'report-batch-valid',
+      'Two reports of one airing in a batch under one device signature ([P-3.9]); accepted. Each item keeps its own id.',
+      'report-batch',
+      signed(
+        'report-batch',
+        {
+          station: 'HN-00004',
+          reports: [
+            { id: uuid(21), report: { ...report, kind: 'playback.started', endedAt: undefined, playedMs: undefined, level: undefined } },
+            { id: uuid(22), report },
+          ].map(({ id, report: r }) => ({ id, report: JSON.parse(JSON.stringify(r)) as Record<string, unknown> })),
+        },
+        DEVICE,
+        DEVICE_KID,
+        { id: uuid(23), seq: 1795309860030000, ttlMs: 30 * 86_400_000 },
+      ),
+      'ok',
+    ),
+    vector(
       'receipt-valid',
       'A storage receipt for the report above and a refused one, signed by the server key; accepted ([P-3.8]).',
       'receipt',

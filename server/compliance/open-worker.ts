@@ -4,11 +4,14 @@ import { type BodyType, open, publicKeyFromHex } from '#protocol';
 
 export interface OpenTask {
   now: number;
-  items: { payload: Uint8Array; type: BodyType; kid: string; publicKeyHex: string }[];
+  /** `types`: the message types the topic carries (a report topic: a report or a [P-3.9] batch of them). */
+  items: { payload: Uint8Array; types: BodyType[]; kid: string; publicKeyHex: string }[];
 }
 
 /** A refusal decided after the signature verified names the message's id (it is the sender's own, [P-3.8]). */
-export type OpenResult = { ok: true; envelope: { id: string }; body: unknown } | { ok: false; code: string; message: string; id?: string };
+export type OpenResult =
+  | { ok: true; envelope: { id: string; type: BodyType }; body: unknown }
+  | { ok: false; code: string; message: string; id?: string };
 
 /** [P-4.4] steps after the signature: the message is authentic, only late or malformed. */
 const AFTER_SIGNATURE = new Set(['EXPIRED', 'INVALID_BODY']);
@@ -25,7 +28,7 @@ export default function openMany(task: OpenTask): OpenResult[] {
       keys.set(it.publicKeyHex, key);
     }
     const raw = Buffer.from(it.payload.buffer, it.payload.byteOffset, it.payload.byteLength);
-    const o = open(raw, it.type, { keys: (kid) => (kid === it.kid ? key : undefined), now });
+    const o = open(raw, it.types, { keys: (kid) => (kid === it.kid ? key : undefined), now });
     if (o.ok) return { ok: true, envelope: o.envelope, body: o.body };
     const id = AFTER_SIGNATURE.has(o.code) ? (JSON.parse(raw.toString('utf8')) as { id: string }).id : undefined;
     return { ok: false, code: o.code, message: o.message, ...(id ? { id } : {}) };

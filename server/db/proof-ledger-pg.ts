@@ -4,7 +4,7 @@
 // Timestamps are `timestamp(3)` without zone holding UTC (Prisma's mapping): written as ISO strings, read
 // back as UTC.
 import pg from 'pg';
-import type { AlertKind, ClosedAiring, EndRow, LedgerTx, ProofLedger, ReportRow, Step, TelemetryRow } from './proof-ledger.ts';
+import type { AlertKind, BatchRow, ClosedAiring, EndRow, LedgerTx, ProofLedger, ReportRow, Step, TelemetryRow } from './proof-ledger.ts';
 
 const TIMESTAMP_OID = 1114;
 const utc = (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
@@ -80,7 +80,8 @@ class PgLedgerTx implements LedgerTx {
   *insertReport(r: ReportRow): Step<void> {
     yield* this.q(
       `INSERT INTO "PlaybackReport" ("id","occurrenceId","stationId","kind","reportedAt","receivedAt","playedMs","rmsDbfs",
-        "peakDbfs","sha256","raw","chainDay","chainSeq","chainPrev","chainHash") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+        "peakDbfs","sha256","raw","chainDay","chainSeq","chainPrev","chainHash","batchId")
+        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
       [
         r.id,
         r.occurrenceId,
@@ -97,8 +98,18 @@ class PgLedgerTx implements LedgerTx {
         r.chainSeq,
         r.chainPrev,
         r.chainHash,
+        r.batchId,
       ],
     );
+  }
+
+  *insertBatch(b: BatchRow): Step<void> {
+    yield* this.q('INSERT INTO "ReportBatch" ("id","stationId","receivedAt","raw") VALUES ($1,$2,$3,$4) ON CONFLICT ("id") DO NOTHING', [
+      b.id,
+      b.stationId,
+      t(b.receivedAt),
+      b.raw,
+    ]);
   }
 
   *markStarted(occurrenceId: string, startedAt: Date): Step<void> {

@@ -26,6 +26,15 @@ export interface ReportRow {
   chainSeq: number;
   chainPrev: string;
   chainHash: string;
+  /** The [P-3.9] batch that carried it (`raw` is then its item), or null. */
+  batchId: string | null;
+}
+
+export interface BatchRow {
+  id: string;
+  stationId: string;
+  receivedAt: Date;
+  raw: string;
 }
 
 export interface EndRow {
@@ -81,6 +90,8 @@ export interface LedgerTx {
    */
   chainTail(stationId: string, day: string): Step<{ seq: number; hash: string } | undefined>;
   insertReport(r: ReportRow): Step<void>;
+  /** Stores a [P-3.9] batch as received, once (a batch seen again is left as it is). */
+  insertBatch(b: BatchRow): Step<void>;
   markStarted(occurrenceId: string, startedAt: Date): Step<void>;
   markEnded(e: EndRow): Step<void>;
   touchStation(stationId: string, at: Date): Step<void>;
@@ -134,8 +145,9 @@ class SqliteProofLedger implements ProofLedger, LedgerTx {
         'SELECT "chainSeq" AS seq, "chainHash" AS hash FROM "PlaybackReport" WHERE "stationId" = ? AND "chainDay" = ? ORDER BY "chainSeq" DESC LIMIT 1',
       ),
       insertReport: p(`INSERT INTO "PlaybackReport" ("id","occurrenceId","stationId","kind","reportedAt","receivedAt","playedMs","rmsDbfs",
-        "peakDbfs","sha256","raw","chainDay","chainSeq","chainPrev","chainHash") VALUES
-        (@id,@occurrenceId,@stationId,@kind,@reportedAt,@receivedAt,@playedMs,@rmsDbfs,@peakDbfs,@sha256,@raw,@chainDay,@chainSeq,@chainPrev,@chainHash)`),
+        "peakDbfs","sha256","raw","chainDay","chainSeq","chainPrev","chainHash","batchId") VALUES
+        (@id,@occurrenceId,@stationId,@kind,@reportedAt,@receivedAt,@playedMs,@rmsDbfs,@peakDbfs,@sha256,@raw,@chainDay,@chainSeq,@chainPrev,@chainHash,@batchId)`),
+      insertBatch: p('INSERT INTO "ReportBatch" ("id","stationId","receivedAt","raw") VALUES (?,?,?,?) ON CONFLICT ("id") DO NOTHING'),
       // Terminal states are never left; a "started" after the end only fills a missing startedAt.
       started: p(
         `UPDATE "Occurrence" SET "status" = 'playing', "startedAt" = ? WHERE "id" = ? AND "status" NOT IN ('aired','partial','failed')`,
@@ -197,6 +209,10 @@ class SqliteProofLedger implements ProofLedger, LedgerTx {
 
   *insertReport(r: ReportRow): Step<void> {
     this.s.insertReport.run({ ...r, reportedAt: t(r.reportedAt), receivedAt: t(r.receivedAt) });
+  }
+
+  *insertBatch(b: BatchRow): Step<void> {
+    this.s.insertBatch.run(b.id, b.stationId, t(b.receivedAt), b.raw);
   }
 
   *markStarted(occurrenceId: string, startedAt: Date): Step<void> {

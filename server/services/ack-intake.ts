@@ -63,7 +63,7 @@ export class AckIntake {
       now().getTime(),
       known.map(({ q, identity }) => ({
         payload: q.payload,
-        type: 'manifest-ack' as const,
+        types: ['manifest-ack' as const],
         kid: deviceKid(identity.publicKeyHex),
         publicKeyHex: identity.publicKeyHex,
       })),

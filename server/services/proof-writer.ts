@@ -10,9 +10,18 @@ import { hanoiDay } from '../scheduling/recurrence.ts';
 import type { DeviceIdentity } from './device-service.ts';
 
 export type ReportOutcome = 'stored' | 'duplicate' | 'rejected';
-export type Result = { outcome: ReportOutcome; kind: string; id?: string };
+/** `batch`: the answer to a [P-3.9] batch that was unpacked (its reports are answered one by one). */
+export type Result = { outcome: ReportOutcome; kind: string; id?: string; batch?: true };
 export type Job = { type: 'report' | 'telemetry'; device: string; payload: Buffer; done: (r: Result) => void };
-export type Opened = { job: Job; identity: DeviceIdentity; envelope: { id: string }; report?: PlaybackReport; telemetry?: Telemetry };
+export type Opened = {
+  job: Job;
+  identity: DeviceIdentity;
+  envelope: { id: string };
+  report?: PlaybackReport;
+  telemetry?: Telemetry;
+  /** The [P-3.9] batch that carried the report, as received: its signature is the report's proof. */
+  batch?: { id: string; raw: string };
+};
 export type Occ = { id: string; stationId: string; startsAt: Date; startWindowMs: number; durationMs: number };
 
 /** Refused proofs from one station, counted on its open alert, that make it a `refused_proofs` alert. */
@@ -48,7 +57,8 @@ export class ProofWriter {
     const seenIds = new Set<string>();
     const seenStations = new Set<string>();
     const changed = new Set<string>();
-    for (const { job, identity, envelope, report, telemetry } of accepted) {
+    const batches = new Set<string>();
+    for (const { job, identity, envelope, report, telemetry, batch } of accepted) {
       const stationId = identity.station.id;
       if (telemetry) {
         if (yield* this.storeTelemetry(tx, stationId, telemetry, receivedAt)) changed.add(stationId);
@@ -67,6 +77,10 @@ export class ProofWriter {
       const chainPrev = tail?.hash ?? chainGenesis(stationId, chainDay);
       const link = { seq: (tail?.seq ?? 0) + 1, hash: chainHash(chainPrev, envelope.id, raw) };
       tails.set(stationId, link);
+      if (batch && !batches.has(batch.id)) {
+        batches.add(batch.id);
+        yield* tx.insertBatch({ id: batch.id, stationId, receivedAt, raw: batch.raw });
+      }
       yield* tx.insertReport({
         id: envelope.id,
         occurrenceId: occ.id,
@@ -83,6 +97,7 @@ export class ProofWriter {
         chainSeq: link.seq,
         chainPrev,
         chainHash: link.hash,
+        batchId: batch?.id ?? null,
       });
       yield* this.applyReport(tx, occ, report, identity.station.code, receivedAt);
       seenStations.add(stationId);

@@ -6,15 +6,16 @@
 // order, so the duplicate check and the chain's next link always see the last write.
 
 import { EventEmitter } from 'node:events';
-import { LIMITS, type PlaybackReport, type ReportReceipt, type Telemetry } from '#protocol';
+import type { BodyType, PlaybackReport, ReportBatch, ReportReceipt, Telemetry } from '#protocol';
 import { type Opener, type OpenResult, openInParts } from '../compliance/open-worker.ts';
-import { FINAL_REFUSALS, UNTRUE, untrueProof } from '../compliance/proof-rules.ts';
+import { UNTRUE, untrueProof } from '../compliance/proof-rules.ts';
 import { type DayVerification, verifyProofDay } from '../compliance/verify-day.ts';
 import type { Db } from '../db/client.ts';
 import type { LedgerTx, ProofLedger, Step } from '../db/proof-ledger.ts';
 import type { Metrics } from '../metrics.ts';
 import { type DeviceIdentity, type DeviceService, deviceKid } from './device-service.ts';
 import { airingsOf, type Job, type Opened, ProofWriter, type ReportOutcome, type Result } from './proof-writer.ts';
+import { receiptsFor, unpackBatch } from './report-batch.ts';
 import { StateIntake } from './state-intake.ts';
 
 export { CLOCK_TOLERANCE_MS, untrueProof } from '../compliance/proof-rules.ts';
@@ -46,8 +47,14 @@ export interface ReportDeps {
   onStationsChanged?: (stationIds: string[]) => void;
 }
 
-/** A batch once opened: early verdicts, the messages that verified, and each known device's station code. */
-type Batch = { results: Map<Job, Result>; opened: Opened[]; stations: Map<string, string> };
+/**
+ * A batch once opened: early verdicts, the messages that verified, each known device's station code, and
+ * the jobs of the reports that [P-3.9] batches carried (answered and receipted like the rest).
+ */
+type Batch = { results: Map<Job, Result>; opened: Opened[]; stations: Map<string, string>; children: Job[] };
+
+/** What each topic's messages may be ([P-3.9]: a report topic carries reports and batches of them). */
+const TYPES: Record<Job['type'], BodyType[]> = { report: ['report', 'report-batch'], telemetry: ['telemetry'] };
 
 /** Batches opened ahead of the one being written. */
 const MAX_BATCHES_IN_FLIGHT = 3;
@@ -93,10 +100,13 @@ export class ReportService {
     for (const resolve of this.roomWaiters.splice(0)) resolve();
   }
 
-  /** [P-3.2] A signed playback report; resolves once it is stored, found a duplicate, or rejected. */
+  /**
+   * [P-3.2] A signed playback report, or a [P-3.9] batch of them; resolves once it is stored, found a
+   * duplicate, or rejected ('handled' is emitted for each report a batch carried, not for the batch).
+   */
   async handleReport(device: string, payload: Buffer): Promise<ReportOutcome> {
     const r = await this.enqueue('report', device, payload);
-    this.events.emit('handled', r.outcome, r.kind);
+    if (!r.batch) this.events.emit('handled', r.outcome, r.kind);
     return r.outcome;
   }
 
@@ -175,17 +185,34 @@ export class ReportService {
     const now = this.deps.now().getTime();
     const items = known.map(({ job, identity }) => ({
       payload: job.payload,
-      type: job.type,
+      types: TYPES[job.type],
       kid: deviceKid(identity.publicKeyHex),
       publicKeyHex: identity.publicKeyHex,
     }));
     // One task per worker, so every thread checks signatures at once.
     const outcomes = await openInParts(this.deps.open, this.deps.openers, now, items);
     const opened: Opened[] = [];
+    const children: Job[] = [];
     for (const [i, { job, identity }] of known.entries()) {
       const o = outcomes[i] as OpenResult;
       if (!o.ok) {
         this.reject(results, job, o.code, o.message, o.id);
+        continue;
+      }
+      if (o.envelope.type === 'report-batch') {
+        const body = o.body as ReportBatch;
+        if (body.station !== identity.station.code) {
+          this.reject(results, job, 'STATION_MISMATCH', `batch names ${body.station}`, o.envelope.id);
+          continue;
+        }
+        const raw = job.payload.toString('utf8');
+        const unpacked = unpackBatch(job, identity, { id: o.envelope.id, raw, body }, (r) =>
+          this.events.emit('handled', r.outcome, r.kind),
+        );
+        for (const r of unpacked.refused) this.reject(results, r.job, r.code, r.detail, r.id);
+        children.push(...unpacked.children);
+        opened.push(...unpacked.opened);
+        results.set(job, { outcome: 'stored', kind: 'report-batch', batch: true });
         continue;
       }
       const body = o.body as PlaybackReport | Telemetry;
@@ -200,7 +227,7 @@ export class ReportService {
         ...(job.type === 'report' ? { report: body as PlaybackReport } : { telemetry: body as Telemetry }),
       });
     }
-    return { results, opened, stations: new Map([...identities].map(([device, id]) => [device, id.station.code])) };
+    return { results, opened, stations: new Map([...identities].map(([device, id]) => [device, id.station.code])), children };
   }
 
   /**
@@ -211,10 +238,12 @@ export class ReportService {
     const { metrics, log } = this.deps;
     let results = new Map<Job, Result>();
     let stations = new Map<string, string>();
+    let jobs = batch;
     try {
-      const { results: early, opened, stations: known } = await opening;
+      const { results: early, opened, stations: known, children } = await opening;
       results = early;
       stations = known;
+      jobs = [...batch, ...children];
       const occurrences = await airingsOf(
         this.deps.db,
         opened.flatMap((o) => (o.report ? [o.report.occurrenceId] : [])),
@@ -256,15 +285,16 @@ export class ReportService {
       if (written.stations) log.info({ proofs: written.proofs, stations: written.stations }, 'playback reports stored');
     } catch (err) {
       // The database failed, not the input: nothing is receipted, so every gateway keeps its copy and sends it again.
-      log.error({ err: (err as Error).message, messages: batch.length }, 'proof batch not stored; gateways keep their copies');
-      for (const job of batch)
-        if (results.get(job)?.outcome !== 'rejected') {
-          metrics.reports.inc({ result: 'STORE_FAILED' });
-          results.set(job, { outcome: 'rejected', kind: 'STORE_FAILED' });
-        }
+      log.error({ err: (err as Error).message, messages: jobs.length }, 'proof batch not stored; gateways keep their copies');
+      for (const job of jobs) {
+        const r = results.get(job);
+        if (r?.outcome === 'rejected') continue;
+        if (!r?.batch) metrics.reports.inc({ result: 'STORE_FAILED' });
+        results.set(job, { outcome: 'rejected', kind: 'STORE_FAILED', ...(r?.batch ? { batch: true as const } : {}) });
+      }
     }
-    for (const job of batch) job.done(results.get(job) ?? { outcome: 'rejected', kind: 'STORE_FAILED' });
-    await this.sendReceipts(batch, results, stations);
+    for (const job of jobs) job.done(results.get(job) ?? { outcome: 'rejected', kind: 'STORE_FAILED' });
+    await this.sendReceipts(jobs, results, stations);
   }
 
   /** Runs a transaction, retrying it after each of the configured waits; the store is down while it fails. */
@@ -290,30 +320,15 @@ export class ReportService {
   }
 
   /** [P-3.8] One receipt per device of the batch: its reports now stored (or found stored) and those refused for good. */
-  private async sendReceipts(batch: Job[], results: Map<Job, Result>, stations: Map<string, string>): Promise<void> {
+  private async sendReceipts(jobs: Job[], results: Map<Job, Result>, stations: Map<string, string>): Promise<void> {
     const send = this.deps.receipt;
     if (!send) return;
-    const byDevice = new Map<string, { stored: string[]; refused: { id: string; code: string }[] }>();
-    for (const job of batch) {
-      const r = results.get(job);
-      if (job.type !== 'report' || !r?.id) continue;
-      const stored = r.outcome !== 'rejected';
-      if (!stored && !FINAL_REFUSALS.has(r.kind)) continue;
-      const entry = byDevice.get(job.device) ?? { stored: [], refused: [] };
-      if (stored) entry.stored.push(r.id);
-      else entry.refused.push({ id: r.id, code: r.kind });
-      byDevice.set(job.device, entry);
-    }
     await Promise.all(
-      [...byDevice].map(async ([device, { stored, refused }]) => {
-        const station = stations.get(device);
-        if (!station) return;
-        const max = LIMITS.maxReceiptIds;
-        for (let i = 0; i < Math.max(stored.length, refused.length); i += max) {
-          await send(device, { station, stored: stored.slice(i, i + max), refused: refused.slice(i, i + max) }).catch((err: Error) =>
+      receiptsFor(jobs, results, stations).map(async ({ device, receipts }) => {
+        for (const receipt of receipts)
+          await send(device, receipt).catch((err: Error) =>
             this.deps.log.warn({ device, err: err.message }, 'receipt not sent; the gateway will send its reports again'),
           );
-        }
       }),
     );
   }

@@ -9,8 +9,8 @@ import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
-import t from 'tap';
-import { type ManifestEntry, manifestTopic, receiptTopic, reportTopic, seal } from '#protocol';
+import t, { type Test } from 'tap';
+import { type Envelope, type ManifestEntry, manifestTopic, open, publicKeyFromHex, receiptTopic, reportTopic, seal } from '#protocol';
 import { makeAgent, manifestEntry, onlineAgent, signedManifest } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
@@ -27,10 +27,11 @@ const entry = (occurrenceId: string, startsAt: number, extra: Partial<ManifestEn
 });
 const manifest = (station: string, version: number, entries: ManifestEntry[]) =>
   signedManifest(server, { station, version, entries, now: clock.now() });
-const [first, second] = await stationCodes(server, 2, 450);
+const [first, second, third] = await stationCodes(server, 3, 450);
 const outbox = (dir: string) => readdirSync(join(dir, 'outbox')).filter((f) => f.endsWith('.json')).length;
 
-t.test('a PUBACK keeps the proofs on disk; only the server-signed receipt removes them, and only what it lists', async (t) => {
+/** A bare aedes broker on its own port (no server behind it) and a peer session that plays the server. */
+async function bareBroker(t: Test) {
   const broker = await Aedes.createBroker();
   const tcp = createServer((socket) => broker.handle(socket));
   tcp.listen(0, '127.0.0.1');
@@ -39,6 +40,11 @@ t.test('a PUBACK keeps the proofs on disk; only the server-signed receipt remove
   const bareUrl = `mqtt://127.0.0.1:${(tcp.address() as AddressInfo).port}`;
   const peer = await connectAsync(bareUrl, { protocolVersion: 4 });
   t.teardown(() => peer.endAsync());
+  return { bareUrl, peer };
+}
+
+t.test('a PUBACK keeps the proofs on disk; only the server-signed receipt removes them, and only what it lists', async (t) => {
+  const { bareUrl, peer } = await bareBroker(t);
 
   const station = first as string;
   // Enrolled with the real server over HTTP, but its MQTT goes to the bare broker.
@@ -121,4 +127,70 @@ t.test('found 61 s late inside a 5-minute start window, an item airs; without a 
   t.notOk(window.report.reason, 'in full');
   const hard = await gw.waitFor('finished', (e) => e.occurrenceId === 'occ-hard');
   t.equal(hard.report.reason, 'MISSED_WINDOW', 'a hard start found 61 s late is missed');
+});
+
+t.test('once a receipt offers batches, the outbox goes out as one signed batch; each report keeps its id until receipted', async (t) => {
+  const { bareUrl, peer } = await bareBroker(t);
+  const station = third as string;
+  const gw = await makeAgent({ station, server, clock, mqttUrl: bareUrl });
+  await gw.agent.start();
+  t.teardown(() => gw.agent.stop());
+  await gw.waitFor('subscribed');
+  const device = gw.agent.identity().device;
+  const messages: Envelope[] = [];
+  const arrived: (() => void)[] = [];
+  await peer.subscribeAsync(reportTopic(device), { qos: 1 });
+  peer.on('message', (topic, payload) => {
+    if (topic !== reportTopic(device)) return;
+    messages.push(JSON.parse(payload.toString()));
+    for (const f of arrived.splice(0)) f();
+  });
+  const until = (check: () => boolean) =>
+    new Promise<void>((resolve) => (check() ? resolve() : arrived.push(() => until(check).then(resolve))));
+  const singles = () => new Map(messages.filter((m) => m.type === 'report').map((m) => [m.id, m]));
+
+  const at = clock.now() + 10_000;
+  await peer.publishAsync(manifestTopic(device), manifest(station, 1, [entry('occ-b1', at), entry('occ-b2', at + 5000)]), {
+    qos: 1,
+    retain: true,
+  });
+  await gw.waitFor('cached');
+  clock.advanceTo(at);
+  await gw.waitFor('finished', (e) => e.occurrenceId === 'occ-b1');
+  clock.advanceTo(at + 5000);
+  await gw.waitFor('finished', (e) => e.occurrenceId === 'occ-b2');
+  await until(() => singles().size >= 4);
+  t.notOk(
+    messages.some((m) => m.type === 'report-batch'),
+    'no batch before the server has said it takes them',
+  );
+  const [firstId, ...rest] = [...singles().keys()] as [string, ...string[]];
+  t.equal(outbox(gw.dataDir), 4);
+
+  const offer = seal('receipt', { station, stored: [firstId], refused: [], batchReports: 500 }, server.key.signer, {
+    now: clock.date(),
+    ttlMs: 3600_000,
+  });
+  await peer.publishAsync(receiptTopic(device), JSON.stringify(offer), { qos: 1 });
+  await gw.waitFor('delivered', (e) => e.id === firstId);
+  clock.advance(2000);
+  await until(() => messages.some((m) => m.type === 'report-batch'));
+  const batches = messages.filter((m) => m.type === 'report-batch');
+  t.equal(batches.length, 1, 'the three reports left went out as one message');
+  const { publicKeyHex } = await server.db.device.findUniqueOrThrow({ where: { code: device }, select: { publicKeyHex: true } });
+  const key = publicKeyFromHex(publicKeyHex as string);
+  const opened = open(JSON.stringify(batches[0]), 'report-batch', { keys: () => key, now: clock.date() });
+  if (!opened.ok) throw new Error(`the batch does not verify: ${opened.code} ${opened.message}`);
+  t.same(opened.body.reports.map((r) => r.id).sort(), [...rest].sort(), 'it carries each unreceipted report under its outbox id');
+  for (const item of opened.body.reports) t.same(item.report, singles().get(item.id)?.body, 'with the body that id was signed with alone');
+  const earliest = Math.min(...rest.map((id) => Date.parse(singles().get(id)?.expiresAt as string)));
+  t.ok(Date.parse(opened.envelope.expiresAt) <= earliest, 'and it expires no later than the earliest of them');
+
+  const all = seal('receipt', { station, stored: rest, refused: [], batchReports: 500 }, server.key.signer, {
+    now: clock.date(),
+    ttlMs: 3600_000,
+  });
+  await peer.publishAsync(receiptTopic(device), JSON.stringify(all), { qos: 1 });
+  await gw.waitFor('delivered', (e) => e.id === rest.at(-1));
+  t.equal(outbox(gw.dataDir), 0, 'the receipt that names them empties the outbox');
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import t from 'tap';
 import {
+  type Envelope,
   open,
   type PlaybackReport,
   publicKeyFromHex,
@@ -54,13 +55,19 @@ client.on('message', (topic, payload) => {
 });
 await client.subscribeAsync(receiptTopic(device), { qos: 1 });
 
-/** Sends signed reports and resolves with the first receipt that names `id` (fails after 20 s). */
+/** Sends a signed report and resolves with the first receipt that names it (fails after 20 s). */
 async function send(report: PlaybackReport, envelope = seal('report', report, signer, { now: new Date(), ttlMs: 86_400_000 })) {
-  const names = (r: ReportReceipt) => r.stored.includes(envelope.id) || r.refused.some((x) => x.id === envelope.id);
+  return { id: envelope.id, receipt: await publishUntilNamed(envelope, envelope.id) };
+}
+
+/** Publishes an envelope on the report topic; resolves with the first receipt since then that names `id`. */
+async function publishUntilNamed(envelope: Envelope, id: string): Promise<ReportReceipt> {
+  const from = receipts.length;
+  const names = (r: ReportReceipt) => r.stored.includes(id) || r.refused.some((x) => x.id === id);
   const named = new Promise<ReportReceipt>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no receipt named ${envelope.id} within 20 s`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`no receipt named ${id} within 20 s`)), 20_000);
     const check = () => {
-      const found = receipts.find(names);
+      const found = receipts.slice(from).find(names);
       if (!found) return void waiting.push(check);
       clearTimeout(timer);
       resolve(found);
@@ -68,7 +75,7 @@ async function send(report: PlaybackReport, envelope = seal('report', report, si
     check();
   });
   await client.publishAsync(reportTopic(device), JSON.stringify(envelope), { qos: 1 });
-  return { id: envelope.id, receipt: await named };
+  return named;
 }
 
 const base = (occurrenceId: string, startsAt: Date) => ({
@@ -197,4 +204,117 @@ t.test('the proof queue is bounded: past its bound the MQTT link is told to wait
   await deadline(wait as Promise<void>, 20_000, 'the queue to drain');
   t.same(await Promise.all(handled), ['rejected', 'rejected', 'rejected', 'rejected'], 'every queued message was answered');
   t.equal(reports.room(), undefined, 'room again');
+});
+
+t.test(
+  '[P-3.9] a batch: one signature, each report judged, deduplicated, stored and receipted under its own id; the day still verifies',
+  async (t) => {
+    const startsAt = new Date(Date.now() - 3000);
+    const [o1, o2] = [
+      await scheduleItem(server, media.id, STATION, startsAt),
+      await scheduleItem(server, media.id, STATION, startsAt.getTime() + 1),
+    ];
+    const ahead = new Date(Date.now() + 36 * 60_000);
+    const o3 = await scheduleItem(server, media.id, STATION, ahead);
+    const single = await send({ kind: 'playback.started', ...base(o1, startsAt) });
+    t.equal(single.receipt.batchReports, 500, 'every receipt says the server takes batches, and how large');
+
+    const endedAt = new Date();
+    const completed = {
+      kind: 'playback.completed',
+      ...base(o1, startsAt),
+      startedAt: startsAt.toISOString(),
+      endedAt: endedAt.toISOString(),
+      playedMs: 2000,
+      level: { rmsDbfs: -20, peakDbfs: -3 },
+    };
+    const item = (report: object) => ({ id: crypto.randomUUID(), report: report as Record<string, unknown> });
+    const items = [
+      { id: single.id, report: { kind: 'playback.started', ...base(o1, startsAt) } },
+      item(completed),
+      item({ kind: 'playback.started', ...base(o2, startsAt) }),
+      item({ kind: 'playback.started', ...base(o3, ahead) }),
+      item({ kind: 'playback.sung', station: STATION }),
+      item({ kind: 'playback.started', ...base(o2, startsAt), station: 'HN-00302' }),
+    ];
+    const [, c1, s2, f3, junk, elsewhere] = items.map((i) => i.id) as string[];
+    const batch = seal('report-batch', { station: STATION, reports: items }, signer, { now: new Date(), ttlMs: 86_400_000 });
+    const receipt = await publishUntilNamed(batch, c1 as string);
+    t.same(receipt.stored, [single.id, c1, s2], 'stored: the two new reports, and the one stored before as a single report');
+    t.same(
+      receipt.refused,
+      [
+        { id: f3, code: 'FUTURE_AIRING' },
+        { id: junk, code: 'INVALID_BODY' },
+        { id: elsewhere, code: 'STATION_MISMATCH' },
+      ],
+      'each bad report refused alone, under its own id',
+    );
+    t.notOk([...receipt.stored, ...receipt.refused.map((r) => r.id)].includes(batch.id), 'the batch itself is not named');
+    const rows = await server.db.playbackReport.findMany({ where: { id: { in: [single.id, c1 as string, s2 as string] } } });
+    t.same(
+      rows.map((r) => [r.id === single.id, r.batchId]).sort(),
+      [
+        [false, batch.id],
+        [false, batch.id],
+        [true, null],
+      ].sort(),
+    );
+    t.equal(await server.db.reportBatch.count({ where: { id: batch.id } }), 1, 'the batch is kept as received');
+    t.equal((await server.db.occurrence.findUniqueOrThrow({ where: { id: o1 } })).status, 'aired', 'and its end proof gave the verdict');
+
+    const again = await publishUntilNamed(batch, c1 as string);
+    t.same(again.stored, [single.id, c1, s2], 'the same batch again is receipted again');
+    t.equal(await server.db.playbackReport.count({ where: { occurrenceId: { in: [o1, o2] } } }), 3, 'and stored once');
+
+    const day = rows[0]?.chainDay as string;
+    const verify = () => api(server, 'GET', `/stations/${STATION}/proofs/${day}/verify`);
+    t.match((await verify()).body, { ok: true, problems: [] }, 'the chain and every signature hold, batch included');
+    const held = await server.db.reportBatch.findUniqueOrThrow({ where: { id: batch.id } });
+    await server.db.reportBatch.update({ where: { id: batch.id }, data: { raw: held.raw.replace('"playedMs":2000', '"playedMs":2001') } });
+    const forged = (await verify()).body as { ok: boolean; problems: { id: string; code: string }[] };
+    t.same(
+      forged.problems.map((p) => [p.id, p.code]).sort(),
+      [
+        [c1, 'BAD_SIGNATURE'],
+        [s2, 'BAD_SIGNATURE'],
+      ].sort(),
+      'a batch changed after the fact fails for each report it proves',
+    );
+    await server.db.reportBatch.update({ where: { id: batch.id }, data: { raw: held.raw } });
+    await server.db.playbackReport.update({ where: { id: c1 as string }, data: { playedMs: 2001 } });
+    const edited = (await verify()).body as { ok: boolean; problems: { id: string; code: string }[] };
+    t.same(
+      edited.problems.map((p) => [p.id, p.code]),
+      [[c1, 'FIELDS_MISMATCH']],
+      'a stored column that differs from the signed item is found',
+    );
+    await server.db.playbackReport.update({ where: { id: c1 as string }, data: { playedMs: 2000 } });
+  },
+);
+
+t.test('[P-3.9] a batch whose signature fails names none of its reports; a batch for another station is refused whole', async (t) => {
+  const startsAt = new Date(Date.now() - 1000);
+  const occurrence = await scheduleItem(server, media.id, STATION, startsAt);
+  const report = { id: crypto.randomUUID(), report: { kind: 'playback.started', ...base(occurrence, startsAt) } };
+  const forged = seal(
+    'report-batch',
+    { station: STATION, reports: [report] },
+    { ...signer, privateKey: generateKeyPairSync('ed25519').privateKey },
+    {
+      now: new Date(),
+      ttlMs: 86_400_000,
+    },
+  );
+  await client.publishAsync(reportTopic(device), JSON.stringify(forged), { qos: 1 });
+  const other = seal('report-batch', { station: 'HN-00302', reports: [report] }, signer, { now: new Date(), ttlMs: 86_400_000 });
+  const whole = await publishUntilNamed(other, other.id);
+  t.same(whole.refused, [{ id: other.id, code: 'STATION_MISMATCH' }], 'named by its own id; its reports stay with the gateway');
+  const genuine = await send({ kind: 'playback.started', ...base(occurrence, startsAt) });
+  t.same(genuine.receipt.stored, [genuine.id]);
+  t.notOk(
+    receipts.some((r) => [...r.stored, ...r.refused.map((x) => x.id)].some((id) => id === forged.id || id === report.id)),
+    'neither the forged batch nor its report appears in any receipt',
+  );
+  t.equal(await server.db.playbackReport.count({ where: { id: report.id } }), 0);
 });
