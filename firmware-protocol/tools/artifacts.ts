@@ -63,6 +63,22 @@ export interface Vector {
   expected: 'ok' | string;
 }
 
+/**
+ * [P-4.6] Each type's lifetime, so every vector lives as long as a real message of its kind: a manifest its
+ * horizon (the vectors' is 7 days) + 1 day, a command 60 s, a reply, ack or receipt 1 h, a report 30 days.
+ */
+const LIFETIME_MS: Record<BodyType, number> = {
+  manifest: 8 * 86_400_000,
+  'manifest-delta': 86_400_000,
+  'manifest-ack': 3600_000,
+  report: 30 * 86_400_000,
+  'report-batch': 30 * 86_400_000,
+  receipt: 3600_000,
+  command: 60_000,
+  reply: 3600_000,
+  telemetry: 120_000,
+};
+
 function signed<T extends BodyType>(
   type: T,
   body: BodyOf<T>,
@@ -74,7 +90,7 @@ function signed<T extends BodyType>(
     type,
     body,
     { kid, privateKey: key.privateKey, nextSeq: () => opts.seq },
-    { now: NOW, ttlMs: opts.ttlMs ?? 3600_000, id: opts.id },
+    { now: NOW, ttlMs: opts.ttlMs ?? LIFETIME_MS[type], id: opts.id },
   );
   if (opts.v === undefined) return env;
   // A version the receiver does not speak, correctly signed: only the version check may refuse it.
@@ -91,11 +107,12 @@ function vector(
   expectedType: BodyType,
   message: Envelope | string,
   expected: string,
-  extra: Partial<Pick<Vector, 'now' | 'receiverState' | 'keys'>> = {},
+  extra: Partial<Pick<Vector, 'now' | 'receiverState' | 'keys'>> & { signedBy?: { publicKeyHex: string } } = {},
 ): Vector {
   const payload = typeof message === 'string' ? message : JSON.stringify(message);
   const env = typeof message === 'string' ? undefined : message;
-  const signer = env?.kid === DEVICE_KID ? DEVICE : env?.kid === SERVER_KID ? SERVER : undefined;
+  // The key that made the signature (not the one the key id claims, for a forgery).
+  const signer = extra.signedBy ?? (env?.kid === DEVICE_KID ? DEVICE : env?.kid === SERVER_KID ? SERVER : undefined);
   return {
     name,
     description,
@@ -149,7 +166,7 @@ export function envelopeVectors(): Vector[] {
       'report-valid',
       'A completed-playback report signed by the device key; accepted.',
       'report',
-      signed('report', report, DEVICE, DEVICE_KID, { id: uuid(2), seq: 1795309860010000, ttlMs: 30 * 86_400_000 }),
+      signed('report', report, DEVICE, DEVICE_KID, { id: uuid(2), seq: 1795309860010000 }),
       'ok',
     ),
     vector(
@@ -167,7 +184,7 @@ export function envelopeVectors(): Vector[] {
         },
         DEVICE,
         DEVICE_KID,
-        { id: uuid(23), seq: 1795309860030000, ttlMs: 30 * 86_400_000 },
+        { id: uuid(23), seq: 1795309860030000 },
       ),
       'ok',
     ),
@@ -194,7 +211,6 @@ export function envelopeVectors(): Vector[] {
       signed('command', { action: 'volume', txn: 'txn-0001', zone: 'z1', level: 60 }, SERVER, SERVER_KID, {
         id: uuid(3),
         seq: 1795305600000003,
-        ttlMs: 60_000,
       }),
       'ok',
     ),
@@ -207,7 +223,7 @@ export function envelopeVectors(): Vector[] {
         { txn: 'txn-0002', action: 'play-now', ok: false, error: { code: 'FILE_MISSING', message: 'Không tìm thấy tệp âm thanh' } },
         DEVICE,
         DEVICE_KID,
-        { id: uuid(4), seq: 1795305600000004, ttlMs: 60_000 },
+        { id: uuid(4), seq: 1795305600000004 },
       ),
       'ok',
     ),
@@ -229,7 +245,7 @@ export function envelopeVectors(): Vector[] {
         },
         DEVICE,
         DEVICE_KID,
-        { id: uuid(5), seq: 1795305600000005, ttlMs: 120_000 },
+        { id: uuid(5), seq: 1795305600000005 },
       ),
       'ok',
     ),
@@ -238,10 +254,10 @@ export function envelopeVectors(): Vector[] {
       'tampered-expiry',
       'The manifest above with expiresAt moved a year later after signing.',
       'manifest',
-      { ...good, expiresAt: '2027-11-22T01:00:00.000Z' },
+      { ...good, expiresAt: '2027-11-30T00:00:00.000Z' },
       'BAD_SIGNATURE',
     ),
-    vector('expired', 'A valid manifest received after its expiresAt.', 'manifest', good, 'EXPIRED', { now: '2026-11-22T01:00:00.000Z' }),
+    vector('expired', 'A valid manifest received at its expiresAt.', 'manifest', good, 'EXPIRED', { now: '2026-11-30T00:00:00.000Z' }),
     vector('replayed-id', 'A valid manifest whose id the receiver already accepted.', 'manifest', good, 'REPLAYED', {
       receiverState: { seenIds: [uuid(1)], lastSeq: {} },
     }),
@@ -255,13 +271,21 @@ export function envelopeVectors(): Vector[] {
         receiverState: { seenIds: [], lastSeq: { [SERVER_KID]: 1795305600000000 } },
       },
     ),
-    vector('wrong-key', "Signed by another key under the server's key id.", 'manifest', resign(good, OTHER.privateKey), 'BAD_SIGNATURE'),
+    vector(
+      'wrong-key',
+      "Signed by another key under the server's key id; signerPublicKeyHex is the key that signed, which the receiver does not hold.",
+      'manifest',
+      resign(good, OTHER.privateKey),
+      'BAD_SIGNATURE',
+      { signedBy: OTHER },
+    ),
     vector(
       'unknown-key',
       'Signed with a key id the receiver does not know.',
       'manifest',
       resign({ ...good, kid: `server:${OTHER.publicKeyHex.slice(0, 16)}` }, OTHER.privateKey),
       'UNKNOWN_KEY',
+      { signedBy: OTHER },
     ),
     vector(
       'unknown-version',

@@ -58,6 +58,8 @@ export class ProofWriter {
     const seenStations = new Set<string>();
     const changed = new Set<string>();
     const batches = new Set<string>();
+    // An airing whose end proof is in this batch gets its start from it: its start proof moves nothing more.
+    const ending = new Set(accepted.flatMap((o) => (o.report && o.report.kind !== 'playback.started' ? [o.report.occurrenceId] : [])));
     for (const { job, identity, envelope, report, telemetry, batch } of accepted) {
       const stationId = identity.station.id;
       if (telemetry) {
@@ -99,7 +101,8 @@ export class ProofWriter {
         chainHash: link.hash,
         batchId: batch?.id ?? null,
       });
-      yield* this.applyReport(tx, occ, report, identity.station.code, receivedAt);
+      if (report.kind !== 'playback.started' || !ending.has(report.occurrenceId))
+        yield* this.applyReport(tx, occ, report, identity.station.code, receivedAt);
       seenStations.add(stationId);
       results.set(job, { outcome: 'stored', kind: report.kind, id: envelope.id });
     }

@@ -36,6 +36,20 @@ t.test('every envelope vector gets its expected verdict', async (t) => {
         `${file}: raw signature`,
       );
     }
+    if (v.expected === 'BAD_SIGNATURE' && v.canonicalHex && v.signatureHex && v.signerPublicKeyHex) {
+      // A message changed after signing no longer verifies under its signer's key; a forgery verifies under the
+      // key that made it, which is not the one the receiver holds for that key id.
+      const holds = verify(
+        null,
+        Buffer.from(v.canonicalHex, 'hex'),
+        publicKeyFromHex(v.signerPublicKeyHex),
+        Buffer.from(v.signatureHex, 'hex'),
+      );
+      const held = v.keys[(JSON.parse(v.payload) as Envelope).kid];
+      if (file === 'envelope-wrong-key.json')
+        t.ok(holds && held !== v.signerPublicKeyHex, `${file}: signerPublicKeyHex is the key that signed`);
+      else t.notOk(holds, `${file}: changed after signing`);
+    }
   }
   for (const code of [
     'ok',
