@@ -139,6 +139,8 @@ export async function run(): Promise<void> {
     // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process); what it
     // held before the push (all gateways enrolled and connected), and its JavaScript heap and buffers after.
     const before = process.memoryUsage();
+    // LP_BENCH_HEAP_SNAPSHOT=file: the server's heap as it stands before the push, for a heap profiler.
+    if (process.env.LP_BENCH_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.LP_BENCH_HEAP_SNAPSHOT);
     let peak = before.rss;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
@@ -151,6 +153,8 @@ export async function run(): Promise<void> {
       server_peak_rss_mb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576),
       server_rss_before_mb: Math.round(before.rss / 1048576),
       server_heap_used_mb: Math.round(process.memoryUsage().heapUsed / 1048576),
+      server_heap_total_mb: Math.round(process.memoryUsage().heapTotal / 1048576),
+      server_external_mb: Math.round(process.memoryUsage().external / 1048576),
       server_buffers_mb: Math.round(process.memoryUsage().arrayBuffers / 1048576),
       simulator_rss_mb: sims.rssMb,
     });

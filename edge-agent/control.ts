@@ -3,7 +3,7 @@
 // on the device's own `cmd` topic and on the `cmd` topic of each unit it belongs to ([P-2.3], [P-2.5]):
 // a group carries what concerns every station below a unit at once, emergencies and live audio ([P-5.5]).
 import {
-  type Command,
+  Command,
   commandTopic,
   groupAiringId,
   groupCommandTopic,
@@ -25,6 +25,8 @@ import type { ServerTrust } from './trust.ts';
 const REPLY_TTL_MS = 3600_000;
 /** What a unit's group topic may carry; any other action there is refused (NOT_SUPPORTED) and not run. */
 const GROUP_ACTIONS: ReadonlySet<Command['action']> = new Set(['emergency.start', 'emergency.cancel', 'live.start', 'live.stop']);
+/** The actions this device knows ([P-3.5]); a signed command naming another is answered UNKNOWN_ACTION ([P-9.2]). */
+const ACTIONS: ReadonlySet<string> = new Set(Command.options.map((o) => o.shape.action.value));
 
 export class Commands {
   constructor(
@@ -72,9 +74,12 @@ export class Commands {
     if (!opened.ok) {
       // [P-3.6] txn is read only from a message of acceptable size
       const { txn, action } = opened.code === 'TOO_LARGE' ? { txn: null, action: null } : peekTxn(payload);
-      ctx.deps.log.warn('command rejected', { code: opened.code, message: opened.message });
-      ctx.emit({ type: 'rejected', code: opened.code });
-      return this.reply(errorReply(txn, action, opened.code, opened.message));
+      // Authentic but of an action this device does not know: a newer server's ([P-9.2]), not a malformed one.
+      const unknown = opened.code === 'INVALID_BODY' && action !== null && !ACTIONS.has(action);
+      const [code, message] = unknown ? ['UNKNOWN_ACTION', `unknown action ${action}`] : [opened.code, opened.message];
+      ctx.deps.log.warn('command rejected', { code, message });
+      ctx.emit({ type: 'rejected', code });
+      return this.reply(errorReply(txn, action, code, message));
     }
     this.trust.remember(opened.envelope);
     ctx.save();

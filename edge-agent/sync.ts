@@ -58,6 +58,9 @@ export class ManifestSync {
     }
     if (opened.body.station !== ctx.station) {
       ctx.emit({ type: 'rejected', code: 'STATION_MISMATCH' });
+      // Authentic, only not ours: recorded like any message that verified ([P-4.4]).
+      this.trust.remember(opened.envelope);
+      ctx.save();
       this.ack({ station: ctx.station, version: opened.body.version, status: 'rejected', code: 'WRONG_STATION' });
       return;
     }

@@ -157,6 +157,18 @@ t.test('forged, replayed and oversized commands are refused with an error reply 
   const tooLarge = await gw.waitFor('replied', (e) => !e.reply.ok && e.reply.error.code === 'TOO_LARGE');
   t.same([tooLarge.reply.txn, tooLarge.reply.action], [null, null], 'no txn is read from an oversized payload');
 
+  // [P-9.2] A newer server's action, correctly signed: UNKNOWN_ACTION, not INVALID_BODY; a known action with a bad field stays INVALID_BODY.
+  const future = seal('command', { action: 'dance', txn: 'future-1' } as never, server.key.signer, { now: clock.date(), ttlMs: 60_000 });
+  await attacker.publishAsync(commandTopic(station), JSON.stringify(future), { qos: 1 });
+  t.match((await gw.waitFor('replied', (e) => e.reply.txn === 'future-1')).reply, {
+    ok: false,
+    action: 'dance',
+    error: { code: 'UNKNOWN_ACTION' },
+  });
+  const loud = seal('command', { action: 'volume', txn: 'loud-1', level: 400 }, server.key.signer, { now: clock.date(), ttlMs: 60_000 });
+  await attacker.publishAsync(commandTopic(station), JSON.stringify(loud), { qos: 1 });
+  t.match((await gw.waitFor('replied', (e) => e.reply.txn === 'loud-1')).reply, { ok: false, error: { code: 'INVALID_BODY' } });
+
   const volume = await command({ action: 'volume', level: 55 });
   t.match(volume.body, { ok: true, result: { volume: { '*': 55 } } }, 'the forged volume of 100 never applied');
 });
