@@ -9,7 +9,7 @@
 //   units); country_import_ms is how long that import took.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,6 +102,21 @@ async function pushAll(server: TestServer, mediaId: string, units: string[], n: 
   return ms;
 }
 
+/** Where the resident memory is before the push (Linux): anonymous (heaps, malloc) or mapped files (code, libraries). */
+function residentParts(): Record<string, number> {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (key: string) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1] ?? Number.NaN);
+    return {
+      server_rss_anon_before_mb: Math.round(kb('RssAnon') / 1024),
+      server_rss_file_before_mb: Math.round(kb('RssFile') / 1024),
+      server_threads: Number(status.match(/^Threads:\s+(\d+)/m)?.[1] ?? Number.NaN),
+    };
+  } catch {
+    return {};
+  }
+}
+
 export async function run(): Promise<void> {
   // Warnings go to stderr: a lost or refused ack shows there.
   const server = await startTestServer({ env: { LP_SEED: 'hanoi-2025', LP_SEED_POLICY: 'hanoi-2021', LP_LOG_LEVEL: 'warn' } });
@@ -139,6 +154,7 @@ export async function run(): Promise<void> {
     // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process); what it
     // held before the push (all gateways enrolled and connected), and its JavaScript heap and buffers after.
     const before = process.memoryUsage();
+    const rssParts = residentParts();
     // LP_BENCH_HEAP_SNAPSHOT=file: the server's heap as it stands before the push, for a heap profiler.
     if (process.env.LP_BENCH_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.LP_BENCH_HEAP_SNAPSHOT);
     let peak = before.rss;
@@ -155,6 +171,7 @@ export async function run(): Promise<void> {
       server_heap_used_mb: Math.round(process.memoryUsage().heapUsed / 1048576),
       server_heap_total_mb: Math.round(process.memoryUsage().heapTotal / 1048576),
       server_external_mb: Math.round(process.memoryUsage().external / 1048576),
+      ...rssParts,
       server_buffers_mb: Math.round(process.memoryUsage().arrayBuffers / 1048576),
       simulator_rss_mb: sims.rssMb,
     });

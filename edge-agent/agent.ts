@@ -103,6 +103,19 @@ export class Agent {
       bootAt: deps.clock.now(),
       emit: this.emit,
       save: () => deps.store.save(state),
+      stateFaults: new Set(),
+      publishState: () => {
+        const faults = [...ctx.stateFaults];
+        const online: StationState = {
+          station: ctx.station,
+          online: true,
+          at: new Date(deps.clock.now()).toISOString(),
+          agentVersion: AGENT_VERSION,
+          protocolVersions: [1],
+          ...(faults.length ? { faults } : {}),
+        };
+        ctx.mqtt?.publish(stateTopic(ctx.device), JSON.stringify(online), { qos: 1, retain: true });
+      },
     };
     this.ctx = ctx;
     for (const c of corrupt) this.emit({ type: 'corrupt-state', ...c });
@@ -155,14 +168,7 @@ export class Agent {
     ctx.mqtt = mqtt;
     mqtt.on('connect', () => {
       const topics = [...rooms.sync.topics, ...rooms.commands.topics, receiptTopic(ctx.device)];
-      const online: StationState = {
-        station: ctx.station,
-        online: true,
-        at: new Date(deps.clock.now()).toISOString(),
-        agentVersion: AGENT_VERSION,
-        protocolVersions: [1],
-      };
-      mqtt.publish(stateTopic(ctx.device), JSON.stringify(online), { qos: 1, retain: true });
+      ctx.publishState();
       rooms.reports.connected();
       mqtt.subscribe(topics, { qos: 1 }, (err) => {
         if (err) deps.log.warn('subscribe failed', { err: err.message });

@@ -128,4 +128,10 @@ export interface AgentContext {
   readonly bootAt: number;
   emit(e: AgentEvent): void;
   save(): void;
+  /**
+   * [P-5.4.1] Faults the gateway cannot report in signed telemetry (its key is refused), sent in its unsigned
+   * `state` message instead; `publishState` sends that message again after a change.
+   */
+  readonly stateFaults: Set<string>;
+  publishState(): void;
 }

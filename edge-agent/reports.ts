@@ -22,6 +22,8 @@ export class ReportSender {
   private timer?: () => void;
   /** [P-3.9] The most reports the server takes in one batch, once a receipt has said it takes batches. */
   private batchReports?: number;
+  /** The reports each recent batch carried, by batch id: a receipt may name the batch as unverified. */
+  private readonly batches = new Map<string, string[]>();
 
   constructor(
     private readonly ctx: AgentContext,
@@ -58,6 +60,7 @@ export class ReportSender {
       return;
     }
     this.batchReports = opened.body.batchReports;
+    this.keyRefused(opened.body.unverified ?? [], opened.body.stored);
     for (const id of opened.body.stored) {
       deps.outbox.remove(id);
       this.ctx.emit({ type: 'delivered', id });
@@ -68,6 +71,24 @@ export class ReportSender {
       this.ctx.emit({ type: 'delivered', id, refused: code });
     }
     this.restart();
+  }
+
+  /**
+   * [P-5.4.1] Our own reports named unverified: the server cannot verify what this gateway signs (its key is
+   * corrupt or was replaced). They stay in the outbox; the fault goes out in the unsigned state message until a
+   * receipt stores one of ours again.
+   */
+  private keyRefused(unverified: string[], stored: string[]): void {
+    const { ctx } = this;
+    const held = new Set(ctx.deps.outbox.pending().map((p) => p.id));
+    const ours = unverified.filter((id) => held.has(id) || this.batches.get(id)?.some((r) => held.has(r)));
+    const had = ctx.stateFaults.has('KEY_REFUSED');
+    if (ours.length) ctx.stateFaults.add('KEY_REFUSED');
+    else if (stored.length) ctx.stateFaults.delete('KEY_REFUSED');
+    if (had === ctx.stateFaults.has('KEY_REFUSED')) return;
+    if (ours.length)
+      ctx.deps.log.warn('the server cannot verify our signature: the key is corrupt or was replaced; enroll again', { ids: ours.length });
+    ctx.publishState();
   }
 
   /** The backoff starts over; the next resend is armed only while something waits for a receipt. */
@@ -136,6 +157,11 @@ export class ReportSender {
     if (ttlMs <= 0) return;
     const body = { station, reports: items.map(({ id, report }) => ({ id, report })) };
     const envelope = seal('report-batch', body, signer, { now: new Date(now), ttlMs });
+    this.batches.set(
+      envelope.id,
+      items.map((i) => i.id),
+    );
+    if (this.batches.size > 64) this.batches.delete(this.batches.keys().next().value as string);
     this.publishFor(
       items.map((i) => i.id),
       JSON.stringify(envelope),

@@ -226,6 +226,8 @@ export const ReportReceipt = z.object({
    * sends batches only after a receipt has said so (additive in v1).
    */
   batchReports: z.int().positive().max(LIMITS.maxBatchReports).optional(),
+  /** [P-5.4.1] Messages on the device's report topic whose signature failed: not stored, kept by the device. */
+  unverified: z.array(z.uuid()).max(LIMITS.maxReceiptIds).optional(),
 });
 export type ReportReceipt = z.infer<typeof ReportReceipt>;
 
@@ -250,6 +252,8 @@ export const StationState = z.object({
   at: isoInstant.optional(),
   agentVersion: z.string().max(32).optional(),
   protocolVersions: z.array(z.int().positive()).max(8).optional(),
+  /** Faults the device found that it cannot sign about, e.g. `KEY_REFUSED` ([P-5.4.1]); unsigned, a hint. */
+  faults: z.array(z.string().max(64)).max(16).optional(),
 });
 export type StationState = z.infer<typeof StationState>;
 

@@ -13,8 +13,11 @@ export type OpenResult =
   | { ok: true; envelope: { id: string; type: BodyType }; body: unknown }
   | { ok: false; code: string; message: string; id?: string };
 
-/** [P-4.4] steps after the signature: the message is authentic, only late or malformed. */
-const AFTER_SIGNATURE = new Set(['EXPIRED', 'INVALID_BODY']);
+/**
+ * [P-4.4] Refusals that name the message's claimed id: after the signature (authentic, only late or
+ * malformed), and the signature itself failing for the device's own topic ([P-5.4.1]: told, never dropped).
+ */
+const NAMED = new Set(['EXPIRED', 'INVALID_BODY', 'BAD_SIGNATURE', 'UNKNOWN_KEY']);
 
 const keys = new Map<string, ReturnType<typeof publicKeyFromHex>>();
 
@@ -30,9 +33,19 @@ export default function openMany(task: OpenTask): OpenResult[] {
     const raw = Buffer.from(it.payload.buffer, it.payload.byteOffset, it.payload.byteLength);
     const o = open(raw, it.types, { keys: (kid) => (kid === it.kid ? key : undefined), now });
     if (o.ok) return { ok: true, envelope: o.envelope, body: o.body };
-    const id = AFTER_SIGNATURE.has(o.code) ? (JSON.parse(raw.toString('utf8')) as { id: string }).id : undefined;
+    const id = NAMED.has(o.code) ? claimedId(raw) : undefined;
     return { ok: false, code: o.code, message: o.message, ...(id ? { id } : {}) };
   });
+}
+
+/** The id a message claims, when it reads as one (a failed signature leaves it unauthenticated). */
+function claimedId(raw: Buffer): string | undefined {
+  try {
+    const id = (JSON.parse(raw.toString('utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Opens signed messages: the server's worker pool, or `openMany` inline. */

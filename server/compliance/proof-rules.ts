@@ -21,6 +21,11 @@ export const FINAL_REFUSALS = new Set([
   'ENDED_BEFORE_STARTED',
   'PLAYED_EXCEEDS_ELAPSED',
 ]);
+/**
+ * [P-5.4.1] Refusals of a message on a known device's own topic whose signature fails with the key the server
+ * holds for it: named in the receipt's `unverified` (the device keeps it); repeated, they raise an alert.
+ */
+export const UNVERIFIED = new Set(['BAD_SIGNATURE', 'UNKNOWN_KEY']);
 /** Refusals that say the gateway's evidence cannot be true; repeated, they raise an alert. */
 export const UNTRUE = new Set(['FUTURE_AIRING', 'FUTURE_PROOF', 'ENDED_BEFORE_STARTED', 'PLAYED_EXCEEDS_ELAPSED']);
 

@@ -28,20 +28,29 @@ export type Occ = { id: string; stationId: string; startsAt: Date; startWindowMs
 const REFUSALS_FOR_ALERT = 3;
 
 export class ProofWriter {
-  /** When each station's recent untrue proofs were refused (the last hour's). */
-  private readonly untrue = new Map<string, number[]>();
+  /** When each station's recent refusals of each kind came (the last hour's), by `${why}:${stationId}`. */
+  private readonly refusals = new Map<string, number[]>();
 
   constructor(private readonly deps: { now: () => Date }) {}
 
-  /** Inside the batch's transaction: a station that keeps sending untrue proofs (3 within an hour) gets an alert. */
-  *refusalAlert(tx: LedgerTx, stationId: string, station: string, codes: string[]): Step<void> {
+  /**
+   * Inside the batch's transaction: a station that keeps sending untrue proofs, or messages whose signature
+   * fails with its enrolled key ([P-5.4.1]), 3 within an hour, gets an alert.
+   */
+  *refusalAlert(tx: LedgerTx, why: 'untrue' | 'unverified', stationId: string, station: string, codes: string[]): Step<void> {
     const at = this.deps.now();
-    const recent = (this.untrue.get(stationId) ?? []).filter((t) => t > at.getTime() - 3600_000);
+    const key = `${why}:${stationId}`;
+    const recent = (this.refusals.get(key) ?? []).filter((t) => t > at.getTime() - 3600_000);
     recent.push(...codes.map(() => at.getTime()));
-    this.untrue.set(stationId, recent);
+    this.refusals.set(key, recent);
     if (recent.length < REFUSALS_FOR_ALERT) return;
-    const message = `${station}: ${recent.length} proofs refused as untrue within an hour (${[...new Set(codes)].join(', ')}); check the gateway's clock`;
-    yield* tx.raiseAlert(stationId, 'refused_proofs', null, message, at);
+    const seen = [...new Set(codes)].join(', ');
+    if (why === 'untrue') {
+      const message = `${station}: ${recent.length} proofs refused as untrue within an hour (${seen}); check the gateway's clock`;
+      return yield* tx.raiseAlert(stationId, 'refused_proofs', null, message, at);
+    }
+    const message = `${station}: ${recent.length} messages from the gateway failed their signature within an hour (${seen}); its key is corrupt or was replaced: enroll it again`;
+    yield* tx.raiseAlert(stationId, 'device_fault', null, message, at);
   }
 
   /** Steps of the batch's transaction (proof-ledger.ts `Step`); the outcomes count once it commits. */

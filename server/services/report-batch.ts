@@ -1,9 +1,9 @@
-// [P-3.8] What the receipts of a batch of messages say, and [P-3.9] a batch of playback reports under one device signature, unpacked into one job per report once the
+// [P-3.8] What the receipts of a batch of messages say (and [P-5.4.1] which failed their signature), and [P-3.9] a batch of playback reports under one device signature, unpacked into one job per report once the
 // batch has verified: each report is then checked, deduplicated, chained and receipted under its own id as
 // if it had come alone. What is stored of each is its item in canonical form (RFC 8785), and the batch as
 // received beside it, so the one signature still proves every report later (compliance/verify-day.ts).
 import { canonicalJson, LIMITS, PlaybackReport, type ReportBatch, type ReportReceipt } from '#protocol';
-import { FINAL_REFUSALS } from '../compliance/proof-rules.ts';
+import { FINAL_REFUSALS, UNVERIFIED } from '../compliance/proof-rules.ts';
 import type { DeviceIdentity } from './device-service.ts';
 import type { Job, Opened, Result } from './proof-writer.ts';
 
@@ -52,28 +52,30 @@ export function receiptsFor(
   results: Map<Job, Result>,
   stations: Map<string, string>,
 ): { device: string; receipts: ReportReceipt[] }[] {
-  const byDevice = new Map<string, { stored: string[]; refused: { id: string; code: string }[] }>();
+  const byDevice = new Map<string, { stored: string[]; refused: { id: string; code: string }[]; unverified: string[] }>();
   for (const job of jobs) {
     const r = results.get(job);
     if (job.type !== 'report' || !r?.id || r.batch) continue;
     const stored = r.outcome !== 'rejected';
-    if (!stored && !FINAL_REFUSALS.has(r.kind)) continue;
-    const entry = byDevice.get(job.device) ?? { stored: [], refused: [] };
+    if (!stored && !FINAL_REFUSALS.has(r.kind) && !UNVERIFIED.has(r.kind)) continue;
+    const entry = byDevice.get(job.device) ?? { stored: [], refused: [], unverified: [] };
     if (stored) entry.stored.push(r.id);
+    else if (UNVERIFIED.has(r.kind)) entry.unverified.push(r.id);
     else entry.refused.push({ id: r.id, code: r.kind });
     byDevice.set(job.device, entry);
   }
-  return [...byDevice].flatMap(([device, { stored, refused }]) => {
+  return [...byDevice].flatMap(([device, { stored, refused, unverified }]) => {
     const station = stations.get(device);
     if (!station) return [];
     const max = LIMITS.maxReceiptIds;
     const receipts: ReportReceipt[] = [];
-    for (let i = 0; i < Math.max(stored.length, refused.length); i += max)
+    for (let i = 0; i < Math.max(stored.length, refused.length, unverified.length); i += max)
       receipts.push({
         station,
         stored: stored.slice(i, i + max),
         refused: refused.slice(i, i + max),
         batchReports: LIMITS.maxBatchReports,
+        ...(unverified.length > i ? { unverified: unverified.slice(i, i + max) } : {}),
       });
     return [{ device, receipts }];
   });

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { BodyType, PlaybackReport, ReportBatch, ReportReceipt, Telemetry } from '#protocol';
 import { type Opener, type OpenResult, openInParts } from '../compliance/open-worker.ts';
-import { UNTRUE, untrueProof } from '../compliance/proof-rules.ts';
+import { UNTRUE, UNVERIFIED, untrueProof } from '../compliance/proof-rules.ts';
 import { type DayVerification, verifyProofDay } from '../compliance/verify-day.ts';
 import type { Db } from '../db/client.ts';
 import type { LedgerTx, ProofLedger, Step } from '../db/proof-ledger.ts';
@@ -51,7 +51,14 @@ export interface ReportDeps {
  * A batch once opened: early verdicts, the messages that verified, each known device's station code, and
  * the jobs of the reports that [P-3.9] batches carried (answered and receipted like the rest).
  */
-type Batch = { results: Map<Job, Result>; opened: Opened[]; stations: Map<string, string>; children: Job[] };
+type Batch = { results: Map<Job, Result>; opened: Opened[]; stations: Map<string, string>; children: Job[]; unverified: Refusals };
+/** Refusals to count toward an alert, by station id. */
+type Refusals = Map<string, { station: string; codes: string[] }>;
+const count = (into: Refusals, station: { id: string; code: string }, code: string) => {
+  const seen = into.get(station.id) ?? { station: station.code, codes: [] };
+  seen.codes.push(code);
+  into.set(station.id, seen);
+};
 
 /** What each topic's messages may be ([P-3.9]: a report topic carries reports and batches of them). */
 const TYPES: Record<Job['type'], BodyType[]> = { report: ['report', 'report-batch'], telemetry: ['telemetry'] };
@@ -193,10 +200,12 @@ export class ReportService {
     const outcomes = await openInParts(this.deps.open, this.deps.openers, now, items);
     const opened: Opened[] = [];
     const children: Job[] = [];
+    const unverified: Refusals = new Map();
     for (const [i, { job, identity }] of known.entries()) {
       const o = outcomes[i] as OpenResult;
       if (!o.ok) {
         this.reject(results, job, o.code, o.message, o.id);
+        if (UNVERIFIED.has(o.code)) count(unverified, identity.station, o.code);
         continue;
       }
       if (o.envelope.type === 'report-batch') {
@@ -227,7 +236,7 @@ export class ReportService {
         ...(job.type === 'report' ? { report: body as PlaybackReport } : { telemetry: body as Telemetry }),
       });
     }
-    return { results, opened, stations: new Map([...identities].map(([device, id]) => [device, id.station.code])), children };
+    return { results, opened, stations: new Map([...identities].map(([device, id]) => [device, id.station.code])), children, unverified };
   }
 
   /**
@@ -240,7 +249,7 @@ export class ReportService {
     let stations = new Map<string, string>();
     let jobs = batch;
     try {
-      const { results: early, opened, stations: known, children } = await opening;
+      const { results: early, opened, stations: known, children, unverified } = await opening;
       results = early;
       stations = known;
       jobs = [...batch, ...children];
@@ -263,19 +272,16 @@ export class ReportService {
         }
         return true;
       });
-      const refusedUntrue = new Map<string, { station: string; codes: string[] }>();
+      const untrue: Refusals = new Map();
       for (const o of opened) {
         const r = results.get(o.job);
-        if (r && UNTRUE.has(r.kind)) {
-          const seen = refusedUntrue.get(o.identity.station.id) ?? { station: o.identity.station.code, codes: [] };
-          seen.codes.push(r.kind);
-          refusedUntrue.set(o.identity.station.id, seen);
-        }
+        if (r && UNTRUE.has(r.kind)) count(untrue, o.identity.station, r.kind);
       }
       const writer = this.writer;
       const written = await this.commit(function* (tx) {
         const w = yield* writer.write(tx, accepted, occurrences);
-        for (const [stationId, { station, codes }] of refusedUntrue) yield* writer.refusalAlert(tx, stationId, station, codes);
+        for (const [id, { station, codes }] of untrue) yield* writer.refusalAlert(tx, 'untrue', id, station, codes);
+        for (const [id, { station, codes }] of unverified) yield* writer.refusalAlert(tx, 'unverified', id, station, codes);
         return w;
       });
       for (const [job, r] of written.results) results.set(job, r);

@@ -17,7 +17,7 @@ export interface StateIntakeDeps {
   onStationsChanged?: (stationIds: string[]) => void;
 }
 
-type Queued = { device: string; station: string; online: boolean };
+type Queued = { device: string; station: string; online: boolean; faults?: string[] };
 
 export class StateIntake {
   private readonly batches: Batches<Queued>;
@@ -50,7 +50,8 @@ export class StateIntake {
       this.deps.log.warn({ device }, 'invalid state message');
       return Promise.resolve();
     }
-    return this.batches.add({ device, station: state.data.station, online: state.data.online });
+    const { station, online, faults } = state.data;
+    return this.batches.add({ device, station, online, ...(faults?.length ? { faults } : {}) });
   }
 
   private async record(batch: Queued[]): Promise<void> {
@@ -58,7 +59,8 @@ export class StateIntake {
     const identities = await devices.identifyMany([...new Set(batch.map((q) => q.device))]);
     const valid = batch.flatMap((q) => {
       const identity = identities.get(q.device);
-      if (identity?.station.code === q.station) return [{ stationId: identity.station.id, online: q.online }];
+      if (identity?.station.code === q.station)
+        return [{ stationId: identity.station.id, code: q.station, online: q.online, faults: q.faults }];
       log.warn({ device: q.device }, 'invalid state message');
       return [];
     });
@@ -68,15 +70,26 @@ export class StateIntake {
     // dispatch's version bump, which lock many stations in their own order.
     const flipped = new Set<string>();
     await this.deps.inLane(async () => {
-      for (const { stationId, online } of valid) {
+      for (const { stationId, code, online, faults } of valid) {
         const at = this.deps.now();
         const flip = await ledger.transaction(function* (tx) {
           yield* tx.touchStation(stationId, at);
           const flip = yield* tx.setOnline(stationId, online, at, 'state');
           if (flip && online) yield* tx.resolveAlerts(stationId, 'offline', at, 'station back online');
+          // [P-5.4.1] What the gateway cannot say in signed telemetry (its key is refused): a hint, kept open
+          // until a signed telemetry comes without faults.
+          if (faults)
+            yield* tx.raiseAlert(
+              stationId,
+              'device_fault',
+              null,
+              `${code}: the gateway reports ${faults.join(', ')} (unsigned)`,
+              at,
+              false,
+            );
           return flip;
         });
-        if (flip) flipped.add(stationId);
+        if (flip || faults) flipped.add(stationId);
       }
     });
     if (flipped.size) this.deps.onStationsChanged?.([...flipped]);

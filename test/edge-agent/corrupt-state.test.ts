@@ -1,14 +1,20 @@
 // Corrupt local state is never silently reset (issue 21): an unreadable state.json or now-playing
 // journal is kept aside, logged, announced as an event and in every telemetry; the previous state
-// generation stands in; with none readable the agent refuses to start until the operator resets it.
+// generation stands in; with none readable the agent refuses to start until the operator resets it. A key
+// that no longer matches the enrolled one is told by the server ([P-5.4.1]) and loses no proof.
 // Real server, broker, files and agent.
 
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
 import t from 'tap';
+import { type StationState, stateTopic } from '#protocol';
 import { makeAgent, onlineAgent } from '../helpers/agent.ts';
+import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { api, startTestServer, untilEvent } from '../helpers/server.ts';
+import { stationCodes } from '../helpers/faults.ts';
+import { api, scheduleItem, startTestServer, untilEvent, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -84,3 +90,82 @@ t.test('an unreadable now-playing journal is kept aside and reported, not droppe
   const telemetry = await gw.waitFor('telemetry');
   t.same(telemetry.body.faults, ['CORRUPT_STATE:now-playing.json']);
 });
+
+t.test(
+  'a device key that no longer matches its enrollment: reports named unverified and kept, KEY_REFUSED in its state, an alert; the right key again delivers them',
+  async (t) => {
+    const [code = ''] = await stationCodes(server, 1, 470);
+    const gw0 = await onlineAgent(t, { station: code, server, clock });
+    await gw0.waitFor('manifest');
+    const { device: dev } = gw0.agent.identity();
+    await gw0.agent.stop();
+    const keyFile = join(gw0.dataDir, 'device-ed25519.pem');
+    const enrolledKey = readFileSync(keyFile, 'utf8');
+    writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+
+    const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'key.wav'), { seconds: 1 }));
+    const at = clock.now() + 20_000;
+    const occurrence = await scheduleItem(server, media.id, code, at);
+    const peer = await connectAsync(server.mqttUrl, { protocolVersion: 4, ...server.brokerLogin });
+    t.teardown(() => peer.endAsync());
+    const states: StationState[] = [];
+    const stateArrived: (() => void)[] = [];
+    peer.on('message', (topic, payload) => {
+      if (topic !== stateTopic(dev)) return;
+      states.push(JSON.parse(payload.toString()));
+      for (const f of stateArrived.splice(0)) f();
+    });
+    // The server's own login reads every device's state, by the filter it ingests them with.
+    await peer.subscribeAsync(stateTopic(dev).replace(dev, '+'), { qos: 1 });
+    const untilState = (check: (s: StationState) => boolean) =>
+      new Promise<StationState>((resolve) => {
+        const look = () => {
+          const found = states.find(check);
+          if (found) resolve(found);
+          else stateArrived.push(look);
+        };
+        look();
+      });
+
+    const gw = await makeAgent({ station: code, server, clock, dataDir: gw0.dataDir });
+    await gw.agent.start();
+    await gw.waitFor('cached');
+    clock.advanceTo(at);
+    await gw.waitFor('finished', (e) => e.occurrenceId === occurrence);
+    const refused = await untilState((s) => s.faults?.includes('KEY_REFUSED') === true);
+    t.same(refused.faults, ['KEY_REFUSED'], 'the gateway says, unsigned, that its signatures are refused');
+    const outbox = () => readdirSync(join(gw.dataDir, 'outbox')).filter((f) => f.endsWith('.json')).length;
+    t.equal(outbox(), 2, 'both proofs stay in the outbox: an unverified report is never let go');
+    t.equal(await server.db.playbackReport.count({ where: { occurrenceId: occurrence } }), 0, 'and nothing unverified is stored');
+    const alerts = async () =>
+      (await api(server, 'GET', `/alerts?station=${code}&kind=device_fault&status=new`)).body.items as { message: string }[];
+    await Promise.race([
+      untilEvent(server.reports.events, 'handled', async () => (await alerts()).length > 0),
+      untilEvent(server.reports.events, 'telemetry', async () => (await alerts()).length > 0),
+    ]);
+    t.match((await alerts())[0]?.message, /KEY_REFUSED|failed their signature/, 'the operator is told to enroll it again');
+    await gw.agent.stop();
+
+    // The enrolled key back (a restored backup). The kept proofs were signed with the wrong key and are
+    // refused again as they are; the receipt that says so also offers batches, and a batch is signed anew,
+    // with the right key: they are stored, and the fault is withdrawn.
+    writeFileSync(keyFile, enrolledKey);
+    const before = states.length;
+    const back = await makeAgent({ station: code, server, clock, dataDir: gw0.dataDir });
+    await back.agent.start();
+    t.teardown(() => back.agent.stop());
+    await untilState((s) => states.indexOf(s) >= before && s.faults?.includes('KEY_REFUSED') === true);
+    clock.advance(2000);
+    await back.waitFor('delivered');
+    await untilEvent(
+      server.reports.events,
+      'handled',
+      async () => (await server.db.playbackReport.count({ where: { occurrenceId: occurrence } })) === 2,
+    );
+    t.pass('both proofs stored, from a batch signed with the enrolled key');
+    const refusedAt = states.findLastIndex((s) => s.faults?.includes('KEY_REFUSED'));
+    await untilState((s) => states.indexOf(s) > refusedAt && s.online && !s.faults);
+    t.pass('and its state no longer reports the fault');
+    t.equal(readdirSync(join(back.dataDir, 'outbox')).filter((f) => f.endsWith('.json')).length, 0);
+  },
+);

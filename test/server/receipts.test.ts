@@ -1,7 +1,7 @@
 // [P-3.8] Storage receipts and the truth of evidence, against the real server, broker and SQLite: a
 // gateway's proof is receipted only once it is stored; a resent proof is stored once and receipted again;
 // proofs that cannot be true are refused with a code (and receipted as refused, so the gateway lets them
-// go), and a gateway that keeps sending them raises an alert; a message whose signature fails is never named.
+// go), and a gateway that keeps sending them raises an alert; a message whose signature fails is never named stored or refused (only unverified).
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -63,7 +63,7 @@ async function send(report: PlaybackReport, envelope = seal('report', report, si
 /** Publishes an envelope on the report topic; resolves with the first receipt since then that names `id`. */
 async function publishUntilNamed(envelope: Envelope, id: string): Promise<ReportReceipt> {
   const from = receipts.length;
-  const names = (r: ReportReceipt) => r.stored.includes(id) || r.refused.some((x) => x.id === id);
+  const names = (r: ReportReceipt) => r.stored.includes(id) || r.refused.some((x) => x.id === id) || r.unverified?.includes(id) === true;
   const named = new Promise<ReportReceipt>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no receipt named ${id} within 20 s`)), 20_000);
     const check = () => {
@@ -137,7 +137,7 @@ t.test('proofs that cannot be true are refused with a code, receipted as refused
   t.match(metrics, /result="FUTURE_AIRING"\} 1/, 'each refusal is counted by its code');
 });
 
-t.test('a message whose signature fails is never named in a receipt (nobody else can make a gateway drop a proof)', async (t) => {
+t.test('a message whose signature fails is never named stored or refused (nobody else can make a gateway drop a proof)', async (t) => {
   const startsAt = new Date(Date.now() - 1000);
   const occurrence = await scheduleItem(server, media.id, STATION, startsAt);
   const forged = seal(
@@ -154,7 +154,11 @@ t.test('a message whose signature fails is never named in a receipt (nobody else
   t.same(genuine.receipt.stored, [genuine.id]);
   t.notOk(
     receipts.some((r) => r.stored.includes(forged.id) || r.refused.some((x) => x.id === forged.id)),
-    'the forged id appears in no receipt',
+    'the forged id is neither stored nor refused, so the gateway keeps its copy',
+  );
+  t.ok(
+    receipts.some((r) => r.unverified?.includes(forged.id)),
+    '[P-5.4.1] it is named unverified: a gateway whose own key is refused learns it',
   );
 });
 
@@ -317,4 +321,21 @@ t.test('[P-3.9] a batch whose signature fails names none of its reports; a batch
     'neither the forged batch nor its report appears in any receipt',
   );
   t.equal(await server.db.playbackReport.count({ where: { id: report.id } }), 0);
+});
+
+t.test('[P-5.4.1] messages from a device that keep failing their signature are named unverified and raise a device fault', async (t) => {
+  const startsAt = new Date(Date.now() - 1000);
+  const occurrence = await scheduleItem(server, media.id, STATION, startsAt);
+  const wrong = { ...signer, privateKey: generateKeyPairSync('ed25519').privateKey };
+  for (let i = 0; i < 3; i++) {
+    const forged = seal('report', { kind: 'playback.started', ...base(occurrence, startsAt) }, wrong, {
+      now: new Date(),
+      ttlMs: 86_400_000,
+    });
+    const receipt = await publishUntilNamed(forged, forged.id);
+    t.same([receipt.stored, receipt.refused, receipt.unverified], [[], [], [forged.id]], 'named unverified: neither stored nor refused');
+  }
+  const alerts = await api(server, 'GET', `/alerts?station=${STATION}&kind=device_fault`);
+  t.match(alerts.body.items, [{ kind: 'device_fault', message: /failed their signature within an hour.*enroll it again/ }]);
+  t.equal(await server.db.playbackReport.count({ where: { occurrenceId: occurrence } }), 0);
 });
