@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import { BrokerAccess } from '../server/mqtt/access.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
@@ -172,6 +173,8 @@ export async function run(): Promise<void> {
       server_heap_total_mb: Math.round(process.memoryUsage().heapTotal / 1048576),
       server_external_mb: Math.round(process.memoryUsage().external / 1048576),
       ...rssParts,
+      // The V8 heap limit the run had: node's default (sized from the machine's memory), or --max-old-space-size.
+      server_heap_limit_mb: Math.round(getHeapStatistics().heap_size_limit / 1048576),
       server_buffers_mb: Math.round(process.memoryUsage().arrayBuffers / 1048576),
       simulator_rss_mb: sims.rssMb,
     });
