@@ -87,7 +87,13 @@ export class Agent {
         protocolVersions: [1],
       });
       trust.trust(r.serverKeys);
-      state.enrollment = { device: r.device, station: r.station, mqtt: r.mqtt, groups: r.groups };
+      state.enrollment = {
+        device: r.device,
+        station: r.station,
+        mqtt: r.mqtt,
+        groups: r.groups,
+        ...(r.zones ? { zones: r.zones.map((z) => z.code) } : {}),
+      };
       deps.store.save(state);
       this.emit({ type: 'enrolled', device: r.device, station: r.station });
     }

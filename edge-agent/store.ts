@@ -27,6 +27,8 @@ export const AgentState = z.object({
       station: z.string(),
       mqtt: z.object({ url: z.string(), clientId: z.string(), username: z.string(), password: z.string() }),
       groups: z.array(z.string()),
+      /** [P-5.1.1] The zone codes the server addresses this gateway's outputs by (absent from older servers). */
+      zones: z.array(z.string()).optional(),
     })
     .optional(),
   /** [P-4.7] The server keys trusted: from enrollment, then from each applied manifest's serverKeys. */

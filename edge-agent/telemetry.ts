@@ -82,6 +82,9 @@ export class Telemetry {
     const now = ctx.deps.clock.now();
     const offset = this.clockOffsetMs();
     const { playing, missing, corrupt } = this.status();
+    // [P-5.1.1] A zone the server addresses that this gateway has no output for.
+    const unmapped = (ctx.state.enrollment?.zones ?? []).filter((z) => !ctx.deps.player.zones.includes(z));
+    const faults = [...corrupt.map((file) => `CORRUPT_STATE:${file}`), ...unmapped.map((z) => `ZONE_UNMAPPED:${z}`)].slice(0, 16);
     const body: TelemetryBody = {
       station: ctx.station,
       uptimeS: Math.max(0, Math.floor((now - ctx.bootAt) / 1000)),
@@ -100,7 +103,7 @@ export class Telemetry {
           }
         : {}),
       volume: ctx.state.volume,
-      ...(corrupt.length ? { faults: corrupt.map((file) => `CORRUPT_STATE:${file}`) } : {}),
+      ...(faults.length ? { faults } : {}),
     };
     const envelope = seal('telemetry', body, ctx.signer, { now: new Date(now), ttlMs: TELEMETRY_TTL_MS });
     ctx.mqtt.publish(telemetryTopic(ctx.device), JSON.stringify(envelope), { qos: 0 });

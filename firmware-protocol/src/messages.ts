@@ -369,6 +369,11 @@ export const EnrollResponse = z.object({
   serverKeys: z.array(ServerKeyInfo).min(1).max(4),
   /** Unit codes, nearest first, whose group topics the device subscribes to. */
   groups: z.array(code).max(8),
+  /** [P-5.1.1] The zone codes the server addresses this device's outputs by (additive in v1; absent: `z1`). */
+  zones: z
+    .array(z.object({ code: zone, name: z.string().max(100) }))
+    .max(16)
+    .optional(),
 });
 /** [P-6.5] Server time for clock-offset measurement. */
 export const TimeResponse = z.object({ receivedAt: isoInstant, sentAt: isoInstant });

@@ -163,7 +163,10 @@ export class DeviceService {
       throw badRequest('INVALID_KEY', 'not an Ed25519 public key');
     }
     if (!request.protocolVersions.includes(1)) throw badRequest('UNSUPPORTED_VERSION', 'this server speaks protocol version 1');
-    const device = await db.device.findUnique({ where: { enrollTokenHash: sha256(request.token) }, include: { station: true } });
+    const device = await db.device.findUnique({
+      where: { enrollTokenHash: sha256(request.token) },
+      include: { station: true, zones: { orderBy: { code: 'asc' } } },
+    });
     if (!device || device.revokedAt || !device.enrollTokenExpiresAt || device.enrollTokenExpiresAt <= now())
       throw new DomainError('unauthenticated', 'INVALID_ENROLLMENT_TOKEN', 'the enrollment token is unknown, spent, expired or revoked');
     const { token: password, hash } = newToken();
@@ -193,6 +196,7 @@ export class DeviceService {
       mqtt: { url: this.deps.mqttUrl(), clientId: device.code, username: device.code, password },
       serverKeys: key.trusted(),
       groups,
+      zones: device.zones.map((z) => ({ code: z.code, name: z.name })),
     };
   }
 

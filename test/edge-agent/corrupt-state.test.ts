@@ -169,3 +169,14 @@ t.test(
     t.equal(readdirSync(join(back.dataDir, 'outbox')).filter((f) => f.endsWith('.json')).length, 0);
   },
 );
+
+t.test('[P-5.1.1] enrollment names the zones the server addresses; one the gateway has no output for is a fault it reports', async (t) => {
+  const [code = ''] = await stationCodes(server, 1, 471);
+  const gw = await onlineAgent(t, { station: code, server, clock, zones: ['z1'], serverZones: ['z1', 'san-cho'] });
+  t.same(gw.agent.inspect().ctx.state.enrollment?.zones, ['san-cho', 'z1'], 'the enrollment answer listed both');
+  const telemetry = await gw.waitFor('telemetry');
+  t.same(telemetry.body.faults, ['ZONE_UNMAPPED:san-cho'], 'the zone it cannot play is reported, not ignored');
+  const alerts = async () => (await api(server, 'GET', `/alerts?station=${code}&kind=device_fault&status=new`)).body.items as unknown[];
+  await untilEvent(server.reports.events, 'telemetry', async () => (await alerts()).length > 0);
+  t.match(await alerts(), [{ message: /ZONE_UNMAPPED:san-cho/ }], 'and the operator sees it');
+});

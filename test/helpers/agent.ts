@@ -61,6 +61,8 @@ export async function makeAgent(opts: {
   options?: Partial<AgentOptions>;
   /** The gateway's outputs (all null sinks); default one zone "z1", as the server provisions. */
   zones?: string[];
+  /** The zones the server provisions for it, when they differ from its outputs (a misconfigured gateway). */
+  serverZones?: string[];
   /** Other sinks than the null one for some zones (a benchmark's FIFO). */
   sinks?: Zones;
   /** Start although the state is unreadable (the operator's --reset-state). */
@@ -72,7 +74,11 @@ export async function makeAgent(opts: {
   const enrollToken =
     opts.dataDir && !opts.reenroll
       ? undefined
-      : await provisionDevice(opts.server, opts.station, opts.zones ? { zones: zones.map((code) => ({ code })) } : {});
+      : await provisionDevice(
+          opts.server,
+          opts.station,
+          opts.zones || opts.serverZones ? { zones: (opts.serverZones ?? zones).map((code) => ({ code })) } : {},
+        );
   const dataDir = opts.dataDir ?? scratchDir('loaphuong-agent-');
   const mqttUrl = opts.mqttUrl ?? opts.server.mqttUrl;
   const agent = createGatewayAgent({
