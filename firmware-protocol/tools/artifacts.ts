@@ -15,6 +15,7 @@ import {
   publishedSchemas,
   seal,
 } from '../src/index.ts';
+import { rfcVectorFiles } from './rfc-vectors.ts';
 
 export function schemaFiles(): Record<string, string> {
   const files: Record<string, string> = {};
@@ -383,5 +384,5 @@ export function vectorFiles(): Record<string, string> {
   const files: Record<string, string> = {};
   for (const v of envelopeVectors()) files[`envelope-${v.name}.json`] = `${JSON.stringify(v, null, 2)}\n`;
   for (const v of liveVectors()) files[`${v.name}.json`] = `${JSON.stringify(v, null, 2)}\n`;
-  return files;
+  return { ...files, ...rfcVectorFiles() };
 }

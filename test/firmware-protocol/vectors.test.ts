@@ -1,12 +1,22 @@
 // The TypeScript implementation against every checked-in vector, and the checked-in schemas and
 // vectors against what the zod definitions and fixed keys generate now.
-import { createHash, verify } from 'node:crypto';
+import { createHash, createPrivateKey, sign, verify } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { canonicalBytes, decodeLiveFrame, type Envelope, open, publicKeyFromHex, type ReplayGuard } from '#protocol';
+import {
+  canonicalBytes,
+  canonicalJson,
+  decodeLiveFrame,
+  type Envelope,
+  open,
+  publicKeyFromHex,
+  publicKeyHex,
+  type ReplayGuard,
+} from '#protocol';
 import { type LiveVector, schemaFiles, type Vector, vectorFiles } from '../../firmware-protocol/tools/artifacts.ts';
+import type { RFC8032_ED25519, RFC8785_JCS } from '../../firmware-protocol/tools/rfc-vectors.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../firmware-protocol');
 const read = (dir: string) =>
@@ -77,6 +87,21 @@ t.test('every live-frame vector gets its expected verdict and decodes as stated'
     if (r.ok && v.decoded)
       t.same({ ...r.frame, payload: undefined, payloadHex: r.frame.payload.toString('hex') }, { ...v.decoded, payload: undefined });
   }
+});
+
+t.test('independent vectors: RFC 8032 Ed25519 and RFC 8785 canonical JSON, as the RFCs publish them', async (t) => {
+  const ed = JSON.parse(read('vectors')['rfc8032-ed25519.json'] as string) as typeof RFC8032_ED25519;
+  t.equal(ed.length, 3);
+  for (const v of ed) {
+    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(v.secretKeyHex, 'hex')]);
+    const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    t.equal(publicKeyHex(key), v.publicKeyHex, `${v.name}: public key`);
+    t.equal(sign(null, Buffer.from(v.messageHex, 'hex'), key).toString('hex'), v.signatureHex, `${v.name}: signature`);
+    t.ok(verify(null, Buffer.from(v.messageHex, 'hex'), publicKeyFromHex(v.publicKeyHex), Buffer.from(v.signatureHex, 'hex')));
+  }
+  const jcs = JSON.parse(read('vectors')['rfc8785-jcs.json'] as string) as typeof RFC8785_JCS;
+  t.equal(jcs.length, 3);
+  for (const v of jcs) t.equal(canonicalJson(JSON.parse(v.input)), v.canonical, v.name);
 });
 
 t.test('the checked-in JSON Schemas match the zod definitions (run npm run protocol:generate)', async (t) => {
