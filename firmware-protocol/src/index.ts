@@ -7,5 +7,6 @@ export * from './live.ts';
 export * from './local-policy.ts';
 export * from './messages.ts';
 export * from './opus.ts';
+export * from './proof-messages.ts';
 export * from './relay.ts';
 export * from './topics.ts';

@@ -1,15 +1,15 @@
 // [P-3] Message bodies. Bodies ignore unknown fields so that a version may add optional ones
 // ([P-9.2]); the envelope around them ([P-4]) is strict.
 import { z } from 'zod';
-import { isoInstant } from './fields.ts';
+import { code, isoInstant } from './fields.ts';
 import { LIMITS } from './limits.ts';
+import { ReportBatch, ReportReceipt } from './proof-messages.ts';
 import { RelaySegment, RelaySpec } from './relay.ts';
 
 const sha256Hex = z
   .string()
   .regex(/^[0-9a-f]{64}$/)
   .describe('lowercase hex sha256');
-const code = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 const occurrenceId = z.string().min(1).max(64);
 const txn = z.string().min(1).max(64).describe('transaction id chosen by the server, echoed in the reply');
 const zone = z
@@ -211,39 +211,6 @@ export const ManifestAck = z.discriminatedUnion('status', [
   }),
 ]);
 export type ManifestAck = z.infer<typeof ManifestAck>;
-
-/**
- * [P-3.8] The server's signed storage receipt: which of a device's reports it has committed durably
- * (newly or before: a duplicate is stored too) and which it refused for good. A device keeps every report
- * in its outbox until a receipt names it; a PUBACK only says the broker has it.
- */
-export const ReportReceipt = z.object({
-  station: code,
-  stored: z.array(z.uuid()).max(LIMITS.maxReceiptIds),
-  refused: z.array(z.object({ id: z.uuid(), code: z.string().max(64) })).max(LIMITS.maxReceiptIds),
-  /**
-   * [P-3.9] Present when the server takes `report-batch` messages: the most reports one may carry. A device
-   * sends batches only after a receipt has said so (additive in v1).
-   */
-  batchReports: z.int().positive().max(LIMITS.maxBatchReports).optional(),
-  /** [P-5.4.1] Messages on the device's report topic whose signature failed: not stored, kept by the device. */
-  unverified: z.array(z.uuid()).max(LIMITS.maxReceiptIds).optional(),
-});
-export type ReportReceipt = z.infer<typeof ReportReceipt>;
-
-/**
- * [P-3.9] Many playback reports under one signature, as a device flushes its outbox. Each item keeps the id
- * its report had in the outbox (receipts name it, the server deduplicates by it); each `report` is a
- * [P-3.2] body, checked on its own so one bad item is refused alone.
- */
-const BatchItem = z.object({
-  id: z.uuid(),
-  report: z.record(z.string(), z.unknown()).describe('a [P-3.2] report body (report.schema.json), checked on its own'),
-});
-export const ReportBatch = z
-  .object({ station: code, reports: z.array(BatchItem).min(1).max(LIMITS.maxBatchReports) })
-  .refine((b) => new Set(b.reports.map((r) => r.id)).size === b.reports.length, { message: 'report ids repeat', path: ['reports'] });
-export type ReportBatch = z.infer<typeof ReportBatch>;
 
 /** [P-3.3] Availability, retained; the offline form is the device's MQTT last-will. Not signed. */
 export const StationState = z.object({
