@@ -138,7 +138,6 @@ class SqliteProofLedger implements ProofLedger, LedgerTx {
     // too (NORMAL in WAL mode survives a crashed process, not a lost machine). One fsync per batch.
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('cache_size = -65536');
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
       stored: p('SELECT 1 FROM "PlaybackReport" WHERE "id" = ?').pluck(),
