@@ -1,7 +1,7 @@
 // Builds the protocol's checked-in artifacts: JSON Schemas from the zod definitions, and test
 // vectors from fixed keys, ids and instants (Ed25519 is deterministic, so the output is too).
 // `npm run protocol:generate` writes them; a test fails when the checked-in copies are stale.
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { createHash, type KeyObject, sign } from 'node:crypto';
 import { z } from 'zod';
 import {
   type BodyOf,
@@ -9,13 +9,15 @@ import {
   canonicalBytes,
   type Envelope,
   Envelope as EnvelopeSchema,
-  encodeLiveFrame,
   LIMITS,
-  publicKeyHex,
   publishedSchemas,
   seal,
 } from '../src/index.ts';
+import { NOW, SERVER, vectorKey } from './keys.ts';
+import { liveVectors } from './live-vectors.ts';
 import { rfcVectorFiles } from './rfc-vectors.ts';
+
+export type { LiveVector } from './live-vectors.ts';
 
 export function schemaFiles(): Record<string, string> {
   const files: Record<string, string> = {};
@@ -28,18 +30,8 @@ export function schemaFiles(): Record<string, string> {
   return files;
 }
 
-/** A fixed Ed25519 key from a label: seed = sha256(label). For vectors only. */
-export function vectorKey(label: string): { privateKey: KeyObject; publicKeyHex: string } {
-  const seed = createHash('sha256').update(label).digest();
-  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
-  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-  return { privateKey, publicKeyHex: publicKeyHex(createPublicKey(privateKey)) };
-}
-
-const NOW = new Date('2026-11-22T00:00:00.000Z');
-const SERVER = vectorKey('loaphuong vector key: server');
 const DEVICE = vectorKey('loaphuong vector key: device HN-00004');
-const OTHER = vectorKey('loaphuong vector key: attacker');
+export const OTHER = vectorKey('loaphuong vector key: attacker');
 const SERVER_KID = `server:${SERVER.publicKeyHex.slice(0, 16)}`;
 const DEVICE_KID = `dev:${DEVICE.publicKeyHex.slice(0, 16)}`;
 const SHA = createHash('sha256').update('vector audio').digest('hex');
@@ -190,6 +182,39 @@ export function envelopeVectors(): Vector[] {
       'ok',
     ),
     vector(
+      'manifest-ack-valid',
+      'The device acknowledges manifest version 7, applied with one entry ([P-3.7]); accepted.',
+      'manifest-ack',
+      signed('manifest-ack', { station: 'HN-00004', version: 7, status: 'applied', entries: 1 }, DEVICE, DEVICE_KID, {
+        id: uuid(24),
+        seq: 1795305600010000,
+      }),
+      'ok',
+    ),
+    vector(
+      'manifest-delta-valid',
+      'A delta from version 7 to 8: one entry moved, one removed ([P-3.1.2]); accepted.',
+      'manifest-delta',
+      signed(
+        'manifest-delta',
+        {
+          station: 'HN-00004',
+          version: 8,
+          baseVersion: 7,
+          generatedAt: NOW.toISOString(),
+          horizonUntil: '2026-11-29T00:00:00.000Z',
+          upsert: [
+            { ...manifest.entries[0], occurrenceId: 'occ-0002', startsAt: '2026-11-23T00:30:00.000Z' } as (typeof manifest.entries)[0],
+          ],
+          remove: ['occ-0001'],
+        },
+        SERVER,
+        SERVER_KID,
+        { id: uuid(25), seq: 1795305600000025 },
+      ),
+      'ok',
+    ),
+    vector(
       'receipt-valid',
       'A storage receipt for the report above and a refused one, signed by the server key; accepted ([P-3.8]).',
       'receipt',
@@ -317,68 +342,6 @@ export function envelopeVectors(): Vector[] {
     ),
   ];
 }
-
-export interface LiveVector {
-  name: string;
-  description: string;
-  frameHex: string;
-  publicKeyHex: string;
-  expected: string;
-  decoded?: { streamId: string; seq: number; timestampMs: number; last: boolean; payloadHex: string };
-}
-
-export function liveVectors(): LiveVector[] {
-  const frame = {
-    streamId: '0123456789abcdef0123456789abcdef',
-    seq: 42,
-    timestampMs: NOW.getTime() + 840,
-    last: false,
-    payload: Buffer.from('fc7fa0', 'hex'),
-  };
-  const good = encodeLiveFrame(frame, SERVER.privateKey);
-  const tampered = Buffer.from(good);
-  tampered[LIVE_SEQ_OFFSET + 3] ^= 1;
-  const decoded = {
-    streamId: frame.streamId,
-    seq: frame.seq,
-    timestampMs: frame.timestampMs,
-    last: false,
-    payloadHex: frame.payload.toString('hex'),
-  };
-  return [
-    {
-      name: 'live-valid',
-      description: 'Frame 42 of a stream, a 3-byte Opus packet.',
-      frameHex: good.toString('hex'),
-      publicKeyHex: SERVER.publicKeyHex,
-      expected: 'ok',
-      decoded,
-    },
-    {
-      name: 'live-tampered-seq',
-      description: 'The frame above with seq changed after signing.',
-      frameHex: tampered.toString('hex'),
-      publicKeyHex: SERVER.publicKeyHex,
-      expected: 'BAD_SIGNATURE',
-    },
-    {
-      name: 'live-wrong-key',
-      description: 'Signed by a key other than the one that signed live.start.',
-      frameHex: encodeLiveFrame(frame, OTHER.privateKey).toString('hex'),
-      publicKeyHex: SERVER.publicKeyHex,
-      expected: 'BAD_SIGNATURE',
-    },
-    {
-      name: 'live-truncated',
-      description: 'The valid frame without its last byte.',
-      frameHex: good.subarray(0, good.length - 1).toString('hex'),
-      publicKeyHex: SERVER.publicKeyHex,
-      expected: 'MALFORMED',
-    },
-  ];
-}
-
-const LIVE_SEQ_OFFSET = 22;
 
 export function vectorFiles(): Record<string, string> {
   const files: Record<string, string> = {};
