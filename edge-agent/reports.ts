@@ -12,7 +12,9 @@ const REPORT_TTL_MS = 30 * 86_400_000;
 /** Room left in a batch's payload for the envelope around the reports (ids, keys, signature). */
 const BATCH_ENVELOPE_BYTES = 1024;
 
-type Pending = { id: string; payload: string };
+type Read = { body: Record<string, unknown>; expiresAt: number } | undefined;
+/** An outbox entry; `read` once its envelope has been parsed (undefined when it cannot be). */
+type Pending = { id: string; payload: string; read?: Read };
 
 export class ReportSender {
   /** Ids handed to the MQTT client and not yet PUBACKed: MQTT.js resends those itself after a reconnect. */
@@ -136,7 +138,7 @@ export class ReportSender {
       bytes = 0;
     };
     for (const p of waiting) {
-      const env = readEnvelope(p.payload);
+      const env = 'read' in p ? p.read : readEnvelope(p.payload);
       // Unreadable (it cannot be): it goes alone, and the server decides.
       if (!env) {
         this.send(p.id, p.payload);
@@ -179,13 +181,15 @@ export class ReportSender {
       const pending = outbox.pending();
       if (!pending.length) return this.backoff?.reset();
       const now = clock.now();
-      const live = pending.filter(({ id, payload }) => {
-        // A report past its own lifetime would only be refused as EXPIRED: let it go.
-        if ((readEnvelope(payload)?.expiresAt ?? Number.POSITIVE_INFINITY) > now) return true;
-        outbox.remove(id);
-        log.warn('report expired unreceipted, dropped from the outbox', { id });
-        return false;
-      });
+      const live = pending
+        .map((p) => ({ ...p, read: readEnvelope(p.payload) }))
+        .filter(({ id, read }) => {
+          // A report past its own lifetime would only be refused as EXPIRED: let it go.
+          if ((read?.expiresAt ?? Number.POSITIVE_INFINITY) > now) return true;
+          outbox.remove(id);
+          log.warn('report expired unreceipted, dropped from the outbox', { id });
+          return false;
+        });
       if (ctx.mqtt?.connected) this.flush(live);
       this.arm();
     });
@@ -193,7 +197,7 @@ export class ReportSender {
 }
 
 /** A stored report envelope's body and expiry; undefined when it cannot be read (the server decides then). */
-function readEnvelope(payload: string): { body: Record<string, unknown>; expiresAt: number } | undefined {
+function readEnvelope(payload: string): Read {
   try {
     const env = JSON.parse(payload) as { body?: unknown; expiresAt?: string };
     const expiresAt = Date.parse(env.expiresAt ?? '');

@@ -109,23 +109,14 @@ t.test(
     const peer = await connectAsync(server.mqttUrl, { protocolVersion: 4, ...server.brokerLogin });
     t.teardown(() => peer.endAsync());
     const states: StationState[] = [];
-    const stateArrived: (() => void)[] = [];
-    peer.on('message', (topic, payload) => {
-      if (topic !== stateTopic(dev)) return;
-      states.push(JSON.parse(payload.toString()));
-      for (const f of stateArrived.splice(0)) f();
-    });
+    peer.on('message', (topic, payload) => topic === stateTopic(dev) && states.push(JSON.parse(payload.toString())));
     // The server's own login reads every device's state, by the filter it ingests them with.
     await peer.subscribeAsync(stateTopic(dev).replace(dev, '+'), { qos: 1 });
-    const untilState = (check: (s: StationState) => boolean) =>
-      new Promise<StationState>((resolve) => {
-        const look = () => {
-          const found = states.find(check);
-          if (found) resolve(found);
-          else stateArrived.push(look);
-        };
-        look();
-      });
+    /** The first state the gateway published that satisfies `check`, once there is one. */
+    const untilState = async (check: (s: StationState) => boolean) => {
+      await untilEvent(peer, 'message', async () => states.some(check));
+      return states.find(check) as StationState;
+    };
 
     const gw = await makeAgent({ station: code, server, clock, dataDir: gw0.dataDir });
     await gw.agent.start();

@@ -15,7 +15,7 @@ import { makeAgent, manifestEntry, onlineAgent, signedManifest } from '../helper
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { stationCodes } from '../helpers/faults.ts';
-import { startTestServer, uploadApproved } from '../helpers/server.ts';
+import { startTestServer, untilEvent, uploadApproved } from '../helpers/server.ts';
 
 const clock = new FakeClock(Date.now());
 const server = await startTestServer({ now: clock.date });
@@ -30,8 +30,12 @@ const manifest = (station: string, version: number, entries: ManifestEntry[]) =>
 const [first, second, third] = await stationCodes(server, 3, 450);
 const outbox = (dir: string) => readdirSync(join(dir, 'outbox')).filter((f) => f.endsWith('.json')).length;
 
-/** A bare aedes broker on its own port (no server behind it) and a peer session that plays the server. */
-async function bareBroker(t: Test) {
+/**
+ * A gateway enrolled with the real server over HTTP whose MQTT goes to a bare aedes broker on its own port (no
+ * server behind it), and a peer session there that plays the server: `reports` holds every envelope the
+ * gateway published on its report topic, `untilReports` waits until they satisfy `done`.
+ */
+async function bareGateway(t: Test, station: string) {
   const broker = await Aedes.createBroker();
   const tcp = createServer((socket) => broker.handle(socket));
   tcp.listen(0, '127.0.0.1');
@@ -40,35 +44,32 @@ async function bareBroker(t: Test) {
   const bareUrl = `mqtt://127.0.0.1:${(tcp.address() as AddressInfo).port}`;
   const peer = await connectAsync(bareUrl, { protocolVersion: 4 });
   t.teardown(() => peer.endAsync());
-  return { bareUrl, peer };
-}
-
-t.test('a PUBACK keeps the proofs on disk; only the server-signed receipt removes them, and only what it lists', async (t) => {
-  const { bareUrl, peer } = await bareBroker(t);
-
-  const station = first as string;
-  // Enrolled with the real server over HTTP, but its MQTT goes to the bare broker.
   const gw = await makeAgent({ station, server, clock, mqttUrl: bareUrl });
   await gw.agent.start();
   t.teardown(() => gw.agent.stop());
   await gw.waitFor('subscribed');
   const device = gw.agent.identity().device;
-  const reports: string[] = [];
+  const reports: Envelope[] = [];
   await peer.subscribeAsync(reportTopic(device), { qos: 1 });
-  peer.on('message', (topic, payload) => topic === reportTopic(device) && reports.push(JSON.parse(payload.toString()).id));
+  peer.on('message', (topic, payload) => topic === reportTopic(device) && reports.push(JSON.parse(payload.toString())));
+  const untilReports = (done: () => boolean) => untilEvent(peer, 'message', async () => done());
+  return { gw, peer, device, reports, untilReports };
+}
+
+t.test('a PUBACK keeps the proofs on disk; only the server-signed receipt removes them, and only what it lists', async (t) => {
+  const station = first as string;
+  const { gw, peer, device, reports: sent, untilReports } = await bareGateway(t, station);
+  const reports = () => sent.map((r) => r.id);
 
   const at = clock.now() + 10_000;
   await peer.publishAsync(manifestTopic(device), manifest(station, 1, [entry('occ-r1', at)]), { qos: 1, retain: true });
   await gw.waitFor('cached');
   clock.advanceTo(at);
   await gw.waitFor('finished', (e) => e.occurrenceId === 'occ-r1');
-  await new Promise<void>((resolve) => {
-    const check = () => (reports.length >= 2 ? resolve() : peer.once('message', check));
-    check();
-  });
+  await untilReports(() => reports().length >= 2);
   t.equal(outbox(gw.dataDir), 2, 'both proofs PUBACKed by the broker, both still in the outbox');
 
-  const [started, completed] = [...new Set(reports)] as [string, string];
+  const [started, completed] = [...new Set(reports())] as [string, string];
   const forged = seal(
     'receipt',
     { station, stored: [started, completed], refused: [] },
@@ -89,13 +90,10 @@ t.test('a PUBACK keeps the proofs on disk; only the server-signed receipt remove
   );
 
   // Unreceipted, it goes out again after the backoff (1 s doubling, jittered), as the same envelope.
-  const before = reports.filter((id) => id === completed).length;
-  const resent = new Promise<void>((resolve) => {
-    const check = () => (reports.filter((id) => id === completed).length > before ? resolve() : peer.once('message', check));
-    check();
-  });
+  const times = () => reports().filter((id) => id === completed).length;
+  const before = times();
   clock.advance(2000);
-  await resent;
+  await untilReports(() => times() > before);
   t.pass('the end proof was sent again');
   const last = seal('receipt', { station, stored: [], refused: [{ id: completed, code: 'UNKNOWN_OCCURRENCE' }] }, server.key.signer, {
     now: clock.date(),
@@ -130,23 +128,8 @@ t.test('found 61 s late inside a 5-minute start window, an item airs; without a 
 });
 
 t.test('once a receipt offers batches, the outbox goes out as one signed batch; each report keeps its id until receipted', async (t) => {
-  const { bareUrl, peer } = await bareBroker(t);
   const station = third as string;
-  const gw = await makeAgent({ station, server, clock, mqttUrl: bareUrl });
-  await gw.agent.start();
-  t.teardown(() => gw.agent.stop());
-  await gw.waitFor('subscribed');
-  const device = gw.agent.identity().device;
-  const messages: Envelope[] = [];
-  const arrived: (() => void)[] = [];
-  await peer.subscribeAsync(reportTopic(device), { qos: 1 });
-  peer.on('message', (topic, payload) => {
-    if (topic !== reportTopic(device)) return;
-    messages.push(JSON.parse(payload.toString()));
-    for (const f of arrived.splice(0)) f();
-  });
-  const until = (check: () => boolean) =>
-    new Promise<void>((resolve) => (check() ? resolve() : arrived.push(() => until(check).then(resolve))));
+  const { gw, peer, device, reports: messages, untilReports: until } = await bareGateway(t, station);
   const singles = () => new Map(messages.filter((m) => m.type === 'report').map((m) => [m.id, m]));
 
   const at = clock.now() + 10_000;

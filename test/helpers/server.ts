@@ -1,5 +1,4 @@
 import { generateKeyPairSync, type KeyPairKeyObjectResult, randomUUID } from 'node:crypto';
-import type { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import pg from 'pg';
@@ -261,7 +260,7 @@ export async function provisionDevice(server: ApiTarget, station: string, body: 
  * question and the wait for the next one.
  */
 export function untilEvent(
-  emitter: Pick<EventEmitter, 'on' | 'off'>,
+  emitter: { on(event: string, listener: () => void): unknown; off(event: string, listener: () => void): unknown },
   event: string,
   done: () => Promise<boolean>,
   timeoutMs = 120_000,
