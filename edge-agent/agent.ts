@@ -132,7 +132,7 @@ export class Agent {
     );
     if (interrupted) rooms.onAir.reportInterrupted(interrupted);
     // Offline-first: whatever plan was stored before a restart is armed before the network is needed.
-    if (state.manifest) rooms.playout.arm(state.manifest);
+    if (state.manifest) rooms.playout.arm(rooms.sync.plan() as NonNullable<AgentState['manifest']>);
     rooms.sync.request();
     this.connect(ctx, rooms, enrollment.mqtt);
   }
@@ -201,7 +201,13 @@ export class Agent {
       // A unit's group topic carries commands for every station below it ([P-2.3]).
       const group = parsed?.scope === 'grp' ? parsed.id : undefined;
       const work =
-        channel === 'manifest' ? rooms.sync.onManifest(payload) : channel === 'cmd' ? rooms.commands.onCommand(payload, group) : undefined;
+        channel === 'manifest'
+          ? rooms.sync.onManifest(payload)
+          : channel === 'cmd'
+            ? rooms.commands.onCommand(payload, group)
+            : channel === 'plan' && group
+              ? rooms.sync.onGroupPlan(payload, group)
+              : undefined;
       work?.catch((err: Error) => deps.log.warn(`${channel} handling failed`, { err: err.message }));
     });
     mqtt.on('error', (err) => deps.log.warn('mqtt error', { err: err.message, url: brokerUrl(mqtt.options) }));

@@ -72,6 +72,8 @@ export interface AgentDeps {
 export type AgentEvent =
   | { type: 'enrolled'; device: string; station: string }
   | { type: 'manifest'; version: number; entries: number }
+  /** [P-3.10] A newer group plan of a unit was received and kept. */
+  | { type: 'group-plan'; unit: string; version: number; entries: number }
   | { type: 'rejected'; code: string }
   | { type: 'cached'; sha256: string }
   | { type: 'armed'; occurrenceId: string; at: number }

@@ -7,6 +7,7 @@ import {
   commandTopic,
   groupAiringId,
   groupCommandTopic,
+  groupPlanTopic,
   liveTopic,
   type ManifestEntry,
   manifestTopic,
@@ -152,4 +153,5 @@ export class Commands {
 }
 
 /** A unit's group channels a gateway follows: its commands and its live frames ([P-2.5]). */
-const groupTopics = (unit: string): string[] => [groupCommandTopic(unit), liveTopic(unit)];
+/** A unit's group topics: its commands, live frames and group plan ([P-3.10]). */
+const groupTopics = (unit: string): string[] => [groupCommandTopic(unit), liveTopic(unit), groupPlanTopic(unit)];

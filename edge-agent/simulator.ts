@@ -10,11 +10,17 @@ import {
   type BodyOf,
   type BodyType,
   commandTopic,
+  effectivePlan,
+  type GroupPlanHeld,
   groupAiringId,
   groupCommandTopic,
+  groupPlanTopic,
+  groupsHeld,
+  type HeldPlans,
   type Manifest,
   type ManifestEntry,
   manifestTopic,
+  parseTopic,
   publicKeyHex,
   receiptTopic,
   replyTopic,
@@ -43,10 +49,15 @@ export interface SimulatorDeps {
   agentBackoff?: boolean;
   /** Uniform in [0, 1), for jitter. */
   random?: () => number;
+  /**
+   * [P-3.10] Holds group plans as the agent does (follows the units' plan topics, acks with `groups`);
+   * absent, it is a v1.0 device that knows nothing of them and gets complete manifests.
+   */
+  groupPlans?: boolean;
 }
 
 export type SimEvent =
-  | { type: 'acked'; device: string; version: number; status: 'applied' | 'rejected' }
+  | { type: 'acked'; device: string; version: number; status: 'applied' | 'rejected'; groups?: GroupPlanHeld[] }
   | { type: 'reported'; device: string; occurrenceId: string; kind: string; id: string }
   /** The MQTT session came back after a lost connection. */
   | { type: 'reconnected'; device: string }
@@ -84,6 +95,8 @@ export class VirtualGateway {
   private readonly resendBackoff: Backoff;
   private resendTimer?: () => void;
   manifest?: Manifest;
+  /** [P-3.10] The latest group plan per unit (group-plan mode only). */
+  private readonly held: HeldPlans = {};
 
   constructor(
     private readonly deps: SimulatorDeps,
@@ -136,6 +149,7 @@ export class VirtualGateway {
       if (topic === manifestTopic(this.device)) this.onManifest(payload);
       else if (topic === commandTopic(this.device)) this.onCommand(payload);
       else if (topic.endsWith('/cmd')) this.onCommand(payload, true);
+      else if (topic.endsWith('/plan')) this.onGroupPlan(payload, topic);
       else if (topic === receiptTopic(this.device)) this.onReceipt(payload);
     });
     this.mqtt.on('error', () => {});
@@ -145,6 +159,7 @@ export class VirtualGateway {
       commandTopic(this.device),
       receiptTopic(this.device),
       ...this.groups.map(groupCommandTopic),
+      ...(deps.groupPlans ? this.groups.map(groupPlanTopic) : []),
     ];
     // Every (re)connect: say so, subscribe (the first time below, awaited), and send what no receipt has named yet.
     let first = true;
@@ -220,8 +235,7 @@ export class VirtualGateway {
     const opened = this.trust.open(payload, 'manifest');
     if (!opened.ok) {
       // The retained manifest again at a reconnect: acknowledged again, as the agent does ([P-3.7]).
-      if (opened.code === 'REPLAYED' && this.trust.isApplied(payload) && this.manifest)
-        this.ack({ station: this.station, version: this.manifest.version, status: 'applied', entries: this.manifest.entries.length });
+      if (opened.code === 'REPLAYED' && this.trust.isApplied(payload) && this.manifest) this.ackApplied();
       else if (opened.code !== 'REPLAYED') this.ack({ station: this.station, version: 0, status: 'rejected', code: opened.code });
       return;
     }
@@ -233,13 +247,40 @@ export class VirtualGateway {
     this.trust.adopt(opened.envelope, m.serverKeys);
     this.trust.applied(opened.envelope);
     this.manifest = m;
-    this.arm(m.entries);
-    this.ack({ station: this.station, version: m.version, status: 'applied', entries: m.entries.length });
+    this.arm(effectivePlan(m, this.held).entries);
+    this.ackApplied();
+  }
+
+  /** [P-3.10] A unit's group plan: kept when newer (its version is its replay guard), armed and acked when named. */
+  private onGroupPlan(payload: Buffer, topic: string): void {
+    const opened = this.trust.openIdempotent(payload, 'group-plan');
+    const unit = parseTopic(topic)?.id;
+    if (!opened.ok || !unit || opened.body.unit !== unit) return;
+    if ((this.held[unit]?.version ?? 0) >= opened.body.version) return;
+    this.held[unit] = opened.body;
+    if (!this.manifest?.groupPlans?.some((r) => r.unit === unit)) return;
+    this.arm(effectivePlan(this.manifest, this.held).entries);
+    this.ackApplied();
+  }
+
+  /** [P-3.7] The applied manifest acknowledged; in group-plan mode with the plans held ([P-3.10]). */
+  private ackApplied(): void {
+    const m = this.manifest;
+    if (!m) return;
+    const groups = this.deps.groupPlans ? { groups: groupsHeld(m, this.held) } : {};
+    const entries = this.deps.groupPlans ? effectivePlan(m, this.held).entries.length : m.entries.length;
+    this.ack({ station: this.station, version: m.version, status: 'applied', entries, ...groups });
   }
 
   private ack(body: BodyOf<'manifest-ack'>): void {
     this.publish(ackTopic(this.device), 'manifest-ack', body);
-    this.emit({ type: 'acked', device: this.device, version: body.version, status: body.status });
+    this.emit({
+      type: 'acked',
+      device: this.device,
+      version: body.version,
+      status: body.status,
+      ...(body.status === 'applied' && body.groups ? { groups: body.groups } : {}),
+    });
   }
 
   private arm(entries: ManifestEntry[]): void {

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { Manifest, ManifestEntry } from '#protocol';
+import { GroupPlan, Manifest, ManifestEntry } from '#protocol';
 
 export const AgentState = z.object({
   /** What enrollment gave this gateway ([P-5.1]); absent until it has enrolled. */
@@ -44,6 +44,8 @@ export const AgentState = z.object({
   volume: z.record(z.string(), z.number()).default({}),
   manifest: Manifest.optional(),
   manifestId: z.string().optional(),
+  /** [P-3.10] The latest group plan received per unit code (the manifest says which of them air). */
+  groupPlans: z.record(z.string(), GroupPlan).default({}),
   /** Occurrences already started here, so a restart never airs one twice. */
   played: z.array(z.string()).default([]),
 });

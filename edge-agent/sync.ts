@@ -1,6 +1,16 @@
 // Manifest sync and prefetch: verifies and applies the signed plan with a signed ack ([P-3.7]), then
 // keeps the audio cache in step with it ([P-5.3]).
-import { ackTopic, type Envelope, type Manifest, type ManifestAck, type ManifestEntry, manifestTopic, seal } from '#protocol';
+import {
+  ackTopic,
+  type Envelope,
+  effectivePlan,
+  groupsHeld,
+  type Manifest,
+  type ManifestAck,
+  type ManifestEntry,
+  manifestTopic,
+  seal,
+} from '#protocol';
 import { Backoff } from './backoff.ts';
 import type { AgentContext } from './context.ts';
 import { claimed, type ServerTrust } from './trust.ts';
@@ -42,7 +52,7 @@ export class ManifestSync {
       // sent again, since the last one may have died with the process or link before its PUBACK ([P-3.7]).
       if (opened.code === 'REPLAYED' && this.trust.isApplied(payload)) {
         const applied = ctx.state.manifest;
-        if (applied) this.ack({ station: ctx.station, version: applied.version, status: 'applied', entries: applied.entries.length });
+        if (applied) this.ackApplied();
         return;
       }
       ctx.emit({ type: 'rejected', code: opened.code });
@@ -65,9 +75,64 @@ export class ManifestSync {
       return;
     }
     this.apply(opened.envelope, opened.body);
-    this.ack({ station: ctx.station, version: opened.body.version, status: 'applied', entries: opened.body.entries.length });
+    this.ackApplied();
     this.request();
     await this.syncing;
+  }
+
+  /**
+   * [P-3.10] A unit's group plan, from the unit's retained `plan` topic. Its version is its replay guard (a
+   * plan sealed before the manifest that names it arrives after it, so the sequence rule of [P-4.3] does
+   * not apply): an older or equal version is ignored. Kept whether or not the manifest names it yet; when
+   * it does, the plan is armed again and acknowledged with the group plans now held.
+   */
+  async onGroupPlan(payload: Buffer, unit: string): Promise<void> {
+    const { ctx } = this;
+    const opened = this.trust.openIdempotent(payload, 'group-plan');
+    if (!opened.ok || opened.body.unit !== unit) {
+      const code = opened.ok ? 'UNIT_MISMATCH' : opened.code;
+      ctx.emit({ type: 'rejected', code });
+      ctx.deps.log.warn('group plan rejected', { unit, code });
+      return;
+    }
+    const plan = opened.body;
+    const held = ctx.state.groupPlans[unit];
+    if (held && held.version >= plan.version) return;
+    ctx.state.groupPlans[unit] = plan;
+    ctx.save();
+    ctx.deps.log.info('group plan received', { unit, version: plan.version, entries: plan.entries.length });
+    ctx.emit({ type: 'group-plan', unit, version: plan.version, entries: plan.entries.length });
+    if (!ctx.state.manifest?.groupPlans?.some((r) => r.unit === unit)) return;
+    this.armPlan();
+    this.ackApplied();
+    this.request();
+    await this.syncing;
+  }
+
+  /** What airs: the manifest with the group plans it names merged in ([P-3.10]). */
+  plan(): Manifest | undefined {
+    const { manifest, groupPlans } = this.ctx.state;
+    return manifest && effectivePlan(manifest, groupPlans);
+  }
+
+  /** [P-3.7] The applied manifest acknowledged, with the group plans held ([P-3.10]: `groups` says this device has them). */
+  private ackApplied(): void {
+    const { ctx } = this;
+    const manifest = ctx.state.manifest;
+    if (!manifest) return;
+    const entries = this.plan()?.entries.length ?? 0;
+    this.ack({
+      station: ctx.station,
+      version: manifest.version,
+      status: 'applied',
+      entries,
+      groups: groupsHeld(manifest, ctx.state.groupPlans),
+    });
+  }
+
+  private armPlan(): void {
+    const plan = this.plan();
+    if (plan) this.onApplied(plan);
   }
 
   /** [P-3.7] Signed receipt of a manifest version. */
@@ -81,17 +146,17 @@ export class ManifestSync {
     const { ctx } = this;
     // What aired and is no longer planned is forgotten; what aired without having been planned (an emergency
     // by command) is kept a while, so the manifest that lists it a moment later does not air it again.
-    const before = new Set(ctx.state.manifest?.entries.map((e) => e.occurrenceId));
+    const before = new Set(this.plan()?.entries.map((e) => e.occurrenceId));
     this.trust.adopt(envelope, manifest.serverKeys);
     ctx.state.manifest = manifest;
     this.trust.applied(envelope);
-    const live = new Set(manifest.entries.map((e) => e.occurrenceId));
+    const live = new Set(this.plan()?.entries.map((e) => e.occurrenceId));
     const unplanned = ctx.state.played.filter((id) => !live.has(id) && !before.has(id)).slice(-UNPLANNED_KEPT);
     ctx.state.played = [...ctx.state.played.filter((id) => live.has(id)), ...unplanned];
     ctx.save();
     ctx.deps.log.info('manifest applied', { version: manifest.version, entries: manifest.entries.length });
     ctx.emit({ type: 'manifest', version: manifest.version, entries: manifest.entries.length });
-    this.onApplied(manifest);
+    this.armPlan();
   }
 
   /** Runs a sync pass now, or right after the one under way. */
@@ -131,7 +196,7 @@ export class ManifestSync {
   private async once(): Promise<void> {
     const { ctx } = this;
     const { deps, options } = ctx;
-    const manifest = ctx.state.manifest;
+    const manifest = this.plan();
     if (!manifest) return;
     const now = deps.clock.now();
     const played = new Set(ctx.state.played);

@@ -2,38 +2,13 @@
 // ([P-9.2]); the envelope around them ([P-4]) is strict.
 import { z } from 'zod';
 import { code, isoInstant } from './fields.ts';
+import { GroupPlan, GroupPlanHeld, GroupPlanRef, MAX_GROUP_PLANS } from './group-plans.ts';
 import { LIMITS } from './limits.ts';
+import { EmergencyRepeat, ManifestEntry, MediaRef, occurrenceId, Priority, sha256Hex, txn, zone } from './plan-entries.ts';
 import { ReportBatch, ReportReceipt } from './proof-messages.ts';
 import { RelaySegment, RelaySpec } from './relay.ts';
 
-const sha256Hex = z
-  .string()
-  .regex(/^[0-9a-f]{64}$/)
-  .describe('lowercase hex sha256');
-const occurrenceId = z.string().min(1).max(64);
-const txn = z.string().min(1).max(64).describe('transaction id chosen by the server, echoed in the reply');
-const zone = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,32}$/)
-  .describe('an output of the device; absent means all zones');
-
-export const Priority = z.enum(['normal', 'priority', 'emergency']);
-export type Priority = z.infer<typeof Priority>;
-
-/** [P-3.1] Audio reference: fetched over HTTP by hash ([P-6.1]). */
-export const MediaRef = z.object({
-  sha256: sha256Hex,
-  /** Path relative to the server's base URL, e.g. /blobs/<sha256>. */
-  path: z.string().startsWith('/').max(200),
-  durationMs: z.int().positive(),
-  sizeBytes: z.int().positive(),
-  codec: z.string().max(32),
-});
-export type MediaRef = z.infer<typeof MediaRef>;
-
-/** [P-5.10] Rule applied by the item that starts while another is playing. */
-export const ConflictRule = z.enum(['preempt', 'queue', 'skip']);
-export type ConflictRule = z.infer<typeof ConflictRule>;
+export { ConflictRule, EmergencyRepeat, groupAiringId, ManifestEntry, MediaRef, Priority } from './plan-entries.ts';
 
 const timeOfDay = z
   .string()
@@ -51,47 +26,6 @@ export const LocalPolicy = z.object({
   emergencyVolume: z.int().min(0).max(100).optional(),
 });
 export type LocalPolicy = z.infer<typeof LocalPolicy>;
-
-/**
- * [P-5.5] How an emergency repeats: it airs again right after it ends (or `repeatIntervalMs` later) until
- * `repeatCount` plays in all, or while another play can end by `repeatUntil`; with neither, it airs once.
- */
-export const EmergencyRepeat = z.object({
-  repeatUntil: isoInstant.optional(),
-  repeatCount: z.int().min(1).max(100).optional(),
-  repeatIntervalMs: z.int().min(0).max(3_600_000).optional(),
-});
-export type EmergencyRepeat = z.infer<typeof EmergencyRepeat>;
-
-/**
- * [P-5.5] An emergency received on a group topic airs at each station under its own id,
- * `{occurrenceId}@{station}`: the id its reports carry and its manifest entries use.
- */
-export const groupAiringId = (occurrenceId: string, station: string): string => `${occurrenceId}@${station}`;
-
-/** [P-3.1] One item in a device manifest. */
-export const ManifestEntry = z.object({
-  occurrenceId,
-  startsAt: isoInstant,
-  priority: Priority,
-  media: MediaRef,
-  /** The item must not play past this instant: a device refuses to start it if it cannot end by then. */
-  validUntil: isoInstant.optional(),
-  /** [P-5.10] When this item meets another already playing: preempt it, queue after it, or skip. Default queue. */
-  conflict: ConflictRule.optional(),
-  /** [P-5.10] Absent: hard start at startsAt. Else the latest instant a queued item may still start. */
-  latestStartAt: isoInstant.optional(),
-  /** Outputs to play on; absent = all zones of the device. */
-  zones: z.array(zone).max(16).optional(),
-  /**
-   * [P-5.5] An emergency entry airs like `emergency.start` (preempting, found late while `validUntil` allows)
-   * and repeats as its command would; additive in v1.
-   */
-  ...EmergencyRepeat.shape,
-  /** [P-5.11] A relay: `media` is then the fallback file. */
-  relay: RelaySpec.optional(),
-});
-export type ManifestEntry = z.infer<typeof ManifestEntry>;
 
 /** [P-3.1] The complete plan of one device for the horizon; each version replaces the previous. */
 export const ServerKeyInfo = z.object({
@@ -121,6 +55,11 @@ export const Manifest = z.object({
    * uses one airs without a download; additive in v1.
    */
   prefetch: z.array(MediaRef).max(LIMITS.maxPrefetch).optional(),
+  /**
+   * [P-3.10] The group plans the device must hold; their entries (but those in `except`) air beside this
+   * manifest's own. Sent only to a device whose acks carry `groups`; additive in v1.
+   */
+  groupPlans: z.array(GroupPlanRef).max(MAX_GROUP_PLANS).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 
@@ -201,7 +140,17 @@ export type PlaybackReport = z.infer<typeof PlaybackReport>;
 
 /** [P-3.7] A device's signed receipt for a manifest: applied (stored and armed) or rejected with a code. */
 export const ManifestAck = z.discriminatedUnion('status', [
-  z.object({ station: code, version: z.int().nonnegative(), status: z.literal('applied'), entries: z.int().nonnegative() }),
+  z.object({
+    station: code,
+    version: z.int().nonnegative(),
+    status: z.literal('applied'),
+    entries: z.int().nonnegative(),
+    /**
+     * [P-3.10] The group plans held and aired from now, of those the manifest names (empty when it names
+     * none): present at all says the device implements group plans. Additive in v1.
+     */
+    groups: z.array(GroupPlanHeld).max(MAX_GROUP_PLANS).optional(),
+  }),
   z.object({
     station: code,
     version: z.int().nonnegative(),
@@ -350,6 +299,7 @@ export const bodySchemas = {
   manifest: Manifest,
   'manifest-delta': ManifestDelta,
   'manifest-ack': ManifestAck,
+  'group-plan': GroupPlan,
   report: PlaybackReport,
   'report-batch': ReportBatch,
   receipt: ReportReceipt,

@@ -7,7 +7,7 @@ const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 export const DEVICE_CHANNELS = ['manifest', 'ack', 'cmd', 'reply', 'report', 'receipt', 'telemetry', 'state'] as const;
 export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
 /** [P-2.3] Per-unit (group) channels, for fan-out to every device below a unit. */
-export const GROUP_CHANNELS = ['cmd', 'live'] as const;
+export const GROUP_CHANNELS = ['cmd', 'live', 'plan'] as const;
 export type GroupChannel = (typeof GROUP_CHANNELS)[number];
 
 export type ParsedTopic = { scope: 'dev'; id: string; channel: DeviceChannel } | { scope: 'grp'; id: string; channel: GroupChannel };
@@ -43,6 +43,8 @@ export const telemetryTopic = (device: string) => deviceTopic(device, 'telemetry
 export const stateTopic = (device: string) => deviceTopic(device, 'state');
 /** Server → every device below a unit, QoS 1: commands for many (emergency, live start/stop). */
 export const groupCommandTopic = (unit: string) => groupTopic(unit, 'cmd');
+/** Server → every device below a unit, QoS 1, retained: the unit's group plan ([P-3.10]). */
+export const groupPlanTopic = (unit: string) => groupTopic(unit, 'plan');
 /** Server → every device below a unit, QoS 0: live audio frames. */
 export const liveTopic = (unit: string) => groupTopic(unit, 'live');
 
@@ -55,7 +57,12 @@ export const filters = {
 
 /** [P-2.5] What a device subscribes to: its own manifest and commands, and its units' group channels. */
 export function deviceSubscriptions(device: string, units: string[]): string[] {
-  return [manifestTopic(device), commandTopic(device), receiptTopic(device), ...units.flatMap((u) => [groupCommandTopic(u), liveTopic(u)])];
+  return [
+    manifestTopic(device),
+    commandTopic(device),
+    receiptTopic(device),
+    ...units.flatMap((u) => [groupCommandTopic(u), liveTopic(u), groupPlanTopic(u)]),
+  ];
 }
 
 /** Refuses wildcard topics: MQTT forbids them in PUBLISH, and a broker may not catch it. */

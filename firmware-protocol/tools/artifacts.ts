@@ -9,6 +9,7 @@ import {
   canonicalBytes,
   type Envelope,
   Envelope as EnvelopeSchema,
+  groupPlanHash,
   LIMITS,
   publishedSchemas,
   seal,
@@ -64,6 +65,7 @@ const LIFETIME_MS: Record<BodyType, number> = {
   manifest: 8 * 86_400_000,
   'manifest-delta': 86_400_000,
   'manifest-ack': 3600_000,
+  'group-plan': 8 * 86_400_000,
   report: 30 * 86_400_000,
   'report-batch': 30 * 86_400_000,
   receipt: 3600_000,
@@ -147,6 +149,13 @@ export function envelopeVectors(): Vector[] {
     playedMs: 60_000,
     level: { rmsDbfs: -18.6, peakDbfs: -1.2 },
   };
+  const groupPlan: BodyOf<'group-plan'> = {
+    unit: '01-001',
+    version: 3,
+    generatedAt: NOW.toISOString(),
+    horizonUntil: '2026-11-29T00:00:00.000Z',
+    entries: [{ ...manifest.entries[0], occurrenceId: 'g0001' }],
+  };
   const good = signed('manifest', manifest, SERVER, SERVER_KID, { id: uuid(1), seq: 1795305600000000 });
   const tamperedBody = { ...good, body: { ...manifest, entries: [{ ...manifest.entries[0], startsAt: '2026-11-22T20:15:00.000Z' }] } };
   const { sig: _sig, ...unsigned } = good;
@@ -189,6 +198,39 @@ export function envelopeVectors(): Vector[] {
         id: uuid(24),
         seq: 1795305600010000,
       }),
+      'ok',
+    ),
+    vector(
+      'group-plan-valid',
+      "Version 3 of unit 01-001's group plan, one entry that each station airs as `g0001@{station}` ([P-3.10]); accepted.",
+      'group-plan',
+      signed('group-plan', groupPlan, SERVER, SERVER_KID, { id: uuid(26), seq: 1795305600000026 }),
+      'ok',
+    ),
+    vector(
+      'manifest-group-plans-valid',
+      'A manifest with no entries of its own that names group plan 01-001 version 3 by its hash, except nothing ([P-3.10]); accepted.',
+      'manifest',
+      signed(
+        'manifest',
+        { ...manifest, version: 8, entries: [], groupPlans: [{ unit: '01-001', version: 3, sha256: groupPlanHash(groupPlan) }] },
+        SERVER,
+        SERVER_KID,
+        { id: uuid(27), seq: 1795305600000027 },
+      ),
+      'ok',
+    ),
+    vector(
+      'manifest-ack-groups-valid',
+      'The device acknowledges manifest version 8 and says it holds group plan 01-001 version 3 ([P-3.10]); accepted.',
+      'manifest-ack',
+      signed(
+        'manifest-ack',
+        { station: 'HN-00004', version: 8, status: 'applied', entries: 0, groups: [{ unit: '01-001', version: 3 }] },
+        DEVICE,
+        DEVICE_KID,
+        { id: uuid(28), seq: 1795305600010028 },
+      ),
       'ok',
     ),
     vector(

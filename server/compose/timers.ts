@@ -49,5 +49,6 @@ export function startTimers(c: {
     'deleting old refused-request counts': () => c.refused.sweep(),
     'republishing unacknowledged plans': () => domain.dispatch.republishUnacknowledged(),
     'renewing plans cut to the size limit': () => domain.dispatch.renewCutPlans(),
+    'renewing group plans a day old': () => domain.dispatch.refreshGroupPlans(),
   });
 }

@@ -6,6 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { Dialect } from './dialect.ts';
 
 export interface OccurrenceRow {
+  /** Absent: a new UUID. A group plan entry's airing is `{groupKey}@{station code}` ([P-3.10]). */
+  id?: string;
+  groupKey?: string;
+  groupUnitId?: string;
   scheduleId: string;
   stationId: string;
   unitId: string | null;
@@ -23,10 +27,10 @@ export interface OccurrenceRow {
 }
 
 const COLUMNS = ['id', 'scheduleId', 'stationId', 'unitId', 'zones', 'mediaId', 'startsAt', 'day', 'closesAt']
-  .concat(['position', 'priority', 'status', 'asRun', 'discrepancy', 'createdAt'])
+  .concat(['position', 'priority', 'status', 'asRun', 'discrepancy', 'groupKey', 'groupUnitId', 'createdAt'])
   .map((c) => `"${c}"`)
   .join(', ');
-/** 15 parameters a row: 6,000 a statement, under SQLite's 32,766 and PostgreSQL's 65,535. */
+/** 17 parameters a row: 6,800 a statement, under SQLite's 32,766 and PostgreSQL's 65,535. */
 const ROWS = 400;
 
 export async function insertOccurrences(
@@ -38,9 +42,16 @@ export async function insertOccurrences(
   const createdAt = dialect.time(now);
   for (let i = 0; i < rows.length; i += ROWS) {
     const part = rows.slice(i, i + ROWS);
-    const values = part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+    const values = part
+      .map(
+        () =>
+          `(${COLUMNS.split(', ')
+            .map(() => '?')
+            .join(', ')})`,
+      )
+      .join(', ');
     const params = part.flatMap((r) => [
-      randomUUID(),
+      r.id ?? randomUUID(),
       r.scheduleId,
       r.stationId,
       r.unitId,
@@ -54,6 +65,8 @@ export async function insertOccurrences(
       r.status ?? 'scheduled',
       r.asRun ?? null,
       r.discrepancy ?? null,
+      r.groupKey ?? null,
+      r.groupUnitId ?? null,
       createdAt,
     ]);
     await db.$executeRawUnsafe(dialect.sql(`INSERT INTO "Occurrence" (${COLUMNS}) VALUES ${values}`), ...params);

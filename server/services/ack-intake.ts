@@ -2,9 +2,11 @@
 // thousands within a second. Each batch: one query for the devices, the signatures checked on the worker
 // pool, then a few statements for the whole batch (applied plans delivered, late acks stamped), never a
 // query per ack. One batch at a time; acks that arrive meanwhile form the next (batches.ts).
+import { randomUUID } from 'node:crypto';
 import type { ManifestAck } from '#protocol';
 import { type Opener, openInParts } from '../compliance/open-worker.ts';
 import { chunked, type Db, MAX_IN } from '../db/client.ts';
+import { dialectOf } from '../db/dialect.ts';
 import { Batches } from './batches.ts';
 import { type DeviceService, deviceKid } from './device-service.ts';
 
@@ -19,6 +21,10 @@ export interface AckIntakeDeps {
   openers?: number;
   /** After the acks of a batch are recorded, once per ack. */
   recorded: (ack: { device: string; version: number; status: AckStatus }) => void;
+  /** [P-3.10] After the acks of a batch are recorded, once per group plan version an ack says is held. */
+  groupsHeld?: (held: { device: string; unit: string; version: number }) => void;
+  /** [P-3.10] Stations of gateways whose acks no longer carry `groups`: they need complete manifests again. */
+  downgraded?: (stationIds: string[]) => void;
 }
 
 /** Most acks taken into one batch. */
@@ -69,6 +75,9 @@ export class AckIntake {
       })),
     );
     const applied: { device: string; version: number }[] = [];
+    const held: { device: string; unit: string; version: number }[] = [];
+    const capable = new Set<string>();
+    const older = new Set<string>();
     const rejected: { device: string; version: number; code: string }[] = [];
     for (const [i, { q, identity }] of known.entries()) {
       const o = outcomes[i];
@@ -81,8 +90,11 @@ export class AckIntake {
         log.warn({ device: q.device, station: ack.station }, 'manifest ack names another station');
         continue;
       }
-      if (ack.status === 'applied') applied.push({ device: q.device, version: ack.version });
-      else rejected.push({ device: q.device, version: ack.version, code: ack.code });
+      if (ack.status === 'applied') {
+        applied.push({ device: q.device, version: ack.version });
+        (ack.groups ? capable : older).add(q.device);
+        for (const g of ack.groups ?? []) held.push({ device: q.device, ...g });
+      } else rejected.push({ device: q.device, version: ack.version, code: ack.code });
     }
     if (!applied.length && !rejected.length) return;
     const at = now();
@@ -111,7 +123,47 @@ export class AckIntake {
         db.manifestDelivery.updateMany({ where: { ackedAt: null, OR }, data: { ackedAt: at } }),
       ),
     ]);
+    await this.recordGroups(capable, older, held, at);
     for (const a of applied) this.deps.recorded({ ...a, status: 'delivered' });
     for (const r of rejected) this.deps.recorded({ device: r.device, version: r.version, status: 'failed' });
+  }
+
+  /**
+   * [P-3.10] Which gateways hold group plans (an ack carrying `groups` says so; one without it, from an older
+   * agent, says not), and one delivery row per group plan version held.
+   */
+  private async recordGroups(
+    capable: Set<string>,
+    older: Set<string>,
+    held: { device: string; unit: string; version: number }[],
+    at: Date,
+  ) {
+    const { db } = this.deps;
+    for (const part of chunked([...capable]))
+      await db.device.updateMany({ where: { code: { in: part }, groupPlans: false }, data: { groupPlans: true } });
+    const stations: string[] = [];
+    for (const part of chunked([...older])) {
+      const was = await db.device.findMany({ where: { code: { in: part }, groupPlans: true }, select: { code: true, stationId: true } });
+      if (!was.length) continue;
+      await db.device.updateMany({ where: { code: { in: was.map((d) => d.code) } }, data: { groupPlans: false, planHash: null } });
+      stations.push(...was.map((d) => d.stationId));
+    }
+    if (stations.length) this.deps.downgraded?.(stations);
+    if (!held.length) return;
+    const units = new Map(
+      (await db.unit.findMany({ where: { code: { in: [...new Set(held.map((h) => h.unit))] } }, select: { id: true, code: true } })).map(
+        (u) => [u.code, u.id],
+      ),
+    );
+    const rows = held.flatMap((h) => (units.has(h.unit) ? [{ ...h, unitId: units.get(h.unit) as string }] : []));
+    const dialect = dialectOf(db);
+    for (const part of chunked(rows, 150))
+      await db.$executeRawUnsafe(
+        dialect.sql(
+          `INSERT INTO "GroupDelivery" ("id", "unitId", "device", "version", "ackedAt") VALUES ${part.map(() => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
+        ),
+        ...part.flatMap((r) => [randomUUID(), r.unitId, r.device, r.version, dialect.time(at)]),
+      );
+    for (const h of held) this.deps.groupsHeld?.(h);
   }
 }

@@ -5,13 +5,15 @@
 import { EventEmitter } from 'node:events';
 import { LIMITS, type LocalPolicy, type Manifest, type ManifestEntry, type MediaRef, manifestTopic, seal } from '#protocol';
 import type { Opener } from '../compliance/open-worker.ts';
-import type { Db } from '../db/client.ts';
+import { chunked, type Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Publisher } from '../mqtt/link.ts';
 import { cutToLimits, renewals } from '../scheduling/plan-limits.ts';
 import { AckIntake } from './ack-intake.ts';
 import type { DeviceService } from './device-service.ts';
+import { type CurrentPlan, GroupPlans, ownHash, splitByGroups, stampPlans } from './group-plans.ts';
+import { mediaRef, planEntries } from './plan-entries.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
 const DAY_MS = 86_400_000;
@@ -40,6 +42,12 @@ export interface Compiled {
   manifest: Manifest;
   /** The plan was cut to the protocol's limits: its horizon, the first instant it no longer covers. */
   cutAt?: Date;
+  /** [P-3.10] What the manifest says beyond its version, instants and group plan versions, hashed. */
+  hash: string;
+  /** [P-3.10] The gateway's acks say it holds group plans. */
+  holdsGroups: boolean;
+  /** The hash of the device's last published manifest and when that was (absent: never, or no device yet). */
+  last?: { hash: string; at: Date };
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'expired' | 'superseded';
@@ -49,10 +57,20 @@ export class DispatchService {
   readonly events = new EventEmitter();
 
   private readonly acks: AckIntake;
+  readonly groupPlans: GroupPlans;
 
   constructor(private readonly deps: DispatchDeps) {
     this.events.setMaxListeners(0);
-    this.acks = new AckIntake({ ...deps, recorded: (ack) => this.events.emit('ack', ack) });
+    this.groupPlans = new GroupPlans(deps);
+    this.acks = new AckIntake({
+      ...deps,
+      recorded: (ack) => this.events.emit('ack', ack),
+      // Emits ('group-ack', {device, unit, version}) for each group plan version a gateway says it holds.
+      groupsHeld: (ack) => this.events.emit('group-ack', ack),
+      // A gateway that stopped saying it holds group plans (an older agent) gets its complete plan again.
+      downgraded: (stationIds) =>
+        void this.dispatch(stationIds).catch((err: Error) => deps.log.error({ err: err.message }, 'complete plans not published')),
+    });
   }
 
   /** The manifests of one station (one per gateway) under a new version; nothing is published. */
@@ -64,7 +82,7 @@ export class DispatchService {
    * The manifests of many stations under new versions, with a handful of queries for the whole batch
    * (a change touching a province must not cost a round of queries per station).
    */
-  async compileMany(stationIds: string[], tree: UnitTree): Promise<Compiled[]> {
+  async compileMany(stationIds: string[], tree: UnitTree, plans = new Map<string, CurrentPlan>()): Promise<Compiled[]> {
     const { db, now, horizonDays } = this.deps;
     const at = now();
     const horizonUntil = new Date(at.getTime() + horizonDays * DAY_MS);
@@ -106,14 +124,14 @@ export class DispatchService {
     });
     const devices = await db.device.findMany({
       where: { stationId: { in: stationIds }, revokedAt: null },
-      select: { code: true, stationId: true },
+      select: { code: true, stationId: true, groupPlans: true, planHash: true, planAt: true },
       orderBy: { createdAt: 'asc' },
     });
     const alerts = new Map(emergencies.map((e) => [e.id, e]));
     const byStation = new Map<string, typeof occurrences>();
     for (const o of occurrences) byStation.set(o.stationId, [...(byStation.get(o.stationId) ?? []), o]);
-    const devicesOf = new Map<string, string[]>();
-    for (const d of devices) devicesOf.set(d.stationId, [...(devicesOf.get(d.stationId) ?? []), d.code]);
+    const devicesOf = new Map<string, (typeof devices)[number][]>();
+    for (const d of devices) devicesOf.set(d.stationId, [...(devicesOf.get(d.stationId) ?? []), d]);
     const policies = new Map<string, LocalPolicy>();
     const out: Compiled[] = [];
     for (const station of stations) {
@@ -126,37 +144,12 @@ export class DispatchService {
           ...(policy.emergencyVolume !== undefined ? { emergencyVolume: policy.emergencyVolume } : {}),
         });
       }
-      const entries = (byStation.get(station.id) ?? [])
-        .filter((o) => (o.schedule.emergencyId ? alerts.has(o.schedule.emergencyId) : true))
-        .filter((o) => {
-          const alert = o.schedule.emergencyId ? alerts.get(o.schedule.emergencyId) : undefined;
-          return (alert ? alert.validUntil.getTime() : o.startsAt.getTime() + o.media.durationMs) > at.getTime();
-        })
-        // Withdrawn or out-of-window items never reach a gateway, whatever was scheduled; nor a relay whose
-        // fallback file may not air.
-        .filter(
-          (o) =>
-            o.media.status === 'approved' &&
-            (!o.media.validUntil || o.startsAt.getTime() + o.media.durationMs <= o.media.validUntil.getTime()) &&
-            (!o.media.relay || o.media.fallbackMedia?.status === 'approved'),
-        )
-        .map((o) => ({
-          zones: JSON.parse(o.zones) as string[],
-          entry: {
-            occurrenceId: o.id,
-            startsAt: o.startsAt.toISOString(),
-            priority: o.priority as ManifestEntry['priority'],
-            // [P-5.11] a relay's `media` is its fallback file; the stream is in `relay`.
-            media: mediaRef(o.media.relay && o.media.fallbackMedia ? o.media.fallbackMedia : o.media),
-            ...relayOf(o.media),
-            ...(o.media.validUntil ? { validUntil: o.media.validUntil.toISOString() } : {}),
-            conflict: o.schedule.conflict as ManifestEntry['conflict'],
-            ...(o.schedule.startWindowMs ? { latestStartAt: new Date(o.startsAt.getTime() + o.schedule.startWindowMs).toISOString() } : {}),
-            ...alertFields(o.schedule.emergencyId ? alerts.get(o.schedule.emergencyId) : undefined, o.media.validUntil),
-          } satisfies ManifestEntry,
-        }));
+      const entries = planEntries(byStation.get(station.id) ?? [], alerts, at);
       // One manifest per unrevoked gateway; a station without any yet gets one under its own code, retained for its first gateway.
-      for (const device of devicesOf.get(station.id) ?? [station.code]) {
+      // [P-3.10] the group plans of the units the station lies below, for gateways that hold group plans
+      const held = tree.chain(station.unitId).flatMap((u) => plans.get(u.id) ?? []);
+      for (const row of devicesOf.get(station.id) ?? [{ code: station.code, groupPlans: false, planHash: null, planAt: null }]) {
+        const device = row.code;
         const manifest: Manifest = {
           station: station.code,
           version: station.manifestVersion,
@@ -175,30 +168,51 @@ export class DispatchService {
           if (!own.length) return [];
           return [own.includes('*') ? entry : { ...entry, zones: own }];
         });
+        const split = row.groupPlans && held.length ? splitByGroups(mine, station.code, held) : { own: mine, refs: [] };
+        if (split.refs.length) manifest.groupPlans = split.refs;
         // [P-7] Within the limits a gateway enforces; a plan cut short ends where it was cut.
-        const cut = cutToLimits(mine, Buffer.byteLength(JSON.stringify(manifest)));
+        const cut = cutToLimits(split.own, Buffer.byteLength(JSON.stringify(manifest)));
         manifest.entries = cut.entries;
         if (cut.cutAt) manifest.horizonUntil = cut.cutAt.toISOString();
-        out.push({ stationId: station.id, device, manifest, ...(cut.cutAt ? { cutAt: cut.cutAt } : {}) });
+        out.push({
+          stationId: station.id,
+          device,
+          manifest,
+          ...(cut.cutAt ? { cutAt: cut.cutAt } : {}),
+          hash: ownHash(manifest),
+          holdsGroups: row.groupPlans,
+          ...(row.groupPlans && row.planHash && row.planAt ? { last: { hash: row.planHash, at: row.planAt } } : {}),
+        });
       }
     }
     return out;
   }
 
   /** Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out. */
-  async dispatch(stationIds: Iterable<string>): Promise<number> {
+  async dispatch(stationIds: Iterable<string>, opts: { force?: boolean } = {}): Promise<number> {
     const { db, now, key, link, metrics, horizonDays, log } = this.deps;
     const ids = [...new Set(stationIds)];
     if (!ids.length) return 0;
     const tree = await this.deps.units.tree();
     const ttlMs = (horizonDays + 1) * DAY_MS;
+    // [P-3.10] First the group plans of every unit these stations lie below: their manifests name them.
+    const unitIds = new Set<string>();
+    for (const part of chunked(ids))
+      for (const st of await db.station.findMany({ where: { id: { in: part } }, select: { unitId: true } }))
+        for (const u of tree.chain(st.unitId)) unitIds.add(u.id);
+    const plans = await this.groupPlans.refresh([...unitIds], tree, opts.force);
     let published = 0;
     // Each batch is published while the next one is compiled and recorded: one batch in flight at most.
     let publishing: Promise<void> = Promise.resolve();
     for (let i = 0; i < ids.length; i += BATCH) {
-      const compiled = await this.compileMany(ids.slice(i, i + BATCH), tree);
+      const compiled = await this.compileMany(ids.slice(i, i + BATCH), tree, plans);
       const at = now();
-      const sealed = compiled.map((c) => ({ ...c, envelope: seal('manifest', c.manifest, key.signer, { now: at, ttlMs }) }));
+      // [P-3.10] A gateway that holds group plans is sent its manifest again only when what it says of its
+      // own changed (a change to a group plan alone reaches it on the group's topic), or after a day.
+      const changed = compiled.filter(
+        (c) => opts.force || c.cutAt || !c.last || c.last.hash !== c.hash || c.last.at.getTime() <= at.getTime() - DAY_MS,
+      );
+      const sealed = changed.map((c) => ({ ...c, envelope: seal('manifest', c.manifest, key.signer, { now: at, ttlMs }) }));
       // [P-7] A station whose plan was cut is compiled again half-way through it.
       const renew = renewals(sealed, at);
       await db.$transaction([
@@ -221,6 +235,11 @@ export class DispatchService {
             expiresAt: new Date(at.getTime() + ttlMs),
           })),
         }),
+        ...stampPlans(
+          db,
+          sealed.filter((c) => c.holdsGroups),
+          at,
+        ),
       ]);
       await publishing;
       publishing = Promise.all(sealed.map((c) => link.publish(manifestTopic(c.device), JSON.stringify(c.envelope), { retain: true }))).then(
@@ -266,7 +285,10 @@ export class DispatchService {
 
   /** Every station gets a new plan (after a key change). */
   async dispatchAll(): Promise<number> {
-    return this.dispatch((await this.deps.db.station.findMany({ select: { id: true } })).map((s) => s.id));
+    return this.dispatch(
+      (await this.deps.db.station.findMany({ select: { id: true } })).map((s) => s.id),
+      { force: true },
+    );
   }
 
   /** Manifest deliveries to the stations within `scope`, newest first, with counts by status (expired ones marked first). */
@@ -316,7 +338,17 @@ export class DispatchService {
       distinct: ['stationId'],
       take: 500,
     });
-    return this.dispatch(rows.map((r) => r.stationId));
+    return this.dispatch(
+      rows.map((r) => r.stationId),
+      { force: true },
+    );
+  }
+
+  /** [P-3.10] Group plans a day old are published again under a new version, before gateways see them expire. */
+  async refreshGroupPlans(): Promise<number> {
+    const stale = await this.groupPlans.stale();
+    if (!stale.length) return 0;
+    return (await this.groupPlans.refresh(stale, await this.deps.units.tree())).size;
   }
 
   /** [P-7] Stations whose plan was cut to the limits get the next part once half of it has passed. */
@@ -331,35 +363,24 @@ export class DispatchService {
   }
 
   /** On start: the embedded broker keeps retained messages in memory only, so republish what is pending. */
-  dispatchPending(): Promise<number> {
-    return this.dispatchStationsWithPending();
+  async dispatchPending(): Promise<number> {
+    await this.groupPlans.republishAll();
+    return this.dispatchStationsWithPending(undefined, true);
   }
 
   /** Re-plans every station with an occurrence still to air (of one item, when given). */
-  private async dispatchStationsWithPending(mediaId?: string): Promise<number> {
+  private async dispatchStationsWithPending(mediaId?: string, force = false): Promise<number> {
     const rows = await this.deps.db.occurrence.findMany({
       where: { ...(mediaId ? { mediaId } : {}), status: 'scheduled', startsAt: { gte: new Date(this.deps.now().getTime() - DAY_MS) } },
       select: { stationId: true },
       distinct: ['stationId'],
     });
-    await this.dispatch(rows.map((r) => r.stationId));
+    await this.dispatch(
+      rows.map((r) => r.stationId),
+      { force },
+    );
     return rows.length;
   }
-}
-
-/** [P-5.5] An alert's entry airs as its command would: valid until the alert ends, repeating as it says. */
-function alertFields(
-  alert: { validUntil: Date; repeatCount: number | null; repeatIntervalS: number | null; repeatUntil: Date | null } | undefined,
-  mediaValidUntil: Date | null,
-): Partial<ManifestEntry> {
-  if (!alert) return {};
-  const until = mediaValidUntil && mediaValidUntil < alert.validUntil ? mediaValidUntil : alert.validUntil;
-  return {
-    validUntil: until.toISOString(),
-    ...(alert.repeatUntil ? { repeatUntil: alert.repeatUntil.toISOString() } : {}),
-    ...(alert.repeatCount || !alert.repeatUntil ? { repeatCount: alert.repeatCount ?? 1 } : {}),
-    ...(alert.repeatIntervalS ? { repeatIntervalMs: alert.repeatIntervalS * 1000 } : {}),
-  };
 }
 
 type MediaRow = { sha256: string; durationMs: number; sizeBytes: number; codec: string; status: string };
@@ -372,28 +393,8 @@ function prefetchOf(
   const refs = new Map<string, MediaRef>();
   for (const t of templates) {
     if (t.unitId && !units.has(t.unitId)) continue;
-    for (const m of [t.media, t.endMedia])
-      if (m && m.status === 'approved')
-        refs.set(m.sha256, {
-          sha256: m.sha256,
-          path: `/blobs/${m.sha256}`,
-          durationMs: m.durationMs,
-          sizeBytes: m.sizeBytes,
-          codec: m.codec,
-        });
+    for (const m of [t.media, t.endMedia]) if (m && m.status === 'approved') refs.set(m.sha256, mediaRef(m));
   }
   const prefetch = [...refs.values()].slice(0, LIMITS.maxPrefetch);
   return prefetch.length ? { prefetch } : {};
-}
-
-/** [P-3.1] A stored file as an entry names it. */
-function mediaRef(m: { sha256: string; durationMs: number; sizeBytes: number; codec: string }): ManifestEntry['media'] {
-  return { sha256: m.sha256, path: `/blobs/${m.sha256}`, durationMs: m.durationMs, sizeBytes: m.sizeBytes, codec: m.codec };
-}
-
-/** [P-5.11] A relay item's stream, as the entry carries it: URLs in order, the slot, dead air, re-check. */
-function relayOf(m: { relay: string | null; durationMs: number }): Pick<ManifestEntry, 'relay'> {
-  if (!m.relay) return {};
-  const r = JSON.parse(m.relay) as { urls: string[]; deadAirMs: number; recheckMs: number };
-  return { relay: { urls: r.urls, slotMs: m.durationMs, deadAirMs: r.deadAirMs, recheckMs: r.recheckMs } };
 }

@@ -15,6 +15,7 @@ import type { DispatchService } from './dispatch-service.ts';
 import { badRequest, conflict, DomainError, notFound, unprocessable } from './errors.ts';
 import { LibraryService } from './library-service.ts';
 import { layout, type PlaylistService } from './playlist-service.ts';
+import { airingsOf } from './schedule-airings.ts';
 import { evaluatePlan, type PlanItem, type PlanRule } from './schedule-check.ts';
 import { assertOrdinary } from './schedule-lifecycle.ts';
 import { resolveTargets, type TargetStation, type Targets } from './targets.ts';
@@ -184,7 +185,7 @@ export class ScheduleService {
           createdById: input.userId,
         },
       });
-      await insertOccurrences(tx, dialectOf(db), this.occurrences(s, stations, plan), this.deps.now());
+      await insertOccurrences(tx, dialectOf(db), airingsOf(s, stations, plan), this.deps.now());
       return s;
     });
     await this.deps.dispatch.dispatch(stations.map((st) => st.id));
@@ -249,7 +250,7 @@ export class ScheduleService {
           expandedUntil: prepared.rule ? prepared.horizon : null,
         },
       });
-      await insertOccurrences(tx, dialectOf(db), this.occurrences(row, prepared.stations, plan), now());
+      await insertOccurrences(tx, dialectOf(db), airingsOf(row, prepared.stations, plan), now());
       return row;
     });
     await this.deps.dispatch.dispatch([...new Set([...left.map((o) => o.stationId), ...prepared.stations.map((st) => st.id)])]);
@@ -323,7 +324,7 @@ export class ScheduleService {
       const refusedAt = new Set(violations.map((v) => `${v.station} ${v.startsAt}`));
       const codeOf = new Map(stations.map((st) => [st.id, st.code]));
       const held = s.status === 'paused' ? ({ status: 'paused', asRun: 'skipped', discrepancy: 'cancelled' } as const) : {};
-      const rows = this.occurrences(s, stations, plan)
+      const rows = airingsOf(s, stations, plan)
         .filter((r) => !refusedAt.has(`${codeOf.get(r.stationId)} ${r.startsAt.toISOString()}`))
         .map((r) => ({ ...r, ...held }));
       // Claimed by moving its horizon from the value read: a process that extends it at the same moment
@@ -379,22 +380,5 @@ export class ScheduleService {
   private airable(items: Item[], at: Date): PlanItem[] {
     const plan = this.layoutAt(items, at);
     return plan.every((p) => !LibraryService.whyNotSchedulable(p.media, p.startsAt)) ? plan : [];
-  }
-
-  private occurrences(s: Schedule, stations: TargetStation[], plan: PlanItem[]) {
-    return stations.flatMap((st) =>
-      plan.map((p) => ({
-        scheduleId: s.id,
-        stationId: st.id,
-        unitId: st.unitId,
-        zones: JSON.stringify(st.zones),
-        mediaId: p.media.id,
-        startsAt: p.startsAt,
-        day: hanoiDayNumber(p.startsAt),
-        closesAt: closesAt({ startsAt: p.startsAt, expectedMs: p.media.durationMs, startWindowMs: s.startWindowMs }),
-        position: p.position,
-        priority: s.priority,
-      })),
-    );
   }
 }

@@ -20,6 +20,11 @@ export interface TargetStation {
   code: string;
   unitId: string;
   zones: string[];
+  /**
+   * [P-3.10] The unit target that reached the whole station (the first given, when several did): its
+   * airings are entries of that unit's group plan.
+   */
+  group?: string;
 }
 
 /** The stations (and outputs) a set of targets reaches. Unknown or merged targets are refused unless `lenient`. */
@@ -34,7 +39,10 @@ export async function resolveTargets(deps: { db: Db; units: UnitService }, targe
     if (!lenient) throw err;
   };
   const byId = new Map<string, TargetStation>();
-  const whole = (st: { id: string; code: string; unitId: string }) => byId.set(st.id, { ...st, zones: [] });
+  const whole = (st: { id: string; code: string; unitId: string }, group?: string) => {
+    const existing = byId.get(st.id)?.group ?? group;
+    byId.set(st.id, { ...st, zones: [], ...(existing ? { group: existing } : {}) });
+  };
 
   if (units.length) {
     const tree = await deps.units.tree();
@@ -53,7 +61,7 @@ export async function resolveTargets(deps: { db: Db; units: UnitService }, targe
       }
       unitIds.push(u.id);
     }
-    for (const st of await deps.units.stationsBelow(unitIds)) whole(st);
+    for (const unitId of unitIds) for (const st of await deps.units.stationsBelow([unitId])) whole(st, unitId);
   }
   const codes = [...new Set(stationCodes)];
   const found = (

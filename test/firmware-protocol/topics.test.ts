@@ -32,8 +32,10 @@ t.test("a device subscribes to its own manifest, commands and storage receipts a
     'lp/v1/dev/HN-00004/receipt',
     'lp/v1/grp/00004/cmd',
     'lp/v1/grp/00004/live',
+    'lp/v1/grp/00004/plan',
     'lp/v1/grp/001/cmd',
     'lp/v1/grp/001/live',
+    'lp/v1/grp/001/plan',
   ]);
   t.same(filters.server, ['lp/v1/dev/+/ack', 'lp/v1/dev/+/reply', 'lp/v1/dev/+/report', 'lp/v1/dev/+/telemetry', 'lp/v1/dev/+/state']);
 });

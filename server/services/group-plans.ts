@@ -1,0 +1,202 @@
+// [P-3.10] Group plans: the airings a unit target reached at all its stations alike (db column groupKey)
+// are compiled once per unit, signed once and published retained on the unit's plan topic. A change for
+// all of Hanoi is then one signature and one message, whatever the number of gateways. A plan is
+// published again only when its entries change, when it is a day old (its lifetime is the manifest's),
+// and on start (an embedded broker forgets retained messages).
+import { createHash } from 'node:crypto';
+import {
+  type GroupPlan,
+  type GroupPlanRef,
+  groupAiringId,
+  groupPlanHash,
+  groupPlanTopic,
+  type Manifest,
+  type ManifestEntry,
+  seal,
+} from '#protocol';
+import { chunked, type Db } from '../db/client.ts';
+import { dialectOf } from '../db/dialect.ts';
+import type { ServerKey } from '../keys.ts';
+import type { Publisher } from '../mqtt/link.ts';
+import { cutToLimits } from '../scheduling/plan-limits.ts';
+import { planEntries } from './plan-entries.ts';
+import type { UnitTree } from './unit-service.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface GroupPlanDeps {
+  db: Db;
+  link: Publisher;
+  key: ServerKey;
+  now: () => Date;
+  horizonDays: number;
+  log: { info(obj: object, msg: string): void };
+}
+
+/** A unit's plan as published now, and its entries by group key for splitting station manifests. */
+export interface CurrentPlan {
+  unitId: string;
+  plan: GroupPlan;
+  sha256: string;
+  byKey: Map<string, ManifestEntry>;
+}
+
+export class GroupPlans {
+  constructor(private readonly deps: GroupPlanDeps) {}
+
+  /**
+   * Brings the plans of these units up to date (a unit with group airings to come, or with a plan now) and
+   * publishes those that changed; returns every current plan among them.
+   */
+  async refresh(unitIds: string[], tree: UnitTree, force = false): Promise<Map<string, CurrentPlan>> {
+    const { db, now, horizonDays } = this.deps;
+    const at = now();
+    const horizonUntil = new Date(at.getTime() + horizonDays * DAY_MS);
+    const lookBack = new Date(at.getTime() - DAY_MS);
+    const ids = [...new Set(unitIds)];
+    const reps: { unitId: string; id: string }[] = [];
+    const stored = new Map<string, { body: string; publishedAt: Date }>();
+    for (const part of chunked(ids)) {
+      // One airing stands for each entry: any station's, as long as one still has it to air.
+      const groups = await db.occurrence.groupBy({
+        by: ['groupUnitId', 'groupKey'],
+        where: { groupUnitId: { in: part }, startsAt: { gte: lookBack, lt: horizonUntil }, status: 'scheduled' },
+        _min: { id: true },
+      });
+      for (const g of groups) if (g.groupUnitId && g._min.id) reps.push({ unitId: g.groupUnitId, id: g._min.id });
+      for (const p of await db.groupPlan.findMany({
+        where: { unitId: { in: part } },
+        select: { unitId: true, body: true, publishedAt: true },
+      }))
+        stored.set(p.unitId, p);
+    }
+    const rows = [];
+    for (const part of chunked(reps.map((r) => r.id)))
+      rows.push(
+        ...(await db.occurrence.findMany({
+          where: { id: { in: part } },
+          include: {
+            media: { include: { fallbackMedia: true } },
+            schedule: { select: { conflict: true, startWindowMs: true, emergencyId: true } },
+          },
+          orderBy: { startsAt: 'asc' },
+        })),
+      );
+    const keyOf = new Map(rows.map((r) => [r.id, r.groupKey as string]));
+    const byUnit = new Map<string, typeof rows>();
+    for (const r of rows) byUnit.set(r.groupUnitId as string, [...(byUnit.get(r.groupUnitId as string) ?? []), r]);
+    const out = new Map<string, CurrentPlan>();
+    for (const unitId of new Set([...byUnit.keys(), ...stored.keys()])) {
+      const unit = tree.byId.get(unitId);
+      if (!unit) continue;
+      const entries = planEntries(byUnit.get(unitId) ?? [], new Map(), at).map(({ entry }) => ({
+        ...entry,
+        occurrenceId: keyOf.get(entry.occurrenceId) ?? entry.occurrenceId,
+      }));
+      const previous = stored.get(unitId);
+      const before = previous ? (JSON.parse(previous.body) as GroupPlan) : undefined;
+      // [P-7] within the limits; a plan cut short ends where it was cut (and is renewed within the day)
+      const cut = cutToLimits(entries, Buffer.byteLength(JSON.stringify({ unit: unit.code, version: 0, generatedAt: at, horizonUntil })));
+      const same = before && JSON.stringify(before.entries) === JSON.stringify(cut.entries);
+      const fresh = previous && previous.publishedAt.getTime() > at.getTime() - DAY_MS;
+      if (before && same && fresh && !force) {
+        out.set(unitId, current(unitId, before));
+        continue;
+      }
+      if (!before && !cut.entries.length) continue;
+      const plan: GroupPlan =
+        before && same && fresh
+          ? before
+          : {
+              unit: unit.code,
+              version: (before?.version ?? 0) + 1,
+              generatedAt: at.toISOString(),
+              horizonUntil: (cut.cutAt ?? horizonUntil).toISOString(),
+              entries: cut.entries as GroupPlan['entries'],
+            };
+      await this.publish(unitId, plan, at);
+      out.set(unitId, current(unitId, plan));
+    }
+    return out;
+  }
+
+  /** Every unit's plan published again as stored (on start: the embedded broker lost its retained messages). */
+  async republishAll(): Promise<number> {
+    const plans = await this.deps.db.groupPlan.findMany({ select: { unitId: true, body: true } });
+    const at = this.deps.now();
+    for (const p of plans) await this.publish(p.unitId, JSON.parse(p.body) as GroupPlan, at);
+    return plans.length;
+  }
+
+  /** Units whose plan is a day old or more: published again before devices see it expire. */
+  async stale(): Promise<string[]> {
+    const rows = await this.deps.db.groupPlan.findMany({
+      where: { publishedAt: { lte: new Date(this.deps.now().getTime() - DAY_MS) } },
+      select: { unitId: true },
+    });
+    return rows.map((r) => r.unitId);
+  }
+
+  private async publish(unitId: string, plan: GroupPlan, at: Date): Promise<void> {
+    const { db, key, link, horizonDays, log } = this.deps;
+    const body = JSON.stringify(plan);
+    const sha256 = groupPlanHash(plan);
+    const row = { version: plan.version, body, sha256, entries: plan.entries.length, publishedAt: at };
+    await db.groupPlan.upsert({ where: { unitId }, create: { unitId, ...row }, update: row });
+    const envelope = seal('group-plan', plan, key.signer, { now: at, ttlMs: (horizonDays + 1) * DAY_MS });
+    await link.publish(groupPlanTopic(plan.unit), JSON.stringify(envelope), { retain: true });
+    log.info({ unit: plan.unit, version: plan.version, entries: plan.entries.length }, 'group plan published');
+  }
+}
+
+function current(unitId: string, plan: GroupPlan): CurrentPlan {
+  return { unitId, plan, sha256: groupPlanHash(plan), byKey: new Map(plan.entries.map((e) => [e.occurrenceId, e])) };
+}
+
+/**
+ * [P-3.10] Splits one device's entries: those its station airs exactly as a group plan it lies below says
+ * stay with the plan, the rest stay its own, and the plan's entries it must not air are listed as `except`.
+ */
+export function splitByGroups(
+  mine: ManifestEntry[],
+  station: string,
+  plans: CurrentPlan[],
+): { own: ManifestEntry[]; refs: GroupPlanRef[] } {
+  const byId = new Map(mine.map((e) => [e.occurrenceId, e]));
+  const covered = new Set<string>();
+  const refs = plans.map((p) => {
+    const except: string[] = [];
+    for (const [key, entry] of p.byKey) {
+      const id = groupAiringId(key, station);
+      const own = byId.get(id);
+      if (own && JSON.stringify(own) === JSON.stringify({ ...entry, occurrenceId: id })) covered.add(id);
+      else except.push(key);
+    }
+    return { unit: p.plan.unit, version: p.plan.version, sha256: p.sha256, ...(except.length ? { except } : {}) };
+  });
+  return { own: mine.filter((e) => !covered.has(e.occurrenceId)), refs };
+}
+
+/** [P-3.10] What a manifest says beyond its version, instants and the versions of the group plans it names. */
+export function ownHash(m: Manifest): string {
+  const { version: _v, generatedAt: _g, horizonUntil: _h, groupPlans, ...rest } = m;
+  const groups = groupPlans?.map(({ unit, except }) => ({ unit, except }));
+  return createHash('sha256')
+    .update(JSON.stringify({ ...rest, groups }))
+    .digest('hex');
+}
+
+/** [P-3.10] Records each gateway's last published manifest hash: one statement per 300 gateways. */
+export function stampPlans(db: Db, published: { device: string; hash: string }[], at: Date) {
+  const dialect = dialectOf(db);
+  return chunked(published, 300).map((part) =>
+    db.$executeRawUnsafe(
+      dialect.sql(
+        `UPDATE "Device" SET "planAt" = ?, "planHash" = CASE "code" ${part.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE "code" IN (${part.map(() => '?').join(', ')})`,
+      ),
+      dialect.time(at),
+      ...part.flatMap((c) => [c.device, c.hash]),
+      ...part.map((c) => c.device),
+    ),
+  );
+}
