@@ -19,6 +19,12 @@ import { makeTone } from '../test/helpers/audio.ts';
 import { startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
 import { figure, median } from './report.ts';
 
+/**
+ * [P-3.10] The simulated gateways hold group plans, as the agent does; LP_BENCH_V1=1 runs them as v1.0
+ * devices that get a complete manifest each (the figures before group plans).
+ */
+const GROUP_PLANS = process.env.LP_BENCH_V1 !== '1';
+
 async function api<T>(server: TestServer, method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${server.url}/api/v1${path}`, {
     method,
@@ -36,7 +42,7 @@ async function api<T>(server: TestServer, method: string, path: string, body?: u
 async function simulators(server: TestServer, tokens: string[]): Promise<{ online: number; rssMb: number; stop(): Promise<void> }> {
   const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'sim-child.ts'), { execArgv: ['--import', 'tsx'] });
   const started = once(child, 'message');
-  child.send({ serverUrl: server.url, mqttUrl: server.mqttUrl, tokens });
+  child.send({ serverUrl: server.url, mqttUrl: server.mqttUrl, tokens, groupPlans: GROUP_PLANS });
   const [{ ready, rssMb }] = (await started) as [{ ready: number; rssMb: number }];
   // Each enrollment sent its gateway a first plan: measured pushes start once every one is acknowledged.
   const enrolled = { revokedAt: null, enrolledAt: { not: null } };
@@ -67,21 +73,39 @@ async function provision(server: TestServer, units: string[]): Promise<string[]>
 }
 
 /**
- * POSTs the schedule and waits until the manifests it published are acknowledged by `n` gateways;
- * returns the elapsed ms. The acks are counted from the server's events, in memory: polling the database
- * at each ack would load the server being measured. The count is checked in the database once, after.
+ * POSTs the schedule and waits until `n` gateways hold the change; returns the elapsed ms. A v1.0 gateway
+ * holds it once it acknowledged the manifest published for it; a gateway that holds group plans ([P-3.10])
+ * once its ack names a newer version of its unit's group plan than before the request. The acks are counted
+ * from the server's events, in memory: polling the database at each ack would load the server being
+ * measured. The count is checked in the database once, after.
  */
-async function pushAll(server: TestServer, mediaId: string, units: string[], n: number): Promise<number> {
+async function pushAll(server: TestServer, mediaId: string, units: string[], n: number): Promise<{ ms: number; request_ms: number; first_ack_ms: number }> {
   const since = new Date();
+  const before = new Map(
+    (
+      await server.db.groupPlan.findMany({
+        where: { unit: { code: { in: units } } },
+        select: { version: true, unit: { select: { code: true } } },
+      })
+    ).map((p) => [p.unit.code, p.version]),
+  );
   const acked = new Set<string>();
+  let firstAckMs = 0;
   let onAck = (_a: { device: string; status: string }) => {};
+  const t0 = performance.now();
+  let onGroupAck = (_a: { device: string; unit: string; version: number }) => {};
   const all = new Promise<void>((resolve) => {
     onAck = (a) => {
-      if (a.status === 'delivered' && acked.add(a.device).size === n) resolve();
+      if (!GROUP_PLANS && a.status === 'delivered' && acked.add(a.device).size === n) resolve();
+    };
+    onGroupAck = (a) => {
+      firstAckMs ||= performance.now() - t0;
+      if (units.includes(a.unit) && a.version > (before.get(a.unit) ?? 0) && acked.add(a.device).size === n) resolve();
     };
   });
   server.dispatch.events.on('ack', onAck);
-  const t0 = performance.now();
+  server.dispatch.events.on('group-ack', onGroupAck);
+  let requestMs = 0;
   try {
     await api(server, 'POST', '/schedules', {
       mediaId,
@@ -89,6 +113,7 @@ async function pushAll(server: TestServer, mediaId: string, units: string[], n: 
       startsAt: new Date(Date.now() + 3600_000).toISOString(),
       priority: 'emergency',
     });
+    requestMs = performance.now() - t0;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${acked.size} of ${n} acks in 180 s`)), 180_000);
@@ -96,11 +121,17 @@ async function pushAll(server: TestServer, mediaId: string, units: string[], n: 
     await Promise.race([all, late]).finally(() => clearTimeout(timer));
   } finally {
     server.dispatch.events.off('ack', onAck);
+    server.dispatch.events.off('group-ack', onGroupAck);
   }
   const ms = performance.now() - t0;
-  const stored = await server.db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } });
-  if (stored < n) throw new Error(`${n} gateways acknowledged, but ${stored} deliveries are recorded as delivered`);
-  return ms;
+  const stored = GROUP_PLANS
+    ? await server.db.groupDelivery.count({
+        where: { OR: units.map((code) => ({ unit: { code }, version: { gt: before.get(code) ?? 0 } })) },
+      })
+    : await server.db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } });
+  if (stored < n) throw new Error(`${n} gateways acknowledged, but ${stored} deliveries are recorded`);
+  // request_ms: until the API answered (airings written, plans compiled and published)
+  return { ms, request_ms: Math.round(requestMs), first_ack_ms: Math.round(firstAckMs) };
 }
 
 /** Where the resident memory is before the push (Linux): anonymous (heaps, malloc) or mapped files (code, libraries). */
@@ -127,7 +158,19 @@ export async function run(): Promise<void> {
     sims = await simulators(server, await provision(server, ['01']));
     const hanoi = sims.online;
 
-    figure('dispatch', 'push_all_acked_ms_579', await pushAll(server, media.id as string, ['01'], hanoi), 'ms', { gateways: hanoi });
+    // With group plans, the first programme for a unit also sends each gateway a manifest that names the
+    // unit's plan; later changes for the unit travel as the plan alone. Both are measured.
+    if (GROUP_PLANS) {
+      const first = await pushAll(server, media.id as string, ['01'], hanoi);
+      figure('dispatch', 'push_first_acked_ms_579', first.ms, 'ms', { gateways: hanoi, request_ms: first.request_ms });
+    }
+    const hanoiPush = await pushAll(server, media.id as string, ['01'], hanoi);
+    figure('dispatch', 'push_all_acked_ms_579', hanoiPush.ms, 'ms', {
+      gateways: hanoi,
+      group_plans: GROUP_PLANS,
+      request_ms: hanoiPush.request_ms,
+      first_ack_ms: hanoiPush.first_ack_ms,
+    });
     // Compiling again after the change: every station has an entry and a policy to carry.
     const ids = (await server.db.station.findMany({ select: { id: true } })).map((s) => s.id);
     const t0 = performance.now();
@@ -152,6 +195,10 @@ export async function run(): Promise<void> {
     for (const d of await server.db.device.findMany({ where: { code: { startsWith: 'HN-' } }, select: { code: true } }))
       tokens.push((await api<{ enrollToken: string }>(server, 'POST', `/devices/${d.code}/enrollment-token`)).enrollToken);
     sims = await simulators(server, tokens);
+    if (GROUP_PLANS) {
+      const first = await pushAll(server, media.id as string, provinces, sims.online);
+      figure('dispatch', 'push_first_acked_ms_10542', first.ms, 'ms', { gateways: sims.online, request_ms: first.request_ms });
+    }
     // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process); what it
     // held before the push (all gateways enrolled and connected), and its JavaScript heap and buffers after.
     const before = process.memoryUsage();
@@ -162,10 +209,12 @@ export async function run(): Promise<void> {
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 50);
-    const pushMs = await pushAll(server, media.id as string, provinces, sims.online);
+    const { ms: pushMs, request_ms } = await pushAll(server, media.id as string, provinces, sims.online);
     clearInterval(sampler);
     figure('dispatch', 'push_all_acked_ms_10542', pushMs, 'ms', {
       gateways: sims.online,
+      group_plans: GROUP_PLANS,
+      request_ms,
       server_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
       server_peak_rss_mb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576),
       server_rss_before_mb: Math.round(before.rss / 1048576),

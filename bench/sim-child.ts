@@ -4,8 +4,8 @@
 import { systemClock } from '../edge-agent/clock.ts';
 import { Simulator } from '../edge-agent/simulator.ts';
 
-process.once('message', async (msg: { serverUrl: string; mqttUrl: string; tokens: string[] }) => {
-  const sim = new Simulator({ serverUrl: msg.serverUrl, mqttUrl: msg.mqttUrl, clock: systemClock, fetch });
+process.once('message', async (msg: { serverUrl: string; mqttUrl: string; tokens: string[]; groupPlans?: boolean }) => {
+  const sim = new Simulator({ serverUrl: msg.serverUrl, mqttUrl: msg.mqttUrl, clock: systemClock, fetch, groupPlans: msg.groupPlans });
   await sim.start(msg.tokens, 64);
   process.send?.({ ready: sim.gateways.length, rssMb: Math.round(process.memoryUsage().rss / 1048576) });
   process.once('message', async () => {

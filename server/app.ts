@@ -340,7 +340,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     loginsPerMinute: deps.loginsPerMinute,
     prefix: '/api/v1',
   });
-  await app.register(stationRoutes, { stations: deps.stations, dispatch: deps.dispatch, scopes, auth, prefix: '/api/v1' });
+  await app.register(stationRoutes, {
+    stations: deps.stations,
+    dispatch: deps.dispatch,
+    units: deps.units,
+    scopes,
+    auth,
+    prefix: '/api/v1',
+  });
   await app.register(unitRoutes, { units: deps.units, scopes, auth, prefix: '/api/v1' });
   await app.register(reformRoutes, { units: deps.units, mergers: deps.mergers, scopes, auth, prefix: '/api/v1' });
   await app.register(deviceRoutes, {

@@ -6,7 +6,7 @@ import { GroupPlan, GroupPlanHeld, GroupPlanRef, MAX_GROUP_PLANS } from './group
 import { LIMITS } from './limits.ts';
 import { EmergencyRepeat, ManifestEntry, MediaRef, occurrenceId, Priority, sha256Hex, txn, zone } from './plan-entries.ts';
 import { ReportBatch, ReportReceipt } from './proof-messages.ts';
-import { RelaySegment, RelaySpec } from './relay.ts';
+import { RelaySegment } from './relay.ts';
 
 export { ConflictRule, EmergencyRepeat, groupAiringId, ManifestEntry, MediaRef, Priority } from './plan-entries.ts';
 

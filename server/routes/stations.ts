@@ -6,6 +6,7 @@ import { bearer, page } from '../http/schemas.ts';
 import type { Scopes } from '../http/scope.ts';
 import type { DispatchService } from '../services/dispatch-service.ts';
 import type { StationService } from '../services/station-service.ts';
+import type { UnitService } from '../services/unit-service.ts';
 
 const Station = z.object({
   code: z.string(),
@@ -86,9 +87,10 @@ const Delivery = z.object({
 export const stationRoutes: FastifyPluginAsyncZod<{
   stations: StationService;
   dispatch: DispatchService;
+  units: UnitService;
   scopes: Scopes;
   auth: onRequestAsyncHookHandler;
-}> = async (app, { stations, dispatch, scopes, auth }) => {
+}> = async (app, { stations, dispatch, units, scopes, auth }) => {
   // Lists show the stations of the user's unit only; one station outside it is refused.
   app.get(
     '/deliveries',
@@ -119,6 +121,37 @@ export const stationRoutes: FastifyPluginAsyncZod<{
         items: rows.map(({ station, ...d }) => ({ ...d, station: station.code, status: d.status as z.infer<typeof Delivery>['status'] })),
       };
     },
+  );
+
+  app.get(
+    '/group-plans',
+    {
+      onRequest: auth,
+      schema: {
+        tags: ['stations'],
+        summary: "Group plans [P-3.10]: each unit's current plan and how many gateways below it acknowledged that version",
+        description:
+          'gateways: enrolled gateways (of your stations) below the unit that hold group plans; held: those whose ack names this version.',
+        security: bearer,
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                unit: z.string(),
+                unitName: z.string(),
+                version: z.number(),
+                entries: z.number(),
+                sha256: z.string(),
+                publishedAt: z.date(),
+                gateways: z.number(),
+                held: z.number(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => ({ items: await dispatch.groupPlans.list(await scopes.unitFilter(request.user), await units.tree()) }),
   );
 
   app.get(

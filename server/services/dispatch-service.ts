@@ -3,7 +3,7 @@
 // stations a change touches are recompiled. Each publication is a delivery, tracked until the gateway's
 // signed acknowledgement ([P-3.7]): pending → delivered | failed | expired | superseded.
 import { EventEmitter } from 'node:events';
-import { LIMITS, type LocalPolicy, type Manifest, type ManifestEntry, type MediaRef, manifestTopic, seal } from '#protocol';
+import { LIMITS, type LocalPolicy, type Manifest, type MediaRef, manifestTopic, seal } from '#protocol';
 import type { Opener } from '../compliance/open-worker.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';

@@ -53,23 +53,23 @@ export class GroupPlans {
     const at = now();
     const horizonUntil = new Date(at.getTime() + horizonDays * DAY_MS);
     const lookBack = new Date(at.getTime() - DAY_MS);
-    const ids = [...new Set(unitIds)];
-    const reps: { unitId: string; id: string }[] = [];
+    const ids = new Set(unitIds);
+    // One statement for any number of units (the ids as one JSON parameter): one airing stands for each
+    // entry, any station's, as long as one station still has it to air.
+    const dialect = dialectOf(db);
+    const groups = await db.$queryRawUnsafe<{ unitId: string; id: string }[]>(
+      dialect.sql(
+        `SELECT "groupUnitId" AS "unitId", MIN("id") AS "id" FROM "Occurrence" WHERE "groupUnitId" IN (${dialect.jsonIds})
+         AND "startsAt" >= ? AND "startsAt" < ? AND "status" = 'scheduled' GROUP BY "groupUnitId", "groupKey"`,
+      ),
+      JSON.stringify([...ids]),
+      dialect.time(lookBack),
+      dialect.time(horizonUntil),
+    );
+    const reps = groups.map((g) => ({ unitId: g.unitId, id: g.id }));
     const stored = new Map<string, { body: string; publishedAt: Date }>();
-    for (const part of chunked(ids)) {
-      // One airing stands for each entry: any station's, as long as one still has it to air.
-      const groups = await db.occurrence.groupBy({
-        by: ['groupUnitId', 'groupKey'],
-        where: { groupUnitId: { in: part }, startsAt: { gte: lookBack, lt: horizonUntil }, status: 'scheduled' },
-        _min: { id: true },
-      });
-      for (const g of groups) if (g.groupUnitId && g._min.id) reps.push({ unitId: g.groupUnitId, id: g._min.id });
-      for (const p of await db.groupPlan.findMany({
-        where: { unitId: { in: part } },
-        select: { unitId: true, body: true, publishedAt: true },
-      }))
-        stored.set(p.unitId, p);
-    }
+    for (const p of await db.groupPlan.findMany({ select: { unitId: true, body: true, publishedAt: true } }))
+      if (ids.has(p.unitId)) stored.set(p.unitId, p);
     const rows = [];
     for (const part of chunked(reps.map((r) => r.id)))
       rows.push(
@@ -126,6 +126,35 @@ export class GroupPlans {
     const at = this.deps.now();
     for (const p of plans) await this.publish(p.unitId, JSON.parse(p.body) as GroupPlan, at);
     return plans.length;
+  }
+
+  /**
+   * [P-3.10.5] Each unit's current plan, with how many gateways (among the stations of `scope`, a station
+   * filter) below the unit hold group plans and how many of them acknowledged this version.
+   */
+  async list(scope: { unitId?: { in: string[] } }, tree: UnitTree) {
+    const { db } = this.deps;
+    const plans = await db.groupPlan.findMany({ select: { unitId: true, version: true, entries: true, sha256: true, publishedAt: true } });
+    const out = [];
+    for (const p of plans) {
+      const unit = tree.byId.get(p.unitId);
+      if (!unit) continue;
+      const below = tree.subtree(p.unitId).map((u) => u.id);
+      const units = scope.unitId ? below.filter((id) => scope.unitId?.in.includes(id)) : below;
+      if (!units.length) continue;
+      const devices: string[] = [];
+      for (const part of chunked(units))
+        for (const d of await db.device.findMany({
+          where: { revokedAt: null, groupPlans: true, station: { unitId: { in: part } } },
+          select: { code: true },
+        }))
+          devices.push(d.code);
+      let held = 0;
+      for (const part of chunked(devices))
+        held += await db.groupDelivery.count({ where: { unitId: p.unitId, version: p.version, device: { in: part } } });
+      out.push({ unit: unit.code, unitName: unit.name, ...p, unitId: undefined, gateways: devices.length, held });
+    }
+    return out.sort((a, b) => a.unit.localeCompare(b.unit));
   }
 
   /** Units whose plan is a day old or more: published again before devices see it expire. */

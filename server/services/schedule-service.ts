@@ -3,14 +3,13 @@
 // follow each other with their gaps. Recurring schedules are expanded up to the manifest horizon and
 // extended as time moves on. Airings are written in bulk (db/occurrence-insert.ts).
 import type { ConflictRule, Priority, Resolution } from '#protocol';
-import { closesAt } from '../compliance/as-run.ts';
 import type { Db } from '../db/client.ts';
 import { dialectOf } from '../db/dialect.ts';
-import type { Media, Schedule } from '../db/generated/client.ts';
+import type { Media } from '../db/generated/client.ts';
 import { insertOccurrences } from '../db/occurrence-insert.ts';
 import { type AiringRow, airingRows } from '../scheduling/outcomes.ts';
 import type { Violation } from '../scheduling/policy.ts';
-import { hanoiDayNumber, instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
+import { instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
 import type { DispatchService } from './dispatch-service.ts';
 import { badRequest, conflict, DomainError, notFound, unprocessable } from './errors.ts';
 import { LibraryService } from './library-service.ts';

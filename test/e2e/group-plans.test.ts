@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { type SimEvent, Simulator } from '../../edge-agent/simulator.ts';
+import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { stationCodes } from '../helpers/faults.ts';
-import { provisionDevice, startTestServer, untilAcked, untilEvent, uploadApproved } from '../helpers/server.ts';
+import { api, provisionDevice, startTestServer, untilAcked, untilEvent, uploadApproved } from '../helpers/server.ts';
 
 const EACH = 8;
 const clock = new FakeClock(Date.parse('2026-11-22T17:00:00Z'));
@@ -99,6 +100,12 @@ t.test('a second programme for all of Hanoi reaches v1.1 gateways as a new group
     EACH,
     'each v1.1 gateway acknowledged version 2 with its manifest version',
   );
+  const listed = await api(server, 'GET', '/group-plans');
+  t.match(
+    listed.body,
+    { items: [{ unit: '01', version: 2, entries: 2, gateways: EACH, held: EACH }] },
+    'the API shows who holds the version',
+  );
 });
 
 t.test('a station that must not air one entry is told so by except, and airs the rest', async (t) => {
@@ -130,3 +137,39 @@ t.test('a station that must not air one entry is told so by except, and airs the
   );
   t.equal(await airedCount(), 2 * codes.length - 1, 'every other airing is proven');
 });
+
+t.test(
+  'the agent holds the group plan: it arms the entry as {key}@{station}, keeps it across a restart offline, and proves it',
+  async (t) => {
+    const [station] = await stationCodes(server, 1, 2 * EACH);
+    const gateway = await makeAgent({ station, server, clock });
+    await gateway.agent.start();
+    await gateway.waitFor('manifest');
+    await untilAcked(server, async () => (await server.db.device.findFirst({ where: { code: station } }))?.groupPlans === true);
+    const third = new Date(clock.now() + 3600_000);
+    await schedule(third);
+    const plan = await server.db.groupPlan.findFirstOrThrow({ where: { unit: { code: '01' } } });
+    const key = (JSON.parse(plan.body) as { entries: { occurrenceId: string; startsAt: string }[] }).entries.find(
+      (e) => e.startsAt === third.toISOString(),
+    )?.occurrenceId;
+    const id = `${key}@${station}`;
+    const armed = await gateway.waitFor('armed', (e) => e.occurrenceId === id);
+    t.equal(armed.at, third.getTime(), 'armed from the group plan, under its airing id at this station');
+    await untilEvent(server.dispatch.events, 'group-ack', async () =>
+      Boolean(await server.db.groupDelivery.findFirst({ where: { device: station, version: plan.version } })),
+    );
+    t.pass(`the agent acknowledged group plan version ${plan.version}`);
+    await gateway.waitFor('cached', (e) => e.sha256 === media.sha256);
+
+    // Restart with the broker out of reach: the stored manifest and group plan arm the entry again.
+    await gateway.agent.stop();
+    const again = await makeAgent({ station, server, clock, dataDir: gateway.dataDir, mqttUrl: 'mqtt://127.0.0.1:9' });
+    t.teardown(() => again.agent.stop());
+    await again.agent.start();
+    t.equal((await again.waitFor('armed', (e) => e.occurrenceId === id)).at, third.getTime(), 'armed offline from the stored group plan');
+    await again.waitFor('cached', (e) => e.sha256 === media.sha256);
+    clock.advanceTo(third.getTime());
+    const finished = await again.waitFor('finished', (e) => e.occurrenceId === id);
+    t.equal(finished.report.kind, 'playback.completed', 'it aired in full, offline');
+  },
+);
