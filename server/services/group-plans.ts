@@ -86,6 +86,7 @@ export class GroupPlans {
     const byUnit = new Map<string, typeof rows>();
     for (const r of rows) byUnit.set(r.groupUnitId as string, [...(byUnit.get(r.groupUnitId as string) ?? []), r]);
     const out = new Map<string, CurrentPlan>();
+    const changed: { unitId: string; plan: GroupPlan }[] = [];
     for (const unitId of new Set([...byUnit.keys(), ...stored.keys()])) {
       const unit = tree.byId.get(unitId);
       if (!unit) continue;
@@ -114,17 +115,20 @@ export class GroupPlans {
               horizonUntil: (cut.cutAt ?? horizonUntil).toISOString(),
               entries: cut.entries as GroupPlan['entries'],
             };
-      await this.publish(unitId, plan, at);
+      changed.push({ unitId, plan });
       out.set(unitId, current(unitId, plan));
     }
+    await this.publish(changed, at);
     return out;
   }
 
   /** Every unit's plan published again as stored (on start: the embedded broker lost its retained messages). */
   async republishAll(): Promise<number> {
     const plans = await this.deps.db.groupPlan.findMany({ select: { unitId: true, body: true } });
-    const at = this.deps.now();
-    for (const p of plans) await this.publish(p.unitId, JSON.parse(p.body) as GroupPlan, at);
+    await this.publish(
+      plans.map((p) => ({ unitId: p.unitId, plan: JSON.parse(p.body) as GroupPlan })),
+      this.deps.now(),
+    );
     return plans.length;
   }
 
@@ -166,15 +170,31 @@ export class GroupPlans {
     return rows.map((r) => r.unitId);
   }
 
-  private async publish(unitId: string, plan: GroupPlan, at: Date): Promise<void> {
+  /** Stores the plans in one transaction, then publishes them all at once (each retained on its unit's topic). */
+  private async publish(plans: { unitId: string; plan: GroupPlan }[], at: Date): Promise<void> {
     const { db, key, link, horizonDays, log } = this.deps;
-    const body = JSON.stringify(plan);
-    const sha256 = groupPlanHash(plan);
-    const row = { version: plan.version, body, sha256, entries: plan.entries.length, publishedAt: at };
-    await db.groupPlan.upsert({ where: { unitId }, create: { unitId, ...row }, update: row });
-    const envelope = seal('group-plan', plan, key.signer, { now: at, ttlMs: (horizonDays + 1) * DAY_MS });
-    await link.publish(groupPlanTopic(plan.unit), JSON.stringify(envelope), { retain: true });
-    log.info({ unit: plan.unit, version: plan.version, entries: plan.entries.length }, 'group plan published');
+    if (!plans.length) return;
+    await db.$transaction(
+      plans.map(({ unitId, plan }) => {
+        const row = {
+          version: plan.version,
+          body: JSON.stringify(plan),
+          sha256: groupPlanHash(plan),
+          entries: plan.entries.length,
+          publishedAt: at,
+        };
+        return db.groupPlan.upsert({ where: { unitId }, create: { unitId, ...row }, update: row });
+      }),
+    );
+    await Promise.all(
+      plans.map(({ plan }) => {
+        const envelope = seal('group-plan', plan, key.signer, { now: at, ttlMs: (horizonDays + 1) * DAY_MS });
+        return link.publish(groupPlanTopic(plan.unit), JSON.stringify(envelope), { retain: true });
+      }),
+    );
+    if (plans.length === 1)
+      log.info({ unit: plans[0].plan.unit, version: plans[0].plan.version, entries: plans[0].plan.entries.length }, 'group plan published');
+    else log.info({ plans: plans.length }, 'group plans published');
   }
 }
 
