@@ -3,7 +3,7 @@
 // stations a change touches are recompiled. Each publication is a delivery, tracked until the gateway's
 // signed acknowledgement ([P-3.7]): pending → delivered | failed | expired | superseded.
 import { EventEmitter } from 'node:events';
-import { LIMITS, type LocalPolicy, type Manifest, type MediaRef, manifestTopic, seal } from '#protocol';
+import { type LocalPolicy, type Manifest, manifestTopic, seal } from '#protocol';
 import type { Opener } from '../compliance/open-worker.ts';
 import { chunked, type Db } from '../db/client.ts';
 import type { ServerKey } from '../keys.ts';
@@ -13,7 +13,7 @@ import { cutToLimits, renewals } from '../scheduling/plan-limits.ts';
 import { AckIntake } from './ack-intake.ts';
 import type { DeviceService } from './device-service.ts';
 import { type CurrentPlan, GroupPlans, ownHash, splitByGroups, stampPlans } from './group-plans.ts';
-import { mediaRef, planEntries } from './plan-entries.ts';
+import { planEntries, prefetchOf } from './plan-entries.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
 const DAY_MS = 86_400_000;
@@ -67,9 +67,13 @@ export class DispatchService {
       recorded: (ack) => this.events.emit('ack', ack),
       // Emits ('group-ack', {device, unit, version}) for each group plan version a gateway says it holds.
       groupsHeld: (ack) => this.events.emit('group-ack', ack),
-      // A gateway that stopped saying it holds group plans (an older agent) gets its complete plan again.
+      // A gateway that stopped saying it holds group plans (an older agent) gets its complete plan again;
+      // ('complete-plans', stationIds) once published.
       downgraded: (stationIds) =>
-        void this.dispatch(stationIds).catch((err: Error) => deps.log.error({ err: err.message }, 'complete plans not published')),
+        void this.dispatch(stationIds).then(
+          () => this.events.emit('complete-plans', stationIds),
+          (err: Error) => deps.log.error({ err: err.message }, 'complete plans not published'),
+        ),
     });
   }
 
@@ -381,20 +385,4 @@ export class DispatchService {
     );
     return rows.length;
   }
-}
-
-type MediaRow = { sha256: string; durationMs: number; sizeBytes: number; codec: string; status: string };
-
-/** [P-5.5] The alert templates of the station's units (and the province-wide ones), approved, kept on its gateway ahead of need. */
-function prefetchOf(
-  templates: { unitId: string | null; media: MediaRow; endMedia: MediaRow | null }[],
-  units: Set<string>,
-): { prefetch?: MediaRef[] } {
-  const refs = new Map<string, MediaRef>();
-  for (const t of templates) {
-    if (t.unitId && !units.has(t.unitId)) continue;
-    for (const m of [t.media, t.endMedia]) if (m && m.status === 'approved') refs.set(m.sha256, mediaRef(m));
-  }
-  const prefetch = [...refs.values()].slice(0, LIMITS.maxPrefetch);
-  return prefetch.length ? { prefetch } : {};
 }

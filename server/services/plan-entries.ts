@@ -1,6 +1,6 @@
 // [P-3.1] Plan entries as a device manifest and a group plan ([P-3.10]) list them, from stored airings:
 // one function, so that a station's own entry and its group plan's entry are the same JSON.
-import type { ManifestEntry } from '#protocol';
+import { LIMITS, type ManifestEntry, type MediaRef } from '#protocol';
 
 type MediaFields = { sha256: string; durationMs: number; sizeBytes: number; codec: string };
 
@@ -81,4 +81,20 @@ function relayOf(m: { relay: string | null; durationMs: number }): Pick<Manifest
   if (!m.relay) return {};
   const r = JSON.parse(m.relay) as { urls: string[]; deadAirMs: number; recheckMs: number };
   return { relay: { urls: r.urls, slotMs: m.durationMs, deadAirMs: r.deadAirMs, recheckMs: r.recheckMs } };
+}
+
+type MediaRow = { sha256: string; durationMs: number; sizeBytes: number; codec: string; status: string };
+
+/** [P-5.5] The alert templates of the station's units (and the province-wide ones), approved, kept on its gateway ahead of need. */
+export function prefetchOf(
+  templates: { unitId: string | null; media: MediaRow; endMedia: MediaRow | null }[],
+  units: Set<string>,
+): { prefetch?: MediaRef[] } {
+  const refs = new Map<string, MediaRef>();
+  for (const t of templates) {
+    if (t.unitId && !units.has(t.unitId)) continue;
+    for (const m of [t.media, t.endMedia]) if (m && m.status === 'approved') refs.set(m.sha256, mediaRef(m));
+  }
+  const prefetch = [...refs.values()].slice(0, LIMITS.maxPrefetch);
+  return prefetch.length ? { prefetch } : {};
 }

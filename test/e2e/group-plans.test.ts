@@ -2,14 +2,16 @@
 // as one signed message on the unit's plan topic (no new manifest each), v1.0 gateways (the simulator's
 // default) keep getting complete manifests, a station that must not air an entry is told so by `except`,
 // and every gateway proves the airing under `{entry}@{station}`.
+import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
+import { type BodyOf, publicKeyHex, seal } from '#protocol';
 import { type SimEvent, Simulator } from '../../edge-agent/simulator.ts';
 import { makeAgent } from '../helpers/agent.ts';
 import { makeTone } from '../helpers/audio.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { stationCodes } from '../helpers/faults.ts';
-import { api, provisionDevice, startTestServer, untilAcked, untilEvent, uploadApproved } from '../helpers/server.ts';
+import { api, enrollDevice, provisionDevice, startTestServer, untilAcked, untilEvent, uploadApproved } from '../helpers/server.ts';
 
 const EACH = 8;
 const clock = new FakeClock(Date.parse('2026-11-22T17:00:00Z'));
@@ -173,3 +175,37 @@ t.test(
     t.equal(finished.report.kind, 'playback.completed', 'it aired in full, offline');
   },
 );
+
+t.test('a gateway whose acks stop carrying groups (an older agent put back) gets complete manifests again', async (t) => {
+  const [station] = await stationCodes(server, 1, 2 * EACH + 1);
+  const gw = await enrollDevice(server, station);
+  const hex = publicKeyHex(gw.key.publicKey);
+  let seq = 1;
+  const signer = { kid: `dev:${hex.slice(0, 16)}`, privateKey: gw.key.privateKey, nextSeq: () => seq++ };
+  const ack = (body: BodyOf<'manifest-ack'>) =>
+    server.dispatch.handleAck(
+      gw.device,
+      Buffer.from(JSON.stringify(seal('manifest-ack', body, signer, { now: clock.date(), ttlMs: 3600_000 }))),
+    );
+  const latest = () => server.db.manifestDelivery.findFirstOrThrow({ where: { device: gw.device }, orderBy: { version: 'desc' } });
+  const holds = async () => (await server.db.device.findUniqueOrThrow({ where: { code: gw.device } })).groupPlans;
+  const { id: stationId } = await server.db.station.findUniqueOrThrow({ where: { code: station } });
+
+  await schedule(new Date(clock.now() + 3600_000));
+  const complete = await latest();
+  t.ok(complete.entries >= 1, 'a new gateway gets a complete manifest');
+  await ack({ station, version: complete.version, status: 'applied', entries: complete.entries, groups: [] });
+  t.ok(await holds(), 'an ack carrying groups says the gateway holds group plans');
+  await server.dispatch.dispatch([stationId]);
+  const named = await latest();
+  t.ok(named.version > complete.version);
+  t.equal(named.entries, 0, 'its next manifest names the group plan instead of copying its entries');
+
+  const republished = once(server.dispatch.events, 'complete-plans');
+  await ack({ station, version: named.version, status: 'applied', entries: 0 });
+  await republished;
+  t.notOk(await holds(), 'an ack without groups says it does not');
+  const again = await latest();
+  t.ok(again.version > named.version);
+  t.equal(again.entries, complete.entries, 'a complete manifest again, every entry copied');
+});
