@@ -72,6 +72,8 @@ export interface AgentDeps {
 export type AgentEvent =
   | { type: 'enrolled'; device: string; station: string }
   | { type: 'manifest'; version: number; entries: number }
+  /** What airs now was armed: the manifest's version, its airings with the group plans' ([P-3.10]), the plans held. */
+  | { type: 'plan'; version: number; entries: number; groups: { unit: string; version: number }[] }
   /** [P-3.10] A newer group plan of a unit was received and kept. */
   | { type: 'group-plan'; unit: string; version: number; entries: number }
   | { type: 'rejected'; code: string }

@@ -130,9 +130,13 @@ export class ManifestSync {
     });
   }
 
+  /** Arms what airs now, and says so: the manifest version, the airings and the group plans held. */
   private armPlan(): void {
     const plan = this.plan();
-    if (plan) this.onApplied(plan);
+    if (!plan) return;
+    this.onApplied(plan);
+    const groups = groupsHeld(this.ctx.state.manifest, this.ctx.state.groupPlans);
+    this.ctx.emit({ type: 'plan', version: plan.version, entries: plan.entries.length, groups });
   }
 
   /** [P-3.7] Signed receipt of a manifest version. */

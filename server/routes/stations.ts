@@ -155,6 +155,39 @@ export const stationRoutes: FastifyPluginAsyncZod<{
   );
 
   app.get(
+    '/group-deliveries',
+    {
+      onRequest: auth,
+      schema: {
+        tags: ['stations'],
+        summary: 'Deliveries of the group plans published since an instant [P-3.10]: one per gateway below the unit',
+        description:
+          'Beside GET /deliveries (manifests): a change for a whole unit reaches gateways that hold group plans as a new group plan version, not a new manifest.',
+        security: bearer,
+        querystring: z.object({ since: z.iso.datetime({ offset: true }) }),
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                unit: z.string(),
+                version: z.number(),
+                station: z.string(),
+                device: z.string(),
+                status: z.enum(['pending', 'delivered']),
+                publishedAt: z.date(),
+                ackedAt: z.date().nullable(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => ({
+      items: await dispatch.groupPlans.deliveries(new Date(request.query.since), await scopes.unitFilter(request.user), await units.tree()),
+    }),
+  );
+
+  app.get(
     '/stations',
     {
       onRequest: auth,

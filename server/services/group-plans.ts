@@ -24,6 +24,9 @@ import type { UnitTree } from './unit-service.ts';
 
 const DAY_MS = 86_400_000;
 
+/** A station filter by unit (the user's scope); empty: all. */
+type Scope = { unitId?: { in: string[] } };
+
 export interface GroupPlanDeps {
   db: Db;
   link: Publisher;
@@ -136,29 +139,73 @@ export class GroupPlans {
    * [P-3.10.5] Each unit's current plan, with how many gateways (among the stations of `scope`, a station
    * filter) below the unit hold group plans and how many of them acknowledged this version.
    */
-  async list(scope: { unitId?: { in: string[] } }, tree: UnitTree) {
-    const { db } = this.deps;
-    const plans = await db.groupPlan.findMany({ select: { unitId: true, version: true, entries: true, sha256: true, publishedAt: true } });
+  async list(scope: Scope, tree: UnitTree) {
+    const plans = await this.deps.db.groupPlan.findMany({
+      select: { unitId: true, version: true, entries: true, sha256: true, publishedAt: true },
+    });
+    const out = [];
+    for (const p of plans) {
+      const unit = tree.byId.get(p.unitId);
+      const gateways = unit ? await this.gateways(p.unitId, scope, tree) : [];
+      if (!unit || !gateways.length) continue;
+      const held = await this.held(p.unitId, p.version, gateways);
+      out.push({ unit: unit.code, unitName: unit.name, ...p, unitId: undefined, gateways: gateways.length, held: held.size });
+    }
+    return out.sort((a, b) => a.unit.localeCompare(b.unit));
+  }
+
+  /**
+   * [P-3.10.5] The deliveries of the group plans published since `since`: one per gateway below the unit
+   * (of the stations of `scope`) that holds group plans, delivered once its ack names that version or a later one.
+   */
+  async deliveries(since: Date, scope: Scope, tree: UnitTree) {
+    const plans = await this.deps.db.groupPlan.findMany({ where: { publishedAt: { gte: since } } });
     const out = [];
     for (const p of plans) {
       const unit = tree.byId.get(p.unitId);
       if (!unit) continue;
-      const below = tree.subtree(p.unitId).map((u) => u.id);
-      const units = scope.unitId ? below.filter((id) => scope.unitId?.in.includes(id)) : below;
-      if (!units.length) continue;
-      const devices: string[] = [];
-      for (const part of chunked(units))
-        for (const d of await db.device.findMany({
-          where: { revokedAt: null, groupPlans: true, station: { unitId: { in: part } } },
-          select: { code: true },
-        }))
-          devices.push(d.code);
-      let held = 0;
-      for (const part of chunked(devices))
-        held += await db.groupDelivery.count({ where: { unitId: p.unitId, version: p.version, device: { in: part } } });
-      out.push({ unit: unit.code, unitName: unit.name, ...p, unitId: undefined, gateways: devices.length, held });
+      const gateways = await this.gateways(p.unitId, scope, tree);
+      const held = await this.held(p.unitId, p.version, gateways);
+      for (const g of gateways)
+        out.push({
+          unit: unit.code,
+          version: p.version,
+          station: g.station.code,
+          device: g.code,
+          status: held.has(g.code) ? ('delivered' as const) : ('pending' as const),
+          publishedAt: p.publishedAt,
+          ackedAt: held.get(g.code) ?? null,
+        });
     }
-    return out.sort((a, b) => a.unit.localeCompare(b.unit));
+    return out;
+  }
+
+  /** Enrolled gateways below a unit (of the stations of `scope`) whose acks say they hold group plans. */
+  private async gateways(unitId: string, scope: Scope, tree: UnitTree) {
+    const below = tree.subtree(unitId).map((u) => u.id);
+    const units = scope.unitId ? below.filter((id) => scope.unitId?.in.includes(id)) : below;
+    const out: { code: string; station: { code: string } }[] = [];
+    for (const part of chunked(units))
+      out.push(
+        ...(await this.deps.db.device.findMany({
+          where: { revokedAt: null, groupPlans: true, station: { unitId: { in: part } } },
+          select: { code: true, station: { select: { code: true } } },
+        })),
+      );
+    return out;
+  }
+
+  /** Of these gateways, those that acknowledged this version of the unit's plan or a later one, with when. */
+  private async held(unitId: string, version: number, gateways: { code: string }[]): Promise<Map<string, Date>> {
+    const held = new Map<string, Date>();
+    for (const part of chunked(gateways.map((g) => g.code)))
+      for (const r of await this.deps.db.groupDelivery.findMany({
+        where: { unitId, version: { gte: version }, device: { in: part } },
+        select: { device: true, ackedAt: true },
+        orderBy: { version: 'asc' },
+      }))
+        if (!held.has(r.device)) held.set(r.device, r.ackedAt);
+    return held;
   }
 
   /** Units whose plan is a day old or more: published again before devices see it expire. */

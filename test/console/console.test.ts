@@ -155,13 +155,28 @@ t.test('an operator’s and an approver’s day in the console', { skip: skipWit
   );
   if (!commune) throw new Error('no rural commune in Sóc Sơn');
   const gw = await onlineAgent(t, { station: commune.code, server, clock: systemClock });
+  // What the gateway airs: the manifest last published to it and the group plans it names ([P-3.10]), at
+  // their current versions.
   const applied = async (why: string) => {
-    const { manifestVersion } = await server.db.station.findUniqueOrThrow({ where: { code: commune.code } });
+    const { version } = await server.db.manifestDelivery.findFirstOrThrow({
+      where: { station: { code: commune.code } },
+      orderBy: { version: 'desc' },
+    });
+    const plans = new Map(
+      (await server.db.groupPlan.findMany({ select: { version: true, unit: { select: { code: true } } } })).map((p) => [
+        p.unit.code,
+        p.version,
+      ]),
+    );
     const entries = await server.db.occurrence.count({
       where: { station: { code: commune.code }, status: 'scheduled', startsAt: { lt: new Date(Date.now() + 7 * 86_400_000) } },
     });
-    await gw.waitFor('manifest', (e) => e.version === manifestVersion && e.entries === entries, 30_000);
-    t.pass(`the gateway applied manifest ${manifestVersion} with ${entries} airings: ${why}`);
+    await gw.waitFor(
+      'plan',
+      (e) => e.version === version && e.entries === entries && e.groups.every((g) => plans.get(g.unit) === g.version),
+      30_000,
+    );
+    t.pass(`the gateway applied manifest ${version} and its group plans with ${entries} airings: ${why}`);
     return entries;
   };
 

@@ -102,6 +102,18 @@ t.test('a second programme for all of Hanoi reaches v1.1 gateways as a new group
     EACH,
     'each v1.1 gateway acknowledged version 2 with its manifest version',
   );
+  const since = encodeURIComponent(new Date(clock.now() - 1000).toISOString());
+  const sent = (await api(server, 'GET', `/group-deliveries?since=${since}`)).body.items as {
+    device: string;
+    status: string;
+    version: number;
+  }[];
+  t.same(
+    sent.map((d) => d.device).sort(),
+    [...v11Codes].sort(),
+    'the group plan published just now: one delivery per gateway holding group plans',
+  );
+  t.ok(sent.every((d) => d.status === 'delivered' && d.version === 2));
   const listed = await api(server, 'GET', '/group-plans');
   t.match(
     listed.body,

@@ -1,5 +1,7 @@
 // After a change: the new plans the server published since then and whether each gateway has them yet
-// (GET /deliveries), followed until none is pending or a minute has passed.
+// (GET /deliveries for manifests, GET /group-deliveries for group plans), followed until none is pending or
+// a minute has passed. A station counts once: failed if its newest manifest failed, pending while anything
+// new is on its way to it, delivered once everything is.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { t } from '../i18n.ts';
@@ -18,7 +20,11 @@ export function DeliveryState({ since }: { since: string }) {
     let stopped = false;
     const started = Date.now();
     const poll = async () => {
-      const r = await api<{ items: Delivery[] }>('GET', `/deliveries?since=${encodeURIComponent(since)}&limit=1000`).catch(() => null);
+      const q = `since=${encodeURIComponent(since)}`;
+      const [r, groups] = await Promise.all([
+        api<{ items: Delivery[] }>('GET', `/deliveries?${q}&limit=1000`).catch(() => null),
+        api<{ items: Delivery[] }>('GET', `/group-deliveries?${q}`).catch(() => null),
+      ]);
       if (stopped) return;
       // A station's newest plan is what counts; older ones it replaced are superseded.
       const byStation = new Map<string, Delivery>();
@@ -27,6 +33,10 @@ export function DeliveryState({ since }: { since: string }) {
         if (!seen || d.publishedAt > seen.publishedAt) byStation.set(d.station, d);
       }
       const states = new Map([...byStation].map(([code, d]) => [code, d.status]));
+      for (const g of groups?.items ?? []) {
+        const s = states.get(g.station);
+        if (!s || s === 'delivered' || s === 'superseded') states.set(g.station, g.status);
+      }
       setLatest(states);
       if ([...states.values()].some((s) => s === 'pending') && Date.now() - started < FOLLOW_MS) setTimeout(poll, 1000);
     };
