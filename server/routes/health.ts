@@ -49,7 +49,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ health: HealthService; scopes
         description:
           'history lists periods of one state each, clipped to [from, to) (default: the last 7 days); the last period is ongoing while it lasts. ' +
           'telemetry is the last signed heartbeat [P-3.4]: clockOffsetMs is server clock minus device clock; manifestVersion there is what the ' +
-          'gateway applied, the top-level one what the server compiled.',
+          'gateway applied, the top-level one what the server last published.',
         security: bearer,
         params: z.object({ code: z.string().max(64) }),
         querystring: z.object({ from: instant.optional(), to: instant.optional() }),

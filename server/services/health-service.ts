@@ -73,6 +73,12 @@ export class HealthService {
     if (!serving) history.length = 0;
     const uptimeRate = serving && end > from ? onlineShare(changes, from.getTime(), end.getTime()) : null;
     const alerts = await db.alert.findMany({ where: { stationId: st.id, status: { not: 'resolved' } }, orderBy: { raisedAt: 'desc' } });
+    // [P-3.10] A compile that changed only group plans publishes no manifest: the last one published counts.
+    const published = await db.manifestDelivery.findFirst({
+      where: { stationId: st.id },
+      orderBy: { version: 'desc' },
+      select: { version: true },
+    });
     return {
       station: st.code,
       name: st.name,
@@ -93,8 +99,8 @@ export class HealthService {
             manifestVersion: st.appliedManifest,
           }
         : null,
-      /** The manifest version the server last compiled; behind telemetry's when the gateway has not synced. */
-      manifestVersion: st.manifestVersion,
+      /** The manifest version the server last published; ahead of telemetry's when the gateway has not synced. */
+      manifestVersion: published?.version ?? st.manifestVersion,
       /** Installation or first enrollment, whichever is later; the history and uptime count from there. */
       inServiceSince: inService,
       from,
