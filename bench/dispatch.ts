@@ -79,7 +79,12 @@ async function provision(server: TestServer, units: string[]): Promise<string[]>
  * from the server's events, in memory: polling the database at each ack would load the server being
  * measured. The count is checked in the database once, after.
  */
-async function pushAll(server: TestServer, mediaId: string, units: string[], n: number): Promise<{ ms: number; request_ms: number; first_ack_ms: number }> {
+async function pushAll(
+  server: TestServer,
+  mediaId: string,
+  units: string[],
+  n: number,
+): Promise<{ ms: number; request_ms: number; first_ack_ms: number }> {
   const since = new Date();
   const before = new Map(
     (
