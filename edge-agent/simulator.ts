@@ -253,11 +253,10 @@ export class VirtualGateway {
 
   /** [P-3.10] A unit's group plan: kept when newer (its version is its replay guard), armed and acked when named. */
   private onGroupPlan(payload: Buffer, topic: string): void {
-    const opened = this.trust.openIdempotent(payload, 'group-plan');
     const unit = parseTopic(topic)?.id;
-    if (!opened.ok || !unit || opened.body.unit !== unit) return;
-    if ((this.held[unit]?.version ?? 0) >= opened.body.version) return;
-    this.held[unit] = opened.body;
+    const opened = unit ? this.trust.openGroupPlan(payload, unit, this.held) : undefined;
+    if (!unit || !opened || 'code' in opened) return;
+    this.held[unit] = opened.plan;
     if (!this.manifest?.groupPlans?.some((r) => r.unit === unit)) return;
     this.arm(effectivePlan(this.manifest, this.held).entries);
     this.ackApplied();
@@ -268,8 +267,13 @@ export class VirtualGateway {
     const m = this.manifest;
     if (!m) return;
     const groups = this.deps.groupPlans ? { groups: groupsHeld(m, this.held) } : {};
-    const entries = this.deps.groupPlans ? effectivePlan(m, this.held).entries.length : m.entries.length;
-    this.ack({ station: this.station, version: m.version, status: 'applied', entries, ...groups });
+    this.ack({
+      station: this.station,
+      version: m.version,
+      status: 'applied',
+      entries: effectivePlan(m, this.held).entries.length,
+      ...groups,
+    });
   }
 
   private ack(body: BodyOf<'manifest-ack'>): void {

@@ -4,6 +4,7 @@ import {
   ackTopic,
   type Envelope,
   effectivePlan,
+  type GroupPlanHeld,
   groupsHeld,
   type Manifest,
   type ManifestAck,
@@ -16,6 +17,8 @@ import type { AgentContext } from './context.ts';
 import { claimed, type ServerTrust } from './trust.ts';
 
 const ACK_TTL_MS = 3600_000;
+
+type Armed = { plan: Manifest; groups: GroupPlanHeld[] };
 /** Airings started by command and not (yet) in any manifest, remembered as played. */
 const UNPLANNED_KEPT = 64;
 
@@ -51,8 +54,7 @@ export class ManifestSync {
       // The retained manifest comes again at every reconnect: the one applied is not an error. Its ack is
       // sent again, since the last one may have died with the process or link before its PUBACK ([P-3.7]).
       if (opened.code === 'REPLAYED' && this.trust.isApplied(payload)) {
-        const applied = ctx.state.manifest;
-        if (applied) this.ackApplied();
+        this.ackApplied(this.armed());
         return;
       }
       ctx.emit({ type: 'rejected', code: opened.code });
@@ -74,8 +76,7 @@ export class ManifestSync {
       this.ack({ station: ctx.station, version: opened.body.version, status: 'rejected', code: 'WRONG_STATION' });
       return;
     }
-    this.apply(opened.envelope, opened.body);
-    this.ackApplied();
+    this.ackApplied(this.apply(opened.envelope, opened.body));
     this.request();
     await this.syncing;
   }
@@ -88,23 +89,20 @@ export class ManifestSync {
    */
   async onGroupPlan(payload: Buffer, unit: string): Promise<void> {
     const { ctx } = this;
-    const opened = this.trust.openIdempotent(payload, 'group-plan');
-    if (!opened.ok || opened.body.unit !== unit) {
-      const code = opened.ok ? 'UNIT_MISMATCH' : opened.code;
-      ctx.emit({ type: 'rejected', code });
-      ctx.deps.log.warn('group plan rejected', { unit, code });
+    const opened = this.trust.openGroupPlan(payload, unit, ctx.state.groupPlans);
+    if (!opened) return;
+    if ('code' in opened) {
+      ctx.emit({ type: 'rejected', code: opened.code });
+      ctx.deps.log.warn('group plan rejected', { unit, code: opened.code });
       return;
     }
-    const plan = opened.body;
-    const held = ctx.state.groupPlans[unit];
-    if (held && held.version >= plan.version) return;
+    const { plan } = opened;
     ctx.state.groupPlans[unit] = plan;
     ctx.save();
     ctx.deps.log.info('group plan received', { unit, version: plan.version, entries: plan.entries.length });
     ctx.emit({ type: 'group-plan', unit, version: plan.version, entries: plan.entries.length });
     if (!ctx.state.manifest?.groupPlans?.some((r) => r.unit === unit)) return;
-    this.armPlan();
-    this.ackApplied();
+    this.ackApplied(this.arm());
     this.request();
     await this.syncing;
   }
@@ -115,28 +113,26 @@ export class ManifestSync {
     return manifest && effectivePlan(manifest, groupPlans);
   }
 
+  /** What airs now and the named group plans held ([P-3.10]): merged once for arming and acknowledging. */
+  private armed(): Armed | undefined {
+    const plan = this.plan();
+    return plan && { plan, groups: groupsHeld(this.ctx.state.manifest, this.ctx.state.groupPlans) };
+  }
+
   /** [P-3.7] The applied manifest acknowledged, with the group plans held ([P-3.10]: `groups` says this device has them). */
-  private ackApplied(): void {
-    const { ctx } = this;
-    const manifest = ctx.state.manifest;
-    if (!manifest) return;
-    const entries = this.plan()?.entries.length ?? 0;
-    this.ack({
-      station: ctx.station,
-      version: manifest.version,
-      status: 'applied',
-      entries,
-      groups: groupsHeld(manifest, ctx.state.groupPlans),
-    });
+  private ackApplied(armed: Armed | undefined): void {
+    if (!armed) return;
+    const { plan, groups } = armed;
+    this.ack({ station: this.ctx.station, version: plan.version, status: 'applied', entries: plan.entries.length, groups });
   }
 
   /** Arms what airs now, and says so: the manifest version, the airings and the group plans held. */
-  private armPlan(): void {
-    const plan = this.plan();
-    if (!plan) return;
+  private arm(armed = this.armed()): Armed | undefined {
+    if (!armed) return undefined;
+    const { plan, groups } = armed;
     this.onApplied(plan);
-    const groups = groupsHeld(this.ctx.state.manifest, this.ctx.state.groupPlans);
     this.ctx.emit({ type: 'plan', version: plan.version, entries: plan.entries.length, groups });
+    return armed;
   }
 
   /** [P-3.7] Signed receipt of a manifest version. */
@@ -146,7 +142,7 @@ export class ManifestSync {
     ctx.mqtt?.publish(ackTopic(ctx.device), JSON.stringify(envelope), { qos: 1 });
   }
 
-  private apply(envelope: Envelope, manifest: Manifest): void {
+  private apply(envelope: Envelope, manifest: Manifest): Armed | undefined {
     const { ctx } = this;
     // What aired and is no longer planned is forgotten; what aired without having been planned (an emergency
     // by command) is kept a while, so the manifest that lists it a moment later does not air it again.
@@ -154,13 +150,14 @@ export class ManifestSync {
     this.trust.adopt(envelope, manifest.serverKeys);
     ctx.state.manifest = manifest;
     this.trust.applied(envelope);
-    const live = new Set(this.plan()?.entries.map((e) => e.occurrenceId));
+    const armed = this.armed();
+    const live = new Set(armed?.plan.entries.map((e) => e.occurrenceId));
     const unplanned = ctx.state.played.filter((id) => !live.has(id) && !before.has(id)).slice(-UNPLANNED_KEPT);
     ctx.state.played = [...ctx.state.played.filter((id) => live.has(id)), ...unplanned];
     ctx.save();
     ctx.deps.log.info('manifest applied', { version: manifest.version, entries: manifest.entries.length });
     ctx.emit({ type: 'manifest', version: manifest.version, entries: manifest.entries.length });
-    this.armPlan();
+    return this.arm(armed);
   }
 
   /** Runs a sync pass now, or right after the one under way. */

@@ -3,7 +3,16 @@
 // open every server message here, so they accept and refuse exactly the same messages.
 import type { KeyObject } from 'node:crypto';
 import type { z } from 'zod';
-import { type BodyType, type EnrollRequest, EnrollResponse, type Envelope, open, publicKeyFromHex } from '#protocol';
+import {
+  type BodyType,
+  type EnrollRequest,
+  EnrollResponse,
+  type Envelope,
+  type GroupPlan,
+  type HeldPlans,
+  open,
+  publicKeyFromHex,
+} from '#protocol';
 import type { Fetch } from './cache.ts';
 
 /** How many accepted server message ids are remembered against replay ([P-4.3]). */
@@ -72,6 +81,18 @@ export class ServerTrust {
   /** Verifies a message that may come twice and say the same (a receipt): no replay or sequence check. */
   openIdempotent<T extends BodyType>(payload: Buffer, type: T) {
     return open(payload, type, { keys: this.key, now: new Date(this.now()) });
+  }
+
+  /**
+   * [P-3.10] A unit's group plan from its topic, verified as [P-4.4] says but for the replay and sequence
+   * steps: its version is its replay guard. A refusal has a code; undefined is a version no newer than held.
+   */
+  openGroupPlan(payload: Buffer, unit: string, held: HeldPlans): { plan: GroupPlan } | { code: string } | undefined {
+    const opened = this.openIdempotent(payload, 'group-plan');
+    if (!opened.ok) return { code: opened.code };
+    if (opened.body.unit !== unit) return { code: 'UNIT_MISMATCH' };
+    if ((held[unit]?.version ?? 0) >= opened.body.version) return undefined;
+    return { plan: opened.body };
   }
 
   remember(envelope: Envelope): void {

@@ -71,8 +71,12 @@ export class GroupPlans {
     );
     const reps = groups.map((g) => ({ unitId: g.unitId, id: g.id }));
     const stored = new Map<string, { body: string; publishedAt: Date }>();
-    for (const p of await db.groupPlan.findMany({ select: { unitId: true, body: true, publishedAt: true } }))
-      if (ids.has(p.unitId)) stored.set(p.unitId, p);
+    for (const part of chunked([...ids]))
+      for (const p of await db.groupPlan.findMany({
+        where: { unitId: { in: part } },
+        select: { unitId: true, body: true, publishedAt: true },
+      }))
+        stored.set(p.unitId, p);
     const rows = [];
     for (const part of chunked(reps.map((r) => r.id)))
       rows.push(
