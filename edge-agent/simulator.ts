@@ -278,13 +278,8 @@ export class VirtualGateway {
 
   private ack(body: BodyOf<'manifest-ack'>): void {
     this.publish(ackTopic(this.device), 'manifest-ack', body);
-    this.emit({
-      type: 'acked',
-      device: this.device,
-      version: body.version,
-      status: body.status,
-      ...(body.status === 'applied' && body.groups ? { groups: body.groups } : {}),
-    });
+    const groups = body.status === 'applied' && body.groups ? { groups: body.groups } : {};
+    this.emit({ type: 'acked', device: this.device, version: body.version, status: body.status, ...groups });
   }
 
   private arm(entries: ManifestEntry[]): void {
