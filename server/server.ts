@@ -51,6 +51,8 @@ export type RunningServer = Pick<Storage, 'db' | 'key' | 'seed' | 'appliedMigrat
     mqttUrl: string;
     /** The server's own login to the embedded broker (absent with an external broker): for tests, never served. */
     brokerLogin?: Broker['brokerLogin'];
+    /** Takes reports, acks and states from the broker, or stops (as a follower does); the conformance kit withholds receipts so. */
+    ingest(on: boolean): Promise<void>;
     /** Whether this process leads (several on one PostgreSQL: db/leadership.ts). */
     leadership: Leadership;
     stop(): Promise<void>;
@@ -122,6 +124,7 @@ export async function startServer(config: Config, deps: Partial<ServerDeps> = {}
       mqttUrl: broker.url(),
       brokerLogin: broker.brokerLogin,
       leadership,
+      ingest: (on) => link.setIngest(on && leadership.leader),
       stop,
     };
   } catch (err) {

@@ -25,6 +25,8 @@ export interface EmbeddedBroker {
   clients(): number;
   /** Closes a connected client's session now (a revoked device). */
   disconnect(clientId: string): void;
+  /** Calls `fn` with each SUBSCRIBE's granted filters and its client id (the conformance kit's view of a device). */
+  onSubscribe(fn: (clientId: string, filters: string[]) => void): () => void;
   /** Connections that have not logged in yet, and how many were closed for a packet over its cap or too many pending. */
   guard(): { pending: number; oversized: number; overflow: number };
   stop(): Promise<void>;
@@ -194,6 +196,16 @@ export async function startEmbeddedBroker(opts: {
     clients: () => aedes.connectedClients,
     guard: () => ({ ...counts }),
     // aedes keeps connected clients by id in `clients`; its type definitions leave it out.
+    onSubscribe(fn) {
+      const listener = (subs: { topic: string }[], client: { id: string } | null) =>
+        client &&
+        fn(
+          client.id,
+          subs.map((x) => x.topic),
+        );
+      aedes.on('subscribe', listener);
+      return () => aedes.off('subscribe', listener);
+    },
     disconnect: (clientId) => (aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[clientId]?.close(),
     async stop() {
       await closeListeners();
