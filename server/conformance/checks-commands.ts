@@ -1,11 +1,15 @@
 // [P-10] checks, part 3: commands and their replies ([P-3.5], [P-3.6], [P-5.8]), and the clock offset the
-// device measures against the server ([P-5.9]), whose clock the kit sets ahead of true time.
+// device measures against the server ([P-5.9]), whose clock the kit sets ahead of true time; and a
+// reconnection after the broker drops the device ([P-1.2]).
 import { randomUUID } from 'node:crypto';
 import type { Kit, Seen } from './kit.ts';
 import type { Results } from './results.ts';
 
 const describeReply = (s: Seen | undefined) =>
   s ? `${JSON.stringify(s.body)}${s.verdict === 'ok' ? '' : ` (its own signature: ${s.verdict})`}` : 'no reply';
+
+/** From the drop to its online state again: the first backoff wait (0.5–1.5 s) plus a connection's round trips. */
+const RECONNECT_WINDOW_MS = [450, 3000];
 
 export async function commandChecks(kit: Kit, r: Results): Promise<void> {
   /** Publishes a command and waits for the reply naming its txn. */
@@ -67,6 +71,20 @@ export async function commandChecks(kit: Kit, r: Results): Promise<void> {
       reply.body.ok === true &&
       reply.body.result?.manifestVersion === JSON.parse(kit.lastApplied || '{"body":{}}').body.version,
     describeReply(reply),
+  );
+
+  // [P-1.2] The broker drops the session: the device comes back on its own after the backoff's first wait.
+  const from = kit.seen.length;
+  const dropped = Date.now();
+  kit.server.broker?.disconnect(kit.device);
+  const back = await kit.until(() => kit.seen.slice(from).find((s) => s.channel === 'state' && s.body?.online === true));
+  const waited = Date.now() - dropped;
+  const will = kit.seen.slice(from).some((s) => s.channel === 'state' && s.body?.online === false);
+  r.add(
+    'P-1.2, P-2.4',
+    `reconnects on its own after a lost connection, waiting the backoff's first step (0.5–1.5 s; ${RECONNECT_WINDOW_MS.join('–')} ms allowed here), and says it is online again`,
+    Boolean(back) && waited >= (RECONNECT_WINDOW_MS[0] as number) && waited <= (RECONNECT_WINDOW_MS[1] as number),
+    back ? `online again ${waited} ms after the drop${will ? ' (its last-will said offline meanwhile)' : ''}` : 'never came back',
   );
 
   const near = (s: Seen) =>
