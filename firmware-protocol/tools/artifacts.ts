@@ -17,6 +17,7 @@ import {
 import { NOW, SERVER, vectorKey } from './keys.ts';
 import { liveVectors } from './live-vectors.ts';
 import { rfcVectorFiles } from './rfc-vectors.ts';
+import { reportVectorFiles } from './report-vectors.ts';
 
 export type { LiveVector } from './live-vectors.ts';
 
@@ -389,5 +390,5 @@ export function vectorFiles(): Record<string, string> {
   const files: Record<string, string> = {};
   for (const v of envelopeVectors()) files[`envelope-${v.name}.json`] = `${JSON.stringify(v, null, 2)}\n`;
   for (const v of liveVectors()) files[`${v.name}.json`] = `${JSON.stringify(v, null, 2)}\n`;
-  return { ...files, ...rfcVectorFiles() };
+  return { ...files, ...rfcVectorFiles(), ...reportVectorFiles() };
 }
