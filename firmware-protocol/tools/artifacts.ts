@@ -16,8 +16,8 @@ import {
 } from '../src/index.ts';
 import { NOW, SERVER, vectorKey } from './keys.ts';
 import { liveVectors } from './live-vectors.ts';
-import { rfcVectorFiles } from './rfc-vectors.ts';
 import { reportVectorFiles } from './report-vectors.ts';
+import { rfcVectorFiles } from './rfc-vectors.ts';
 
 export type { LiveVector } from './live-vectors.ts';
 

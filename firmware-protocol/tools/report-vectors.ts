@@ -44,7 +44,12 @@ export const REPORT_REFUSAL_CASES = [
     report: started(at(120_000), at(120_000)),
     expected: 'stored',
   },
-  { name: 'a start more than 120 s ahead of the server clock', airingStartsAt: AIRING, report: started(at(120_001)), expected: 'FUTURE_PROOF' },
+  {
+    name: 'a start more than 120 s ahead of the server clock',
+    airingStartsAt: AIRING,
+    report: started(at(120_001)),
+    expected: 'FUTURE_PROOF',
+  },
   {
     name: 'an end more than 120 s ahead of the server clock',
     airingStartsAt: AIRING,

@@ -195,17 +195,15 @@ export async function startEmbeddedBroker(opts: {
     closeListeners,
     clients: () => aedes.connectedClients,
     guard: () => ({ ...counts }),
-    // aedes keeps connected clients by id in `clients`; its type definitions leave it out.
     onSubscribe(fn) {
-      const listener = (subs: { topic: string }[], client: { id: string } | null) =>
-        client &&
-        fn(
-          client.id,
-          subs.map((x) => x.topic),
-        );
+      const listener = (subs: { topic: string }[], client: { id: string } | null) => {
+        const filters = subs.map((x) => x.topic);
+        if (client) fn(client.id, filters);
+      };
       aedes.on('subscribe', listener);
       return () => aedes.off('subscribe', listener);
     },
+    // aedes keeps connected clients by id in `clients`; its type definitions leave it out.
     disconnect: (clientId) => (aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[clientId]?.close(),
     async stop() {
       await closeListeners();
