@@ -2,7 +2,8 @@
 // apart where the policy's minute-wide ranges must tell them apart (UTC+7 wall clock, [P-3.1.3]):
 //   M+5 s      on-time         3 s tone at half scale: starts on time, proven in full at −9.03 dBFS
 //   M+20 s     bad-hash        its file on the server does not match its sha256: never aired, FILE_MISSING
-//   M+65 s     ceiling         same tone under maxVolume 50: 6.02 dB lower
+//   M+65 s     ceiling         same tone under maxVolume 50: 6.02 dB lower; before it the device restarts
+//                              with the broker's retained manifest cleared: it must air from its stored plan
 //   M+125 s    quiet           quiet hours: QUIET_HOURS, not aired; its report withheld from the server
 //                              to see the outbox send it again until a receipt names it
 //   M+150 s    quiet-alarm     priority emergency in quiet hours: airs
@@ -105,8 +106,27 @@ export async function airingChecks(kit: Kit, r: Results, plan: ReturnType<typeof
     `${describe(bad)}${badStarted ? '; it was started' : ''}`,
   );
 
+  // [P-5.2] The broker forgets the plan (its retained manifest cleared) and the device restarts: the next
+  // item must air from what the device stored.
+  await kit.publishManifest('', true);
+  const beforeRestart = kit.seen.length;
+  const restarted = await kit.restart();
+  const back = restarted
+    ? await kit.until(() => kit.seen.slice(beforeRestart).find((s) => s.channel === 'state' && s.body?.online === true))
+    : undefined;
   await kit.clock.passTo(at(entries.ceiling) + entries.ceiling.media.durationMs);
   const capped = await kit.report(entries.ceiling.occurrenceId, ends);
+  const restartTitle = 'keeps its plan across a restart and airs the next item from it, with no manifest on the broker';
+  if (!restarted) r.notRun('P-5.2', restartTitle, 'the device was started by hand: the kit cannot restart it');
+  else
+    r.add(
+      'P-5.2',
+      restartTitle,
+      Boolean(back) && capped?.report.kind === 'playback.completed',
+      `${back ? 'online again after the restart' : 'never online again'}; the next item: ${describe(capped)}`,
+    );
+  // The broker holds the plan again, as a server's broker always does.
+  await kit.publishManifest(kit.lastApplied, true);
   const drop = reference !== undefined ? reference - (capped?.report.level?.rmsDbfs ?? Number.NaN) : Number.NaN;
   r.add(
     'P-3.1.3, P-3.5',

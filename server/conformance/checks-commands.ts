@@ -8,8 +8,8 @@ import type { Results } from './results.ts';
 const describeReply = (s: Seen | undefined) =>
   s ? `${JSON.stringify(s.body)}${s.verdict === 'ok' ? '' : ` (its own signature: ${s.verdict})`}` : 'no reply';
 
-/** From the drop to its online state again: the first backoff wait (0.5–1.5 s) plus a connection's round trips. */
-const RECONNECT_WINDOW_MS = [450, 3000];
+/** From the drop to its online state again: the first backoff wait (0.5–1.5 s) plus a connection's round trips, generously (a loaded machine). */
+const RECONNECT_WINDOW_MS = [450, 5000];
 
 export async function commandChecks(kit: Kit, r: Results): Promise<void> {
   /** Publishes a command and waits for the reply naming its txn. */

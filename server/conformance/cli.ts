@@ -17,7 +17,8 @@ import { runConformance } from './run.ts';
 const USAGE = `Usage: npm run conformance -- [options]
   --device-command CMD  starts the device under test: {server} {mqtt} {token} {dir} are replaced
   --agent               the device under test is this repository's agent (npm run agent)
-  --host H              address the kit's server listens on (default 127.0.0.1; 0.0.0.0 for a device on the LAN)
+  --host H              address the kit's server listens on (default 127.0.0.1; 0.0.0.0 for a device on the LAN:
+                        its broker then lets anyone there watch the kit's topics, read-only, as the kit does)
   --port P, --mqtt-port P   its HTTP and MQTT ports (default: any free port)
   --data-dir D          where the kit's server keeps its data (default: a new temporary directory)
   --timeout-ms N        how long to wait for each message the device owes (default 30000)`;
@@ -96,6 +97,7 @@ async function launch(env: LaunchEnv) {
 
 const list = await runConformance({
   launch,
+  restarts: Boolean(command),
   dataDir: args['data-dir'] ?? mkdtempSync(join(tmpdir(), 'loaphuong-conformance-')),
   host: args.host,
   port: int('port', args.port),

@@ -46,8 +46,13 @@ export interface DeviceUnderTest {
 }
 
 export interface KitOptions {
-  /** Starts the device under test with what it needs to enroll; resolves once it runs. */
+  /**
+   * Starts the device under test with what it needs to enroll; resolves once it runs. Called again (the
+   * token spent) to restart it after stopping it, unless `restarts` is false.
+   */
   launch(env: LaunchEnv): Promise<DeviceUnderTest>;
+  /** Whether launch() can start the device again from its own storage (false: a device started by hand). */
+  restarts?: boolean;
   dataDir: string;
   clock?: KitClock;
   host?: string;
@@ -104,6 +109,7 @@ export class Kit {
   private waiters: (() => void)[] = [];
   private version = KIT_VERSION_BASE;
   private dut?: DeviceUnderTest;
+  private env?: LaunchEnv;
   /** The payload of the manifest the device acknowledged applying last. */
   lastApplied = '';
   /** Fields every manifest of the kit carries beyond its entries (the airing checks' policy). */
@@ -251,18 +257,22 @@ export class Kit {
     this.groups = (await server.units.tree()).groups(station.unitId);
     const [provisioned] = (await server.devices.provisionMany([this.station])).created;
     if (!provisioned) throw new Error(`station ${this.station} already has a gateway`);
-    this.dut = await this.opts.launch({
-      serverUrl: server.url,
-      mqttUrl: server.mqttUrl,
-      enrollToken: provisioned.enrollToken,
-      station: this.station,
-    });
+    this.env = { serverUrl: server.url, mqttUrl: server.mqttUrl, enrollToken: provisioned.enrollToken, station: this.station };
+    this.dut = await this.opts.launch(this.env);
     const device = await this.untilAsync(() => server.db.device.findFirst({ where: { stationId: station.id, enrolledAt: { not: null } } }));
     if (!device?.publicKeyHex) return { enrolled: false, observed: 'no enrollment with the token' };
     this.device = device.code;
     this.deviceKey = publicKeyFromHex(device.publicKeyHex);
     this.deviceKid = `dev:${device.publicKeyHex.slice(0, 16)}`;
     return { enrolled: true, observed: `device ${device.code} enrolled with key ${this.deviceKid}` };
+  }
+
+  /** Stops the device under test and starts it again from its own storage; false when it cannot be. */
+  async restart(): Promise<boolean> {
+    if (this.opts.restarts === false || !this.env) return false;
+    await this.dut?.stop();
+    this.dut = await this.opts.launch(this.env);
+    return true;
   }
 
   /** As until(), for a lookup that queries (polled every 100 ms of real time). */

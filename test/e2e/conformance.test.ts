@@ -15,10 +15,12 @@ const quiet = { info() {}, warn() {} };
 /** Runs the kit against an agent on a fake clock; `tamper` may change the agent once started. */
 async function conformance(tamper?: (agent: Agent) => void) {
   const clock = new FakeClock(Date.now());
+  // The same storage at each launch: the kit restarts the gateway once.
+  const dataDir = scratchDir('loaphuong-dut-');
   const launch = async (env: LaunchEnv) => {
     const agent = createGatewayAgent({
       enrollToken: env.enrollToken,
-      dataDir: scratchDir('loaphuong-dut-'),
+      dataDir,
       serverUrl: env.serverUrl,
       mqttUrl: env.mqttUrl,
       clock,
