@@ -61,6 +61,18 @@ const children: ChildProcess[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'loaphuong-dut-'));
 const command = args['device-command'] ?? (args.agent ? `npm run -s agent -- --server {server} --mqtt {mqtt} --data-dir {dir}` : undefined);
 
+/** Neither exited nor killed by a signal. */
+const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null && Boolean(child.pid);
+
+/** Signals the device's whole process group (a shell and what it started); one already gone is fine. */
+function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  try {
+    process.kill(-(child.pid as number), name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 async function launch(env: LaunchEnv) {
   if (!command) {
     console.log(
@@ -88,9 +100,10 @@ async function launch(env: LaunchEnv) {
   children.push(child);
   return {
     stop: async () => {
-      if (child.exitCode !== null || !child.pid) return;
-      process.kill(-child.pid, 'SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      if (!running(child)) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      signal(child, 'SIGTERM');
+      await exited;
     },
   };
 }
@@ -109,5 +122,5 @@ const passed = list.filter((r) => r.status === 'pass').length;
 const failed = list.filter((r) => r.status === 'fail');
 console.log(`\n${passed} passed, ${failed.length} failed, ${list.length - passed - failed.length} not run`);
 for (const r of failed) console.log(formatResult(r));
-for (const c of children) if (c.exitCode === null && c.pid) process.kill(-c.pid, 'SIGKILL');
+for (const c of children) if (running(c)) signal(c, 'SIGKILL');
 process.exit(failed.length || passed < list.length ? 1 : 0);
