@@ -8,10 +8,11 @@
 //                              to see the outbox send it again until a receipt names it
 //   M+150 s    quiet-alarm     priority emergency in quiet hours: airs
 //   M+185 s    long            8 s tone, cut by an emergency.start command: PREEMPTED; the alert airs
-import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManifestEntry } from '#protocol';
+import { spawnRunner } from '../media/process-runner.ts';
 import type { Kit, SeenReport } from './kit.ts';
 import type { Results } from './results.ts';
 
@@ -25,9 +26,31 @@ export interface Tones {
 const HALF_RMS_DBFS = -9.03;
 const START_TOLERANCE_MS = 1000;
 
+/** Where the kit's server keeps the audio of a hash (media/blob-store.ts names files so). */
+const blobFile = (kit: Kit, sha256: string) => join(kit.opts.dataDir, 'blobs', `${sha256}.ogg`);
+
+/** A test tone as the server stores audio ([P-3.1] codec opus): Ogg Opus, mono, 48 kHz, put in its blob store. */
+export async function makeTone(
+  kit: Kit,
+  name: string,
+  opts: { seconds: number; frequency: number; amplitude: number },
+): Promise<ManifestEntry['media']> {
+  const dir = join(kit.opts.dataDir, 'conformance');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.ogg`);
+  const expr = `${opts.amplitude}*sin(2*PI*${opts.frequency}*t)`;
+  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=${expr}:s=48000:d=${opts.seconds}`];
+  const run = await spawnRunner({ cmd: 'ffmpeg', args: [...args, '-ac', '1', '-c:a', 'libopus', '-b:a', '64k', file] });
+  if (run.code !== 0) throw new Error(`ffmpeg could not make the test tone: ${run.stderr}`);
+  const bytes = readFileSync(file);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(blobFile(kit, sha256), bytes);
+  return { sha256, path: `/blobs/${sha256}`, durationMs: opts.seconds * 1000, sizeBytes: bytes.length, codec: 'opus' };
+}
+
 /** Replaces the blob of `media` on the server with other bytes: its sha256 no longer matches. */
 export function corruptBlob(kit: Kit, media: ManifestEntry['media']): void {
-  writeFileSync(join(kit.opts.dataDir, 'blobs', `${media.sha256}.ogg`), Buffer.alloc(media.sizeBytes, 0x4f));
+  writeFileSync(blobFile(kit, media.sha256), Buffer.alloc(media.sizeBytes, 0x4f));
 }
 
 const hhmm = (ms: number) => new Date(ms + 7 * 3600_000).toISOString().slice(11, 16);
@@ -96,9 +119,7 @@ export async function airingChecks(kit: Kit, r: Results, plan: ReturnType<typeof
 
   await kit.clock.passTo(at(entries.badHash));
   const bad = await kit.report(entries.badHash.occurrenceId, ends);
-  const badStarted = kit.reports.some(
-    (x) => x.report?.occurrenceId === entries.badHash.occurrenceId && x.report.kind === 'playback.started',
-  );
+  const badStarted = Boolean(kit.reported(entries.badHash.occurrenceId, ['playback.started']));
   r.add(
     'P-5.3',
     'never airs audio whose sha256 differs from the manifest; reports FILE_MISSING at airtime',
@@ -111,9 +132,7 @@ export async function airingChecks(kit: Kit, r: Results, plan: ReturnType<typeof
   await kit.publishManifest('', true);
   const beforeRestart = kit.seen.length;
   const restarted = await kit.restart();
-  const back = restarted
-    ? await kit.until(() => kit.seen.slice(beforeRestart).find((s) => s.channel === 'state' && s.body?.online === true))
-    : undefined;
+  const back = restarted ? await kit.until(() => kit.onlineSince(beforeRestart)) : undefined;
   await kit.clock.passTo(at(entries.ceiling) + entries.ceiling.media.durationMs);
   const capped = await kit.report(entries.ceiling.occurrenceId, ends);
   const restartTitle = 'keeps its plan across a restart and airs the next item from it, with no manifest on the broker';
@@ -139,9 +158,7 @@ export async function airingChecks(kit: Kit, r: Results, plan: ReturnType<typeof
   await kit.server.ingest(false);
   await kit.clock.passTo(at(entries.quiet));
   const quiet = await kit.report(entries.quiet.occurrenceId, ends);
-  const quietStarted = kit.reports.some(
-    (x) => x.report?.occurrenceId === entries.quiet.occurrenceId && x.report.kind === 'playback.started',
-  );
+  const quietStarted = Boolean(kit.reported(entries.quiet.occurrenceId, ['playback.started']));
   r.add(
     'P-3.1.3',
     'does not start a normal item inside quiet hours (QUIET_HOURS)',
@@ -197,7 +214,7 @@ export async function airingChecks(kit: Kit, r: Results, plan: ReturnType<typeof
     );
   const cut = long ? await kit.report(entries.long.occurrenceId, ends) : undefined;
   const alert = long ? await kit.report(alertId, ['playback.started']) : undefined;
-  const reply = long ? await kit.until(() => kit.seen.slice(from).find((s) => s.channel === 'reply' && s.body?.txn === txn)) : undefined;
+  const reply = long ? await kit.until(() => kit.replySince(from, txn)) : undefined;
   r.add(
     'P-5.5, P-3.6',
     'an emergency.start cuts what plays (reported PREEMPTED), airs the alert and replies ok',

@@ -16,7 +16,7 @@ export async function commandChecks(kit: Kit, r: Results): Promise<void> {
   const send = async (payload: string, txn: string) => {
     const from = kit.seen.length;
     await kit.publishCommand(payload);
-    return kit.until(() => kit.seen.slice(from).find((s) => s.channel === 'reply' && s.body?.txn === txn));
+    return kit.until(() => kit.replySince(from, txn));
   };
   const txn = () => `cf-${randomUUID().slice(0, 12)}`;
   const minute = 60_000;
@@ -77,7 +77,7 @@ export async function commandChecks(kit: Kit, r: Results): Promise<void> {
   const from = kit.seen.length;
   const dropped = Date.now();
   kit.server.broker?.disconnect(kit.device);
-  const back = await kit.until(() => kit.seen.slice(from).find((s) => s.channel === 'state' && s.body?.online === true));
+  const back = await kit.until(() => kit.onlineSince(from));
   const waited = Date.now() - dropped;
   const will = kit.seen.slice(from).some((s) => s.channel === 'state' && s.body?.online === false);
   r.add(

@@ -2,9 +2,7 @@
 // plays the server side against one device under test. An observer session on the broker sees every
 // message on the device's topics and verifies each with the key the device enrolled; the kit signs its
 // own manifests and commands, genuine and broken, with the server's key. The checks are in checks-*.ts.
-import { createHash, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
 import {
   type BodyType,
@@ -344,7 +342,22 @@ export class Kit {
 
   /** Waits for a report of an occurrence of a kind (any when not given). */
   report(occurrenceId: string, kinds: string[], timeoutMs = this.timeoutMs): Promise<SeenReport | undefined> {
-    return this.until(() => this.reports.find((r) => r.report?.occurrenceId === occurrenceId && kinds.includes(r.report?.kind)), timeoutMs);
+    return this.until(() => this.reported(occurrenceId, kinds), timeoutMs);
+  }
+
+  /** A report of an occurrence of one of these kinds seen so far. */
+  reported(occurrenceId: string, kinds: string[]): SeenReport | undefined {
+    return this.reports.find((r) => r.report?.occurrenceId === occurrenceId && kinds.includes(r.report?.kind));
+  }
+
+  /** The device's first `state` saying online, from observation `from` on. */
+  onlineSince(from = 0): Seen | undefined {
+    return this.seen.slice(from).find((s) => s.channel === 'state' && s.body?.online === true);
+  }
+
+  /** The device's reply naming `txn`, from observation `from` on. */
+  replySince(from: number, txn: string): Seen | undefined {
+    return this.seen.slice(from).find((s) => s.channel === 'reply' && s.body?.txn === txn);
   }
 
   async stop(): Promise<void> {
@@ -361,26 +374,4 @@ function parseBody(payload: Buffer): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** A test tone as the server stores audio ([P-3.1] codec opus): Ogg Opus, mono, 48 kHz; returns its media reference. */
-export async function makeTone(
-  kit: Kit,
-  name: string,
-  opts: { seconds: number; frequency: number; amplitude: number },
-): Promise<{ media: ManifestEntry['media']; file: string }> {
-  const dir = join(kit.opts.dataDir, 'conformance');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.ogg`);
-  const expr = `${opts.amplitude}*sin(2*PI*${opts.frequency}*t)`;
-  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=${expr}:s=48000:d=${opts.seconds}`];
-  const run = await spawnRunner({ cmd: 'ffmpeg', args: [...args, '-ac', '1', '-c:a', 'libopus', '-b:a', '64k', file] });
-  if (run.code !== 0) throw new Error(`ffmpeg could not make the test tone: ${run.stderr}`);
-  const bytes = readFileSync(file);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(join(kit.opts.dataDir, 'blobs', `${sha256}.ogg`), bytes);
-  return {
-    file,
-    media: { sha256, path: `/blobs/${sha256}`, durationMs: opts.seconds * 1000, sizeBytes: bytes.length, codec: 'opus' },
-  };
 }

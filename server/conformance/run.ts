@@ -1,9 +1,9 @@
 // `runConformance`: the [P-10] checklist against one device under test, in order; a part that throws is
 // recorded as a failure and the rest still run (except after a failed enrollment: nothing can).
-import { airingChecks, airingPlan, corruptBlob } from './checks-airing.ts';
+import { airingChecks, airingPlan, corruptBlob, makeTone } from './checks-airing.ts';
 import { commandChecks } from './checks-commands.ts';
 import { manifestChecks } from './checks-manifest.ts';
-import { Kit, type KitOptions, makeTone } from './kit.ts';
+import { Kit, type KitOptions } from './kit.ts';
 import { type CheckResult, Results } from './results.ts';
 
 export async function runConformance(opts: KitOptions): Promise<CheckResult[]> {
@@ -13,8 +13,8 @@ export async function runConformance(opts: KitOptions): Promise<CheckResult[]> {
     const half = await makeTone(kit, 'half', { seconds: 3, frequency: 660, amplitude: 0.5 });
     const long = await makeTone(kit, 'long', { seconds: 8, frequency: 440, amplitude: 0.5 });
     const broken = await makeTone(kit, 'broken', { seconds: 2, frequency: 880, amplitude: 0.5 });
-    corruptBlob(kit, broken.media);
-    const plan = airingPlan(kit, { half: half.media, long: long.media, broken: broken.media });
+    corruptBlob(kit, broken);
+    const plan = airingPlan(kit, { half, long, broken });
     kit.planExtra = { policy: plan.policy };
     const part = async (name: string, fn: () => Promise<unknown>) => {
       try {
