@@ -2,42 +2,41 @@
 // config file (--config / LP_AGENT_CONFIG) over defaults.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import * as z from '#protocol/zod';
+
+const text = z.string().check(z.minLength(1));
 
 export const AgentConfig = z.strictObject({
   /** One-time token from provisioning (POST /api/v1/stations/{code}/devices); needed for the first start only. */
-  enrollToken: z.string().min(16).max(128).optional(),
-  serverUrl: z.url().default('http://127.0.0.1:8080'),
+  enrollToken: z.optional(z.string().check(z.minLength(16), z.maxLength(128))),
+  serverUrl: z._default(z.url(), 'http://127.0.0.1:8080'),
   /** The broker; unset: the URL the server gave at enrollment ([P-5.1] mqtt.url). */
-  mqttUrl: z.url().optional(),
-  dataDir: z.string().min(1).optional(),
+  mqttUrl: z.optional(z.url()),
+  dataDir: z.optional(text),
   /** ALSA device; when unset a sound card is detected, else the null sink measures instead. */
-  alsaDevice: z.string().min(1).optional(),
+  alsaDevice: z.optional(text),
   /**
    * Outputs by zone code (as provisioned on the server) to an ALSA device, or "null" for the
    * measuring null sink. Unset: one zone "z1" on `alsaDevice` or the detected card.
    */
-  zones: z
-    .record(z.string(), z.string().min(1))
-    .refine((zones) => Object.keys(zones).length >= 1 && Object.keys(zones).length <= 16, 'between 1 and 16 zones')
-    .refine(
-      (zones) => Object.keys(zones).every((code) => /^[A-Za-z0-9_-]{1,32}$/.test(code)),
-      'a zone code is 1–32 letters, digits, _ or -',
-    )
-    .optional(),
-  ffmpegPath: z.string().min(1).default('ffmpeg'),
+  zones: z.optional(
+    z.record(z.string(), text).check(
+      z.refine((zones) => Object.keys(zones).length >= 1 && Object.keys(zones).length <= 16, 'between 1 and 16 zones'),
+      z.refine(
+        (zones) => Object.keys(zones).every((code) => /^[A-Za-z0-9_-]{1,32}$/.test(code)),
+        'a zone code is 1–32 letters, digits, _ or -',
+      ),
+    ),
+  ),
+  ffmpegPath: z._default(text, 'ffmpeg'),
   /** Audio for items starting within this many hours is fetched ahead. */
-  prefetchHorizonHours: z
-    .number()
-    .positive()
-    .max(24 * 31)
-    .default(72),
+  prefetchHorizonHours: z._default(z.number().check(z.positive(), z.maximum(24 * 31)), 72),
   /** Disk the audio cache may use before it evicts what no entry needs. */
-  cacheBudgetMB: z.number().int().positive().default(1024),
-  heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
-  fadeMs: z.number().int().min(0).max(5000).default(300),
+  cacheBudgetMB: z._default(z.int().check(z.positive()), 1024),
+  heartbeatSeconds: z._default(z.int().check(z.minimum(5), z.maximum(3600)), 60),
+  fadeMs: z._default(z.int().check(z.minimum(0), z.maximum(5000)), 300),
   /** The operator's choice to start without an unreadable state (kept aside): a new enrollment token is needed then. */
-  resetState: z.boolean().default(false),
+  resetState: z._default(z.boolean(), false),
 });
 export type AgentConfig = z.infer<typeof AgentConfig> & { dataDir: string };
 

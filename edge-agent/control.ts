@@ -3,7 +3,8 @@
 // on the device's own `cmd` topic and on the `cmd` topic of each unit it belongs to ([P-2.3], [P-2.5]):
 // a group carries what concerns every station below a unit at once, emergencies and live audio ([P-5.5]).
 import {
-  Command,
+  COMMAND_ACTIONS,
+  type CommandAction,
   commandTopic,
   groupAiringId,
   groupCommandTopic,
@@ -25,9 +26,9 @@ import type { ServerTrust } from './trust.ts';
 
 const REPLY_TTL_MS = 3600_000;
 /** What a unit's group topic may carry; any other action there is refused (NOT_SUPPORTED) and not run. */
-const GROUP_ACTIONS: ReadonlySet<Command['action']> = new Set(['emergency.start', 'emergency.cancel', 'live.start', 'live.stop']);
+const GROUP_ACTIONS: ReadonlySet<CommandAction> = new Set(['emergency.start', 'emergency.cancel', 'live.start', 'live.stop']);
 /** The actions this device knows ([P-3.5]); a signed command naming another is answered UNKNOWN_ACTION ([P-9.2]). */
-const ACTIONS: ReadonlySet<string> = new Set(Command.options.map((o) => o.shape.action.value));
+const ACTIONS: ReadonlySet<string> = new Set(COMMAND_ACTIONS);
 
 export class Commands {
   constructor(

@@ -16,38 +16,38 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { z } from 'zod';
 import { GroupPlan, Manifest, ManifestEntry } from '#protocol';
+import * as z from '#protocol/zod';
 
 export const AgentState = z.object({
   /** What enrollment gave this gateway ([P-5.1]); absent until it has enrolled. */
-  enrollment: z
-    .object({
+  enrollment: z.optional(
+    z.object({
       device: z.string(),
       station: z.string(),
       mqtt: z.object({ url: z.string(), clientId: z.string(), username: z.string(), password: z.string() }),
       groups: z.array(z.string()),
       /** [P-5.1.1] The zone codes the server addresses this gateway's outputs by (absent from older servers). */
-      zones: z.array(z.string()).optional(),
-    })
-    .optional(),
+      zones: z.optional(z.array(z.string())),
+    }),
+  ),
   /** [P-4.7] The server keys trusted: from enrollment, then from each applied manifest's serverKeys. */
-  serverKeys: z.array(z.object({ kid: z.string(), publicKeyHex: z.string(), validUntil: z.string().optional() })).default([]),
+  serverKeys: z._default(z.array(z.object({ kid: z.string(), publicKeyHex: z.string(), validUntil: z.optional(z.string()) })), []),
   /** The single server key of agents before key rotation (read once, moved into serverKeys). */
-  serverKeyHex: z.string().optional(),
-  serverKid: z.string().optional(),
+  serverKeyHex: z.optional(z.string()),
+  serverKid: z.optional(z.string()),
   /** Highest envelope sequence accepted from the server, over manifests and commands ([P-4.3]). */
-  lastSeq: z.number().default(-1),
+  lastSeq: z._default(z.number(), -1),
   /** Ids of server messages accepted recently (bounded), so a replayed command is refused. */
-  seenIds: z.array(z.string()).default([]),
+  seenIds: z._default(z.array(z.string()), []),
   /** Output level per zone, 0-100; "*" is every zone ([P-3.5] volume). */
-  volume: z.record(z.string(), z.number()).default({}),
-  manifest: Manifest.optional(),
-  manifestId: z.string().optional(),
+  volume: z._default(z.record(z.string(), z.number()), {}),
+  manifest: z.optional(Manifest),
+  manifestId: z.optional(z.string()),
   /** [P-3.10] The latest group plan received per unit code (the manifest says which of them air). */
-  groupPlans: z.record(z.string(), GroupPlan).default({}),
+  groupPlans: z._default(z.record(z.string(), GroupPlan), {}),
   /** Occurrences already started here, so a restart never airs one twice. */
-  played: z.array(z.string()).default([]),
+  played: z._default(z.array(z.string()), []),
 });
 export type AgentState = z.infer<typeof AgentState>;
 
@@ -60,10 +60,10 @@ export const NowPlaying = z.object({
   entry: ManifestEntry,
   startedAt: z.number(),
   /** Audio measured by the player so far, and when that was last written. */
-  playedMs: z.number().default(0),
+  playedMs: z._default(z.number(), 0),
   checkpointAt: z.number(),
-  level: z.object({ rmsDbfs: z.number(), peakDbfs: z.number() }).optional(),
-  zones: z.array(z.string()).optional(),
+  level: z.optional(z.object({ rmsDbfs: z.number(), peakDbfs: z.number() })),
+  zones: z.optional(z.array(z.string())),
 });
 export type NowPlaying = z.infer<typeof NowPlaying>;
 
@@ -126,7 +126,7 @@ export class StateStore {
   }
 
   /** A file's content as `schema` reads it; undefined when absent or unreadable (then kept aside and recorded). */
-  private read<T>(file: string, schema: z.ZodType<T>): T | undefined {
+  private read<T>(file: string, schema: z.ZodMiniType<T>): T | undefined {
     if (!existsSync(file)) return undefined;
     let error: string;
     try {

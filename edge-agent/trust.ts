@@ -2,7 +2,6 @@
 // ([P-4.3]). The agent keeps the memory in its durable state; the simulator keeps it in memory. Both
 // open every server message here, so they accept and refuse exactly the same messages.
 import type { KeyObject } from 'node:crypto';
-import type { z } from 'zod';
 import {
   type BodyType,
   type EnrollRequest,
@@ -13,6 +12,7 @@ import {
   open,
   publicKeyFromHex,
 } from '#protocol';
+import type * as z from '#protocol/zod';
 import type { Fetch } from './cache.ts';
 
 /** How many accepted server message ids are remembered against replay ([P-4.3]). */

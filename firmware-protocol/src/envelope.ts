@@ -1,9 +1,9 @@
 // [P-4] The signed envelope: every manifest and report travels inside one.
 import { createPrivateKey, createPublicKey, type KeyObject, randomUUID, sign, verify } from 'node:crypto';
 import canonicalizeCjs from 'canonicalize';
-import { z } from 'zod';
 import { LIMITS } from './limits.ts';
 import { type BodyOf, type BodyType, bodySchemas } from './messages.ts';
+import * as z from './zod.ts';
 
 // The package is CommonJS (module.exports = fn) but its types declare an ES default export.
 const canonicalize = canonicalizeCjs as unknown as (value: unknown) => string | undefined;
@@ -14,12 +14,12 @@ export const Envelope = z.strictObject({
   v: z.int(),
   type: z.enum(Object.keys(bodySchemas) as [BodyType, ...BodyType[]]),
   id: z.uuid(),
-  seq: z.int().nonnegative(),
+  seq: z.int().check(z.nonnegative()),
   issuedAt: z.iso.datetime({ offset: false }),
   expiresAt: z.iso.datetime({ offset: false }),
-  kid: z.string().min(1).max(128),
+  kid: z.string().check(z.minLength(1), z.maxLength(128)),
   body: z.unknown(),
-  sig: z.string().regex(/^[0-9a-f]{128}$/),
+  sig: z.string().check(z.regex(/^[0-9a-f]{128}$/)),
 });
 export type Envelope = z.infer<typeof Envelope>;
 

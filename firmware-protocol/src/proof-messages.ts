@@ -1,7 +1,8 @@
 // [P-3.8] Storage receipts and [P-3.9] report batches: the bodies of proof delivery.
-import { z } from 'zod';
+
 import { code } from './fields.ts';
 import { LIMITS } from './limits.ts';
+import * as z from './zod.ts';
 
 /**
  * [P-3.8] The server's signed storage receipt: which of a device's reports it has committed durably
@@ -10,15 +11,15 @@ import { LIMITS } from './limits.ts';
  */
 export const ReportReceipt = z.object({
   station: code,
-  stored: z.array(z.uuid()).max(LIMITS.maxReceiptIds),
-  refused: z.array(z.object({ id: z.uuid(), code: z.string().max(64) })).max(LIMITS.maxReceiptIds),
+  stored: z.array(z.uuid()).check(z.maxLength(LIMITS.maxReceiptIds)),
+  refused: z.array(z.object({ id: z.uuid(), code: z.string().check(z.maxLength(64)) })).check(z.maxLength(LIMITS.maxReceiptIds)),
   /**
    * [P-3.9] Present when the server takes `report-batch` messages: the most reports one may carry. A device
    * sends batches only after a receipt has said so (additive in v1).
    */
-  batchReports: z.int().positive().max(LIMITS.maxBatchReports).optional(),
+  batchReports: z.optional(z.int().check(z.positive(), z.maximum(LIMITS.maxBatchReports))),
   /** [P-5.4.1] Messages on the device's report topic whose signature failed: not stored, kept by the device. */
-  unverified: z.array(z.uuid()).max(LIMITS.maxReceiptIds).optional(),
+  unverified: z.optional(z.array(z.uuid()).check(z.maxLength(LIMITS.maxReceiptIds))),
 });
 export type ReportReceipt = z.infer<typeof ReportReceipt>;
 
@@ -29,9 +30,11 @@ export type ReportReceipt = z.infer<typeof ReportReceipt>;
  */
 const BatchItem = z.object({
   id: z.uuid(),
-  report: z.record(z.string(), z.unknown()).describe('a [P-3.2] report body (report.schema.json), checked on its own'),
+  report: z.record(z.string(), z.unknown()).check(z.describe('a [P-3.2] report body (report.schema.json), checked on its own')),
 });
 export const ReportBatch = z
-  .object({ station: code, reports: z.array(BatchItem).min(1).max(LIMITS.maxBatchReports) })
-  .refine((b) => new Set(b.reports.map((r) => r.id)).size === b.reports.length, { message: 'report ids repeat', path: ['reports'] });
+  .object({ station: code, reports: z.array(BatchItem).check(z.minLength(1), z.maxLength(LIMITS.maxBatchReports)) })
+  .check(
+    z.refine((b) => new Set(b.reports.map((r) => r.id)).size === b.reports.length, { message: 'report ids repeat', path: ['reports'] }),
+  );
 export type ReportBatch = z.infer<typeof ReportBatch>;

@@ -23,7 +23,7 @@ export type { LiveVector } from './live-vectors.ts';
 
 export function schemaFiles(): Record<string, string> {
   const files: Record<string, string> = {};
-  const all = { envelope: EnvelopeSchema, ...publishedSchemas } as Record<string, z.ZodType>;
+  const all = { envelope: EnvelopeSchema, ...publishedSchemas } as Record<string, z.core.$ZodType>;
   for (const [name, schema] of Object.entries(all)) {
     const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
     const doc = { $id: `https://loaphuong.invalid/protocol/v1/${name}.schema.json`, title: name, ...json };

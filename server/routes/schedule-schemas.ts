@@ -54,8 +54,8 @@ export const ScheduleBody = z
     startsAt: hanoiInstant,
     rrule: z.string().min(6).max(500).optional(),
     exdates: z.array(hanoiInstant).max(366).optional(),
-    priority: Priority.default('normal'),
-    conflict: ConflictRule.default('queue'),
+    priority: z.enum(Priority.options).default('normal'),
+    conflict: z.enum(ConflictRule.options).default('queue'),
     /**
      * 0 = hard start at the instant; else the item may start up to this many minutes late (when queued).
      * Unset: 15 minutes for conflict "queue" (a queued item with no window could only be skipped), else 0.

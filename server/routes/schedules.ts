@@ -252,8 +252,8 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{
             startsAt: hanoiInstant.optional(),
             rrule: z.string().min(6).max(500).nullable().optional(),
             exdates: z.array(hanoiInstant).max(366).optional(),
-            priority: Priority.optional(),
-            conflict: ConflictRule.optional(),
+            priority: z.optional(Priority),
+            conflict: z.optional(ConflictRule),
             startWindowMinutes: z.int().min(0).max(240).optional(),
           })
           .strict(),

@@ -20,13 +20,13 @@ import type { UnitService } from './unit-service.ts';
  */
 const StrictCommand = z.discriminatedUnion(
   'action',
-  Command.options.map((shape) =>
+  Command._zod.def.options.map((shape) =>
     z.strictObject(
       Object.fromEntries(
-        Object.entries(shape.shape).map(([k, v]) => [k, v instanceof z.ZodObject ? z.strictObject(v.shape) : v]),
+        Object.entries(shape.shape).map(([k, v]) => [k, v instanceof z.core.$ZodObject ? z.strictObject(v._zod.def.shape) : v]),
       ) as typeof shape.shape,
     ),
-  ) as unknown as typeof Command.options,
+  ) as unknown as typeof Command._zod.def.options,
 );
 
 /** A caller's command with its txn, exactly as the protocol shapes it; INVALID_COMMAND otherwise. */

@@ -1,6 +1,6 @@
 // The agent's configuration: flags over environment over the JSON file over defaults, all validated.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -68,4 +68,8 @@ t.test('the gateway bundle is one file that runs under plain node and validates 
   const run = spawnSync(process.execPath, [...GATEWAY_NODE_FLAGS, bundle, '--server', 'not a url'], { encoding: 'utf8', cwd: tmpdir() });
   t.equal(run.status, 2, 'a bad value exits 2');
   t.match(run.stderr, /loaphuong-agent: --server: /);
+  t.notMatch(run.stderr, /[Ww]arning/, 'the gateway flags start node without a warning');
+  t.notMatch(run.stderr, /Invalid input/, 'validation messages say what is wrong, in English');
+  const unit = readFileSync('deploy/systemd/loaphuong-agent@.service', 'utf8');
+  t.match(unit, `ExecStart=/usr/bin/node ${GATEWAY_NODE_FLAGS.join(' ')} dist/agent.mjs`, 'the systemd unit runs the measured flags');
 });
