@@ -2,7 +2,8 @@
 // batch has verified: each report is then checked, deduplicated, chained and receipted under its own id as
 // if it had come alone. What is stored of each is its item in canonical form (RFC 8785), and the batch as
 // received beside it, so the one signature still proves every report later (compliance/verify-day.ts).
-import { canonicalJson, LIMITS, PlaybackReport, type ReportBatch, type ReportReceipt } from '#protocol';
+import { LIMITS, type ReportReceipt } from '#protocol';
+import type { BatchItemRead } from '../compliance/open-worker.ts';
 import { FINAL_REFUSALS, UNVERIFIED } from '../compliance/proof-rules.ts';
 import type { DeviceIdentity } from './device-service.ts';
 import type { Job, Opened, Result } from './proof-writer.ts';
@@ -16,28 +17,29 @@ export interface Unpacked {
   refused: { job: Job; code: string; detail: string; id: string }[];
 }
 
-/** Unpacks a verified batch whose `station` is the device's own; `answered` hears each report's result. */
+/**
+ * Unpacks a verified batch whose `station` is the device's own, its reports read where it was opened
+ * (compliance/open-worker.ts); `answered` hears each report's result.
+ */
 export function unpackBatch(
   parent: Job,
   identity: DeviceIdentity,
-  batch: { id: string; raw: string; body: ReportBatch },
+  batch: { id: string; raw: string; items: BatchItemRead[] },
   answered: (r: Result) => void,
 ): Unpacked {
   const out: Unpacked = { children: [], opened: [], refused: [] };
-  for (const item of batch.body.reports) {
-    const raw = canonicalJson(item);
-    const job: Job = { type: 'report', device: parent.device, payload: Buffer.from(raw, 'utf8'), done: answered };
+  for (const item of batch.items) {
+    const job: Job = { type: 'report', device: parent.device, payload: Buffer.from(item.raw, 'utf8'), done: answered };
     out.children.push(job);
-    const parsed = PlaybackReport.safeParse(item.report);
-    if (!parsed.success) {
-      out.refused.push({ job, code: 'INVALID_BODY', detail: parsed.error.issues[0]?.message ?? 'not a report', id: item.id });
+    if ('invalid' in item) {
+      out.refused.push({ job, code: 'INVALID_BODY', detail: item.invalid, id: item.id });
       continue;
     }
-    if (parsed.data.station !== identity.station.code) {
-      out.refused.push({ job, code: 'STATION_MISMATCH', detail: `report names ${parsed.data.station}`, id: item.id });
+    if (item.report.station !== identity.station.code) {
+      out.refused.push({ job, code: 'STATION_MISMATCH', detail: `report names ${item.report.station}`, id: item.id });
       continue;
     }
-    out.opened.push({ job, identity, envelope: { id: item.id }, report: parsed.data, batch: { id: batch.id, raw: batch.raw } });
+    out.opened.push({ job, identity, envelope: { id: item.id }, report: item.report, batch: { id: batch.id, raw: batch.raw } });
   }
   return out;
 }

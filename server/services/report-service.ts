@@ -209,13 +209,13 @@ export class ReportService {
         continue;
       }
       if (o.envelope.type === 'report-batch') {
-        const body = o.body as ReportBatch;
-        if (body.station !== identity.station.code) {
-          this.reject(results, job, 'STATION_MISMATCH', `batch names ${body.station}`, o.envelope.id);
+        const { station } = o.body as Pick<ReportBatch, 'station'>;
+        if (station !== identity.station.code) {
+          this.reject(results, job, 'STATION_MISMATCH', `batch names ${station}`, o.envelope.id);
           continue;
         }
         const raw = job.payload.toString('utf8');
-        const unpacked = unpackBatch(job, identity, { id: o.envelope.id, raw, body }, (r) =>
+        const unpacked = unpackBatch(job, identity, { id: o.envelope.id, raw, items: o.items ?? [] }, (r) =>
           this.events.emit('handled', r.outcome, r.kind),
         );
         for (const r of unpacked.refused) this.reject(results, r.job, r.code, r.detail, r.id);
