@@ -30,7 +30,7 @@ export interface ServerDeps {
   run: Runner;
 }
 
-export type RunningServer = Pick<Storage, 'db' | 'key' | 'seed' | 'appliedMigrations'> &
+export type RunningServer = Pick<Storage, 'db' | 'key' | 'seed' | 'appliedMigrations' | 'blobs'> &
   Pick<Domain, 'dispatch' | 'commands' | 'schedules' | 'units' | 'devices' | 'live' | 'notify'> & {
     app: App;
     metrics: Metrics;

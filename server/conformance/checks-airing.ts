@@ -8,8 +8,8 @@
 //                              to see the outbox send it again until a receipt names it
 //   M+150 s    quiet-alarm     priority emergency in quiet hours: airs
 //   M+185 s    long            8 s tone, cut by an emergency.start command: PREEMPTED; the alert airs
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManifestEntry } from '#protocol';
 import { spawnRunner } from '../media/process-runner.ts';
@@ -26,9 +26,6 @@ export interface Tones {
 const HALF_RMS_DBFS = -9.03;
 const START_TOLERANCE_MS = 1000;
 
-/** Where the kit's server keeps the audio of a hash (media/blob-store.ts names files so). */
-const blobFile = (kit: Kit, sha256: string) => join(kit.opts.dataDir, 'blobs', `${sha256}.ogg`);
-
 /** A test tone as the server stores audio ([P-3.1] codec opus): Ogg Opus, mono, 48 kHz, put in its blob store. */
 export async function makeTone(
   kit: Kit,
@@ -42,15 +39,14 @@ export async function makeTone(
   const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=${expr}:s=48000:d=${opts.seconds}`];
   const run = await spawnRunner({ cmd: 'ffmpeg', args: [...args, '-ac', '1', '-c:a', 'libopus', '-b:a', '64k', file] });
   if (run.code !== 0) throw new Error(`ffmpeg could not make the test tone: ${run.stderr}`);
-  const bytes = readFileSync(file);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(blobFile(kit, sha256), bytes);
-  return { sha256, path: `/blobs/${sha256}`, durationMs: opts.seconds * 1000, sizeBytes: bytes.length, codec: 'opus' };
+  const { sha256, sizeBytes } = await kit.server.blobs.adopt(file);
+  return { sha256, path: `/blobs/${sha256}`, durationMs: opts.seconds * 1000, sizeBytes, codec: 'opus' };
 }
 
 /** Replaces the blob of `media` on the server with other bytes: its sha256 no longer matches. */
 export function corruptBlob(kit: Kit, media: ManifestEntry['media']): void {
-  writeFileSync(blobFile(kit, media.sha256), Buffer.alloc(media.sizeBytes, 0x4f));
+  const { blobs } = kit.server;
+  writeFileSync(join(blobs.dir, blobs.fileName(media.sha256)), Buffer.alloc(media.sizeBytes, 0x4f));
 }
 
 const hhmm = (ms: number) => new Date(ms + 7 * 3600_000).toISOString().slice(11, 16);
@@ -132,7 +128,7 @@ export async function airingChecks(kit: Kit, r: Results, plan: ReturnType<typeof
   await kit.publishManifest('', true);
   const beforeRestart = kit.seen.length;
   const restarted = await kit.restart();
-  const back = restarted ? await kit.until(() => kit.onlineSince(beforeRestart)) : undefined;
+  const back = restarted ? await kit.until(() => kit.stateSince(beforeRestart)) : undefined;
   await kit.clock.passTo(at(entries.ceiling) + entries.ceiling.media.durationMs);
   const capped = await kit.report(entries.ceiling.occurrenceId, ends);
   const restartTitle = 'keeps its plan across a restart and airs the next item from it, with no manifest on the broker';

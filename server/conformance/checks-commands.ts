@@ -77,9 +77,9 @@ export async function commandChecks(kit: Kit, r: Results): Promise<void> {
   const from = kit.seen.length;
   const dropped = Date.now();
   kit.server.broker?.disconnect(kit.device);
-  const back = await kit.until(() => kit.onlineSince(from));
+  const back = await kit.until(() => kit.stateSince(from));
   const waited = Date.now() - dropped;
-  const will = kit.seen.slice(from).some((s) => s.channel === 'state' && s.body?.online === false);
+  const will = Boolean(kit.stateSince(from, false));
   r.add(
     'P-1.2, P-2.4',
     `reconnects on its own after a lost connection, waiting the backoff's first step (0.5–1.5 s; ${RECONNECT_WINDOW_MS.join('–')} ms allowed here), and says it is online again`,

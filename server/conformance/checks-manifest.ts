@@ -14,7 +14,7 @@ export async function manifestChecks(kit: Kit, r: Results, plan: ManifestEntry[]
   r.add('P-5.1, P-6.4', 'enrolls with its one-time token and a key of its own', launched.enrolled, launched.observed);
   if (!launched.enrolled) return false;
 
-  const state = await kit.until(() => kit.onlineSince());
+  const state = await kit.until(() => kit.stateSince());
   r.add(
     'P-2.4',
     'says it is online on its retained state topic, with its station and protocol versions',

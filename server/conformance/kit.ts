@@ -350,9 +350,9 @@ export class Kit {
     return this.reports.find((r) => r.report?.occurrenceId === occurrenceId && kinds.includes(r.report?.kind));
   }
 
-  /** The device's first `state` saying online, from observation `from` on. */
-  onlineSince(from = 0): Seen | undefined {
-    return this.seen.slice(from).find((s) => s.channel === 'state' && s.body?.online === true);
+  /** The device's first `state` saying online (or, with `online` false, offline), from observation `from` on. */
+  stateSince(from = 0, online = true): Seen | undefined {
+    return this.seen.slice(from).find((s) => s.channel === 'state' && s.body?.online === online);
   }
 
   /** The device's reply naming `txn`, from observation `from` on. */
