@@ -9,13 +9,14 @@
 //   units); country_import_ms is how long that import took.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { BrokerAccess } from '../server/mqtt/access.ts';
 import { makeTone } from '../test/helpers/audio.ts';
+import { type Broker, startMosquitto } from '../test/helpers/brokers.ts';
 import { startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
 import { figure, median } from './report.ts';
 
@@ -24,6 +25,11 @@ import { figure, median } from './report.ts';
  * devices that get a complete manifest each (the figures before group plans).
  */
 const GROUP_PLANS = process.env.LP_BENCH_V1 !== '1';
+/**
+ * LP_BENCH_BROKER=mosquitto: the gateways connect to a Mosquitto of their own (as a province deploys,
+ * deploy/README.md) and the server is one client of it; by default they connect to the server's embedded broker.
+ */
+const MOSQUITTO = process.env.LP_BENCH_BROKER === 'mosquitto';
 
 async function api<T>(server: TestServer, method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${server.url}/api/v1${path}`, {
@@ -139,24 +145,60 @@ async function pushAll(
   return { ms, request_ms: Math.round(requestMs), first_ack_ms: Math.round(firstAckMs) };
 }
 
-/** Where the resident memory is before the push (Linux): anonymous (heaps, malloc) or mapped files (code, libraries). */
+/** Fields of a process's /proc status (Linux): the `kB` ones in MB, `Threads` as a count. */
+function procStatus(pid: number | 'self', keys: string[]): Record<string, number> {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Object.fromEntries(
+    keys.map((key) => {
+      const value = Number(status.match(new RegExp(`^${key}:\\s+(\\d+)`, 'm'))?.[1] ?? Number.NaN);
+      return [key, key === 'Threads' ? value : Math.round(value / 1024)];
+    }),
+  );
+}
+
+/** Where the resident memory is before the push: anonymous (heaps, malloc) or mapped files (code, libraries). */
 function residentParts(): Record<string, number> {
   try {
-    const status = readFileSync('/proc/self/status', 'utf8');
-    const kb = (key: string) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1] ?? Number.NaN);
-    return {
-      server_rss_anon_before_mb: Math.round(kb('RssAnon') / 1024),
-      server_rss_file_before_mb: Math.round(kb('RssFile') / 1024),
-      server_threads: Number(status.match(/^Threads:\s+(\d+)/m)?.[1] ?? Number.NaN),
-    };
+    const s = procStatus('self', ['RssAnon', 'RssFile', 'Threads']);
+    return { server_rss_anon_before_mb: s.RssAnon, server_rss_file_before_mb: s.RssFile, server_threads: s.Threads };
   } catch {
     return {};
   }
 }
 
+/**
+ * LP_BENCH_CPU_PROFILE=file: a CPU profile of this process (the server and its broker) while `fn` runs, for
+ * Chrome's profiler; the simulators are in their own process.
+ */
+async function profiled<T>(fn: () => Promise<T>): Promise<T> {
+  const file = process.env.LP_BENCH_CPU_PROFILE;
+  if (!file) return fn();
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+function mosquittoRss(pid: number): Record<string, number> {
+  const s = procStatus(pid, ['VmRSS', 'VmHWM']);
+  return { mosquitto_rss_mb: s.VmRSS, mosquitto_peak_rss_mb: s.VmHWM };
+}
+
 export async function run(): Promise<void> {
+  const broker: Broker | undefined = MOSQUITTO ? await startMosquitto() : undefined;
   // Warnings go to stderr: a lost or refused ack shows there.
-  const server = await startTestServer({ env: { LP_SEED: 'hanoi-2025', LP_SEED_POLICY: 'hanoi-2021', LP_LOG_LEVEL: 'warn' } });
+  const server = await startTestServer({
+    env: { LP_SEED: 'hanoi-2025', LP_SEED_POLICY: 'hanoi-2021', LP_LOG_LEVEL: 'warn', ...broker?.env },
+  });
   let sims: Awaited<ReturnType<typeof simulators>> | undefined;
   try {
     const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-dispatch.wav'), { seconds: 5 }));
@@ -169,7 +211,7 @@ export async function run(): Promise<void> {
       const first = await pushAll(server, media.id as string, ['01'], hanoi);
       figure('dispatch', 'push_first_acked_ms_579', first.ms, 'ms', { gateways: hanoi, request_ms: first.request_ms });
     }
-    const hanoiPush = await pushAll(server, media.id as string, ['01'], hanoi);
+    const hanoiPush = await profiled(() => pushAll(server, media.id as string, ['01'], hanoi));
     figure('dispatch', 'push_all_acked_ms_579', hanoiPush.ms, 'ms', {
       gateways: hanoi,
       group_plans: GROUP_PLANS,
@@ -231,6 +273,9 @@ export async function run(): Promise<void> {
       server_heap_limit_mb: Math.round(getHeapStatistics().heap_size_limit / 1048576),
       server_buffers_mb: Math.round(process.memoryUsage().arrayBuffers / 1048576),
       simulator_rss_mb: sims.rssMb,
+      broker: MOSQUITTO ? 'mosquitto' : 'embedded',
+      // Mosquitto's resident memory after the push and its peak (VmHWM) over the run.
+      ...(broker?.pid ? mosquittoRss(broker.pid) : {}),
     });
     // An external Mosquitto's password and ACL files for every gateway of the country, rewritten at each
     // enrollment and revocation (bursts coalesce into one rewrite).
@@ -257,5 +302,6 @@ export async function run(): Promise<void> {
   } finally {
     await sims?.stop();
     await server.stop();
+    await broker?.stop();
   }
 }

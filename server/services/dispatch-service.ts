@@ -12,7 +12,7 @@ import type { Publisher } from '../mqtt/link.ts';
 import { cutToLimits, renewals } from '../scheduling/plan-limits.ts';
 import { AckIntake } from './ack-intake.ts';
 import type { DeviceService } from './device-service.ts';
-import { type CurrentPlan, GroupPlans, ownHash, splitByGroups, stampPlans } from './group-plans.ts';
+import { type CurrentPlan, type GroupChange, GroupPlans, ownHash, splitByGroups, stampPlans, unchangedOwnParts } from './group-plans.ts';
 import { planEntries, prefetchOf } from './plan-entries.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
@@ -192,10 +192,13 @@ export class DispatchService {
     return out;
   }
 
-  /** Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out. */
-  async dispatch(stationIds: Iterable<string>, opts: { force?: boolean } = {}): Promise<number> {
+  /**
+   * Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out.
+   * `group`: the change lies wholly in group plans, so stations whose manifests it cannot change are skipped.
+   */
+  async dispatch(stationIds: Iterable<string>, opts: { force?: boolean; group?: GroupChange } = {}): Promise<number> {
     const { db, now, key, link, metrics, horizonDays, log } = this.deps;
-    const ids = [...new Set(stationIds)];
+    let ids = [...new Set(stationIds)];
     if (!ids.length) return 0;
     const tree = await this.deps.units.tree();
     const ttlMs = (horizonDays + 1) * DAY_MS;
@@ -205,6 +208,10 @@ export class DispatchService {
       for (const st of await db.station.findMany({ where: { id: { in: part } }, select: { unitId: true } }))
         for (const u of tree.chain(st.unitId)) unitIds.add(u.id);
     const plans = await this.groupPlans.refresh([...unitIds], tree, opts.force);
+    if (opts.group && !opts.force) {
+      const unchanged = await unchangedOwnParts(db, opts.group, plans, now());
+      ids = ids.filter((id) => !unchanged.has(id));
+    }
     let published = 0;
     // Each batch is published while the next one is compiled and recorded: one batch in flight at most.
     let publishing: Promise<void> = Promise.resolve();

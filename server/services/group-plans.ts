@@ -42,6 +42,8 @@ export interface CurrentPlan {
   plan: GroupPlan;
   sha256: string;
   byKey: Map<string, ManifestEntry>;
+  /** The unit had no plan before this refresh: no manifest names it yet. */
+  first?: boolean;
 }
 
 export class GroupPlans {
@@ -123,7 +125,7 @@ export class GroupPlans {
               entries: cut.entries as GroupPlan['entries'],
             };
       changed.push({ unitId, plan });
-      out.set(unitId, current(unitId, plan));
+      out.set(unitId, { ...current(unitId, plan), ...(before ? {} : { first: true }) });
     }
     await this.publish(changed, at);
     return out;
@@ -275,6 +277,36 @@ export function splitByGroups(
     return { unit: p.plan.unit, version: p.plan.version, sha256: p.sha256, ...(except.length ? { except } : {}) };
   });
   return { own: mine.filter((e) => !covered.has(e.occurrenceId)), refs };
+}
+
+/**
+ * [P-3.10] A change that lies wholly in group plans: at these stations, its only new airings are the
+ * group entries `keys` (a new schedule for whole units).
+ */
+export interface GroupChange {
+  stationIds: string[];
+  keys: Set<string>;
+}
+
+/**
+ * [P-3.10] Of a group change's stations, those whose manifests would not change: every new entry is in a
+ * plan their gateways' manifests already name (not one published first just now, nor cut off by the limits),
+ * and each gateway holds group plans and was sent its own part within the day, none of it cut. Compiling
+ * them again would only find what they hold (the request's largest cost at a province's scale); the new
+ * entries reach them on the group's topic.
+ */
+export async function unchangedOwnParts(db: Db, change: GroupChange, plans: Map<string, CurrentPlan>, at: Date): Promise<Set<string>> {
+  const named = [...plans.values()].filter((p) => !p.first);
+  if (![...change.keys].every((k) => named.some((p) => p.byKey.has(k)))) return new Set();
+  const since = new Date(at.getTime() - DAY_MS);
+  const out = new Set<string>();
+  for (const part of chunked(change.stationIds))
+    for (const st of await db.station.findMany({
+      where: { id: { in: part }, planRefreshAt: null },
+      select: { id: true, devices: { where: { revokedAt: null }, select: { groupPlans: true, planHash: true, planAt: true } } },
+    }))
+      if (st.devices.length && st.devices.every((d) => d.groupPlans && d.planHash && d.planAt && d.planAt > since)) out.add(st.id);
+  return out;
 }
 
 /** [P-3.10] What a manifest says beyond its version, instants and the versions of the group plans it names. */

@@ -4,6 +4,7 @@ import { closesAt } from '../compliance/as-run.ts';
 import type { Schedule } from '../db/generated/client.ts';
 import type { OccurrenceRow } from '../db/occurrence-insert.ts';
 import { hanoiDayNumber } from '../scheduling/recurrence.ts';
+import type { GroupChange } from './group-plans.ts';
 import type { PlanItem } from './schedule-check.ts';
 import type { TargetStation } from './targets.ts';
 
@@ -36,6 +37,22 @@ export function airingsOf(s: Schedule, stations: TargetStation[], plan: PlanItem
       };
     }),
   );
+}
+
+/**
+ * [P-3.10] New airings as a change to group plans: the stations whose new airings are all group entries
+ * (the dispatch need not compile those whose manifests it cannot change), and the entries' keys.
+ */
+export function groupChange(airings: OccurrenceRow[]): GroupChange {
+  const keys = new Set<string>();
+  const stations = new Set<string>();
+  const own = new Set<string>();
+  for (const a of airings) {
+    stations.add(a.stationId);
+    if (a.groupKey) keys.add(a.groupKey);
+    else own.add(a.stationId);
+  }
+  return { stationIds: [...stations].filter((id) => !own.has(id)), keys };
 }
 
 /** [P-3.10] A group plan entry's id: 15 characters, so that `{id}@{station}` fits the protocol's 64. */

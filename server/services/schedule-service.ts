@@ -6,7 +6,7 @@ import type { ConflictRule, Priority, Resolution } from '#protocol';
 import type { Db } from '../db/client.ts';
 import { dialectOf } from '../db/dialect.ts';
 import type { Media } from '../db/generated/client.ts';
-import { insertOccurrences } from '../db/occurrence-insert.ts';
+import { insertOccurrences, type OccurrenceRow } from '../db/occurrence-insert.ts';
 import { type AiringRow, airingRows } from '../scheduling/outcomes.ts';
 import type { Violation } from '../scheduling/policy.ts';
 import { instances, nextInstance, parseRule, RecurrenceError } from '../scheduling/recurrence.ts';
@@ -14,7 +14,7 @@ import type { DispatchService } from './dispatch-service.ts';
 import { badRequest, conflict, DomainError, notFound, unprocessable } from './errors.ts';
 import { LibraryService } from './library-service.ts';
 import { layout, type PlaylistService } from './playlist-service.ts';
-import { airingsOf } from './schedule-airings.ts';
+import { airingsOf, groupChange } from './schedule-airings.ts';
 import { evaluatePlan, type PlanItem, type PlanRule } from './schedule-check.ts';
 import { assertOrdinary } from './schedule-lifecycle.ts';
 import { resolveTargets, type TargetStation, type Targets } from './targets.ts';
@@ -167,6 +167,7 @@ export class ScheduleService {
         },
       );
     }
+    let airings: OccurrenceRow[] = [];
     const schedule = await db.$transaction(async (tx) => {
       const s = await tx.schedule.create({
         data: {
@@ -184,10 +185,14 @@ export class ScheduleService {
           createdById: input.userId,
         },
       });
-      await insertOccurrences(tx, dialectOf(db), airingsOf(s, stations, plan), this.deps.now());
+      airings = airingsOf(s, stations, plan);
+      await insertOccurrences(tx, dialectOf(db), airings, this.deps.now());
       return s;
     });
-    await this.deps.dispatch.dispatch(stations.map((st) => st.id));
+    await this.deps.dispatch.dispatch(
+      stations.map((st) => st.id),
+      { group: groupChange(airings) },
+    );
     const saved = await db.schedule.findUniqueOrThrow({
       where: { id: schedule.id },
       include: { occurrences: FIRST_AIRINGS },

@@ -49,6 +49,14 @@ const schedule = async (startsAt: Date) => {
   return (await res.json()) as { id: string };
 };
 const published = (devices: string[]) => server.db.manifestDelivery.count({ where: { device: { in: devices } } });
+/** Each station's manifest version (bumped at each compile). */
+const versions = async () =>
+  new Map(
+    (await server.db.station.findMany({ where: { code: { in: codes } }, select: { code: true, manifestVersion: true } })).map((s) => [
+      s.code,
+      s.manifestVersion,
+    ]),
+  );
 const heldBy = (unitVersion: number) =>
   server.db.groupDelivery.count({ where: { device: { in: v11Codes }, version: unitVersion, unit: { code: '01' } } });
 const untilHeld = (version: number) => untilEvent(server.dispatch.events, 'group-ack', async () => (await heldBy(version)) === EACH);
@@ -88,7 +96,19 @@ t.test('a first programme for all of Hanoi: one group plan, manifests that name 
 t.test('a second programme for all of Hanoi reaches v1.1 gateways as a new group plan version only', async (t) => {
   const before = await published(v11Codes);
   const beforeV1 = await published(v1Codes);
+  const compiled = await versions();
   await schedule(second);
+  const now = await versions();
+  t.same(
+    v11Codes.map((c) => now.get(c)),
+    v11Codes.map((c) => compiled.get(c)),
+    'the stations of gateways holding group plans were not compiled again: the change is wholly in the group plan',
+  );
+  t.same(
+    v1Codes.map((c) => now.get(c)),
+    v1Codes.map((c) => (compiled.get(c) ?? 0) + 1),
+    'those of v1.0 gateways were',
+  );
   await untilHeld(2);
   await untilAcked(
     server,
@@ -220,4 +240,13 @@ t.test('a gateway whose acks stop carrying groups (an older agent put back) gets
   const again = await latest();
   t.ok(again.version > named.version);
   t.equal(again.entries, complete.entries, 'a complete manifest again, every entry copied');
+});
+
+t.test('a gateway last sent its own part over a day ago gets its manifest again with the next change for its unit', async (t) => {
+  const [stale, ...fresh] = v11Codes;
+  await server.db.device.update({ where: { code: stale }, data: { planAt: new Date(clock.now() - 2 * 86_400_000) } });
+  const before = new Map(await Promise.all(v11Codes.map(async (c) => [c, await published([c])] as const)));
+  await schedule(new Date(clock.now() + 3 * 3600_000));
+  t.equal((await published([stale])) - (before.get(stale) ?? 0), 1, 'the gateway whose manifest is a day old got a new one');
+  for (const c of fresh) t.equal((await published([c])) - (before.get(c) ?? 0), 0, `${c}: none, the change reached it as a group plan`);
 });

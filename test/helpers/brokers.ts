@@ -17,6 +17,8 @@ export interface Broker {
   env: Record<string, string>;
   /** Mosquitto only: read the password and ACL files again (SIGHUP). */
   reload(): void;
+  /** The broker's process (its memory, for the benchmarks). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -91,7 +93,7 @@ export async function startMosquitto(
   const url = `mqtt://127.0.0.1:${port}`;
   const probe = await connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, ...opts.auth?.login });
   await probe.endAsync();
-  return { url, env: { LP_MQTT_URL: url }, reload: () => child.kill('SIGHUP'), stop: stopper(child) };
+  return { url, env: { LP_MQTT_URL: url }, reload: () => child.kill('SIGHUP'), pid: child.pid, stop: stopper(child) };
 }
 
 /**
