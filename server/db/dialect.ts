@@ -1,8 +1,8 @@
-// What differs between SQLite and PostgreSQL in the raw SQL of the reports (as-run-service.ts, uptime.ts):
-// placeholders, a list of ids passed as one JSON parameter, a sum that is 0 over no rows, and how an instant
-// is bound. Everything else in those queries is written once, in SQL both accept (identifiers quoted, so
-// PostgreSQL keeps their case). The proof ledger, the hot path, has one implementation per database instead
-// (proof-ledger.ts, proof-ledger-pg.ts).
+// What differs between SQLite and PostgreSQL in the raw SQL of the reports (as-run-service.ts, uptime.ts)
+// and of the bulk writes of acks and group plans: placeholders, a list of ids or pairs passed as one JSON
+// parameter, a sum that is 0 over no rows, and how an instant is bound. Everything else in those queries is
+// written once, in SQL both accept (identifiers quoted, so PostgreSQL keeps their case). The proof ledger,
+// the hot path, has one implementation per database instead (proof-ledger.ts, proof-ledger-pg.ts).
 import type { Db, DbTarget } from './client.ts';
 import { sqlTime } from './proof-ledger.ts';
 
@@ -12,6 +12,8 @@ export interface Dialect {
   sql(text: string): string;
   /** A one-column subquery of the strings in one JSON-array parameter (one `?`). */
   readonly jsonIds: string;
+  /** A two-column subquery (text, integer) of the `[string, number]` pairs in one JSON-array parameter (one `?`). */
+  readonly jsonPairs: string;
   /** The sum of `expr`, 0 over no rows. */
   total(expr: string): string;
   /** An instant as a bound parameter compares with the stored ones. */
@@ -22,6 +24,7 @@ const sqlite: Dialect = {
   name: 'sqlite',
   sql: (text) => text,
   jsonIds: 'SELECT value FROM json_each(?)',
+  jsonPairs: "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
   total: (expr) => `total(${expr})`,
   // Prisma's SQLite adapter stores DateTime as ISO text; raw comparisons need the same text.
   time: sqlTime,
@@ -35,6 +38,7 @@ const postgres: Dialect = {
     return text.replace(/\?/g, () => `$${++n}`);
   },
   jsonIds: 'SELECT jsonb_array_elements_text(?::jsonb)',
+  jsonPairs: 'SELECT e->>0, (e->>1)::int FROM jsonb_array_elements(?::jsonb) e',
   total: (expr) => `coalesce(sum(${expr}), 0)::float8`,
   time: (d) => d,
 };

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ManifestAck } from '#protocol';
 import { type Opener, openInParts } from '../compliance/open-worker.ts';
-import { chunked, type Db, MAX_IN } from '../db/client.ts';
+import { chunked, type Db } from '../db/client.ts';
 import { dialectOf } from '../db/dialect.ts';
 import { Batches } from './batches.ts';
 import { type DeviceService, deviceKid } from './device-service.ts';
@@ -29,11 +29,6 @@ export interface AckIntakeDeps {
 
 /** Most acks taken into one batch. */
 const BATCH = 1000;
-/**
- * (device, version) pairs per statement: two parameters each, within the values one statement may bind
- * (MAX_IN; Prisma refuses SQLite statements over 999, and 500 pairs there lost the whole batch).
- */
-const PAIRS = MAX_IN / 2;
 
 type Queued = { device: string; payload: Buffer };
 
@@ -100,28 +95,22 @@ export class AckIntake {
     const at = now();
     // Only a delivery still waiting moves; a late ack (for a superseded version) is stamped with its time only.
     // One batch transaction, not an interactive one: that would hold SQLite's write lock across awaits
-    // while the proof ledger's synchronous connection waits for it on this same event loop.
-    const pairs = (list: { device: string; version: number }[]) =>
-      chunked(
-        list.map(({ device, version }) => ({ device, version })),
-        PAIRS,
-      );
+    // while the proof ledger's synchronous connection waits for it on this same event loop. The pairs go as
+    // one JSON parameter: a statement whose shape does not change with the batch's size is planned once.
+    const dialect = dialectOf(db);
+    const pairs = (list: { device: string; version: number }[]) => JSON.stringify(list.map(({ device, version }) => [device, version]));
+    const delivered = `UPDATE "ManifestDelivery" SET "status" = 'delivered', "ackedAt" = ?, "errorCode" = NULL
+      WHERE "status" IN ('pending', 'expired') AND ("device", "version") IN (${dialect.jsonPairs})`;
+    const stamped = `UPDATE "ManifestDelivery" SET "ackedAt" = ? WHERE "ackedAt" IS NULL AND ("device", "version") IN (${dialect.jsonPairs})`;
     await db.$transaction([
-      ...pairs(applied).map((OR) =>
-        db.manifestDelivery.updateMany({
-          where: { status: { in: ['pending', 'expired'] }, OR },
-          data: { status: 'delivered', ackedAt: at, errorCode: null },
-        }),
-      ),
+      ...(applied.length ? [db.$executeRawUnsafe(dialect.sql(delivered), dialect.time(at), pairs(applied))] : []),
       ...rejected.map((r) =>
         db.manifestDelivery.updateMany({
           where: { device: r.device, version: r.version, status: { in: ['pending', 'expired'] } },
           data: { status: 'failed', ackedAt: at, errorCode: r.code },
         }),
       ),
-      ...pairs([...applied, ...rejected]).map((OR) =>
-        db.manifestDelivery.updateMany({ where: { ackedAt: null, OR }, data: { ackedAt: at } }),
-      ),
+      db.$executeRawUnsafe(dialect.sql(stamped), dialect.time(at), pairs([...applied, ...rejected])),
     ]);
     await this.recordGroups(capable, older, held, at);
     for (const a of applied) this.deps.recorded({ ...a, status: 'delivered' });
@@ -139,8 +128,12 @@ export class AckIntake {
     at: Date,
   ) {
     const { db } = this.deps;
-    for (const part of chunked([...capable]))
-      await db.device.updateMany({ where: { code: { in: part }, groupPlans: false }, data: { groupPlans: true } });
+    const dialect = dialectOf(db);
+    if (capable.size)
+      await db.$executeRawUnsafe(
+        dialect.sql(`UPDATE "Device" SET "groupPlans" = TRUE WHERE "groupPlans" = FALSE AND "code" IN (${dialect.jsonIds})`),
+        JSON.stringify([...capable]),
+      );
     const stations: string[] = [];
     for (const part of chunked([...older])) {
       const was = await db.device.findMany({ where: { code: { in: part }, groupPlans: true }, select: { code: true, stationId: true } });
@@ -156,7 +149,6 @@ export class AckIntake {
       ),
     );
     const rows = held.flatMap((h) => (units.has(h.unit) ? [{ ...h, unitId: units.get(h.unit) as string }] : []));
-    const dialect = dialectOf(db);
     for (const part of chunked(rows, 150))
       await db.$executeRawUnsafe(
         dialect.sql(
