@@ -45,7 +45,10 @@ async function api<T>(server: TestServer, method: string, path: string, body?: u
  * Simulated gateways in a child process, as real gateways are other machines: their signature checks and
  * acks must not share the server's event loop. Resolves once every one is enrolled and subscribed.
  */
-async function simulators(server: TestServer, tokens: string[]): Promise<{ online: number; rssMb: number; stop(): Promise<void> }> {
+async function simulators(
+  server: TestServer,
+  tokens: string[],
+): Promise<{ online: number; rssMb: number; cpuMs(): number; stop(): Promise<void> }> {
   const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'sim-child.ts'), { execArgv: ['--import', 'tsx'] });
   const started = once(child, 'message');
   child.send({ serverUrl: server.url, mqttUrl: server.mqttUrl, tokens, groupPlans: GROUP_PLANS });
@@ -56,6 +59,7 @@ async function simulators(server: TestServer, tokens: string[]): Promise<{ onlin
     await new Promise((r) => setTimeout(r, 200));
   return {
     online: ready,
+    cpuMs: () => cpuMs(child.pid as number),
     rssMb,
     async stop() {
       if (!child.connected) return;
@@ -89,8 +93,9 @@ async function pushAll(
   server: TestServer,
   mediaId: string,
   units: string[],
-  n: number,
-): Promise<{ ms: number; request_ms: number; first_ack_ms: number }> {
+  sims: { online: number; cpuMs(): number },
+): Promise<{ ms: number; request_ms: number; first_ack_ms: number; server_cpu_ms: number; simulators_cpu_ms: number }> {
+  const n = sims.online;
   const since = new Date();
   const before = new Map(
     (
@@ -103,6 +108,7 @@ async function pushAll(
   const acked = new Set<string>();
   let firstAckMs = 0;
   let onAck = (_a: { device: string; status: string }) => {};
+  const cpu0 = { server: process.cpuUsage(), sims: sims.cpuMs() };
   const t0 = performance.now();
   let onGroupAck = (_a: { device: string; unit: string; version: number }) => {};
   const all = new Promise<void>((resolve) => {
@@ -135,6 +141,9 @@ async function pushAll(
     server.dispatch.events.off('group-ack', onGroupAck);
   }
   const ms = performance.now() - t0;
+  // Both sides' CPU time over the push (the server's with its worker threads): on this 2-core machine they share the cores.
+  const used = process.cpuUsage(cpu0.server);
+  const cpu = { server_cpu_ms: Math.round((used.user + used.system) / 1000), simulators_cpu_ms: sims.cpuMs() - cpu0.sims };
   const stored = GROUP_PLANS
     ? await server.db.groupDelivery.count({
         where: { OR: units.map((code) => ({ unit: { code }, version: { gt: before.get(code) ?? 0 } })) },
@@ -142,7 +151,7 @@ async function pushAll(
     : await server.db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } });
   if (stored < n) throw new Error(`${n} gateways acknowledged, but ${stored} deliveries are recorded`);
   // request_ms: until the API answered (airings written, plans compiled and published)
-  return { ms, request_ms: Math.round(requestMs), first_ack_ms: Math.round(firstAckMs) };
+  return { ms, request_ms: Math.round(requestMs), first_ack_ms: Math.round(firstAckMs), ...cpu };
 }
 
 /** Fields of a process's /proc status (Linux): the `kB` ones in MB, `Threads` as a count. */
@@ -188,6 +197,12 @@ async function profiled<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A child process's CPU time so far, user and system (Linux: /proc/PID/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function mosquittoRss(pid: number): Record<string, number> {
   const s = procStatus(pid, ['VmRSS', 'VmHWM']);
   return { mosquitto_rss_mb: s.VmRSS, mosquitto_peak_rss_mb: s.VmHWM };
@@ -202,21 +217,24 @@ export async function run(): Promise<void> {
   let sims: Awaited<ReturnType<typeof simulators>> | undefined;
   try {
     const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-dispatch.wav'), { seconds: 5 }));
-    sims = await simulators(server, await provision(server, ['01']));
+    const hanoiSims = await simulators(server, await provision(server, ['01']));
+    sims = hanoiSims;
     const hanoi = sims.online;
 
     // With group plans, the first programme for a unit also sends each gateway a manifest that names the
     // unit's plan; later changes for the unit travel as the plan alone. Both are measured.
     if (GROUP_PLANS) {
-      const first = await pushAll(server, media.id as string, ['01'], hanoi);
+      const first = await pushAll(server, media.id as string, ['01'], hanoiSims);
       figure('dispatch', 'push_first_acked_ms_579', first.ms, 'ms', { gateways: hanoi, request_ms: first.request_ms });
     }
-    const hanoiPush = await profiled(() => pushAll(server, media.id as string, ['01'], hanoi));
+    const hanoiPush = await profiled(() => pushAll(server, media.id as string, ['01'], hanoiSims));
     figure('dispatch', 'push_all_acked_ms_579', hanoiPush.ms, 'ms', {
       gateways: hanoi,
       group_plans: GROUP_PLANS,
       request_ms: hanoiPush.request_ms,
       first_ack_ms: hanoiPush.first_ack_ms,
+      server_cpu_ms: hanoiPush.server_cpu_ms,
+      simulators_cpu_ms: hanoiPush.simulators_cpu_ms,
     });
     // Compiling again after the change: every station has an entry and a policy to carry.
     const ids = (await server.db.station.findMany({ select: { id: true } })).map((s) => s.id);
@@ -243,25 +261,24 @@ export async function run(): Promise<void> {
       tokens.push((await api<{ enrollToken: string }>(server, 'POST', `/devices/${d.code}/enrollment-token`)).enrollToken);
     sims = await simulators(server, tokens);
     if (GROUP_PLANS) {
-      const first = await pushAll(server, media.id as string, provinces, sims.online);
+      const first = await pushAll(server, media.id as string, provinces, sims);
       figure('dispatch', 'push_first_acked_ms_10542', first.ms, 'ms', { gateways: sims.online, request_ms: first.request_ms });
     }
     // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process); what it
     // held before the push (all gateways enrolled and connected), and its JavaScript heap and buffers after.
     const before = process.memoryUsage();
     const rssParts = residentParts();
-    // LP_BENCH_HEAP_SNAPSHOT=file: the server's heap as it stands before the push, for a heap profiler.
-    if (process.env.LP_BENCH_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.LP_BENCH_HEAP_SNAPSHOT);
     let peak = before.rss;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 50);
-    const { ms: pushMs, request_ms } = await pushAll(server, media.id as string, provinces, sims.online);
+    const { ms: pushMs, ...push } = await pushAll(server, media.id as string, provinces, sims);
     clearInterval(sampler);
+
     figure('dispatch', 'push_all_acked_ms_10542', pushMs, 'ms', {
       gateways: sims.online,
       group_plans: GROUP_PLANS,
-      request_ms,
+      ...push,
       server_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
       server_peak_rss_mb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576),
       server_rss_before_mb: Math.round(before.rss / 1048576),
@@ -277,6 +294,9 @@ export async function run(): Promise<void> {
       // Mosquitto's resident memory after the push and its peak (VmHWM) over the run.
       ...(broker?.pid ? mosquittoRss(broker.pid) : {}),
     });
+    // LP_BENCH_HEAP_SNAPSHOT=file: the server's heap after the push, for a heap profiler. Not before it: writing
+    // a country-scale snapshot stops the event loop for longer than the gateways' keep-alive, and they drop.
+    if (process.env.LP_BENCH_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.LP_BENCH_HEAP_SNAPSHOT);
     // An external Mosquitto's password and ACL files for every gateway of the country, rewritten at each
     // enrollment and revocation (bursts coalesce into one rewrite).
     const access = new BrokerAccess({
