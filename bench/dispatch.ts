@@ -274,7 +274,6 @@ export async function run(): Promise<void> {
     }, 50);
     const { ms: pushMs, ...push } = await pushAll(server, media.id as string, provinces, sims);
     clearInterval(sampler);
-
     figure('dispatch', 'push_all_acked_ms_10542', pushMs, 'ms', {
       gateways: sims.online,
       group_plans: GROUP_PLANS,
