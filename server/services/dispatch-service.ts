@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events';
 import { type LocalPolicy, type Manifest, manifestTopic, seal } from '#protocol';
 import type { Opener } from '../compliance/open-worker.ts';
-import { chunked, type Db } from '../db/client.ts';
+import type { Db } from '../db/client.ts';
+import { dialectOf } from '../db/dialect.ts';
 import type { ServerKey } from '../keys.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Publisher } from '../mqtt/link.ts';
@@ -204,9 +205,12 @@ export class DispatchService {
     const ttlMs = (horizonDays + 1) * DAY_MS;
     // [P-3.10] First the group plans of every unit these stations lie below: their manifests name them.
     const unitIds = new Set<string>();
-    for (const part of chunked(ids))
-      for (const st of await db.station.findMany({ where: { id: { in: part } }, select: { unitId: true } }))
-        for (const u of tree.chain(st.unitId)) unitIds.add(u.id);
+    const dialect = dialectOf(db);
+    for (const st of await db.$queryRawUnsafe<{ unitId: string }[]>(
+      dialect.sql(`SELECT DISTINCT "unitId" FROM "Station" WHERE "id" IN (${dialect.jsonIds})`),
+      JSON.stringify(ids),
+    ))
+      for (const u of tree.chain(st.unitId)) unitIds.add(u.id);
     const plans = await this.groupPlans.refresh([...unitIds], tree, opts.force);
     if (opts.group && !opts.force) {
       const unchanged = await unchangedOwnParts(db, opts.group, plans, now());

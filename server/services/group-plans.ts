@@ -297,16 +297,21 @@ export interface GroupChange {
  */
 export async function unchangedOwnParts(db: Db, change: GroupChange, plans: Map<string, CurrentPlan>, at: Date): Promise<Set<string>> {
   const named = [...plans.values()].filter((p) => !p.first);
-  if (![...change.keys].every((k) => named.some((p) => p.byKey.has(k)))) return new Set();
-  const since = new Date(at.getTime() - DAY_MS);
-  const out = new Set<string>();
-  for (const part of chunked(change.stationIds))
-    for (const st of await db.station.findMany({
-      where: { id: { in: part }, planRefreshAt: null },
-      select: { id: true, devices: { where: { revokedAt: null }, select: { groupPlans: true, planHash: true, planAt: true } } },
-    }))
-      if (st.devices.length && st.devices.every((d) => d.groupPlans && d.planHash && d.planAt && d.planAt > since)) out.add(st.id);
-  return out;
+  if (!change.stationIds.length || ![...change.keys].every((k) => named.some((p) => p.byKey.has(k)))) return new Set();
+  // One statement for any number of stations (their ids as one JSON parameter).
+  const dialect = dialectOf(db);
+  const gateway = `"d"."stationId" = "s"."id" AND "d"."revokedAt" IS NULL`;
+  const rows = await db.$queryRawUnsafe<{ id: string }[]>(
+    dialect.sql(
+      `SELECT "s"."id" AS "id" FROM "Station" "s" WHERE "s"."id" IN (${dialect.jsonIds}) AND "s"."planRefreshAt" IS NULL
+       AND EXISTS (SELECT 1 FROM "Device" "d" WHERE ${gateway})
+       AND NOT EXISTS (SELECT 1 FROM "Device" "d" WHERE ${gateway}
+         AND ("d"."groupPlans" = FALSE OR "d"."planHash" IS NULL OR "d"."planAt" IS NULL OR "d"."planAt" <= ?))`,
+    ),
+    JSON.stringify(change.stationIds),
+    dialect.time(new Date(at.getTime() - DAY_MS)),
+  );
+  return new Set(rows.map((r) => r.id));
 }
 
 /** [P-3.10] What a manifest says beyond its version, instants and the versions of the group plans it names. */

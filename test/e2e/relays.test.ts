@@ -67,9 +67,19 @@ t.test(
     t.ok(Math.abs(Date.parse(done.report.endedAt as string) - (startsAt + 14_000)) < 500, 'the slot ends on time');
     while (!stored.includes('stored:playback.completed')) await once(server.reports.events, 'handled');
     const occ = await api(server, 'GET', `/occurrences/${occurrenceId}`);
-    // What a switch costs is on the record: the gap between sources is air the slot did not get.
+    // What a switch costs is on the record: the gap between sources is air the slot did not get. How long a
+    // switch takes is a figure of the live bench (relay_switch_ms), not a deadline here: on a loaded machine
+    // the real-clock switch alone has taken over 3 s.
     const played = done.report.playedMs ?? 0;
-    t.ok(played > 11_000, `played ${played} ms of the 14 s slot`);
+    const segments = done.report.relay ?? [];
+    t.equal(
+      played,
+      segments.reduce((n, s) => n + s.playedMs, 0),
+      `played ${played} ms of the 14 s slot: the sum of its segments`,
+    );
+    t.ok(played <= 14_000 + 500, 'no more than the slot');
+    t.match(segments[1], { source: 1, reason: 'SLOT_END' }, 'the secondary carried the slot to its end');
+    t.ok((segments[1]?.playedMs ?? 0) > 0, 'with sound');
     t.match(occ.body, { playedMs: played, status: played >= 0.98 * 14_000 ? 'aired' : 'partial' }, 'the proof is judged against the slot');
   },
 );
