@@ -9,15 +9,15 @@
 //   units); country_import_ms is how long that import took.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getHeapStatistics } from 'node:v8';
 import { BrokerAccess } from '../server/mqtt/access.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { type Broker, startMosquitto } from '../test/helpers/brokers.ts';
-import { startTestServer, type TestServer, uploadApproved } from '../test/helpers/server.ts';
+import { uploadApproved } from '../test/helpers/server.ts';
+import { cpuMs, procStatus, startTarget, type Target, unitLaunch } from './dispatch-target.ts';
 import { figure, median } from './report.ts';
 
 /**
@@ -31,7 +31,7 @@ const GROUP_PLANS = process.env.LP_BENCH_V1 !== '1';
  */
 const MOSQUITTO = process.env.LP_BENCH_BROKER === 'mosquitto';
 
-async function api<T>(server: TestServer, method: string, path: string, body?: unknown): Promise<T> {
+async function api<T>(server: Target, method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${server.url}/api/v1${path}`, {
     method,
     headers: { ...server.auth, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -46,7 +46,7 @@ async function api<T>(server: TestServer, method: string, path: string, body?: u
  * acks must not share the server's event loop. Resolves once every one is enrolled and subscribed.
  */
 async function simulators(
-  server: TestServer,
+  server: Target,
   tokens: string[],
 ): Promise<{ online: number; rssMb: number; cpuMs(): number; stop(): Promise<void> }> {
   const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'sim-child.ts'), { execArgv: ['--import', 'tsx'] });
@@ -71,7 +71,7 @@ async function simulators(
 }
 
 /** Provisions one simulated gateway per station below `unit`; answers their enrollment tokens. */
-async function provision(server: TestServer, units: string[]): Promise<string[]> {
+async function provision(server: Target, units: string[]): Promise<string[]> {
   const tokens: string[] = [];
   for (const unit of units)
     tokens.push(
@@ -85,12 +85,14 @@ async function provision(server: TestServer, units: string[]): Promise<string[]>
 /**
  * POSTs the schedule and waits until `n` gateways hold the change; returns the elapsed ms. A v1.0 gateway
  * holds it once it acknowledged the manifest published for it; a gateway that holds group plans ([P-3.10])
- * once its ack names a newer version of its unit's group plan than before the request. The acks are counted
- * from the server's events, in memory: polling the database at each ack would load the server being
- * measured. The count is checked in the database once, after.
+ * once its ack names a newer version of its unit's group plan than before the request. A server in this
+ * process has its acks counted from its events, in memory: polling the database at each ack would load the
+ * server being measured. A server in its own process has its deliveries counted from here every 50 ms, on a
+ * connection of this process's (SQLite in WAL mode: reading takes nothing of the server's event loop). The
+ * count is checked in the database once, after.
  */
 async function pushAll(
-  server: TestServer,
+  server: Target,
   mediaId: string,
   units: string[],
   sims: { online: number; cpuMs(): number },
@@ -105,23 +107,27 @@ async function pushAll(
       })
     ).map((p) => [p.unit.code, p.version]),
   );
-  const acked = new Set<string>();
+  const stored = () =>
+    GROUP_PLANS
+      ? server.db.groupDelivery.count({
+          where: { OR: units.map((code) => ({ unit: { code }, version: { gt: before.get(code) ?? 0 } })) },
+        })
+      : server.db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } });
   let firstAckMs = 0;
-  let onAck = (_a: { device: string; status: string }) => {};
-  const cpu0 = { server: process.cpuUsage(), sims: sims.cpuMs() };
+  let onCount = (_n: number) => {};
+  const cpu0 = { server: server.cpuMs(), sims: sims.cpuMs() };
   const t0 = performance.now();
-  let onGroupAck = (_a: { device: string; unit: string; version: number }) => {};
   const all = new Promise<void>((resolve) => {
-    onAck = (a) => {
-      if (!GROUP_PLANS && a.status === 'delivered' && acked.add(a.device).size === n) resolve();
-    };
-    onGroupAck = (a) => {
-      firstAckMs ||= performance.now() - t0;
-      if (units.includes(a.unit) && a.version > (before.get(a.unit) ?? 0) && acked.add(a.device).size === n) resolve();
+    onCount = (count) => {
+      if (count && !firstAckMs) firstAckMs = performance.now() - t0;
+      if (count >= n) resolve();
     };
   });
-  server.dispatch.events.on('ack', onAck);
-  server.dispatch.events.on('group-ack', onGroupAck);
+  let acked = 0;
+  const unwatch = watchAcks(server, units, before, stored, (count) => {
+    acked = count;
+    onCount(count);
+  });
   let requestMs = 0;
   try {
     await api(server, 'POST', '/schedules', {
@@ -133,46 +139,55 @@ async function pushAll(
     requestMs = performance.now() - t0;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${acked.size} of ${n} acks in 180 s`)), 180_000);
+      timer = setTimeout(() => reject(new Error(`${acked} of ${n} acks in 180 s`)), 180_000);
     });
     await Promise.race([all, late]).finally(() => clearTimeout(timer));
   } finally {
-    server.dispatch.events.off('ack', onAck);
-    server.dispatch.events.off('group-ack', onGroupAck);
+    unwatch();
   }
   const ms = performance.now() - t0;
   // Both sides' CPU time over the push (the server's with its worker threads): on this 2-core machine they share the cores.
-  const used = process.cpuUsage(cpu0.server);
-  const cpu = { server_cpu_ms: Math.round((used.user + used.system) / 1000), simulators_cpu_ms: sims.cpuMs() - cpu0.sims };
-  const stored = GROUP_PLANS
-    ? await server.db.groupDelivery.count({
-        where: { OR: units.map((code) => ({ unit: { code }, version: { gt: before.get(code) ?? 0 } })) },
-      })
-    : await server.db.manifestDelivery.count({ where: { status: 'delivered', publishedAt: { gte: since } } });
-  if (stored < n) throw new Error(`${n} gateways acknowledged, but ${stored} deliveries are recorded`);
+  const cpu = { server_cpu_ms: server.cpuMs() - cpu0.server, simulators_cpu_ms: sims.cpuMs() - cpu0.sims };
+  const recorded = await stored();
+  if (recorded < n) throw new Error(`${n} gateways acknowledged, but ${recorded} deliveries are recorded`);
   // request_ms: until the API answered (airings written, plans compiled and published)
   return { ms, request_ms: Math.round(requestMs), first_ack_ms: Math.round(firstAckMs), ...cpu };
 }
 
-/** Fields of a process's /proc status (Linux): the `kB` ones in MB, `Threads` as a count. */
-function procStatus(pid: number | 'self', keys: string[]): Record<string, number> {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Object.fromEntries(
-    keys.map((key) => {
-      const value = Number(status.match(new RegExp(`^${key}:\\s+(\\d+)`, 'm'))?.[1] ?? Number.NaN);
-      return [key, key === 'Threads' ? value : Math.round(value / 1024)];
-    }),
-  );
-}
-
-/** Where the resident memory is before the push: anonymous (heaps, malloc) or mapped files (code, libraries). */
-function residentParts(): Record<string, number> {
-  try {
-    const s = procStatus('self', ['RssAnon', 'RssFile', 'Threads']);
-    return { server_rss_anon_before_mb: s.RssAnon, server_rss_file_before_mb: s.RssFile, server_threads: s.Threads };
-  } catch {
-    return {};
+/** Calls `onCount` with how many gateways hold the push so far (see pushAll); returns how to stop. */
+function watchAcks(
+  server: Target,
+  units: string[],
+  before: Map<string, number>,
+  stored: () => Promise<number>,
+  onCount: (n: number) => void,
+): () => void {
+  const events = server.inProcess?.dispatch.events;
+  if (!events) {
+    let stopped = false;
+    void (async () => {
+      while (!stopped) {
+        onCount(await stored());
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    return () => {
+      stopped = true;
+    };
   }
+  const acked = new Set<string>();
+  const onAck = (a: { device: string; status: string }) => {
+    if (!GROUP_PLANS && a.status === 'delivered') onCount(acked.add(a.device).size);
+  };
+  const onGroupAck = (a: { device: string; unit: string; version: number }) => {
+    if (units.includes(a.unit) && a.version > (before.get(a.unit) ?? 0)) onCount(acked.add(a.device).size);
+  };
+  events.on('ack', onAck);
+  events.on('group-ack', onGroupAck);
+  return () => {
+    events.off('ack', onAck);
+    events.off('group-ack', onGroupAck);
+  };
 }
 
 /**
@@ -197,26 +212,24 @@ async function profiled<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A child process's CPU time so far, user and system (Linux: /proc/PID/stat, in clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
+/** Mosquitto's resident memory now and its peak over its life (VmHWM). */
 function mosquittoRss(pid: number): Record<string, number> {
-  const s = procStatus(pid, ['VmRSS', 'VmHWM']);
-  return { mosquitto_rss_mb: s.VmRSS, mosquitto_peak_rss_mb: s.VmHWM };
+  const s = procStatus(pid, 'mosquitto');
+  return { mosquitto_rss_mb: s.mosquitto_rss_mb as number, mosquitto_peak_rss_mb: s.mosquitto_life_peak_rss_mb as number };
 }
 
 export async function run(): Promise<void> {
   const broker: Broker | undefined = MOSQUITTO ? await startMosquitto() : undefined;
   // Warnings go to stderr: a lost or refused ack shows there.
-  const server = await startTestServer({
-    env: { LP_SEED: 'hanoi-2025', LP_SEED_POLICY: 'hanoi-2021', LP_LOG_LEVEL: 'warn', ...broker?.env },
-  });
+  const server = await startTarget(
+    { LP_SEED: 'hanoi-2025', LP_SEED_POLICY: 'hanoi-2021', LP_LOG_LEVEL: 'warn', ...broker?.env },
+    broker?.url,
+  );
+  const where = server.inProcess ? 'this process' : `its own process, as deploy/systemd runs it: ${JSON.stringify(unitLaunch())}`;
   let sims: Awaited<ReturnType<typeof simulators>> | undefined;
   try {
-    const { body: media } = await uploadApproved(server, makeTone(join(server.dataDir, 'bench-dispatch.wav'), { seconds: 5 }));
+    const tone = makeTone(join(mkdtempSync(join(tmpdir(), 'lp-bench-dispatch-')), 'bench-dispatch.wav'), { seconds: 5 });
+    const { body: media } = await uploadApproved(server, tone);
     const hanoiSims = await simulators(server, await provision(server, ['01']));
     sims = hanoiSims;
     const hanoi = sims.online;
@@ -235,12 +248,17 @@ export async function run(): Promise<void> {
       first_ack_ms: hanoiPush.first_ack_ms,
       server_cpu_ms: hanoiPush.server_cpu_ms,
       simulators_cpu_ms: hanoiPush.simulators_cpu_ms,
+      server: where,
     });
-    // Compiling again after the change: every station has an entry and a policy to carry.
-    const ids = (await server.db.station.findMany({ select: { id: true } })).map((s) => s.id);
-    const t0 = performance.now();
-    await server.dispatch.compileMany(ids, await server.units.tree());
-    figure('dispatch', 'compile_ms_579', performance.now() - t0, 'ms', { stations: ids.length });
+    // Compiling again after the change: every station has an entry and a policy to carry (the server's own
+    // services: in this process only).
+    const local = server.inProcess;
+    if (local) {
+      const ids = (await server.db.station.findMany({ select: { id: true } })).map((s) => s.id);
+      const t0 = performance.now();
+      await local.dispatch.compileMany(ids, await local.units.tree());
+      figure('dispatch', 'compile_ms_579', performance.now() - t0, 'ms', { stations: ids.length });
+    }
 
     // LP_BENCH_COUNTRY=0: Hanoi only (the country part takes about 20 minutes here, most of it provisioning).
     if (process.env.LP_BENCH_COUNTRY === '0') return;
@@ -264,44 +282,42 @@ export async function run(): Promise<void> {
       const first = await pushAll(server, media.id as string, provinces, sims);
       figure('dispatch', 'push_first_acked_ms_10542', first.ms, 'ms', { gateways: sims.online, request_ms: first.request_ms });
     }
-    // The server's peak RSS during the push, sampled every 50 ms (the server runs in this process); what it
-    // held before the push (all gateways enrolled and connected), and its JavaScript heap and buffers after.
-    const before = process.memoryUsage();
-    const rssParts = residentParts();
-    let peak = before.rss;
+    // The server's peak RSS during the push, sampled every 50 ms; what it held before the push (all gateways
+    // enrolled and connected), and (in this process) its JavaScript heap and buffers after.
+    const before = server.status();
+    let peak = server.rssMb();
     const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
+      peak = Math.max(peak, server.rssMb());
     }, 50);
     const { ms: pushMs, ...push } = await pushAll(server, media.id as string, provinces, sims);
     clearInterval(sampler);
+    const after = server.status();
     figure('dispatch', 'push_all_acked_ms_10542', pushMs, 'ms', {
       gateways: sims.online,
       group_plans: GROUP_PLANS,
       ...push,
-      server_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
-      server_peak_rss_mb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576),
-      server_rss_before_mb: Math.round(before.rss / 1048576),
-      server_heap_used_mb: Math.round(process.memoryUsage().heapUsed / 1048576),
-      server_heap_total_mb: Math.round(process.memoryUsage().heapTotal / 1048576),
-      server_external_mb: Math.round(process.memoryUsage().external / 1048576),
-      ...rssParts,
-      // The V8 heap limit the run had: node's default (sized from the machine's memory), or --max-old-space-size.
-      server_heap_limit_mb: Math.round(getHeapStatistics().heap_size_limit / 1048576),
-      server_buffers_mb: Math.round(process.memoryUsage().arrayBuffers / 1048576),
+      server: where,
+      server_peak_rss_mb: Math.max(peak, after.server_rss_mb as number),
+      server_rss_before_mb: before.server_rss_mb,
+      server_rss_anon_before_mb: before.server_rss_anon_mb,
+      server_rss_file_before_mb: before.server_rss_file_mb,
+      ...after,
+      ...server.heap(),
       simulator_rss_mb: sims.rssMb,
       broker: MOSQUITTO ? 'mosquitto' : 'embedded',
-      // Mosquitto's resident memory after the push and its peak (VmHWM) over the run.
+      // Mosquitto's resident memory after the push and its peak over the run.
       ...(broker?.pid ? mosquittoRss(broker.pid) : {}),
     });
     // LP_BENCH_HEAP_SNAPSHOT=file: the server's heap after the push, for a heap profiler. Not before it: writing
     // a country-scale snapshot stops the event loop for longer than the gateways' keep-alive, and they drop.
-    if (process.env.LP_BENCH_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.LP_BENCH_HEAP_SNAPSHOT);
+    if (process.env.LP_BENCH_HEAP_SNAPSHOT) await server.heapSnapshot(process.env.LP_BENCH_HEAP_SNAPSHOT);
+    if (!local) return;
     // An external Mosquitto's password and ACL files for every gateway of the country, rewritten at each
     // enrollment and revocation (bursts coalesce into one rewrite).
     const access = new BrokerAccess({
       db: server.db,
-      devices: server.devices,
-      units: server.units,
+      devices: local.devices,
+      units: local.units,
       now: () => new Date(),
       anonymous: false,
       server: { username: 'loaphuong.server', password: 'bench-password' },

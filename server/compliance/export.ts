@@ -1,7 +1,6 @@
 // A compliance report as files for the provincial office: CSV (UTF-8 with BOM, so Excel shows the
 // Vietnamese names) and XLSX (exceljs). Column titles are Vietnamese first, the English key after.
 import { stringify } from 'csv-stringify/sync';
-import ExcelJS from 'exceljs';
 import { hanoiMinute } from '../scheduling/recurrence.ts';
 import type { ComplianceReport, Tally } from './tally.ts';
 
@@ -47,6 +46,8 @@ export function reportCsv(report: ComplianceReport): string {
 }
 
 export async function reportXlsx(report: ComplianceReport): Promise<Buffer> {
+  // Loaded with the first workbook: exceljs is the largest library the server has (~9 MB of heap).
+  const { default: ExcelJS } = await import('exceljs');
   const book = new ExcelJS.Workbook();
   book.creator = 'loaphuong';
   const sheet = book.addWorksheet('Báo cáo (report)');

@@ -4,7 +4,6 @@
 // air in full with its reason, and a signatory block. pdfkit draws it; nothing is fetched.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import PDFDocument from 'pdfkit';
 import { hanoiDay, hanoiMinute } from '../scheduling/recurrence.ts';
 import { type AsRunLine, pct, REASON_VI, rateColour, STATUS_VI, unitLabel } from './export.ts';
 import type { ComplianceReport, Tally } from './tally.ts';
@@ -44,7 +43,9 @@ const COLUMNS: { title: string; width: number; value: (t: Tally) => string }[] =
   { title: 'Ngày vượt giới hạn', width: 54, value: (t) => String(t.overLimitDays) },
 ];
 
-export function reportPdf(report: ComplianceReport, ctx: PdfContext): Promise<Buffer> {
+export async function reportPdf(report: ComplianceReport, ctx: PdfContext): Promise<Buffer> {
+  // Loaded with the first PDF (pdfkit and its font engine: ~5 MB of heap the server need not hold).
+  const { default: PDFDocument } = await import('pdfkit');
   const doc = new PDFDocument({
     size: 'A4',
     layout: 'landscape',

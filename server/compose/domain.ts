@@ -4,7 +4,7 @@
 
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import { openOpusCodec } from '#protocol';
 import { type Config, processDir } from '../config.ts';
@@ -75,8 +75,9 @@ export function buildDomain(c: {
   link.on('reply', (device, payload) => commands.handleReply(device, payload));
   // Stations' live states, pushed to the console's map and lists as the ingest and the sweep change them.
   const live = new LiveService({ db, now, log });
-  // Alerts out by e-mail (nodemailer's SMTP transport) and signed webhooks, as digests.
-  const mailer = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : undefined;
+  // Alerts out by e-mail (nodemailer's SMTP transport, loaded with the first e-mail: most servers send none)
+  // and signed webhooks, as digests.
+  let mailer: Promise<Transporter> | undefined;
   const notify = new NotifyService({
     db,
     now,
@@ -85,8 +86,10 @@ export function buildDomain(c: {
     minIntervalMs: config.notifyIntervalS * 1000,
     log: log.child({ part: 'notify' }),
     sendMail: async (mail) => {
-      if (!mailer) throw new Error('no SMTP server is configured (LP_SMTP_URL)');
-      await mailer.sendMail({ from: config.smtpFrom, ...mail });
+      const url = config.smtpUrl;
+      if (!url) throw new Error('no SMTP server is configured (LP_SMTP_URL)');
+      mailer ??= import('nodemailer').then((m) => m.default.createTransport(url));
+      await (await mailer).sendMail({ from: config.smtpFrom, ...mail });
     },
   });
   return {

@@ -1,5 +1,6 @@
-// The signature workers: Ed25519 verification of what gateways sign (proofs, heartbeats, manifest acks)
-// is the ingest's largest cost, so it runs on every core, off the event loop.
+// The signature workers: Ed25519 verification of what gateways sign (proofs, heartbeats, manifest acks),
+// off the event loop, on every core but the one the event loop itself keeps busy (the ingest's database
+// writes, MQTT, the API): one worker on 2 cores. Each is a JavaScript isolate of its own (~15-25 MB resident).
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Opener, OpenResult, OpenTask } from '../compliance/open-worker.ts';
@@ -12,7 +13,7 @@ export interface Openers {
 }
 
 export function startOpeners(parts: Parts): Openers {
-  const count = Math.max(1, availableParallelism());
+  const count = Math.max(1, availableParallelism() - 1);
   const pool = new Piscina<OpenTask, OpenResult[]>({ filename: workerFile(), minThreads: count, maxThreads: count });
   parts.add('signature workers', () => pool.destroy());
   return { open: (task) => pool.run(task), count };

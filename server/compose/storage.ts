@@ -7,7 +7,7 @@ import { loadOrCreateSecretBox } from '../auth/secret-box.ts';
 import { sealStoredTotpSecrets } from '../auth/totp.ts';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
-import { applyMigrations } from '../db/migrate.ts';
+import { applyMigrationsApart } from '../db/migrate-apart.ts';
 import { openProofLedger } from '../db/proof-ledger.ts';
 import { seedIfEmpty } from '../db/seed.ts';
 import { loadOrCreateServerKey } from '../keys.ts';
@@ -22,7 +22,7 @@ export async function openStorage(config: Config, log: Logger, now: () => Date, 
   const dirMode = (await stat(config.dataDir)).mode & 0o777;
   if (dirMode & 0o077)
     log.warn({ dataDir: config.dataDir, mode: dirMode.toString(8) }, 'the data directory is readable by other users: chmod 700 it');
-  const appliedMigrations = await applyMigrations(config.database);
+  const appliedMigrations = await applyMigrationsApart(config.database);
   // SQLite gives its -wal and -shm files the database file's mode, so this one chmod covers them too.
   if (config.database.dialect === 'sqlite')
     for (const file of [config.databaseFile, `${config.databaseFile}-wal`, `${config.databaseFile}-shm`])

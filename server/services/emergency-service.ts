@@ -1,5 +1,6 @@
 import { closesAt } from '../compliance/as-run.ts';
 import { chunked, type Db } from '../db/client.ts';
+import { dialectOf } from '../db/dialect.ts';
 import { hanoiDayNumber } from '../scheduling/recurrence.ts';
 import type { CommandService } from './command-service.ts';
 import type { DispatchService } from './dispatch-service.ts';
@@ -278,9 +279,11 @@ export class EmergencyService {
       closesAt: closesAt({ startsAt: at, expectedMs: media.durationMs, startWindowMs: schedule.startWindowMs }),
       priority: 'emergency',
     }));
+    // Led by a raw statement: Prisma would cache a batch led by a model query under a key as long as its lists
+    // (one per area size, never evicted; dispatch-service.ts).
     await db.$transaction([
+      db.$executeRawUnsafe(dialectOf(db).sql('DELETE FROM "EmergencyStation" WHERE "emergencyId" = ?'), row.id),
       ...chunked(occurrences).map((part) => db.occurrence.createMany({ data: part })),
-      db.emergencyStation.deleteMany({ where: { emergencyId: row.id } }),
       ...chunked(area.stations).map((part) =>
         db.emergencyStation.createMany({
           data: part.map((st) => ({ emergencyId: row.id, stationId: st.id, occurrenceId: `${row.airing}@${st.code}` })),

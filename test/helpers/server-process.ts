@@ -35,7 +35,7 @@ export interface ServerProcess extends ApiTarget {
 }
 
 export async function serverProcess(
-  opts: { dataDir?: string; env?: Record<string, string>; startTimeoutMs?: number } = {},
+  opts: { dataDir?: string; env?: Record<string, string>; startTimeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? scratchDir('loaphuong-proc-');
   const [port, mqttPort] = [await freePort(), await freePort()];
@@ -52,8 +52,8 @@ export async function serverProcess(
     async start() {
       printed = '';
       // What `npm start` runs: the compiled server (npm test builds it first when stale).
-      // LP_BENCH_SERVER_NODE_ARGS: node options for the server process only (a profile: --cpu-prof --cpu-prof-dir=…).
-      const nodeArgs = process.env.LP_BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+      // nodeArgs, then LP_BENCH_SERVER_NODE_ARGS: node options for the server process only (a profile: --cpu-prof --cpu-prof-dir=…).
+      const nodeArgs = [...(opts.nodeArgs ?? []), ...(process.env.LP_BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
       const child = spawn(process.execPath, [...nodeArgs, '--conditions=production', 'server/main.js'], {
         cwd: ROOT,
         env: {

@@ -1,10 +1,11 @@
 // Migrations through Prisma's WASM schema engine: no native engine anywhere.
-import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { applyMigrations, createMigration, MIGRATIONS_DIR } from '../../../server/db/migrate.ts';
+import { applyMigrationsApart } from '../../../server/db/migrate-apart.ts';
 
 t.test('migrations apply to a fresh database once, then report nothing to do', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lp-migrate-'));
@@ -21,6 +22,24 @@ t.test('migrations apply to a fresh database once, then report nothing to do', a
       `table ${name}`,
     );
   }
+});
+
+t.test('the server migrates in a thread of its own: applied names come back, and a failure is an error', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lp-migrate-apart-'));
+  const file = join(dir, 'db.sqlite');
+  const first = await applyMigrationsApart({ dialect: 'sqlite', file });
+  t.same(
+    first,
+    readdirSync(MIGRATIONS_DIR)
+      .filter((d) => /^\d/.test(d))
+      .sort(),
+    'every migration, by name',
+  );
+  t.same(await applyMigrationsApart({ dialect: 'sqlite', file }), [], 'nothing left the second time');
+  // A database that is not one: the engine's failure reaches the caller (the server does not start).
+  const notDb = join(dir, 'not-a-db.sqlite');
+  writeFileSync(notDb, 'this is not a SQLite database, it is text long enough to fill a header page'.repeat(100));
+  await t.rejects(applyMigrationsApart({ dialect: 'sqlite', file: notDb }), /not a database|file is not a database|SQLITE/i);
 });
 
 t.test('the checked-in migrations match schema.prisma (no migration left to create)', async (t) => {
