@@ -1,6 +1,6 @@
 // The signature workers: Ed25519 verification of what gateways sign (proofs, heartbeats, manifest acks),
 // off the event loop, on every core but the one the event loop itself keeps busy (the ingest's database
-// writes, MQTT, the API): one worker on 2 cores. Each is a JavaScript isolate of its own (~15-25 MB resident).
+// writes, MQTT, the API): one worker on 2 cores. Each is a JavaScript isolate of its own (~25 MB resident).
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Opener, OpenResult, OpenTask } from '../compliance/open-worker.ts';

@@ -39,7 +39,7 @@ t.test('the server migrates in a thread of its own: applied names come back, and
   // A database that is not one: the engine's failure reaches the caller (the server does not start).
   const notDb = join(dir, 'not-a-db.sqlite');
   writeFileSync(notDb, 'this is not a SQLite database, it is text long enough to fill a header page'.repeat(100));
-  await t.rejects(applyMigrationsApart({ dialect: 'sqlite', file: notDb }), /not a database|file is not a database|SQLITE/i);
+  await t.rejects(applyMigrationsApart({ dialect: 'sqlite', file: notDb }), /not a database|SQLITE/i);
 });
 
 t.test('the checked-in migrations match schema.prisma (no migration left to create)', async (t) => {
