@@ -8,13 +8,8 @@ import { applyMigrations } from './migrate.ts';
 
 /** Applies every migration not yet applied, in a worker thread; returns the names applied now. */
 export async function applyMigrationsApart(target: DbTarget): Promise<string[]> {
-  // The compiled server runs this file as JavaScript; under tsx (tests, development) it is TypeScript.
-  const ext = import.meta.url.endsWith('.js') ? 'js' : 'ts';
-  const pool = new Piscina<DbTarget, string[]>({
-    filename: new URL(`./migrate-apart.${ext}`, import.meta.url).href,
-    minThreads: 0,
-    maxThreads: 1,
-  });
+  // The thread runs this very module (compiled JavaScript, or TypeScript under tsx): its default export.
+  const pool = new Piscina<DbTarget, string[]>({ filename: import.meta.url, minThreads: 0, maxThreads: 1 });
   try {
     return await pool.run(target);
   } finally {
