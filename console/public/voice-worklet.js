@@ -1,12 +1,17 @@
 // Live voice capture (AudioWorklet): the microphone's samples, mono, cut into 20 ms frames (960 samples at
-// 48 kHz) and posted to the page, which encodes them (WebCodecs Opus) or sends them as PCM. A file of its
-// own: the console's CSP allows scripts from this origin only.
+// 48 kHz) and posted on the port the page hands over (the sender worker's, console/src/voice-sender.ts), which
+// encodes them (WebCodecs Opus) or sends them as PCM. Frames before the port arrives are not kept. A file of
+// its own: the console's CSP allows scripts from this origin only.
 class VoiceFrames extends AudioWorkletProcessor {
   constructor(options) {
     super();
     this.size = options.processorOptions.frameSamples;
     this.frame = new Float32Array(this.size);
     this.filled = 0;
+    this.out = undefined;
+    this.port.onmessage = (e) => {
+      this.out = e.data;
+    };
   }
 
   process(inputs) {
@@ -16,8 +21,10 @@ class VoiceFrames extends AudioWorkletProcessor {
     for (let i = 0; i < channel.length; i++) {
       this.frame[this.filled++] = channel[i];
       if (this.filled === this.size) {
-        this.port.postMessage(this.frame, [this.frame.buffer]);
-        this.frame = new Float32Array(this.size);
+        if (this.out) {
+          this.out.postMessage(this.frame, [this.frame.buffer]);
+          this.frame = new Float32Array(this.size);
+        }
         this.filled = 0;
       }
     }

@@ -6,7 +6,7 @@ import { api, type Me } from '../api.ts';
 import { ErrorLine } from '../components/error-line.tsx';
 import { TargetPicker, type Targets } from '../components/target-picker.tsx';
 import { duration, hanoiTime, type MessageKey, t } from '../i18n.ts';
-import { type Capture, startCapture } from '../voice-capture.ts';
+import { type Capture, openVoiceLink, type VoiceLink } from '../voice-capture.ts';
 
 interface Status {
   stations: number;
@@ -40,7 +40,7 @@ export function Voice({ me }: { me: Me }) {
   const [level, setLevel] = useState(0);
   const [error, setError] = useState('');
   const [history, setHistory] = useState<Broadcast[]>([]);
-  const live = useRef<{ socket: WebSocket; capture?: Capture; started?: boolean } | null>(null);
+  const live = useRef<{ link: VoiceLink; capture?: Capture } | null>(null);
 
   const refresh = () => void api<Broadcast[]>('GET', '/voice/broadcasts?limit=20').then(setHistory, () => {});
   // biome-ignore lint/correctness/useExhaustiveDependencies: once, when the page opens; both read only refs and setters
@@ -62,7 +62,7 @@ export function Voice({ me }: { me: Me }) {
     const l = live.current;
     live.current = null;
     l?.capture?.stop();
-    if (l && l.socket.readyState === WebSocket.OPEN) l.socket.send(JSON.stringify({ type: 'stop' }));
+    l?.link.send(JSON.stringify({ type: 'stop' }));
     setLevel(0);
   }
 
@@ -72,52 +72,51 @@ export function Voice({ me }: { me: Me }) {
     setError('');
     setStatus(null);
     setPhase('starting');
-    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/voice/ws`);
-    socket.binaryType = 'arraybuffer';
-    const session: { socket: WebSocket; capture?: Capture; started?: boolean } = { socket };
+    // The socket and the frames live in a worker of their own: a busy page does not hold the audio back.
+    const session: { link: VoiceLink; capture?: Capture } = {
+      link: openVoiceLink(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/voice/ws`, {
+        message(data) {
+          const msg = JSON.parse(data) as { type: string; code?: string; message?: string; status?: Status } & Partial<Status>;
+          if (msg.type === 'started') {
+            // The audio goes out from now on (the server refuses frames before it).
+            setPhase('on-air');
+            setStatus({ stations: msg.stations ?? 0, ready: 0, refused: {}, playing: 0, durationMs: 0 });
+          } else if (msg.type === 'status') setStatus(msg as Status);
+          else if (msg.type === 'ended') {
+            setPhase('idle');
+            if (msg.status) setStatus(msg.status);
+            finish();
+            refresh();
+          } else if (msg.type === 'error') {
+            explain(msg.code ?? 'ERROR', msg.message ?? '');
+            if (phase !== 'on-air' && !session.capture) finish();
+          }
+        },
+        close() {
+          if (live.current === session) {
+            explain('CONNECTION_LOST', '');
+            finish();
+          }
+          setPhase('idle');
+          refresh();
+        },
+        async open() {
+          try {
+            // The microphone first: a browser that refuses it never goes on the air.
+            const capture = await session.link.capture();
+            session.capture = capture;
+            if (live.current !== session) return capture.stop();
+            session.link.send(JSON.stringify({ type: 'start', area: targets, priority, codec: capture.codec }));
+          } catch {
+            explain('NO_MICROPHONE', '');
+            live.current = null;
+            session.link.close();
+          }
+        },
+        level: setLevel,
+      }),
+    };
     live.current = session;
-    socket.onmessage = async (e) => {
-      const msg = JSON.parse(e.data as string) as { type: string; code?: string; message?: string; status?: Status } & Partial<Status>;
-      if (msg.type === 'started') {
-        // The audio goes out from now on (the server refuses frames before it).
-        session.started = true;
-        setPhase('on-air');
-        setStatus({ stations: msg.stations ?? 0, ready: 0, refused: {}, playing: 0, durationMs: 0 });
-      } else if (msg.type === 'status') setStatus(msg as Status);
-      else if (msg.type === 'ended') {
-        setPhase('idle');
-        if (msg.status) setStatus(msg.status);
-        finish();
-        refresh();
-      } else if (msg.type === 'error') {
-        explain(msg.code ?? 'ERROR', msg.message ?? '');
-        if (phase !== 'on-air' && !session.capture) finish();
-      }
-    };
-    socket.onclose = () => {
-      if (live.current === session) {
-        explain('CONNECTION_LOST', '');
-        finish();
-      }
-      setPhase('idle');
-      refresh();
-    };
-    socket.onopen = async () => {
-      try {
-        // The microphone first: a browser that refuses it never goes on the air.
-        const capture = await startCapture(
-          (frame) => socket.readyState === WebSocket.OPEN && session.started && socket.send(frame),
-          (rms) => setLevel(rms),
-        );
-        session.capture = capture;
-        if (live.current !== session) return capture.stop();
-        socket.send(JSON.stringify({ type: 'start', area: targets, priority, codec: capture.codec }));
-      } catch {
-        explain('NO_MICROPHONE', '');
-        live.current = null;
-        socket.close();
-      }
-    };
   }
 
   const end = () => {
