@@ -12,8 +12,8 @@ import type { AgentEvent } from '../edge-agent/agent.ts';
 import { buildAgent, GATEWAY_NODE_FLAGS } from '../edge-agent/build.ts';
 import { systemClock } from '../edge-agent/clock.ts';
 import { createGatewayAgent } from '../edge-agent/wire.ts';
-import { rssMb } from '../test/helpers/attacks.ts';
 import { makeTone } from '../test/helpers/audio.ts';
+import { rssMb } from '../test/helpers/proc.ts';
 import {
   enrollTokenFile,
   provisionDevice,

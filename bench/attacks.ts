@@ -7,7 +7,8 @@
 // - owner_login_ok_during_lockout_attack: 1 when the owner (password + TOTP) signs in from another address
 //   while an attacker guesses their password.
 import { totpCode } from '../server/auth/totp.ts';
-import { anonymousPosts, bigPackets, healthFlood, lockoutAttack, rssMb, slowBodies } from '../test/helpers/attacks.ts';
+import { anonymousPosts, bigPackets, healthFlood, lockoutAttack, slowBodies } from '../test/helpers/attacks.ts';
+import { rssMb } from '../test/helpers/proc.ts';
 import { api, signedInAs } from '../test/helpers/server.ts';
 import { serverProcess } from '../test/helpers/server-process.ts';
 import { figure } from './report.ts';

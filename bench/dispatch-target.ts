@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import type { Db } from '../server/db/client.ts';
+import { cpuMs, procStatus } from '../test/helpers/proc.ts';
 import { type ApiTarget, startTestServer, type TestServer } from '../test/helpers/server.ts';
 import { serverProcess } from '../test/helpers/server-process.ts';
 
@@ -119,27 +120,4 @@ async function processTarget(env: Record<string, string>, mqttUrl?: string): Pro
       await proc.stop();
     },
   };
-}
-
-/**
- * A process's resident memory from /proc (Linux), in MB, named after `who`: now, anonymous, file-backed,
- * its peak over its life (VmHWM); and its threads.
- */
-export function procStatus(pid: number | 'self', who = 'server'): Record<string, number> {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (key: string) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+)`, 'm'))?.[1] ?? Number.NaN);
-  const mb = (key: string) => Math.round(field(key) / 1024);
-  return {
-    [`${who}_rss_mb`]: mb('VmRSS'),
-    [`${who}_rss_anon_mb`]: mb('RssAnon'),
-    [`${who}_rss_file_mb`]: mb('RssFile'),
-    [`${who}_life_peak_rss_mb`]: mb('VmHWM'),
-    [`${who}_threads`]: field('Threads'),
-  };
-}
-
-/** A process's CPU time so far, user and system, all threads (Linux: /proc/PID/stat, in clock ticks of 10 ms). */
-export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

@@ -16,8 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { BrokerAccess } from '../server/mqtt/access.ts';
 import { makeTone } from '../test/helpers/audio.ts';
 import { type Broker, startMosquitto } from '../test/helpers/brokers.ts';
+import { cpuMs, procStatus } from '../test/helpers/proc.ts';
 import { uploadApproved } from '../test/helpers/server.ts';
-import { cpuMs, procStatus, startTarget, type Target, unitLaunch } from './dispatch-target.ts';
+import { startTarget, type Target, unitLaunch } from './dispatch-target.ts';
 import { figure, median } from './report.ts';
 
 /**

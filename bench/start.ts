@@ -3,23 +3,14 @@
 // run: a first start) and again on the same directory (a restart). The compiled JavaScript that `npm
 // start` runs, and, in the same run, the same entry through the tsx loader (how it ran before issue 21).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { treeRssMb } from '../test/helpers/proc.ts';
 import { figure } from './report.ts';
 
 const root = join(import.meta.dirname, '..');
-
-/** Resident memory of a process and all its descendants, MB. */
-function treeRssMb(pid: number): number {
-  const rss = Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? 0) / 1024;
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {}
-  return rss + children.reduce((sum, c) => sum + treeRssMb(c), 0);
-}
 
 async function startOnce(cmd: string[], dataDir: string): Promise<{ ms: number; rssMb: number }> {
   const t0 = performance.now();

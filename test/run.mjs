@@ -5,7 +5,7 @@
 // tool this machine lacks, said so in its message) counts as skipped, never as passed or failed.
 // Arguments (test files) run that selection on SQLite only; LP_TEST_DATABASES=sqlite skips the PostgreSQL pass.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -76,6 +76,14 @@ function tap(args, env = {}) {
   });
 }
 
+/** The PostgreSQL log's errors with their detail and statement lines, the last 60 lines of them. */
+function printPgErrors(log) {
+  const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n') : [];
+  const kept = lines.filter((l) => /\b(ERROR|FATAL|DETAIL|STATEMENT|CONTEXT):/.test(l));
+  console.log(`# the PostgreSQL log's errors (${kept.length} lines, the last 60):`);
+  for (const l of kept.slice(-60)) console.log(`#   ${l}`);
+}
+
 /** The test files under these folders (tap takes files, not folders). */
 function testFiles(dirs) {
   return dirs.flatMap((dir) =>
@@ -104,6 +112,8 @@ if (!selection.length && process.env.LP_TEST_DATABASES !== 'sqlite') {
     try {
       const url = startCluster(cluster);
       await tap([GUARD, ...testFiles(['test/server', 'test/e2e', 'test/console'])], { LP_TEST_PG_URL: url });
+      // A failure the database saw (a deadlock, a constraint) is in its log, not in the test's output.
+      if (failures.some((f) => f.startsWith('[postgresql] '))) printPgErrors(join(cluster.dir, 'server.log'));
     } catch (err) {
       failed++;
       console.log(`not ok - PostgreSQL pass: ${err.message}`);

@@ -39,6 +39,13 @@ export async function openDatabase(target: DbTarget | string): Promise<Db> {
   return prisma;
 }
 
+/**
+ * Options of an interactive transaction that writes a whole map at once (the first start's seed, an import):
+ * Prisma's default 5 s expired the seed's on a loaded machine (5,054 ms), and the server could not start. Such a
+ * transaction takes as long as its map needs; the limit is only there to end one that hangs.
+ */
+export const BULK_TX = { timeout: 120_000, maxWait: 30_000 };
+
 /** Values bound in one `IN (…)` list; Prisma refuses a query over the driver adapter's parameter limit. */
 export const MAX_IN = 900;
 

@@ -10,7 +10,7 @@ import { generatePassword, hashPassword } from '../auth/passwords.ts';
 import { hanoiPolicyFor } from '../scheduling/policy.ts';
 import { MergerService } from '../services/merger-service.ts';
 import { UnitService } from '../services/unit-service.ts';
-import type { Db } from './client.ts';
+import { BULK_TX, type Db } from './client.ts';
 import { merger2025Rows, REFORM_2025_AT, SEED_DIR, stationNameFor, units2025 } from './maps.ts';
 
 const SEED_FILE = join(SEED_DIR, 'hanoi-units-2024-09.json');
@@ -75,7 +75,7 @@ export async function seedIfEmpty(
       stations += communes.length;
     }
     await tx.user.create({ data: { username: 'admin', passwordHash, role: 'province_admin' } });
-  });
+  }, BULK_TX);
   if ((opts.map ?? 'hanoi-2025') === 'hanoi-2025') {
     // Today's map: the 2025 reform applied to the 2024 tree, dated when it took effect.
     const plan = await new MergerService({

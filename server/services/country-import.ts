@@ -3,7 +3,7 @@
 // loaded as it was in 2024 (districts, communes, one station per commune "VN-<code>") and the 2025
 // conversion table is then applied to it (merger-service.ts), so its stations sit under their 2025 units
 // and older airings keep the 2024 units they aired under.
-import { chunked, type Db } from '../db/client.ts';
+import { BULK_TX, chunked, type Db } from '../db/client.ts';
 import { merger2025Rows, REFORM_2025_AT, stationNameFor, units2024, units2025 } from '../db/maps.ts';
 import type { MergerService } from './merger-service.ts';
 import type { UnitService } from './unit-service.ts';
@@ -78,7 +78,7 @@ export class CountryImport {
     await db.$transaction(async (tx) => {
       for (const part of chunked(unitRows, 500)) await tx.unit.createMany({ data: part });
       for (const part of chunked(stationRows, 500)) await tx.station.createMany({ data: part });
-    });
+    }, BULK_TX);
     units.invalidate();
     result.historyUnits = unitRows.length;
     result.stations = stationRows.length;

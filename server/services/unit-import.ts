@@ -1,7 +1,7 @@
 // Units in and out of files: the export (every unit, ended ones too, parents first) and the import
 // (creates and updates, never deletes; every row validated first, nothing written when any is wrong).
 import { z } from 'zod';
-import { chunked, type Db } from '../db/client.ts';
+import { BULK_TX, chunked, type Db } from '../db/client.ts';
 import { badRequest } from './errors.ts';
 import type { UnitTree } from './unit-tree.ts';
 
@@ -123,6 +123,6 @@ export async function importUnits(
     await tx.station.createMany({
       data: newStations.map((st) => ({ code: st.code, name: st.name, unitId: ids.get(st.unitCode) as string })),
     });
-  });
+  }, BULK_TX);
   return { created, updated, unchanged: records.length - created - updated, stationsCreated: newStations.length };
 }

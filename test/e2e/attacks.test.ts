@@ -5,7 +5,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import t from 'tap';
-import { bigPackets, mqttLength, rssMb, silentMqtt } from '../helpers/attacks.ts';
+import { bigPackets, mqttLength, silentMqtt } from '../helpers/attacks.ts';
+import { rssMb } from '../helpers/proc.ts';
 import { enrollDevice, TEST_ADMIN_PASSWORD } from '../helpers/server.ts';
 import { serverProcess, until } from '../helpers/server-process.ts';
 

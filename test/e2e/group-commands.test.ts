@@ -95,7 +95,7 @@ t.test('an emergency plays at the level the policy names for emergencies, above 
   if (!a) throw new Error('agents did not start');
   const version = a.agent.inspect().ctx.state.manifest?.version ?? 0;
   const policy = { maxVolume: [{ start: '00:00', end: '24:00', level: 20 }], emergencyVolume: 90 };
-  t.equal((await api(server, 'PUT', `/units/${district}/policy`, policy)).status, 200);
+  t.match(await api(server, 'PUT', `/units/${district}/policy`, policy), { status: 200 }, 'the policy is set');
   await a.waitFor('manifest', (e) => e.version > version);
   t.match(a.agent.inspect().ctx.state.manifest?.policy, { emergencyVolume: 90 }, 'the manifest carries it');
   const { body: talk } = await uploadApproved(server, makeTone(join(server.dataDir, 'v-talk.wav'), { seconds: 20, frequency: 300 }));
@@ -115,7 +115,7 @@ t.test('an emergency plays at the level the policy names for emergencies, above 
   await a.waitFor('finished', (e) => e.occurrenceId === airedAs(a, 'v-em'));
   await repliesFrom(cancel.txn, [a.agent.identity().device]);
   await server.commands.send(station, { action: 'volume', level: 100 });
-  t.equal((await api(server, 'PUT', `/units/${district}/policy`, {})).status, 200);
+  t.match(await api(server, 'PUT', `/units/${district}/policy`, {}), { status: 200 }, 'and cleared');
 });
 
 t.test('a merge that moves a station to another district moves its gateway’s group topics with the next manifest', async (t) => {

@@ -1,16 +1,9 @@
 // The attacks of issue #17, as functions over raw sockets and HTTP, shared by test/*/attacks.test.ts
 // (which assert the refusals) and `npm run bench -- attacks` (which prints the figures). Every loop is
 // bounded in count and time and every target is on loopback.
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { type ApiAnswer, fromAddress } from './server.ts';
-
-/** Resident memory of a process, in MB (Linux /proc). */
-export function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
-  return line ? Number(line[1]) / 1024 : Number.NaN;
-}
 
 /** A TCP connection from a chosen loopback source address, resolved once connected. */
 export function socketFrom(url: string, localAddress = '127.0.0.1'): Promise<Socket> {
