@@ -3,6 +3,7 @@
 // stations a change touches are recompiled. Each publication is a delivery, tracked until the gateway's
 // signed acknowledgement ([P-3.7]): pending → delivered | failed | expired | superseded.
 import { EventEmitter } from 'node:events';
+import PQueue from 'p-queue';
 import { type LocalPolicy, type Manifest, manifestTopic, seal } from '#protocol';
 import type { Opener } from '../compliance/open-worker.ts';
 import type { Db } from '../db/client.ts';
@@ -14,6 +15,7 @@ import { cutToLimits, renewals } from '../scheduling/plan-limits.ts';
 import { AckIntake } from './ack-intake.ts';
 import type { DeviceService } from './device-service.ts';
 import { type CurrentPlan, type GroupChange, GroupPlans, ownHash, splitByGroups, stampPlans, unchangedOwnParts } from './group-plans.ts';
+import { type DeliveryQuery, listDeliveries } from './manifest-deliveries.ts';
 import { planEntries, prefetchOf } from './plan-entries.ts';
 import type { UnitService, UnitTree } from './unit-service.ts';
 
@@ -59,6 +61,8 @@ export class DispatchService {
 
   private readonly acks: AckIntake;
   readonly groupPlans: GroupPlans;
+  /** One dispatch at a time: two at once gave a station's newer plan the older version (a gateway keeps the higher). */
+  private readonly serial = new PQueue({ concurrency: 1 });
 
   constructor(private readonly deps: DispatchDeps) {
     this.events.setMaxListeners(0);
@@ -96,12 +100,13 @@ export class DispatchService {
     // No interactive transaction: it would hold the database's write lock across awaits, while the proof
     // ledger's synchronous connection (server/db/proof-ledger.ts) may wait for that lock on this same event
     // loop, which then cannot finish the transaction (a 15 s stall, then "database is locked"). The version
-    // bump is one atomic statement.
-    await db.station.updateMany({ where: { id: { in: stationIds } }, data: { manifestVersion: { increment: 1 } } });
-    const stations = await db.station.findMany({
-      where: { id: { in: stationIds } },
-      select: { id: true, code: true, unitId: true, manifestVersion: true },
-    });
+    // bump and its read are one statement: a compile beside this one (another server's) takes the next one.
+    const dialect = dialectOf(db);
+    const stations = await db.$queryRawUnsafe<{ id: string; code: string; unitId: string; manifestVersion: number }[]>(
+      dialect.sql(`UPDATE "Station" SET "manifestVersion" = "manifestVersion" + 1 WHERE "id" IN (${dialect.jsonIds})
+       RETURNING "id", "code", "unitId", "manifestVersion"`),
+      JSON.stringify(stationIds),
+    );
     const occurrences = await db.occurrence.findMany({
       where: {
         stationId: { in: stationIds },
@@ -197,9 +202,14 @@ export class DispatchService {
    * Recompiles and publishes the given stations' manifests in batches; returns how many manifests went out.
    * `group`: the change lies wholly in group plans, so stations whose manifests it cannot change are skipped.
    */
-  async dispatch(stationIds: Iterable<string>, opts: { force?: boolean; group?: GroupChange } = {}): Promise<number> {
+  dispatch(stationIds: Iterable<string>, opts: { force?: boolean; group?: GroupChange } = {}): Promise<number> {
+    const ids = [...new Set(stationIds)];
+    return this.serial.add(() => this.dispatchNow(ids, opts), { throwOnTimeout: true });
+  }
+
+  private async dispatchNow(stationIds: string[], opts: { force?: boolean; group?: GroupChange }): Promise<number> {
     const { db, now, key, link, metrics, horizonDays, log } = this.deps;
-    let ids = [...new Set(stationIds)];
+    let ids = stationIds;
     if (!ids.length) return 0;
     const tree = await this.deps.units.tree();
     const ttlMs = (horizonDays + 1) * DAY_MS;
@@ -307,31 +317,10 @@ export class DispatchService {
     );
   }
 
-  /** Manifest deliveries to the stations within `scope`, newest first, with counts by status (expired ones marked first). */
-  async deliveries(q: { station?: string; unit?: string; status?: string; since?: string; limit: number; offset: number }, scope: object) {
-    const { db } = this.deps;
+  /** Manifest deliveries to the stations within `scope`, with counts by status (expired ones marked first). */
+  async deliveries(q: DeliveryQuery, scope: object) {
     await this.expireDeliveries();
-    const where = {
-      AND: [{ station: scope }],
-      ...(q.station ? { station: { code: q.station } } : {}),
-      ...(q.unit
-        ? { station: { unit: { OR: [{ code: q.unit }, { parent: { code: q.unit } }, { parent: { parent: { code: q.unit } } }] } } }
-        : {}),
-      ...(q.since ? { publishedAt: { gte: new Date(q.since) } } : {}),
-    };
-    const [groups, rows] = await Promise.all([
-      db.manifestDelivery.groupBy({ by: ['status'], where, _count: { _all: true } }),
-      db.manifestDelivery.findMany({
-        where: { ...where, ...(q.status ? { status: q.status } : {}) },
-        include: { station: { select: { code: true } } },
-        orderBy: [{ publishedAt: 'desc' }, { version: 'desc' }, { device: 'asc' }],
-        take: q.limit,
-        skip: q.offset,
-      }),
-    ]);
-    const byStatus: Record<string, number> = Object.fromEntries(groups.map((g) => [g.status, g._count._all]));
-    const total = q.status ? (byStatus[q.status] ?? 0) : groups.reduce((n, g) => n + g._count._all, 0);
-    return { total, byStatus, rows };
+    return listDeliveries(this.deps.db, q, scope);
   }
 
   /** Marks deliveries whose envelope lifetime ended unacknowledged as expired. */

@@ -121,6 +121,25 @@ t.test('a change to one station recompiles that station only; a reconnecting gat
   matchExact(t, await deliveries(`station=${gw.id}&status=pending`), { total: 1, items: [{ device: gw.id, version: 5 }] });
 });
 
+t.test('changes to one station at the same moment: each manifest gets a version of its own, the gateway ends on the last', async (t) => {
+  const gw = sim.gateways[1] as (typeof sim.gateways)[number];
+  const station = await server.db.station.findUniqueOrThrow({ where: { code: gw.id } });
+  const { total } = await deliveries(`station=${gw.id}`);
+  // Before, two at once both took the later version and the second's record failed on (device, version): a
+  // policy change answered 500 while the gateway reconnected.
+  const results = await Promise.allSettled([1, 2, 3].map(() => server.dispatch.dispatch([station.id], { force: true })));
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'fulfilled'],
+  );
+  const versions = (await deliveries(`station=${gw.id}`)).items.slice(0, 3).map((d) => d.version);
+  t.equal((await deliveries(`station=${gw.id}`)).total, total + 3, 'three deliveries recorded');
+  t.equal(new Set(versions).size, 3, `three versions: ${versions}`);
+  const last = Math.max(...versions);
+  await untilAcked(server, async () => (await deliveries(`station=${gw.id}&status=delivered`)).items[0]?.version === last);
+  t.equal(gw.manifest?.version, last, 'the gateway holds the last one');
+});
+
 t.test('an unacknowledged manifest expires when its envelope does', async (t) => {
   clock.advance(9 * 86_400_000);
   await relogin(server); // the admin's session ended meanwhile
