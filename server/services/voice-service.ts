@@ -291,13 +291,15 @@ export class VoiceService {
     const { db, commands, now, log } = this.deps;
     const durationMs = s.seq * FRAME_MS;
     const endedAt = now();
-    await db.media.update({ where: { id: s.mediaId }, data: { durationMs } }).catch(() => {});
+    // The stop goes out even when these fail: the gateways must not play on.
+    const unwritten = (err: Error) => log.warn({ broadcast: s.id, err: err.message }, 'live broadcast length not written');
+    await db.media.update({ where: { id: s.mediaId }, data: { durationMs } }).catch(unwritten);
     await db.occurrence
       .updateMany({
         where: { scheduleId: s.scheduleId },
         data: { closesAt: closesAt({ startsAt: s.startedAt, expectedMs: durationMs + FRAME_MS, startWindowMs: 0 }) },
       })
-      .catch(() => {});
+      .catch(unwritten);
     this.publish(s, s.opus.encode(Buffer.alloc(pcmBytes(FRAME_MS))), true);
     const stop = { action: 'live.stop', streamId: s.streamId };
     for (const unit of s.stop.groups) await commands.sendToGroup(unit, stop).catch(() => undefined);
