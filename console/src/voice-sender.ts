@@ -34,6 +34,8 @@ function send(frame: ArrayBuffer): void {
 
 /** One 20 ms frame of samples: its level to the page's meter, then encoded (or as 16-bit PCM) to the server. */
 function frame(samples: Float32Array<ArrayBuffer>): void {
+  // One still queued when the microphone went off: the encoder that would take it is gone.
+  if (!frames) return;
   let sum = 0;
   for (const s of samples) sum += s * s;
   tell({ type: 'level', rms: Math.sqrt(sum / samples.length) });

@@ -61,7 +61,7 @@ export class DispatchService {
 
   private readonly acks: AckIntake;
   readonly groupPlans: GroupPlans;
-  /** One dispatch at a time: two at once gave a station's newer plan the older version (a gateway keeps the higher). */
+  /** One dispatch at a time: two at once could publish a station's newer plan under the older version (a gateway keeps the higher). */
   private readonly serial = new PQueue({ concurrency: 1 });
 
   constructor(private readonly deps: DispatchDeps) {
