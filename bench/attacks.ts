@@ -6,7 +6,16 @@
 // - health_p50_ms_under_flood: /health from another address while one floods it, with the idle figure.
 // - owner_login_ok_during_lockout_attack: 1 when the owner (password + TOTP) signs in from another address
 //   while an attacker guesses their password.
+// - heap_growth_mb_refused_flushes: the heap after 200 flushes of refused-request counts of 5–1,000 rows.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { totpCode } from '../server/auth/totp.ts';
+import { openDatabase } from '../server/db/client.ts';
+import { applyMigrations } from '../server/db/migrate.ts';
+import { RefusedRequests } from '../server/services/refused-requests.ts';
 import { anonymousPosts, bigPackets, healthFlood, lockoutAttack, slowBodies } from '../test/helpers/attacks.ts';
 import { rssMb } from '../test/helpers/proc.ts';
 import { api, signedInAs } from '../test/helpers/server.ts';
@@ -79,4 +88,38 @@ export async function run(): Promise<void> {
   } finally {
     await server.stop();
   }
+  await refusedFlushes();
+}
+
+/**
+ * heap_growth_mb_refused_flushes: heap growth over 200 flushes of refused-request counts (the server's
+ * RefusedRequests on SQLite, in this process) whose row counts strangers choose, 5 to 1,000 rows each, with the
+ * growth when every flush holds 500 rows beside it. Each flush's batch was once planned and cached per size.
+ */
+async function refusedFlushes(): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heapMb = () => {
+    gc();
+    return process.memoryUsage().heapUsed / 1048576;
+  };
+  const growth: Record<string, number> = {};
+  for (const rows of ['varying', 'fixed'] as const) {
+    const file = join(mkdtempSync(join(tmpdir(), 'lp-bench-refused-')), 'db.sqlite');
+    await applyMigrations(file);
+    const db = await openDatabase(file);
+    let at = Date.UTC(2026, 0, 1);
+    const refused = new RefusedRequests({ db, now: () => new Date(at) });
+    const flush = async (n: number) => {
+      at += 3600_000; // a new hour: every row is new
+      for (let i = 0; i < n; i++) refused.count(`10.0.${i >> 8}.${i & 255}`, 'POST /api/v1/auth/login', 401);
+      await refused.flush();
+    };
+    for (let i = 1; i <= 20; i++) await flush(rows === 'varying' ? i * 10 : 500);
+    const before = heapMb();
+    for (let i = 0; i < 200; i++) await flush(rows === 'varying' ? i * 5 + 5 : 500);
+    growth[rows] = Math.round((heapMb() - before) * 10) / 10;
+    await db.$disconnect();
+  }
+  figure(B, 'heap_growth_mb_refused_flushes', growth.varying as number, 'MB', { flushes: 200, fixedRowsGrowthMb: growth.fixed });
 }

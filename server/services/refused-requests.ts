@@ -4,6 +4,7 @@
 // stop; one hour holds at most `maxKeys` distinct (address, route, status) rows, further addresses
 // share the address "*". Rows older than the retention are deleted by the sweep.
 import type { Db } from '../db/client.ts';
+import { dialectOf } from '../db/dialect.ts';
 
 export const REFUSED = {
   flushMs: 5_000,
@@ -66,15 +67,18 @@ export class RefusedRequests {
       if (!this.pending.size) return;
       const rows = [...this.pending.values()];
       this.pending = new Map();
+      // One statement with the rows as one JSON parameter. A batch of upserts was planned and cached by Prisma
+      // once per number of rows (1,000 entries, each as large as its batch): strangers choosing how many rows
+      // each flush holds grew the heap by 933 MB in 200 flushes.
+      const { db } = this.deps;
+      const dialect = dialectOf(db);
       try {
-        await this.deps.db.$transaction(
-          rows.map(({ count, lastAt, ...key }) =>
-            this.deps.db.refusedRequest.upsert({
-              where: { hour_ip_action_status: key },
-              create: { ...key, count, lastAt },
-              update: { count: { increment: count }, lastAt },
-            }),
-          ),
+        await db.$executeRawUnsafe(
+          dialect.sql(`INSERT INTO "RefusedRequest" ("hour", "ip", "action", "status", "count", "lastAt")
+           ${dialect.jsonRows(['time', 'text', 'text', 'int', 'int', 'time'])}
+           ON CONFLICT ("hour", "ip", "action", "status")
+           DO UPDATE SET "count" = "RefusedRequest"."count" + excluded."count", "lastAt" = excluded."lastAt"`),
+          JSON.stringify(rows.map((r) => [dialect.time(r.hour), r.ip, r.action, r.status, r.count, dialect.time(r.lastAt)])),
         );
       } catch (err) {
         this.deps.log?.error({ err, rows: rows.length }, 'counting refused requests failed');

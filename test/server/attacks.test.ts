@@ -43,6 +43,13 @@ t.test('strangers cannot grow the audit log: refused anonymous requests are coun
   t.ok((await server.db.refusedRequest.count()) <= 10, 'in a handful of rows (address, route, status, hour)');
   const listed = await api(server, 'GET', '/audit/refused');
   t.match(listed, { status: 200, body: { items: [{ ip: '127.0.0.1', count: Number }] } }, 'auditors see the counts');
+  // Counts of a row already stored are added to it, the last instant kept (one statement for any number of rows).
+  const key = { ip: '192.0.2.7', action: 'POST /api/v1/auth/login', status: 401 };
+  for (const n of [3, 4]) {
+    for (let i = 0; i < n; i++) server.refused.count(key.ip, key.action, key.status);
+    await server.refused.flush();
+  }
+  t.match(await server.db.refusedRequest.findMany({ where: key }), [{ ...key, count: 7 }], 'a second flush adds to the row');
   const urls = JSON.stringify(await server.db.refusedRequest.findMany());
   t.notMatch(urls, /i=\d/, 'the query strings a stranger sent are not stored');
   t.match(urls, /\(no route\)/, 'nor the paths of unknown routes');
