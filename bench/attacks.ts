@@ -7,7 +7,7 @@
 // - owner_login_ok_during_lockout_attack: 1 when the owner (password + TOTP) signs in from another address
 //   while an attacker guesses their password.
 // - heap_growth_mb_refused_flushes: the heap after 200 flushes of refused-request counts of 5–1,000 rows.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -105,7 +105,8 @@ async function refusedFlushes(): Promise<void> {
   };
   const growth: Record<string, number> = {};
   for (const rows of ['varying', 'fixed'] as const) {
-    const file = join(mkdtempSync(join(tmpdir(), 'lp-bench-refused-')), 'db.sqlite');
+    const dir = mkdtempSync(join(tmpdir(), 'lp-bench-refused-'));
+    const file = join(dir, 'db.sqlite');
     await applyMigrations(file);
     const db = await openDatabase(file);
     let at = Date.UTC(2026, 0, 1);
@@ -120,6 +121,7 @@ async function refusedFlushes(): Promise<void> {
     for (let i = 0; i < 200; i++) await flush(rows === 'varying' ? i * 5 + 5 : 500);
     growth[rows] = Math.round((heapMb() - before) * 10) / 10;
     await db.$disconnect();
+    rmSync(dir, { recursive: true, force: true });
   }
   figure(B, 'heap_growth_mb_refused_flushes', growth.varying as number, 'MB', { flushes: 200, fixedRowsGrowthMb: growth.fixed });
 }

@@ -1,8 +1,9 @@
 // What differs between SQLite and PostgreSQL in the raw SQL of the reports (as-run-service.ts, uptime.ts)
 // and of the bulk writes of acks, group plans and refused requests: placeholders, a list of ids, pairs or
-// rows passed as one JSON parameter, a sum that is 0 over no rows, and how an instant is bound. Everything else in those queries is
-// written once, in SQL both accept (identifiers quoted, so PostgreSQL keeps their case). The proof ledger,
-// the hot path, has one implementation per database instead (proof-ledger.ts, proof-ledger-pg.ts).
+// rows passed as one JSON parameter, a sum that is 0 over no rows, and how an instant is bound. Everything
+// else in those queries is written once, in SQL both accept (identifiers quoted, so PostgreSQL keeps their
+// case). The proof ledger, the hot path, has one implementation per database instead (proof-ledger.ts,
+// proof-ledger-pg.ts).
 import type { Db, DbTarget } from './client.ts';
 import { sqlTime } from './proof-ledger.ts';
 
